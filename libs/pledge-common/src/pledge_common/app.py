@@ -1,0 +1,115 @@
+"""The app factory every service uses: problems, request ids, logs, metrics, health, readiness, feed."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from pledge_common.db import alembic_head, create_engine, create_sessionmaker, migration_state
+from pledge_common.internal import internal_router, make_http_client
+from pledge_common.observability import Metrics, RequestContextMiddleware, configure_logging
+from pledge_common.outbox import feed_router
+from pledge_common.problems import install_problem_handlers, problem_response
+from pledge_common.settings import ServiceSettings
+
+Extra = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @router.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> Any:
+        """The database answers and this service's migrations are at head."""
+        state = request.app.state
+        try:
+            async with asyncio.timeout(3):
+                async with state.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+                current = await migration_state(state.engine, state.schema)
+        except Exception as err:  # readiness reports any database failure as "not ready"
+            return problem_response(503, "Service Unavailable", f"database unreachable: {type(err).__name__}")
+        if current != state.migration_head:
+            return problem_response(
+                503,
+                "Service Unavailable",
+                f"migrations not at head (database {current}, code {state.migration_head})",
+            )
+        return {"status": "ready", "service": state.service, "migration": current}
+
+    return router
+
+
+def create_service_app(
+    *,
+    service: str,
+    title: str,
+    description: str,
+    settings: ServiceSettings,
+    alembic_ini: Path,
+    public_routers: Sequence[APIRouter] = (),
+    internal_routers: Sequence[APIRouter] = (),
+    produces_feed: bool = True,
+    extra_lifespan: Extra | None = None,
+) -> FastAPI:
+    """Build a service app. Nothing touches the database until the lifespan starts."""
+    schema = settings.db_schema or service
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(service, settings.log_level, settings.log_json)
+        engine = create_engine(settings.database_url, schema, pool_size=settings.db_pool_size, app_name=service)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.http = make_http_client(token=settings.service_token)
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                if extra_lifespan is not None:
+                    await stack.enter_async_context(extra_lifespan(app))
+                yield
+        finally:
+            await app.state.http.aclose()
+            await engine.dispose()
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.service = service
+    app.state.schema = schema
+    app.state.migration_head = alembic_head(alembic_ini)
+    metrics = Metrics(service)
+    app.state.metrics = metrics
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.include_router(health_router())
+    app.add_route("/metrics", _metrics_view(metrics), include_in_schema=False)
+    for router in public_routers:
+        app.include_router(router)
+    internal = internal_router()
+    if produces_feed:
+        internal.include_router(feed_router())
+    for router in internal_routers:
+        internal.include_router(router)
+    app.include_router(internal)
+    return app
+
+
+def _metrics_view(metrics: Metrics) -> Callable[[Request], Any]:
+    async def view(_: Request) -> Any:
+        return metrics.render()
+
+    return view
+
+
+def not_ready(detail: str) -> JSONResponse:
+    return problem_response(503, "Service Unavailable", detail)

@@ -1,0 +1,171 @@
+"""Feed consumer: pull a producer's feed, apply each batch and store the cursor in one transaction.
+
+Exactly-once application: the cursor row is locked and compared inside the transaction that applies the
+batch, so even if two replicas ever both believed they held the lease, a batch is applied at most once;
+and because the cursor moves only in that transaction, a crash at any point loses nothing.
+One replica at a time: a session-level advisory lock on a dedicated connection; when that process or
+connection dies, Postgres releases the lock and another replica takes over within `lease_retry` seconds.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import zlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from pledge_common.outbox import START_CURSOR, FeedEvent
+
+log = logging.getLogger("pledge.consumer")
+Handler = Callable[[AsyncSession, Sequence[FeedEvent]], Awaitable[None]]
+
+
+class CursorMoved(Exception):
+    """Another process advanced the cursor since this batch was read: drop the batch and re-read."""
+
+
+def lock_key(name: str) -> int:
+    return zlib.crc32(f"pledge-consumer:{name}".encode()) - 2**31
+
+
+def decode_events(body: dict[str, Any]) -> list[FeedEvent]:
+    return [
+        FeedEvent(
+            cursor=e["cursor"],
+            seq=e["seq"],
+            type=e["type"],
+            key=e["key"],
+            payload=e["payload"],
+            occurred_at=e["occurred_at"],
+        )
+        for e in body["events"]
+    ]
+
+
+class FeedConsumer:
+    def __init__(
+        self,
+        *,
+        name: str,
+        client: httpx.AsyncClient,
+        feed_path: str,
+        engine: AsyncEngine,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        handler: Handler,
+        batch_size: int = 1000,
+        wait: float = 5.0,
+        lease_retry: float = 2.0,
+        error_backoff: float = 1.0,
+    ) -> None:
+        self.name = name
+        self.client = client
+        self.feed_path = feed_path
+        self.engine = engine
+        self.sessionmaker = sessionmaker
+        self.handler = handler
+        self.batch_size = batch_size
+        self.wait = wait
+        self.lease_retry = lease_retry
+        self.error_backoff = error_backoff
+        self.applied = 0
+        self.holding_lease = False
+
+    async def read_cursor(self) -> str:
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(text("SELECT cursor FROM consumer_cursors WHERE name = :n"), {"n": self.name})
+        return value or START_CURSOR
+
+    async def fetch(self, after: str, wait: float | None = None) -> list[FeedEvent]:
+        response = await self.client.get(
+            self.feed_path,
+            params={"after": after, "limit": self.batch_size, "wait": self.wait if wait is None else wait},
+            timeout=(self.wait if wait is None else wait) + 10,
+        )
+        response.raise_for_status()
+        return decode_events(json.loads(response.content))
+
+    async def apply(self, expected_cursor: str, events: Sequence[FeedEvent]) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(
+                text("INSERT INTO consumer_cursors (name) VALUES (:n) ON CONFLICT (name) DO NOTHING"),
+                {"n": self.name},
+            )
+            current = await session.scalar(
+                text("SELECT cursor FROM consumer_cursors WHERE name = :n FOR UPDATE"), {"n": self.name}
+            )
+            if current != expected_cursor:
+                raise CursorMoved(f"{self.name}: cursor is {current}, batch was read after {expected_cursor}")
+            await self.handler(session, events)
+            await session.execute(
+                text("UPDATE consumer_cursors SET cursor = :c, updated_at = now() WHERE name = :n"),
+                {"c": events[-1].cursor, "n": self.name},
+            )
+        self.applied += len(events)
+
+    async def step(self, wait: float | None = None) -> int:
+        """Fetch one batch after the stored cursor and apply it; returns how many events were applied."""
+        cursor = await self.read_cursor()
+        events = await self.fetch(cursor, wait)
+        if events:
+            await self.apply(cursor, events)
+        return len(events)
+
+    async def drain(self) -> int:
+        """Apply everything available now (tests and tools)."""
+        total = 0
+        while n := await self.step(wait=0):
+            total += n
+        return total
+
+    async def _hold_lease(self, conn: AsyncConnection) -> bool:
+        got = await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key(self.name)})
+        await conn.commit()
+        return bool(got)
+
+    async def run(self) -> None:
+        """Run forever: wait for the lease, then consume until cancelled or the lease connection fails."""
+        while True:
+            try:
+                async with self.engine.connect() as lease_conn:
+                    if not await self._hold_lease(lease_conn):
+                        await asyncio.sleep(self.lease_retry)
+                        continue
+                    self.holding_lease = True
+                    log.info("consumer %s holds the lease", self.name)
+                    try:
+                        await self._consume(lease_conn)
+                    finally:
+                        self.holding_lease = False
+                        with contextlib.suppress(Exception):
+                            await lease_conn.execute(
+                                text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(self.name)}
+                            )
+                            await lease_conn.commit()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("consumer %s failed; retrying", self.name)
+                await asyncio.sleep(self.error_backoff)
+
+    async def _consume(self, lease_conn: AsyncConnection) -> None:
+        idle_checks = 0
+        while True:
+            try:
+                applied = await self.step()
+            except CursorMoved as moved:
+                log.warning("%s", moved)
+                continue
+            except (httpx.HTTPError, OSError) as err:
+                log.warning("consumer %s cannot read its feed: %s", self.name, err)
+                await asyncio.sleep(self.error_backoff)
+                applied = 0
+            if not applied:
+                idle_checks += 1
+                if idle_checks % 5 == 0:  # the lease connection must still be alive to keep the lock
+                    await lease_conn.execute(text("SELECT 1"))
+                    await lease_conn.commit()

@@ -1,0 +1,69 @@
+"""Database plumbing: one async engine per process, pinned to the service's schema."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from fastapi import Depends, Request
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from pledge_common.settings import to_async_url
+
+
+def create_engine(database_url: str, schema: str, *, pool_size: int = 10, app_name: str = "") -> AsyncEngine:
+    """An engine whose connections see only `schema` (then `public` for extensions)."""
+    return create_async_engine(
+        to_async_url(database_url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={
+            "server_settings": {
+                "search_path": f"{schema},public",
+                "application_name": app_name or schema,
+            }
+        },
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request-scoped session: commits when the route returns, rolls back when it raises.
+
+    Repositories flush; they never commit. scope="function" (below) makes the commit happen before
+    the response is sent, so a client never sees a 2xx for a transaction that then failed.
+    """
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with maker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+
+
+def alembic_head(alembic_ini: Path) -> str | None:
+    """The head revision of a service's migration tree (read once at startup, not per request)."""
+    config = Config(str(alembic_ini))
+    config.set_main_option("script_location", str(alembic_ini.parent / "migrations"))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+async def migration_state(engine: AsyncEngine, schema: str) -> str | None:
+    """The revision recorded in the schema's own alembic_version table (None if absent)."""
+    async with engine.connect() as conn:
+        exists = await conn.scalar(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": f"{schema}.alembic_version"})
+        if not exists:
+            return None
+        return await conn.scalar(text(f'SELECT version_num FROM "{schema}".alembic_version LIMIT 1'))

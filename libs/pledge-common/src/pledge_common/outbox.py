@@ -1,0 +1,151 @@
+"""Transactional outbox and the ordered HTTP feed every producing service serves.
+
+Ordering. Sequence numbers from concurrent transactions commit out of order: A takes seq 10, B takes
+seq 11 and commits first. A feed that hands out "everything after 11" would then skip 10 forever. So
+the feed is ordered by (transaction id, seq) and only serves rows whose transaction id is below the
+reader's snapshot xmin: every transaction below xmin has ended, so that prefix of the order is final
+and nothing can ever appear behind a cursor already handed out. A transaction still running holds back
+the rows ordered after it (latency), never loses them.
+"""
+
+import asyncio
+import json
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from pledge_common.observability import current_request_id
+from pledge_common.problems import invalid
+
+OUTBOX_DDL = (
+    """
+    CREATE TABLE outbox (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+        type text NOT NULL,
+        key text NOT NULL,
+        payload jsonb NOT NULL,
+        occurred_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        request_id text
+    )
+    """,
+    "CREATE INDEX outbox_xid_seq ON outbox (xid, seq)",
+)
+CONSUMER_CURSOR_DDL = (
+    """
+    CREATE TABLE consumer_cursors (
+        name text PRIMARY KEY,
+        cursor text NOT NULL DEFAULT '0:0',
+        updated_at timestamptz NOT NULL DEFAULT now()
+    )
+    """,
+)
+START_CURSOR = "0:0"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    cursor: str
+    seq: int
+    type: str
+    key: str
+    payload: dict[str, Any]
+    occurred_at: datetime | str
+
+
+def parse_cursor(raw: str | None) -> tuple[int, int]:
+    if raw in (None, "", "0"):
+        return 0, 0
+    assert raw is not None
+    try:
+        xid, seq = raw.split(":", 1)
+        parsed = int(xid), int(seq)
+    except ValueError:
+        raise invalid("after", "cursor must be a value previously returned as `next`") from None
+    if parsed[0] < 0 or parsed[1] < 0:
+        raise invalid("after", "cursor must be a value previously returned as `next`")
+    return parsed
+
+
+async def emit(session: AsyncSession, type_: str, key: str, payload: Mapping[str, Any]) -> None:
+    """Append one event to the outbox, in the caller's transaction."""
+    await emit_many(session, [(type_, key, payload)])
+
+
+async def emit_many(session: AsyncSession | AsyncConnection, events: Iterable[tuple[str, str, Any]]) -> int:
+    """Append many events with one statement. Payloads may be dicts or already-serialised JSON text."""
+    types: list[str] = []
+    keys: list[str] = []
+    payloads: list[str] = []
+    for type_, key, payload in events:
+        types.append(type_)
+        keys.append(key)
+        payloads.append(payload if isinstance(payload, str) else json.dumps(payload, default=str))
+    if not types:
+        return 0
+    await session.execute(
+        text(
+            "INSERT INTO outbox (type, key, payload, request_id) "
+            "SELECT t, k, p::jsonb, :rid FROM unnest(CAST(:types AS text[]), CAST(:keys AS text[]),"
+            " CAST(:payloads AS text[])) AS u(t, k, p)"
+        ),
+        {"types": types, "keys": keys, "payloads": payloads, "rid": current_request_id()},
+    )
+    return len(types)
+
+
+_FEED_SQL = text(
+    """
+    SELECT xid::text || ':' || seq AS cursor,
+           json_build_object('cursor', xid::text || ':' || seq, 'seq', seq, 'type', type, 'key', key,
+                             'payload', payload, 'occurred_at', occurred_at)::text AS body
+    FROM outbox
+    WHERE (xid, seq) > (CAST(:xid AS text)::xid8, :seq)
+      AND xid < pg_snapshot_xmin(pg_current_snapshot())
+    ORDER BY xid, seq
+    LIMIT :limit
+    """
+)
+
+
+async def read_feed(engine: AsyncEngine, after: str | None, limit: int) -> tuple[list[str], str]:
+    """One page of the feed as JSON texts, and the cursor to continue from."""
+    xid, seq = parse_cursor(after)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(_FEED_SQL, {"xid": str(xid), "seq": seq, "limit": limit})).all()
+    next_cursor = rows[-1].cursor if rows else (after or START_CURSOR)
+    return [r.body for r in rows], next_cursor
+
+
+def feed_router(max_limit: int = 5000, max_wait: float = 30.0) -> APIRouter:
+    """`GET /internal/v1/events`: the ordered, long-polling feed of this service's outbox."""
+    router = APIRouter()
+
+    @router.get("/v1/events", include_in_schema=False)
+    async def events_feed(
+        request: Request,
+        after: str | None = Query(default=None, description="cursor returned as `next` by the previous page"),
+        limit: int = Query(default=500, ge=1, le=max_limit),
+        wait: float = Query(default=0, ge=0, le=max_wait),
+    ) -> Response:
+        """Events after `after`, oldest first; waits up to `wait` seconds for the first one."""
+        engine: AsyncEngine = request.app.state.engine
+        deadline = time.monotonic() + wait
+        pause = 0.02
+        while True:
+            bodies, next_cursor = await read_feed(engine, after, limit)
+            if bodies or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 0.2)
+        payload = '{"events":[' + ",".join(bodies) + '],"next":' + json.dumps(next_cursor) + "}"
+        return Response(payload, media_type="application/json")
+
+    return router

@@ -1,0 +1,56 @@
+"""Settings base shared by every service: one class per service, one env prefix per service."""
+
+from typing import Any
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SERVICE_TOKEN = "dev-service-token-change-me"
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings; subclasses set `model_config = SettingsConfigDict(env_prefix="X_")`."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    environment: str = Field(default="local", validation_alias=AliasChoices("PLEDGE_ENVIRONMENT"))
+    database_url: str = ""
+    db_schema: str = ""
+    db_pool_size: int = 10
+    service_token: str = Field(
+        default=DEV_SERVICE_TOKEN,
+        validation_alias=AliasChoices("PLEDGE_SERVICE_TOKEN"),
+        description="bearer token that service-to-service (/internal) calls must carry",
+    )
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+
+    @model_validator(mode="after")
+    def _database_url_fallback(self) -> "ServiceSettings":
+        if not self.database_url:
+            import os
+
+            self.database_url = os.environ.get("DATABASE_URL", "")
+        if self.environment not in {"local", "test"} and self.service_token == DEV_SERVICE_TOKEN:
+            raise ValueError("PLEDGE_SERVICE_TOKEN must be set outside local/test environments")
+        return self
+
+    @property
+    def async_database_url(self) -> str:
+        return to_async_url(self.database_url)
+
+
+def to_async_url(url: str) -> str:
+    """Normalise any postgres URL to the asyncpg dialect SQLAlchemy expects."""
+    for prefix in ("postgresql+asyncpg://", "postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]!r}")
+
+
+def to_plain_url(url: str) -> str:
+    """The libpq-style URL (for asyncpg.connect and psql)."""
+    return "postgresql://" + to_async_url(url)[len("postgresql+asyncpg://") :]

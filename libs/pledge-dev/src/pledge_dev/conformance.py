@@ -1,0 +1,128 @@
+"""Tests every service must pass (imported into each service's test suite with a star import)."""
+
+import httpx
+from asgi_lifespan import LifespanManager
+from sqlalchemy import text
+
+from pledge_common.db import create_engine
+from pledge_dev import migrate
+from pledge_dev.testing import ServiceSpec
+
+PROBLEM = "application/problem+json"
+
+
+async def test_healthz_answers_ok(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_is_ready_when_migrated(client: httpx.AsyncClient, service_spec: ServiceSpec) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "ready"
+    assert response.json()["service"] == service_spec.name
+
+
+async def test_readyz_is_503_problem_when_migrations_are_missing(
+    service_spec: ServiceSpec, fresh_db_url: str
+) -> None:
+    application = service_spec.create_app(
+        service_spec.settings_factory(database_url=fresh_db_url, environment="test", **service_spec.env)
+    )
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            response = await c.get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM
+    assert "migrations not at head" in response.json()["detail"]
+
+
+async def test_unknown_route_is_404_problem(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["status"] == 404
+    assert response.json()["instance"] == "/v1/no-such-thing"
+
+
+async def test_wrong_method_is_405_problem(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/healthz")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == PROBLEM
+    assert "DELETE" in response.json()["detail"]
+
+
+async def test_internal_routes_require_the_service_token(client: httpx.AsyncClient) -> None:
+    response = await client.get("/internal/v1/events")
+    assert response.status_code == 401
+    assert response.headers["content-type"] == PROBLEM
+    assert "WWW-Authenticate" in response.headers
+    forged = await client.get("/internal/v1/events", headers={"Authorization": "Bearer forged"})
+    assert forged.status_code == 401
+
+
+async def test_bad_query_parameter_is_422_naming_the_field(
+    client: httpx.AsyncClient, internal_headers: dict[str, str]
+) -> None:
+    response = await client.get("/internal/v1/events", params={"limit": "many"}, headers=internal_headers)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["errors"][0]["field"] == "query.limit"
+
+
+async def test_feed_serves_committed_events_in_order(
+    client: httpx.AsyncClient, internal_headers: dict[str, str]
+) -> None:
+    response = await client.get("/internal/v1/events", params={"wait": 0}, headers=internal_headers)
+    assert response.status_code == 200
+    body = response.json()
+    assert isinstance(body["events"], list)
+    assert isinstance(body["next"], str)
+
+
+async def test_request_id_is_echoed_and_generated(client: httpx.AsyncClient) -> None:
+    echoed = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert echoed.headers["x-request-id"] == "abc-123"
+    generated = await client.get("/healthz")
+    assert len(generated.headers["x-request-id"]) == 32
+    problem = await client.get("/nowhere", headers={"X-Request-ID": "req-404"})
+    assert problem.json()["request_id"] == "req-404"
+    assert problem.headers["x-request-id"] == "req-404"
+
+
+async def test_metrics_count_requests_by_route(client: httpx.AsyncClient) -> None:
+    await client.get("/healthz")
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert 'route="/healthz"' in response.text
+    assert "http_request_duration_seconds_bucket" in response.text
+    assert "http_requests_in_flight" in response.text
+
+
+def test_migrations_go_up_from_empty_and_down_again(service_spec: ServiceSpec, fresh_db_url: str) -> None:
+    migrate.upgrade(service_spec.alembic_ini, fresh_db_url)
+    assert _tables(fresh_db_url, service_spec.name) >= {"alembic_version", "outbox"}
+    migrate.downgrade(service_spec.alembic_ini, fresh_db_url)
+    assert _tables(fresh_db_url, service_spec.name) == {"alembic_version"}
+    migrate.upgrade(service_spec.alembic_ini, fresh_db_url)
+    assert "outbox" in _tables(fresh_db_url, service_spec.name)
+
+
+def _tables(url: str, schema: str) -> set[str]:
+    import asyncio
+
+    async def read() -> set[str]:
+        engine = create_engine(url, schema)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    text("SELECT table_name FROM information_schema.tables WHERE table_schema = :s"), {"s": schema}
+                )
+                return {r[0] for r in rows}
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+

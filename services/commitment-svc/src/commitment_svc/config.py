@@ -1,0 +1,11 @@
+"""commitment-svc settings: environment variables prefixed `COMMITMENT_` (DATABASE_URL as fallback)."""
+
+from pydantic_settings import SettingsConfigDict
+
+from pledge_common.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="COMMITMENT_", extra="ignore")
+
+    db_schema: str = "commitment"

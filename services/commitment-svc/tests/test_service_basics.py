@@ -1,0 +1,3 @@
+"""The plumbing every service must have, checked on commitment-svc against a real Postgres."""
+
+from pledge_dev.conformance import *  # noqa: F403  (the shared conformance tests run against this service)

@@ -1,0 +1,21 @@
+"""tracking-svc: How the work actually runs: tickets and node runs ingested from source systems."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from tracking_svc.config import Settings
+from pledge_common.app import create_service_app
+
+ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    return create_service_app(
+        service="tracking",
+        title="Pledge tracking-svc",
+        description="How the work actually runs: tickets and node runs ingested from source systems.",
+        settings=settings,
+        alembic_ini=ALEMBIC_INI,
+    )
