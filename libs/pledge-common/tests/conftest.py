@@ -3,12 +3,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from pledge_common.db import create_engine, create_sessionmaker
 from pledge_common.outbox import CONSUMER_CURSOR_DDL, OUTBOX_DDL, feed_router
 from pledge_common.problems import install_problem_handlers
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 SCHEMA = "feedtest"
 

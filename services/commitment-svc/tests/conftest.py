@@ -1,5 +1,4 @@
 import pytest
-
 from commitment_svc.config import Settings
 from commitment_svc.main import ALEMBIC_INI, create_app
 from pledge_dev.testing import ServiceSpec

@@ -1,5 +1,4 @@
 import pytest
-
 from evaluation_svc.config import Settings
 from evaluation_svc.main import ALEMBIC_INI, create_app
 from pledge_dev.testing import ServiceSpec

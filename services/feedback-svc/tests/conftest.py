@@ -1,5 +1,4 @@
 import pytest
-
 from feedback_svc.config import Settings
 from feedback_svc.main import ALEMBIC_INI, create_app
 from pledge_dev.testing import ServiceSpec

@@ -1,8 +1,7 @@
 import pytest
-
+from pledge_dev.testing import ServiceSpec
 from tracking_svc.config import Settings
 from tracking_svc.main import ALEMBIC_INI, create_app
-from pledge_dev.testing import ServiceSpec
 
 
 @pytest.fixture(scope="session")

@@ -142,9 +142,7 @@ class FeedConsumer:
                     finally:
                         self.holding_lease = False
                         with contextlib.suppress(Exception):
-                            await lease_conn.execute(
-                                text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(self.name)}
-                            )
+                            await lease_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(self.name)})
                             await lease_conn.commit()
             except asyncio.CancelledError:
                 raise

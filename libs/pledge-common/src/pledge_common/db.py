@@ -66,4 +66,5 @@ async def migration_state(engine: AsyncEngine, schema: str) -> str | None:
         exists = await conn.scalar(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": f"{schema}.alembic_version"})
         if not exists:
             return None
-        return await conn.scalar(text(f'SELECT version_num FROM "{schema}".alembic_version LIMIT 1'))
+        version = await conn.scalar(text(f'SELECT version_num FROM "{schema}".alembic_version LIMIT 1'))
+        return str(version) if version is not None else None

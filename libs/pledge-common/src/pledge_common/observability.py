@@ -11,7 +11,6 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -93,9 +92,7 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
-        self.in_flight = Gauge(
-            "http_requests_in_flight", "Requests being served", ["service"], registry=self.registry
-        )
+        self.in_flight = Gauge("http_requests_in_flight", "Requests being served", ["service"], registry=self.registry)
         self.service = service
 
     def render(self) -> Response:
@@ -169,10 +166,3 @@ class RequestContextMiddleware:
                         "duration_ms": round(elapsed * 1000, 2),
                     },
                 )
-
-
-def metrics_endpoint(metrics: Metrics) -> Any:
-    async def metrics_view(_: Request) -> Response:
-        return metrics.render()
-
-    return metrics_view

@@ -1,7 +1,5 @@
 """Settings base shared by every service: one class per service, one env prefix per service."""
 
-from typing import Any
-
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -22,11 +20,13 @@ class ServiceSettings(BaseSettings):
         validation_alias=AliasChoices("PLEDGE_SERVICE_TOKEN"),
         description="bearer token that service-to-service (/internal) calls must carry",
     )
+    require_identity: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("PLEDGE_REQUIRE_IDENTITY"),
+        description="refuse public requests without gateway-signed identity headers",
+    )
     log_level: str = "INFO"
     log_json: bool = True
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
 
     @model_validator(mode="after")
     def _database_url_fallback(self) -> "ServiceSettings":

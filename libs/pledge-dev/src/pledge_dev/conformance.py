@@ -2,9 +2,9 @@
 
 import httpx
 from asgi_lifespan import LifespanManager
+from pledge_common.db import create_engine
 from sqlalchemy import text
 
-from pledge_common.db import create_engine
 from pledge_dev import migrate
 from pledge_dev.testing import ServiceSpec
 
@@ -24,9 +24,7 @@ async def test_readyz_is_ready_when_migrated(client: httpx.AsyncClient, service_
     assert response.json()["service"] == service_spec.name
 
 
-async def test_readyz_is_503_problem_when_migrations_are_missing(
-    service_spec: ServiceSpec, fresh_db_url: str
-) -> None:
+async def test_readyz_is_503_problem_when_migrations_are_missing(service_spec: ServiceSpec, fresh_db_url: str) -> None:
     application = service_spec.create_app(
         service_spec.settings_factory(database_url=fresh_db_url, environment="test", **service_spec.env)
     )
@@ -118,11 +116,11 @@ def _tables(url: str, schema: str) -> set[str]:
         try:
             async with engine.connect() as conn:
                 rows = await conn.execute(
-                    text("SELECT table_name FROM information_schema.tables WHERE table_schema = :s"), {"s": schema}
+                    text("SELECT table_name FROM information_schema.tables WHERE table_schema = :s"),
+                    {"s": schema},
                 )
                 return {r[0] for r in rows}
         finally:
             await engine.dispose()
 
     return asyncio.run(read())
-

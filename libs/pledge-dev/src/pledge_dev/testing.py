@@ -14,10 +14,10 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from pledge_common.db import _request_session, create_engine
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from pledge_common.db import _request_session, create_engine
 from pledge_dev import migrate
 from pledge_dev.pg import create_database, drop_database, server_url
 

@@ -3,9 +3,9 @@
 from pathlib import Path
 
 from fastapi import FastAPI
+from pledge_common.app import create_service_app
 
 from commitment_svc.config import Settings
-from pledge_common.app import create_service_app
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 

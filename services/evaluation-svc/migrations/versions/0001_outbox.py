@@ -8,7 +8,6 @@ Create Date: 2026-11-21
 from collections.abc import Sequence
 
 from alembic import op
-
 from pledge_common.outbox import CONSUMER_CURSOR_DDL, OUTBOX_DDL
 
 revision: str = "evaluation_0001"

@@ -1,8 +1,7 @@
 """feedback-svc settings: environment variables prefixed `FEEDBACK_` (DATABASE_URL as fallback)."""
 
-from pydantic_settings import SettingsConfigDict
-
 from pledge_common.settings import ServiceSettings
+from pydantic_settings import SettingsConfigDict
 
 
 class Settings(ServiceSettings):
