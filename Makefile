@@ -1,0 +1,52 @@
+# Pledge — every target calls the tools directly. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+RUN := $(UV) run --frozen
+SERVICES := services/commitment-svc services/tracking-svc services/evaluation-svc services/feedback-svc gateway
+SRC := libs/pledge-common/src libs/pledge-deadlines/src libs/pledge-dev/src $(addsuffix /src,$(SERVICES))
+
+.DEFAULT_GOAL := help
+.PHONY: help env run demo test lint typecheck test-libs test-services test-e2e check-deploy bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+env: ## create the environment (installs uv through pip when missing, then uv sync --frozen)
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv \
+		|| $(PYTHON) -m pip install --quiet --user --break-system-packages uv
+	@$(UV) sync --frozen --quiet
+
+run: env ## start the whole suite (embedded Postgres unless DATABASE_URL is set); Ctrl-C stops everything
+	@$(RUN) python -m pledge_dev.run
+
+demo: env ## after `make run`: (re)load the demo organisation, push a month of work orders, print the reports
+	@$(RUN) python -m pledge_dev.demo
+
+test: env lint typecheck test-libs test-services check-deploy test-e2e ## every check and test
+	@echo "make test: all green"
+
+lint: env ## ruff lint and format check
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: env ## mypy --strict over every package
+	$(RUN) mypy $(SRC)
+
+test-libs: env ## the shared libraries' tests (real Postgres for the feed)
+	$(RUN) pytest -q libs/pledge-common/tests libs/pledge-deadlines/tests
+
+test-services: env ## every service's tests against a real Postgres (one pytest process per service)
+	@set -e; for s in $(SERVICES); do echo "== $$s"; $(RUN) pytest -q $$s/tests || [ $$? -eq 5 ]; done
+
+test-e2e: env ## end-to-end tests: the whole suite as real processes on free ports
+	$(RUN) pytest -q tests-e2e
+
+check-deploy: env ## render every kustomize overlay and validate it
+	@if [ -d deploy/tests ]; then $(RUN) pytest -q deploy/tests; else echo "no deploy checks yet"; fi
+
+bench: env ## run the benchmarks (slow; prints ratios against their baselines)
+	@for b in bench/*.py; do echo "== $$b"; $(RUN) python $$b || exit 1; done
+
+clean: ## remove the environment and local data (stops nothing: stop `make run` first)
+	rm -rf .venv .data

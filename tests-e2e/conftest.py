@@ -1,0 +1,33 @@
+"""End-to-end: the whole suite as real processes on free ports, against a fresh database."""
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pledge_dev.pg import fresh_database
+from pledge_dev.suite import Suite, running_suite
+
+
+@pytest.fixture(scope="session")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+    """Started once per e2e session; scanners tick fast so that alert tests need not wait long."""
+    log_dir: Path = tmp_path_factory.mktemp("suite-logs")
+    fast = {
+        "EVALUATION_SCANNER_INTERVAL": "0.2",
+        "EVALUATION_WEBHOOK_ALLOW_PRIVATE": "true",
+        "FEEDBACK_SENDER_INTERVAL": "0.2",
+    }
+    with (
+        fresh_database("test") as database_url,
+        running_suite(database_url, extra_env=fast, log_dir=log_dir, key_file=log_dir / "admin-key") as started,
+    ):
+        yield started
+
+
+@pytest.fixture
+async def gateway(suite: Suite) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on the gateway carrying the admin credentials (when the gateway issues keys)."""
+    headers = {"Authorization": f"Bearer {suite.admin_key}"} if suite.admin_key else {}
+    async with httpx.AsyncClient(base_url=suite.gateway_url, headers=headers, timeout=30) as client:
+        yield client
