@@ -10,3 +10,14 @@ class Settings(ServiceSettings):
     db_schema: str = "feedback"
     tracking_url: str = "http://127.0.0.1:8002"
     evaluation_url: str = "http://127.0.0.1:8003"
+    upstream_timeout: float = 5.0
+    # the complaint -> tracking command sender (a background loop; tests run one pass at a time)
+    run_sender: bool = True
+    sender_interval: float = 1.0
+    sender_batch: int = 100
+    sender_backoff_base: float = 1.0
+    sender_backoff_max: float = 300.0
+    # period buckets (day/week/month) are cut in this timezone unless a request names another
+    report_timezone: str = "UTC"
+    complaint_process_key: str = "complaint-handling"
+    repeat_window_days: int = 30

@@ -1,21 +1,53 @@
 """feedback-svc: The customer's side: feedback, SERVQUAL surveys, complaints, corrective actions."""
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 from pledge_common.app import create_service_app
+from pledge_common.internal import make_http_client
 
+from feedback_svc.clients import EvaluationClient, TrackingClient
 from feedback_svc.config import Settings
+from feedback_svc.feedback.router import router as feedback_router
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def _upstream_http(base_url: str, settings: Settings, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+    if transport is not None:
+        return httpx.AsyncClient(base_url=base_url, transport=transport, timeout=settings.upstream_timeout)
+    return make_http_client(base_url, timeout=settings.upstream_timeout, token=settings.service_token)
+
+
+def create_app(settings: Settings | None = None, upstream_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """The app; `upstream_transport` replaces the network to tracking/evaluation (tests only)."""
     settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tracking = TrackingClient(
+            _upstream_http(settings.tracking_url, settings, upstream_transport), settings.service_token
+        )
+        evaluation = EvaluationClient(
+            _upstream_http(settings.evaluation_url, settings, upstream_transport), settings.service_token
+        )
+        app.state.tracking = tracking
+        app.state.evaluation = evaluation
+        try:
+            yield
+        finally:
+            await tracking.aclose()
+            await evaluation.aclose()
+
     return create_service_app(
         service="feedback",
         title="Pledge feedback-svc",
         description="The customer's side: feedback, SERVQUAL surveys, complaints, corrective actions.",
         settings=settings,
         alembic_ini=ALEMBIC_INI,
+        public_routers=[feedback_router],
+        extra_lifespan=lifespan,
     )

@@ -1,0 +1,66 @@
+"""tracking-svc as feedback-svc sees it: send ticket events, read a ticket, check a process key."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from feedback_svc.clients.base import UpstreamClient
+
+
+@dataclass(frozen=True, slots=True)
+class TicketNode:
+    node_key: str
+    department: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    id: str
+    process_key: str
+    segment: str | None
+    customer_ref: str | None
+    source: str | None
+    nodes: list[TicketNode] = field(default_factory=list)
+
+
+class TrackingClient(UpstreamClient):
+    upstream = "tracking-svc"
+
+    async def send_event(self, event: dict[str, Any]) -> dict[str, Any]:
+        """POST one ticket event; tracking is idempotent by `event_id`, so a redelivery is harmless."""
+        response = await self._request("POST", "/v1/events", json=event)
+        body = self._json_or_reject(response)
+        return body if isinstance(body, dict) else {}
+
+    async def get_ticket(self, ticket_id: str) -> TicketView | None:
+        """The ticket, or None when tracking does not know it."""
+        response = await self._request("GET", f"/v1/tickets/{ticket_id}")
+        if response.status_code in (404, 422):
+            return None
+        body = self._json_or_reject(response)
+        return _ticket_view(body)
+
+    async def process_exists(self, process_key: str) -> bool:
+        """Whether tracking knows the process (it keeps a copy of commitment-svc's definitions)."""
+        response = await self._request("GET", f"/v1/processes/{process_key}")
+        if response.status_code in (404, 422):
+            return False
+        self._json_or_reject(response)
+        return True
+
+
+def _ticket_view(body: Any) -> TicketView:
+    ticket = body.get("ticket", body) if isinstance(body, dict) else {}
+    runs = ticket.get("node_runs") or body.get("node_runs") or []
+    nodes: dict[str, TicketNode] = {}
+    for run in runs:
+        key = run.get("node_key")
+        if key and key not in nodes:
+            nodes[key] = TicketNode(node_key=str(key), department=run.get("department"))
+    return TicketView(
+        id=str(ticket["id"]),
+        process_key=str(ticket["process_key"]),
+        segment=ticket.get("segment"),
+        customer_ref=ticket.get("customer_ref"),
+        source=ticket.get("source"),
+        nodes=list(nodes.values()),
+    )

@@ -1,0 +1,1 @@
+"""Feedback: CSAT and NPS for a ticket or a process, and its aggregates."""

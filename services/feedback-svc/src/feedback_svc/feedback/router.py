@@ -1,0 +1,80 @@
+"""`/v1/feedback`: capture CSAT/NPS, read it back, aggregate it, and read it against commitment states."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+from pledge_common.db import SessionDep
+
+from feedback_svc.common import Bucket, Page, check_period, timezone_named
+from feedback_svc.feedback import service
+from feedback_svc.feedback.repository import FeedbackFilter
+from feedback_svc.feedback.schemas import (
+    FeedbackCreate,
+    FeedbackPublic,
+    FeedbackSummary,
+    FeedbackUpdate,
+    GroupBy,
+)
+from feedback_svc.upstream import TrackingDep
+
+router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
+Start = Annotated[datetime | None, Query(alias="from", description="given at or after (ISO 8601 with offset)")]
+End = Annotated[datetime | None, Query(alias="to", description="given before (ISO 8601 with offset)")]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=FeedbackPublic)
+async def create_feedback(data: FeedbackCreate, session: SessionDep, tracking: TrackingDep) -> FeedbackPublic:
+    """Record a customer's CSAT and/or NPS for a ticket or a process (one per ticket and channel)."""
+    return await service.create(session, tracking, data)
+
+
+@router.get("", response_model=Page[FeedbackPublic])
+async def list_feedback(
+    session: SessionDep,
+    start: Start = None,
+    end: End = None,
+    process_key: str | None = None,
+    segment: str | None = None,
+    channel: str | None = None,
+    ticket_id: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Page[FeedbackPublic]:
+    """Feedback, newest first."""
+    check_period(start, end)
+    where = FeedbackFilter(start, end, process_key, segment, channel, ticket_id)
+    return await service.list_page(session, where, cursor, limit)
+
+
+@router.get("/summary", response_model=FeedbackSummary, response_model_by_alias=True)
+async def feedback_summary(
+    request: Request,
+    session: SessionDep,
+    start: Start = None,
+    end: End = None,
+    group_by: Annotated[list[GroupBy] | None, Query(description="repeat to group by several")] = None,
+    bucket: Bucket = "month",
+    tz: str | None = Query(default=None, description="time zone of period buckets (default: the service's)"),
+    process_key: str | None = None,
+    segment: str | None = None,
+    channel: str | None = None,
+) -> FeedbackSummary:
+    """CSAT (share of 4-5) and NPS (% promoters - % detractors) with counts, grouped as asked."""
+    check_period(start, end)
+    zone = timezone_named(tz or request.app.state.settings.report_timezone)
+    where = FeedbackFilter(start, end, process_key, segment, channel)
+    return await service.summary(session, where, group_by or [], bucket, zone)
+
+
+@router.get("/{feedback_id}", response_model=FeedbackPublic)
+async def get_feedback(feedback_id: uuid.UUID, session: SessionDep) -> FeedbackPublic:
+    """One feedback."""
+    return await service.get(session, feedback_id)
+
+
+@router.patch("/{feedback_id}", response_model=FeedbackPublic)
+async def update_feedback(feedback_id: uuid.UUID, data: FeedbackUpdate, session: SessionDep) -> FeedbackPublic:
+    """Correct a feedback's scores, comment or instant (the way to change a ticket's feedback on a channel)."""
+    return await service.update(session, feedback_id, data)

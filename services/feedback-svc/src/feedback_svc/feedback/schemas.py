@@ -1,0 +1,133 @@
+"""The HTTP contract of feedback."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from feedback_svc.common import AwareDatetime, Input, Key, Text200
+
+Csat = Annotated[int, Field(ge=1, le=5, description="customer satisfaction, 1 (very unsatisfied) to 5")]
+Nps = Annotated[int, Field(ge=0, le=10, description="likelihood to recommend, 0 to 10")]
+GroupBy = Literal["process", "node", "segment", "department", "channel", "period"]
+
+
+class FeedbackCreate(Input):
+    ticket_id: Text200 | None = Field(default=None, description="the ticket in tracking-svc this is about")
+    process_key: Key | None = Field(default=None, description="the process, when there is no ticket")
+    node_key: Key | None = Field(default=None, description="attribute to one node only (default: all nodes)")
+    department: Text200 | None = Field(default=None, description="department of `node_key` without a ticket")
+    csat: Csat | None = None
+    nps: Nps | None = None
+    comment: Annotated[str, Field(max_length=4000)] | None = None
+    channel: Key = Field(description="how it was collected: sms, web, phone, app…")
+    segment: Key | None = Field(default=None, description="customer segment (default: the ticket's)")
+    customer_ref: Text200 | None = Field(default=None, description="customer reference (default: the ticket's)")
+    given_at: AwareDatetime | None = Field(default=None, description="when the customer gave it (default: now)")
+
+    @model_validator(mode="after")
+    def _something_to_count(self) -> "FeedbackCreate":
+        if self.csat is None and self.nps is None:
+            raise ValueError("give `csat` (1-5), `nps` (0-10) or both")
+        if self.ticket_id is None and self.process_key is None:
+            raise ValueError("give `ticket_id` or `process_key`")
+        return self
+
+
+class FeedbackUpdate(Input):
+    csat: Csat | None = None
+    nps: Nps | None = None
+    comment: Annotated[str, Field(max_length=4000)] | None = None
+    given_at: AwareDatetime | None = None
+
+
+class FeedbackNodePublic(BaseModel):
+    node_key: str
+    department: str | None
+
+
+class FeedbackPublic(BaseModel):
+    id: uuid.UUID
+    ticket_id: str | None
+    process_key: str
+    nodes: list[FeedbackNodePublic]
+    segment: str | None
+    customer_ref: str | None
+    channel: str
+    csat: int | None
+    nps: int | None
+    comment: str | None
+    given_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+class SatisfactionFigures(BaseModel):
+    responses: int
+    csat_responses: int
+    csat_satisfied: int
+    csat: float | None = Field(description="share of CSAT answers that are 4 or 5 (0-1)")
+    nps_responses: int
+    promoters: int
+    passives: int
+    detractors: int
+    nps: float | None = Field(description="% promoters - % detractors (-100 to 100)")
+
+
+class SummaryGroup(SatisfactionFigures):
+    process_key: str | None = None
+    node_key: str | None = None
+    segment: str | None = None
+    department: str | None = None
+    channel: str | None = None
+    period: datetime | None = Field(default=None, description="start of the period bucket")
+
+
+class FeedbackSummary(BaseModel):
+    start: datetime | None = Field(serialization_alias="from")
+    end: datetime | None = Field(serialization_alias="to")
+    group_by: list[GroupBy]
+    bucket: str
+    timezone: str
+    totals: SatisfactionFigures
+    groups: list[SummaryGroup]
+
+
+class StateGroup(SatisfactionFigures):
+    state: str
+
+
+class NodeStateGroup(StateGroup):
+    node_key: str
+
+
+class DurationBucket(SatisfactionFigures):
+    node_key: str
+    counted_from: str = Field(description="lower bound of counted time (inclusive), ISO 8601")
+    counted_to: str = Field(description="upper bound of counted time (exclusive), ISO 8601")
+    commitment_limit: str | None
+    tolerance_limit: str | None
+
+
+class SatisfactionByState(BaseModel):
+    process_key: str
+    start: datetime | None = Field(serialization_alias="from")
+    end: datetime | None = Field(serialization_alias="to")
+    tickets: int = Field(description="tickets with feedback and a judgment from evaluation-svc")
+    tickets_without_judgment: int
+    by_ticket_state: list[StateGroup] = Field(
+        description="each ticket counted once, in the worst state any of its completed nodes ended in"
+    )
+    by_node_state: list[NodeStateGroup]
+    by_counted_duration: list[DurationBucket]
+    satisfaction_drop: list["SatisfactionDrop"]
+
+
+class SatisfactionDrop(BaseModel):
+    node_key: str
+    csat_threshold: float
+    counted_from: str | None = Field(
+        description="lower bound of the first duration bucket whose CSAT is under the threshold (null: none)"
+    )
+    tolerance_limit: str | None

@@ -1,0 +1,131 @@
+"""Stand-ins for tracking-svc and evaluation-svc at feedback-svc's edge (an httpx.MockTransport).
+
+They answer the routes feedback-svc's clients call, in the shapes those services publish, and record
+what they were sent. Only the network edge is replaced: feedback-svc's own code and Postgres are real.
+"""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+TRACKING_PORT = 8002
+EVALUATION_PORT = 8003
+
+
+@dataclass
+class FakeTracking:
+    processes: set[str] = field(default_factory=set)
+    tickets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    seen_event_ids: set[str] = field(default_factory=set)
+    down: bool = False
+    reject_with: int | None = None
+
+    def add_ticket(
+        self,
+        ticket_id: str,
+        process_key: str,
+        *,
+        segment: str | None = None,
+        customer_ref: str | None = None,
+        nodes: list[tuple[str, str | None]] = (),  # type: ignore[assignment]
+    ) -> None:
+        self.processes.add(process_key)
+        self.tickets[ticket_id] = {
+            "id": ticket_id,
+            "source": "crm",
+            "external_id": f"ext-{ticket_id}",
+            "process_key": process_key,
+            "segment": segment,
+            "customer_ref": customer_ref,
+            "status": "closed",
+            "node_runs": [
+                {"node_key": key, "department": dept, "status": "completed", "cycle": 1} for key, dept in nodes
+            ],
+        }
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("tracking-svc is down", request=request)
+        path = request.url.path
+        if request.method == "POST" and path == "/v1/events":
+            if self.reject_with is not None:
+                return _problem(self.reject_with, "rejected by the test")
+            event = json.loads(request.content)
+            duplicate = event["event_id"] in self.seen_event_ids
+            if not duplicate:
+                self.seen_event_ids.add(event["event_id"])
+                self.events.append(event)
+            ticket_id = f"t-{event['external_id']}"
+            return httpx.Response(
+                200 if duplicate else 202, json={"event_id": event["event_id"], "ticket_id": ticket_id}
+            )
+        if request.method == "GET" and path.startswith("/v1/tickets/"):
+            ticket = self.tickets.get(path.removeprefix("/v1/tickets/"))
+            return httpx.Response(200, json=ticket) if ticket else _problem(404, "no such ticket")
+        if request.method == "GET" and path.startswith("/v1/processes/"):
+            key = path.removeprefix("/v1/processes/")
+            return httpx.Response(200, json={"key": key}) if key in self.processes else _problem(404, "no process")
+        return _problem(404, f"no route {path}")
+
+
+@dataclass
+class FakeEvaluation:
+    judgments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    achievements: list[tuple[dict[str, str], dict[str, Any]]] = field(default_factory=list)
+    requests: list[httpx.Request] = field(default_factory=list)
+    down: bool = False
+
+    def judge(self, ticket_id: str, node_key: str, state: str, counted: str, commitment: str, tolerance: str) -> None:
+        self.judgments.setdefault(ticket_id, []).append(
+            {
+                "ticket_id": ticket_id,
+                "node_key": node_key,
+                "cycle": 1,
+                "state": state,
+                "counted": counted,
+                "commitment_limit": commitment,
+                "tolerance_limit": tolerance,
+            }
+        )
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("evaluation-svc is down", request=request)
+        self.requests.append(request)
+        path, params = request.url.path, dict(request.url.params)
+        if path == "/v1/reports/status" and "ticket_id" in params:
+            return httpx.Response(200, json={"items": self.judgments.get(params["ticket_id"], [])})
+        if path == "/v1/reports/achievement":
+            for match, body in self.achievements:
+                if all(params.get(k) == v for k, v in match.items()):
+                    return httpx.Response(200, json=body)
+            return httpx.Response(200, json={"totals": {"runs": 0, "normal": 0, "acceptable": 0, "warning": 0}})
+        return _problem(404, f"no route {path}")
+
+
+@dataclass
+class Upstreams:
+    tracking: FakeTracking = field(default_factory=FakeTracking)
+    evaluation: FakeEvaluation = field(default_factory=FakeEvaluation)
+
+    def reset(self) -> None:
+        self.tracking = FakeTracking()
+        self.evaluation = FakeEvaluation()
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.port == TRACKING_PORT:
+            return self.tracking.handle(request)
+        if request.url.port == EVALUATION_PORT:
+            return self.evaluation.handle(request)
+        raise httpx.ConnectError(f"no upstream at {request.url}", request=request)
+
+
+def _problem(status: int, detail: str) -> httpx.Response:
+    return httpx.Response(
+        status,
+        json={"type": "about:blank", "title": "error", "status": status, "detail": detail},
+        headers={"content-type": "application/problem+json"},
+    )
