@@ -29,6 +29,7 @@ class ServiceSpec:
     create_app: Callable[..., FastAPI]
     settings_factory: Callable[..., Any]
     env: dict[str, str] = field(default_factory=dict)
+    produces_feed: bool = True
 
 
 @pytest.fixture(scope="session")
