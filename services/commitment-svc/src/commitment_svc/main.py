@@ -5,7 +5,11 @@ from pathlib import Path
 from fastapi import FastAPI
 from pledge_common.app import create_service_app
 
+from commitment_svc.calendars.router import router as calendars_router
 from commitment_svc.config import Settings
+from commitment_svc.departments.router import router as departments_router
+from commitment_svc.processes.router import router as processes_router
+from commitment_svc.segments.router import router as segments_router
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
@@ -18,4 +22,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="What the organisation promises: processes, nodes, calendars, versioned commitments, agreements.",
         settings=settings,
         alembic_ini=ALEMBIC_INI,
+        public_routers=[departments_router, segments_router, calendars_router, processes_router],
     )

@@ -1,0 +1,183 @@
+from collections.abc import Sequence
+from datetime import date
+
+import holidays as holiday_data
+from pledge_common.outbox import emit
+from pledge_common.problems import Conflict, NotFound, PreconditionFailed, invalid
+from pledge_deadlines import Calendar
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from commitment_svc.calendars.models import CalendarRow
+from commitment_svc.calendars.repository import CalendarRepository
+from commitment_svc.calendars.rules import CalendarError, build_calendar, normalise_weekly
+from commitment_svc.calendars.schemas import CalendarPublic, CalendarUpsert, HolidayImport, HolidayImportResult
+from commitment_svc.core.etags import check_if_match
+from commitment_svc.core.models import now_utc
+
+
+async def public(session: AsyncSession, rows: Sequence[CalendarRow]) -> list[CalendarPublic]:
+    days = await CalendarRepository(session).days_of([r.key for r in rows])
+    return [_public(row, days[row.key]) for row in rows]
+
+
+def _public(row: CalendarRow, days: dict[date, str]) -> CalendarPublic:
+    return CalendarPublic(
+        key=row.key,
+        name=row.name,
+        timezone=row.timezone,
+        weekly=row.weekly,
+        holidays=sorted(d for d, kind in days.items() if kind == "holiday"),
+        extra_working_days=sorted(d for d, kind in days.items() if kind == "working"),
+        extra_day_windows=row.extra_day_windows,
+        builtin=row.builtin,
+        version=row.row_version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def to_library(calendar: CalendarPublic) -> Calendar:
+    """The deadline library's calendar of a stored definition."""
+    return build_calendar(
+        calendar.timezone,
+        calendar.weekly,
+        calendar.holidays,
+        calendar.extra_working_days,
+        calendar.extra_day_windows,
+    )
+
+
+async def get_calendar(session: AsyncSession, key: str) -> CalendarPublic:
+    row = await CalendarRepository(session).get(key)
+    if row is None:
+        raise NotFound(f"no calendar `{key}`")
+    return (await public(session, [row]))[0]
+
+
+def _checked(body: CalendarUpsert) -> tuple[dict[str, list[list[str]]], list[list[str]] | None]:
+    try:
+        build_calendar(body.timezone, body.weekly, body.holidays, body.extra_working_days, body.extra_day_windows)
+        weekly = normalise_weekly(body.weekly)
+    except CalendarError as err:
+        raise invalid(err.field, err.message) from None
+    extra = None
+    if body.extra_day_windows is not None:
+        extra = normalise_weekly({"0": body.extra_day_windows})["0"]
+    return weekly, extra
+
+
+async def upsert_calendar(
+    session: AsyncSession, key: str, body: CalendarUpsert, if_match: str | None
+) -> tuple[CalendarPublic, bool]:
+    """Create a calendar, or replace it (If-Match required); returns (calendar, created)."""
+    weekly, extra = _checked(body)
+    repo = CalendarRepository(session)
+    row = await repo.get(key, for_update=True)
+    now = now_utc()
+    holidays_sorted = sorted(set(body.holidays))
+    working_sorted = sorted(set(body.extra_working_days))
+    if row is None:
+        if if_match is not None and if_match.strip() != "*":
+            raise PreconditionFailed(
+                f"calendar `{key}` does not exist",
+                errors=[{"field": "header.If-Match", "message": "the calendar does not exist"}],
+            )
+        row = CalendarRow(
+            key=key,
+            name=body.name,
+            timezone=body.timezone,
+            weekly=weekly,
+            extra_day_windows=extra,
+            created_at=now,
+            updated_at=now,
+        )
+        await repo.add(row)
+        created = True
+    else:
+        check_if_match(if_match, row.row_version, required=True)
+        if row.builtin:
+            raise Conflict(f"calendar `{key}` is built in and cannot be changed")
+        current = (await public(session, [row]))[0]
+        if (
+            current.name,
+            current.timezone,
+            current.weekly,
+            current.holidays,
+            current.extra_working_days,
+            current.extra_day_windows,
+        ) == (body.name, body.timezone, weekly, holidays_sorted, working_sorted, extra):
+            return current, False
+        row.name, row.timezone, row.weekly, row.extra_day_windows = body.name, body.timezone, weekly, extra
+        row.row_version += 1
+        row.updated_at = now
+        await repo.add(row)
+        created = False
+    await repo.replace_days(key, holidays_sorted, working_sorted)
+    out = (await public(session, [row]))[0]
+    await emit(session, "calendar.upserted", key, out.feed_payload())
+    return out, created
+
+
+def public_holidays(body: HolidayImport) -> tuple[dict[date, str], set[date]]:
+    """The country's public holidays of the year, and its official make-up working days (if it has any)."""
+    country = body.country.upper()
+    try:
+        found = holiday_data.country_holidays(country, subdiv=body.subdivision, years=body.year)
+    except NotImplementedError:
+        raise invalid("country", f"no public holiday data for country `{body.country}`") from None
+    except ValueError as err:  # unknown subdivision, or a year the data does not cover
+        raise invalid("subdivision" if body.subdivision else "year", str(err)) from None
+    days = {d: str(name) for d, name in found.items() if d.year == body.year}
+    working = {d for d in getattr(found, "weekend_workdays", set()) if d.year == body.year}
+    return days, (working - set(days)) if body.make_up_days else set()
+
+
+async def import_holidays(
+    session: AsyncSession, key: str, body: HolidayImport, if_match: str | None
+) -> HolidayImportResult:
+    """Add a country's public holidays (and make-up days) of a year; importing twice changes nothing."""
+    repo = CalendarRepository(session)
+    row = await repo.get(key, for_update=True)
+    if row is None:
+        raise NotFound(f"no calendar `{key}`")
+    check_if_match(if_match, row.row_version, required=False)
+    if row.builtin:
+        raise Conflict(f"calendar `{key}` is built in and cannot be changed")
+    holidays_found, working_found = public_holidays(body)
+    current = (await repo.days_of([key]))[key]
+    new_holidays = sorted(d for d in holidays_found if current.get(d) != "holiday")
+    new_working = sorted(d for d in working_found if current.get(d) != "working")
+    if new_holidays or new_working:
+        merged_holidays = {d for d, k in current.items() if k == "holiday"} | set(holidays_found)
+        merged_working = ({d for d, k in current.items() if k == "working"} - set(holidays_found)) | working_found
+        try:
+            build_calendar(row.timezone, row.weekly, merged_holidays, merged_working, row.extra_day_windows)
+        except CalendarError as err:
+            raise invalid(err.field, err.message) from None
+        await repo.merge_days(
+            key,
+            [(d, "holiday", holidays_found[d]) for d in new_holidays]
+            + [(d, "working", f"make-up working day ({body.country.upper()})") for d in new_working],
+        )
+        row.row_version += 1
+        row.updated_at = now_utc()
+        await repo.add(row)
+    out = (await public(session, [row]))[0]
+    if new_holidays or new_working:
+        await emit(session, "calendar.upserted", key, out.feed_payload())
+    return HolidayImportResult(calendar=out, holidays_added=new_holidays, extra_working_days_added=new_working)
+
+
+async def delete_calendar(session: AsyncSession, key: str, if_match: str | None) -> None:
+    repo = CalendarRepository(session)
+    row = await repo.get(key, for_update=True)
+    if row is None:
+        raise NotFound(f"no calendar `{key}`")
+    check_if_match(if_match, row.row_version, required=False)
+    if row.builtin:
+        raise Conflict(f"calendar `{key}` is built in and cannot be deleted")
+    refs = await repo.references(key)
+    if refs:
+        raise Conflict(f"calendar `{key}` is still referenced by {', '.join(refs)}", referenced_by=refs)
+    await repo.delete(row)
+    await emit(session, "calendar.deleted", key, {"key": key})

@@ -1,0 +1,13 @@
+"""Query and header parameters shared by the routers."""
+
+from typing import Annotated
+
+from fastapi import Header, Path, Query
+
+from commitment_svc.core.schemas import KEY_PATTERN
+
+IfMatch = Annotated[str | None, Header(alias="If-Match", description="the ETag you last read")]
+Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
+After = Annotated[str | None, Query(description="the `next` cursor of the previous page")]
+
+KeyPath = Annotated[str, Path(pattern=KEY_PATTERN, description="a key: lowercase letters, digits, `_`, `-`")]

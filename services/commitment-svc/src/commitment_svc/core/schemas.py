@@ -1,0 +1,43 @@
+"""Base classes and field types of the HTTP contract."""
+
+import re
+from datetime import datetime
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+
+KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+KEY_RE = re.compile(KEY_PATTERN)
+
+Key = Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=10_000)]
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must carry a UTC offset (e.g. 2026-03-03T10:00:00+08:00)")
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(_aware)]
+
+
+class Input(BaseModel):
+    """Request bodies: unknown fields are refused (a typo never silently does nothing)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a list; pass `next` as `after` to get the following page (null = last page)."""
+
+    items: list[T]
+    next: str | None

@@ -1,0 +1,92 @@
+from fastapi import APIRouter, Response, status
+from pledge_common.db import SessionDep
+from pledge_common.problems import NotFound
+
+from commitment_svc.core.cursors import decode_cursor, encode_cursor
+from commitment_svc.core.etags import set_etag
+from commitment_svc.core.params import After, IfMatch, KeyPath, Limit
+from commitment_svc.core.schemas import Page
+from commitment_svc.processes import service
+from commitment_svc.processes.repository import ProcessRepository
+from commitment_svc.processes.schemas import NodePublic, NodeUpsert, ProcessPublic, ProcessUpsert
+
+router = APIRouter(prefix="/v1/processes", tags=["processes"])
+
+
+@router.get("")
+async def list_processes(session: SessionDep, after: After = None, limit: Limit = 100) -> Page[ProcessPublic]:
+    """Service processes (服务流程) with their ordered nodes, by key."""
+    cursor = decode_cursor(after, 1)
+    rows = await ProcessRepository(session).page(cursor[0] if cursor else None, limit + 1)
+    items = await service.public(session, rows[:limit])
+    return Page(items=items, next=encode_cursor(items[-1].key) if len(rows) > limit else None)
+
+
+@router.get("/{key}")
+async def get_process(key: KeyPath, session: SessionDep, response: Response) -> ProcessPublic:
+    """One process with its nodes."""
+    process = await service.get_process(session, key)
+    set_etag(response, process.version)
+    return process
+
+
+@router.put("/{key}")
+async def put_process(
+    key: KeyPath, session: SessionDep, response: Response, body: ProcessUpsert, if_match: IfMatch = None
+) -> ProcessPublic:
+    """Create a process (201) or replace it with its nodes (needs If-Match); nodes are ordered as listed."""
+    process, created = await service.upsert_process(session, key, body, if_match)
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    set_etag(response, process.version)
+    return process
+
+
+@router.delete("/{key}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_process(key: KeyPath, session: SessionDep, if_match: IfMatch = None) -> None:
+    """Delete a process no commitment names (409 names the commitments that do)."""
+    await service.delete_process(session, key, if_match)
+
+
+@router.get("/{key}/nodes")
+async def list_nodes(key: KeyPath, session: SessionDep, response: Response) -> list[NodePublic]:
+    """The nodes of a process, in order."""
+    process = await service.get_process(session, key)
+    set_etag(response, process.version)
+    return process.nodes
+
+
+@router.get("/{key}/nodes/{node_key}")
+async def get_node(key: KeyPath, node_key: KeyPath, session: SessionDep, response: Response) -> NodePublic:
+    """One node of a process (the ETag is the process's)."""
+    process = await service.get_process(session, key)
+    set_etag(response, process.version)
+    for node in process.nodes:
+        if node.key == node_key:
+            return node
+    raise NotFound(f"process `{key}` has no node `{node_key}`")
+
+
+@router.put("/{key}/nodes/{node_key}")
+async def put_node(
+    key: KeyPath,
+    node_key: KeyPath,
+    session: SessionDep,
+    response: Response,
+    body: NodeUpsert,
+    if_match: IfMatch = None,
+) -> ProcessPublic:
+    """Add a node (201) or change one (needs If-Match with the process ETag); answers the whole process."""
+    process, created = await service.upsert_node(session, key, node_key, body, if_match)
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    set_etag(response, process.version)
+    return process
+
+
+@router.delete("/{key}/nodes/{node_key}")
+async def delete_node(
+    key: KeyPath, node_key: KeyPath, session: SessionDep, response: Response, if_match: IfMatch = None
+) -> ProcessPublic:
+    """Remove a node no commitment names; answers the process with the remaining nodes."""
+    process = await service.delete_node(session, key, node_key, if_match)
+    set_etag(response, process.version)
+    return process

@@ -1,0 +1,18 @@
+from datetime import datetime
+
+from commitment_svc.core.schemas import Input, Key, Name, Output
+
+
+class SegmentUpsert(Input):
+    name: Name
+
+
+class SegmentPublic(Output):
+    key: Key
+    name: str
+    builtin: bool
+    created_at: datetime
+    updated_at: datetime
+
+    def feed_payload(self) -> dict[str, object]:
+        return {"key": self.key, "name": self.name}
