@@ -1,6 +1,7 @@
 """evaluation-svc settings: environment variables prefixed `EVALUATION_` (DATABASE_URL as fallback)."""
 
 from pledge_common.settings import ServiceSettings
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 
@@ -10,3 +11,36 @@ class Settings(ServiceSettings):
     db_schema: str = "evaluation"
     commitment_url: str = "http://127.0.0.1:8001"
     tracking_url: str = "http://127.0.0.1:8002"
+
+    # background loops (each safe with several replicas); tests switch them off and drive them by hand
+    consume_feeds: bool = True
+    run_scanner: bool = True
+    run_webhooks: bool = True
+    feed_batch_size: int = Field(default=1000, ge=1, le=5000)
+    feed_wait_seconds: float = Field(default=5.0, ge=0, le=30)
+
+    # alert scanner
+    scanner_interval_seconds: float = Field(default=0.5, gt=0)
+    scanner_batch_size: int = Field(default=1000, ge=1)
+
+    # outbound webhooks
+    webhook_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDRs (e.g. 127.0.0.0/8) that webhook targets may resolve to although private or loopback",
+    )
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1, description="attempts per delivery before it fails")
+    webhook_backoff_seconds: float = Field(default=2.0, gt=0, description="first retry delay; doubles per attempt")
+    webhook_backoff_max_seconds: float = Field(default=900.0, gt=0)
+    webhook_disable_after_failures: int = Field(
+        default=20, ge=1, description="consecutive failed attempts that disable a subscription"
+    )
+    webhook_poll_seconds: float = Field(default=0.5, gt=0)
+
+    # reports
+    report_max_days: int = Field(default=366, ge=1)
+    page_max: int = Field(default=500, ge=1)
+    recommendation_min_sample: int = Field(default=30, ge=1)
+    recommendation_raise_at: float = Field(default=0.9, gt=0, le=1)
+    recommendation_improve_at: float = Field(default=0.1, ge=0, lt=1)
+    replay_max_runs: int = Field(default=200_000, ge=1, description="runs a what-if or agreement review may replay")

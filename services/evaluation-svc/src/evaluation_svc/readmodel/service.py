@@ -1,0 +1,267 @@
+"""The projection: feed events of commitment-svc and tracking-svc → reference tables and judged runs.
+
+Each node run keeps its governing commitment version (the one in force at its start) and the due
+instants derived from it. When definitions change, runs still in progress (and runs never judged) are
+judged again; finished runs keep the judgment of their version, only their exemption can change.
+"""
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC
+from typing import Any
+
+from pledge_common.outbox import FeedEvent
+from pledge_deadlines import Calendar
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from evaluation_svc.readmodel.repository import ReadModelRepository, RunRow
+from evaluation_svc.rules import (
+    CommitmentVersion,
+    ForceMajeure,
+    Judgment,
+    RunFacts,
+    calendar_from_payload,
+    duration_bucket,
+    force_majeure_of,
+    governing_version,
+    judge,
+)
+
+log = logging.getLogger("evaluation.projection")
+REJUDGE_CHUNK = 5000
+
+StateKey = tuple[Any, ...]
+
+
+def rollup_contributions(row: RunRow) -> tuple[StateKey | None, StateKey | None]:
+    """The (state, duration) rollup keys a finished run adds to; None for runs still open."""
+    facts = row.facts
+    end = facts.ended_at
+    if end is None or facts.started_at is None or row.final_state is None:
+        return None, None
+    dims = (
+        facts.process_key,
+        facts.node_key or "",
+        facts.segment,
+        row.department or "",
+        row.position or "",
+        facts.source,
+        row.commitment_id or "",
+        row.commitment_key or "",
+        row.exempted,
+    )
+    end = end.astimezone(UTC)
+    hour = end.replace(minute=0, second=0, microsecond=0).isoformat()
+    state_key = (hour, *dims, row.final_state)
+    duration_key = None
+    if row.final_state.startswith("completed_") and row.counted_seconds is not None:
+        day = end.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
+        duration_key = (day, *dims, duration_bucket(row.counted_seconds))
+    return state_key, duration_key
+
+
+def _last_by_key(events: Iterable[FeedEvent], family: str) -> dict[str, FeedEvent]:
+    latest: dict[str, FeedEvent] = {}
+    for event in events:
+        if event.type.split(".", 1)[0] == family:
+            latest[event.key] = event
+    return latest
+
+
+class Projection:
+    """Feed handlers (one per upstream feed) sharing a cache of parsed calendars."""
+
+    def __init__(self) -> None:
+        self._calendars: dict[str, Calendar] = {}
+
+    def _calendar(self, stored: Mapping[str, Any]) -> Calendar:
+        token = json.dumps(
+            [
+                stored["timezone"],
+                stored["weekly"],
+                stored["holidays"],
+                stored["extra_working_days"],
+                stored["extra_day_windows"],
+            ],
+            sort_keys=True,
+        )
+        calendar = self._calendars.get(token)
+        if calendar is None:
+            calendar = calendar_from_payload(stored)
+            if len(self._calendars) > 256:
+                self._calendars.clear()
+            self._calendars[token] = calendar
+        return calendar
+
+    # --- commitment-svc feed -------------------------------------------------------------------
+
+    async def handle_commitment(self, session: AsyncSession, events: Sequence[FeedEvent]) -> None:
+        repo = ReadModelRepository(session)
+        rejudge_processes: set[str] = set()
+        for family in ("department", "segment", "calendar", "process"):
+            latest = _last_by_key(events, family)
+            upserts = [e.payload for e in latest.values() if e.type.endswith(".upserted")]
+            deletes = [e.key for e in latest.values() if e.type.endswith(".deleted")]
+            if family == "department":
+                if upserts:
+                    await repo.upsert_departments(upserts)
+                if deletes:
+                    await repo.delete_refs("ref_departments", deletes)
+            elif family == "segment" and upserts:
+                await repo.upsert_segments(upserts)
+            elif family == "calendar":
+                if upserts:
+                    await repo.upsert_calendars(upserts)
+                changed = [str(p["key"]) for p in upserts] + deletes
+                if changed:
+                    rejudge_processes |= await repo.processes_on_calendars(changed)
+                if deletes:
+                    await repo.delete_refs("ref_calendars", deletes)
+            elif family == "process":
+                if upserts:
+                    await repo.upsert_processes(upserts)
+                if deletes:
+                    await repo.delete_refs("ref_processes", deletes)
+        commitments = _last_by_key(events, "commitment")
+        if commitments:
+            versions = [CommitmentVersion.from_payload(e.payload) for e in commitments.values()]
+            await repo.upsert_commitments(versions)
+            rejudge_processes |= {v.process_key for v in versions}
+        agreements = _last_by_key(events, "agreement")
+        exemption_ids: list[str] = []
+        if agreements:
+            payloads = [e.payload for e in agreements.values()]
+            windows = [w for p in payloads for w in force_majeure_of(p)]
+            ids = [str(p["id"]) for p in payloads]
+            previously_exempted = await repo.run_ids_touching([], ids)
+            await repo.upsert_agreements(payloads, windows)
+            exemption_ids = sorted(set(previously_exempted) | set(await repo.run_ids_touching(windows, [])))
+        if rejudge_processes:
+            ids = await repo.run_ids_to_rejudge_for_processes(sorted(rejudge_processes))
+            await self.rejudge(session, ids)
+        if exemption_ids:
+            await self.rejudge(session, exemption_ids, keep_finished=True)
+
+    # --- tracking-svc feed ---------------------------------------------------------------------
+
+    async def handle_tracking(self, session: AsyncSession, events: Sequence[FeedEvent]) -> None:
+        facts: dict[str, RunFacts] = {}
+        for event in events:
+            try:
+                if event.type == "node_run.upserted":
+                    run = RunFacts.from_node_run(event.payload)
+                elif event.type == "ticket.upserted":
+                    run = RunFacts.from_ticket(event.payload)
+                else:
+                    continue
+            except (KeyError, ValueError, TypeError) as err:
+                log.warning("skipping malformed %s %s: %s", event.type, event.key, err)
+                continue
+            facts[run.id] = run
+        if facts:
+            await self.project(session, list(facts.values()))
+
+    # --- judging -------------------------------------------------------------------------------
+
+    async def rejudge(self, session: AsyncSession, ids: Sequence[str], *, keep_finished: bool = False) -> None:
+        """Judge stored runs again from their stored facts (after a definition changed)."""
+        repo = ReadModelRepository(session)
+        for i in range(0, len(ids), REJUDGE_CHUNK):
+            current = await repo.runs(ids[i : i + REJUDGE_CHUNK])
+            await self.project(
+                session, [r.facts for r in current.values()], keep_finished=keep_finished, current=current
+            )
+
+    async def project(
+        self,
+        session: AsyncSession,
+        runs: Sequence[RunFacts],
+        *,
+        keep_finished: bool = False,
+        current: Mapping[str, RunRow] | None = None,
+    ) -> None:
+        repo = ReadModelRepository(session)
+        old = dict(current) if current is not None else await repo.runs([r.id for r in runs])
+        versions = await repo.commitments_for({r.process_key for r in runs})
+        stored_calendars = await repo.calendars({v.calendar_key for v in versions if v.calendar_key})
+        windows = await repo.force_majeure()
+        owners = await repo.process_owners({r.process_key for r in runs if r.kind == "ticket"})
+        rows: list[RunRow] = []
+        for run in runs:
+            previous = old.get(run.id)
+            if keep_finished and previous is not None and previous.facts.ended_at is not None:
+                judgment = Judgment(
+                    commitment_id=previous.commitment_id,
+                    commitment_key=previous.commitment_key,
+                    prewarning_due_at=previous.prewarning_due_at,
+                    commitment_due_at=previous.commitment_due_at,
+                    tolerance_due_at=previous.tolerance_due_at,
+                    counted_seconds=previous.counted_seconds,
+                    final_state=previous.final_state,
+                    department=previous.department,
+                    position=previous.position,
+                )
+            else:
+                judgment = self._judge(run, versions, stored_calendars)
+            rows.append(_row(run, judgment, windows, owners))
+        states: Counter[StateKey] = Counter()
+        durations: Counter[StateKey] = Counter()
+        for row in old.values():
+            state_key, duration_key = rollup_contributions(row)
+            if state_key is not None:
+                states[state_key] -= 1
+            if duration_key is not None:
+                durations[duration_key] -= 1
+        for row in rows:
+            state_key, duration_key = rollup_contributions(row)
+            if state_key is not None:
+                states[state_key] += 1
+            if duration_key is not None:
+                durations[duration_key] += 1
+        await repo.upsert_runs(rows)
+        await repo.add_to_rollups({k: n for k, n in states.items() if n}, {k: n for k, n in durations.items() if n})
+
+    def _judge(
+        self, run: RunFacts, versions: Sequence[CommitmentVersion], calendars: Mapping[str, Mapping[str, Any]]
+    ) -> Judgment:
+        version = None
+        if run.started_at is not None:
+            version = governing_version(versions, run.process_key, run.node_key, run.segment, run.started_at)
+        calendar: Calendar | None = None
+        if version is not None:
+            if version.calendar_key is None:
+                calendar = Calendar.always()
+            elif version.calendar_key in calendars:
+                try:
+                    calendar = self._calendar(calendars[version.calendar_key])
+                except (ValueError, TypeError, KeyError) as err:
+                    log.warning("calendar %s cannot be used: %s", version.calendar_key, err)
+        try:
+            return judge(run, version, calendar)
+        except (ValueError, TypeError, OverflowError) as err:
+            log.warning("run %s cannot be judged under %s: %s", run.id, version and version.id, err)
+            return judge(run, None, None)
+
+
+def _row(
+    run: RunFacts, judgment: Judgment, windows: Sequence[ForceMajeure], owners: Mapping[str, str | None]
+) -> RunRow:
+    ended = run.ended_at
+    department = judgment.department
+    if department is None and run.kind == "ticket":
+        department = owners.get(run.process_key)
+    return RunRow(
+        facts=run,
+        commitment_id=judgment.commitment_id,
+        commitment_key=judgment.commitment_key,
+        prewarning_due_at=judgment.prewarning_due_at,
+        commitment_due_at=judgment.commitment_due_at,
+        tolerance_due_at=judgment.tolerance_due_at,
+        counted_seconds=judgment.counted_seconds,
+        final_state=judgment.final_state,
+        exempted=any(w.exempts(run, judgment.commitment_key, ended) for w in windows),
+        department=department,
+        position=judgment.position,
+    )
