@@ -1,6 +1,7 @@
 """tracking-svc settings: environment variables prefixed `TRACKING_` (DATABASE_URL as fallback)."""
 
 from pledge_common.settings import ServiceSettings
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 
@@ -9,3 +10,14 @@ class Settings(ServiceSettings):
 
     db_schema: str = "tracking"
     commitment_url: str = "http://127.0.0.1:8001"
+    consume_feeds: bool = Field(default=True, description="pull commitment-svc's feed in the background")
+    bulk_max_items: int = Field(default=10_000, ge=1, description="largest JSON array accepted by /v1/events/bulk")
+    ingest_chunk_size: int = Field(default=5_000, ge=1, description="events processed per set-based chunk")
+    max_clock_skew_seconds: float = Field(
+        default=300.0, ge=0, description="how far in the future an event's occurred_at may be"
+    )
+    max_attributes_bytes: int = Field(default=16_384, ge=2, description="size limit of a ticket's attributes JSON")
+    ndjson_max_listed_items: int = Field(
+        default=10_000, ge=0, description="NDJSON answers list at most this many non-accepted items"
+    )
+    ndjson_max_line_bytes: int = Field(default=1_048_576, ge=1024, description="longest NDJSON line accepted")

@@ -1,0 +1,65 @@
+"""Keep the catalogue copy current from commitment-svc's feed (`process.*`, `segment.upserted`)."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from pledge_common.consumer import FeedConsumer
+from pledge_common.internal import make_http_client
+from pledge_common.outbox import FeedEvent
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tracking_svc.catalogue import repository as repo
+from tracking_svc.config import Settings
+
+CONSUMER_NAME = "commitment"
+
+
+async def apply_commitment_events(session: AsyncSession, events: Sequence[FeedEvent]) -> None:
+    """Apply a batch of commitment-svc feed events (full-state payloads: the last one per key wins)."""
+    processes: dict[str, dict[str, Any] | None] = {}
+    segments: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event.type == "process.upserted":
+            processes[event.key] = {**event.payload, "key": event.payload.get("key", event.key)}
+        elif event.type == "process.deleted":
+            processes[event.key] = None
+        elif event.type == "segment.upserted":
+            segments[event.key] = {**event.payload, "key": event.payload.get("key", event.key)}
+    await repo.delete_processes(session, [k for k, p in processes.items() if p is None])
+    await repo.replace_processes(session, [p for p in processes.values() if p is not None])
+    await repo.upsert_segments(session, list(segments.values()))
+
+
+def commitment_consumer(app: FastAPI) -> FeedConsumer:
+    settings: Settings = app.state.settings
+    return FeedConsumer(
+        name=CONSUMER_NAME,
+        client=make_http_client(settings.commitment_url, token=settings.service_token),
+        feed_path="/internal/v1/events",
+        engine=app.state.engine,
+        sessionmaker=app.state.sessionmaker,
+        handler=apply_commitment_events,
+    )
+
+
+@asynccontextmanager
+async def consume_commitment_feed(app: FastAPI) -> AsyncIterator[None]:
+    """Run the consumer as a background task for the app's lifetime (unless disabled by settings)."""
+    settings: Settings = app.state.settings
+    if not settings.consume_feeds:
+        yield
+        return
+    consumer = commitment_consumer(app)
+    app.state.commitment_consumer = consumer
+    task = asyncio.create_task(consumer.run(), name="commitment-feed-consumer")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await consumer.client.aclose()

@@ -1,0 +1,59 @@
+"""This service's copy of commitment-svc's processes, nodes and segments. Never commits."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def replace_processes(session: AsyncSession, processes: Sequence[dict[str, Any]]) -> None:
+    """Upsert processes (full state) and replace their nodes: three statements for any number."""
+    if not processes:
+        return
+    keys = [p["key"] for p in processes]
+    await session.execute(
+        text(
+            "INSERT INTO known_processes (key, name) SELECT k, n FROM unnest(CAST(:k AS text[]), CAST(:n AS text[]))"
+            " AS u(k, n) ON CONFLICT (key) DO UPDATE SET name = EXCLUDED.name, updated_at = now()"
+        ),
+        {"k": keys, "n": [str(p.get("name") or "") for p in processes]},
+    )
+    await session.execute(text("DELETE FROM known_nodes WHERE process_key = ANY(CAST(:k AS text[]))"), {"k": keys})
+    nodes = [(p["key"], n) for p in processes for n in p.get("nodes") or []]
+    if nodes:
+        await session.execute(
+            text(
+                "INSERT INTO known_nodes (process_key, node_key, name, position, department, position_key)"
+                " SELECT * FROM unnest(CAST(:p AS text[]), CAST(:k AS text[]), CAST(:n AS text[]),"
+                " CAST(:o AS integer[]), CAST(:d AS text[]), CAST(:pk AS text[]))"
+                " ON CONFLICT (process_key, node_key) DO NOTHING"
+            ),
+            {
+                "p": [p for p, _ in nodes],
+                "k": [n["key"] for _, n in nodes],
+                "n": [str(n.get("name") or "") for _, n in nodes],
+                "o": [int(n.get("position") or 0) for _, n in nodes],
+                "d": [n.get("department") for _, n in nodes],
+                "pk": [n.get("position_key") for _, n in nodes],
+            },
+        )
+
+
+async def delete_processes(session: AsyncSession, keys: Sequence[str]) -> None:
+    """Forget deleted processes (their tickets stay; new events naming them are refused)."""
+    if keys:
+        await session.execute(
+            text("DELETE FROM known_processes WHERE key = ANY(CAST(:k AS text[]))"), {"k": list(keys)}
+        )
+
+
+async def upsert_segments(session: AsyncSession, segments: Sequence[dict[str, Any]]) -> None:
+    if segments:
+        await session.execute(
+            text(
+                "INSERT INTO known_segments (key, name) SELECT * FROM unnest(CAST(:k AS text[]), CAST(:n AS text[]))"
+                " ON CONFLICT (key) DO UPDATE SET name = EXCLUDED.name, updated_at = now()"
+            ),
+            {"k": [s["key"] for s in segments], "n": [str(s.get("name") or "") for s in segments]},
+        )

@@ -1,0 +1,169 @@
+"""Bulk ingest: JSON arrays (bounded) and NDJSON streams (any length, bounded memory), in chunks."""
+
+import hashlib
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pledge_common.identity import Caller
+from pledge_common.problems import Conflict, Unprocessable
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tracking_svc.config import Settings
+from tracking_svc.ingest.schemas import BulkItemResult, BulkResult, ItemError
+from tracking_svc.ingest.service import ChunkResult, ConcurrentTwin, Outcome, Unparseable, ingest_chunk
+
+
+@dataclass(slots=True)
+class Tally:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    items: list[BulkItemResult] = field(default_factory=list)
+    truncated: bool = False
+
+    def add(self, offset: int, result: ChunkResult, *, list_accepted: bool, max_listed: int | None) -> None:
+        for i, outcome in enumerate(result.outcomes):
+            if outcome.status == "accepted":
+                self.accepted += 1
+                if not list_accepted:
+                    continue
+            elif outcome.status == "duplicate":
+                self.duplicates += 1
+            else:
+                self.rejected += 1
+            if max_listed is not None and len(self.items) >= max_listed:
+                self.truncated = True
+                continue
+            self.items.append(item_result(offset + i, outcome))
+
+    def result(self) -> BulkResult:
+        return BulkResult(
+            accepted=self.accepted,
+            duplicates=self.duplicates,
+            rejected=self.rejected,
+            items=self.items,
+            items_truncated=self.truncated,
+        )
+
+
+def item_result(index: int, outcome: Outcome) -> BulkItemResult:
+    return BulkItemResult(
+        index=index,
+        event_id=outcome.event_id,
+        source=outcome.source,
+        status=outcome.status,  # type: ignore[arg-type]
+        ticket_id=outcome.ticket_id,
+        error=ItemError(status=outcome.error_status, field=outcome.field, detail=outcome.detail)
+        if outcome.status == "rejected"
+        else None,
+    )
+
+
+def atomic_failure(offset: int, result: ChunkResult, processed: int) -> Unprocessable:
+    errors = [
+        {"field": f"items[{offset + i}].{o.field}", "message": o.detail, "status": o.error_status}
+        for i, o in enumerate(result.outcomes)
+        if o.status == "rejected"
+    ]
+    return Unprocessable(
+        f"{len(errors)} item(s) refused; with atomic=true nothing was written",
+        errors=errors,
+        items_checked=processed,
+    )
+
+
+async def _chunk(
+    session: AsyncSession, items: Sequence[Any], caller: Caller, settings: Settings, atomic: bool
+) -> ChunkResult:
+    try:
+        return await ingest_chunk(session, items, caller=caller, settings=settings, atomic=atomic)
+    except ConcurrentTwin:
+        raise Conflict("a concurrent request stored some of the same events; send the request again") from None
+
+
+async def ingest_array(
+    session: AsyncSession, items: Sequence[Any], caller: Caller, settings: Settings, atomic: bool
+) -> BulkResult:
+    """A JSON array: one transaction (the request's), processed in chunks; every item answered."""
+    tally = Tally()
+    size = settings.ingest_chunk_size
+    for offset in range(0, len(items), size):
+        result = await _chunk(session, items[offset : offset + size], caller, settings, atomic)
+        if atomic and result.any_rejected:
+            raise atomic_failure(offset, result, offset + len(result.outcomes))
+        tally.add(offset, result, list_accepted=True, max_listed=None)
+    return tally.result()
+
+
+async def ndjson_lines(stream: AsyncIterator[bytes], hasher: Any, max_line: int) -> AsyncIterator[bytes | Unparseable]:
+    """Non-blank lines of an NDJSON stream as they arrive; memory bounded by the longest allowed line."""
+    pending = b""
+    skipping = False  # inside a line that grew past max_line: drop bytes up to its newline
+    async for piece in stream:
+        hasher.update(piece)
+        parts = (pending + piece).split(b"\n")
+        pending = parts.pop()
+        for line in parts:
+            if skipping:
+                skipping = False
+                continue
+            if line.strip():
+                yield line
+        if len(pending) > max_line:
+            if not skipping:
+                yield Unparseable(f"line longer than {max_line} bytes")
+            skipping, pending = True, b""
+    if pending.strip() and not skipping:
+        yield pending
+
+
+def parse_line(line: bytes | Unparseable) -> Any:
+    if isinstance(line, Unparseable):
+        return line
+    try:
+        return json.loads(line)
+    except (ValueError, UnicodeDecodeError) as err:
+        return Unparseable(f"not a JSON value: {err}")
+
+
+async def ingest_stream(
+    session: AsyncSession,
+    lines: AsyncIterator[bytes | Unparseable],
+    caller: Caller,
+    settings: Settings,
+    atomic: bool,
+) -> BulkResult:
+    """An NDJSON stream: chunk by chunk. Without `atomic` each chunk is committed as soon as it is done
+    (so memory and lock time stay bounded); with `atomic` all chunks share one transaction and the first
+    chunk with a refused item aborts everything. Only non-accepted items are listed."""
+    tally = Tally()
+    size = settings.ingest_chunk_size
+    offset = 0
+    batch: list[Any] = []
+
+    async def flush() -> None:
+        nonlocal offset, batch
+        result = await _chunk(session, batch, caller, settings, atomic)
+        if atomic and result.any_rejected:
+            raise atomic_failure(offset, result, offset + len(batch))
+        if not atomic:
+            await session.commit()
+        tally.add(offset, result, list_accepted=False, max_listed=settings.ndjson_max_listed_items)
+        offset += len(batch)
+        batch = []
+
+    async for line in lines:
+        batch.append(parse_line(line))
+        if len(batch) >= size:
+            await flush()
+    if batch:
+        await flush()
+    return tally.result()
+
+
+def request_hash(kind: str, atomic: bool) -> Any:
+    hasher = hashlib.sha256()
+    hasher.update(f"{kind}|atomic={atomic}|".encode())
+    return hasher

@@ -1,0 +1,453 @@
+"""All SQL of ingest: a few set-based statements per chunk, never one per event. Never commits."""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pledge_common.observability import current_request_id
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tracking_svc.ingest.rules import Fact
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    payload_hash: bytes
+    ticket_id: UUID
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NodeDefaults:
+    department: str | None
+    position: str | None
+
+
+@dataclass(slots=True)
+class TicketRow:
+    id: UUID
+    source: str
+    external_id: str
+    process_key: str
+    status: str
+    opened_at: datetime | None
+    closed_at: datetime | None
+    cancelled_at: datetime | None
+    segment: str | None
+    segment_version: str
+    customer_ref: str | None
+    customer_ref_version: str
+    attributes_version: str
+    inserted: bool = False
+
+
+_STORED = text(
+    """
+    SELECT e.source, e.event_id, e.payload_hash, e.ticket_id, e.received_at
+    FROM events e
+    JOIN unnest(CAST(:sources AS text[]), CAST(:event_ids AS text[])) AS k(source, event_id)
+      ON e.source = k.source AND e.event_id = k.event_id
+    """
+)
+
+
+async def stored_events(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]:
+    """Events already in the log, by (source, event_id)."""
+    if not keys:
+        return {}
+    rows = await session.execute(_STORED, {"sources": [k[0] for k in keys], "event_ids": [k[1] for k in keys]})
+    return {(r[0], r[1]): StoredEvent(bytes(r[2]), r[3], r[4]) for r in rows}
+
+
+_CATALOGUE = text(
+    """
+    SELECT p.key, n.node_key, n.department, n.position_key
+    FROM known_processes p LEFT JOIN known_nodes n ON n.process_key = p.key
+    WHERE p.key = ANY(CAST(:processes AS text[]))
+    """
+)
+
+
+async def known_nodes(session: AsyncSession, processes: Sequence[str]) -> dict[str, dict[str, NodeDefaults]]:
+    """Known processes among `processes`, each with its nodes' default department and position."""
+    catalogue: dict[str, dict[str, NodeDefaults]] = {}
+    if not processes:
+        return catalogue
+    for process, node, department, position in await session.execute(_CATALOGUE, {"processes": list(processes)}):
+        nodes = catalogue.setdefault(process, {})
+        if node is not None:
+            nodes[node] = NodeDefaults(department, position)
+    return catalogue
+
+
+async def known_segments(session: AsyncSession, segments: Sequence[str]) -> set[str]:
+    if not segments:
+        return set()
+    rows = await session.execute(
+        text("SELECT key FROM known_segments WHERE key = ANY(CAST(:s AS text[]))"), {"s": list(segments)}
+    )
+    return {r[0] for r in rows}
+
+
+_INSERT_TICKETS = text(
+    """
+    INSERT INTO tickets (source, external_id, process_key)
+    SELECT s, x, p FROM unnest(CAST(:sources AS text[]), CAST(:external_ids AS text[]), CAST(:processes AS text[]))
+         AS i(s, x, p)
+    ORDER BY s, x
+    ON CONFLICT (source, external_id) DO NOTHING
+    RETURNING id
+    """
+)
+_LOCK_TICKETS = text(
+    """
+    SELECT t.id, t.source, t.external_id, t.process_key, t.status, t.opened_at, t.closed_at, t.cancelled_at,
+           t.segment, t.segment_version, t.customer_ref, t.customer_ref_version, t.attributes_version
+    FROM tickets t
+    JOIN unnest(CAST(:sources AS text[]), CAST(:external_ids AS text[])) AS k(source, external_id)
+      ON t.source = k.source AND t.external_id = k.external_id
+    ORDER BY t.id
+    FOR UPDATE OF t
+    """
+)
+
+
+async def ensure_tickets(
+    session: AsyncSession, tickets: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str], TicketRow]:
+    """Create the tickets not yet known, then lock and read all of them (in id order: no deadlocks)."""
+    sources = [t[0] for t in tickets]
+    external_ids = [t[1] for t in tickets]
+    inserted = await session.execute(
+        _INSERT_TICKETS, {"sources": sources, "external_ids": external_ids, "processes": [t[2] for t in tickets]}
+    )
+    new_ids = {r[0] for r in inserted}
+    rows = await session.execute(_LOCK_TICKETS, {"sources": sources, "external_ids": external_ids})
+    found: dict[tuple[str, str], TicketRow] = {}
+    for r in rows:
+        row = TicketRow(*r[:13])
+        row.inserted = row.id in new_ids
+        found[(row.source, row.external_id)] = row
+    return found
+
+
+_HISTORY = text(
+    """
+    SELECT e.ticket_id, e.node_key, e.type, e.occurred_at, e.event_id, e.reason, e.department, e.position
+    FROM events e WHERE e.ticket_id = ANY(CAST(:ticket_level AS uuid[])) AND e.node_key IS NULL
+    UNION ALL
+    SELECT e.ticket_id, e.node_key, e.type, e.occurred_at, e.event_id, e.reason, e.department, e.position
+    FROM events e
+    JOIN unnest(CAST(:pair_tickets AS uuid[]), CAST(:pair_nodes AS text[])) AS p(ticket_id, node_key)
+      ON e.ticket_id = p.ticket_id AND e.node_key = p.node_key
+    UNION ALL
+    SELECT e.ticket_id, e.node_key, e.type, e.occurred_at, e.event_id, e.reason, e.department, e.position
+    FROM events e WHERE e.ticket_id = ANY(CAST(:all_nodes AS uuid[])) AND e.node_key IS NOT NULL
+    """
+)
+
+
+async def history(
+    session: AsyncSession,
+    ticket_level: Sequence[UUID],
+    pairs: Sequence[tuple[UUID, str]],
+    all_nodes: Sequence[UUID],
+) -> list[tuple[UUID, Fact]]:
+    """Stored facts: ticket-level events of `ticket_level`, node events of `pairs` and of every node of
+    `all_nodes` (tickets being reopened). A node pair of an `all_nodes` ticket must not also be in `pairs`."""
+    if not (ticket_level or pairs or all_nodes):
+        return []
+    rows = await session.execute(
+        _HISTORY,
+        {
+            "ticket_level": list(ticket_level),
+            "pair_tickets": [p[0] for p in pairs],
+            "pair_nodes": [p[1] for p in pairs],
+            "all_nodes": list(all_nodes),
+        },
+    )
+    return [
+        (r[0], Fact(event_id=r[4], type=r[2], occurred_at=r[3], node=r[1], reason=r[5], department=r[6], position=r[7]))
+        for r in rows
+    ]
+
+
+_INSERT_EVENTS = text(
+    """
+    INSERT INTO events (source, event_id, ticket_id, type, occurred_at, node_key, reason, department, position,
+                        payload_hash, body, received_at, request_id)
+    SELECT s, i, t, ty, o, n, r, d, p, h, b::jsonb, :received_at, :request_id
+    FROM unnest(CAST(:sources AS text[]), CAST(:event_ids AS text[]), CAST(:ticket_ids AS uuid[]),
+                CAST(:types AS text[]), CAST(:occurred AS timestamptz[]), CAST(:nodes AS text[]),
+                CAST(:reasons AS text[]), CAST(:departments AS text[]), CAST(:positions AS text[]),
+                CAST(:hashes AS bytea[]), CAST(:bodies AS text[])) AS u(s, i, t, ty, o, n, r, d, p, h, b)
+    ON CONFLICT (source, event_id) DO NOTHING
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    source: str
+    event_id: str
+    ticket_id: UUID
+    type: str
+    occurred_at: datetime
+    node_key: str | None
+    reason: str | None
+    department: str | None
+    position: str | None
+    payload_hash: bytes
+    body: str
+
+
+async def insert_events(session: AsyncSession, events: Sequence[EventRow], received_at: datetime) -> int:
+    """Append accepted events to the log; returns how many rows were written (fewer = a concurrent twin)."""
+    if not events:
+        return 0
+    columns: dict[str, list[Any]] = {
+        "sources": [],
+        "event_ids": [],
+        "ticket_ids": [],
+        "types": [],
+        "occurred": [],
+        "nodes": [],
+        "reasons": [],
+        "departments": [],
+        "positions": [],
+        "hashes": [],
+        "bodies": [],
+    }
+    lists = list(columns.values())
+    for e in events:
+        for column, value in zip(
+            lists,
+            (
+                e.source,
+                e.event_id,
+                e.ticket_id,
+                e.type,
+                e.occurred_at,
+                e.node_key,
+                e.reason,
+                e.department,
+                e.position,
+                e.payload_hash,
+                e.body,
+            ),
+            strict=True,
+        ):
+            column.append(value)
+    result = await session.execute(
+        _INSERT_EVENTS, {**columns, "received_at": received_at, "request_id": current_request_id()}
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketUpdate:
+    id: UUID
+    status: str
+    opened_at: datetime | None
+    closed_at: datetime | None
+    cancelled_at: datetime | None
+    segment: str | None
+    segment_version: str
+    customer_ref: str | None
+    customer_ref_version: str
+    attributes: str | None  # JSON text; None = unchanged
+    attributes_version: str
+
+
+_TICKET_PAYLOAD = """
+    json_build_object('id', t.id, 'source', t.source, 'external_id', t.external_id, 'process_key', t.process_key,
+                      'customer_ref', t.customer_ref, 'segment', t.segment, 'status', t.status,
+                      'opened_at', iso_utc(t.opened_at), 'closed_at', iso_utc(t.closed_at),
+                      'cancelled_at', iso_utc(t.cancelled_at), 'attributes', t.attributes)
+"""
+
+_UPDATE_TICKETS = text(
+    f"""
+    WITH input AS (
+        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:opened AS timestamptz[]),
+                             CAST(:closed AS timestamptz[]), CAST(:cancelled AS timestamptz[]),
+                             CAST(:segments AS text[]), CAST(:segment_versions AS text[]),
+                             CAST(:customer_refs AS text[]), CAST(:customer_ref_versions AS text[]),
+                             CAST(:attributes AS text[]), CAST(:attributes_versions AS text[]))
+             AS i(id, status, opened_at, closed_at, cancelled_at, segment, segment_version, customer_ref,
+                  customer_ref_version, attributes, attributes_version)
+    ), changed AS (
+        UPDATE tickets t
+        SET status = i.status, opened_at = i.opened_at, closed_at = i.closed_at, cancelled_at = i.cancelled_at,
+            segment = i.segment, segment_version = i.segment_version,
+            customer_ref = i.customer_ref, customer_ref_version = i.customer_ref_version,
+            attributes = COALESCE(i.attributes::jsonb, t.attributes), attributes_version = i.attributes_version,
+            updated_at = now()
+        FROM input i WHERE t.id = i.id
+        RETURNING t.*
+    )
+    INSERT INTO outbox (type, key, payload, request_id)
+    SELECT 'ticket.upserted', t.id::text, {_TICKET_PAYLOAD}::jsonb, :request_id FROM changed t ORDER BY t.id
+    """
+)
+
+
+async def update_tickets(session: AsyncSession, updates: Sequence[TicketUpdate]) -> None:
+    """Write the derived state of changed (or new) tickets and put each on the feed, in one statement.
+
+    The feed rows are written straight into the outbox table (the same rows `pledge_common.outbox.emit_many`
+    writes) so that the payload is built in SQL from the row just written, without a round trip.
+    """
+    if not updates:
+        return
+    await session.execute(
+        _UPDATE_TICKETS,
+        {
+            "ids": [u.id for u in updates],
+            "statuses": [u.status for u in updates],
+            "opened": [u.opened_at for u in updates],
+            "closed": [u.closed_at for u in updates],
+            "cancelled": [u.cancelled_at for u in updates],
+            "segments": [u.segment for u in updates],
+            "segment_versions": [u.segment_version for u in updates],
+            "customer_refs": [u.customer_ref for u in updates],
+            "customer_ref_versions": [u.customer_ref_version for u in updates],
+            "attributes": [u.attributes for u in updates],
+            "attributes_versions": [u.attributes_version for u in updates],
+            "request_id": current_request_id(),
+        },
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RunUpsert:
+    ticket_id: UUID
+    node_key: str
+    cycle: int
+    status: str
+    started_at: datetime | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    pauses: str  # JSON text
+    department: str | None
+    position: str | None
+
+
+NODE_RUN_PAYLOAD = """
+    json_build_object('id', r.id, 'ticket_id', r.ticket_id, 'source', t.source, 'external_id', t.external_id,
+                      'process_key', t.process_key, 'node_key', r.node_key, 'segment', t.segment,
+                      'customer_ref', t.customer_ref, 'cycle', r.cycle, 'department', r.department,
+                      'position', r.position, 'status', r.status, 'started_at', iso_utc(r.started_at),
+                      'completed_at', iso_utc(r.completed_at), 'cancelled_at', iso_utc(r.cancelled_at),
+                      'pauses', r.pauses)
+"""
+
+_UPSERT_RUNS = text(
+    f"""
+    WITH input AS (
+        SELECT * FROM unnest(CAST(:ticket_ids AS uuid[]), CAST(:nodes AS text[]), CAST(:cycles AS integer[]),
+                             CAST(:statuses AS text[]), CAST(:started AS timestamptz[]),
+                             CAST(:completed AS timestamptz[]), CAST(:cancelled AS timestamptz[]),
+                             CAST(:pauses AS text[]), CAST(:departments AS text[]), CAST(:positions AS text[]))
+             AS i(ticket_id, node_key, cycle, status, started_at, completed_at, cancelled_at, pauses, department,
+                  position)
+    ), changed AS (
+        INSERT INTO node_runs AS r (ticket_id, node_key, cycle, status, started_at, completed_at, cancelled_at,
+                                    pauses, department, position)
+        SELECT ticket_id, node_key, cycle, status, started_at, completed_at, cancelled_at, pauses::jsonb,
+               department, position
+        FROM input ORDER BY ticket_id, node_key, cycle
+        ON CONFLICT (ticket_id, node_key, cycle) DO UPDATE
+        SET status = EXCLUDED.status, started_at = EXCLUDED.started_at, completed_at = EXCLUDED.completed_at,
+            cancelled_at = EXCLUDED.cancelled_at, pauses = EXCLUDED.pauses, department = EXCLUDED.department,
+            position = EXCLUDED.position, updated_at = now()
+        WHERE (r.status, r.started_at, r.completed_at, r.cancelled_at, r.pauses, r.department, r.position)
+              IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.started_at, EXCLUDED.completed_at, EXCLUDED.cancelled_at,
+                                EXCLUDED.pauses, EXCLUDED.department, EXCLUDED.position)
+        RETURNING r.id, r.ticket_id, r.node_key, r.cycle, r.status, r.started_at, r.completed_at, r.cancelled_at,
+                  r.pauses, r.department, r.position
+    ), emitted AS (
+        SELECT * FROM changed
+        UNION ALL
+        SELECT r.id, r.ticket_id, r.node_key, r.cycle, r.status, r.started_at, r.completed_at, r.cancelled_at,
+               r.pauses, r.department, r.position
+        FROM node_runs r
+        WHERE r.ticket_id = ANY(CAST(:refresh AS uuid[])) AND r.id NOT IN (SELECT id FROM changed)
+    )
+    INSERT INTO outbox (type, key, payload, request_id)
+    SELECT 'node_run.upserted', r.id::text, {NODE_RUN_PAYLOAD}::jsonb, :request_id
+    FROM emitted r JOIN tickets t ON t.id = r.ticket_id
+    ORDER BY r.ticket_id, r.node_key, r.cycle
+    """
+)
+
+
+async def upsert_runs(session: AsyncSession, runs: Sequence[RunUpsert], refresh: Sequence[UUID]) -> None:
+    """Write derived node runs; every run that changed, and every run of a `refresh` ticket (its segment or
+    customer changed), goes on the feed in full — one statement."""
+    if not runs and not refresh:
+        return
+    await session.execute(
+        _UPSERT_RUNS,
+        {
+            "ticket_ids": [r.ticket_id for r in runs],
+            "nodes": [r.node_key for r in runs],
+            "cycles": [r.cycle for r in runs],
+            "statuses": [r.status for r in runs],
+            "started": [r.started_at for r in runs],
+            "completed": [r.completed_at for r in runs],
+            "cancelled": [r.cancelled_at for r in runs],
+            "pauses": [r.pauses for r in runs],
+            "departments": [r.department for r in runs],
+            "positions": [r.position for r in runs],
+            "refresh": list(refresh),
+            "request_id": current_request_id(),
+        },
+    )
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    request_hash: bytes
+    status_code: int
+    response: dict[str, Any]
+
+
+async def stored_answer(session: AsyncSession, caller: str, key: str) -> StoredAnswer | None:
+    """The answer recorded for an Idempotency-Key of this caller."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT request_hash, status_code, response::text FROM idempotency_keys WHERE caller = :c AND key = :k"
+            ),
+            {"c": caller, "k": key},
+        )
+    ).first()
+    return StoredAnswer(bytes(row[0]), row[1], json.loads(row[2])) if row else None
+
+
+async def lock_idempotency_key(session: AsyncSession, caller: str, key: str) -> None:
+    """Serialise concurrent requests carrying the same key (until the transaction ends)."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:ck, 7))"), {"ck": f"tracking-idem:{caller}:{key}"}
+    )
+
+
+async def store_answer(
+    session: AsyncSession, caller: str, key: str, request_hash: bytes, status_code: int, response: str
+) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO idempotency_keys (caller, key, request_hash, status_code, response)"
+            " VALUES (:c, :k, :h, :s, CAST(:r AS jsonb)) ON CONFLICT (caller, key) DO NOTHING"
+        ),
+        {"c": caller, "k": key, "h": request_hash, "s": status_code, "r": response},
+    )

@@ -1,0 +1,154 @@
+"""`POST /v1/events` (one event) and `POST /v1/events/bulk` (JSON array or NDJSON stream)."""
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from pledge_common.db import SessionDep
+from pledge_common.identity import CallerDep
+from pledge_common.problems import (
+    Conflict,
+    Forbidden,
+    PayloadTooLarge,
+    Problem,
+    Unprocessable,
+    field_error,
+    invalid,
+)
+
+from tracking_svc.config import Settings
+from tracking_svc.ingest import bulk
+from tracking_svc.ingest import repository as repo
+from tracking_svc.ingest.schemas import BulkResult, EventAccepted, EventIn
+from tracking_svc.ingest.service import ConcurrentTwin, ingest_chunk
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "the caller may not write this source"},
+    409: {"description": "the same event id was already received with a different payload"},
+    422: {"description": "invalid event: unknown process/node/segment, contradicts the history, or in the future"},
+}
+NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines")
+
+
+@router.post("", status_code=201, response_model=EventAccepted, responses=_PROBLEMS)
+async def ingest_event(
+    event: EventIn, request: Request, response: Response, session: SessionDep, caller: CallerDep
+) -> EventAccepted:
+    """Record one event. Sending the same event again answers the same (header `Pledge-Duplicate: true`)."""
+    settings: Settings = request.app.state.settings
+    try:
+        result = await ingest_chunk(session, [event], caller=caller, settings=settings)
+    except ConcurrentTwin:
+        raise Conflict("a concurrent request stored the same event; send it again") from None
+    outcome = result.outcomes[0]
+    if outcome.status == "rejected":
+        kind: type[Problem] = {403: Forbidden, 409: Conflict}.get(outcome.error_status, Unprocessable)
+        raise kind(f"{outcome.field}: {outcome.detail}", errors=[field_error(outcome.field, outcome.detail)])
+    if outcome.status == "duplicate":
+        response.headers["Pledge-Duplicate"] = "true"
+    assert outcome.ticket_id is not None
+    assert outcome.received_at is not None
+    return EventAccepted(
+        event_id=event.event_id, source=event.source, ticket_id=outcome.ticket_id, received_at=outcome.received_at
+    )
+
+
+_BULK_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/EventIn"}}},
+            "application/x-ndjson": {"schema": {"type": "string", "description": "one EventIn JSON object per line"}},
+        },
+    }
+}
+
+
+@router.post(
+    "/bulk",
+    response_model=BulkResult,
+    responses={413: {"description": "JSON array longer than the configured maximum"}, **_PROBLEMS},
+    openapi_extra=_BULK_BODY,
+)
+async def ingest_bulk(
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    atomic: bool = Query(default=False, description="refuse the whole request if any item is refused"),
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="same key and body: the same answer; same key, other body: 422",
+        ),
+    ] = None,
+) -> Response:
+    """Record many events: a JSON array (up to the configured maximum) or an NDJSON stream of any length.
+
+    Each item is accepted, a duplicate, or rejected with its reason; one bad item does not stop the others
+    unless `atomic=true`. NDJSON answers list only the duplicates and rejections (and the counts)."""
+    settings: Settings = request.app.state.settings
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    is_ndjson = content_type in NDJSON_TYPES
+    if not is_ndjson and content_type != "application/json":
+        raise Problem(
+            f"send application/json (an array) or application/x-ndjson, not {content_type}",
+            status=415,
+            title="Unsupported Media Type",
+        )
+    hasher = bulk.request_hash("ndjson" if is_ndjson else "json", atomic)
+    stored: repo.StoredAnswer | None = None
+    if idempotency_key is not None:
+        await repo.lock_idempotency_key(session, caller.sub, idempotency_key)
+        stored = await repo.stored_answer(session, caller.sub, idempotency_key)
+
+    if not is_ndjson:
+        body = await request.body()
+        hasher.update(body)
+        if stored is not None:
+            return _replay(stored, hasher.digest())
+        items = _json_array(body, settings)
+        result = await bulk.ingest_array(session, items, caller, settings, atomic)
+    elif stored is not None:
+        async for piece in request.stream():
+            hasher.update(piece)
+        return _replay(stored, hasher.digest())
+    else:
+        lines = bulk.ndjson_lines(request.stream(), hasher, settings.ndjson_max_line_bytes)
+        result = await bulk.ingest_stream(session, lines, caller, settings, atomic)
+
+    content = result.model_dump_json()
+    if idempotency_key is not None:
+        await repo.store_answer(session, caller.sub, idempotency_key, hasher.digest(), 200, content)
+    return Response(content, media_type="application/json")
+
+
+def _json_array(body: bytes, settings: Settings) -> list[Any]:
+    try:
+        items = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise invalid("body", f"not valid JSON: {err}") from None
+    if not isinstance(items, list):
+        raise invalid("body", "expected a JSON array of events (or send application/x-ndjson)")
+    if len(items) > settings.bulk_max_items:
+        raise PayloadTooLarge(
+            f"{len(items)} items; a JSON array may hold at most {settings.bulk_max_items} "
+            "(stream larger batches as application/x-ndjson)",
+            errors=[field_error("body", f"at most {settings.bulk_max_items} items")],
+        )
+    return items
+
+
+def _replay(stored: repo.StoredAnswer, digest: bytes) -> Response:
+    if stored.request_hash != digest:
+        raise invalid("Idempotency-Key", "this key was already used with a different request body")
+    return Response(
+        json.dumps(stored.response),
+        status_code=stored.status_code,
+        media_type="application/json",
+        headers={"Idempotent-Replayed": "true"},
+    )

@@ -1,0 +1,482 @@
+"""Ingest one chunk of events: validate, deduplicate, derive the touched tickets and node runs, write.
+
+Per chunk the database sees a fixed handful of set-based statements (look up stored event ids; the
+catalogue; create and lock the tickets; read the history of the touched runs; append the events; write
+the changed tickets and runs with their feed events) whatever the number of events.
+"""
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from pledge_common.identity import Caller
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tracking_svc.config import Settings
+from tracking_svc.ingest import repository as repo
+from tracking_svc.ingest.rules import (
+    Fact,
+    Inconsistent,
+    RunState,
+    TicketState,
+    derive_node_runs,
+    derive_ticket,
+    iso,
+    version_of,
+)
+from tracking_svc.ingest.schemas import EventIn, shape_error
+
+
+class Unparseable:
+    """An NDJSON line that is not JSON (kept in place so that indexes stay right)."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: str  # accepted | duplicate | rejected
+    event_id: str | None = None
+    source: str | None = None
+    ticket_id: UUID | None = None
+    received_at: datetime | None = None
+    error_status: int = 0
+    field: str = ""
+    detail: str = ""
+
+
+def _rejected(status: int, field_: str, detail: str, event: EventIn | None = None) -> Outcome:
+    return Outcome(
+        "rejected",
+        event_id=event.event_id if event else None,
+        source=event.source if event else None,
+        error_status=status,
+        field=field_,
+        detail=detail,
+    )
+
+
+@dataclass(slots=True)
+class Candidate:
+    index: int
+    event: EventIn
+    fact: Fact
+    payload_hash: bytes
+    body: str
+    ticket_key: tuple[str, str]
+    ticket_id: UUID | None = None
+
+
+@dataclass(slots=True)
+class TicketWork:
+    row: repo.TicketRow
+    candidates: list[Candidate] = field(default_factory=list)
+    ticket_facts: list[Fact] = field(default_factory=list)
+    node_facts: dict[str, list[Fact]] = field(default_factory=lambda: defaultdict(list))
+
+
+def payload_hash(event: EventIn) -> bytes:
+    """Identity of an event's content: the same event sent again in another JSON spelling (key order,
+    time offset) hashes the same; any change of meaning hashes differently (→ 409)."""
+    t = event.ticket
+    attributes = json.dumps(t.attributes, sort_keys=True, separators=(",", ":")) if t.attributes is not None else None
+    canonical = (
+        event.type,
+        iso(event.occurred_at),
+        t.external_id,
+        t.process,
+        t.segment,
+        t.customer_ref,
+        attributes,
+        event.node,
+        event.reason,
+        event.department,
+        event.position,
+    )
+    return hashlib.blake2b(repr(canonical).encode(), digest_size=16).digest()
+
+
+def _first_error(err: ValidationError) -> tuple[str, str]:
+    first = err.errors(include_url=False)[0]
+    loc = ".".join(str(p) for p in first.get("loc", ())) or "body"
+    return loc, str(first.get("msg", "invalid"))
+
+
+def parse_items(
+    raw_items: Sequence[Any], caller: Caller, settings: Settings, now: datetime
+) -> tuple[list[Outcome | None], list[Candidate], dict[int, int]]:
+    """Validate each item on its own: outcomes of the items already decided, the candidates, and the
+    duplicates inside the chunk (index → index of the first copy)."""
+    outcomes: list[Outcome | None] = [None] * len(raw_items)
+    candidates: list[Candidate] = []
+    twins: dict[int, int] = {}
+    seen: dict[tuple[str, str], Candidate] = {}
+    latest = now + timedelta(seconds=settings.max_clock_skew_seconds)
+    for i, raw in enumerate(raw_items):
+        if isinstance(raw, Unparseable):
+            outcomes[i] = _rejected(422, "body", raw.message)
+            continue
+        try:
+            event = EventIn.model_validate(raw)
+        except ValidationError as err:
+            outcomes[i] = _rejected(422, *_first_error(err))
+            if isinstance(raw, dict):
+                outcomes[i].event_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None  # type: ignore[union-attr]
+                outcomes[i].source = raw.get("source") if isinstance(raw.get("source"), str) else None  # type: ignore[union-attr]
+            continue
+        problem = shape_error(event)
+        if problem is not None:
+            outcomes[i] = _rejected(422, *problem, event=event)
+            continue
+        if not caller.can_see_source(event.source):
+            outcomes[i] = _rejected(403, "source", f"this caller may not write events of source {event.source}", event)
+            continue
+        if event.occurred_at > latest:
+            outcomes[i] = _rejected(
+                422,
+                "occurred_at",
+                f"{event.occurred_at.isoformat()} is in the future (more than {settings.max_clock_skew_seconds:g} s "
+                f"after the service's clock, {now.isoformat()})",
+                event,
+            )
+            continue
+        attributes = event.ticket.attributes
+        if attributes is not None and len(repo.dumps(attributes).encode()) > settings.max_attributes_bytes:
+            outcomes[i] = _rejected(
+                422, "ticket.attributes", f"larger than {settings.max_attributes_bytes} bytes of JSON", event
+            )
+            continue
+        digest = payload_hash(event)
+        key = (event.source, event.event_id)
+        twin = seen.get(key)
+        if twin is not None:
+            if twin.payload_hash == digest:
+                twins[i] = twin.index
+            else:
+                outcomes[i] = _conflict(event)
+            continue
+        fact = Fact(
+            event_id=event.event_id,
+            type=event.type,
+            occurred_at=event.occurred_at.astimezone(UTC),
+            node=event.node,
+            reason=event.reason,
+            department=event.department,
+            position=event.position,
+        )
+        candidate = Candidate(
+            index=i,
+            event=event,
+            fact=fact,
+            payload_hash=digest,
+            body=event.model_dump_json(exclude_none=True),
+            ticket_key=(event.source, event.ticket.external_id),
+        )
+        seen[key] = candidate
+        candidates.append(candidate)
+    return outcomes, candidates, twins
+
+
+def _conflict(event: EventIn) -> Outcome:
+    return _rejected(
+        409,
+        "event_id",
+        f"event {event.event_id} of source {event.source} was already received with a different payload",
+        event,
+    )
+
+
+@dataclass(slots=True)
+class ChunkResult:
+    outcomes: list[Outcome]
+
+    @property
+    def any_rejected(self) -> bool:
+        return any(o.status == "rejected" for o in self.outcomes)
+
+
+class ConcurrentTwin(Exception):
+    """Another request stored one of these event ids while this chunk was being derived."""
+
+
+async def ingest_chunk(
+    session: AsyncSession,
+    raw_items: Sequence[Any],
+    *,
+    caller: Caller,
+    settings: Settings,
+    atomic: bool = False,
+) -> ChunkResult:
+    """Ingest a chunk; one outcome per item, in order. With `atomic`, nothing is written if any item fails."""
+    now = datetime.now(UTC)
+    outcomes, candidates, twins = parse_items(raw_items, caller, settings, now)
+
+    # 1. already in the log: a duplicate answers as the first time; another payload under the same id is a 409
+    stored = await repo.stored_events(session, [(c.event.source, c.event.event_id) for c in candidates])
+    fresh: list[Candidate] = []
+    for c in candidates:
+        known = stored.get((c.event.source, c.event.event_id))
+        if known is None:
+            fresh.append(c)
+        elif known.payload_hash == c.payload_hash:
+            outcomes[c.index] = Outcome(
+                "duplicate", c.event.event_id, c.event.source, known.ticket_id, known.received_at
+            )
+        else:
+            outcomes[c.index] = _conflict(c.event)
+
+    # 2. process, node and segment keys against this service's copy of commitment-svc's catalogue
+    catalogue = await repo.known_nodes(session, sorted({c.event.ticket.process for c in fresh}))
+    segments = await repo.known_segments(
+        session, sorted({c.event.ticket.segment for c in fresh if c.event.ticket.segment is not None})
+    )
+    valid: list[Candidate] = []
+    for c in fresh:
+        problem = _catalogue_problem(c.event, catalogue, segments)
+        if problem is None:
+            valid.append(c)
+        else:
+            outcomes[c.index] = _rejected(422, *problem, event=c.event)
+
+    # 3. the tickets: create the new ones, lock all of them; a ticket keeps the process it was opened with
+    first_process: dict[tuple[str, str], str] = {}
+    for c in valid:
+        first_process.setdefault(c.ticket_key, c.event.ticket.process)
+    tickets = (
+        await repo.ensure_tickets(session, [(k[0], k[1], p) for k, p in sorted(first_process.items())])
+        if first_process
+        else {}
+    )
+    work: dict[UUID, TicketWork] = {}
+    for c in valid:
+        row = tickets[c.ticket_key]
+        if row.process_key != c.event.ticket.process:
+            outcomes[c.index] = _rejected(
+                422,
+                "ticket.process",
+                f"ticket {row.external_id} of source {row.source} belongs to process {row.process_key}",
+                c.event,
+            )
+            continue
+        c.ticket_id = row.id
+        work.setdefault(row.id, TicketWork(row)).candidates.append(c)
+
+    # 4. the stored history of what this chunk touches (only tickets that existed before it have any)
+    ticket_level: list[UUID] = []
+    all_nodes: list[UUID] = []
+    pairs: set[tuple[UUID, str]] = set()
+    for ticket_id, w in work.items():
+        if w.row.inserted:
+            continue
+        ticket_level.append(ticket_id)  # reopen instants shape the node cycles; status needs the rest
+        if any(c.fact.type == "ticket.reopened" for c in w.candidates):
+            all_nodes.append(ticket_id)
+        else:
+            pairs.update((ticket_id, c.fact.node) for c in w.candidates if c.fact.node is not None)
+    for ticket_id, fact in await repo.history(session, ticket_level, sorted(pairs), all_nodes):
+        w = work[ticket_id]
+        if fact.node is None:
+            w.ticket_facts.append(fact)
+        else:
+            w.node_facts[fact.node].append(fact)
+
+    # 5. derive; an event that would contradict the history is refused on its own
+    accepted: list[Candidate] = []
+    ticket_updates: list[repo.TicketUpdate] = []
+    run_upserts: list[repo.RunUpsert] = []
+    refresh: list[UUID] = []
+    for w in work.values():
+        nodes = catalogue.get(w.row.process_key, {})
+        ok, ticket_state, runs = _derive(w, nodes, outcomes)
+        accepted.extend(ok)
+        if not ok:
+            continue
+        update, descriptive_changed = _ticket_update(w.row, ticket_state, ok)
+        if update is not None:
+            ticket_updates.append(update)
+        if descriptive_changed and not w.row.inserted:
+            refresh.append(w.row.id)
+        run_upserts.extend(_run_upsert(w.row.id, run) for run in runs)
+
+    for c in accepted:
+        outcomes[c.index] = Outcome("accepted", c.event.event_id, c.event.source, c.ticket_id, now)
+    for index, original in twins.items():
+        first = outcomes[original]
+        assert first is not None
+        outcomes[index] = (
+            Outcome("duplicate", first.event_id, first.source, first.ticket_id, first.received_at)
+            if first.status in ("accepted", "duplicate")
+            else first
+        )
+    result = ChunkResult([o for o in outcomes if o is not None])
+    assert len(result.outcomes) == len(raw_items)
+    if atomic and result.any_rejected:
+        return result
+
+    # 6. write: the events, then the tickets, then the runs (whose feed payload reads the ticket)
+    written = await repo.insert_events(
+        session,
+        [
+            repo.EventRow(
+                c.event.source,
+                c.event.event_id,
+                c.ticket_id,  # type: ignore[arg-type]
+                c.fact.type,
+                c.fact.occurred_at,
+                c.fact.node,
+                c.fact.reason,
+                c.fact.department,
+                c.fact.position,
+                c.payload_hash,
+                c.body,
+            )
+            for c in accepted
+        ],
+        now,
+    )
+    if written != len(accepted):
+        raise ConcurrentTwin
+    await repo.update_tickets(session, ticket_updates)
+    await repo.upsert_runs(session, run_upserts, refresh)
+    return result
+
+
+def _catalogue_problem(
+    event: EventIn, catalogue: dict[str, dict[str, repo.NodeDefaults]], segments: set[str]
+) -> tuple[str, str] | None:
+    nodes = catalogue.get(event.ticket.process)
+    if nodes is None:
+        return "ticket.process", f"unknown process {event.ticket.process}"
+    if event.node is not None and event.node not in nodes:
+        return "node", f"unknown node {event.node} of process {event.ticket.process}"
+    if event.ticket.segment is not None and event.ticket.segment not in segments:
+        return "ticket.segment", f"unknown segment {event.ticket.segment}"
+    return None
+
+
+def _derive_all(
+    ticket_facts: list[Fact],
+    node_facts: dict[str, list[Fact]],
+    nodes: dict[str, repo.NodeDefaults],
+    derive_status: bool,
+    touched_nodes: set[str],
+) -> tuple[TicketState | None, list[RunState]]:
+    status = derive_ticket(ticket_facts) if derive_status else None
+    reopens = [f for f in ticket_facts if f.type == "ticket.reopened"]
+    runs: list[RunState] = []
+    for node in sorted(touched_nodes):
+        defaults = nodes.get(node, repo.NodeDefaults(None, None))
+        runs.extend(derive_node_runs(node, node_facts[node], reopens, defaults.department, defaults.position))
+    return status, runs
+
+
+def _derive(
+    w: TicketWork, nodes: dict[str, repo.NodeDefaults], outcomes: list[Outcome | None]
+) -> tuple[list[Candidate], TicketState | None, list[RunState]]:
+    """Accept every candidate of the ticket if together they are consistent with its history; otherwise
+    take them one by one in arrival order and refuse each that would contradict what is accepted so far."""
+    reopening = any(c.fact.type == "ticket.reopened" for c in w.candidates)
+    derive_status = any(c.fact.node is None for c in w.candidates)
+    touched = set(w.node_facts) if reopening else set()
+    touched.update(c.fact.node for c in w.candidates if c.fact.node is not None)
+
+    ticket_facts = list(w.ticket_facts)
+    node_facts: dict[str, list[Fact]] = defaultdict(list, {k: list(v) for k, v in w.node_facts.items()})
+    for c in w.candidates:
+        (ticket_facts if c.fact.node is None else node_facts[c.fact.node]).append(c.fact)
+    try:
+        status, runs = _derive_all(ticket_facts, node_facts, nodes, derive_status, touched)
+        return list(w.candidates), status, runs
+    except Inconsistent:
+        pass
+
+    ticket_facts = list(w.ticket_facts)
+    node_facts = defaultdict(list, {k: list(v) for k, v in w.node_facts.items()})
+    ok: list[Candidate] = []
+    for c in w.candidates:
+        target = ticket_facts if c.fact.node is None else node_facts[c.fact.node]
+        target.append(c.fact)
+        check_nodes = touched if c.fact.type == "ticket.reopened" else ({c.fact.node} if c.fact.node else set())
+        try:
+            _derive_all(ticket_facts, node_facts, nodes, c.fact.node is None, check_nodes)
+        except Inconsistent as problem:
+            target.pop()
+            outcomes[c.index] = _rejected(422, problem.field, problem.message, c.event)
+            continue
+        ok.append(c)
+    status, runs = _derive_all(ticket_facts, node_facts, nodes, derive_status, touched)
+    return ok, status, runs
+
+
+def _ticket_update(
+    row: repo.TicketRow, state: TicketState | None, accepted: list[Candidate]
+) -> tuple[repo.TicketUpdate | None, bool]:
+    """The ticket's new row if anything changed (always for a new ticket), and whether its segment or
+    customer changed (then its node runs are re-sent on the feed, since they carry both)."""
+    segment, segment_version = row.segment, row.segment_version
+    customer_ref, customer_ref_version = row.customer_ref, row.customer_ref_version
+    attributes: dict[str, Any] | None = None
+    attributes_version = row.attributes_version
+    for c in accepted:
+        t = c.event.ticket
+        version = version_of(c.fact.occurred_at, c.fact.event_id)
+        if t.segment is not None and version > segment_version:
+            segment, segment_version = t.segment, version
+        if t.customer_ref is not None and version > customer_ref_version:
+            customer_ref, customer_ref_version = t.customer_ref, version
+        if t.attributes is not None and version > attributes_version:
+            attributes, attributes_version = t.attributes, version
+    if state is None:
+        state = TicketState(row.status, row.opened_at, row.closed_at, row.cancelled_at)
+    descriptive_changed = (segment, customer_ref) != (row.segment, row.customer_ref)
+    changed = (
+        row.inserted
+        or descriptive_changed
+        or attributes is not None
+        or (state.status, state.opened_at, state.closed_at, state.cancelled_at)
+        != (row.status, row.opened_at, row.closed_at, row.cancelled_at)
+    )
+    if not changed:
+        return None, False
+    return (
+        repo.TicketUpdate(
+            id=row.id,
+            status=state.status,
+            opened_at=state.opened_at,
+            closed_at=state.closed_at,
+            cancelled_at=state.cancelled_at,
+            segment=segment,
+            segment_version=segment_version,
+            customer_ref=customer_ref,
+            customer_ref_version=customer_ref_version,
+            attributes=repo.dumps(attributes) if attributes is not None else None,
+            attributes_version=attributes_version,
+        ),
+        descriptive_changed,
+    )
+
+
+def _run_upsert(ticket_id: UUID, run: RunState) -> repo.RunUpsert:
+    return repo.RunUpsert(
+        ticket_id=ticket_id,
+        node_key=run.node_key,
+        cycle=run.cycle,
+        status=run.status,
+        started_at=run.started_at,
+        completed_at=run.completed_at,
+        cancelled_at=run.cancelled_at,
+        pauses=repo.dumps(
+            [{"start": iso(p.start), "end": iso(p.end) if p.end else None, "reason": p.reason} for p in run.pauses]
+        ),
+        department=run.department,
+        position=run.position,
+    )

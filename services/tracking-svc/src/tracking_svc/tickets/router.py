@@ -1,0 +1,94 @@
+"""`GET /v1/tickets` (filters, cursor pagination) and `GET /v1/tickets/{ref}` (with runs, pauses, events)."""
+
+import base64
+import binascii
+from typing import Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query
+from pledge_common.db import SessionDep
+from pledge_common.identity import CallerDep
+from pledge_common.problems import NotFound, invalid
+from pydantic import AwareDatetime
+
+from tracking_svc.models import Ticket
+from tracking_svc.tickets import repository as repo
+from tracking_svc.tickets.schemas import (
+    NodeRunPublic,
+    RawEventPublic,
+    TicketDetailPublic,
+    TicketPage,
+    TicketPublic,
+)
+
+router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"t:{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, seq = raw.partition(":")
+        if kind != "t":
+            raise ValueError(kind)
+        return int(seq)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise invalid("query.cursor", "not a cursor returned as `next` by this endpoint") from None
+
+
+def _public(ticket: Ticket) -> TicketPublic:
+    return TicketPublic.model_validate(ticket, from_attributes=True)
+
+
+@router.get("", response_model=TicketPage)
+async def list_tickets(
+    session: SessionDep,
+    caller: CallerDep,
+    process: str | None = Query(default=None, description="process key"),
+    status: Literal["open", "closed", "cancelled"] | None = Query(default=None),
+    segment: str | None = Query(default=None),
+    source: str | None = Query(default=None),
+    customer: str | None = Query(default=None, description="customer reference"),
+    opened_from: AwareDatetime | None = Query(default=None, description="opened at or after (inclusive)"),
+    opened_to: AwareDatetime | None = Query(default=None, description="opened before (exclusive)"),
+    cursor: str | None = Query(default=None, description="`next` of the previous page"),
+    limit: int = Query(default=50, ge=1, le=500),
+) -> TicketPage:
+    """Tickets visible to the caller, newest first."""
+    if opened_from is not None and opened_to is not None and opened_to <= opened_from:
+        raise invalid("query.opened_to", "must be after opened_from")
+    where = repo.TicketFilter(process, status, segment, source, customer, opened_from, opened_to)
+    before = decode_cursor(cursor) if cursor is not None else None
+    rows = await repo.list_tickets(session, where, caller.sources, before, limit + 1)
+    page = rows[:limit]
+    return TicketPage(items=[_public(t) for t in page], next=encode_cursor(page[-1].seq) if len(rows) > limit else None)
+
+
+@router.get("/{ref}", response_model=TicketDetailPublic, responses={404: {"description": "no such ticket"}})
+async def get_ticket(
+    session: SessionDep,
+    caller: CallerDep,
+    ref: str = Path(description="the ticket id, or `<source>:<external id>`", examples=["crm:WO-123"]),
+) -> TicketDetailPublic:
+    """One ticket with its node runs (every cycle), pauses and raw events."""
+    source, sep, external_id = ref.partition(":")
+    if sep:
+        ticket = await repo.get_ticket(session, caller.sources, source=source, external_id=external_id)
+    else:
+        try:
+            ticket_id = UUID(ref)
+        except ValueError:
+            raise invalid("path.ref", "a ticket id (UUID) or `<source>:<external id>`") from None
+        ticket = await repo.get_ticket(session, caller.sources, ticket_id=ticket_id)
+    if ticket is None:
+        raise NotFound(f"no ticket {ref}")
+    runs = await repo.node_runs(session, ticket)
+    events = await repo.raw_events(session, ticket)
+    return TicketDetailPublic(
+        **_public(ticket).model_dump(),
+        node_runs=[NodeRunPublic.model_validate(r, from_attributes=True) for r in runs],
+        events=[RawEventPublic.model_validate(e, from_attributes=True) for e in events],
+    )

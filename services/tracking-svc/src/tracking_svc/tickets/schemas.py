@@ -1,0 +1,60 @@
+"""What ticket queries answer."""
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+
+class PausePublic(BaseModel):
+    start: datetime
+    end: datetime | None = Field(description="null while the pause is open")
+    reason: str
+
+
+class NodeRunPublic(BaseModel):
+    id: UUID
+    node_key: str
+    cycle: int = Field(description="1 for the first passage; a reopened node starts the next cycle")
+    status: Literal["pending", "in_progress", "completed", "cancelled"]
+    started_at: datetime | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    pauses: list[PausePublic]
+    department: str | None
+    position: str | None
+
+
+class RawEventPublic(BaseModel):
+    event_id: str
+    type: str
+    occurred_at: datetime
+    node_key: str | None
+    received_at: datetime
+    request_id: str | None
+    body: dict[str, Any] = Field(description="the event as received (normalised JSON)")
+
+
+class TicketPublic(BaseModel):
+    id: UUID
+    source: str
+    external_id: str
+    process_key: str
+    customer_ref: str | None
+    segment: str | None
+    status: Literal["open", "closed", "cancelled"]
+    opened_at: datetime | None
+    closed_at: datetime | None
+    cancelled_at: datetime | None
+    attributes: dict[str, Any]
+
+
+class TicketDetailPublic(TicketPublic):
+    node_runs: list[NodeRunPublic]
+    events: list[RawEventPublic]
+
+
+class TicketPage(BaseModel):
+    items: list[TicketPublic]
+    next: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
