@@ -1,8 +1,19 @@
 """Gateway settings: environment variables prefixed `GATEWAY_` (DATABASE_URL as fallback)."""
 
+from pledge_common.settings import ServiceSettings
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from pledge_common.settings import ServiceSettings
+MIB = 1024 * 1024
+
+
+class RateLimit(BaseModel):
+    """A token bucket: `rate` requests per second on average, bursts of up to `burst`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rate: float = Field(gt=0)
+    burst: int = Field(ge=1)
 
 
 class Settings(ServiceSettings):
@@ -13,3 +24,76 @@ class Settings(ServiceSettings):
     tracking_url: str = "http://127.0.0.1:8002"
     evaluation_url: str = "http://127.0.0.1:8003"
     feedback_url: str = "http://127.0.0.1:8004"
+
+    # routing
+    timeout_seconds: float = Field(default=10.0, gt=0, description="default upstream timeout of a route")
+    report_timeout_seconds: float = Field(default=30.0, gt=0, description="timeout of report and what-if routes")
+    bulk_timeout_seconds: float = Field(default=900.0, gt=0, description="timeout of bulk event ingest")
+    connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    max_body_bytes: int = Field(default=1 * MIB, ge=0, description="request body limit of ordinary routes")
+    bulk_max_body_bytes: int = Field(default=2048 * MIB, ge=0, description="request body limit of bulk ingest")
+    openapi_ttl_seconds: float = Field(default=30.0, ge=0)
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    # authentication
+    auth_enabled: bool = Field(default=True, description="false only for benchmarks, refused outside local/test")
+    key_cache_seconds: float = Field(default=5.0, ge=0, description="how long a verified API key stays cached")
+    key_rotation_grace_seconds: int = Field(default=86400, ge=0, description="default validity of a rotated key")
+    jwt_public_key: str = Field(default="", description="PEM public key (RSA or EC) that signs user tokens")
+    jwt_jwks_url: str = Field(default="", description="JWKS URL of the identity provider")
+    jwt_jwks_ttl_seconds: float = 300.0
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    jwt_roles_claim: str = Field(default="roles", description="claim holding the user's roles; dots for nesting")
+    jwt_sources_claim: str = Field(default="", description="optional claim restricting a user to source systems")
+    jwt_role_scopes: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "pledge-admin": ["admin"],
+            "pledge-manager": [
+                "definitions:read",
+                "definitions:write",
+                "tickets:read",
+                "reports:read",
+                "alerts:manage",
+                "feedback:read",
+                "feedback:write",
+                "complaints:read",
+                "complaints:manage",
+            ],
+            "pledge-viewer": ["definitions:read", "tickets:read", "reports:read", "feedback:read", "complaints:read"],
+        }
+    )
+    jwt_leeway_seconds: int = 30
+
+    # limits
+    rate_limit_enabled: bool = True
+    rate_limits: dict[str, RateLimit] = Field(
+        default_factory=lambda: {
+            "default": RateLimit(rate=100, burst=200),
+            "events:write": RateLimit(rate=200, burst=400),
+        },
+        description='buckets by "default", a scope ("events:write") or a route ("POST /v1/events/bulk")',
+    )
+    redis_url: str = Field(default="", description="shared rate-limit state for several replicas")
+
+    # browser hygiene
+    cors_origins: list[str] = Field(default_factory=list)
+    hsts: bool = Field(default=False, description="send Strict-Transport-Security (behind TLS only)")
+
+    @model_validator(mode="after")
+    def _no_open_gateway_in_production(self) -> "Settings":
+        if not self.auth_enabled and self.environment not in {"local", "test"}:
+            raise ValueError("GATEWAY_AUTH_ENABLED=false is refused outside local/test environments")
+        if self.jwt_public_key or self.jwt_jwks_url:
+            if not self.jwt_issuer or not self.jwt_audience:
+                raise ValueError("JWT needs GATEWAY_JWT_ISSUER and GATEWAY_JWT_AUDIENCE")
+            if any(alg.lower() == "none" or alg.startswith("HS") for alg in self.jwt_algorithms):
+                raise ValueError("GATEWAY_JWT_ALGORITHMS allows only asymmetric algorithms (RS*, ES*, PS*, EdDSA)")
+        if "default" not in self.rate_limits:
+            raise ValueError('GATEWAY_RATE_LIMITS must define "default"')
+        return self
+
+    def service_url(self, service: str) -> str:
+        url: str = getattr(self, f"{service}_url")
+        return url.rstrip("/")

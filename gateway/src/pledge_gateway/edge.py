@@ -1,0 +1,241 @@
+"""The edge: every public request passes here once — route table, credentials, scope, rate limit, then
+either the gateway's own endpoint or the service behind the route. Raw ASGI: the hot path stays short.
+"""
+
+import json
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pledge_common.identity import Caller, identity_headers
+from pledge_common.observability import current_request_id
+from pledge_common.problems import Forbidden, NotFound, Problem, problem_response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pledge_gateway.auth import Authenticator
+from pledge_gateway.config import Settings
+from pledge_gateway.meta import META_PATHS
+from pledge_gateway.proxy import forward
+from pledge_gateway.ratelimit import RateLimiter
+from pledge_gateway.routes import GATEWAY, PublicRoute, match_route, route_body_limit, route_timeout
+
+access_log = logging.getLogger("pledge.gateway.access")
+QUIET_PATHS = frozenset({"/healthz", "/metrics"})
+
+
+class Gateway:
+    """What the edge needs at run time (built by the app's lifespan, kept in `app.state.gateway`)."""
+
+    def __init__(
+        self, settings: Settings, http: httpx.AsyncClient, authenticator: Authenticator, limiter: RateLimiter
+    ) -> None:
+        self.settings = settings
+        self.http = http
+        self.authenticator = authenticator
+        self.limiter = limiter
+        self.base_urls = {s: settings.service_url(s) for s in ("commitment", "tracking", "evaluation", "feedback")}
+        self._signed: dict[Caller, tuple[int, dict[str, str]]] = {}
+        self._timeouts: dict[PublicRoute, httpx.Timeout] = {}
+
+    def signed_identity(self, caller: Caller) -> dict[str, str]:
+        """The caller's signed identity headers (re-signed at most once a second per caller)."""
+        second = int(time.time())
+        cached = self._signed.get(caller)
+        if cached is not None and cached[0] == second:
+            return cached[1]
+        headers = identity_headers(caller, self.settings.service_token, now=second)
+        if len(self._signed) > 10_000:
+            self._signed.clear()
+        self._signed[caller] = (second, headers)
+        return headers
+
+    def timeout(self, route: PublicRoute) -> httpx.Timeout:
+        found = self._timeouts.get(route)
+        if found is None:
+            seconds = route_timeout(route, self.settings)
+            found = httpx.Timeout(seconds, connect=self.settings.connect_timeout_seconds, pool=seconds)
+            self._timeouts[route] = found
+        return found
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for k, v in scope["headers"]:
+        if k == name:
+            return str(v.decode("latin-1"))
+    return None
+
+
+def principal(caller: Caller | None) -> str | None:
+    return f"{caller.kind}:{caller.sub}" if caller is not None else None
+
+
+class EdgeMiddleware:
+    def __init__(self, app: ASGIApp, meta: ASGIApp) -> None:
+        self.app = app
+        self.meta = meta
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path in QUIET_PATHS:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+        route = match_route(path)
+        caller: Caller | None = None
+
+        async def send_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            if route is None:
+                if path.startswith(("/v1/", "/internal")) or path == "/v1":
+                    raise NotFound(f"no route for {path}")
+                await (self.meta if path in META_PATHS else self.app)(scope, receive, send_status)
+                return
+            gateway: Gateway = scope["app"].state.gateway
+            caller = await gateway.authenticator.authenticate(
+                _header(scope, b"authorization"), _header(scope, b"x-api-key")
+            )
+            needed = route.scope_for(scope["method"])
+            if not caller.has_scope(needed):
+                raise Forbidden(f"this operation needs the scope `{needed}`", required_scope=needed.value)
+            decision = await gateway.limiter.check(caller, route, scope["method"], needed)
+            downstream = send_status
+            if decision is not None:
+                extra = decision.headers()
+
+                async def downstream(message: Message) -> None:
+                    if message["type"] == "http.response.start":
+                        message["headers"] = [*message.get("headers", []), *extra]
+                    await send_status(message)
+
+            scope.setdefault("state", {})["caller"] = caller
+            if route.target == GATEWAY:
+                await self.app(scope, receive, downstream)
+            else:
+                await forward(
+                    gateway.http,
+                    gateway.base_urls[route.target],
+                    route.target,
+                    scope,
+                    receive,
+                    downstream,
+                    identity=gateway.signed_identity(caller),
+                    timeout=gateway.timeout(route),
+                    body_limit=route_body_limit(route, gateway.settings),
+                )
+        except Problem as problem:
+            response = problem_response(
+                problem.status,
+                problem.title,
+                problem.detail,
+                instance=path,
+                errors=problem.errors,
+                headers=problem.headers,
+                **problem.extra,
+            )
+            await response(scope, receive, send_status)
+        finally:
+            _log_access(scope, route, caller, status["code"], time.perf_counter() - started)
+
+
+def _log_access(scope: Scope, route: PublicRoute | None, caller: Caller | None, status: int, elapsed: float) -> None:
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    access_log.info(
+        "%s %s %s",
+        scope["method"],
+        scope["path"],
+        status,
+        extra={
+            "method": scope["method"],
+            "path": scope["path"],
+            "route": route.path if route is not None else None,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 2),
+            "principal": principal(caller),
+            "client": scope["client"][0] if scope.get("client") else None,
+        },
+    )
+
+
+class AccessLogFormatter(logging.Formatter):
+    """One JSON line per request: who (key id or user, never the key), what, outcome, time, request id."""
+
+    FIELDS = ("method", "path", "route", "status", "duration_ms", "principal", "client")
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "service": "gateway",
+            "msg": record.getMessage(),
+            "request_id": current_request_id(),
+        }
+        for key in self.FIELDS:
+            entry[key] = getattr(record, key, None)
+        return json.dumps(entry)
+
+
+def configure_access_log(json_lines: bool) -> None:
+    """The gateway's access log replaces the generic one (which cannot name the caller)."""
+    handler = logging.StreamHandler(sys.stdout)
+    if json_lines:
+        handler.setFormatter(AccessLogFormatter())
+    access_log.handlers[:] = [handler]
+    access_log.propagate = False
+    access_log.setLevel(logging.INFO)
+    logging.getLogger("pledge.http").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
+
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
+API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+DOCS_CSP = (
+    b"content-security-policy",
+    b"default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    b"connect-src 'self'; frame-ancestors 'none'",
+)
+
+
+class SecurityHeadersMiddleware:
+    """Hardening headers on every answer (API answers are never cached by shared caches)."""
+
+    def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
+        self.app = app
+        self.extra = [*SECURITY_HEADERS]
+        if hsts:
+            self.extra.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = DOCS_CSP if scope["path"] == "/docs" else API_CSP
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = [*headers, *self.extra, csp]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

@@ -1,0 +1,25 @@
+"""Table model of API keys (never the HTTP contract: see schemas.py)."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, LargeBinary, Text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlmodel import Field, SQLModel
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+
+    id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    prefix: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    secret_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    salt: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    scopes: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False))
+    sources: list[str] | None = Field(default=None, sa_column=Column(ARRAY(Text), nullable=True))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    expires_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    replaced_by: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True), nullable=True))

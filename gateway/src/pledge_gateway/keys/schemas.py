@@ -1,0 +1,56 @@
+"""The HTTP contract of /v1/api-keys (inputs forbid unknown fields; the hash never leaves the gateway)."""
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from pledge_gateway.routes import Scope
+
+SourceName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+    scopes: list[Scope] = Field(min_length=1, description="what the key may do")
+    sources: list[SourceName] | None = Field(
+        default=None,
+        min_length=1,
+        description="source systems whose tickets the key may push and read; null = every source",
+    )
+    expires_at: AwareDatetime | None = Field(default=None, description="null = never expires")
+
+
+class ApiKeyRotate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grace_period: timedelta | None = Field(
+        default=None,
+        description="how long the old key stays valid (ISO 8601 duration, e.g. PT24H); default from settings",
+    )
+
+
+class ApiKeyPublic(BaseModel):
+    id: uuid.UUID
+    name: str
+    prefix: str = Field(description="the public lookup part of the key (pledge_<prefix>_...)")
+    scopes: list[str]
+    sources: list[str] | None
+    status: Literal["active", "expired", "revoked"]
+    created_at: datetime
+    created_by: str | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    replaced_by: uuid.UUID | None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str = Field(description="the full key; shown only in this answer, store it now")
+
+
+class ApiKeyPage(BaseModel):
+    items: list[ApiKeyPublic]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")

@@ -1,0 +1,146 @@
+"""API key operations: create (shown once), list, rotate with a grace period, revoke, verify."""
+
+import base64
+import binascii
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from pledge_common.problems import Conflict, NotFound, invalid
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pledge_gateway.keys import material
+from pledge_gateway.keys.models import ApiKey
+from pledge_gateway.keys.repository import ApiKeyRepository
+from pledge_gateway.keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPage, ApiKeyPublic
+
+MAX_GRACE = timedelta(days=30)
+
+
+def to_public(key: ApiKey, now: datetime | None = None) -> ApiKeyPublic:
+    status = material.key_status(key.expires_at, key.revoked_at, now or datetime.now(UTC))
+    return ApiKeyPublic(
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        scopes=list(key.scopes),
+        sources=list(key.sources) if key.sources is not None else None,
+        status=status,  # type: ignore[arg-type]
+        created_at=key.created_at,
+        created_by=key.created_by,
+        expires_at=key.expires_at,
+        revoked_at=key.revoked_at,
+        replaced_by=key.replaced_by,
+    )
+
+
+def _new_row(
+    name: str,
+    scopes: list[str],
+    sources: list[str] | None,
+    expires_at: datetime | None,
+    created_by: str | None,
+    now: datetime,
+) -> tuple[str, ApiKey]:
+    full_key, parsed = material.new_key()
+    salt = material.new_salt()
+    row = ApiKey(
+        id=uuid.uuid4(),
+        name=name,
+        prefix=parsed.prefix,
+        secret_hash=material.hash_secret(parsed.secret, salt),
+        salt=salt,
+        scopes=sorted(set(scopes)),
+        sources=sorted(set(sources)) if sources is not None else None,
+        created_at=now,
+        created_by=created_by,
+        expires_at=expires_at,
+    )
+    return full_key, row
+
+
+def _created(full_key: str, row: ApiKey, now: datetime) -> ApiKeyCreated:
+    return ApiKeyCreated(**to_public(row, now).model_dump(), key=full_key)
+
+
+async def create_key(session: AsyncSession, data: ApiKeyCreate, created_by: str | None) -> ApiKeyCreated:
+    now = datetime.now(UTC)
+    if data.expires_at is not None and data.expires_at <= now:
+        raise invalid("expires_at", "must be in the future")
+    full_key, row = _new_row(data.name, [s.value for s in data.scopes], data.sources, data.expires_at, created_by, now)
+    await ApiKeyRepository(session).add(row)
+    return _created(full_key, row, now)
+
+
+async def get_key(session: AsyncSession, key_id: uuid.UUID) -> ApiKeyPublic:
+    row = await ApiKeyRepository(session).get(key_id)
+    if row is None:
+        raise NotFound(f"no API key {key_id}")
+    return to_public(row)
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        at, _, key_id = base64.urlsafe_b64decode(cursor.encode() + b"==").decode().partition("|")
+        return datetime.fromisoformat(at), uuid.UUID(key_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise invalid("query.cursor", "not a cursor returned by this API") from None
+
+
+def _encode_cursor(row: ApiKey) -> str:
+    return base64.urlsafe_b64encode(f"{row.created_at.isoformat()}|{row.id}".encode()).decode().rstrip("=")
+
+
+async def list_keys(session: AsyncSession, limit: int, cursor: str | None) -> ApiKeyPage:
+    after = _decode_cursor(cursor) if cursor else None
+    rows = await ApiKeyRepository(session).page(limit + 1, after)
+    now = datetime.now(UTC)
+    items = [to_public(r, now) for r in rows[:limit]]
+    return ApiKeyPage(items=items, next_cursor=_encode_cursor(rows[limit - 1]) if len(rows) > limit else None)
+
+
+async def rotate_key(
+    session: AsyncSession, key_id: uuid.UUID, grace: timedelta, created_by: str | None
+) -> ApiKeyCreated:
+    """A new key with the same name, scopes and sources; the old one stays valid for `grace`."""
+    if grace < timedelta(0) or grace > MAX_GRACE:
+        raise invalid("grace_period", "must be between PT0S and P30D")
+    repository = ApiKeyRepository(session)
+    old = await repository.get_for_update(key_id)
+    if old is None:
+        raise NotFound(f"no API key {key_id}")
+    now = datetime.now(UTC)
+    status = material.key_status(old.expires_at, old.revoked_at, now)
+    if status != "active" or old.replaced_by is not None:
+        raise Conflict(f"only an active key that was not rotated already can be rotated (this one is {status})")
+    full_key, row = _new_row(old.name, old.scopes, old.sources, old.expires_at, created_by, now)
+    await repository.add(row)
+    grace_end = now + grace
+    old.expires_at = min(old.expires_at, grace_end) if old.expires_at else grace_end
+    old.replaced_by = row.id
+    session.add(old)
+    await session.flush()
+    return _created(full_key, row, now)
+
+
+async def revoke_key(session: AsyncSession, key_id: uuid.UUID) -> ApiKeyPublic:
+    repository = ApiKeyRepository(session)
+    row = await repository.get_for_update(key_id)
+    if row is None:
+        raise NotFound(f"no API key {key_id}")
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+        session.add(row)
+        await session.flush()
+    return to_public(row)
+
+
+async def create_admin_key_if_none(session: AsyncSession, name: str = "bootstrap admin") -> str | None:
+    """The bootstrap: a first admin key, only when no active admin key exists."""
+    now = datetime.now(UTC)
+    repository = ApiKeyRepository(session)
+    await repository.lock_bootstrap()
+    if await repository.active_admin_exists(now):
+        return None
+    full_key, row = _new_row(name, ["admin"], None, None, "bootstrap", now)
+    await repository.add(row)
+    return full_key

@@ -1,0 +1,231 @@
+"""The gateway's own surface: readiness of the whole suite, the merged OpenAPI and its docs page."""
+
+import asyncio
+import copy
+import logging
+import time
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from pledge_common.db import migration_state
+from pledge_common.problems import problem_response
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, Router
+
+from pledge_gateway.routes import GATEWAY, SERVICES, match_route
+
+log = logging.getLogger("pledge.gateway.meta")
+SCHEMA_REF = "#/components/schemas/"
+PROBLEM_SCHEMA = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["title", "status"],
+}
+GATEWAY_RESPONSES = {
+    "401": "no or invalid credentials",
+    "403": "the credentials lack the scope this route needs",
+    "413": "the request body is too large",
+    "429": "rate limit reached; see Retry-After",
+    "502": "the service behind this route failed",
+    "503": "the service behind this route is unavailable",
+    "504": "the service behind this route did not answer in time",
+}
+
+
+async def service_readiness(http: httpx.AsyncClient, base_url: str, timeout: float) -> str:  # noqa: ASYNC109
+    try:
+        response = await http.get(f"{base_url}/readyz", timeout=timeout)
+    except httpx.HTTPError as err:
+        return f"unreachable ({type(err).__name__})"
+    return "ready" if response.status_code == 200 else f"not ready ({response.status_code})"
+
+
+def router() -> Router:
+    """Answered by the edge before FastAPI's own routing (which would serve its gateway-only versions)."""
+
+    async def readyz(request: Request) -> Response:
+        """Ready only when the gateway's database and every service behind it are ready."""
+        state = request.app.state
+        gateway = state.gateway
+        try:
+            async with asyncio.timeout(3):
+                async with state.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+                current = await migration_state(state.engine, state.schema)
+        except Exception as err:  # readiness reports any database failure as "not ready"
+            return problem_response(503, "Service Unavailable", f"database unreachable: {type(err).__name__}")
+        if current != state.migration_head:
+            return problem_response(
+                503,
+                "Service Unavailable",
+                f"migrations not at head (database {current}, code {state.migration_head})",
+            )
+        timeout = gateway.settings.readiness_timeout_seconds
+        answers = await asyncio.gather(
+            *(service_readiness(gateway.http, gateway.base_urls[s], timeout) for s in SERVICES)
+        )
+        services = dict(zip(SERVICES, answers, strict=True))
+        missing = [f"{s}: {a}" for s, a in services.items() if a != "ready"]
+        if missing:
+            return problem_response(503, "Service Unavailable", "not ready: " + "; ".join(missing), services=services)
+        return JSONResponse({"status": "ready", "service": "gateway", "migration": current, "services": services})
+
+    async def openapi(request: Request) -> Response:
+        """Every service's public routes (and the gateway's own) in one document."""
+        return JSONResponse(await request.app.state.openapi.document(request.app))
+
+    async def docs(request: Request) -> Response:
+        """Swagger UI over the merged OpenAPI."""
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Pledge API")
+
+    return Router(
+        routes=[
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
+            Route("/docs", docs, methods=["GET"]),
+        ]
+    )
+
+
+META_PATHS = frozenset({"/readyz", "/openapi.json", "/docs"})
+
+
+class MergedOpenAPI:
+    """Fetches each service's document, keeps its `/v1/...` paths, caches the merge for a short TTL."""
+
+    def __init__(self, http: httpx.AsyncClient, base_urls: dict[str, str], ttl: float) -> None:
+        self.http = http
+        self.base_urls = base_urls
+        self.ttl = ttl
+        self.cached: dict[str, Any] | None = None
+        self.cached_at = 0.0
+        self.lock = asyncio.Lock()
+
+    async def document(self, app: FastAPI) -> dict[str, Any]:
+        if self.cached is not None and time.monotonic() - self.cached_at < self.ttl:
+            return self.cached
+        async with self.lock:
+            if self.cached is None or time.monotonic() - self.cached_at >= self.ttl:
+                fetched = await asyncio.gather(*(self._fetch(s) for s in SERVICES))
+                self.cached = merge_documents(_own_document(app), dict(zip(SERVICES, fetched, strict=True)))
+                self.cached_at = time.monotonic()
+        return self.cached
+
+    async def _fetch(self, service: str) -> dict[str, Any] | str:
+        try:
+            response = await self.http.get(f"{self.base_urls[service]}/openapi.json", timeout=3.0)
+            if response.status_code != 200:
+                return f"answered {response.status_code}"
+            document = response.json()
+            if not isinstance(document, dict):
+                return "answered something that is not an OpenAPI document"
+            return document
+        except (httpx.HTTPError, ValueError) as err:
+            return f"unreachable ({type(err).__name__})"
+
+
+def _own_document(app: FastAPI) -> dict[str, Any]:
+    return app.openapi()
+
+
+def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and value.startswith(SCHEMA_REF):
+                name = value[len(SCHEMA_REF) :]
+                out[key] = SCHEMA_REF + renames.get(name, name)
+            else:
+                out[key] = _rename_refs(value, renames)
+        return out
+    if isinstance(node, list):
+        return [_rename_refs(v, renames) for v in node]
+    return node
+
+
+def merge_documents(own: dict[str, Any], services: dict[str, dict[str, Any] | str]) -> dict[str, Any]:
+    """One OpenAPI 3.1 document: public paths only, schema names kept unless two services clash."""
+    merged: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Pledge API",
+            "version": "1",
+            "description": "Every public route of Pledge, through the gateway. Each operation names the scope "
+            "it needs (`x-required-scope`). Send an API key as `X-API-Key` or `Authorization: Bearer`, or a "
+            "user token as `Authorization: Bearer`.",
+        },
+        "paths": {},
+        "components": {
+            "schemas": {"GatewayProblem": PROBLEM_SCHEMA},
+            "securitySchemes": {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "Bearer": {"type": "http", "scheme": "bearer", "description": "an API key or a user JWT"},
+            },
+        },
+        "security": [{"ApiKey": []}, {"Bearer": []}],
+    }
+    notes: list[str] = []
+    unrouted: list[str] = []
+    schemas: dict[str, Any] = merged["components"]["schemas"]
+    sources: list[tuple[str, dict[str, Any] | str]] = [(GATEWAY, own), *services.items()]
+    for name, document in sources:
+        if isinstance(document, str):
+            notes.append(f"{name}: {document}; its paths are missing")
+            continue
+        document = copy.deepcopy(document)
+        theirs: dict[str, Any] = document.get("components", {}).get("schemas", {})
+        renames = {
+            schema: f"{name}_{schema}"
+            for schema, body in theirs.items()
+            if schema in schemas and schemas[schema] != body
+        }
+        for schema, body in theirs.items():
+            schemas[renames.get(schema, schema)] = _rename_refs(body, renames)
+        for path, operations in document.get("paths", {}).items():
+            if not path.startswith("/v1/"):
+                continue  # /internal/..., health, metrics: never public
+            route = match_route(path)
+            if route is None or route.target != name:
+                unrouted.append(f"{name}: {path}")
+                continue
+            merged["paths"][path] = _decorate(_rename_refs(operations, renames), route.scope_for)
+    if unrouted:
+        merged["info"]["x-pledge-unrouted"] = unrouted
+    if notes:
+        merged["info"]["x-pledge-notes"] = notes
+        merged["info"]["description"] += "\n\nNot available right now: " + "; ".join(notes)
+    return merged
+
+
+def _decorate(operations: dict[str, Any], scope_for: Any) -> dict[str, Any]:
+    problem = {"application/problem+json": {"schema": {"$ref": SCHEMA_REF + "GatewayProblem"}}}
+    for method, operation in operations.items():
+        if not isinstance(operation, dict) or method.lower() not in {
+            "get",
+            "put",
+            "post",
+            "delete",
+            "patch",
+            "head",
+            "options",
+        }:
+            continue
+        operation["x-required-scope"] = str(scope_for(method.upper()).value)
+        responses = operation.setdefault("responses", {})
+        for status, description in GATEWAY_RESPONSES.items():
+            responses.setdefault(status, {"description": description, "content": problem})
+    return operations

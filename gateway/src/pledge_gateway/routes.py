@@ -1,0 +1,125 @@
+"""The route table: every public path, the service behind it, its scopes, timeout and body limit.
+
+One declared table drives routing, authorisation, per-route limits and the merged OpenAPI. A path that
+matches no entry is a 404; `/internal/...` never matches.
+"""
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from pledge_gateway.config import Settings
+
+GATEWAY = "gateway"
+SERVICES = ("commitment", "tracking", "evaluation", "feedback")
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Scope(StrEnum):
+    definitions_read = "definitions:read"
+    definitions_write = "definitions:write"
+    events_write = "events:write"
+    tickets_read = "tickets:read"
+    reports_read = "reports:read"
+    alerts_manage = "alerts:manage"
+    feedback_read = "feedback:read"
+    feedback_write = "feedback:write"
+    complaints_read = "complaints:read"
+    complaints_manage = "complaints:manage"
+    admin = "admin"
+
+
+ALL_SCOPES = frozenset(s.value for s in Scope)
+
+
+class Timeout(StrEnum):
+    default = "default"
+    report = "report"
+    bulk = "bulk"
+
+
+class BodyLimit(StrEnum):
+    default = "default"
+    bulk = "bulk"
+
+
+@dataclass(frozen=True)
+class PublicRoute:
+    """One entry: `path` is a template (`{id}` = one segment); `prefix` also covers everything below it."""
+
+    path: str
+    target: str  # a service name, or "gateway" for routes the gateway answers itself
+    read_scope: Scope  # GET, HEAD, OPTIONS
+    write_scope: Scope  # every other method
+    prefix: bool = True
+    timeout: Timeout = Timeout.default
+    body_limit: BodyLimit = BodyLimit.default
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        body = re.sub(r"\{[^/}]+\}", "[^/]+", re.escape(self.path).replace(r"\{", "{").replace(r"\}", "}"))
+        tail = "(?:/.*)?" if self.prefix else "/?"
+        object.__setattr__(self, "pattern", re.compile(f"^{body}{tail}$"))
+
+    def scope_for(self, method: str) -> Scope:
+        return self.read_scope if method.upper() in READ_METHODS else self.write_scope
+
+
+S = Scope
+ROUTE_TABLE: tuple[PublicRoute, ...] = (
+    # gateway's own
+    PublicRoute("/v1/api-keys", GATEWAY, S.admin, S.admin),
+    PublicRoute("/v1/tickets/{id}/overview", GATEWAY, S.tickets_read, S.tickets_read, prefix=False),
+    # commitment-svc
+    PublicRoute("/v1/departments", "commitment", S.definitions_read, S.definitions_write),
+    PublicRoute("/v1/segments", "commitment", S.definitions_read, S.definitions_write),
+    PublicRoute("/v1/calendars", "commitment", S.definitions_read, S.definitions_write),
+    PublicRoute("/v1/processes", "commitment", S.definitions_read, S.definitions_write),
+    PublicRoute("/v1/commitments", "commitment", S.definitions_read, S.definitions_write),
+    PublicRoute("/v1/agreements", "commitment", S.definitions_read, S.definitions_write),
+    PublicRoute("/v1/deadlines/preview", "commitment", S.definitions_read, S.definitions_read),
+    # tracking-svc
+    PublicRoute(
+        "/v1/events/bulk",
+        "tracking",
+        S.events_write,
+        S.events_write,
+        timeout=Timeout.bulk,
+        body_limit=BodyLimit.bulk,
+    ),
+    PublicRoute("/v1/events", "tracking", S.tickets_read, S.events_write),
+    PublicRoute("/v1/tickets", "tracking", S.tickets_read, S.events_write),
+    # evaluation-svc
+    PublicRoute("/v1/reports", "evaluation", S.reports_read, S.reports_read, timeout=Timeout.report),
+    PublicRoute("/v1/recommendations", "evaluation", S.reports_read, S.reports_read, timeout=Timeout.report),
+    PublicRoute("/v1/what-if", "evaluation", S.reports_read, S.reports_read, timeout=Timeout.report),
+    PublicRoute("/v1/alerts", "evaluation", S.reports_read, S.alerts_manage),
+    PublicRoute("/v1/webhooks", "evaluation", S.alerts_manage, S.alerts_manage),
+    # feedback-svc
+    PublicRoute("/v1/feedback", "feedback", S.feedback_read, S.feedback_write),
+    PublicRoute("/v1/surveys", "feedback", S.feedback_read, S.feedback_write),
+    PublicRoute("/v1/complaints", "feedback", S.complaints_read, S.complaints_manage),
+    PublicRoute("/v1/corrective-actions", "feedback", S.complaints_read, S.complaints_manage),
+)
+
+
+def match_route(path: str, table: tuple[PublicRoute, ...] = ROUTE_TABLE) -> PublicRoute | None:
+    """The first entry whose pattern matches `path`; `/internal/...` and anything undeclared match nothing."""
+    if not path.startswith("/v1/"):
+        return None
+    for route in table:
+        if route.pattern.match(path):
+            return route
+    return None
+
+
+def route_timeout(route: PublicRoute, settings: Settings) -> float:
+    if route.timeout is Timeout.bulk:
+        return settings.bulk_timeout_seconds
+    if route.timeout is Timeout.report:
+        return settings.report_timeout_seconds
+    return settings.timeout_seconds
+
+
+def route_body_limit(route: PublicRoute, settings: Settings) -> int:
+    return settings.bulk_max_body_bytes if route.body_limit is BodyLimit.bulk else settings.max_body_bytes
