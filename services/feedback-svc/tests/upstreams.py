@@ -20,6 +20,7 @@ class FakeTracking:
     tickets: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     seen_event_ids: set[str] = field(default_factory=set)
+    extra_ticket_counts: dict[str, int] = field(default_factory=dict)
     down: bool = False
     reject_with: int | None = None
 
@@ -58,10 +59,23 @@ class FakeTracking:
             if not duplicate:
                 self.seen_event_ids.add(event["event_id"])
                 self.events.append(event)
-            ticket_id = f"t-{event['external_id']}"
-            return httpx.Response(
-                200 if duplicate else 202, json={"event_id": event["event_id"], "ticket_id": ticket_id}
-            )
+            ticket_id = f"t-{event['ticket']['external_id']}"
+            answer = {
+                "event_id": event["event_id"],
+                "source": event["source"],
+                "status": "accepted",
+                "ticket_id": ticket_id,
+                "received_at": "2026-03-03T02:00:00+00:00",
+            }
+            return httpx.Response(201, json=answer, headers={"Pledge-Duplicate": "true"} if duplicate else {})
+        if request.method == "GET" and path == "/v1/tickets":
+            process = request.url.params.get("process")
+            items = [t for t in self.tickets.values() if process is None or t["process_key"] == process]
+            items += [
+                {"id": f"bulk-{i}", "process_key": process}
+                for i in range(self.extra_ticket_counts.get(process or "", 0))
+            ]
+            return httpx.Response(200, json={"items": items, "next": None})
         if request.method == "GET" and path.startswith("/v1/tickets/"):
             ticket = self.tickets.get(path.removeprefix("/v1/tickets/"))
             return httpx.Response(200, json=ticket) if ticket else _problem(404, "no such ticket")

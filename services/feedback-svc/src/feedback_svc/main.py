@@ -10,6 +10,8 @@ from pledge_common.app import create_service_app
 from pledge_common.internal import make_http_client
 
 from feedback_svc.clients import EvaluationClient, TrackingClient
+from feedback_svc.complaints.router import router as complaints_router
+from feedback_svc.complaints.sender import TrackingCommandSender
 from feedback_svc.config import Settings
 from feedback_svc.feedback.router import router as feedback_router
 
@@ -36,8 +38,14 @@ def create_app(settings: Settings | None = None, upstream_transport: httpx.Async
         )
         app.state.tracking = tracking
         app.state.evaluation = evaluation
+        sender = TrackingCommandSender(app.state.sessionmaker, tracking, settings)
+        app.state.tracking_sender = sender
         try:
-            yield
+            if settings.run_sender:
+                async with sender.running():
+                    yield
+            else:
+                yield
         finally:
             await tracking.aclose()
             await evaluation.aclose()
@@ -48,6 +56,6 @@ def create_app(settings: Settings | None = None, upstream_transport: httpx.Async
         description="The customer's side: feedback, SERVQUAL surveys, complaints, corrective actions.",
         settings=settings,
         alembic_ini=ALEMBIC_INI,
-        public_routers=[feedback_router],
+        public_routers=[feedback_router, complaints_router],
         extra_lifespan=lifespan,
     )

@@ -1,9 +1,13 @@
 """tracking-svc as feedback-svc sees it: send ticket events, read a ticket, check a process key."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from feedback_svc.clients.base import UpstreamClient
+
+PAGE = 500
+MAX_PAGES = 200  # 100 000 tickets per process and period; past that the rate is left out
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,24 @@ class TrackingClient(UpstreamClient):
             return None
         body = self._json_or_reject(response)
         return _ticket_view(body)
+
+    async def count_tickets(
+        self, process_key: str, opened_from: datetime | None, opened_to: datetime | None
+    ) -> int | None:
+        """Tickets of a process opened in [from, to), by paging tracking's list (None past the cap)."""
+        params: dict[str, str | int] = {"process": process_key, "limit": PAGE}
+        if opened_from is not None:
+            params["opened_from"] = opened_from.isoformat()
+        if opened_to is not None:
+            params["opened_to"] = opened_to.isoformat()
+        total = 0
+        for _ in range(MAX_PAGES):
+            body = self._json_or_reject(await self._request("GET", "/v1/tickets", params=params))
+            total += len(body.get("items") or [])
+            if not body.get("next"):
+                return total
+            params["cursor"] = body["next"]
+        return None
 
     async def process_exists(self, process_key: str) -> bool:
         """Whether tracking knows the process (it keeps a copy of commitment-svc's definitions)."""

@@ -1,0 +1,129 @@
+"""`/v1/complaints`: file, transition, transfer, read and measure complaints."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request, status
+from pledge_common.db import SessionDep
+from pledge_common.identity import CallerDep
+
+from feedback_svc.common import Bucket, Page, check_period, timezone_named
+from feedback_svc.complaints import metrics, service
+from feedback_svc.complaints.repository import ComplaintFilter
+from feedback_svc.complaints.schemas import (
+    ComplaintCreate,
+    ComplaintMetrics,
+    ComplaintPublic,
+    ComplaintSummary,
+    ComplaintTransferCreate,
+    ComplaintTransitionCreate,
+)
+from feedback_svc.complaints.workflow import Severity, Status
+from feedback_svc.config import Settings
+from feedback_svc.upstream import EvaluationDep, TrackingDep
+
+router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
+Start = Annotated[datetime | None, Query(alias="from", description="received at or after (ISO 8601 with offset)")]
+End = Annotated[datetime | None, Query(alias="to", description="received before (ISO 8601 with offset)")]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _wake_sender(request: Request, background: BackgroundTasks) -> None:
+    """Nudge the sender once the response is out (the transaction has committed by then)."""
+    sender = getattr(request.app.state, "tracking_sender", None)
+    if sender is not None:
+        background.add_task(sender.wake)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ComplaintPublic)
+async def file_complaint(
+    data: ComplaintCreate,
+    request: Request,
+    background: BackgroundTasks,
+    session: SessionDep,
+    tracking: TrackingDep,
+    caller: CallerDep,
+) -> ComplaintPublic:
+    """File a complaint; its first receiver owns it, and its handling is tracked as a ticket."""
+    complaint = await service.create(session, tracking, _settings(request), caller, data)
+    _wake_sender(request, background)
+    return complaint
+
+
+@router.get("", response_model=Page[ComplaintSummary])
+async def list_complaints(
+    session: SessionDep,
+    start: Start = None,
+    end: End = None,
+    status: Status | None = None,
+    severity: Severity | None = None,
+    category: str | None = None,
+    customer_ref: str | None = None,
+    owner_department: str | None = None,
+    process_key: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Page[ComplaintSummary]:
+    """Complaints, newest first."""
+    check_period(start, end)
+    where = ComplaintFilter(status, severity, category, customer_ref, owner_department, process_key, start, end)
+    return await service.list_page(session, where, cursor, limit)
+
+
+@router.get("/metrics", response_model=ComplaintMetrics, response_model_by_alias=True)
+async def complaint_metrics(
+    request: Request,
+    session: SessionDep,
+    tracking: TrackingDep,
+    evaluation: EvaluationDep,
+    start: Start = None,
+    end: End = None,
+    group_by: Literal["period", "process", "severity", "none"] = "period",
+    bucket: Bucket = "month",
+    tz: str | None = None,
+    process_key: str | None = None,
+    severity: Severity | None = None,
+) -> ComplaintMetrics:
+    """Closure, first-contact resolution, reopen and on-time rates, and complaints per 1 000 tickets."""
+    check_period(start, end)
+    zone = timezone_named(tz or _settings(request).report_timezone)
+    where = ComplaintFilter(severity=severity, process_key=process_key, start=start, end=end)
+    return await metrics.complaint_metrics(session, tracking, evaluation, where, group_by, bucket, zone)
+
+
+@router.get("/{complaint_id}", response_model=ComplaintPublic)
+async def get_complaint(complaint_id: uuid.UUID, request: Request, session: SessionDep) -> ComplaintPublic:
+    """One complaint with its transition and ownership history."""
+    return await service.get(session, _settings(request), complaint_id)
+
+
+@router.post("/{complaint_id}/transitions", response_model=ComplaintPublic)
+async def transition_complaint(
+    complaint_id: uuid.UUID,
+    data: ComplaintTransitionCreate,
+    request: Request,
+    background: BackgroundTasks,
+    session: SessionDep,
+    caller: CallerDep,
+) -> ComplaintPublic:
+    """Move a complaint along its workflow (who, when, why are recorded)."""
+    complaint = await service.transition(session, _settings(request), caller, complaint_id, data)
+    _wake_sender(request, background)
+    return complaint
+
+
+@router.post("/{complaint_id}/transfers", response_model=ComplaintPublic)
+async def transfer_complaint(
+    complaint_id: uuid.UUID,
+    data: ComplaintTransferCreate,
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+) -> ComplaintPublic:
+    """Hand a complaint to another department or person (kept in its ownership history)."""
+    return await service.transfer(session, _settings(request), caller, complaint_id, data)

@@ -1,0 +1,165 @@
+"""The HTTP contract of complaints."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from feedback_svc.common import AwareDatetime, Input, Key, LongText, Text200
+from feedback_svc.complaints.workflow import Severity, Status, TransitionTarget
+
+Reason = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class Party(Input):
+    department: Key
+    person: Text200 | None = None
+
+
+class ComplaintCreate(Input):
+    channel: Key = Field(description="phone, counter, web, letter, regulator…")
+    customer_ref: Text200
+    ticket_id: Text200 | None = Field(default=None, description="the ticket in tracking-svc it is about")
+    process_key: Key | None = Field(default=None, description="the process it is about (default: the ticket's)")
+    category: Key
+    severity: Severity
+    description: LongText
+    received_by: Party = Field(description="the first receiver, who owns it until it is closed (首问负责)")
+    received_at: AwareDatetime | None = Field(default=None, description="default: now")
+
+
+class ComplaintTransitionCreate(Input):
+    to: TransitionTarget
+    by: Text200 | None = Field(default=None, description="who (default: the caller)")
+    at: AwareDatetime | None = Field(default=None, description="when (default: now)")
+    reason: Reason | None = Field(default=None, description="why; required to reopen")
+    resolution: LongText | None = Field(default=None, description="required to resolve")
+    root_cause: Key | None = Field(default=None, description="root-cause category; required to resolve")
+    customer_confirmed: bool | None = Field(default=None, description="required to close")
+    confirmation_note: Reason | None = None
+
+
+class ComplaintTransferCreate(Input):
+    to: Party
+    by: Text200 | None = None
+    at: AwareDatetime | None = None
+    reason: Reason
+
+
+class TransitionPublic(BaseModel):
+    seq: int
+    from_status: str | None
+    to_status: str
+    at: datetime
+    by: str
+    reason: str | None
+
+
+class OwnerPublic(BaseModel):
+    seq: int
+    department: str
+    person: str | None
+    since: datetime
+    until: datetime | None
+    assigned_by: str
+    reason: str | None
+
+
+class PartyPublic(BaseModel):
+    department: str
+    person: str | None
+
+
+class ConfirmationPublic(BaseModel):
+    confirmed: bool
+    note: str | None
+
+
+class TrackingPublic(BaseModel):
+    process_key: str
+    segment: str
+    ticket_id: str | None = Field(description="tracking-svc's ticket id, once the first event is delivered")
+    pending_events: int
+    last_error: str | None
+
+
+class ComplaintPublic(BaseModel):
+    id: uuid.UUID
+    status: Status
+    channel: str
+    customer_ref: str
+    ticket_id: str | None
+    process_key: str | None
+    category: str
+    severity: Severity
+    description: str
+    received_at: datetime
+    received_by: PartyPublic
+    owner: PartyPublic
+    resolution: str | None
+    root_cause: str | None
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    customer_confirmation: ConfirmationPublic | None
+    repeat_of: uuid.UUID | None = Field(description="the earlier complaint of the same customer and category")
+    repeated_by: list[uuid.UUID]
+    transfers: int
+    reopens: int
+    allowed_transitions: list[str]
+    history: list[TransitionPublic]
+    ownership: list[OwnerPublic]
+    tracking: TrackingPublic
+    created_at: datetime
+    updated_at: datetime
+
+
+class ComplaintSummary(BaseModel):
+    id: uuid.UUID
+    status: Status
+    severity: Severity
+    category: str
+    customer_ref: str
+    process_key: str | None
+    owner: PartyPublic
+    received_at: datetime
+    repeat_of: uuid.UUID | None
+
+
+class MetricsRow(BaseModel):
+    period: datetime | None = None
+    process_key: str | None = None
+    severity: str | None = None
+    received: int
+    closed: int
+    closure_rate: float | None = Field(description="closed / received")
+    resolved: int = Field(description="ever resolved")
+    first_contact_resolved: int
+    first_contact_resolution_rate: float | None = Field(
+        description="resolved by the first receiver, never transferred, investigated or reopened / resolved"
+    )
+    reopened: int = Field(description="reopened at least once")
+    reopen_rate: float | None = Field(description="reopened / resolved")
+    repeats: int
+    judged: int = Field(description="resolved complaints whose handling evaluation-svc has judged")
+    on_time: int = Field(description="judged complaints whose every node run ended within its commitment")
+    on_time_rate: float | None
+
+
+class ProcessRate(BaseModel):
+    process_key: str
+    complaints: int
+    tickets: int | None = Field(description="tickets of the process opened in the period (tracking-svc)")
+    per_1000_tickets: float | None
+
+
+class ComplaintMetrics(BaseModel):
+    start: datetime | None = Field(serialization_alias="from")
+    end: datetime | None = Field(serialization_alias="to")
+    group_by: Literal["period", "process", "severity", "none"]
+    bucket: str
+    timezone: str
+    totals: MetricsRow
+    groups: list[MetricsRow]
+    per_1000_tickets: list[ProcessRate]
