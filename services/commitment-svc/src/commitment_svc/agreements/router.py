@@ -1,0 +1,104 @@
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response, status
+from pledge_common.db import SessionDep
+from pledge_common.identity import CallerDep
+
+from commitment_svc.agreements import service
+from commitment_svc.agreements.repository import AgreementRepository
+from commitment_svc.agreements.schemas import (
+    AgreementCreate,
+    AgreementPublic,
+    AgreementStatus,
+    AgreementTransition,
+    AgreementUpdate,
+    AgreementVersionCreate,
+)
+from commitment_svc.core.cursors import decode_cursor, encode_cursor
+from commitment_svc.core.etags import set_etag
+from commitment_svc.core.params import After, IfMatch, Limit
+from commitment_svc.core.schemas import KEY_PATTERN, Page
+
+router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
+
+
+@router.get("")
+async def list_agreements(
+    session: SessionDep,
+    after: After = None,
+    limit: Limit = 100,
+    key: Annotated[str | None, Query(pattern=KEY_PATTERN)] = None,
+    kind: Literal["sla", "ola"] | None = None,
+    status: AgreementStatus | None = None,
+) -> Page[AgreementPublic]:
+    """Agreements (SLA/OLA) by key then version; filter by key, kind, status."""
+    cursor = decode_cursor(after, 2)
+    rows = await AgreementRepository(session).page(
+        (str(cursor[0]), int(cursor[1])) if cursor else None, limit + 1, key=key, kind=kind, status=status
+    )
+    items = [service.public(r) for r in rows[:limit]]
+    last = items[-1] if items else None
+    return Page(items=items, next=encode_cursor(last.key, last.version) if last and len(rows) > limit else None)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_agreement(
+    session: SessionDep, caller: CallerDep, response: Response, body: AgreementCreate
+) -> AgreementPublic:
+    """A new agreement (version 1, draft)."""
+    row = await service.create_agreement(session, body, caller)
+    set_etag(response, row.row_version)
+    response.headers["Location"] = f"/v1/agreements/{row.id}"
+    return service.public(row)
+
+
+@router.get("/{id}")
+async def get_agreement(id: UUID, session: SessionDep, response: Response) -> AgreementPublic:
+    """One agreement version."""
+    row = await service.get_agreement(session, id)
+    set_etag(response, row.row_version)
+    return service.public(row)
+
+
+@router.patch("/{id}")
+async def update_agreement(
+    id: UUID, session: SessionDep, response: Response, body: AgreementUpdate, if_match: IfMatch = None
+) -> AgreementPublic:
+    """Change a draft or negotiating agreement (needs If-Match); signed ones are immutable."""
+    row = await service.update_agreement(session, id, body, if_match)
+    set_etag(response, row.row_version)
+    return service.public(row)
+
+
+@router.get("/{id}/versions")
+async def list_versions(id: UUID, session: SessionDep) -> list[AgreementPublic]:
+    """Every version of this agreement, oldest first."""
+    row = await service.get_agreement(session, id)
+    return [service.public(v) for v in await AgreementRepository(session).versions_of(row.key)]
+
+
+@router.post("/{id}/versions", status_code=status.HTTP_201_CREATED)
+async def create_version(
+    id: UUID, session: SessionDep, caller: CallerDep, response: Response, body: AgreementVersionCreate
+) -> AgreementPublic:
+    """A new draft version with this version's terms and the given changes."""
+    row = await service.create_version(session, id, body, caller)
+    set_etag(response, row.row_version)
+    response.headers["Location"] = f"/v1/agreements/{row.id}"
+    return service.public(row)
+
+
+@router.post("/{id}/transitions")
+async def transition_agreement(
+    id: UUID,
+    session: SessionDep,
+    caller: CallerDep,
+    response: Response,
+    body: AgreementTransition,
+    if_match: IfMatch = None,
+) -> AgreementPublic:
+    """draft → negotiating → signed → terminated; records who and when. Signing supersedes the signed version."""
+    row = await service.transition(session, id, body, caller, if_match)
+    set_etag(response, row.row_version)
+    return service.public(row)

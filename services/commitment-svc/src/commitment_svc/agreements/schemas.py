@@ -1,0 +1,143 @@
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import Field, PlainSerializer, StringConstraints, field_validator
+
+from commitment_svc.core.schemas import Input, Instant, Key, Name, Output, Text
+
+Money = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2), PlainSerializer(float, return_type=float)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+AgreementStatus = Literal["draft", "negotiating", "signed", "terminated"]
+Term = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class Scope(Input):
+    customer_refs: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        default_factory=list, description="the customers covered (empty: all)"
+    )
+    segments: list[Key] = Field(default_factory=list, description="the segments covered (empty: all)")
+
+
+class Cover(Input):
+    commitment_key: Key
+    target_rate: float = Field(gt=0, le=1, description="the agreed achievement rate, e.g. 0.95")
+
+
+class ForceMajeure(Input):
+    from_: Instant = Field(alias="from")
+    to: Instant
+    reason: Text = ""
+
+
+class Exemptions(Input):
+    pause_reasons: list[Key] = Field(default_factory=list, description="pause reasons that stop the clock")
+    force_majeure: list[ForceMajeure] = Field(
+        default_factory=list, description="periods whose tickets are excluded altogether"
+    )
+
+
+class PerWarningRun(Input):
+    kind: Literal["per_warning_run"]
+    amount: Money
+    currency: Currency
+
+
+class UnderTarget(Input):
+    kind: Literal["under_target"]
+    commitment_key: Key | None = Field(default=None, description="null: any covered commitment")
+    amount: Money | None = None
+    fee_share: float | None = Field(default=None, gt=0, le=1)
+    fee: Money | None = None
+    currency: Currency
+
+
+Penalty = Annotated[PerWarningRun | UnderTarget, Field(discriminator="kind")]
+
+
+def _distinct_covers(value: list[Cover] | None) -> list[Cover] | None:
+    if value is not None:
+        keys = [c.commitment_key for c in value]
+        if len(set(keys)) != len(keys):
+            raise ValueError("each commitment may be covered once")
+    return value
+
+
+class AgreementTerms(Input):
+    title: Name | None = None
+    provider: Key | None = None
+    customer: Term | None = None
+    scope: Scope | None = None
+    covers: list[Cover] | None = None
+    exemptions: Exemptions | None = None
+    penalties: list[Penalty] | None = None
+    glossary: dict[Term, Text] | None = None
+
+    @field_validator("covers")
+    @classmethod
+    def _covers(cls, value: list[Cover] | None) -> list[Cover] | None:
+        return _distinct_covers(value)
+
+
+class AgreementCreate(Input):
+    key: Key
+    kind: Literal["sla", "ola"] = Field(description="sla: with a customer; ola: between departments")
+    title: Name
+    provider: Key = Field(description="the providing department")
+    customer: Term = Field(description="sla: the customer reference; ola: the receiving department's key")
+    scope: Scope = Field(default_factory=Scope)
+    covers: list[Cover] = Field(default_factory=list, max_length=500)
+    exemptions: Exemptions = Field(default_factory=Exemptions)
+    penalties: list[Penalty] = Field(default_factory=list, max_length=100)
+    glossary: dict[Term, Text] = Field(default_factory=dict, description="agreed terms and their meaning")
+
+    @field_validator("covers")
+    @classmethod
+    def _covers(cls, value: list[Cover]) -> list[Cover]:
+        _distinct_covers(value)
+        return value
+
+
+class AgreementUpdate(AgreementTerms):
+    """Changes to a draft or negotiating agreement (fields left out stay as they are)."""
+
+
+class AgreementVersionCreate(AgreementTerms):
+    """A new draft version: the base version's terms with these changes."""
+
+
+class AgreementTransition(Input):
+    to: AgreementStatus
+    reason: Text | None = None
+
+
+class AgreementHistory(Output):
+    status: str
+    at: datetime
+    by: str
+    reason: str | None = None
+
+
+class AgreementPublic(Output):
+    id: UUID
+    key: str
+    version: int
+    kind: Literal["sla", "ola"]
+    title: str
+    provider: str
+    customer: str
+    scope: dict[str, Any]
+    covers: list[dict[str, Any]]
+    exemptions: dict[str, Any]
+    penalties: list[dict[str, Any]]
+    glossary: dict[str, str]
+    status: AgreementStatus
+    history: list[AgreementHistory]
+    signed_at: datetime | None
+    terminated_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    def feed_payload(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"created_at", "updated_at"})

@@ -1,0 +1,137 @@
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select, tuple_
+
+from commitment_svc.commitments.models import CommitmentVersion
+from commitment_svc.commitments.rules import IN_FORCE
+
+
+class CommitmentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, id_: uuid.UUID, *, for_update: bool = False) -> CommitmentVersion | None:
+        statement = select(CommitmentVersion).where(CommitmentVersion.id == id_)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def page(
+        self,
+        after: tuple[str, int] | None,
+        limit: int,
+        *,
+        key: str | None = None,
+        process_key: str | None = None,
+        node_key: str | None = None,
+        segment_key: str | None = None,
+        status: str | None = None,
+    ) -> Sequence[CommitmentVersion]:
+        statement = (
+            select(CommitmentVersion)
+            .order_by(col(CommitmentVersion.commitment_key), col(CommitmentVersion.version))
+            .limit(limit)
+        )
+        if after is not None:
+            statement = statement.where(
+                tuple_(col(CommitmentVersion.commitment_key), col(CommitmentVersion.version)) > tuple_(*after)
+            )
+        for column, value in (
+            (CommitmentVersion.commitment_key, key),
+            (CommitmentVersion.process_key, process_key),
+            (CommitmentVersion.node_key, node_key),
+            (CommitmentVersion.segment_key, segment_key),
+            (CommitmentVersion.status, status),
+        ):
+            if value is not None:
+                statement = statement.where(col(column) == value)
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def versions_of(self, commitment_key: str, *, for_update: bool = False) -> Sequence[CommitmentVersion]:
+        statement = (
+            select(CommitmentVersion)
+            .where(CommitmentVersion.commitment_key == commitment_key)
+            .order_by(col(CommitmentVersion.version))
+        )
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def key_exists(self, commitment_key: str) -> bool:
+        row = await self.session.execute(
+            select(CommitmentVersion.id).where(CommitmentVersion.commitment_key == commitment_key).limit(1)
+        )
+        return row.first() is not None
+
+    async def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        rows = await self.session.execute(
+            select(CommitmentVersion.commitment_key).where(col(CommitmentVersion.commitment_key).in_(list(keys)))
+        )
+        return set(rows.scalars().all())
+
+    async def overlapping_in_force(
+        self,
+        process_key: str,
+        node_key: str | None,
+        segment_key: str,
+        effective_from: datetime,
+        effective_to: datetime | None,
+        exclude_key: str,
+    ) -> CommitmentVersion | None:
+        """A version of another commitment on the same subject whose range overlaps the given one."""
+        statement = (
+            select(CommitmentVersion)
+            .where(
+                CommitmentVersion.process_key == process_key,
+                col(CommitmentVersion.node_key).is_not_distinct_from(node_key),
+                CommitmentVersion.segment_key == segment_key,
+                col(CommitmentVersion.status).in_(IN_FORCE),
+                CommitmentVersion.commitment_key != exclude_key,
+                text("tstzrange(effective_from, effective_to) && tstzrange(:f, :t)").bindparams(
+                    f=effective_from, t=effective_to
+                ),
+            )
+            .limit(1)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def resolve(
+        self, process_key: str, node_key: str | None, segment_key: str, at: datetime
+    ) -> CommitmentVersion | None:
+        """The version governing the subject at `at`, preferring the segment over `default`."""
+        statement = (
+            select(CommitmentVersion)
+            .where(
+                CommitmentVersion.process_key == process_key,
+                col(CommitmentVersion.node_key).is_not_distinct_from(node_key),
+                col(CommitmentVersion.segment_key).in_([segment_key, "default"]),
+                col(CommitmentVersion.status).in_(IN_FORCE),
+                text("tstzrange(effective_from, effective_to) @> CAST(:at AS timestamptz)").bindparams(at=at),
+            )
+            .order_by((col(CommitmentVersion.segment_key) == segment_key).desc())
+            .limit(1)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def agreements_covering(self, commitment_key: str) -> list[str]:
+        rows = await self.session.execute(
+            text(
+                "SELECT 'agreement ' || key || ' v' || version FROM agreements"
+                " WHERE covers @> CAST(:c AS jsonb) ORDER BY 1 LIMIT 20"
+            ),
+            {"c": json.dumps([{"commitment_key": commitment_key}])},
+        )
+        return list(rows.scalars().all())
+
+    async def add(self, version: CommitmentVersion) -> None:
+        self.session.add(version)
+        await self.session.flush()
+
+    async def delete(self, version: CommitmentVersion) -> None:
+        await self.session.delete(version)
+        await self.session.flush()

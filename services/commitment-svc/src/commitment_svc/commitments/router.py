@@ -1,0 +1,144 @@
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response, status
+from pledge_common.db import SessionDep
+from pledge_common.identity import CallerDep
+from pledge_common.problems import invalid
+
+from commitment_svc.commitments import service
+from commitment_svc.commitments.repository import CommitmentRepository
+from commitment_svc.commitments.schemas import (
+    CommitmentCreate,
+    CommitmentPublic,
+    CommitmentStatus,
+    CommitmentTransition,
+    CommitmentUpdate,
+    CommitmentVersionCreate,
+)
+from commitment_svc.core.cursors import decode_cursor, encode_cursor
+from commitment_svc.core.etags import set_etag
+from commitment_svc.core.models import now_utc
+from commitment_svc.core.params import After, IfMatch, Limit
+from commitment_svc.core.schemas import KEY_PATTERN, Page
+
+router = APIRouter(prefix="/v1/commitments", tags=["commitments"])
+KeyQuery = Annotated[str | None, Query(pattern=KEY_PATTERN)]
+
+
+@router.get("")
+async def list_commitments(
+    session: SessionDep,
+    after: After = None,
+    limit: Limit = 100,
+    key: KeyQuery = None,
+    process: KeyQuery = None,
+    node: KeyQuery = None,
+    segment: KeyQuery = None,
+    status: CommitmentStatus | None = None,
+) -> Page[CommitmentPublic]:
+    """Commitment versions, by commitment key then version; filter by key, process, node, segment, status."""
+    cursor = decode_cursor(after, 2)
+    rows = await CommitmentRepository(session).page(
+        (str(cursor[0]), int(cursor[1])) if cursor else None,
+        limit + 1,
+        key=key,
+        process_key=process,
+        node_key=node,
+        segment_key=segment,
+        status=status,
+    )
+    items = [service.public(r) for r in rows[:limit]]
+    last = items[-1] if items else None
+    return Page(
+        items=items, next=encode_cursor(last.commitment_key, last.version) if last and len(rows) > limit else None
+    )
+
+
+@router.get("/resolve")
+async def resolve_commitment(
+    session: SessionDep,
+    process: Annotated[str, Query(pattern=KEY_PATTERN)],
+    node: KeyQuery = None,
+    segment: Annotated[str, Query(pattern=KEY_PATTERN)] = "default",
+    at: Annotated[datetime | None, Query(description="instant with offset (default now)")] = None,
+) -> CommitmentPublic:
+    """The version governing (process, node, segment) at an instant, falling back to segment `default`."""
+    if at is not None and (at.tzinfo is None or at.utcoffset() is None):
+        raise invalid("query.at", "must carry a UTC offset (e.g. 2026-03-03T10:00:00+08:00)")
+    instant = now_utc() if at is None else at
+    return service.public(await service.resolve(session, process, node, segment, instant))
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_commitment(
+    session: SessionDep, caller: CallerDep, response: Response, body: CommitmentCreate
+) -> CommitmentPublic:
+    """A new commitment (version 1, draft) for one node, or the whole process when `node_key` is null."""
+    row = await service.create_commitment(session, body, caller)
+    set_etag(response, row.row_version)
+    response.headers["Location"] = f"/v1/commitments/{row.id}"
+    return service.public(row)
+
+
+@router.get("/{id}")
+async def get_commitment(id: UUID, session: SessionDep, response: Response) -> CommitmentPublic:
+    """One commitment version."""
+    row = await service.get_version(session, id)
+    set_etag(response, row.row_version)
+    return service.public(row)
+
+
+@router.patch("/{id}")
+async def update_commitment(
+    id: UUID, session: SessionDep, response: Response, body: CommitmentUpdate, if_match: IfMatch = None
+) -> CommitmentPublic:
+    """Change a draft or negotiating version (needs If-Match); active versions are never edited in place."""
+    row = await service.update_draft(session, id, body, if_match)
+    set_etag(response, row.row_version)
+    return service.public(row)
+
+
+@router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_commitment(id: UUID, session: SessionDep, if_match: IfMatch = None) -> None:
+    """Delete a draft or negotiating version (versions that governed are history and stay)."""
+    await service.delete_draft(session, id, if_match)
+
+
+@router.get("/{id}/versions")
+async def list_versions(id: UUID, session: SessionDep) -> list[CommitmentPublic]:
+    """Every version of the commitment this version belongs to, oldest first."""
+    row = await service.get_version(session, id)
+    return [service.public(v) for v in await CommitmentRepository(session).versions_of(row.commitment_key)]
+
+
+@router.post("/{id}/versions", status_code=status.HTTP_201_CREATED)
+async def create_version(
+    id: UUID, session: SessionDep, caller: CallerDep, response: Response, body: CommitmentVersionCreate
+) -> CommitmentPublic:
+    """A new draft version with the terms of this one and the given changes; activate it to take effect."""
+    row = await service.create_version(session, id, body, caller)
+    set_etag(response, row.row_version)
+    response.headers["Location"] = f"/v1/commitments/{row.id}"
+    return service.public(row)
+
+
+@router.post("/{id}/transitions")
+async def transition_commitment(
+    id: UUID,
+    session: SessionDep,
+    caller: CallerDep,
+    response: Response,
+    body: CommitmentTransition,
+    if_match: IfMatch = None,
+) -> CommitmentPublic:
+    """Move a version: draft → negotiating → active → retired (negotiating → draft to revise).
+
+    Activating a new version closes the range of the version it replaces at its `effective_from`, in the
+    same transaction; both changes go on the feed.
+    """
+    changed = await service.transition(session, id, body, caller, if_match)
+    row = changed[-1]
+    set_etag(response, row.row_version)
+    return service.public(row)

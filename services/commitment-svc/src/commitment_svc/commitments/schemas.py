@@ -1,0 +1,138 @@
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import Field, field_validator
+
+from commitment_svc.core.schemas import Input, Instant, Key, Name, Output, Text
+
+LimitUnit = Literal["duration", "business_days"]
+CommitmentStatus = Literal["draft", "negotiating", "active", "retired"]
+LIMIT_HELP = (
+    'ISO 8601 duration. limit_unit "duration": counted working time, e.g. "PT4H", "PT30M";'
+    ' limit_unit "business_days": whole days, "P3D" = end of the working hours of the 3rd working day after'
+    " the start day"
+)
+
+
+def _unique(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("values must be distinct")
+    return values
+
+
+class CommitmentTerms(Input):
+    """The terms a version can change (process, node and segment are fixed for a commitment)."""
+
+    name: Name | None = None
+    description: Text | None = None
+    limit_unit: LimitUnit | None = None
+    commitment_limit: str | None = Field(default=None, description=LIMIT_HELP, examples=["PT4H"])
+    tolerance_limit: str | None = Field(default=None, description=LIMIT_HELP, examples=["PT8H"])
+    calendar_key: Key | None = None
+    allowed_pause_reasons: list[Key] | None = Field(default=None, max_length=50)
+    owner_department: Key | None = None
+    owner_position: Key | None = None
+    prewarning_fraction: float | None = Field(default=None, gt=0, lt=1)
+    effective_from: Instant | None = Field(default=None, description="proposed start of validity")
+
+    @field_validator("allowed_pause_reasons")
+    @classmethod
+    def _distinct(cls, value: list[str] | None) -> list[str] | None:
+        return _unique(value) if value is not None else value
+
+
+class CommitmentCreate(Input):
+    key: Key = Field(description="the commitment's stable key; its versions share it")
+    name: Name | None = None
+    description: Text = ""
+    process_key: Key
+    node_key: Key | None = Field(default=None, description="null: the whole process end to end")
+    segment_key: Key = "default"
+    limit_unit: LimitUnit = "duration"
+    commitment_limit: str = Field(description=LIMIT_HELP, examples=["PT4H"])
+    tolerance_limit: str = Field(description=LIMIT_HELP, examples=["PT8H"])
+    calendar_key: Key = "24x7"
+    allowed_pause_reasons: list[Key] = Field(default_factory=list, max_length=50)
+    owner_department: Key | None = None
+    owner_position: Key | None = None
+    prewarning_fraction: float = Field(default=0.8, gt=0, lt=1)
+    effective_from: Instant | None = Field(default=None, description="proposed start of validity")
+
+    @field_validator("allowed_pause_reasons")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        return _unique(value)
+
+
+class CommitmentUpdate(CommitmentTerms):
+    """Changes to a draft or negotiating version (fields left out stay as they are)."""
+
+
+class CommitmentVersionCreate(CommitmentTerms):
+    """A new draft version: the base version's terms with these changes."""
+
+
+class CommitmentTransition(Input):
+    to: Literal["draft", "negotiating", "active", "retired"]
+    effective_from: Instant | None = Field(
+        default=None, description="to active: when the version starts to govern (default: its proposed start, or now)"
+    )
+    effective_to: Instant | None = Field(default=None, description="to retired: when it stops governing (default now)")
+    reason: Text | None = None
+
+
+class HistoryEntry(Output):
+    status: str
+    at: datetime
+    by: str
+    reason: str | None = None
+
+
+class CommitmentPublic(Output):
+    id: UUID
+    commitment_key: str
+    version: int
+    name: str
+    description: str
+    process_key: str
+    node_key: str | None
+    segment_key: str
+    limit_unit: LimitUnit
+    commitment_limit: str
+    tolerance_limit: str
+    calendar_key: str
+    allowed_pause_reasons: list[str]
+    owner_department: str | None
+    owner_position: str | None
+    prewarning_fraction: float
+    status: CommitmentStatus
+    effective_from: datetime | None
+    effective_to: datetime | None
+    history: list[HistoryEntry]
+    created_at: datetime
+    updated_at: datetime
+
+    def feed_payload(self) -> dict[str, Any]:
+        return self.model_dump(
+            mode="json",
+            include={
+                "id",
+                "commitment_key",
+                "version",
+                "process_key",
+                "node_key",
+                "segment_key",
+                "limit_unit",
+                "commitment_limit",
+                "tolerance_limit",
+                "calendar_key",
+                "allowed_pause_reasons",
+                "owner_department",
+                "owner_position",
+                "prewarning_fraction",
+                "status",
+                "effective_from",
+                "effective_to",
+            },
+        )

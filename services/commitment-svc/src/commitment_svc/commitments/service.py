@@ -1,0 +1,344 @@
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pledge_common.identity import Caller
+from pledge_common.outbox import emit, emit_many
+from pledge_common.problems import Conflict, NotFound, Problem, Unprocessable, field_error, invalid
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from commitment_svc.calendars.repository import CalendarRepository
+from commitment_svc.commitments.models import CommitmentVersion
+from commitment_svc.commitments.repository import CommitmentRepository
+from commitment_svc.commitments.rules import (
+    InForce,
+    RuleError,
+    check_limits,
+    check_retirement,
+    check_transition,
+    format_limit,
+    parse_limit,
+    plan_activation,
+)
+from commitment_svc.commitments.schemas import (
+    CommitmentCreate,
+    CommitmentPublic,
+    CommitmentTransition,
+    CommitmentUpdate,
+    CommitmentVersionCreate,
+    HistoryEntry,
+)
+from commitment_svc.core.errors import problem_for
+from commitment_svc.core.etags import check_if_match
+from commitment_svc.core.models import now_utc
+from commitment_svc.departments.service import require_department
+from commitment_svc.processes.service import require_node
+from commitment_svc.segments.repository import SegmentRepository
+
+CONSTRAINTS = {
+    "commitment_versions_one_governs": (
+        409,
+        "effective_from",
+        "another version already governs this process, node and segment during that time",
+    ),
+    "commitment_versions_one_open_draft": (409, "commitment_key", "this commitment already has an open draft"),
+    "commitment_versions_key_version": (409, "commitment_key", "that version number was taken concurrently"),
+    "commitment_versions_tolerance_ge_commitment": (422, "tolerance_limit", "must be at least the commitment limit"),
+    "commitment_versions_limit_positive": (422, "commitment_limit", "must be greater than zero"),
+}
+
+
+def public(row: CommitmentVersion) -> CommitmentPublic:
+    return CommitmentPublic(
+        id=row.id,
+        commitment_key=row.commitment_key,
+        version=row.version,
+        name=row.name,
+        description=row.description,
+        process_key=row.process_key,
+        node_key=row.node_key,
+        segment_key=row.segment_key,
+        limit_unit=row.limit_unit,  # type: ignore[arg-type]
+        commitment_limit=format_limit(row.commitment_limit, row.limit_unit),
+        tolerance_limit=format_limit(row.tolerance_limit, row.limit_unit),
+        calendar_key=row.calendar_key,
+        allowed_pause_reasons=list(row.allowed_pause_reasons),
+        owner_department=row.owner_department,
+        owner_position=row.owner_position,
+        prewarning_fraction=row.prewarning_fraction,
+        status=row.status,  # type: ignore[arg-type]
+        effective_from=row.effective_from,
+        effective_to=row.effective_to,
+        history=[HistoryEntry.model_validate(h) for h in row.status_history],
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _rule_problem(err: RuleError) -> Problem:
+    cls = Conflict if err.conflict else Unprocessable
+    return cls(f"{err.field}: {err.message}", errors=[field_error(err.field, err.message)])
+
+
+def _history(row: CommitmentVersion, status: str, caller: Caller, at: datetime, reason: str | None) -> None:
+    entry = {"status": status, "at": at.isoformat(), "by": caller.sub, "reason": reason}
+    row.status_history = [*row.status_history, entry]
+
+
+async def _flush(session: AsyncSession, rows: list[CommitmentVersion]) -> None:
+    repo = CommitmentRepository(session)
+    try:
+        for row in rows:
+            await repo.add(row)
+    except IntegrityError as err:
+        raise problem_for(err, CONSTRAINTS) from None
+
+
+async def _emit(session: AsyncSession, rows: list[CommitmentVersion]) -> None:
+    await emit_many(session, [("commitment.upserted", str(r.id), public(r).feed_payload()) for r in rows])
+
+
+async def get_version(session: AsyncSession, id_: uuid.UUID, *, for_update: bool = False) -> CommitmentVersion:
+    row = await CommitmentRepository(session).get(id_, for_update=for_update)
+    if row is None:
+        raise NotFound(f"no commitment version `{id_}`")
+    return row
+
+
+async def _apply_terms(session: AsyncSession, row: CommitmentVersion, terms: dict[str, Any]) -> None:
+    """Check and set terms on a version (references, limits, owner)."""
+    unit = terms.get("limit_unit") or row.limit_unit
+    limits = {}
+    for field in ("commitment_limit", "tolerance_limit"):
+        text = terms.get(field)
+        if text is None and "limit_unit" in terms and terms["limit_unit"] != row.limit_unit:
+            raise invalid(field, "give both limits again when the limit unit changes")
+        try:
+            limits[field] = parse_limit(text, unit, field) if text is not None else getattr(row, field)
+        except RuleError as err:
+            raise _rule_problem(err) from None
+    try:
+        check_limits(unit, limits["commitment_limit"], limits["tolerance_limit"])
+    except RuleError as err:
+        raise _rule_problem(err) from None
+    calendar_key = terms.get("calendar_key") or row.calendar_key
+    if await CalendarRepository(session).get(calendar_key) is None:
+        raise invalid("calendar_key", f"unknown calendar `{calendar_key}`")
+    owner_department = terms.get("owner_department", row.owner_department)
+    owner_position = terms.get("owner_position", row.owner_position)
+    await require_department(session, "owner_department", owner_department, "owner_position", owner_position)
+    row.limit_unit = unit
+    row.commitment_limit = limits["commitment_limit"]
+    row.tolerance_limit = limits["tolerance_limit"]
+    row.calendar_key = calendar_key
+    row.owner_department, row.owner_position = owner_department, owner_position
+    for field in ("name", "description", "allowed_pause_reasons", "prewarning_fraction", "effective_from"):
+        if field in terms and terms[field] is not None:
+            setattr(row, field, terms[field])
+
+
+async def create_commitment(session: AsyncSession, body: CommitmentCreate, caller: Caller) -> CommitmentVersion:
+    """A new commitment: version 1, in draft."""
+    repo = CommitmentRepository(session)
+    if await repo.key_exists(body.key):
+        raise Conflict(
+            f"commitment `{body.key}` exists; change it with POST /v1/commitments/{{id}}/versions",
+            errors=[field_error("key", "already exists")],
+        )
+    await require_node(session, body.process_key, body.node_key)
+    if await SegmentRepository(session).get(body.segment_key) is None:
+        raise invalid("segment_key", f"unknown segment `{body.segment_key}`")
+    try:
+        commitment_limit = parse_limit(body.commitment_limit, body.limit_unit, "commitment_limit")
+        tolerance_limit = parse_limit(body.tolerance_limit, body.limit_unit, "tolerance_limit")
+    except RuleError as err:
+        raise _rule_problem(err) from None
+    now = now_utc()
+    row = CommitmentVersion(
+        id=uuid.uuid4(),
+        commitment_key=body.key,
+        commitment_limit=commitment_limit,
+        tolerance_limit=tolerance_limit,
+        version=1,
+        name=body.name or body.key,
+        description=body.description,
+        process_key=body.process_key,
+        node_key=body.node_key,
+        segment_key=body.segment_key,
+        limit_unit=body.limit_unit,
+        calendar_key=body.calendar_key,
+        allowed_pause_reasons=[],
+        status="draft",
+        status_history=[],
+        created_at=now,
+        updated_at=now,
+    )
+    terms = body.model_dump(exclude={"key", "process_key", "node_key", "segment_key"})
+    await _apply_terms(session, row, terms)
+    _history(row, "draft", caller, now, None)
+    await _flush(session, [row])
+    await _emit(session, [row])
+    return row
+
+
+async def update_draft(
+    session: AsyncSession, id_: uuid.UUID, body: CommitmentUpdate, if_match: str | None
+) -> CommitmentVersion:
+    row = await get_version(session, id_, for_update=True)
+    check_if_match(if_match, row.row_version, required=True)
+    if row.status not in ("draft", "negotiating"):
+        raise Conflict(
+            f"a {row.status} version is never edited in place; create a new version"
+            f" (POST /v1/commitments/{row.id}/versions)",
+            errors=[field_error("status", f"is {row.status}")],
+        )
+    terms = body.model_dump(exclude_unset=True)
+    if not terms:
+        return row
+    await _apply_terms(session, row, terms)
+    row.row_version += 1
+    row.updated_at = now_utc()
+    await _flush(session, [row])
+    await _emit(session, [row])
+    return row
+
+
+async def create_version(
+    session: AsyncSession, id_: uuid.UUID, body: CommitmentVersionCreate, caller: Caller
+) -> CommitmentVersion:
+    """A new draft version of the commitment, from the terms of `id_` with the given changes."""
+    base = await get_version(session, id_)
+    versions = await CommitmentRepository(session).versions_of(base.commitment_key, for_update=True)
+    open_draft = next((v for v in versions if v.status in ("draft", "negotiating")), None)
+    if open_draft is not None:
+        raise Conflict(
+            f"commitment `{base.commitment_key}` already has an open {open_draft.status} version"
+            f" {open_draft.version} ({open_draft.id}); edit that one",
+            errors=[field_error("commitment_key", "has an open draft")],
+            open_version_id=str(open_draft.id),
+        )
+    now = now_utc()
+    row = CommitmentVersion(
+        id=uuid.uuid4(),
+        commitment_key=base.commitment_key,
+        version=max(v.version for v in versions) + 1,
+        name=base.name,
+        description=base.description,
+        process_key=base.process_key,
+        node_key=base.node_key,
+        segment_key=base.segment_key,
+        limit_unit=base.limit_unit,
+        commitment_limit=base.commitment_limit,
+        tolerance_limit=base.tolerance_limit,
+        calendar_key=base.calendar_key,
+        allowed_pause_reasons=list(base.allowed_pause_reasons),
+        owner_department=base.owner_department,
+        owner_position=base.owner_position,
+        prewarning_fraction=base.prewarning_fraction,
+        status="draft",
+        effective_from=None,
+        status_history=[],
+        created_at=now,
+        updated_at=now,
+    )
+    await _apply_terms(session, row, body.model_dump(exclude_unset=True))
+    _history(row, "draft", caller, now, f"new version from version {base.version}")
+    await _flush(session, [row])
+    await _emit(session, [row])
+    return row
+
+
+async def transition(
+    session: AsyncSession, id_: uuid.UUID, body: CommitmentTransition, caller: Caller, if_match: str | None
+) -> list[CommitmentVersion]:
+    """Move a version along draft → negotiating → active → retired; returns every version changed."""
+    row = await get_version(session, id_)
+    # lock every version of the commitment, in version order, so concurrent activations serialise
+    versions = await CommitmentRepository(session).versions_of(row.commitment_key, for_update=True)
+    row = next(v for v in versions if v.id == id_)
+    check_if_match(if_match, row.row_version, required=False)
+    try:
+        check_transition(row.status, body.to)
+    except RuleError as err:
+        raise _rule_problem(err) from None
+    now = now_utc()
+    changed = [row]
+    if body.to == "active":
+        start = body.effective_from or row.effective_from or now
+        in_force = [
+            InForce(str(v.id), v.version, v.status, v.effective_from, v.effective_to)
+            for v in versions
+            if v.status in ("active", "retired") and v.effective_from is not None
+        ]
+        try:
+            predecessor = plan_activation(start, in_force, now)
+        except RuleError as err:
+            raise _rule_problem(err) from None
+        other = await CommitmentRepository(session).overlapping_in_force(
+            row.process_key, row.node_key, row.segment_key, start, None, row.commitment_key
+        )
+        if other is not None:
+            raise Conflict(
+                f"effective_from: commitment `{other.commitment_key}` version {other.version} ({other.id}) already"
+                f" governs {row.process_key}/{row.node_key or '(end to end)'}/{row.segment_key} from"
+                f" {other.effective_from.isoformat() if other.effective_from else '?'}; retire it first",
+                errors=[field_error("effective_from", "overlaps another commitment's version in force")],
+                conflicting_id=str(other.id),
+            )
+        if predecessor is not None:
+            old = next(v for v in versions if str(v.id) == predecessor.id)
+            old.effective_to = start
+            old.row_version += 1
+            old.updated_at = now
+            _history(old, "active", caller, now, f"superseded by version {row.version} from {start.isoformat()}")
+            await _flush(session, [old])
+            changed.insert(0, old)
+        row.effective_from = start
+        row.effective_to = None
+    elif body.to == "retired":
+        at = body.effective_to or now
+        assert row.effective_from is not None
+        try:
+            check_retirement(row.effective_from, row.effective_to, at, now)
+        except RuleError as err:
+            raise _rule_problem(err) from None
+        row.effective_to = at
+    row.status = body.to
+    row.row_version += 1
+    row.updated_at = now
+    _history(row, body.to, caller, now, body.reason)
+    await _flush(session, [row])
+    await _emit(session, changed)
+    return changed
+
+
+async def delete_draft(session: AsyncSession, id_: uuid.UUID, if_match: str | None) -> None:
+    repo = CommitmentRepository(session)
+    row = await get_version(session, id_, for_update=True)
+    check_if_match(if_match, row.row_version, required=False)
+    if row.status not in ("draft", "negotiating"):
+        raise Conflict(
+            f"a {row.status} version is history and cannot be deleted; retire it instead",
+            errors=[field_error("status", f"is {row.status}")],
+        )
+    if len(await repo.versions_of(row.commitment_key)) == 1:
+        refs = await repo.agreements_covering(row.commitment_key)
+        if refs:
+            raise Conflict(
+                f"commitment `{row.commitment_key}` is still covered by {', '.join(refs)}", referenced_by=refs
+            )
+    await repo.delete(row)
+    await emit(session, "commitment.deleted", str(row.id), {"id": str(row.id), "commitment_key": row.commitment_key})
+
+
+async def resolve(
+    session: AsyncSession, process_key: str, node_key: str | None, segment_key: str, at: datetime
+) -> CommitmentVersion:
+    row = await CommitmentRepository(session).resolve(process_key, node_key, segment_key, at)
+    if row is None:
+        raise NotFound(
+            f"no commitment governs process `{process_key}`, node `{node_key or '(end to end)'}`, segment"
+            f" `{segment_key}` (or `default`) at {at.isoformat()}"
+        )
+    return row

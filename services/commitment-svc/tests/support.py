@@ -1,0 +1,66 @@
+"""Helpers for commitment-svc tests (fixtures live in conftest.py)."""
+
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+PROBLEM = "application/problem+json"
+W_WEEKLY = {str(d): [["09:00", "12:00"], ["13:00", "18:00"]] for d in range(5)}
+W_CALENDAR = {
+    "name": "W (DESIGN.md)",
+    "timezone": "Asia/Shanghai",
+    "weekly": W_WEEKLY,
+    "holidays": ["2026-05-01"],
+    "extra_working_days": ["2026-05-09"],
+}
+
+
+async def ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def problem(response: httpx.Response, status: int, field: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
+    if field is not None:
+        fields = [e["field"] for e in body.get("errors", [])]
+        assert field in fields, (field, body)
+    return body
+
+
+async def events(session: AsyncSession, type_: str) -> list[dict[str, Any]]:
+    rows = await session.execute(text("SELECT key, payload FROM outbox WHERE type = :t ORDER BY seq"), {"t": type_})
+    return [{"key": r.key, **r.payload} for r in rows]
+
+
+def commitment_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "key": "repair-dispatch-vip",
+        "process_key": "repair",
+        "node_key": "dispatch",
+        "segment_key": "vip",
+        "commitment_limit": "PT6H",
+        "tolerance_limit": "PT10H",
+        "calendar_key": "w",
+        "allowed_pause_reasons": ["awaiting-customer"],
+        "owner_department": "ops",
+        "owner_position": "dispatcher",
+    }
+    body.update(overrides)
+    return body
+
+
+async def active_commitment(
+    client: httpx.AsyncClient, effective_from: str = "2026-01-01T00:00:00+08:00", **overrides: Any
+) -> dict[str, Any]:
+    created = await ok(await client.post("/v1/commitments", json=commitment_body(**overrides)), 201)
+    await ok(await client.post(f"/v1/commitments/{created['id']}/transitions", json={"to": "negotiating"}))
+    return await ok(  # type: ignore[no-any-return]
+        await client.post(
+            f"/v1/commitments/{created['id']}/transitions", json={"to": "active", "effective_from": effective_from}
+        )
+    )

@@ -1,0 +1,124 @@
+"""Service processes and their ordered nodes."""
+
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+from support import commitment_body, events, ok, problem
+
+
+class TestPutProcess:
+    async def test_creates_with_ordered_nodes_and_emits_contract_payload(
+        self, client: httpx.AsyncClient, session: AsyncSession, org: dict[str, Any]
+    ) -> None:
+        assert [n["key"] for n in org["process"]["nodes"]] == ["dispatch", "arrive", "restore"]
+        assert [n["position"] for n in org["process"]["nodes"]] == [1, 2, 3]
+        (event,) = await events(session, "process.upserted")
+        assert event["nodes"][0] == {
+            "key": "dispatch", "name": "Dispatch", "position": 1, "department": "ops", "position_key": "dispatcher",
+        }  # fmt: skip
+        assert set(event) == {"key", "name", "description", "owner_department", "nodes"}
+
+    async def test_unknown_owner_department_is_422(self, client: httpx.AsyncClient) -> None:
+        response = await client.put("/v1/processes/p", json={"name": "P", "owner_department": "ghost"})
+        problem(response, 422, "owner_department")
+
+    async def test_unknown_node_department_is_422_naming_the_node(self, client: httpx.AsyncClient) -> None:
+        response = await client.put(
+            "/v1/processes/p", json={"name": "P", "nodes": [{"key": "a", "name": "A", "department": "ghost"}]}
+        )
+        problem(response, 422, "nodes[0].department")
+
+    async def test_unknown_position_is_422(self, client: httpx.AsyncClient, org: dict[str, Any]) -> None:
+        response = await client.put(
+            "/v1/processes/p",
+            json={"name": "P", "nodes": [{"key": "a", "name": "A", "department": "ops", "position_key": "boss"}]},
+        )
+        problem(response, 422, "nodes[0].position_key")
+
+    async def test_duplicate_node_keys_are_422(self, client: httpx.AsyncClient) -> None:
+        response = await client.put(
+            "/v1/processes/p", json={"name": "P", "nodes": [{"key": "a", "name": "A"}, {"key": "a", "name": "B"}]}
+        )
+        problem(response, 422, "nodes")
+
+    async def test_replace_needs_if_match(self, client: httpx.AsyncClient, org: dict[str, Any]) -> None:
+        problem(await client.put("/v1/processes/repair", json={"name": "Repair"}), 428)
+
+    async def test_replace_reorders_nodes(self, client: httpx.AsyncClient, org: dict[str, Any]) -> None:
+        nodes = [{"key": "restore", "name": "Restore"}, {"key": "dispatch", "name": "Dispatch"}]
+        body = await ok(
+            await client.put(
+                "/v1/processes/repair", json={"name": "Repair", "nodes": nodes}, headers={"If-Match": '"1"'}
+            )
+        )
+        assert [(n["key"], n["position"]) for n in body["nodes"]] == [("restore", 1), ("dispatch", 2)]
+        assert body["version"] == 2
+
+    async def test_replace_dropping_a_node_a_commitment_names_is_409(
+        self, client: httpx.AsyncClient, org: dict[str, Any]
+    ) -> None:
+        await ok(await client.post("/v1/commitments", json=commitment_body()), 201)
+        response = await client.put(
+            "/v1/processes/repair", json={"name": "Repair", "nodes": [{"key": "arrive", "name": "A"}]},
+            headers={"If-Match": '"1"'},
+        )  # fmt: skip
+        body = problem(response, 409, "nodes")
+        assert "repair-dispatch-vip" in body["detail"]
+
+
+class TestNodes:
+    async def test_put_new_node_appends_it(self, client: httpx.AsyncClient, org: dict[str, Any]) -> None:
+        response = await client.put("/v1/processes/repair/nodes/verify", json={"name": "Verify"})
+        body = await ok(response, 201)
+        assert [n["key"] for n in body["nodes"]] == ["dispatch", "arrive", "restore", "verify"]
+
+    async def test_put_node_at_a_position_moves_the_others(
+        self, client: httpx.AsyncClient, org: dict[str, Any]
+    ) -> None:
+        body = await ok(
+            await client.put("/v1/processes/repair/nodes/triage", json={"name": "Triage", "position": 2}), 201
+        )
+        assert [(n["key"], n["position"]) for n in body["nodes"]] == [
+            ("dispatch", 1), ("triage", 2), ("arrive", 3), ("restore", 4),
+        ]  # fmt: skip
+
+    async def test_changing_an_existing_node_needs_if_match(
+        self, client: httpx.AsyncClient, org: dict[str, Any]
+    ) -> None:
+        problem(await client.put("/v1/processes/repair/nodes/arrive", json={"name": "Arrive"}), 428)
+        body = await ok(
+            await client.put("/v1/processes/repair/nodes/arrive", json={"name": "On site"}, headers={"If-Match": '"1"'})
+        )
+        assert body["nodes"][1]["name"] == "On site"
+
+    async def test_get_one_node(self, client: httpx.AsyncClient, org: dict[str, Any]) -> None:
+        body = await ok(await client.get("/v1/processes/repair/nodes/restore"))
+        assert body["position"] == 3
+        problem(await client.get("/v1/processes/repair/nodes/nope"), 404)
+
+    async def test_delete_node_renumbers(
+        self, client: httpx.AsyncClient, session: AsyncSession, org: dict[str, Any]
+    ) -> None:
+        body = await ok(await client.delete("/v1/processes/repair/nodes/dispatch"))
+        assert [(n["key"], n["position"]) for n in body["nodes"]] == [("arrive", 1), ("restore", 2)]
+        assert len(await events(session, "process.upserted")) == 2
+
+    async def test_delete_node_a_commitment_names_is_409(self, client: httpx.AsyncClient, org: dict[str, Any]) -> None:
+        await ok(await client.post("/v1/commitments", json=commitment_body()), 201)
+        body = problem(await client.delete("/v1/processes/repair/nodes/dispatch"), 409)
+        assert body["referenced_by"] == ["commitment repair-dispatch-vip v1 (node dispatch)"]
+
+
+class TestDeleteProcess:
+    async def test_process_named_by_a_commitment_is_409(self, client: httpx.AsyncClient, org: dict[str, Any]) -> None:
+        await ok(await client.post("/v1/commitments", json=commitment_body(node_key=None, key="e2e")), 201)
+        body = problem(await client.delete("/v1/processes/repair"), 409)
+        assert body["referenced_by"] == ["commitment e2e v1"]
+
+    async def test_unreferenced_process_is_deleted_with_its_nodes(
+        self, client: httpx.AsyncClient, session: AsyncSession, org: dict[str, Any]
+    ) -> None:
+        assert (await client.delete("/v1/processes/repair")).status_code == 204
+        problem(await client.get("/v1/processes/repair"), 404)
+        assert [e["key"] for e in await events(session, "process.deleted")] == ["repair"]
