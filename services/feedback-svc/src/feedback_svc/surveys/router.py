@@ -1,0 +1,66 @@
+"""`/v1/surveys`: SERVQUAL instruments, responses and gap results."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, status
+from pledge_common.db import SessionDep
+
+from feedback_svc.common import Bucket, check_period, timezone_named
+from feedback_svc.surveys import service
+from feedback_svc.surveys.repository import ResponseFilter
+from feedback_svc.surveys.schemas import (
+    InstrumentCreate,
+    InstrumentPublic,
+    InstrumentSummary,
+    ResponseCreate,
+    ResponsePublic,
+    SurveyResults,
+)
+from feedback_svc.upstream import TrackingDep
+
+router = APIRouter(prefix="/v1/surveys", tags=["surveys"])
+
+
+@router.get("", response_model=list[InstrumentSummary])
+async def list_instruments(session: SessionDep) -> list[InstrumentSummary]:
+    """Survey instruments: the built-in SERVQUAL 22 first, then custom ones."""
+    return await service.list_instruments(session)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=InstrumentPublic)
+async def create_instrument(data: InstrumentCreate, session: SessionDep) -> InstrumentPublic:
+    """A custom instrument: its dimensions and items mapped to them."""
+    return await service.create_instrument(session, data)
+
+
+@router.get("/{key}", response_model=InstrumentPublic)
+async def get_instrument(key: str, session: SessionDep) -> InstrumentPublic:
+    """One instrument with its items."""
+    return await service.get_instrument(session, key)
+
+
+@router.post("/{key}/responses", status_code=status.HTTP_201_CREATED, response_model=ResponsePublic)
+async def add_response(key: str, data: ResponseCreate, session: SessionDep, tracking: TrackingDep) -> ResponsePublic:
+    """One respondent's expectation and perception (1-7) of every item, and optional importance points."""
+    return await service.add_response(session, tracking, key, data)
+
+
+@router.get("/{key}/results", response_model=SurveyResults, response_model_by_alias=True)
+async def survey_results(
+    key: str,
+    request: Request,
+    session: SessionDep,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+    group_by: Literal["segment", "period", "none"] = "none",
+    bucket: Bucket = "month",
+    tz: str | None = None,
+    segment: str | None = None,
+    process_key: str | None = None,
+) -> SurveyResults:
+    """Gaps (perception - expectation) per item and dimension, and the SERVQUAL score, with counts."""
+    check_period(start, end)
+    zone = timezone_named(tz or request.app.state.settings.report_timezone)
+    where = ResponseFilter(key, start, end, segment, process_key)
+    return await service.results(session, where, group_by, bucket, zone)
