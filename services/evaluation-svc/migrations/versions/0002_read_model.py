@@ -133,6 +133,7 @@ UPGRADE = (
         commitment_due_at timestamptz,
         tolerance_due_at timestamptz,
         counted_seconds double precision,
+        duration_bucket integer,
         final_state text,
         exempted boolean NOT NULL DEFAULT false,
         alert_level_done smallint NOT NULL DEFAULT 0,

@@ -13,6 +13,7 @@ from pledge_common.internal import make_http_client
 
 from evaluation_svc.config import Settings
 from evaluation_svc.readmodel.service import Projection
+from evaluation_svc.reports.router import router as reports_router
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
@@ -68,5 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="How far the real service is from the promise: seven states, reports, alerts.",
         settings=settings,
         alembic_ini=ALEMBIC_INI,
+        public_routers=[reports_router],
         extra_lifespan=background,
     )

@@ -9,7 +9,14 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evaluation_svc.rules import CommitmentVersion, ForceMajeure, PauseFacts, RunFacts, parse_instant
+from evaluation_svc.rules import (
+    CommitmentVersion,
+    ForceMajeure,
+    PauseFacts,
+    RunFacts,
+    duration_bucket,
+    parse_instant,
+)
 
 # The next due instant the alert scanner must look at, from the levels already alerted (`done`).
 # `e` names the row holding the due instants; the same rule is `next_alert_at` in alerts/service.py.
@@ -45,6 +52,7 @@ RUN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("commitment_due_at", "timestamptz"),
     ("tolerance_due_at", "timestamptz"),
     ("counted_seconds", "double precision"),
+    ("duration_bucket", "integer"),
     ("final_state", "text"),
     ("exempted", "boolean"),
 )
@@ -106,6 +114,7 @@ class RunRow:
             "commitment_due_at": _iso(self.commitment_due_at),
             "tolerance_due_at": _iso(self.tolerance_due_at),
             "counted_seconds": self.counted_seconds,
+            "duration_bucket": None if self.counted_seconds is None else duration_bucket(self.counted_seconds),
             "final_state": self.final_state,
             "exempted": self.exempted,
         }

@@ -1,0 +1,213 @@
+"""Report parameters shared by every report route: period or as-of, buckets, grouping, filters."""
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import Depends, Query, Request
+from pledge_common.identity import CallerDep
+from pledge_common.problems import invalid
+
+from evaluation_svc.reports.repository import DIMENSIONS, ReportFilter, Window
+
+Bucket = Literal["day", "week", "month"]
+Scope = Literal["all", "node", "end_to_end"]
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    start: datetime | None
+    end: datetime | None
+    as_of: datetime
+    bucket: str | None
+    timezone: str
+    group_by: tuple[str, ...]
+    filter: ReportFilter
+    agreement: str | None
+    windows: tuple[Window, ...]
+
+    def with_filter(self, flt: ReportFilter) -> "ReportQuery":
+        return replace(self, filter=flt)
+
+    def cell_link(self, window: Window, group: dict[str, str | None], state: str | None) -> str:
+        """The runs-list URL behind one cell of a status table."""
+        params: list[tuple[str, str]] = []
+        if window.start is None:
+            params.append(("as_of", window.as_of.isoformat()))
+        else:
+            params.append(("from", window.start.isoformat()))
+            params.append(("to", (window.end or window.as_of).isoformat()))
+        flt = self.filter
+        end_to_end = "node" in group and group["node"] is None
+        for name in DIMENSIONS:
+            values = list(getattr(flt, name))
+            if name in group:
+                if name == "node" and end_to_end:
+                    continue
+                values = [group[name] or ""]
+            params += [(name, v) for v in values]
+        if end_to_end:
+            params.append(("scope", "end_to_end"))
+        elif flt.scope != "all":
+            params.append(("scope", flt.scope))
+        if self.agreement:
+            params.append(("agreement", self.agreement))
+        if state:
+            params.append(("state", state))
+        return "/v1/reports/status/runs?" + urlencode(params)
+
+
+def _aware(value: datetime | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise invalid(field, "give the instant with its UTC offset (e.g. 2026-03-01T00:00:00+08:00)")
+    return value.astimezone(UTC)
+
+
+def bucket_starts(start: datetime, end: datetime, bucket: str, tz: ZoneInfo) -> list[datetime]:
+    """Local calendar boundaries (day, ISO week from Monday, month) covering [start, end)."""
+    local = start.astimezone(tz)
+    first = local.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+    if bucket == "week":
+        first -= timedelta(days=first.weekday())
+    elif bucket == "month":
+        first = first.replace(day=1)
+    boundaries = []
+    cursor = first
+    while True:
+        instant = cursor.replace(tzinfo=tz).astimezone(UTC)
+        if instant >= end:
+            break
+        boundaries.append(instant)
+        if bucket == "day":
+            cursor += timedelta(days=1)
+        elif bucket == "week":
+            cursor += timedelta(days=7)
+        else:
+            cursor = cursor.replace(year=cursor.year + cursor.month // 12, month=cursor.month % 12 + 1)
+    return boundaries
+
+
+def build_query(
+    *,
+    now: datetime,
+    as_of: datetime | None,
+    start: datetime | None,
+    end: datetime | None,
+    bucket: str | None,
+    timezone: str,
+    group_by: str | None,
+    default_group: tuple[str, ...],
+    flt: ReportFilter,
+    agreement: str | None,
+    max_days: int,
+    require_period: bool = False,
+) -> ReportQuery:
+    as_of, start, end = _aware(as_of, "as_of"), _aware(start, "from"), _aware(end, "to")
+    try:
+        tz = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise invalid("tz", f"unknown time zone {timezone!r} (use an IANA name such as Asia/Shanghai)") from None
+    if as_of is not None and (start is not None or end is not None):
+        raise invalid("as_of", "give either as_of or a period (from, to), not both")
+    if (start is None) != (end is None):
+        raise invalid("to" if end is None else "from", "a period needs both from and to")
+    if require_period and start is None:
+        raise invalid("from", "this report needs a period: from and to")
+    if start is not None and end is not None:
+        if end <= start:
+            raise invalid("to", "must be after from")
+        if end - start > timedelta(days=max_days):
+            raise invalid("to", f"a period may span at most {max_days} days; ask for several periods instead")
+    if bucket is not None and start is None:
+        raise invalid("bucket", "buckets divide a period: give from and to")
+    groups = default_group
+    if group_by is not None:
+        groups = tuple(g.strip() for g in group_by.split(",") if g.strip())
+        unknown = [g for g in groups if g not in DIMENSIONS]
+        if unknown:
+            raise invalid("group_by", f"unknown dimension {unknown[0]!r}; use any of {', '.join(DIMENSIONS)}")
+        if len(set(groups)) != len(groups):
+            raise invalid("group_by", "a dimension is named twice")
+    windows: list[Window] = []
+    if start is None or end is None:
+        t = min(as_of or now, now)
+        windows.append(Window(0, None, None, t))
+    elif bucket is None:
+        windows.append(Window(0, start, end, min(end, now)))
+    else:
+        edges = bucket_starts(start, end, bucket, tz)
+        for i, b0 in enumerate(edges):
+            b1 = edges[i + 1] if i + 1 < len(edges) else end
+            lo, hi = max(b0, start), min(b1, end)
+            if lo >= hi or lo > now:
+                continue
+            windows.append(Window(len(windows), lo, hi, min(hi, now)))
+    return ReportQuery(
+        start=start,
+        end=end,
+        as_of=windows[0].as_of if windows and start is None else min(end or now, now),
+        bucket=bucket,
+        timezone=timezone,
+        group_by=groups,
+        filter=flt,
+        agreement=agreement,
+        windows=tuple(windows),
+    )
+
+
+def filter_params(
+    caller: CallerDep,
+    process: Annotated[list[str] | None, Query(description="process key(s)")] = None,
+    node: Annotated[list[str] | None, Query(description="node key(s)")] = None,
+    segment: Annotated[list[str] | None, Query(description="customer segment(s)")] = None,
+    department: Annotated[list[str] | None, Query(description="responsible department(s)")] = None,
+    position: Annotated[list[str] | None, Query(description="responsible position(s)")] = None,
+    source: Annotated[list[str] | None, Query(description="source system(s) of the tickets")] = None,
+    commitment: Annotated[list[str] | None, Query(description="commitment key(s)")] = None,
+    scope: Annotated[Scope, Query(description="node runs, tickets judged end to end, or both")] = "all",
+) -> ReportFilter:
+    return ReportFilter(
+        process=process or (),
+        node=node or (),
+        segment=segment or (),
+        department=department or (),
+        position=position or (),
+        source=source or (),
+        commitment=commitment or (),
+        scope=scope,
+        caller_sources=caller.sources,
+    )
+
+
+FilterDep = Annotated[ReportFilter, Depends(filter_params)]
+
+
+@dataclass(frozen=True)
+class PeriodParams:
+    as_of: datetime | None
+    start: datetime | None
+    end: datetime | None
+    bucket: str | None
+    timezone: str
+    group_by: str | None
+    agreement: str | None
+
+
+def period_params(
+    request: Request,
+    as_of: Annotated[datetime | None, Query(description="judge as of this instant (default now)")] = None,
+    from_: Annotated[datetime | None, Query(alias="from", description="period start, inclusive")] = None,
+    to: Annotated[datetime | None, Query(description="period end, exclusive")] = None,
+    bucket: Annotated[Bucket | None, Query(description="split the period into day/week/month buckets")] = None,
+    tz: Annotated[str, Query(description="time zone of the buckets")] = "UTC",
+    group_by: Annotated[str | None, Query(description=f"comma-separated: {', '.join(DIMENSIONS)}")] = None,
+    agreement: Annotated[str | None, Query(description="only runs an agreement (id or key) covers")] = None,
+) -> PeriodParams:
+    return PeriodParams(as_of, from_, to, bucket, tz, group_by, agreement)
+
+
+PeriodDep = Annotated[PeriodParams, Depends(period_params)]

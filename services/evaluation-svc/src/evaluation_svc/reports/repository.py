@@ -1,0 +1,305 @@
+"""SQL of the reports. Finished runs are read from hourly/daily rollups (cost follows groups, not rows);
+only the edges of a period and the runs still in progress at its as-of instant are read row by row.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+# instants standing for "no bound" (asyncpg has no infinity for datetime)
+DAWN = datetime(1900, 1, 1, tzinfo=UTC)
+DUSK = datetime(9999, 1, 1, tzinfo=UTC)
+
+DIMENSIONS: dict[str, str] = {
+    "process": "process_key",
+    "node": "node_key",
+    "segment": "segment",
+    "department": "department",
+    "position": "position",
+    "source": "source",
+    "commitment": "commitment_key",
+    "version": "commitment_id",
+}
+_NULLABLE = {"node_key", "department", "position", "commitment_id", "commitment_key"}
+
+
+def _raw(column: str) -> str:
+    return f"coalesce(r.{column}, '')" if column in _NULLABLE else f"r.{column}"
+
+
+def _rolled(column: str) -> str:
+    return f"r.{column}"
+
+
+IN_PROGRESS_STATE = """
+CASE WHEN r.commitment_id IS NULL THEN 'unjudged'
+     WHEN r.commitment_due_at IS NULL OR {t} <= r.commitment_due_at THEN 'in_progress_normal'
+     WHEN r.tolerance_due_at IS NULL OR {t} <= r.tolerance_due_at THEN 'in_progress_acceptable'
+     ELSE 'in_progress_warning' END
+"""
+STATE_AS_OF = "CASE WHEN r.ended_at <= {t} THEN r.final_state ELSE " + IN_PROGRESS_STATE + " END"
+
+
+def floor_hour(t: datetime) -> datetime:
+    return t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def ceil_hour(t: datetime) -> datetime:
+    f = floor_hour(t)
+    return f if f == t else f + timedelta(hours=1)
+
+
+def floor_day(t: datetime) -> datetime:
+    return t.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def ceil_day(t: datetime) -> datetime:
+    f = floor_day(t)
+    return f if f == t else f + timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One period of a report: runs active in [start, end), judged as of `as_of` = min(end, now)."""
+
+    idx: int
+    start: datetime | None  # None: every run started by as_of (an as-of table)
+    end: datetime | None
+    as_of: datetime
+
+    def spans(self, raw: bool) -> tuple[datetime, datetime, datetime, datetime, datetime, datetime]:
+        """(from, to, hour_lo, hour_hi, day_lo, day_hi): rollups cover [lo, hi), raw rows the rest."""
+        start = self.start or DAWN
+        end = self.end or DUSK
+        h_lo, h_hi = ceil_hour(start), floor_hour(self.as_of)
+        d_lo, d_hi = ceil_day(start), floor_day(self.as_of)
+        if raw or h_lo >= h_hi:
+            h_lo = h_hi = start
+        if raw or d_lo >= d_hi:
+            d_lo = d_hi = start
+        return start, end, h_lo, h_hi, d_lo, d_hi
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFilter:
+    """Which runs a report reads. Each list means "one of"; empty means all."""
+
+    process: Sequence[str] = ()
+    node: Sequence[str] = ()
+    segment: Sequence[str] = ()
+    department: Sequence[str] = ()
+    position: Sequence[str] = ()
+    source: Sequence[str] = ()
+    commitment: Sequence[str] = ()
+    version: Sequence[str] = ()
+    customer_ref: Sequence[str] = ()  # only answerable from raw rows (agreements scoped to customers)
+    scope: str = "all"  # all | node | end_to_end
+    caller_sources: frozenset[str] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def needs_raw(self) -> bool:
+        return bool(self.customer_ref)
+
+    def sql(self, expr: Any, params: dict[str, Any]) -> str:
+        clauses = []
+        for name, column in DIMENSIONS.items():
+            values = getattr(self, name)
+            if values:
+                params[f"f_{name}"] = list(values)
+                clauses.append(f"{expr(column)} = ANY(:f_{name})")
+        if self.customer_ref:
+            params["f_customer_ref"] = list(self.customer_ref)
+            clauses.append("r.customer_ref = ANY(:f_customer_ref)")
+        if self.caller_sources is not None:
+            params["f_caller_sources"] = sorted(self.caller_sources)
+            clauses.append(f"{expr('source')} = ANY(:f_caller_sources)")
+        if self.scope == "node":
+            clauses.append(f"{expr('node_key')} <> ''")
+        elif self.scope == "end_to_end":
+            clauses.append(f"{expr('node_key')} = ''")
+        return " AND ".join(clauses) or "TRUE"
+
+
+def _periods(windows: Sequence[Window], raw: bool, params: dict[str, Any]) -> str:
+    cols: list[list[Any]] = [[] for _ in range(8)]
+    for w in windows:
+        for i, value in enumerate((w.idx, *w.spans(raw)[:2], w.as_of, *w.spans(raw)[2:])):
+            cols[i].append(value)
+    names = ("idx", "p_from", "p_to", "t", "h_lo", "h_hi", "d_lo", "d_hi")
+    for name, values in zip(names, cols, strict=True):
+        params[f"w_{name}"] = values
+    casts = ", ".join(f"CAST(:w_{n} AS {'integer' if n == 'idx' else 'timestamptz'}[])" for n in names)
+    return f"periods AS (SELECT * FROM unnest({casts}) AS p({', '.join(names)}))"
+
+
+class ReportRepository:
+    def __init__(self, conn: AsyncSession | AsyncConnection) -> None:
+        self.conn = conn
+
+    @staticmethod
+    def state_sql(
+        windows: Sequence[Window], flt: ReportFilter, group: Sequence[str], *, raw: bool = False
+    ) -> tuple[str, dict[str, Any]]:
+        """Counts per (period, group, state, exempted) — the seven-state table, before pivoting."""
+        raw = raw or flt.needs_raw
+        params: dict[str, Any] = {}
+        rolled_cols = ", ".join(_rolled(DIMENSIONS[g]) for g in group)
+        raw_cols = ", ".join(_raw(DIMENSIONS[g]) for g in group)
+        rc = f"{rolled_cols}, " if group else ""
+        wc = f"{raw_cols}, " if group else ""
+        out = ", ".join(f"d{i}" for i in range(len(group)))
+        oc = f"{out}, " if group else ""
+        aliases = ", ".join(f"d{i}" for i in range(len(group)))
+        al = f"{aliases}, " if group else ""
+        raw_filter = flt.sql(_raw, params)
+        rolled_filter = flt.sql(_rolled, params)
+        sql = f"""
+        WITH {_periods(windows, raw, params)},
+        facts({al}idx, state, exempted, n) AS (
+            SELECT {rc}p.idx, r.state, r.exempted, sum(r.n)::bigint
+            FROM periods p JOIN run_state_hourly r ON r.hour >= p.h_lo AND r.hour < p.h_hi
+            WHERE {rolled_filter}
+            GROUP BY {rc}p.idx, r.state, r.exempted
+          UNION ALL
+            SELECT {wc}p.idx, r.final_state, r.exempted, count(*)
+            FROM periods p JOIN node_runs r ON r.ended_at >= p.p_from AND r.ended_at < p.h_lo
+            WHERE r.started_at IS NOT NULL AND {raw_filter}
+            GROUP BY {wc}p.idx, r.final_state, r.exempted
+          UNION ALL
+            SELECT {wc}p.idx, r.final_state, r.exempted, count(*)
+            FROM periods p JOIN node_runs r ON r.ended_at >= p.h_hi AND r.ended_at <= p.t
+            WHERE r.started_at IS NOT NULL AND r.started_at < p.p_to AND r.ended_at >= p.p_from AND {raw_filter}
+            GROUP BY {wc}p.idx, r.final_state, r.exempted
+          UNION ALL
+            SELECT {wc}p.idx, s.state, r.exempted, count(*)
+            FROM periods p JOIN node_runs r ON tstzrange(r.started_at, r.ended_at, '[)') @> p.t
+            CROSS JOIN LATERAL (SELECT {IN_PROGRESS_STATE.format(t="p.t")} AS state) s
+            WHERE r.started_at IS NOT NULL AND r.started_at < p.p_to AND {raw_filter}
+            GROUP BY {wc}p.idx, s.state, r.exempted
+        )
+        SELECT {oc}idx, state, exempted, sum(n)::bigint AS n FROM facts
+        GROUP BY {oc}idx, state, exempted
+        """
+        return sql, params
+
+    @staticmethod
+    def duration_sql(
+        windows: Sequence[Window], flt: ReportFilter, group: Sequence[str], *, raw: bool = False
+    ) -> tuple[str, dict[str, Any]]:
+        """Histogram of counted durations of runs completed (not exempted) per (period, group)."""
+        raw = raw or flt.needs_raw
+        params: dict[str, Any] = {}
+        rc = "".join(f"{_rolled(DIMENSIONS[g])}, " for g in group)
+        wc = "".join(f"{_raw(DIMENSIONS[g])}, " for g in group)
+        al = "".join(f"d{i}, " for i in range(len(group)))
+        raw_filter = flt.sql(_raw, params)
+        rolled_filter = flt.sql(_rolled, params)
+        completed = "r.final_state LIKE 'completed%' AND NOT r.exempted AND r.duration_bucket IS NOT NULL"
+        sql = f"""
+        WITH {_periods(windows, raw, params)},
+        facts({al}idx, bucket, n) AS (
+            SELECT {rc}p.idx, r.bucket, sum(r.n)::bigint
+            FROM periods p JOIN run_duration_daily r ON r.day >= p.d_lo AND r.day < p.d_hi
+            WHERE NOT r.exempted AND {rolled_filter}
+            GROUP BY {rc}p.idx, r.bucket
+          UNION ALL
+            SELECT {wc}p.idx, r.duration_bucket, count(*)
+            FROM periods p JOIN node_runs r ON r.ended_at >= p.p_from AND r.ended_at < p.d_lo
+            WHERE {completed} AND {raw_filter}
+            GROUP BY {wc}p.idx, r.duration_bucket
+          UNION ALL
+            SELECT {wc}p.idx, r.duration_bucket, count(*)
+            FROM periods p JOIN node_runs r ON r.ended_at >= p.d_hi AND r.ended_at <= p.t
+            WHERE {completed} AND r.started_at < p.p_to AND r.ended_at >= p.p_from AND {raw_filter}
+            GROUP BY {wc}p.idx, r.duration_bucket
+        )
+        SELECT {al}idx, bucket, sum(n)::bigint AS n FROM facts GROUP BY {al}idx, bucket
+        """
+        return sql, params
+
+    async def state_counts(
+        self, windows: Sequence[Window], flt: ReportFilter, group: Sequence[str], *, raw: bool = False
+    ) -> list[tuple[tuple[str, ...], int, str, bool, int]]:
+        """[(group values, period idx, state, exempted, n)]"""
+        sql, params = self.state_sql(windows, flt, group, raw=raw)
+        rows = await self.conn.execute(text(sql), params)
+        k = len(group)
+        return [(tuple(r[:k]), r[k], r[k + 1], r[k + 2], int(r[k + 3])) for r in rows]
+
+    async def duration_histograms(
+        self, windows: Sequence[Window], flt: ReportFilter, group: Sequence[str], *, raw: bool = False
+    ) -> list[tuple[tuple[str, ...], int, int, int]]:
+        """[(group values, period idx, bucket, n)]"""
+        sql, params = self.duration_sql(windows, flt, group, raw=raw)
+        rows = await self.conn.execute(text(sql), params)
+        k = len(group)
+        return [(tuple(r[:k]), r[k], r[k + 1], int(r[k + 2])) for r in rows]
+
+    async def runs_page(
+        self, window: Window, flt: ReportFilter, state: str | None, after: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """The runs behind a cell of a status table, ordered by id (keyset pagination)."""
+        params: dict[str, Any] = {
+            "t": window.as_of,
+            "p_from": window.start or DAWN,
+            "p_to": window.end or DUSK,
+            "after": after or "",
+            "limit": limit,
+        }
+        where = flt.sql(_raw, params)
+        state_clause = ""
+        if state is not None:
+            params["state"] = state
+            state_clause = "WHERE q.state = :state"
+        sql = f"""
+        SELECT q.* FROM (
+            SELECT r.*, {STATE_AS_OF.format(t="CAST(:t AS timestamptz)")} AS state
+            FROM node_runs r
+            WHERE r.started_at IS NOT NULL AND r.started_at <= :t AND r.started_at < :p_to
+              AND (r.ended_at IS NULL OR r.ended_at >= :p_from) AND r.id > :after AND {where}
+        ) q {state_clause}
+        ORDER BY q.id LIMIT :limit
+        """
+        rows = await self.conn.execute(text(sql), params)
+        return [dict(r) for r in rows.mappings()]
+
+    async def runs_for_replay(self, window: Window, flt: ReportFilter, limit: int) -> list[dict[str, Any]]:
+        """Every run active in the window with its facts (what-if and agreement reviews replay them)."""
+        params: dict[str, Any] = {
+            "t": window.as_of,
+            "p_from": window.start or DAWN,
+            "p_to": window.end or DUSK,
+            "limit": limit,
+        }
+        where = flt.sql(_raw, params)
+        rows = await self.conn.execute(
+            text(
+                f"""
+                SELECT r.* FROM node_runs r
+                WHERE r.started_at IS NOT NULL AND r.started_at <= :t AND r.started_at < :p_to
+                  AND (r.ended_at IS NULL OR r.ended_at >= :p_from) AND {where}
+                LIMIT :limit
+                """
+            ),
+            params,
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def agreement(self, agreement_id: str) -> dict[str, Any] | None:
+        row = (
+            await self.conn.execute(
+                text("SELECT payload FROM ref_agreements WHERE id = :i OR key = :i ORDER BY version DESC LIMIT 1"),
+                {"i": agreement_id},
+            )
+        ).first()
+        return None if row is None else dict(row.payload)
+
+    async def names(self, table: str) -> dict[str, str]:
+        assert table in {"ref_departments", "ref_processes", "ref_segments"}
+        rows = await self.conn.execute(text(f"SELECT key, name FROM {table}"))
+        return {r.key: r.name for r in rows}

@@ -1,0 +1,126 @@
+"""Public shapes of the reports (responses; the inputs are query parameters, see router.py)."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class BucketPublic(Out):
+    start: datetime | None = Field(description="start of the period (null: every run started by as_of)")
+    end: datetime | None = Field(description="end of the period, exclusive")
+    as_of: datetime = Field(description="the instant runs are judged at: min(end, now)")
+
+
+class StatusRow(Out):
+    bucket: BucketPublic
+    group: dict[str, str | None]
+    counts: dict[str, int] = Field(description="runs per state (the seven states, and `unjudged`)")
+    total: int
+    exempted: int = Field(description="of the runs counted, how many an agreement's force majeure exempts")
+    links: dict[str, str] = Field(description="per state: the node runs behind the cell (cursor-paginated)")
+
+
+class StatusReport(Out):
+    as_of: datetime
+    from_: datetime | None = Field(alias="from")
+    to: datetime | None
+    bucket: str | None
+    timezone: str
+    group_by: list[str]
+    states: list[str]
+    rows: list[StatusRow]
+    totals: list[StatusRow] = Field(description="per process (and bucket): the sum of its rows")
+
+
+class Rate(Out):
+    count: int
+    share: float | None = Field(description="count / judged (null without judged runs)")
+    interval: tuple[float, float] | None = Field(description="95 % Wilson score interval of the share")
+
+
+class DurationStats(Out):
+    completed: int = Field(description="completed, non-exempted runs behind the percentiles")
+    median: timedelta | None
+    p90: timedelta | None
+    median_seconds: float | None
+    p90_seconds: float | None
+
+
+class AchievementGroup(Out):
+    bucket: BucketPublic
+    group: dict[str, str | None]
+    runs: int = Field(description="every run active in the period, whatever its state")
+    judged: int = Field(description="runs the rates are over: not cancelled, not exempted, with a commitment")
+    normal: Rate
+    acceptable: Rate
+    warning: Rate
+    completed: int
+    in_progress: int
+    cancelled: int
+    exempted: int
+    unjudged: int
+    counted_duration: DurationStats
+
+
+class AchievementReport(Out):
+    from_: datetime | None = Field(alias="from")
+    to: datetime | None
+    as_of: datetime
+    bucket: str | None
+    timezone: str
+    group_by: list[str]
+    groups: list[AchievementGroup]
+    overall: list[AchievementGroup] = Field(description="all groups together, per bucket")
+
+
+class PausePublic(Out):
+    start: datetime
+    end: datetime | None
+    reason: str
+
+
+class NodeRunPublic(Out):
+    id: str
+    kind: str = Field(description="`node`, or `ticket` for a ticket judged end to end")
+    ticket_id: str
+    source: str
+    external_id: str | None
+    process_key: str
+    node_key: str | None
+    segment: str
+    customer_ref: str | None
+    cycle: int
+    department: str | None
+    position: str | None
+    status: str
+    started_at: datetime | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    pauses: list[PausePublic]
+    commitment_id: str | None
+    commitment_key: str | None
+    prewarning_due_at: datetime | None
+    commitment_due_at: datetime | None
+    tolerance_due_at: datetime | None
+    counted: timedelta | None = Field(description="counted time at completion")
+    state: str | None = Field(description="state as of the report's as_of")
+    exempted: bool
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> "NodeRunPublic":
+        seconds = row.get("counted_seconds")
+        return cls(
+            **{k: v for k, v in row.items() if k in cls.model_fields and k not in {"counted", "pauses"}},
+            pauses=[PausePublic(**p) for p in row.get("pauses") or ()],
+            counted=None if seconds is None else timedelta(seconds=seconds),
+        )
+
+
+class NodeRunPage(Out):
+    items: list[NodeRunPublic]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")

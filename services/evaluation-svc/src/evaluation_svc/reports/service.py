@@ -1,0 +1,196 @@
+"""Reports: pivot the counts of the repository into seven-state tables and achievement rates."""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import timedelta
+
+from pledge_common.problems import NotFound, invalid
+from pledge_deadlines import State
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from evaluation_svc.reports.query import ReportQuery
+from evaluation_svc.reports.repository import ReportFilter, ReportRepository, Window
+from evaluation_svc.reports.schemas import (
+    AchievementGroup,
+    AchievementReport,
+    BucketPublic,
+    DurationStats,
+    NodeRunPage,
+    NodeRunPublic,
+    Rate,
+    StatusReport,
+    StatusRow,
+)
+from evaluation_svc.rules import STATES, UNJUDGED, StateCounts, histogram_quantile, wilson_interval
+
+Db = AsyncSession | AsyncConnection
+GroupKey = tuple[int, tuple[str, ...]]
+
+
+async def with_agreement(db: Db, flt: ReportFilter, agreement_id: str | None) -> ReportFilter:
+    """Narrow a filter to the runs an agreement covers (its commitments, segments, customers)."""
+    if agreement_id is None:
+        return flt
+    agreement = await ReportRepository(db).agreement(agreement_id)
+    if agreement is None:
+        raise invalid("agreement", f"no agreement {agreement_id!r}")
+    keys = [str(c["commitment_key"]) for c in agreement.get("covers") or ()]
+    scope = agreement.get("scope") or {}
+    return replace(
+        flt,
+        commitment=[k for k in keys if not flt.commitment or k in flt.commitment] or ["\x00none"],
+        segment=list(flt.segment) or list(scope.get("segments") or ()),
+        customer_ref=list(scope.get("customer_refs") or ()),
+    )
+
+
+def _bucket(window: Window) -> BucketPublic:
+    return BucketPublic(start=window.start, end=window.end, as_of=window.as_of)
+
+
+def _group(names: Sequence[str], values: tuple[str, ...]) -> dict[str, str | None]:
+    return {n: (v or None) for n, v in zip(names, values, strict=True)}
+
+
+async def status_report(db: Db, q: ReportQuery) -> StatusReport:
+    repo = ReportRepository(db)
+    counts: dict[GroupKey, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATES, 0))
+    exempted: dict[GroupKey, int] = defaultdict(int)
+    for values, idx, state, is_exempt, n in await repo.state_counts(q.windows, q.filter, q.group_by):
+        counts[idx, values][state] += n
+        if is_exempt:
+            exempted[idx, values] += n
+    windows = {w.idx: w for w in q.windows}
+
+    def row(key: GroupKey, names: Sequence[str]) -> StatusRow:
+        idx, values = key
+        group = _group(names, values)
+        cell = counts[key]
+        return StatusRow(
+            bucket=_bucket(windows[idx]),
+            group=group,
+            counts=cell,
+            total=sum(cell.values()),
+            exempted=exempted[key],
+            links={s: q.cell_link(windows[idx], group, s) for s, n in cell.items() if n}
+            | {"all": q.cell_link(windows[idx], group, None)},
+        )
+
+    rows = [row(key, q.group_by) for key in sorted(counts)]
+    totals: list[StatusRow] = []
+    if "process" in q.group_by and len(q.group_by) > 1:
+        at = q.group_by.index("process")
+        sums: dict[GroupKey, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATES, 0))
+        sum_exempt: dict[GroupKey, int] = defaultdict(int)
+        for (idx, values), cell in counts.items():
+            key = (idx, (values[at],))
+            for s, n in cell.items():
+                sums[key][s] += n
+            sum_exempt[key] += exempted[idx, values]
+        counts, exempted = sums, sum_exempt
+        totals = [row(key, ("process",)) for key in sorted(sums)]
+    return StatusReport(
+        as_of=q.as_of,
+        from_=q.start,
+        to=q.end,
+        bucket=q.bucket,
+        timezone=q.timezone,
+        group_by=list(q.group_by),
+        states=list(STATES),
+        rows=rows,
+        totals=totals,
+    )
+
+
+def _rate(count: int, judged: int) -> Rate:
+    return Rate(count=count, share=count / judged if judged else None, interval=wilson_interval(count, judged))
+
+
+def achievement_group(
+    window: Window, group: dict[str, str | None], sc: StateCounts, hist: dict[int, int]
+) -> AchievementGroup:
+    judged = sc.judged
+    median = histogram_quantile(hist, 0.5)
+    p90 = histogram_quantile(hist, 0.9)
+    return AchievementGroup(
+        bucket=_bucket(window),
+        group=group,
+        runs=sum(sc.counts.values()) + sc.exempted,
+        judged=judged,
+        normal=_rate(sc.level("normal"), judged),
+        acceptable=_rate(sc.level("acceptable"), judged),
+        warning=_rate(sc.level("warning"), judged),
+        completed=sum(n for s, n in sc.counts.items() if s.startswith("completed_")),
+        in_progress=sum(n for s, n in sc.counts.items() if s.startswith("in_progress_")),
+        cancelled=sc.counts.get(State.CANCELLED.value, 0),
+        exempted=sc.exempted,
+        unjudged=sc.counts.get(UNJUDGED, 0),
+        counted_duration=DurationStats(
+            completed=sum(hist.values()),
+            median=None if median is None else timedelta(seconds=round(median)),
+            p90=None if p90 is None else timedelta(seconds=round(p90)),
+            median_seconds=None if median is None else round(median, 1),
+            p90_seconds=None if p90 is None else round(p90, 1),
+        ),
+    )
+
+
+async def achievement_data(
+    db: Db, q: ReportQuery
+) -> tuple[dict[GroupKey, StateCounts], dict[GroupKey, dict[int, int]]]:
+    repo = ReportRepository(db)
+    counts: dict[GroupKey, StateCounts] = defaultdict(StateCounts)
+    hists: dict[GroupKey, dict[int, int]] = defaultdict(dict)
+    for values, idx, state, is_exempt, n in await repo.state_counts(q.windows, q.filter, q.group_by):
+        counts[idx, values].add(state, n, exempted=is_exempt)
+    for values, idx, bucket, n in await repo.duration_histograms(q.windows, q.filter, q.group_by):
+        hist = hists[idx, values]
+        hist[bucket] = hist.get(bucket, 0) + n
+    return counts, hists
+
+
+async def achievement_report(db: Db, q: ReportQuery) -> AchievementReport:
+    counts, hists = await achievement_data(db, q)
+    windows = {w.idx: w for w in q.windows}
+    groups = [
+        achievement_group(windows[idx], _group(q.group_by, values), counts[idx, values], hists.get((idx, values), {}))
+        for idx, values in sorted(set(counts) | set(hists))
+    ]
+    overall: list[AchievementGroup] = []
+    for w in q.windows:
+        total = StateCounts()
+        merged: dict[int, int] = {}
+        for (idx, _), sc in counts.items():
+            if idx == w.idx:
+                for s, n in sc.counts.items():
+                    total.add(s, n, exempted=False)
+                total.exempted += sc.exempted
+        for (idx, _), hist in hists.items():
+            if idx == w.idx:
+                for b, n in hist.items():
+                    merged[b] = merged.get(b, 0) + n
+        overall.append(achievement_group(w, {}, total, merged))
+    return AchievementReport(
+        from_=q.start,
+        to=q.end,
+        as_of=q.as_of,
+        bucket=q.bucket,
+        timezone=q.timezone,
+        group_by=list(q.group_by),
+        groups=groups,
+        overall=overall,
+    )
+
+
+async def runs_page(db: Db, q: ReportQuery, state: str | None, cursor: str | None, limit: int) -> NodeRunPage:
+    if state is not None and state not in STATES:
+        raise invalid("state", f"unknown state {state!r}; use one of {', '.join(STATES)}")
+    if not q.windows:
+        raise NotFound("the period has not started yet")
+    rows = await ReportRepository(db).runs_page(q.windows[0], q.filter, state, cursor, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return NodeRunPage(
+        items=[NodeRunPublic.from_row(r) for r in rows], next_cursor=rows[-1]["id"] if more and rows else None
+    )

@@ -1,0 +1,377 @@
+"""Status and achievement reports through the HTTP API, against the pure rules, on a real Postgres."""
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from evalfactories import agreement, at, calendar_w, commitment, node_run, process, ticket
+from evaluation_svc.readmodel.service import Projection
+from evaluation_svc.reports.query import build_query
+from evaluation_svc.reports.repository import ReportFilter, ReportRepository
+from evaluation_svc.rules import calendar_from_payload, wilson_interval
+from pledge_common.identity import Caller, identity_headers
+from pledge_deadlines import Pause, classify, counted_time
+from sqlalchemy.ext.asyncio import AsyncSession
+
+PROBLEM = "application/problem+json"
+
+
+async def setup_w(session: AsyncSession, **over: Any) -> Projection:
+    projection = Projection()
+    await projection.handle_commitment(session, [calendar_w(), process(), commitment(**over)])
+    return projection
+
+
+def q(value: datetime) -> str:
+    return value.isoformat()
+
+
+async def cell_ids(client: httpx.AsyncClient, params: dict[str, Any]) -> dict[str, str]:
+    """id → state of every run behind a status report (walking the pages)."""
+    found: dict[str, str] = {}
+    cursor = None
+    while True:
+        page = await client.get("/v1/reports/status/runs", params={**params, "limit": 2, "cursor": cursor or ""})
+        assert page.status_code == 200, page.text
+        body = page.json()
+        found |= {r["id"]: r["state"] for r in body["items"]}
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return found
+
+
+class TestPeriodSemantics:
+    async def test_worked_period_wednesday(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
+        projection = await setup_w(session)
+        await projection.handle_tracking(
+            session,
+            [
+                node_run("run1", started=at("2026-03-03 10:00"), completed=at("2026-03-03 15:00")),
+                node_run("run3", started=at("2026-03-03 10:00"), completed=at("2026-03-04 11:30")),
+                node_run("long", started=at("2026-03-03 10:00"), completed=at("2026-03-05 10:00")),
+            ],
+        )
+        period = {"from": q(at("2026-03-04 00:00")), "to": q(at("2026-03-05 00:00"))}
+        response = await client.get("/v1/reports/status", params=period)
+        assert response.status_code == 200, response.text
+        [row] = response.json()["rows"]
+        assert row["group"] == {"process": "fault-repair", "node": "repair"}
+        assert row["total"] == 2
+        assert row["counts"]["completed_acceptable"] == 1
+        assert row["counts"]["in_progress_warning"] == 1
+        assert await cell_ids(client, period) == {"run3": "completed_acceptable", "long": "in_progress_warning"}
+
+    async def test_cell_links_list_exactly_the_runs_counted(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await setup_w(session)
+        await projection.handle_tracking(
+            session,
+            [node_run(f"r{i}", started=at("2026-03-03 10:00") + timedelta(hours=i)) for i in range(5)],
+        )
+        body = (await client.get("/v1/reports/status", params={"as_of": q(at("2026-03-03 17:30"))})).json()
+        [row] = body["rows"]
+        for state, link in row["links"].items():
+            page = (await client.get(link + "&limit=100")).json()
+            assert len(page["items"]) == (row["total"] if state == "all" else row["counts"][state])
+
+    async def test_past_period_gives_the_same_answer_after_later_events(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await setup_w(session)
+        await projection.handle_tracking(
+            session,
+            [node_run("a", started=at("2026-03-03 10:00")), node_run("b", started=at("2026-03-03 11:00"))],
+        )
+        period = {"from": q(at("2026-03-03 00:00")), "to": q(at("2026-03-04 00:00"))}
+        before = (await client.get("/v1/reports/status", params=period)).json()
+        await projection.handle_tracking(
+            session,
+            [
+                node_run("a", started=at("2026-03-03 10:00"), completed=at("2026-03-05 10:00")),
+                node_run("b", started=at("2026-03-03 11:00"), cancelled=at("2026-03-04 09:00")),
+                node_run("c", started=at("2026-03-04 09:00")),
+            ],
+        )
+        after = (await client.get("/v1/reports/status", params=period)).json()
+        assert after["rows"] == before["rows"]
+        assert before["rows"][0]["counts"]["in_progress_acceptable"] == 1  # a: 7 h as of Wed 00:00
+
+    async def test_version_change_mid_period_judges_each_run_by_its_own_version(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = Projection()
+        await projection.handle_commitment(
+            session,
+            [
+                calendar_w(),
+                commitment("v1", commitment_limit="PT6H", effective_to="2026-03-04T00:00:00+08:00"),
+                commitment("v2", version=2, commitment_limit="PT3H", effective_from="2026-03-04T00:00:00+08:00"),
+            ],
+        )
+        await projection.handle_tracking(
+            session,
+            [
+                node_run("before", started=at("2026-03-03 10:00"), completed=at("2026-03-03 15:00")),
+                node_run("after", started=at("2026-03-04 10:00"), completed=at("2026-03-04 15:00")),
+            ],
+        )
+        period = {"from": q(at("2026-03-02 00:00")), "to": q(at("2026-03-09 00:00")), "group_by": "version"}
+        rows = {
+            r["group"]["version"]: r["counts"]
+            for r in (await client.get("/v1/reports/status", params=period)).json()["rows"]
+        }
+        assert rows["v1"]["completed_normal"] == 1
+        assert rows["v2"]["completed_acceptable"] == 1
+
+
+class TestClassificationInSqlAgreesWithThePureRules:
+    async def test_every_run_at_every_instant(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
+        projection = await setup_w(session)
+        rng = random.Random(7)
+        base = at("2026-03-02 08:00")
+        events = []
+        facts: dict[str, tuple[datetime, datetime | None, list[Pause]]] = {}
+        for i in range(40):
+            start = base + timedelta(minutes=rng.randrange(0, 4 * 24 * 60, 15))
+            end = start + timedelta(minutes=rng.randrange(0, 3 * 24 * 60, 15)) if rng.random() < 0.7 else None
+            pauses: tuple[tuple[datetime, datetime | None, str], ...] = ()
+            if rng.random() < 0.4:
+                p0 = start + timedelta(minutes=rng.randrange(0, 600, 15))
+                p1 = p0 + timedelta(minutes=rng.randrange(15, 1500, 15))
+                pauses = ((p0, p1, rng.choice(["awaiting-customer", "internal-delay"])),)
+            events.append(node_run(f"x{i}", started=start, completed=end, pauses=pauses))
+            allowed = [Pause(a, b, r) for a, b, r in pauses if r == "awaiting-customer"]
+            facts[f"x{i}"] = (start, end, allowed)
+        await projection.handle_tracking(session, events)
+        calendar = calendar_from_payload(calendar_w().payload)
+        for hours in range(0, 24 * 7, 7):
+            t = base + timedelta(hours=hours, minutes=1)
+            listed = await cell_ids(client, {"as_of": q(t)})
+            expected = {}
+            for run_id, (start, end, allowed) in facts.items():
+                if start > t:
+                    continue
+                done = end is not None and end <= t
+                counted = counted_time(calendar, start, end if done and end else t, allowed)
+                expected[run_id] = classify(counted, timedelta(hours=6), timedelta(hours=10), completed=done).value
+            assert listed == expected, t
+
+
+class TestRollups:
+    async def test_rollups_and_raw_rows_give_identical_counts(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await setup_w(session)
+        rng = random.Random(11)
+        base = at("2026-03-01 00:00")
+        events = []
+        for i in range(300):
+            start = base + timedelta(minutes=rng.randrange(0, 20 * 24 * 60))
+            r = rng.random()
+            end = start + timedelta(minutes=rng.randrange(0, 4 * 24 * 60))
+            events.append(
+                node_run(
+                    f"y{i}",
+                    started=start,
+                    completed=end if r < 0.7 else None,
+                    cancelled=end if 0.7 <= r < 0.8 else None,
+                    segment=rng.choice(["residential", "vip"]),
+                    source=rng.choice(["crm", "field"]),
+                )
+            )
+        await projection.handle_tracking(session, events)
+        repo = ReportRepository(session)
+        now = datetime.now(UTC)
+        for start, end, bucket in [
+            (at("2026-03-03 07:20"), at("2026-03-17 15:45"), None),
+            (at("2026-03-01 00:00"), at("2026-04-01 00:00"), "week"),
+            (at("2026-03-05 10:10"), at("2026-03-05 10:50"), None),
+        ]:
+            query = build_query(
+                now=now,
+                as_of=None,
+                start=start,
+                end=end,
+                bucket=bucket,
+                timezone="Asia/Shanghai",
+                group_by="segment,source",
+                default_group=(),
+                flt=ReportFilter(),
+                agreement=None,
+                max_days=366,
+            )
+            rolled = sorted(await repo.state_counts(query.windows, query.filter, query.group_by))
+            raw = sorted(await repo.state_counts(query.windows, query.filter, query.group_by, raw=True))
+            assert rolled == raw
+            rolled_d = sorted(await repo.duration_histograms(query.windows, query.filter, query.group_by))
+            raw_d = sorted(await repo.duration_histograms(query.windows, query.filter, query.group_by, raw=True))
+            assert rolled_d == raw_d
+
+
+class TestAchievement:
+    async def test_shares_intervals_and_percentiles(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
+        projection = await setup_w(session)
+        events = [
+            node_run(f"n{i}", started=at("2026-03-03 09:00"), completed=at("2026-03-03 09:00") + timedelta(hours=h))
+            for i, h in enumerate([1, 2, 2, 3, 4, 5, 5, 8])  # 8 h = 7 h counted (lunch) → acceptable
+        ]
+        events.append(node_run("w", started=at("2026-03-03 09:00"), completed=at("2026-03-04 16:00")))  # 14 h
+        events.append(node_run("c", started=at("2026-03-03 09:00"), cancelled=at("2026-03-03 10:00")))
+        await projection.handle_tracking(session, events)
+        period = {"from": q(at("2026-03-02 00:00")), "to": q(at("2026-03-09 00:00"))}
+        body = (await client.get("/v1/reports/achievement", params=period)).json()
+        [group] = body["groups"]
+        assert (group["runs"], group["judged"], group["cancelled"]) == (10, 9, 1)
+        assert group["normal"]["count"] == 7
+        assert group["normal"]["share"] == pytest.approx(7 / 9)
+        assert group["normal"]["interval"] == pytest.approx(list(wilson_interval(7, 9) or ()))
+        assert (group["acceptable"]["count"], group["warning"]["count"]) == (1, 1)
+        durations = group["counted_duration"]
+        assert durations["completed"] == 9
+        assert durations["median_seconds"] == pytest.approx(3 * 3600, rel=0.02)  # 1 2 2 3 3 4 4 7 14 h
+        assert durations["p90_seconds"] == pytest.approx(14 * 3600, rel=0.02)
+        assert durations["median"].startswith("PT")
+        assert body["overall"][0]["judged"] == 9
+
+    async def test_exempted_runs_are_counted_apart(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
+        projection = await setup_w(session)
+        await projection.handle_tracking(
+            session,
+            [
+                node_run("storm", started=at("2026-03-03 10:00"), completed=at("2026-03-05 10:00")),
+                node_run("calm", started=at("2026-03-06 10:00"), completed=at("2026-03-06 11:00")),
+            ],
+        )
+        await projection.handle_commitment(
+            session, [agreement(force_majeure=((at("2026-03-03 00:00"), at("2026-03-04 00:00"), "typhoon"),))]
+        )
+        period = {"from": q(at("2026-03-02 00:00")), "to": q(at("2026-03-09 00:00"))}
+        [group] = (await client.get("/v1/reports/achievement", params=period)).json()["groups"]
+        assert (group["runs"], group["exempted"], group["judged"], group["normal"]["share"]) == (2, 1, 1, 1.0)
+
+    async def test_day_buckets_follow_the_local_calendar(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await setup_w(session)
+        await projection.handle_tracking(
+            session,
+            [
+                node_run("d1", started=at("2026-03-03 10:00"), completed=at("2026-03-03 11:00")),
+                node_run("d2", started=at("2026-03-04 10:00"), completed=at("2026-03-04 11:00")),
+                node_run("d3", started=at("2026-03-04 12:00"), completed=at("2026-03-04 13:00")),
+            ],
+        )
+        params = {
+            "from": q(at("2026-03-03 00:00")),
+            "to": q(at("2026-03-05 00:00")),
+            "bucket": "day",
+            "tz": "Asia/Shanghai",
+            "group_by": "process",
+        }
+        groups = (await client.get("/v1/reports/achievement", params=params)).json()["groups"]
+        assert [(g["bucket"]["start"], g["runs"]) for g in groups] == [
+            ("2026-03-02T16:00:00Z", 1),
+            ("2026-03-03T16:00:00Z", 2),
+        ]
+
+    async def test_end_to_end_ticket_rows_are_apart_from_node_rows(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = Projection()
+        await projection.handle_commitment(
+            session,
+            [calendar_w(), process(), commitment(), commitment("e2e", key="repair-e2e", node_key=None)],
+        )
+        await projection.handle_tracking(
+            session,
+            [
+                ticket("T1", opened=at("2026-03-03 10:00"), closed=at("2026-03-03 12:00")),
+                node_run("n1", started=at("2026-03-03 10:00"), completed=at("2026-03-03 12:00"), ticket_id="T1"),
+            ],
+        )
+        body = (await client.get("/v1/reports/status", params={"as_of": q(at("2026-03-04 00:00"))})).json()
+        assert sorted((r["group"]["node"] or "-", r["total"]) for r in body["rows"]) == [("-", 1), ("repair", 1)]
+        only_e2e = await cell_ids(client, {"as_of": q(at("2026-03-04 00:00")), "scope": "end_to_end"})
+        assert list(only_e2e) == ["ticket:T1"]
+
+
+class TestFiltersAndCallers:
+    async def test_bound_partner_sees_only_its_sources(
+        self, session: AsyncSession, client: httpx.AsyncClient, settings: Any
+    ) -> None:
+        projection = await setup_w(session)
+        await projection.handle_tracking(
+            session,
+            [
+                node_run("mine", started=at("2026-03-03 10:00"), source="crm"),
+                node_run("theirs", started=at("2026-03-03 10:00"), source="billing"),
+            ],
+        )
+        partner = Caller(sub="key-1", kind="key", scopes=frozenset({"reports:read"}), sources=frozenset({"crm"}))
+        headers = identity_headers(partner, settings.service_token)
+        params = {"as_of": q(at("2026-03-03 12:00")), "group_by": "source"}
+        body = (await client.get("/v1/reports/status", params=params, headers=headers)).json()
+        assert [r["group"]["source"] for r in body["rows"]] == ["crm"]
+        asked_for_other = (
+            await client.get("/v1/reports/status", params={**params, "source": "billing"}, headers=headers)
+        ).json()
+        assert asked_for_other["rows"] == []
+        runs = (await client.get("/v1/reports/status/runs", params={"as_of": params["as_of"]}, headers=headers)).json()
+        assert [r["id"] for r in runs["items"]] == ["mine"]
+
+    async def test_filters_narrow_the_table(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
+        projection = await setup_w(session)
+        await projection.handle_tracking(
+            session,
+            [
+                node_run("v", started=at("2026-03-03 10:00"), segment="vip", department="field"),
+                node_run("r", started=at("2026-03-03 10:00"), segment="residential", department="field"),
+            ],
+        )
+        params = {"as_of": q(at("2026-03-03 12:00")), "segment": "vip", "department": "field"}
+        [row] = (await client.get("/v1/reports/status", params=params)).json()["rows"]
+        assert row["total"] == 1
+
+
+class TestBadParameters:
+    @pytest.mark.parametrize(
+        ("params", "field"),
+        [
+            ({"from": "2026-01-01T00:00:00Z", "to": "2027-01-03T00:00:00Z"}, "to"),
+            ({"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, "to"),
+            ({"from": "2026-01-01T00:00:00Z"}, "to"),
+            ({"as_of": "2026-01-01T00:00:00"}, "as_of"),
+            ({"as_of": "2026-01-01T00:00:00Z", "from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"}, "as_of"),
+            ({"group_by": "planet"}, "group_by"),
+            ({"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z", "tz": "Mars/Olympus"}, "tz"),
+            ({"bucket": "day"}, "bucket"),
+            ({"bucket": "fortnight"}, "query.bucket"),
+            ({"as_of": "yesterday"}, "query.as_of"),
+            ({"agreement": "nope"}, "agreement"),
+        ],
+    )
+    async def test_bad_parameters_are_422_naming_the_field(
+        self, client: httpx.AsyncClient, params: dict[str, str], field: str
+    ) -> None:
+        response = await client.get("/v1/reports/status", params=params)
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == PROBLEM
+        assert response.json()["errors"][0]["field"] == field
+
+    async def test_page_over_the_maximum_is_refused(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/v1/reports/status/runs", params={"limit": 100000})
+        assert response.status_code == 422
+        assert "at most" in response.json()["detail"]
+
+    async def test_achievement_needs_a_period(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/v1/reports/achievement")
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "from"
+
+    async def test_unknown_state_is_422(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/v1/reports/status/runs", params={"state": "sleepy"})
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "state"
