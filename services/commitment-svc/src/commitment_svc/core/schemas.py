@@ -1,7 +1,7 @@
 """Base classes and field types of the HTTP contract."""
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
@@ -17,7 +17,7 @@ Text = Annotated[str, StringConstraints(max_length=10_000)]
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must carry a UTC offset (e.g. 2026-03-03T10:00:00+08:00)")
-    return value
+    return value.astimezone(UTC)  # instants are kept and answered in UTC
 
 
 Instant = Annotated[datetime, AfterValidator(_aware)]
