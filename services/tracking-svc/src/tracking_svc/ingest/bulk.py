@@ -109,7 +109,9 @@ async def ndjson_lines(stream: AsyncIterator[bytes], hasher: Any, max_line: int)
             if skipping:
                 skipping = False
                 continue
-            if line.strip():
+            if len(line) > max_line:
+                yield Unparseable(f"line longer than {max_line} bytes")
+            elif line.strip():
                 yield line
         if len(pending) > max_line:
             if not skipping:

@@ -6,16 +6,20 @@ never by arrival, so any arrival order of the same events gives the same state.
 Node runs (per ticket and node, events in instant order):
 - A run begins with the first event of its node (a completion may arrive before its start; the run then
   has no `started_at` until the start arrives, and the start must sort before the completion).
-- `node.started` must be the first event of its run; when the node's current run has already ended,
-  a start begins the next cycle (cycle n+1) — except after a completion that never had a start, which
-  is "completion before start" and is refused.
+- `node.started` must be the first event of its run (a pause or resume before the start of the same
+  run is refused).
 - `ticket.reopened` at instant r: for every node whose current run ended at or before r, the next event
   of that node begins the next cycle. A node still running at r continues its run.
 - `node.paused` opens a pause; pausing while a pause is open (no resume in between) is refused.
   `node.resumed` closes the open pause; a resume with no open pause before it is kept in the log but
   does not change the state yet (its pause may still arrive, out of order).
-- `node.completed` / `node.cancelled` end the run (an open pause ends at the same instant); any later
-  event of that node other than a start (or after a reopen) is refused.
+- `node.completed` / `node.cancelled` end the run (an open pause ends at the same instant). Any later
+  event of the node belongs to the next cycle (a start, or an event whose start has not arrived yet),
+  except a start after a completion that never had a start: "completion before start", refused.
+- Guarantee: every arrival order of one cycle's events is accepted and gives the same state, as long as
+  no pause arrives while an earlier pause still lacks its resume (that is the overlap rule). Across
+  cycles, an event of an earlier cycle that arrives after the next cycle's start may be refused when
+  it cannot be placed (e.g. a completion whose start is missing sorting before the next start).
 - department/position: the latest event of the run that names them, else the node's defaults.
 Tickets (ticket-level events in instant order):
 - `ticket.opened` must be the first ticket event; `ticket.closed` needs an open ticket;
@@ -180,20 +184,14 @@ def derive_node_runs(
             current = _new_run(runs, node_key, default_department, default_position)
             fresh = False
         elif (ended_at := current.ended_at) is not None:
-            if fact.type == "node.started" and (current.started_at is not None or current.status == "cancelled"):
-                current = _new_run(runs, node_key, default_department, default_position)
-            elif fact.type == "node.started":
+            if fact.type == "node.started" and current.started_at is None and current.status == "completed":
                 raise Inconsistent(
                     "occurred_at",
                     f"completion before start: node {node_key} was completed at {_at(ended_at)}, "
                     f"before this start at {_at(fact.occurred_at)}",
                 )
-            else:
-                raise Inconsistent(
-                    "type",
-                    f"{fact.type} at {_at(fact.occurred_at)}: node {node_key} (cycle {current.cycle}) already "
-                    f"{current.status} at {_at(ended_at)}",
-                )
+            # the node ran again: a new start, or a later event whose start has not arrived yet
+            current = _new_run(runs, node_key, default_department, default_position)
         _apply(current, fact)
     return runs
 

@@ -67,7 +67,7 @@ async def list_tickets(
     return TicketPage(items=[_public(t) for t in page], next=encode_cursor(page[-1].seq) if len(rows) > limit else None)
 
 
-@router.get("/{ref}", response_model=TicketDetailPublic, responses={404: {"description": "no such ticket"}})
+@router.get("/{ref:path}", response_model=TicketDetailPublic, responses={404: {"description": "no such ticket"}})
 async def get_ticket(
     session: SessionDep,
     caller: CallerDep,

@@ -1,0 +1,221 @@
+"""POST /v1/events/bulk: JSON arrays and NDJSON streams, partial failure, atomic, Idempotency-Key."""
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from conftest import ev, feed
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+pytestmark = pytest.mark.usefixtures("catalogue")
+NDJSON = {"content-type": "application/x-ndjson"}
+
+
+def day(n: int = 3) -> list[dict[str, Any]]:
+    """A small day: n tickets opened, accepted, dispatched (one paused and resumed), closed."""
+    events: list[dict[str, Any]] = []
+    for t in range(n):
+        wo = f"WO-{t}"
+        events += [
+            ev(f"{wo}-o", "ticket.opened", 0, external_id=wo, ticket={"segment": "residential"}),
+            ev(f"{wo}-s1", "node.started", 0, "accept", external_id=wo),
+            ev(f"{wo}-c1", "node.completed", 0.5, "accept", external_id=wo),
+            ev(f"{wo}-s2", "node.started", 0.5, "dispatch", external_id=wo),
+            ev(f"{wo}-p2", "node.paused", 1, "dispatch", external_id=wo, reason="awaiting-customer"),
+            ev(f"{wo}-r2", "node.resumed", 2, "dispatch", external_id=wo),
+            ev(f"{wo}-c2", "node.completed", 3, "dispatch", external_id=wo),
+            ev(f"{wo}-x", "ticket.closed", 3, external_id=wo),
+        ]
+    return events
+
+
+def ndjson(items: list[Any]) -> bytes:
+    return b"".join((i if isinstance(i, bytes) else json.dumps(i).encode()) + b"\n" for i in items)
+
+
+async def count(session: AsyncSession, table: str) -> int:
+    return int(await session.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
+
+
+class TestBulkArray:
+    async def test_a_day_in_order_is_accepted_and_read_back(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/v1/events/bulk", json=day())
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["accepted"], body["duplicates"], body["rejected"]) == (24, 0, 0)
+        assert [i["index"] for i in body["items"]] == list(range(24))
+        detail = (await client.get("/v1/tickets/crm:WO-2")).json()
+        assert detail["status"] == "closed"
+        assert [(r["node_key"], r["status"], len(r["pauses"])) for r in detail["node_runs"]] == [
+            ("accept", "completed", 1 - 1),
+            ("dispatch", "completed", 1),
+        ]
+
+    async def test_reversed_day_gives_the_same_truth(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/v1/events/bulk", json=list(reversed(day(1))))
+        assert response.json()["accepted"] == 8
+        detail = (await client.get("/v1/tickets/crm:WO-0")).json()
+        assert detail["status"] == "closed"
+        assert detail["opened_at"] == "2026-03-03T02:00:00Z"
+        assert [(r["node_key"], r["status"], r["started_at"]) for r in detail["node_runs"]] == [
+            ("accept", "completed", "2026-03-03T02:00:00Z"),
+            ("dispatch", "completed", "2026-03-03T02:30:00Z"),
+        ]
+
+    async def test_bad_items_are_rejected_with_reasons_and_the_others_accepted(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        items: list[Any] = [
+            ev("a", "node.started", 0, "accept"),
+            ev("b", "node.started", 0, "warp"),
+            "not an object",
+            {**ev("c", "ticket.opened", 0), "extra": 1},
+            ev("d", "node.completed", 1, "accept"),
+            ev("a", "node.started", 0, "accept"),
+            ev("a", "node.started", 5, "accept"),
+        ]
+        body = (await client.post("/v1/events/bulk", json=items)).json()
+        assert [(i["status"], (i["error"] or {}).get("field")) for i in body["items"]] == [
+            ("accepted", None),
+            ("rejected", "node"),
+            ("rejected", "body"),
+            ("rejected", "extra"),
+            ("accepted", None),
+            ("duplicate", None),
+            ("rejected", "event_id"),
+        ]
+        assert body["items"][6]["error"]["status"] == 409
+        assert (body["accepted"], body["duplicates"], body["rejected"]) == (2, 1, 4)
+        assert await count(session, "events") == 2
+
+    async def test_atomic_refuses_everything_when_one_item_is_bad(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        items = [*day(1), ev("bad", "node.started", 0, "warp")]
+        response = await client.post("/v1/events/bulk", params={"atomic": "true"}, json=items)
+        assert response.status_code == 422
+        assert response.json()["errors"] == [
+            {"field": "items[8].node", "message": "unknown node warp of process fault-repair", "status": 422}
+        ]
+        assert await count(session, "events") == 0
+        assert await count(session, "tickets") == 0
+        assert await feed(session) == []
+
+    async def test_atomic_accepts_a_clean_batch(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/v1/events/bulk", params={"atomic": "true"}, json=day(1))
+        assert response.json()["accepted"] == 8
+
+    async def test_replay_is_all_duplicates_and_writes_nothing(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        await client.post("/v1/events/bulk", json=day())
+        events, outbox = await count(session, "events"), await count(session, "outbox")
+        body = (await client.post("/v1/events/bulk", json=day())).json()
+        assert (body["accepted"], body["duplicates"]) == (0, 24)
+        assert all(i["ticket_id"] for i in body["items"])
+        assert (await count(session, "events"), await count(session, "outbox")) == (events, outbox)
+
+    async def test_more_items_than_the_maximum_is_413(self, client: httpx.AsyncClient, app: FastAPI) -> None:
+        app.state.settings.bulk_max_items = 5
+        response = await client.post("/v1/events/bulk", json=day(1))
+        assert response.status_code == 413
+        assert response.headers["content-type"] == "application/problem+json"
+
+    async def test_body_that_is_not_an_array_is_422(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/v1/events/bulk", json={"events": []})
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "body"
+
+    async def test_other_media_type_is_415(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/v1/events/bulk", content=b"x", headers={"content-type": "text/csv"})
+        assert response.status_code == 415
+
+    async def test_chunks_inside_one_array_see_each_other(self, client: httpx.AsyncClient, app: FastAPI) -> None:
+        app.state.settings.ingest_chunk_size = 3
+        body = (await client.post("/v1/events/bulk", json=list(reversed(day(2))))).json()
+        assert body["accepted"] == 16
+        detail = (await client.get("/v1/tickets/crm:WO-1")).json()
+        assert [r["status"] for r in detail["node_runs"]] == ["completed", "completed"]
+
+
+class TestIdempotencyKey:
+    async def test_same_key_and_body_gives_the_same_answer(self, client: httpx.AsyncClient) -> None:
+        headers = {"Idempotency-Key": "batch-1"}
+        first = await client.post("/v1/events/bulk", json=day(1), headers=headers)
+        again = await client.post("/v1/events/bulk", json=day(1), headers=headers)
+        assert again.status_code == first.status_code == 200
+        assert again.json() == first.json()
+        assert again.json()["accepted"] == 8
+        assert again.headers["Idempotent-Replayed"] == "true"
+
+    async def test_same_key_with_another_body_is_422(self, client: httpx.AsyncClient) -> None:
+        headers = {"Idempotency-Key": "batch-1"}
+        await client.post("/v1/events/bulk", json=day(1), headers=headers)
+        response = await client.post("/v1/events/bulk", json=day(2), headers=headers)
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+
+    async def test_same_key_and_ndjson_body_gives_the_same_answer(self, client: httpx.AsyncClient) -> None:
+        headers = {"Idempotency-Key": "stream-1", **NDJSON}
+        first = await client.post("/v1/events/bulk", content=ndjson(day(1)), headers=headers)
+        again = await client.post("/v1/events/bulk", content=ndjson(day(1)), headers=headers)
+        assert again.json() == first.json()
+        other = await client.post("/v1/events/bulk", content=ndjson(day(2)), headers=headers)
+        assert other.status_code == 422
+
+
+class TestBulkNdjson:
+    async def test_stream_is_processed_in_chunks_and_lists_only_non_accepted_items(
+        self, client: httpx.AsyncClient, app: FastAPI, session: AsyncSession
+    ) -> None:
+        app.state.settings.ingest_chunk_size = 4
+        items: list[Any] = [*day(2)]
+        items.insert(5, b"{not json")
+        items.insert(9, ev("bad", "node.started", 0, "warp"))
+        items.append(day(1)[0])  # a duplicate of the first line
+
+        async def stream() -> Any:
+            payload = ndjson(items) + b"\n\n"  # blank lines are skipped
+            for start in range(0, len(payload), 37):  # arbitrary network pieces, cutting lines
+                yield payload[start : start + 37]
+
+        response = await client.post("/v1/events/bulk", content=stream(), headers=NDJSON)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["accepted"], body["duplicates"], body["rejected"]) == (16, 1, 2)
+        assert [(i["index"], i["status"]) for i in body["items"]] == [
+            (5, "rejected"),
+            (9, "rejected"),
+            (18, "duplicate"),
+        ]
+        assert body["items"][0]["error"]["field"] == "body"
+        assert await count(session, "events") == 16
+
+    async def test_atomic_stream_with_a_bad_line_writes_nothing(
+        self, client: httpx.AsyncClient, app: FastAPI, session: AsyncSession
+    ) -> None:
+        app.state.settings.ingest_chunk_size = 4
+        items: list[Any] = [*day(2), ev("bad", "node.started", 0, "warp")]
+        response = await client.post(
+            "/v1/events/bulk", params={"atomic": "true"}, content=ndjson(items), headers=NDJSON
+        )
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "items[16].node"
+        assert await count(session, "events") == 0
+
+    async def test_line_longer_than_the_limit_is_rejected_alone(self, client: httpx.AsyncClient, app: FastAPI) -> None:
+        app.state.settings.ndjson_max_line_bytes = 1024
+        items: list[Any] = [day(1)[0], b'{"event_id": "' + b"x" * 5000 + b'"}', day(1)[1]]
+        body = (await client.post("/v1/events/bulk", content=ndjson(items), headers=NDJSON)).json()
+        assert (body["accepted"], body["rejected"]) == (2, 1)
+        assert body["items"][0]["index"] == 1
+        assert "longer than" in body["items"][0]["error"]["detail"]
+
+    async def test_listed_items_are_capped(self, client: httpx.AsyncClient, app: FastAPI) -> None:
+        app.state.settings.ndjson_max_listed_items = 2
+        items = [ev(f"b{i}", "node.started", 0, "warp") for i in range(5)]
+        body = (await client.post("/v1/events/bulk", content=ndjson(items), headers=NDJSON)).json()
+        assert (body["rejected"], len(body["items"]), body["items_truncated"]) == (5, 2, True)
