@@ -5,6 +5,7 @@ what they were sent. Only the network edge is replaced: feedback-svc's own code 
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,7 +89,7 @@ class FakeTracking:
 @dataclass
 class FakeEvaluation:
     judgments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    achievements: list[tuple[dict[str, str], dict[str, Any]]] = field(default_factory=list)
+    achievements: list[tuple[Callable[[dict[str, str]], bool], dict[str, Any]]] = field(default_factory=list)
     requests: list[httpx.Request] = field(default_factory=list)
     down: bool = False
 
@@ -114,7 +115,7 @@ class FakeEvaluation:
             return httpx.Response(200, json={"items": self.judgments.get(params["ticket_id"], [])})
         if path == "/v1/reports/achievement":
             for match, body in self.achievements:
-                if all(params.get(k) == v for k, v in match.items()):
+                if match(params):
                     return httpx.Response(200, json=body)
             return httpx.Response(200, json={"totals": {"runs": 0, "normal": 0, "acceptable": 0, "warning": 0}})
         return _problem(404, f"no route {path}")

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from pledge_common.app import create_service_app
 from pledge_common.internal import make_http_client
 
+from feedback_svc.actions.router import router as actions_router
 from feedback_svc.clients import EvaluationClient, TrackingClient
 from feedback_svc.complaints.router import router as complaints_router
 from feedback_svc.complaints.sender import TrackingCommandSender
@@ -57,6 +58,6 @@ def create_app(settings: Settings | None = None, upstream_transport: httpx.Async
         description="The customer's side: feedback, SERVQUAL surveys, complaints, corrective actions.",
         settings=settings,
         alembic_ini=ALEMBIC_INI,
-        public_routers=[feedback_router, surveys_router, complaints_router],
+        public_routers=[feedback_router, surveys_router, complaints_router, actions_router],
         extra_lifespan=lifespan,
     )

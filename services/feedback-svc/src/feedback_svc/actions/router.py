@@ -1,0 +1,73 @@
+"""`/v1/corrective-actions`: improvement plans from complaints, recommendations and survey gaps."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+from pledge_common.db import SessionDep
+from pledge_common.identity import CallerDep
+
+from feedback_svc.actions import service
+from feedback_svc.actions.repository import ActionFilter
+from feedback_svc.actions.rules import ActionStatus
+from feedback_svc.actions.schemas import ActionCreate, ActionPublic, ActionSummary, ActionTransitionCreate
+from feedback_svc.common import Page
+from feedback_svc.upstream import EvaluationDep, TrackingDep
+
+router = APIRouter(prefix="/v1/corrective-actions", tags=["corrective actions"])
+
+
+def _tz(request: Request) -> str:
+    zone: str = request.app.state.settings.report_timezone
+    return zone
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ActionPublic, response_model_by_alias=True)
+async def create_action(
+    data: ActionCreate,
+    request: Request,
+    session: SessionDep,
+    tracking: TrackingDep,
+    evaluation: EvaluationDep,
+    caller: CallerDep,
+) -> ActionPublic:
+    """Open a corrective action linked to the complaints, recommendations or survey gaps behind it."""
+    return await service.create(session, tracking, evaluation, _tz(request), caller, data)
+
+
+@router.get("", response_model=Page[ActionSummary])
+async def list_actions(
+    request: Request,
+    session: SessionDep,
+    status: ActionStatus | None = None,
+    overdue: Annotated[bool, Query(description="only open actions past their due date")] = False,
+    owner_department: str | None = None,
+    process_key: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Page[ActionSummary]:
+    """Corrective actions by due date (soonest first); `overdue=true` lists the overdue ones."""
+    tz = _tz(request)
+    where = ActionFilter(status, owner_department, process_key, service.today_in(tz) if overdue else None)
+    return await service.list_page(session, where, tz, cursor, limit)
+
+
+@router.get("/{action_id}", response_model=ActionPublic, response_model_by_alias=True)
+async def get_action(
+    action_id: uuid.UUID, request: Request, session: SessionDep, evaluation: EvaluationDep
+) -> ActionPublic:
+    """One corrective action with its history and, once done, its effectiveness check."""
+    return await service.get(session, evaluation, _tz(request), action_id)
+
+
+@router.post("/{action_id}/transitions", response_model=ActionPublic, response_model_by_alias=True)
+async def transition_action(
+    action_id: uuid.UUID,
+    data: ActionTransitionCreate,
+    request: Request,
+    session: SessionDep,
+    evaluation: EvaluationDep,
+    caller: CallerDep,
+) -> ActionPublic:
+    """Move an action: open → in_progress → done → verified (done → in_progress when verification fails)."""
+    return await service.transition(session, evaluation, _tz(request), caller, action_id, data)
