@@ -133,13 +133,6 @@ class TestBulkArray:
         response = await client.post("/v1/events/bulk", content=b"x", headers={"content-type": "text/csv"})
         assert response.status_code == 415
 
-    async def test_chunks_inside_one_array_see_each_other(self, client: httpx.AsyncClient, app: FastAPI) -> None:
-        app.state.settings.ingest_chunk_size = 3
-        body = (await client.post("/v1/events/bulk", json=list(reversed(day(2))))).json()
-        assert body["accepted"] == 16
-        detail = (await client.get("/v1/tickets/crm:WO-1")).json()
-        assert [r["status"] for r in detail["node_runs"]] == ["completed", "completed"]
-
 
 class TestIdempotencyKey:
     async def test_same_key_and_body_gives_the_same_answer(self, client: httpx.AsyncClient) -> None:
@@ -168,6 +161,14 @@ class TestIdempotencyKey:
 
 
 class TestBulkNdjson:
+    async def test_chunks_of_one_stream_see_each_other(self, client: httpx.AsyncClient, app: FastAPI) -> None:
+        app.state.settings.ingest_chunk_size = 3
+        response = await client.post("/v1/events/bulk", content=ndjson(list(reversed(day(2)))), headers=NDJSON)
+        assert response.json()["accepted"] == 16
+        detail = (await client.get("/v1/tickets/crm:WO-1")).json()
+        assert [r["status"] for r in detail["node_runs"]] == ["completed", "completed"]
+        assert detail["status"] == "closed"
+
     async def test_stream_is_processed_in_chunks_and_lists_only_non_accepted_items(
         self, client: httpx.AsyncClient, app: FastAPI, session: AsyncSession
     ) -> None:

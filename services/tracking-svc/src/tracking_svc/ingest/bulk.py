@@ -8,11 +8,14 @@ from typing import Any
 
 from pledge_common.identity import Caller
 from pledge_common.problems import Conflict, Unprocessable
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tracking_svc.config import Settings
 from tracking_svc.ingest.schemas import BulkItemResult, BulkResult, ItemError
 from tracking_svc.ingest.service import ChunkResult, ConcurrentTwin, Outcome, Unparseable, ingest_chunk
+
+RETRYABLE = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 
 @dataclass(slots=True)
@@ -81,19 +84,24 @@ async def _chunk(
         return await ingest_chunk(session, items, caller=caller, settings=settings, atomic=atomic)
     except ConcurrentTwin:
         raise Conflict("a concurrent request stored some of the same events; send the request again") from None
+    except DBAPIError as err:
+        if getattr(err.orig, "sqlstate", None) in RETRYABLE:
+            raise Conflict("this request collided with a concurrent one; send it again (it is idempotent)") from None
+        raise
 
 
 async def ingest_array(
     session: AsyncSession, items: Sequence[Any], caller: Caller, settings: Settings, atomic: bool
 ) -> BulkResult:
-    """A JSON array: one transaction (the request's), processed in chunks; every item answered."""
+    """A JSON array (at most `bulk_max_items`): one chunk in the request's transaction; every item answered.
+
+    One chunk per transaction keeps concurrent bulk requests free of deadlocks: a chunk creates its new
+    tickets in key order and then locks all its tickets in id order, before touching anything else."""
     tally = Tally()
-    size = settings.ingest_chunk_size
-    for offset in range(0, len(items), size):
-        result = await _chunk(session, items[offset : offset + size], caller, settings, atomic)
-        if atomic and result.any_rejected:
-            raise atomic_failure(offset, result, offset + len(result.outcomes))
-        tally.add(offset, result, list_accepted=True, max_listed=None)
+    result = await _chunk(session, items, caller, settings, atomic)
+    if atomic and result.any_rejected:
+        raise atomic_failure(0, result, len(result.outcomes))
+    tally.add(0, result, list_accepted=True, max_listed=None)
     return tally.result()
 
 
