@@ -9,6 +9,7 @@ from commitment_svc.agreements.router import router as agreements_router
 from commitment_svc.calendars.router import router as calendars_router
 from commitment_svc.commitments.router import router as commitments_router
 from commitment_svc.config import Settings
+from commitment_svc.deadlines.router import router as deadlines_router
 from commitment_svc.departments.router import router as departments_router
 from commitment_svc.processes.router import router as processes_router
 from commitment_svc.segments.router import router as segments_router
@@ -31,5 +32,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             processes_router,
             commitments_router,
             agreements_router,
+            deadlines_router,
         ],
     )

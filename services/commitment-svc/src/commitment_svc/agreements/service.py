@@ -95,13 +95,17 @@ def _history(row: AgreementRow, status: str, caller: Caller, at: datetime, reaso
     row.history = [*row.history, {"status": status, "at": at.isoformat(), "by": caller.sub, "reason": reason}]
 
 
-async def _save(session: AsyncSession, rows: list[AgreementRow]) -> None:
+async def _flush(session: AsyncSession, rows: list[AgreementRow]) -> None:
     repo = AgreementRepository(session)
     try:
         for row in rows:
             await repo.add(row)
     except IntegrityError as err:
         raise problem_for(err, CONSTRAINTS) from None
+
+
+async def _save(session: AsyncSession, rows: list[AgreementRow]) -> None:
+    await _flush(session, rows)
     await emit_many(session, [("agreement.upserted", str(r.id), public(r).feed_payload()) for r in rows])
 
 
@@ -219,6 +223,8 @@ async def transition(
                 old.updated_at = now
                 _history(old, "terminated", caller, now, f"superseded by version {row.version}")
                 changed.append(old)
+        # the superseded version must leave `signed` before this one enters it (one signed version per key)
+        await _flush(session, changed)
         row.signed_at = now
     elif body.to == "terminated":
         row.terminated_at = now
