@@ -205,6 +205,8 @@ UPGRADE = (
         department text,
         events text[] NOT NULL DEFAULT '{}',
         levels text[] NOT NULL DEFAULT '{}',
+        sources text[],
+        created_by text NOT NULL DEFAULT '',
         secret text NOT NULL,
         enabled boolean NOT NULL DEFAULT true,
         disabled_reason text,

@@ -11,9 +11,13 @@ from pledge_common.app import create_service_app
 from pledge_common.consumer import FeedConsumer
 from pledge_common.internal import make_http_client
 
+from evaluation_svc.alerts.router import router as alerts_router
+from evaluation_svc.alerts.service import AlertScanner
 from evaluation_svc.config import Settings
 from evaluation_svc.readmodel.service import Projection
 from evaluation_svc.reports.router import router as reports_router
+from evaluation_svc.webhooks.router import router as webhooks_router
+from evaluation_svc.webhooks.service import WebhookSender
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
@@ -49,9 +53,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.projection = projection
         consumers = make_consumers(app, settings, projection)
         app.state.consumers = {c.name: c for c in consumers}
+        scanner = AlertScanner(app.state.sessionmaker, settings.scanner_interval_seconds, settings.scanner_batch_size)
+        sender = WebhookSender(app.state.sessionmaker, settings)
+        app.state.scanner, app.state.sender = scanner, sender
         tasks: list[asyncio.Task[None]] = []
         if settings.consume_feeds:
             tasks += [asyncio.create_task(c.run(), name=f"consumer-{c.name}") for c in consumers]
+        if settings.run_scanner:
+            tasks.append(asyncio.create_task(scanner.run(), name="alert-scanner"))
+        if settings.run_webhooks:
+            tasks.append(asyncio.create_task(sender.run(), name="webhook-sender"))
         try:
             yield
         finally:
@@ -62,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await task
             for consumer in consumers:
                 await consumer.client.aclose()
+            await sender.aclose()
 
     return create_service_app(
         service="evaluation",
@@ -69,6 +81,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="How far the real service is from the promise: seven states, reports, alerts.",
         settings=settings,
         alembic_ini=ALEMBIC_INI,
-        public_routers=[reports_router],
+        public_routers=[reports_router, alerts_router, webhooks_router],
         extra_lifespan=background,
     )

@@ -1,0 +1,32 @@
+"""Which alert levels an open run has passed (pure)."""
+
+from datetime import datetime
+
+from evaluation_svc.rules import ALERT_LEVELS
+
+
+def levels_passed(
+    done: int,
+    prewarning_due_at: datetime | None,
+    commitment_due_at: datetime | None,
+    tolerance_due_at: datetime | None,
+    now: datetime,
+) -> tuple[list[tuple[int, datetime]], int]:
+    """Levels above `done` whose due instant has passed at `now` (a run exceeds its limit right after
+    the due instant), and the new `done`. A missing due instant stops the climb (the clock is stopped),
+    except a missing pre-warning, which a commitment without a pre-warning fraction simply lacks."""
+    raised: list[tuple[int, datetime]] = []
+    for level, due in zip(
+        range(1, len(ALERT_LEVELS) + 1), (prewarning_due_at, commitment_due_at, tolerance_due_at), strict=True
+    ):
+        if level <= done:
+            continue
+        if due is None:
+            if level == 1:
+                continue
+            break
+        if due >= now:
+            break
+        raised.append((level, due))
+        done = level
+    return raised, done

@@ -1,0 +1,149 @@
+"""Raising alerts (the scanner) and handling them (list, acknowledge)."""
+
+import asyncio
+import base64
+import binascii
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from pledge_common.identity import Caller
+from pledge_common.outbox import emit_many
+from pledge_common.problems import NotFound, invalid
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from evaluation_svc.alerts.repository import AlertRepository
+from evaluation_svc.alerts.rules import levels_passed
+from evaluation_svc.alerts.schemas import AlertPage, AlertPublic
+from evaluation_svc.rules import ALERT_LEVELS
+from evaluation_svc.webhooks.repository import WebhookRepository
+
+log = logging.getLogger("evaluation.alerts")
+
+
+async def publish(session: AsyncSession, event_type: str, alerts: Sequence[AlertPublic]) -> None:
+    """Emit on our feed and queue a delivery per matching webhook subscription, in the same transaction."""
+    await emit_many(session, [(event_type, str(a.id), a.event_payload()) for a in alerts])
+    await WebhookRepository(session).enqueue(event_type, alerts)
+
+
+async def scan_once(session: AsyncSession, now: datetime, batch_size: int) -> int:
+    """Raise the alerts of open runs whose due instants have passed; returns how many runs were claimed."""
+    repo = AlertRepository(session)
+    runs = await repo.claim_due_runs(now, batch_size)
+    pending: list[dict[str, object]] = []
+    done: dict[str, int] = {}
+    for run in runs:
+        raised, new_done = levels_passed(
+            run["alert_level_done"], run["prewarning_due_at"], run["commitment_due_at"], run["tolerance_due_at"], now
+        )
+        done[run["id"]] = new_done
+        for level, due in raised:
+            pending.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "node_run_id": run["id"],
+                    "cycle": run["cycle"],
+                    "level": ALERT_LEVELS[level - 1],
+                    "ticket_id": run["ticket_id"],
+                    "kind": run["kind"],
+                    "process_key": run["process_key"],
+                    "node_key": run["node_key"],
+                    "segment": run["segment"],
+                    "department": run["department"],
+                    "position": run["position"],
+                    "source": run["source"],
+                    "commitment_id": run["commitment_id"],
+                    "commitment_key": run["commitment_key"],
+                    "due_at": due.isoformat(),
+                    "raised_at": datetime.now(UTC).isoformat(),
+                }
+            )
+    inserted = await repo.insert_alerts(pending)
+    await repo.advance_runs(done)
+    if inserted:
+        await publish(session, "alert.raised", [AlertPublic(**a) for a in inserted])
+    return len(runs)
+
+
+class AlertScanner:
+    """Background loop; several replicas share the work through row locks taken with SKIP LOCKED."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], interval: float, batch_size: int) -> None:
+        self.sessionmaker = sessionmaker
+        self.interval = interval
+        self.batch_size = batch_size
+
+    async def tick(self) -> int:
+        async with self.sessionmaker() as session, session.begin():
+            return await scan_once(session, datetime.now(UTC), self.batch_size)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                claimed = await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a failed tick is retried at the next one; nothing was committed
+                log.exception("alert scan failed")
+                claimed = 0
+            if claimed < self.batch_size:
+                await asyncio.sleep(self.interval)
+
+
+def encode_cursor(alert: AlertPublic) -> str:
+    return base64.urlsafe_b64encode(f"{alert.raised_at.isoformat()}|{alert.id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        at, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(at), uuid.UUID(ident)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise invalid("cursor", "not a cursor this API returned") from None
+
+
+async def list_alerts(
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    department: Sequence[str],
+    level: Sequence[str],
+    state: Sequence[str],
+    process: Sequence[str],
+    node_run_id: str | None,
+    cursor: str | None,
+    limit: int,
+) -> AlertPage:
+    rows = await AlertRepository(session).page(
+        department=department,
+        level=level,
+        state=state,
+        process=process,
+        node_run_id=node_run_id,
+        sources=caller.sources,
+        after=decode_cursor(cursor) if cursor else None,
+        limit=limit + 1,
+    )
+    items = [AlertPublic(**r) for r in rows[:limit]]
+    return AlertPage(items=items, next_cursor=encode_cursor(items[-1]) if len(rows) > limit else None)
+
+
+async def get_alert(session: AsyncSession, caller: Caller, alert_id: uuid.UUID) -> AlertPublic:
+    row = await AlertRepository(session).get(alert_id)
+    if row is None or not caller.can_see_source(row["source"]):
+        raise NotFound(f"no alert {alert_id}")
+    return AlertPublic(**row)
+
+
+async def acknowledge(session: AsyncSession, caller: Caller, alert_id: uuid.UUID, note: str | None) -> AlertPublic:
+    repo = AlertRepository(session)
+    row = await repo.get(alert_id, for_update=True)
+    if row is None or not caller.can_see_source(row["source"]):
+        raise NotFound(f"no alert {alert_id}")
+    if row["state"] == "acknowledged":
+        return AlertPublic(**row)  # acknowledging twice changes nothing
+    alert = AlertPublic(**await repo.acknowledge(alert_id, caller.sub, note, datetime.now(UTC)))
+    await publish(session, "alert.acknowledged", [alert])
+    return alert

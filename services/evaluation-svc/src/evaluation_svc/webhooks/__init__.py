@@ -1,0 +1,1 @@
+"""Outbound webhooks: subscriptions, signed deliveries with retries, a delivery log."""

@@ -1,0 +1,80 @@
+"""Public shapes of webhook subscriptions and their delivery log."""
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evaluation_svc.alerts.schemas import AlertLevel
+
+WebhookEvent = Literal["alert.raised", "alert.acknowledged"]
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(max_length=2000, description="http(s) URL receiving POSTed JSON deliveries")
+    description: str | None = Field(default=None, max_length=500)
+    department: str | None = Field(default=None, description="only alerts of this department (null: all)")
+    events: list[WebhookEvent] = Field(default_factory=list, description="event types to deliver (empty: all)")
+    levels: list[AlertLevel] = Field(default_factory=list, description="alert levels to deliver (empty: all)")
+
+
+class WebhookUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(default=None, max_length=2000)
+    description: str | None = Field(default=None, max_length=500)
+    department: str | None = None
+    events: list[WebhookEvent] | None = None
+    levels: list[AlertLevel] | None = None
+    enabled: bool | None = Field(default=None, description="true re-enables a subscription disabled by failures")
+
+
+class WebhookPublic(BaseModel):
+    id: uuid.UUID
+    url: str
+    description: str | None
+    department: str | None
+    events: list[str]
+    levels: list[str]
+    enabled: bool
+    disabled_reason: str | None
+    consecutive_failures: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookCreated(WebhookPublic):
+    secret: str = Field(description="HMAC key of the signatures; shown only once")
+
+
+class WebhookList(BaseModel):
+    items: list[WebhookPublic]
+
+
+class AttemptPublic(BaseModel):
+    attempt: int
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+
+class DeliveryPublic(BaseModel):
+    id: uuid.UUID
+    event_type: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    log: list[AttemptPublic]
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryPublic]
+    next_cursor: str | None

@@ -1,0 +1,222 @@
+"""Webhook subscriptions (create, read, update, delete) and the sender loop."""
+
+import asyncio
+import base64
+import binascii
+import logging
+import math
+import random
+import secrets
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from pledge_common.identity import Caller
+from pledge_common.problems import NotFound, invalid
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from evaluation_svc.config import Settings
+from evaluation_svc.webhooks.repository import WebhookRepository
+from evaluation_svc.webhooks.schemas import (
+    DeliveryPage,
+    DeliveryPublic,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookList,
+    WebhookPublic,
+    WebhookUpdate,
+)
+from evaluation_svc.webhooks.signing import (
+    DELIVERY_HEADER,
+    EVENT_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    Network,
+    parse_networks,
+    sign,
+    target_refused,
+)
+
+log = logging.getLogger("evaluation.webhooks")
+
+
+def _public(row: dict[str, Any]) -> WebhookPublic:
+    return WebhookPublic(**{k: v for k, v in row.items() if k in WebhookPublic.model_fields})
+
+
+def _visible(row: dict[str, Any] | None, caller: Caller) -> dict[str, Any]:
+    """Subscriptions of a partner bound to sources are its own; others see all."""
+    if row is None or (caller.sources is not None and row["created_by"] != caller.sub):
+        raise NotFound("no such webhook subscription")
+    return row
+
+
+async def create(session: AsyncSession, settings: Settings, caller: Caller, body: WebhookCreate) -> WebhookCreated:
+    refused = await target_refused(body.url, parse_networks(settings.webhook_allowed_networks))
+    if refused:
+        raise invalid("url", refused)
+    row = await WebhookRepository(session).create(
+        {
+            "id": uuid.uuid4(),
+            "url": body.url,
+            "description": body.description,
+            "department": body.department,
+            "events": list(body.events),
+            "levels": list(body.levels),
+            "sources": sorted(caller.sources) if caller.sources is not None else None,
+            "created_by": caller.sub,
+            "secret": "whsec_" + secrets.token_urlsafe(32),
+        }
+    )
+    return WebhookCreated(**_public(row).model_dump(), secret=row["secret"])
+
+
+async def list_all(session: AsyncSession, caller: Caller) -> WebhookList:
+    rows = await WebhookRepository(session).all()
+    return WebhookList(items=[_public(r) for r in rows if caller.sources is None or r["created_by"] == caller.sub])
+
+
+async def get(session: AsyncSession, caller: Caller, subscription_id: uuid.UUID) -> WebhookPublic:
+    return _public(_visible(await WebhookRepository(session).get(subscription_id), caller))
+
+
+async def update(
+    session: AsyncSession, settings: Settings, caller: Caller, subscription_id: uuid.UUID, body: WebhookUpdate
+) -> WebhookPublic:
+    repo = WebhookRepository(session)
+    _visible(await repo.get(subscription_id, for_update=True), caller)
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+    for key in ("url", "events", "levels", "enabled"):
+        if key in changes and changes[key] is None:
+            raise invalid(key, "must not be null")
+    if "url" in changes:
+        refused = await target_refused(changes["url"], parse_networks(settings.webhook_allowed_networks))
+        if refused:
+            raise invalid("url", refused)
+    if changes.get("enabled") is True:
+        changes |= {"consecutive_failures": 0, "disabled_reason": None}
+    elif changes.get("enabled") is False:
+        changes["disabled_reason"] = "disabled by the user"
+    if not changes:
+        return await get(session, caller, subscription_id)
+    return _public(await repo.update(subscription_id, changes))
+
+
+async def delete(session: AsyncSession, caller: Caller, subscription_id: uuid.UUID) -> None:
+    repo = WebhookRepository(session)
+    _visible(await repo.get(subscription_id, for_update=True), caller)
+    await repo.delete(subscription_id)
+
+
+async def deliveries(
+    session: AsyncSession, caller: Caller, subscription_id: uuid.UUID, cursor: str | None, limit: int
+) -> DeliveryPage:
+    repo = WebhookRepository(session)
+    _visible(await repo.get(subscription_id), caller)
+    after = None
+    if cursor:
+        try:
+            at, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+            after = (datetime.fromisoformat(at), uuid.UUID(ident))
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            raise invalid("cursor", "not a cursor this API returned") from None
+    rows = await repo.deliveries(subscription_id, after, limit + 1)
+    items = [DeliveryPublic(**r) for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = base64.urlsafe_b64encode(f"{last.created_at.isoformat()}|{last.id}".encode()).decode()
+    return DeliveryPage(items=items, next_cursor=next_cursor)
+
+
+def retry_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
+    """Exponential backoff with jitter: half the capped delay fixed, half random ("equal jitter")."""
+    delay: float = min(cap, base * math.pow(2, max(0, attempt - 1)))
+    jitter: float = (rng or random.Random()).uniform(0, delay / 2)
+    return delay / 2 + jitter
+
+
+class WebhookSender:
+    """Background loop: lease due deliveries, POST them signed, record the outcome. Several replicas share
+    the queue (SKIP LOCKED); a sender that dies mid-flight leaves leases that expire and are retried."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.allowed: list[Network] = parse_networks(settings.webhook_allowed_networks)
+        # never the service client: it carries the service token, which must not leave the cluster
+        self.client = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
+        self.batch_size = 50
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def _send(self, delivery: dict[str, Any]) -> dict[str, Any]:
+        body = delivery["body"].encode()
+        timestamp = str(int(time.time()))
+        started = time.perf_counter()
+        status_code: int | None = None
+        error: str | None = None
+        refused = await target_refused(delivery["url"], self.allowed)
+        if refused:
+            error = refused
+        else:
+            try:
+                response = await self.client.post(
+                    delivery["url"],
+                    content=body,
+                    headers={
+                        "Content-Type": "application/json",
+                        "User-Agent": "pledge-webhooks/1",
+                        TIMESTAMP_HEADER: timestamp,
+                        SIGNATURE_HEADER: sign(delivery["secret"], timestamp, body),
+                        EVENT_HEADER: delivery["event_type"],
+                        DELIVERY_HEADER: str(delivery["id"]),
+                    },
+                )
+                status_code = response.status_code
+                if not 200 <= status_code < 300:
+                    error = f"HTTP {status_code}"
+            except httpx.HTTPError as err:
+                error = f"{type(err).__name__}: {err}"[:500]
+        now = datetime.now(UTC)
+        s = self.settings
+        retry_at = now + timedelta(
+            seconds=retry_delay(delivery["attempts"], s.webhook_backoff_seconds, s.webhook_backoff_max_seconds)
+        )
+        return {
+            "id": str(delivery["id"]),
+            "subscription_id": str(delivery["subscription_id"]),
+            "attempt": delivery["attempts"],
+            "ok": error is None,
+            "at": now.isoformat(),
+            "retry_at": retry_at.isoformat(),
+            "status_code": status_code,
+            "error": error,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+
+    async def tick(self) -> int:
+        s = self.settings
+        async with self.sessionmaker() as session, session.begin():
+            claimed = await WebhookRepository(session).claim(self.batch_size, s.webhook_timeout_seconds * 3 + 5)
+        if not claimed:
+            return 0
+        outcomes = await asyncio.gather(*(self._send(d) for d in claimed))
+        async with self.sessionmaker() as session, session.begin():
+            await WebhookRepository(session).record(outcomes, s.webhook_max_attempts, s.webhook_disable_after_failures)
+        return len(claimed)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                sent = await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the leases expire and the deliveries are retried
+                log.exception("webhook delivery round failed")
+                sent = 0
+            if sent < self.batch_size:
+                await asyncio.sleep(self.settings.webhook_poll_seconds)

@@ -1,0 +1,227 @@
+"""Webhooks: subscriptions, signed deliveries to a real local receiver, retries, disabling, the log."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+from evalfactories import at, calendar_w, commitment, node_run, process
+from evaluation_svc.alerts.service import scan_once
+from evaluation_svc.config import Settings
+from evaluation_svc.readmodel.service import Projection
+from evaluation_svc.webhooks import service
+from evaluation_svc.webhooks.schemas import WebhookCreate, WebhookUpdate
+from evaluation_svc.webhooks.service import WebhookSender, retry_delay
+from evaluation_svc.webhooks.signing import refused_reason, verify
+from pledge_common.db import create_sessionmaker
+from pledge_common.identity import SYSTEM
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+TABLES = (
+    "webhook_attempts, webhook_deliveries, webhook_subscriptions, alerts, node_runs, run_state_hourly, "
+    "run_duration_daily, ref_commitments, ref_calendars, ref_processes, outbox"
+)
+
+
+@dataclass
+class Receiver:
+    url: str
+    statuses: list[int] = field(default_factory=list)  # answers to give, in order; then 200
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    state = Receiver(url="")
+
+    async def hook(request: web.Request) -> web.Response:
+        state.received.append((dict(request.headers), await request.read()))
+        return web.Response(status=state.statuses.pop(0) if state.statuses else 200)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    state.url = f"http://127.0.0.1:{port}/hook"
+    try:
+        yield state
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def committed(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    maker = create_sessionmaker(engine)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {TABLES}"))
+    yield maker
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {TABLES}"))
+
+
+def fast_settings(settings: Settings, **over: Any) -> Settings:
+    return settings.model_copy(update={"webhook_backoff_seconds": 0.001, "webhook_backoff_max_seconds": 0.002, **over})
+
+
+async def raise_alerts(maker: async_sessionmaker[AsyncSession], department: str = "field") -> None:
+    async with maker() as session, session.begin():
+        projection = Projection()
+        await projection.handle_commitment(session, [calendar_w(), process(), commitment()])
+        await projection.handle_tracking(
+            session, [node_run("h1", started=at("2026-03-03 10:00"), department=department)]
+        )
+        await scan_once(session, at("2026-03-03 17:30"), 100)  # prewarning and acceptable
+
+
+async def subscribe(maker: async_sessionmaker[AsyncSession], settings: Settings, **body: Any) -> Any:
+    async with maker() as session, session.begin():
+        return await service.create(session, settings, SYSTEM, WebhookCreate(**body))
+
+
+async def drain(sender: WebhookSender, rounds: int = 20) -> None:
+    for _ in range(rounds):
+        await sender.tick()
+        await asyncio.sleep(0.01)
+
+
+class TestSubscriptions:
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "http://10.1.2.3/hook",
+            "http://192.168.0.10/x",
+            "http://169.254.169.254/latest",
+            "ftp://127.0.0.1/x",
+            "http://[::ffff:10.0.0.1]/x",
+            "http://user:pw@127.0.0.1/x",
+            "not a url",
+        ],
+    )
+    async def test_private_or_malformed_targets_are_refused(self, client: httpx.AsyncClient, url: str) -> None:
+        response = await client.post("/v1/webhooks", json={"url": url})
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == "url"
+
+    def test_loopback_is_refused_unless_allowlisted(self) -> None:
+        import ipaddress
+
+        assert refused_reason(ipaddress.ip_address("127.0.0.1"), []) is not None
+        assert refused_reason(ipaddress.ip_address("127.0.0.1"), [ipaddress.ip_network("127.0.0.0/8")]) is None
+        assert refused_reason(ipaddress.ip_address("93.184.216.34"), []) is None
+
+    async def test_create_read_update_delete(self, client: httpx.AsyncClient, receiver: Receiver) -> None:
+        created = await client.post(
+            "/v1/webhooks", json={"url": receiver.url, "department": "field", "levels": ["warning"]}
+        )
+        assert created.status_code == 201, created.text
+        body = created.json()
+        assert body["secret"].startswith("whsec_")
+        got = (await client.get(f"/v1/webhooks/{body['id']}")).json()
+        assert "secret" not in got
+        patched = await client.patch(f"/v1/webhooks/{body['id']}", json={"levels": [], "enabled": False})
+        assert (patched.json()["levels"], patched.json()["enabled"]) == ([], False)
+        assert (await client.patch(f"/v1/webhooks/{body['id']}", json={"colour": "red"})).status_code == 422
+        assert (await client.delete(f"/v1/webhooks/{body['id']}")).status_code == 204
+        assert (await client.get(f"/v1/webhooks/{body['id']}")).status_code == 404
+
+    async def test_unknown_fields_and_events_are_refused(self, client: httpx.AsyncClient, receiver: Receiver) -> None:
+        response = await client.post("/v1/webhooks", json={"url": receiver.url, "events": ["alert.exploded"]})
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"].startswith("events")
+
+
+class TestDeliveries:
+    def test_backoff_doubles_with_jitter_and_is_capped(self) -> None:
+        import random
+
+        rng = random.Random(1)
+        delays = [retry_delay(n, 2, 60, rng) for n in range(1, 8)]
+        assert 1 <= delays[0] <= 2 and 2 <= delays[1] <= 4 and 4 <= delays[2] <= 8
+        assert all(30 <= d <= 60 for d in delays[5:])
+
+    async def test_alerts_are_delivered_signed_to_matching_subscriptions(
+        self, committed: async_sessionmaker[AsyncSession], settings: Settings, receiver: Receiver
+    ) -> None:
+        matching = await subscribe(committed, settings, url=receiver.url, department="field")
+        await subscribe(committed, settings, url=receiver.url + "?other", department="billing")
+        await raise_alerts(committed)
+        sender = WebhookSender(committed, fast_settings(settings))
+        try:
+            await drain(sender, 3)
+        finally:
+            await sender.aclose()
+        assert len(receiver.received) == 2
+        for headers, body in receiver.received:
+            assert verify(matching.secret, headers["X-Pledge-Timestamp"], body, headers["X-Pledge-Signature"])
+            assert headers["X-Pledge-Event"] == "alert.raised"
+            assert json.loads(body)["alert"]["department"] == "field"
+        levels = sorted(json.loads(b)["alert"]["level"] for _, b in receiver.received)
+        assert levels == ["acceptable", "prewarning"]
+
+    async def test_failures_are_retried_then_logged(
+        self, committed: async_sessionmaker[AsyncSession], settings: Settings, receiver: Receiver
+    ) -> None:
+        sub = await subscribe(committed, settings, url=receiver.url, levels=["acceptable"])
+        receiver.statuses = [500, 503]
+        await raise_alerts(committed)
+        sender = WebhookSender(committed, fast_settings(settings))
+        try:
+            await drain(sender)
+        finally:
+            await sender.aclose()
+        assert len(receiver.received) == 3
+        async with committed() as session:
+            log = await service.deliveries(session, SYSTEM, sub.id, None, 10)
+            current = await service.get(session, SYSTEM, sub.id)
+        [delivery] = log.items
+        assert (delivery.status, delivery.attempts) == ("delivered", 3)
+        assert [(a.attempt, a.status_code) for a in delivery.log] == [(1, 500), (2, 503), (3, 200)]
+        assert current.consecutive_failures == 0
+
+    async def test_consecutive_failures_disable_the_subscription_until_reenabled(
+        self, committed: async_sessionmaker[AsyncSession], settings: Settings, receiver: Receiver
+    ) -> None:
+        sub = await subscribe(committed, settings, url=receiver.url, levels=["prewarning"])
+        receiver.statuses = [500] * 3
+        await raise_alerts(committed)
+        sender = WebhookSender(committed, fast_settings(settings, webhook_disable_after_failures=3))
+        try:
+            await drain(sender)
+            async with committed() as session:
+                disabled = await service.get(session, SYSTEM, sub.id)
+            assert (disabled.enabled, disabled.consecutive_failures) == (False, 3)
+            assert "3 consecutive" in (disabled.disabled_reason or "")
+            received_while_disabled = len(receiver.received)
+            await drain(sender, 3)
+            assert len(receiver.received) == received_while_disabled
+            async with committed() as session, session.begin():
+                await service.update(session, settings, SYSTEM, sub.id, WebhookUpdate(enabled=True))
+            await drain(sender)
+        finally:
+            await sender.aclose()
+        async with committed() as session:
+            log = await service.deliveries(session, SYSTEM, sub.id, None, 10)
+        assert [(d.status, d.attempts) for d in log.items] == [("delivered", 4)]
+
+    async def test_deliveries_give_up_after_the_maximum_attempts(
+        self, committed: async_sessionmaker[AsyncSession], settings: Settings, receiver: Receiver
+    ) -> None:
+        sub = await subscribe(committed, settings, url=receiver.url, levels=["prewarning"])
+        receiver.statuses = [500] * 10
+        await raise_alerts(committed)
+        sender = WebhookSender(committed, fast_settings(settings, webhook_max_attempts=2))
+        try:
+            await drain(sender)
+        finally:
+            await sender.aclose()
+        async with committed() as session:
+            [delivery] = (await service.deliveries(session, SYSTEM, sub.id, None, 10)).items
+        assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", 2, None)
