@@ -308,8 +308,8 @@ class TestMetrics:
         await move(client, reopened, "reopened", reason="again")
         await deliver(app, session)
         for cid, ack_state in ((quick, "completed_normal"), (transferred, "completed_warning")):
-            upstreams.evaluation.judge(f"t-{cid}", "acknowledge", ack_state, "PT10M", "PT30M", "PT1H")
-            upstreams.evaluation.judge(f"t-{cid}", "resolve", "completed_normal", "PT1H", "PT8H", "PT16H")
+            upstreams.evaluation.judge(f"t-{cid}", "acknowledge", ack_state, "PT10M")
+            upstreams.evaluation.judge(f"t-{cid}", "resolve", "completed_normal", "PT1H")
         response = await client.get("/v1/complaints/metrics", params={"group_by": "severity"})
         assert response.status_code == 200, response.text
         totals = response.json()["totals"]
@@ -357,3 +357,12 @@ class TestList:
         assert rest["next_cursor"] is None
         by_customer = (await client.get("/v1/complaints", params={"customer_ref": "L-1"})).json()
         assert len(by_customer["items"]) == 1
+
+    async def test_list_by_ticket_finds_the_complaints_about_it(
+        self, client: httpx.AsyncClient, upstreams: Upstreams
+    ) -> None:
+        upstreams.tracking.add_ticket("T-L", "fault-repair")
+        about = await file(client, ticket_id="T-L", customer_ref="L-t")
+        await file(client, customer_ref="L-u")
+        listed = (await client.get("/v1/complaints", params={"ticket_id": "T-L"})).json()["items"]
+        assert [c["id"] for c in listed] == [about["id"]]

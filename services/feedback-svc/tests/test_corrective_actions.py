@@ -135,8 +135,8 @@ class TestEffectiveness:
             return params["node"] == "dispatch" and datetime.fromisoformat(params["to"]) <= done_at
 
         upstreams.evaluation.achievements = [
-            (before, {"totals": {"runs": 100, "normal": 60, "acceptable": 30, "warning": 10}}),
-            (lambda params: params["node"] == "dispatch", {"totals": {"runs": 8, "normal": 7, "acceptable": 1}}),
+            (before, upstreams.evaluation.achievement(100, 60, 30, 10)),
+            (lambda params: params["node"] == "dispatch", upstreams.evaluation.achievement(8, 7, 1, 0)),
         ]
         done = await move(client, aid, "done", at=done_at.isoformat())
         assert done.status_code == 200, done.text

@@ -76,13 +76,12 @@ class FakeTracking:
                 {"id": f"bulk-{i}", "process_key": process}
                 for i in range(self.extra_ticket_counts.get(process or "", 0))
             ]
+            if not items and process in self.processes:
+                items = [{"id": "some-ticket", "process_key": process}]  # `processes`: known, with tickets
             return httpx.Response(200, json={"items": items, "next": None})
         if request.method == "GET" and path.startswith("/v1/tickets/"):
             ticket = self.tickets.get(path.removeprefix("/v1/tickets/"))
             return httpx.Response(200, json=ticket) if ticket else _problem(404, "no such ticket")
-        if request.method == "GET" and path.startswith("/v1/processes/"):
-            key = path.removeprefix("/v1/processes/")
-            return httpx.Response(200, json={"key": key}) if key in self.processes else _problem(404, "no process")
         return _problem(404, f"no route {path}")
 
 
@@ -93,31 +92,51 @@ class FakeEvaluation:
     requests: list[httpx.Request] = field(default_factory=list)
     down: bool = False
 
-    def judge(self, ticket_id: str, node_key: str, state: str, counted: str, commitment: str, tolerance: str) -> None:
+    def judge(self, ticket_id: str, node_key: str, state: str, counted: str, cycle: int = 1) -> None:
+        """A node run of the ticket in evaluation-svc's `/v1/reports/status/runs` shape (the fields read)."""
         self.judgments.setdefault(ticket_id, []).append(
             {
+                "id": f"run-{ticket_id}-{node_key}-{cycle}",
+                "kind": "node",
                 "ticket_id": ticket_id,
+                "process_key": "p",
                 "node_key": node_key,
-                "cycle": 1,
-                "state": state,
+                "cycle": cycle,
+                "department": None,
+                "status": "completed" if state.startswith("completed") else "in_progress",
                 "counted": counted,
-                "commitment_limit": commitment,
-                "tolerance_limit": tolerance,
+                "state": state,
             }
         )
+
+    @staticmethod
+    def achievement(judged: int, normal: int, acceptable: int, warning: int) -> dict[str, Any]:
+        """An `/v1/reports/achievement` answer with one overall group."""
+
+        def rate(count: int) -> dict[str, Any]:
+            return {"count": count, "share": count / judged if judged else None, "interval": None}
+
+        group = {
+            "runs": judged,
+            "judged": judged,
+            "normal": rate(normal),
+            "acceptable": rate(acceptable),
+            "warning": rate(warning),
+        }
+        return {"groups": [group], "overall": [group]}
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         if self.down:
             raise httpx.ConnectError("evaluation-svc is down", request=request)
         self.requests.append(request)
         path, params = request.url.path, dict(request.url.params)
-        if path == "/v1/reports/status" and "ticket_id" in params:
-            return httpx.Response(200, json={"items": self.judgments.get(params["ticket_id"], [])})
+        if path == "/v1/reports/status/runs" and "ticket_id" in params:
+            return httpx.Response(200, json={"items": self.judgments.get(params["ticket_id"], []), "next_cursor": None})
         if path == "/v1/reports/achievement":
             for match, body in self.achievements:
                 if match(params):
                     return httpx.Response(200, json=body)
-            return httpx.Response(200, json={"totals": {"runs": 0, "normal": 0, "acceptable": 0, "warning": 0}})
+            return httpx.Response(200, json=self.achievement(0, 0, 0, 0))
         return _problem(404, f"no route {path}")
 
 

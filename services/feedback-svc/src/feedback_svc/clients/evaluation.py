@@ -7,6 +7,9 @@ from typing import Any
 from feedback_svc.clients.base import UpstreamClient
 from feedback_svc.durations import parse_seconds
 
+PAGE = 500
+MAX_PAGES = 20
+
 
 @dataclass(frozen=True, slots=True)
 class NodeJudgment:
@@ -40,16 +43,30 @@ class EvaluationClient(UpstreamClient):
 
     async def ticket_judgments(self, ticket_id: str) -> list[NodeJudgment]:
         """Every node run of one ticket with its state as of now (empty when evaluation has none)."""
-        response = await self._request("GET", "/v1/reports/status", params={"ticket_id": ticket_id})
-        if response.status_code == 404:
-            return []
-        body = self._json_or_reject(response)
-        rows = body.get("items", body.get("runs")) if isinstance(body, dict) else body
-        return [_judgment(ticket_id, row) for row in rows or []]
+        params: dict[str, str | int] = {"ticket_id": ticket_id, "limit": PAGE}
+        judgments: list[NodeJudgment] = []
+        for _ in range(MAX_PAGES):
+            response = await self._request("GET", "/v1/reports/status/runs", params=params)
+            if response.status_code == 404:
+                return judgments
+            body = self._json_or_reject(response)
+            for row in body.get("items") or []:
+                # the filter is asked for, and checked here too: only this ticket's node runs count
+                if str(row.get("ticket_id")) == ticket_id and row.get("node_key") and row.get("state"):
+                    judgments.append(_judgment(ticket_id, row))
+            if not body.get("next_cursor"):
+                break
+            params["cursor"] = body["next_cursor"]
+        return judgments
 
     async def achievement(self, process_key: str, node_key: str | None, start: datetime, end: datetime) -> Achievement:
         """Achievement of a process (or one node) over [start, end)."""
-        params: dict[str, str] = {"process": process_key, "from": start.isoformat(), "to": end.isoformat()}
+        params: dict[str, str] = {
+            "process": process_key,
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "scope": "node",
+        }
         if node_key:
             params["node"] = node_key
         body = self._json_or_reject(await self._request("GET", "/v1/reports/achievement", params=params))
@@ -63,17 +80,22 @@ def _judgment(ticket_id: str, row: dict[str, Any]) -> NodeJudgment:
         cycle=int(row.get("cycle") or 1),
         state=str(row["state"]),
         counted_seconds=parse_seconds(row.get("counted")),
-        commitment_seconds=parse_seconds(row.get("commitment_limit")),
+        commitment_seconds=parse_seconds(row.get("commitment_limit")),  # not in evaluation's run shape yet
         tolerance_seconds=parse_seconds(row.get("tolerance_limit")),
         department=row.get("department"),
     )
 
 
 def _achievement(body: Any) -> Achievement:
-    totals = body.get("totals", body) if isinstance(body, dict) else {}
-    normal = int(totals.get("normal", 0))
-    acceptable = int(totals.get("acceptable", 0))
-    warning = int(totals.get("warning", 0))
-    runs = int(totals.get("runs", normal + acceptable + warning))
-    rate = totals.get("achievement_rate", normal / runs if runs else None)
-    return Achievement(runs=runs, normal=normal, acceptable=acceptable, warning=warning, rate=rate)
+    """The `overall` group of evaluation-svc's achievement report (one: no buckets were asked for)."""
+    overall = body.get("overall") if isinstance(body, dict) else None
+    if not overall:
+        return Achievement(runs=0, normal=0, acceptable=0, warning=0, rate=None)
+    group = overall[0]
+    return Achievement(
+        runs=int(group.get("judged", 0)),
+        normal=int(group["normal"]["count"]),
+        acceptable=int(group["acceptable"]["count"]),
+        warning=int(group["warning"]["count"]),
+        rate=group["normal"].get("share"),
+    )

@@ -62,12 +62,14 @@ class TrackingClient(UpstreamClient):
         return None
 
     async def process_exists(self, process_key: str) -> bool:
-        """Whether tracking knows the process (it keeps a copy of commitment-svc's definitions)."""
-        response = await self._request("GET", f"/v1/processes/{process_key}")
-        if response.status_code in (404, 422):
+        """Whether tracking knows the process: it refuses events of processes commitment-svc does not
+        define, so a process with tickets is known. (tracking-svc serves no process route; a process
+        without any ticket yet counts as unknown here.)"""
+        response = await self._request("GET", "/v1/tickets", params={"process": process_key, "limit": 1})
+        if response.status_code == 422:
             return False
-        self._json_or_reject(response)
-        return True
+        body = self._json_or_reject(response)
+        return bool(body.get("items")) if isinstance(body, dict) else False
 
 
 def _ticket_view(body: Any) -> TicketView:

@@ -23,12 +23,21 @@ class ComplaintFilter:
     owner_department: str | None = None
     process_key: str | None = None
     start: datetime | None = None
+    ticket_id: str | None = None
     end: datetime | None = None
 
     def where(self) -> tuple[str, dict[str, Any]]:
         clauses = ["true"]
         params: dict[str, Any] = {}
-        for column in ("status", "severity", "category", "customer_ref", "owner_department", "process_key"):
+        for column in (
+            "status",
+            "severity",
+            "category",
+            "customer_ref",
+            "owner_department",
+            "process_key",
+            "ticket_id",
+        ):
             value = getattr(self, column)
             if value is not None:
                 clauses.append(f"c.{column} = :{column}")

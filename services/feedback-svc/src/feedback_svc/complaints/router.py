@@ -66,12 +66,23 @@ async def list_complaints(
     customer_ref: str | None = None,
     owner_department: str | None = None,
     process_key: str | None = None,
+    ticket_id: Annotated[str | None, Query(description="complaints about this ticket")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page[ComplaintSummary]:
     """Complaints, newest first."""
     check_period(start, end)
-    where = ComplaintFilter(status, severity, category, customer_ref, owner_department, process_key, start, end)
+    where = ComplaintFilter(
+        status=status,
+        severity=severity,
+        category=category,
+        customer_ref=customer_ref,
+        owner_department=owner_department,
+        process_key=process_key,
+        start=start,
+        end=end,
+        ticket_id=ticket_id,
+    )
     return await service.list_page(session, where, cursor, limit)
 
 
