@@ -153,3 +153,91 @@ class FeedbackRepository:
         rows = (await self.session.execute(statement, params)).all()
         groups = [({g: getattr(row, f"g_{g}") for g in group_by}, counts_of(row)) for row in rows]
         return counts_of(totals), groups
+
+
+_STATE_RANK = (
+    "CASE j.state WHEN 'completed_normal' THEN 1 WHEN 'completed_acceptable' THEN 2 WHEN 'completed_warning' THEN 3 END"
+)
+_LAST_COMPLETED_RUNS = """
+    runs AS (
+        SELECT DISTINCT ON (j.ticket_id, j.node_key) j.ticket_id, j.node_key, j.state, j.counted_seconds
+        FROM ticket_judgments j
+        WHERE j.ticket_id IN (SELECT ticket_id FROM f) AND j.state LIKE 'completed%'
+        ORDER BY j.ticket_id, j.node_key, j.cycle DESC
+    )
+"""
+
+
+class SatisfactionRepository:
+    """Feedback read against evaluation-svc's judgments (cached in ticket_judgments)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _feedback(self, where: FeedbackFilter) -> tuple[str, dict[str, Any]]:
+        clause, params = where.where()
+        return f"f AS (SELECT * FROM feedback f WHERE {clause} AND f.ticket_id IS NOT NULL)", params
+
+    async def ticket_ids(self, where: FeedbackFilter) -> list[str]:
+        clause, params = where.where()
+        rows = await self.session.execute(
+            text(f"SELECT DISTINCT f.ticket_id FROM feedback f WHERE {clause} AND f.ticket_id IS NOT NULL"), params
+        )
+        return [r[0] for r in rows]
+
+    async def by_ticket_state(self, where: FeedbackFilter) -> tuple[list[Any], int, int]:
+        """Rows (state, counts) with each ticket in the worst state its nodes completed in; tickets judged
+        and tickets without any completed judged run."""
+        cte, params = self._feedback(where)
+        worst = f"""
+            WITH {cte},
+            worst AS (
+                SELECT j.ticket_id, max({_STATE_RANK}) AS rank FROM ticket_judgments j
+                WHERE j.ticket_id IN (SELECT ticket_id FROM f) AND j.state LIKE 'completed%'
+                GROUP BY j.ticket_id
+            )
+        """
+        rows = await self.session.execute(
+            text(
+                worst + f"SELECT (ARRAY['completed_normal', 'completed_acceptable', 'completed_warning'])[w.rank]"
+                f" AS state, {_COUNTS} FROM f JOIN worst w ON w.ticket_id = f.ticket_id GROUP BY w.rank ORDER BY w.rank"
+            ),
+            params,
+        )
+        tickets = (
+            await self.session.execute(
+                text(
+                    worst + "SELECT count(DISTINCT f.ticket_id) FILTER (WHERE w.ticket_id IS NOT NULL) AS judged,"
+                    " count(DISTINCT f.ticket_id) FILTER (WHERE w.ticket_id IS NULL) AS unjudged"
+                    " FROM f LEFT JOIN worst w ON w.ticket_id = f.ticket_id"
+                ),
+                params,
+            )
+        ).one()
+        return list(rows), tickets.judged, tickets.unjudged
+
+    async def by_node_state(self, where: FeedbackFilter) -> list[Any]:
+        cte, params = self._feedback(where)
+        rows = await self.session.execute(
+            text(
+                f"WITH {cte}, {_LAST_COMPLETED_RUNS}"
+                f" SELECT r.node_key, r.state, {_COUNTS} FROM f JOIN runs r ON r.ticket_id = f.ticket_id"
+                " GROUP BY r.node_key, r.state ORDER BY r.node_key, r.state"
+            ),
+            params,
+        )
+        return list(rows)
+
+    async def by_counted_duration(self, where: FeedbackFilter, bucket_seconds: float) -> list[Any]:
+        cte, params = self._feedback(where)
+        params["width"] = bucket_seconds
+        rows = await self.session.execute(
+            text(
+                f"WITH {cte}, {_LAST_COMPLETED_RUNS}"
+                " SELECT r.node_key, floor(r.counted_seconds / :width)::bigint AS bucket,"
+                f" {_COUNTS} FROM f JOIN runs r ON r.ticket_id = f.ticket_id"
+                " WHERE r.counted_seconds IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
+            ),
+            params,
+        )
+        return list(rows)

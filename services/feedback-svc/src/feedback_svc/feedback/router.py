@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, status
 from pledge_common.db import SessionDep
 
 from feedback_svc.common import Bucket, Page, check_period, timezone_named
-from feedback_svc.feedback import service
+from feedback_svc.feedback import satisfaction, service
 from feedback_svc.feedback.repository import FeedbackFilter
 from feedback_svc.feedback.schemas import (
     FeedbackCreate,
@@ -16,8 +16,9 @@ from feedback_svc.feedback.schemas import (
     FeedbackSummary,
     FeedbackUpdate,
     GroupBy,
+    SatisfactionByState,
 )
-from feedback_svc.upstream import TrackingDep
+from feedback_svc.upstream import EvaluationDep, TrackingDep
 
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 Start = Annotated[datetime | None, Query(alias="from", description="given at or after (ISO 8601 with offset)")]
@@ -66,6 +67,27 @@ async def feedback_summary(
     zone = timezone_named(tz or request.app.state.settings.report_timezone)
     where = FeedbackFilter(start, end, process_key, segment, channel)
     return await service.summary(session, where, group_by or [], bucket, zone)
+
+
+@router.get("/by-state", response_model=SatisfactionByState, response_model_by_alias=True)
+async def satisfaction_by_state(
+    session: SessionDep,
+    tracking: TrackingDep,
+    evaluation: EvaluationDep,
+    process_key: Annotated[str, Query(description="the process (required)")],
+    start: Start = None,
+    end: End = None,
+    segment: str | None = None,
+    duration_bucket: Annotated[str, Query(description="width of counted-time buckets (ISO 8601)")] = "PT1H",
+    csat_threshold: Annotated[float, Query(ge=0, le=1, description="CSAT under which satisfaction 'drops'")] = 0.8,
+    min_responses: Annotated[int, Query(ge=1, description="answers a bucket needs to count as a drop")] = 5,
+) -> SatisfactionByState:
+    """CSAT and NPS of tickets by the state their nodes ended in, and against counted duration, per process."""
+    check_period(start, end)
+    where = FeedbackFilter(start, end, process_key, segment)
+    return await satisfaction.satisfaction_by_state(
+        session, tracking, evaluation, where, duration_bucket, csat_threshold, min_responses
+    )
 
 
 @router.get("/{feedback_id}", response_model=FeedbackPublic)

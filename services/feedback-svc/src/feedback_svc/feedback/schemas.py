@@ -104,30 +104,31 @@ class NodeStateGroup(StateGroup):
 
 class DurationBucket(SatisfactionFigures):
     node_key: str
-    counted_from: str = Field(description="lower bound of counted time (inclusive), ISO 8601")
-    counted_to: str = Field(description="upper bound of counted time (exclusive), ISO 8601")
-    commitment_limit: str | None
-    tolerance_limit: str | None
+    counted_from: str = Field(description="counted time of the node run, lower bound (inclusive), ISO 8601")
+    counted_to: str = Field(description="upper bound (exclusive)")
+
+
+class SatisfactionDrop(BaseModel):
+    node_key: str
+    counted_from: str | None = Field(
+        description="lower bound of the first duration bucket whose CSAT is under the threshold (null: none is)"
+    )
 
 
 class SatisfactionByState(BaseModel):
     process_key: str
     start: datetime | None = Field(serialization_alias="from")
     end: datetime | None = Field(serialization_alias="to")
-    tickets: int = Field(description="tickets with feedback and a judgment from evaluation-svc")
+    duration_bucket: str
+    csat_threshold: float
+    min_responses: int
+    tickets: int = Field(description="tickets with feedback and at least one completed run judged by evaluation-svc")
     tickets_without_judgment: int
     by_ticket_state: list[StateGroup] = Field(
-        description="each ticket counted once, in the worst state any of its completed nodes ended in"
+        description="each feedback counted once, under the worst state any node of its ticket completed in"
     )
-    by_node_state: list[NodeStateGroup]
-    by_counted_duration: list[DurationBucket]
-    satisfaction_drop: list["SatisfactionDrop"]
-
-
-class SatisfactionDrop(BaseModel):
-    node_key: str
-    csat_threshold: float
-    counted_from: str | None = Field(
-        description="lower bound of the first duration bucket whose CSAT is under the threshold (null: none)"
+    by_node_state: list[NodeStateGroup] = Field(description="per node: the state its (last) run completed in")
+    by_counted_duration: list[DurationBucket] = Field(description="per node: buckets of counted time")
+    satisfaction_drop: list[SatisfactionDrop] = Field(
+        description="per node: the counted time from which CSAT falls under the threshold"
     )
-    tolerance_limit: str | None

@@ -45,3 +45,13 @@ def figures(counts: Counts) -> dict[str, int | float | None]:
         "detractors": counts.detractors,
         "nps": nps_score(counts.promoters, counts.detractors, counts.nps_responses),
     }
+
+
+def first_drop(buckets: list[tuple[float, Counts]], threshold: float, min_responses: int) -> float | None:
+    """Lower bound of the first duration bucket (ascending) whose CSAT, over at least `min_responses`
+    answers, falls under `threshold`: where customers stop accepting the wait. None if none does."""
+    for lower, counts in sorted(buckets, key=lambda b: b[0]):
+        share = csat_share(counts.satisfied, counts.csat_responses)
+        if counts.csat_responses >= min_responses and share is not None and share < threshold:
+            return lower
+    return None
