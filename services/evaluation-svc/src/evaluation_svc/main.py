@@ -14,6 +14,7 @@ from pledge_common.internal import make_http_client
 from evaluation_svc.alerts.router import router as alerts_router
 from evaluation_svc.alerts.service import AlertScanner
 from evaluation_svc.config import Settings
+from evaluation_svc.insights.router import router as insights_router
 from evaluation_svc.readmodel.service import Projection
 from evaluation_svc.reports.router import router as reports_router
 from evaluation_svc.webhooks.router import router as webhooks_router
@@ -81,6 +82,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="How far the real service is from the promise: seven states, reports, alerts.",
         settings=settings,
         alembic_ini=ALEMBIC_INI,
-        public_routers=[reports_router, alerts_router, webhooks_router],
+        public_routers=[insights_router, reports_router, alerts_router, webhooks_router],
         extra_lifespan=background,
     )

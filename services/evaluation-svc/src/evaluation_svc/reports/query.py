@@ -48,6 +48,7 @@ class ReportQuery:
                     continue
                 values = [group[name] or ""]
             params += [(name, v) for v in values]
+        params += [("ticket_id", v) for v in flt.ticket_id]
         if end_to_end:
             params.append(("scope", "end_to_end"))
         elif flt.scope != "all":
@@ -169,6 +170,7 @@ def filter_params(
     source: Annotated[list[str] | None, Query(description="source system(s) of the tickets")] = None,
     commitment: Annotated[list[str] | None, Query(description="commitment key(s)")] = None,
     scope: Annotated[Scope, Query(description="node runs, tickets judged end to end, or both")] = "all",
+    ticket_id: Annotated[list[str] | None, Query(description="only the runs of these tickets")] = None,
 ) -> ReportFilter:
     return ReportFilter(
         process=process or (),
@@ -179,6 +181,7 @@ def filter_params(
         source=source or (),
         commitment=commitment or (),
         scope=scope,
+        ticket_id=ticket_id or (),
         caller_sources=caller.sources,
     )
 

@@ -97,13 +97,14 @@ class ReportFilter:
     commitment: Sequence[str] = ()
     version: Sequence[str] = ()
     customer_ref: Sequence[str] = ()  # only answerable from raw rows (agreements scoped to customers)
+    ticket_id: Sequence[str] = ()  # likewise (the runs of one ticket)
     scope: str = "all"  # all | node | end_to_end
     caller_sources: frozenset[str] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def needs_raw(self) -> bool:
-        return bool(self.customer_ref)
+        return bool(self.customer_ref or self.ticket_id)
 
     def sql(self, expr: Any, params: dict[str, Any]) -> str:
         clauses = []
@@ -115,6 +116,9 @@ class ReportFilter:
         if self.customer_ref:
             params["f_customer_ref"] = list(self.customer_ref)
             clauses.append("r.customer_ref = ANY(:f_customer_ref)")
+        if self.ticket_id:
+            params["f_ticket_id"] = list(self.ticket_id)
+            clauses.append("r.ticket_id = ANY(:f_ticket_id)")
         if self.caller_sources is not None:
             params["f_caller_sources"] = sorted(self.caller_sources)
             clauses.append(f"{expr('source')} = ANY(:f_caller_sources)")
@@ -258,8 +262,9 @@ class ReportRepository:
             state_clause = "WHERE q.state = :state"
         sql = f"""
         SELECT q.* FROM (
-            SELECT r.*, {STATE_AS_OF.format(t="CAST(:t AS timestamptz)")} AS state
-            FROM node_runs r
+            SELECT r.*, {STATE_AS_OF.format(t="CAST(:t AS timestamptz)")} AS state,
+                   c.limit_unit, c.commitment_limit, c.tolerance_limit
+            FROM node_runs r LEFT JOIN ref_commitments c ON c.id = r.commitment_id
             WHERE r.started_at IS NOT NULL AND r.started_at <= :t AND r.started_at < :p_to
               AND (r.ended_at IS NULL OR r.ended_at >= :p_from) AND r.id > :after AND {where}
         ) q {state_clause}

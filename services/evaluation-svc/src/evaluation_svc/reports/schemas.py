@@ -104,6 +104,9 @@ class NodeRunPublic(Out):
     pauses: list[PausePublic]
     commitment_id: str | None
     commitment_key: str | None
+    limit_unit: str | None = Field(default=None, description="`duration` or `business_days` (of the version)")
+    commitment_limit: str | None = Field(default=None, description="the version's commitment limit (ISO 8601)")
+    tolerance_limit: str | None = Field(default=None, description="the version's tolerance limit (ISO 8601)")
     prewarning_due_at: datetime | None
     commitment_due_at: datetime | None
     tolerance_due_at: datetime | None

@@ -1,0 +1,1 @@
+"""Rankings, recommendations, what-if replays and agreement reviews (penalties)."""

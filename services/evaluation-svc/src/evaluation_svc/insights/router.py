@@ -1,0 +1,128 @@
+"""`/v1/reports/rankings`, `/v1/recommendations`, `/v1/what-if`, `/v1/reports/agreements/{id}`."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from pledge_common.db import SessionDep
+from pledge_common.problems import invalid
+
+from evaluation_svc.config import Settings
+from evaluation_svc.insights import service
+from evaluation_svc.insights.schemas import AgreementReview, Rankings, Recommendations, WhatIfReport, WhatIfRequest
+from evaluation_svc.reports.query import FilterDep, PeriodDep, PeriodParams, ReportQuery, build_query
+from evaluation_svc.reports.repository import Window
+from evaluation_svc.reports.router import make_query
+
+router = APIRouter(tags=["insights"])
+DEFAULT_DAYS = 30
+
+
+def _last_days(period: PeriodParams) -> PeriodParams:
+    """Without a period: the last 30 days up to now."""
+    if period.start is None and period.end is None and period.as_of is None:
+        now = datetime.now(UTC)
+        return PeriodParams(
+            None, now - timedelta(days=DEFAULT_DAYS), now, None, period.timezone, None, period.agreement
+        )
+    return period
+
+
+@router.get("/v1/reports/rankings", response_model=Rankings, response_model_by_alias=True)
+async def rankings(
+    request: Request,
+    session: SessionDep,
+    period: PeriodDep,
+    flt: FilterDep,
+    by: Annotated[Literal["department", "position"], Query()] = "department",
+    n: Annotated[int, Query(ge=1, le=100, description="how many at the top and at the bottom")] = 5,
+    min_sample: Annotated[int, Query(ge=1, description="judged runs needed to be ranked")] = 30,
+) -> Rankings:
+    """Departments (or positions) ranked by achievement, with sample sizes; top and bottom N."""
+    q = await make_query(request, session, _last_days(period), flt, default_group=(), require_period=True)
+    return await service.rankings(session, q, by, n, min_sample)
+
+
+@router.get("/v1/recommendations", response_model=Recommendations, response_model_by_alias=True)
+async def recommendations(
+    request: Request,
+    session: SessionDep,
+    period: PeriodDep,
+    flt: FilterDep,
+    raise_at: Annotated[float | None, Query(gt=0, le=1, description="achievement that suggests raising")] = None,
+    improve_at: Annotated[float | None, Query(ge=0, lt=1, description="achievement that asks to improve")] = None,
+    min_sample: Annotated[int | None, Query(ge=1)] = None,
+    target_rate: Annotated[float, Query(gt=0, le=1, description="rate the suggested commitment meets")] = 0.9,
+    tolerance_target_rate: Annotated[float, Query(gt=0, le=1)] = 0.98,
+) -> Recommendations:
+    """Per commitment version: raise (≥ 90 %) or improve (≤ 10 %), with intervals and data-calibrated limits."""
+    settings: Settings = request.app.state.settings
+    raise_at = raise_at if raise_at is not None else settings.recommendation_raise_at
+    improve_at = improve_at if improve_at is not None else settings.recommendation_improve_at
+    if improve_at >= raise_at:
+        raise invalid("improve_at", "must be below raise_at")
+    if tolerance_target_rate < target_rate:
+        raise invalid("tolerance_target_rate", "must not be below target_rate")
+    q = await make_query(request, session, _last_days(period), flt, default_group=(), require_period=True)
+    return await service.recommendations(
+        session,
+        q,
+        raise_at=raise_at,
+        improve_at=improve_at,
+        min_sample=min_sample or settings.recommendation_min_sample,
+        target_rate=target_rate,
+        tolerance_target_rate=tolerance_target_rate,
+    )
+
+
+def _window(settings: Settings, start: datetime | None, end: datetime | None, flt_query: ReportQuery) -> Window:
+    if not flt_query.windows:
+        raise invalid("from", "the period has not started yet")
+    return flt_query.windows[0]
+
+
+@router.post("/v1/what-if", response_model=WhatIfReport, response_model_by_alias=True)
+async def what_if(request: Request, session: SessionDep, flt: FilterDep, body: WhatIfRequest) -> WhatIfReport:
+    """The achievement of a period replayed under proposed limits or a proposed calendar; changes nothing."""
+    settings: Settings = request.app.state.settings
+    q = build_query(
+        now=datetime.now(UTC),
+        as_of=None,
+        start=body.from_,
+        end=body.to,
+        bucket=None,
+        timezone="UTC",
+        group_by=None,
+        default_group=(),
+        flt=flt,
+        agreement=None,
+        max_days=settings.report_max_days,
+        require_period=True,
+    )
+    return await service.what_if(
+        session, body, _window(settings, body.from_, body.to, q), flt, settings.replay_max_runs
+    )
+
+
+@router.get("/v1/reports/agreements/{agreement_id}", response_model=AgreementReview, response_model_by_alias=True)
+async def agreement_review(
+    request: Request, session: SessionDep, agreement_id: str, period: PeriodDep, flt: FilterDep
+) -> AgreementReview:
+    """An agreement's review for a period: achievement per covered commitment, exemptions, penalties due."""
+    settings: Settings = request.app.state.settings
+    q = build_query(
+        now=datetime.now(UTC),
+        as_of=None,
+        start=period.start,
+        end=period.end,
+        bucket=None,
+        timezone=period.timezone,
+        group_by=None,
+        default_group=(),
+        flt=flt,
+        agreement=None,
+        max_days=settings.report_max_days,
+        require_period=True,
+    )
+    window = _window(settings, period.start, period.end, q)
+    return await service.agreement_review(session, agreement_id, window, flt, settings.replay_max_runs)
