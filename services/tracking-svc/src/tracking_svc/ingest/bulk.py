@@ -1,7 +1,6 @@
 """Bulk ingest: JSON arrays (bounded) and NDJSON streams (any length, bounded memory), in chunks."""
 
 import hashlib
-import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,15 +128,6 @@ async def ndjson_lines(stream: AsyncIterator[bytes], hasher: Any, max_line: int)
         yield pending
 
 
-def parse_line(line: bytes | Unparseable) -> Any:
-    if isinstance(line, Unparseable):
-        return line
-    try:
-        return json.loads(line)
-    except (ValueError, UnicodeDecodeError) as err:
-        return Unparseable(f"not a JSON value: {err}")
-
-
 async def ingest_stream(
     session: AsyncSession,
     lines: AsyncIterator[bytes | Unparseable],
@@ -165,7 +155,7 @@ async def ingest_stream(
         batch = []
 
     async for line in lines:
-        batch.append(parse_line(line))
+        batch.append(line)  # parsed and validated in one step by ingest_chunk
         if len(batch) >= size:
             await flush()
     if batch:

@@ -34,7 +34,10 @@ from tracking_svc.ingest.schemas import EventIn, shape_error
 
 
 class Unparseable:
-    """An NDJSON line that is not JSON (kept in place so that indexes stay right)."""
+    """An NDJSON line that cannot be an event (kept in place so that indexes stay right).
+
+    Items reach `ingest_chunk` as validated `EventIn`s, JSON texts (bytes, validated in one step by
+    pydantic's JSON parser), decoded JSON values, or `Unparseable`."""
 
     __slots__ = ("message",)
 
@@ -105,8 +108,17 @@ def payload_hash(event: EventIn) -> bytes:
     return hashlib.blake2b(repr(canonical).encode(), digest_size=16).digest()
 
 
+def _loads_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
 def _first_error(err: ValidationError) -> tuple[str, str]:
     first = err.errors(include_url=False)[0]
+    if first.get("type") == "json_invalid":
+        return "body", f"not a JSON value: {first.get('msg', '')}"
     loc = ".".join(str(p) for p in first.get("loc", ())) or "body"
     return loc, str(first.get("msg", "invalid"))
 
@@ -126,9 +138,16 @@ def parse_items(
             outcomes[i] = _rejected(422, "body", raw.message)
             continue
         try:
-            event = EventIn.model_validate(raw)
+            if isinstance(raw, EventIn):
+                event = raw
+            elif isinstance(raw, bytes):
+                event = EventIn.model_validate_json(raw)
+            else:
+                event = EventIn.model_validate(raw)
         except ValidationError as err:
             outcomes[i] = _rejected(422, *_first_error(err))
+            if isinstance(raw, bytes):
+                raw = _loads_or_none(raw)
             if isinstance(raw, dict):
                 outcomes[i].event_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None  # type: ignore[union-attr]
                 outcomes[i].source = raw.get("source") if isinstance(raw.get("source"), str) else None  # type: ignore[union-attr]

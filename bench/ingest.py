@@ -1,0 +1,376 @@
+"""Ingest benchmark: bulk API vs raw COPY, replay, NDJSON memory, single-event rate — one run, one Postgres.
+
+    uv run python bench/ingest.py                  # 200 000 tickets x 5 nodes, starts its own suite
+    uv run python bench/ingest.py --tickets 20000  # a smaller run
+    uv run python bench/ingest.py --direct         # (b) against tracking-svc itself, not the gateway
+
+It starts Postgres (a fresh database) and the whole suite with `pledge_dev.suite.running_suite`, defines
+the process through commitment-svc's API, waits until tracking-svc has it from the feed, then measures
+  (a) asyncpg COPY of the same event rows into a bare table (the baseline),
+  (b) the bulk API (JSON arrays of --batch events, --concurrency requests in flight),
+  (c) the same bulk requests again (all duplicates: must write no rows),
+  (d) one NDJSON stream of ~1 million new events, sampling tracking-svc's RSS,
+  (e) single-event POSTs.
+The gateway's rate limiter is switched off for the run (it would measure the limiter, not ingest).
+"""
+
+import argparse
+import asyncio
+import heapq
+import json
+import random
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import psutil
+from pledge_common.identity import service_headers
+from pledge_common.settings import to_plain_url
+from pledge_dev.paths import DATA_DIR
+from pledge_dev.pg import fresh_database
+from pledge_dev.suite import Suite, running_suite
+
+PROCESS = "bench-repair"
+NODES = ["accept", "dispatch", "travel", "repair", "verify"]
+REASONS = ["awaiting-customer", "parts", "internal-delay"]
+
+
+def day_of_events(tickets: int, source: str, seed: int, out_of_order: float = 0.01) -> Iterator[dict[str, Any]]:
+    """Work orders in arrival order: each opened, 5 nodes started/completed (15 % paused and resumed),
+    closed; tickets open every 13 s so that ~1 500 are in flight; `out_of_order` of the events arrive
+    late (held back by up to 20 000 events, i.e. in a later request)."""
+    rng = random.Random(seed)
+    base = datetime.now(UTC) - timedelta(days=40)
+    heap: list[tuple[datetime, int, dict[str, Any]]] = []
+    held: list[tuple[int, dict[str, Any]]] = []
+    n = 0
+    emitted = 0
+
+    def push(event: dict[str, Any], at: datetime) -> None:
+        nonlocal n
+        event["occurred_at"] = at.isoformat()
+        heapq.heappush(heap, (at, n, event))
+        n += 1
+
+    def release() -> Iterator[dict[str, Any]]:
+        nonlocal emitted
+        _, _, event = heapq.heappop(heap)
+        if rng.random() < out_of_order:
+            held.append((emitted + rng.randint(1, 20_000), event))
+        else:
+            emitted += 1
+            yield event
+        while held and held[0][0] <= emitted:
+            emitted += 1
+            yield held.pop(0)[1]
+
+    for t in range(tickets):
+        opened = base + timedelta(seconds=13 * t)
+        while heap and heap[0][0] < opened:
+            yield from release()
+        wo = f"WO-{t:07d}"
+        ticket = {"external_id": wo, "process": PROCESS}
+
+        def event(kind: str, suffix: str, **extra: Any) -> dict[str, Any]:
+            return {"event_id": f"{wo}-{suffix}", "type": kind, "source": source, "ticket": ticket, **extra}
+
+        push(event("ticket.opened", "o"), opened)
+        at = opened
+        for node in NODES:
+            at += timedelta(minutes=rng.randint(1, 30))
+            push(event("node.started", f"{node}-s", node=node), at)
+            if rng.random() < 0.15:
+                at += timedelta(minutes=rng.randint(1, 20))
+                push(event("node.paused", f"{node}-p", node=node, reason=rng.choice(REASONS)), at)
+                at += timedelta(minutes=rng.randint(1, 120))
+                push(event("node.resumed", f"{node}-r", node=node), at)
+            at += timedelta(minutes=rng.randint(5, 90))
+            push(event("node.completed", f"{node}-c", node=node), at)
+        push(event("ticket.closed", "x"), at + timedelta(minutes=1))
+    while heap:
+        yield from release()
+    held.sort(key=lambda h: h[0])
+    for _, e in held:
+        yield e
+
+
+def write_bodies(path: Path, events: Iterator[dict[str, Any]], batch: int) -> tuple[int, int]:
+    """One JSON array per line of `path` (each a ready bulk request body); returns (events, requests)."""
+    count = requests = 0
+    with path.open("wb") as out:
+        chunk: list[dict[str, Any]] = []
+        for e in events:
+            chunk.append(e)
+            if len(chunk) == batch:
+                out.write(json.dumps(chunk, separators=(",", ":")).encode() + b"\n")
+                count, requests, chunk = count + len(chunk), requests + 1, []
+        if chunk:
+            out.write(json.dumps(chunk, separators=(",", ":")).encode() + b"\n")
+            count, requests = count + len(chunk), requests + 1
+    return count, requests
+
+
+def bodies(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        for line in f:
+            yield line.rstrip(b"\n")
+
+
+async def copy_baseline(database_url: str, path: Path) -> tuple[int, float]:
+    """(a) the same rows, COPY'd into a bare table; only the COPY calls are timed."""
+    conn = await asyncpg.connect(to_plain_url(database_url))
+    try:
+        await conn.execute(
+            "CREATE TABLE public.bench_raw_events (source text, event_id text, external_id text, type text,"
+            " occurred_at timestamptz, node_key text, reason text, body jsonb, received_at timestamptz)"
+        )
+        rows = 0
+        spent = 0.0
+        now = datetime.now(UTC)
+        for body in bodies(path):
+            records = [
+                (
+                    e["source"],
+                    e["event_id"],
+                    e["ticket"]["external_id"],
+                    e["type"],
+                    datetime.fromisoformat(e["occurred_at"]),
+                    e.get("node"),
+                    e.get("reason"),
+                    json.dumps(e, separators=(",", ":")),
+                    now,
+                )
+                for e in json.loads(body)
+            ]
+            started = time.perf_counter()
+            await conn.copy_records_to_table("bench_raw_events", records=records, schema_name="public")
+            spent += time.perf_counter() - started
+            rows += len(records)
+        return rows, spent
+    finally:
+        await conn.close()
+
+
+class Target:
+    """Where requests go: the gateway with the admin key, or tracking-svc with signed identity headers."""
+
+    def __init__(self, suite: Suite, direct: bool, gateway_url: str | None, api_key: str | None) -> None:
+        self.direct = direct
+        self.token = suite.service_token
+        self.base_url = suite.url("tracking") if direct else (gateway_url or suite.gateway_url)
+        self.api_key = api_key or suite.admin_key
+
+    def headers(self) -> dict[str, str]:
+        if self.direct:
+            return service_headers("bench", self.token)
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+
+async def post_bulk(client: httpx.AsyncClient, target: Target, path: Path, concurrency: int) -> dict[str, int]:
+    totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=concurrency * 2)
+
+    async def worker() -> None:
+        while (body := await queue.get()) is not None:
+            response = await client.post(
+                "/v1/events/bulk", content=body, headers={"content-type": "application/json", **target.headers()}
+            )
+            if response.status_code != 200:
+                raise RuntimeError(f"bulk answered {response.status_code}: {response.text[:500]}")
+            result = response.json()
+            for k in totals:
+                totals[k] += result[k]
+
+    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    for body in bodies(path):
+        await queue.put(body)
+    for _ in workers:
+        await queue.put(None)
+    await asyncio.gather(*workers)
+    return totals
+
+
+async def table_counts(database_url: str) -> tuple[int, int, int]:
+    conn = await asyncpg.connect(to_plain_url(database_url))
+    try:
+        row = await conn.fetchrow(
+            "SELECT (SELECT count(*) FROM tracking.events), (SELECT count(*) FROM tracking.outbox),"
+            " (SELECT count(*) FROM tracking.node_runs)"
+        )
+        assert row is not None
+        return int(row[0]), int(row[1]), int(row[2])
+    finally:
+        await conn.close()
+
+
+class RssSampler:
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak = self.process.memory_info().rss
+        self.baseline = self.peak
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def __enter__(self) -> "RssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+async def ndjson_stream(events: Iterator[dict[str, Any]], counter: list[int]) -> AsyncIterator[bytes]:
+    piece: list[bytes] = []
+    size = 0
+    for e in events:
+        line = json.dumps(e, separators=(",", ":")).encode() + b"\n"
+        piece.append(line)
+        size += len(line)
+        counter[0] += 1
+        if size >= 1 << 20:
+            yield b"".join(piece)
+            piece, size = [], 0
+            await asyncio.sleep(0)
+    if piece:
+        yield b"".join(piece)
+
+
+async def singles(client: httpx.AsyncClient, target: Target, count: int, concurrency: int) -> float:
+    events = list(day_of_events(count // 12 + 1, "bench-single", seed=7, out_of_order=0))[:count]
+    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+    for e in events:
+        queue.put_nowait(e)
+
+    async def worker() -> None:
+        while True:
+            try:
+                e = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            assert e is not None
+            response = await client.post("/v1/events", json=e, headers=target.headers())
+            if response.status_code != 201:
+                raise RuntimeError(f"single event answered {response.status_code}: {response.text[:300]}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return len(events) / (time.perf_counter() - started)
+
+
+async def define_process(suite: Suite, target: Target, client: httpx.AsyncClient) -> str:
+    """Through commitment-svc's API (the gateway), then wait for tracking-svc's copy (its feed consumer)."""
+    headers = (
+        service_headers("bench", suite.service_token)
+        if target.direct
+        else ({"Authorization": f"Bearer {target.api_key}"} if target.api_key else {})
+    )
+    base = suite.url("commitment") if target.direct else target.base_url
+    body = {"name": "Bench repair", "nodes": [{"key": n, "name": n.title()} for n in NODES]}
+    response = await client.put(f"{base}/v1/processes/{PROCESS}", json=body, headers=headers)
+    if response.status_code not in (200, 201):
+        raise RuntimeError(f"defining the process failed: {response.status_code} {response.text[:300]}")
+    conn = await asyncpg.connect(to_plain_url(suite.database_url))
+    try:
+        for _ in range(600):
+            if await conn.fetchval("SELECT count(*) FROM tracking.known_nodes WHERE process_key = $1", PROCESS) == 5:
+                return "commitment-svc API + feed"
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    raise RuntimeError("tracking-svc did not receive the process from commitment-svc's feed within 60 s")
+
+
+async def run(suite: Suite, args: argparse.Namespace) -> None:
+    work = DATA_DIR / "bench"
+    work.mkdir(parents=True, exist_ok=True)
+    bodies_path = work / "ingest-bodies.jsonl"
+    target = Target(suite, args.direct, args.gateway, args.api_key)
+    where = "tracking-svc directly" if args.direct else f"the gateway ({target.base_url})"
+
+    started = time.perf_counter()
+    events, requests = write_bodies(bodies_path, day_of_events(args.tickets, "bench", seed=1), args.batch)
+    print(f"generated {events:,} events of {args.tickets:,} tickets in {requests} bulk bodies "
+          f"({time.perf_counter() - started:.1f} s, {bodies_path.stat().st_size / 1e6:.0f} MB)")
+
+    rows, copy_seconds = await copy_baseline(suite.database_url, bodies_path)
+    copy_rate = rows / copy_seconds
+    print(f"(a) COPY into a bare table:     {copy_rate:12,.0f} rows/s  ({rows:,} rows, {copy_seconds:.1f} s)")
+
+    limits = httpx.Limits(max_connections=args.concurrency * 4)
+    async with httpx.AsyncClient(base_url=target.base_url, timeout=600, limits=limits) as client:
+        print(f"catalogue: {await define_process(suite, target, client)}")
+
+        started = time.perf_counter()
+        totals = await post_bulk(client, target, bodies_path, args.concurrency)
+        bulk_seconds = time.perf_counter() - started
+        bulk_rate = events / bulk_seconds
+        print(f"(b) bulk API via {where}: {bulk_rate:12,.0f} events/s  ({totals}, {bulk_seconds:.1f} s, "
+              f"concurrency {args.concurrency})")
+        before = await table_counts(suite.database_url)
+
+        started = time.perf_counter()
+        replay = await post_bulk(client, target, bodies_path, args.concurrency)
+        replay_seconds = time.perf_counter() - started
+        replay_rate = events / replay_seconds
+        after = await table_counts(suite.database_url)
+        print(f"(c) replay (all duplicates):    {replay_rate:12,.0f} events/s  ({replay}, {replay_seconds:.1f} s); "
+              f"rows written: events {after[0] - before[0]}, outbox {after[1] - before[1]}, "
+              f"node_runs {after[2] - before[2]}")
+
+        nd_tickets = max(1, args.ndjson_events // 12)
+        counter = [0]
+        with RssSampler(suite.processes["tracking"].pid) as rss:
+            started = time.perf_counter()
+            response = await client.post(
+                "/v1/events/bulk",
+                content=ndjson_stream(day_of_events(nd_tickets, "bench-nd", seed=3), counter),
+                headers={"content-type": "application/x-ndjson", **target.headers()},
+            )
+            nd_seconds = time.perf_counter() - started
+        if response.status_code != 200:
+            raise RuntimeError(f"NDJSON answered {response.status_code}: {response.text[:500]}")
+        nd = response.json()
+        print(f"(d) NDJSON stream:              {counter[0] / nd_seconds:12,.0f} events/s  ({counter[0]:,} events: "
+              f"accepted {nd['accepted']:,}, rejected {nd['rejected']}, {nd_seconds:.1f} s); tracking-svc RSS "
+              f"{rss.baseline / 2**20:.0f} MB before, peak {rss.peak / 2**20:.0f} MB")
+
+        single_rate = await singles(client, target, args.singles, args.single_concurrency)
+        print(f"(e) single POST /v1/events:     {single_rate:12,.0f} events/s  ({args.singles} events, "
+              f"concurrency {args.single_concurrency}, via {where})")
+
+    print()
+    print(f"ratio (b)/(a) = {bulk_rate / copy_rate:.3f}   (goal >= 0.4)")
+    print(f"ratio (c)/(b) = {replay_rate / bulk_rate:.2f}    (goal >= 1, and (c) writes no rows)")
+    print(f"NDJSON peak RSS = {rss.peak / 2**20:.0f} MB (goal < 300 MB)")
+    bodies_path.unlink()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tickets", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=10_000, help="events per bulk request")
+    parser.add_argument("--concurrency", type=int, default=4, help="bulk requests in flight")
+    parser.add_argument("--ndjson-events", type=int, default=1_000_000)
+    parser.add_argument("--singles", type=int, default=3_000)
+    parser.add_argument("--single-concurrency", type=int, default=32)
+    parser.add_argument("--gateway", help="gateway URL to send (b)-(e) through (default: the started suite's)")
+    parser.add_argument("--api-key", help="API key for --gateway (default: the started suite's admin key)")
+    parser.add_argument("--direct", action="store_true", help="send to tracking-svc itself, not the gateway")
+    args = parser.parse_args()
+    extra_env = {"GATEWAY_RATE_LIMIT_ENABLED": "false"}
+    with fresh_database("bench") as database_url, running_suite(database_url, extra_env=extra_env) as suite:
+        asyncio.run(run(suite, args))
+
+
+if __name__ == "__main__":
+    main()
