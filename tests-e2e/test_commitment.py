@@ -1,0 +1,43 @@
+"""commitment-svc through the gateway, as real processes: the demo organisation, ETags, resolution, preview."""
+
+import httpx
+from pledge_dev.demo_org import demo_org_loaded, load_demo_org
+
+W = {str(d): [["09:00", "12:00"], ["13:00", "18:00"]] for d in range(5)}
+
+
+async def test_demo_org_loads_through_the_gateway_and_reloads_without_failing(gateway: httpx.AsyncClient) -> None:
+    await load_demo_org(gateway)
+    await load_demo_org(gateway)
+    assert await demo_org_loaded(gateway)
+    params = {"process": "complaint-handling", "node": "acknowledge", "segment": "simple"}
+    response = await gateway.get("/v1/commitments/resolve", params=params)
+    assert response.status_code == 200, response.text
+    assert response.json()["commitment_limit"] == "PT15M"
+
+
+async def test_calendar_etag_and_if_match_pass_through_the_gateway(gateway: httpx.AsyncClient) -> None:
+    body = {"name": "E2E office", "timezone": "Asia/Shanghai", "weekly": W}
+    created = await gateway.put("/v1/calendars/e2e-office", json=body)
+    assert created.status_code in (200, 201), created.text
+    etag = created.headers["etag"]
+    missing = await gateway.put("/v1/calendars/e2e-office", json={**body, "name": "x"})
+    assert missing.status_code == 428
+    stale = await gateway.put("/v1/calendars/e2e-office", json={**body, "name": "x"}, headers={"If-Match": '"999"'})
+    assert stale.status_code == 412
+    assert stale.headers["content-type"] == "application/problem+json"
+    updated = await gateway.put("/v1/calendars/e2e-office", json={**body, "name": "E2E"}, headers={"If-Match": etag})
+    assert updated.status_code == 200, updated.text
+
+
+async def test_deadline_preview_through_the_gateway(gateway: httpx.AsyncClient) -> None:
+    await gateway.put("/v1/calendars/e2e-w", json={"name": "W", "timezone": "Asia/Shanghai", "weekly": W})
+    response = await gateway.post(
+        "/v1/deadlines/preview",
+        json={
+            "start": "2026-03-03T16:00:00+08:00",
+            "commitment": {"commitment_limit": "PT6H", "tolerance_limit": "PT10H", "calendar_key": "e2e-w"},
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["commitment_due_at"] == "2026-03-04T06:00:00Z"  # DESIGN example 5: Wed 14:00
