@@ -102,3 +102,32 @@ def reference_business_deadline(calendar: Calendar, start: datetime, days: int) 
             found += 1
             if found == days:
                 return last_working + GRID
+
+
+def reference_counted_by_days(calendar: Calendar, start: datetime, at: datetime) -> timedelta:
+    """Day by day over long spans: window ends converted to instants on ordinary days, the 15-minute
+    walk on days whose UTC offset changes. ``start`` and ``at`` must be on the grid."""
+    zone = ZoneInfo(calendar.timezone)
+    start, at = start.astimezone(UTC), at.astimezone(UTC)
+    total = timedelta(0)
+    day, last = start.astimezone(zone).date() - timedelta(days=1), at.astimezone(zone).date() + timedelta(days=1)
+    while day <= last:
+        midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
+        following = day + timedelta(days=1)
+        next_midnight = datetime(following.year, following.month, following.day, tzinfo=zone)
+        if midnight.utcoffset() == next_midnight.utcoffset():
+            for window in windows_on(calendar, day):
+                low = datetime.combine(day, window.start, zone).astimezone(UTC)
+                end_day = following if window.end == time(0) else day
+                high = datetime.combine(end_day, window.end, zone).astimezone(UTC)
+                low, high = max(low, start), min(high, at)
+                if low < high:
+                    total += high - low
+        else:
+            slot = midnight.astimezone(UTC) - timedelta(hours=3)
+            while slot < midnight.astimezone(UTC) + timedelta(hours=28):
+                if start <= slot < at and slot.astimezone(zone).date() == day and is_working(calendar, slot):
+                    total += GRID
+                slot += GRID
+        day = following
+    return total

@@ -27,6 +27,7 @@ Span = tuple[int, int]
 
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 _CACHE_LIMIT = 200_000
+_RECENT = 1_735_689_600_000_000  # 2025-01-01T00:00Z
 
 
 def _micros(offset: timedelta | None) -> int:
@@ -185,7 +186,8 @@ class Engine:
         self.work_prefix = [sum(nominal[:weekday]) for weekday in range(8)]
         self.count_prefix = [sum(1 for amount in nominal[:weekday] if amount) for weekday in range(8)]
         self.nominal_work = nominal
-        self.guess_offset = zone.offset_at(0)
+        # Local days are found from a guessed UTC offset, then corrected; any recent offset guesses well.
+        self.guess_offset = zone.offset_at(_RECENT)
         self._days: dict[int, Day] = {}
         self._years: dict[int, Year] = {}
 
@@ -238,7 +240,7 @@ class Engine:
 
     def day_of(self, instant: int) -> Day:
         ordinal = (instant + self.guess_offset) // DAY + EPOCH_ORDINAL
-        day = self._days.get(ordinal) or self.day(ordinal)
+        day = self.day(ordinal)
         while instant < day.start:
             day = self.day(day.ordinal - 1)
         while instant >= day.end:

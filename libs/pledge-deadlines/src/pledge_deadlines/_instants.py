@@ -18,7 +18,3 @@ def to_micros(value: datetime, name: str) -> int:
 
 def to_datetime(micros: int) -> datetime:
     return EPOCH + timedelta(microseconds=micros)
-
-
-def duration_micros(value: timedelta) -> int:
-    return value // ONE_MICROSECOND
