@@ -97,7 +97,7 @@ def make_stub(service: str) -> Starlette:
                     yield f'{{"line": {i}}}\n'.encode()
 
             return StreamingResponse(lines(), media_type="application/x-ndjson")
-        return JSONResponse(
+        answer = JSONResponse(
             {
                 "service": service,
                 "method": request.method,
@@ -110,6 +110,12 @@ def make_stub(service: str) -> Starlette:
             },
             headers={"X-Upstream": service, "Server": "stub", "X-Request-ID": "upstream-overrides-nothing"},
         )
+        if request.query_params.get("set_cookie"):
+            answer.set_cookie("session", "belongs-to-one-caller")
+        return answer
+
+    async def jwks(request: Request) -> Response:
+        return JSONResponse(STATE[service].get("jwks", {"keys": []}))
 
     async def ticket(request: Request) -> Response:
         """Tickets `<source>-<n>`: visible only to callers that may see the source (404 otherwise)."""
@@ -139,6 +145,7 @@ def make_stub(service: str) -> Starlette:
     routes = [
         Route("/readyz", readyz),
         Route("/openapi.json", openapi),
+        Route("/jwks.json", jwks),
         Route("/v1/tickets/{ticket_id}", ticket) if service == "tracking" else None,
         Route("/v1/reports/status", per_ticket) if service == "evaluation" else None,
         Route("/v1/feedback", per_ticket) if service == "feedback" else None,

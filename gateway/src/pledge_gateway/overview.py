@@ -20,6 +20,8 @@ from pledge_gateway.routes import Scope
 
 router = APIRouter(tags=["tickets"])
 PART_TIMEOUT = 5.0
+# the aiohttp transport reports a refused connection as ConnectTimeout: "down", not "slow"
+UNREACHABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class TicketOverview(BaseModel):
@@ -56,6 +58,8 @@ async def _part(
         return None, f"{name} omitted: needs the scope `{scope.value}`"
     try:
         response = await http.get(url, params=params, headers=headers, timeout=PART_TIMEOUT)
+    except UNREACHABLE:
+        return None, f"{name} unavailable: the {service} service is unavailable"
     except httpx.TimeoutException:
         return None, f"{name} unavailable: the {service} service did not answer in time"
     except httpx.HTTPError:
@@ -79,6 +83,8 @@ async def ticket_overview(ticket_id: str, request: Request, caller: GatewayCalle
     ticket_path = f"/v1/tickets/{quote(ticket_id, safe='')}"
     try:
         response = await gateway.http.get(urls["tracking"] + ticket_path, headers=headers, timeout=PART_TIMEOUT)
+    except UNREACHABLE:
+        raise ServiceUnavailable("the tracking service is unavailable", service="tracking") from None
     except httpx.TimeoutException:
         raise GatewayTimeout("the tracking service did not answer in time", service="tracking") from None
     except httpx.HTTPError:
