@@ -285,9 +285,16 @@ async def define_process(suite: Suite, target: Target, client: httpx.AsyncClient
             if await conn.fetchval("SELECT count(*) FROM tracking.known_nodes WHERE process_key = $1", PROCESS) == 5:
                 return "commitment-svc API + feed"
             await asyncio.sleep(0.1)
+        holders = await conn.fetch(
+            "SELECT application_name, state, backend_xid::text, xact_start, left(query, 120) AS query"
+            " FROM pg_stat_activity WHERE backend_xid IS NOT NULL"
+        )
     finally:
         await conn.close()
-    raise RuntimeError("tracking-svc did not receive the process from commitment-svc's feed within 60 s")
+    raise RuntimeError(
+        "tracking-svc did not receive the process from commitment-svc's feed within 60 s; transactions holding "
+        f"an xid (they hold back every feed): {[dict(h) for h in holders]}"
+    )
 
 
 async def run(suite: Suite, args: argparse.Namespace) -> None:
@@ -299,8 +306,10 @@ async def run(suite: Suite, args: argparse.Namespace) -> None:
 
     started = time.perf_counter()
     events, requests = write_bodies(bodies_path, day_of_events(args.tickets, "bench", seed=1), args.batch)
-    print(f"generated {events:,} events of {args.tickets:,} tickets in {requests} bulk bodies "
-          f"({time.perf_counter() - started:.1f} s, {bodies_path.stat().st_size / 1e6:.0f} MB)")
+    print(
+        f"generated {events:,} events of {args.tickets:,} tickets in {requests} bulk bodies "
+        f"({time.perf_counter() - started:.1f} s, {bodies_path.stat().st_size / 1e6:.0f} MB)"
+    )
 
     rows, copy_seconds = await copy_baseline(suite.database_url, bodies_path)
     copy_rate = rows / copy_seconds
@@ -314,8 +323,10 @@ async def run(suite: Suite, args: argparse.Namespace) -> None:
         totals = await post_bulk(client, target, bodies_path, args.concurrency)
         bulk_seconds = time.perf_counter() - started
         bulk_rate = events / bulk_seconds
-        print(f"(b) bulk API via {where}: {bulk_rate:12,.0f} events/s  ({totals}, {bulk_seconds:.1f} s, "
-              f"concurrency {args.concurrency})")
+        print(
+            f"(b) bulk API via {where}: {bulk_rate:12,.0f} events/s  ({totals}, {bulk_seconds:.1f} s, "
+            f"concurrency {args.concurrency})"
+        )
         before = await table_counts(suite.database_url)
 
         started = time.perf_counter()
@@ -323,9 +334,11 @@ async def run(suite: Suite, args: argparse.Namespace) -> None:
         replay_seconds = time.perf_counter() - started
         replay_rate = events / replay_seconds
         after = await table_counts(suite.database_url)
-        print(f"(c) replay (all duplicates):    {replay_rate:12,.0f} events/s  ({replay}, {replay_seconds:.1f} s); "
-              f"rows written: events {after[0] - before[0]}, outbox {after[1] - before[1]}, "
-              f"node_runs {after[2] - before[2]}")
+        print(
+            f"(c) replay (all duplicates):    {replay_rate:12,.0f} events/s  ({replay}, {replay_seconds:.1f} s); "
+            f"rows written: events {after[0] - before[0]}, outbox {after[1] - before[1]}, "
+            f"node_runs {after[2] - before[2]}"
+        )
 
         nd_tickets = max(1, args.ndjson_events // 12)
         counter = [0]
@@ -340,13 +353,17 @@ async def run(suite: Suite, args: argparse.Namespace) -> None:
         if response.status_code != 200:
             raise RuntimeError(f"NDJSON answered {response.status_code}: {response.text[:500]}")
         nd = response.json()
-        print(f"(d) NDJSON stream:              {counter[0] / nd_seconds:12,.0f} events/s  ({counter[0]:,} events: "
-              f"accepted {nd['accepted']:,}, rejected {nd['rejected']}, {nd_seconds:.1f} s); tracking-svc RSS "
-              f"{rss.baseline / 2**20:.0f} MB before, peak {rss.peak / 2**20:.0f} MB")
+        print(
+            f"(d) NDJSON stream:              {counter[0] / nd_seconds:12,.0f} events/s  ({counter[0]:,} events: "
+            f"accepted {nd['accepted']:,}, rejected {nd['rejected']}, {nd_seconds:.1f} s); tracking-svc RSS "
+            f"{rss.baseline / 2**20:.0f} MB before, peak {rss.peak / 2**20:.0f} MB"
+        )
 
         single_rate = await singles(client, target, args.singles, args.single_concurrency)
-        print(f"(e) single POST /v1/events:     {single_rate:12,.0f} events/s  ({args.singles} events, "
-              f"concurrency {args.single_concurrency}, via {where})")
+        print(
+            f"(e) single POST /v1/events:     {single_rate:12,.0f} events/s  ({args.singles} events, "
+            f"concurrency {args.single_concurrency}, via {where})"
+        )
 
     print()
     print(f"ratio (b)/(a) = {bulk_rate / copy_rate:.3f}   (goal >= 0.4)")
@@ -368,7 +385,11 @@ def main() -> None:
     parser.add_argument("--direct", action="store_true", help="send to tracking-svc itself, not the gateway")
     args = parser.parse_args()
     extra_env = {"GATEWAY_RATE_LIMIT_ENABLED": "false"}
-    with fresh_database("bench") as database_url, running_suite(database_url, extra_env=extra_env) as suite:
+    log_dir = DATA_DIR / "bench" / "logs"
+    with (
+        fresh_database("bench") as database_url,
+        running_suite(database_url, extra_env=extra_env, log_dir=log_dir, key_file=log_dir / "admin-key") as suite,
+    ):
         asyncio.run(run(suite, args))
 
 
