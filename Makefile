@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen
 SERVICES := services/commitment-svc services/tracking-svc services/evaluation-svc services/feedback-svc gateway
-SRC := libs/pledge-common/src libs/pledge-deadlines/src libs/pledge-dev/src $(addsuffix /src,$(SERVICES))
+PACKAGES := pledge_common pledge_deadlines pledge_dev commitment_svc tracking_svc evaluation_svc feedback_svc pledge_gateway
 
 .DEFAULT_GOAL := help
 .PHONY: help env run demo test lint typecheck test-libs test-services test-e2e check-deploy bench clean
@@ -31,7 +31,7 @@ lint: env ## ruff lint and format check
 	$(RUN) ruff format --check .
 
 typecheck: env ## mypy --strict over every package
-	$(RUN) mypy $(SRC)
+	$(RUN) mypy $(addprefix -p ,$(PACKAGES))
 
 test-libs: env ## the shared libraries' tests (real Postgres for the feed)
 	$(RUN) pytest -q libs/pledge-common/tests libs/pledge-deadlines/tests
