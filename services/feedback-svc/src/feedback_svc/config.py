@@ -16,7 +16,7 @@ class Settings(ServiceSettings):
     sender_interval: float = 1.0
     sender_batch: int = 100
     sender_backoff_base: float = 1.0
-    sender_backoff_max: float = 300.0
+    sender_backoff_max: float = 60.0
     # period buckets (day/week/month) are cut in this timezone unless a request names another
     report_timezone: str = "UTC"
     complaint_process_key: str = "complaint-handling"

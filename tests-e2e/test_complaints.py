@@ -1,0 +1,143 @@
+"""Complaints end to end: filed at feedback-svc, tracked as a ticket, judged and alerted by evaluation-svc.
+
+Real processes over real HTTP through the gateway. The demo organisation defines process
+`complaint-handling` with, for segment `simple`, acknowledge within PT15M (tolerance PT30M) on 24x7.
+A complaint received 20 minutes ago has therefore passed its acknowledge commitment the moment it is
+filed: evaluation-svc's scanner must raise the `acceptable` alert for its acknowledge run.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from pledge_dev.demo_org import load_demo_org
+
+WAIT_SECONDS = 90.0
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], what: str, seen: Callable[[], Any] = lambda: None) -> Any:
+    """Poll `check` until it returns something truthy (no timing assertion: only a generous ceiling)."""
+    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"gave up waiting for {what}; last seen: {seen()}")
+        await asyncio.sleep(0.25)
+
+
+def ok(response: httpx.Response, *statuses: int) -> Any:
+    assert response.status_code in (statuses or (200,)), response.text
+    return response.json()
+
+
+async def test_a_complaint_past_its_acknowledge_limit_is_alerted_by_evaluation(gateway: httpx.AsyncClient) -> None:
+    await load_demo_org(gateway)
+    received_at = datetime.now(UTC) - timedelta(minutes=20)
+    complaint = ok(
+        await gateway.post(
+            "/v1/complaints",
+            json={
+                "channel": "phone",
+                "customer_ref": "E2E-C-1",
+                "category": "outage-information",
+                "severity": "simple",
+                "description": "nobody told me the power would be off all afternoon",
+                "received_by": {"department": "customer-service", "person": "agent-7"},
+                "received_at": received_at.isoformat(),
+            },
+        ),
+        201,
+    )
+    assert complaint["owner"] == {"department": "customer-service", "person": "agent-7"}
+
+    last: dict[str, Any] = {}
+
+    async def delivered() -> Any:
+        last.update(ok(await gateway.get(f"/v1/complaints/{complaint['id']}"))["tracking"])
+        return dict(last) if last["pending_events"] == 0 and last["ticket_id"] else None
+
+    tracking = await eventually(delivered, "the complaint's ticket events to reach tracking-svc", lambda: last)
+    ticket = ok(await gateway.get(f"/v1/tickets/{tracking['ticket_id']}"))
+    assert (ticket["process_key"], ticket["segment"], ticket["source"]) == (
+        "complaint-handling",
+        "simple",
+        "feedback-svc",
+    )
+    assert ticket["external_id"] == complaint["id"]
+    assert [(r["node_key"], r["status"]) for r in ticket["node_runs"]] == [("acknowledge", "in_progress")]
+
+    async def alerted() -> Any:
+        page = ok(await gateway.get("/v1/alerts", params={"process": "complaint-handling", "limit": 500}))
+        levels = {a["level"] for a in page["items"] if a["ticket_id"] == tracking["ticket_id"]}
+        return levels if "acceptable" in levels else None
+
+    levels = await eventually(alerted, "evaluation-svc's alert on the acknowledge commitment")
+    assert "warning" not in levels  # 20 minutes is within the PT30M tolerance
+
+    # the rest of the workflow drives the ticket: acknowledge, resolve, close
+    cid = complaint["id"]
+    for body in (
+        {"to": "acknowledged", "reason": "called the customer back"},
+        {
+            "to": "resolved",
+            "resolution": "explained the planned outage; SMS notice added",
+            "root_cause": "notification",
+        },
+        {"to": "closed", "customer_confirmed": True},
+    ):
+        ok(await gateway.post(f"/v1/complaints/{cid}/transitions", json=body))
+
+    async def closed_ticket() -> Any:
+        current = ok(await gateway.get(f"/v1/tickets/{tracking['ticket_id']}"))
+        return current if current["status"] == "closed" else None
+
+    final = await eventually(closed_ticket, "the complaint ticket to be closed in tracking-svc")
+    assert [(r["node_key"], r["status"]) for r in final["node_runs"]] == [
+        ("acknowledge", "completed"),
+        ("resolve", "completed"),
+    ]
+
+
+async def test_feedback_and_a_servqual_response_through_the_gateway(gateway: httpx.AsyncClient) -> None:
+    await load_demo_org(gateway)
+    complaint = ok(
+        await gateway.post(
+            "/v1/complaints",
+            json={
+                "channel": "web",
+                "customer_ref": "E2E-C-2",
+                "category": "billing",
+                "severity": "general",
+                "description": "bill estimated instead of read",
+                "received_by": {"department": "customer-service"},
+            },
+        ),
+        201,
+    )
+
+    async def ticket_id() -> Any:
+        return ok(await gateway.get(f"/v1/complaints/{complaint['id']}"))["tracking"]["ticket_id"]
+
+    tid = await eventually(ticket_id, "the complaint ticket in tracking-svc")
+    feedback = ok(
+        await gateway.post("/v1/feedback", json={"ticket_id": tid, "csat": 4, "nps": 9, "channel": "sms"}), 201
+    )
+    assert (feedback["process_key"], feedback["segment"]) == ("complaint-handling", "general")
+    again = await gateway.post("/v1/feedback", json={"ticket_id": tid, "csat": 1, "channel": "sms"})
+    assert again.status_code == 409
+    unknown = await gateway.post("/v1/feedback", json={"ticket_id": "no-such-ticket", "csat": 3, "channel": "sms"})
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "ticket_id"
+
+    instrument = ok(await gateway.get("/v1/surveys/servqual-22"))
+    answers = [{"item": i["key"], "expectation": 6, "perception": 5} for i in instrument["items"]]
+    ok(
+        await gateway.post("/v1/surveys/servqual-22/responses", json={"answers": answers, "segment": "residential"}),
+        201,
+    )
+    results = ok(await gateway.get("/v1/surveys/servqual-22/results", params={"segment": "residential"}))
+    assert results["groups"][0]["servqual"] == -1.0
