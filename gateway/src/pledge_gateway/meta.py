@@ -9,9 +9,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from pledge_common.db import migration_state
+from pledge_common.app import own_readiness
 from pledge_common.problems import problem_response
-from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
@@ -61,19 +60,9 @@ def router() -> Router:
         """Ready only when the gateway's database and every service behind it are ready."""
         state = request.app.state
         gateway = state.gateway
-        try:
-            async with asyncio.timeout(3):
-                async with state.engine.connect() as conn:
-                    await conn.execute(text("SELECT 1"))
-                current = await migration_state(state.engine, state.schema)
-        except Exception as err:  # readiness reports any database failure as "not ready"
-            return problem_response(503, "Service Unavailable", f"database unreachable: {type(err).__name__}")
-        if current != state.migration_head:
-            return problem_response(
-                503,
-                "Service Unavailable",
-                f"migrations not at head (database {current}, code {state.migration_head})",
-            )
+        problem = await own_readiness(state)
+        if problem is not None:
+            return problem
         timeout = gateway.settings.readiness_timeout_seconds
         answers = await asyncio.gather(
             *(service_readiness(gateway.http, gateway.base_urls[s], timeout) for s in SERVICES)
@@ -82,7 +71,9 @@ def router() -> Router:
         missing = [f"{s}: {a}" for s, a in services.items() if a != "ready"]
         if missing:
             return problem_response(503, "Service Unavailable", "not ready: " + "; ".join(missing), services=services)
-        return JSONResponse({"status": "ready", "service": "gateway", "migration": current, "services": services})
+        return JSONResponse(
+            {"status": "ready", "service": "gateway", "migration": state.migrations.head, "services": services}
+        )
 
     async def openapi(request: Request) -> Response:
         """Every service's public routes (and the gateway's own) in one document."""

@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from pledge_common.db import alembic_head, create_engine, create_sessionmaker, migration_state
+from pledge_common.db import create_engine, create_sessionmaker, migration_state, migration_tree
 from pledge_common.internal import internal_router, make_http_client
 from pledge_common.observability import Metrics, RequestContextMiddleware, configure_logging
 from pledge_common.outbox import feed_router
@@ -19,6 +19,22 @@ from pledge_common.problems import install_problem_handlers, problem_response
 from pledge_common.settings import ServiceSettings
 
 Extra = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+async def own_readiness(state: Any) -> JSONResponse | None:
+    """None when this process's database answers and its migrations are ready; else a 503 problem."""
+    try:
+        async with asyncio.timeout(3):
+            async with state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            current = await migration_state(state.engine, state.schema)
+    except Exception as err:  # readiness reports any database failure as "not ready"
+        return problem_response(503, "Service Unavailable", f"database unreachable: {type(err).__name__}")
+    if not state.migrations.is_ready(current):
+        return problem_response(
+            503, "Service Unavailable", f"migrations not at head (database {current}, code {state.migrations.head})"
+        )
+    return None
 
 
 def health_router() -> APIRouter:
@@ -33,20 +49,10 @@ def health_router() -> APIRouter:
     async def readyz(request: Request) -> Any:
         """The database answers and this service's migrations are at head."""
         state = request.app.state
-        try:
-            async with asyncio.timeout(3):
-                async with state.engine.connect() as conn:
-                    await conn.execute(text("SELECT 1"))
-                current = await migration_state(state.engine, state.schema)
-        except Exception as err:  # readiness reports any database failure as "not ready"
-            return problem_response(503, "Service Unavailable", f"database unreachable: {type(err).__name__}")
-        if current != state.migration_head:
-            return problem_response(
-                503,
-                "Service Unavailable",
-                f"migrations not at head (database {current}, code {state.migration_head})",
-            )
-        return {"status": "ready", "service": state.service, "migration": current}
+        problem = await own_readiness(state)
+        if problem is not None:
+            return problem
+        return {"status": "ready", "service": state.service, "migration": state.migrations.head}
 
     return router
 
@@ -86,7 +92,7 @@ def create_service_app(
     app.state.settings = settings
     app.state.service = service
     app.state.schema = schema
-    app.state.migration_head = alembic_head(alembic_ini)
+    app.state.migrations = migration_tree(alembic_ini)
     metrics = Metrics(service)
     app.state.metrics = metrics
     install_problem_handlers(app)

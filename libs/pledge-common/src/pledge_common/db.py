@@ -1,6 +1,7 @@
 """Database plumbing: one async engine per process, pinned to the service's schema."""
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -53,11 +54,30 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]
 
 
-def alembic_head(alembic_ini: Path) -> str | None:
-    """The head revision of a service's migration tree (read once at startup, not per request)."""
+@dataclass(frozen=True)
+class MigrationTree:
+    """What this code knows of its schema's history (read once at startup, not per request)."""
+
+    head: str | None
+    known: frozenset[str]
+
+    def is_ready(self, database_revision: str | None) -> bool:
+        """At head, or at a revision this code does not know: a newer release has migrated already.
+
+        During a rolling upgrade the new migration commits while old pods still serve; they must stay
+        ready (migrations are written to be compatible with the previous release), else a Service could
+        briefly have no ready endpoint at all.
+        """
+        if database_revision is None:
+            return False
+        return database_revision == self.head or database_revision not in self.known
+
+
+def migration_tree(alembic_ini: Path) -> MigrationTree:
     config = Config(str(alembic_ini))
     config.set_main_option("script_location", str(alembic_ini.parent / "migrations"))
-    return ScriptDirectory.from_config(config).get_current_head()
+    script = ScriptDirectory.from_config(config)
+    return MigrationTree(head=script.get_current_head(), known=frozenset(r.revision for r in script.walk_revisions()))
 
 
 async def migration_state(engine: AsyncEngine, schema: str) -> str | None:

@@ -29,7 +29,11 @@ def run_migrations(schema: str, target_metadata: MetaData | None, url_env: str) 
         return True
 
     def do_run(connection: Connection) -> None:
-        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        # CREATE SCHEMA IF NOT EXISTS still needs CREATE on the database; a role that owns an existing
+        # schema (the production setup) must not need that grant
+        exists = connection.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}).scalar()
+        if not exists:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         connection.execute(text(f'SET search_path TO "{schema}", public'))
         connection.commit()
         context.configure(
