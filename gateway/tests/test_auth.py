@@ -307,7 +307,7 @@ async def test_the_overview_joins_every_service_part(make_gateway: GatewayFactor
     assert response.status_code == 200
     assert body["ticket"]["id"] == "crm-7"
     assert body["node_runs"] == [{"id": "crm-7-run-1", "node_key": "accept"}]
-    assert body["judgments"] == [{"ticket_id": "crm-7", "from": "evaluation", "path": "/v1/reports/status"}]
+    assert body["judgments"] == [{"ticket_id": "crm-7", "from": "evaluation", "path": "/v1/reports/status/runs"}]
     assert body["feedback"][0]["path"] == "/v1/feedback"
     assert body["complaints"][0]["path"] == "/v1/complaints"
     assert body["notes"] == []
@@ -601,3 +601,13 @@ async def test_disabling_auth_is_refused_outside_local_and_test() -> None:
             PLEDGE_ENVIRONMENT="production",
             PLEDGE_SERVICE_TOKEN="s",
         )
+
+
+async def test_the_overview_relays_trackings_answer_to_a_bad_ticket_reference(
+    make_gateway: GatewayFactory, admin_key: str
+) -> None:
+    async with make_gateway() as gw:
+        response = await gw.get("/v1/tickets/bad-ref/overview", headers=auth(admin_key))
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["errors"] == [{"field": "path.ref", "message": "not a ticket reference"}]

@@ -124,6 +124,10 @@ def make_stub(service: str) -> Starlette:
         source = ticket_id.split("-")[0]
         if seen is None or "rejected" in seen:
             return JSONResponse({"title": "Unauthorized", "status": 401}, status_code=401)
+        if source == "bad":
+            body = {"title": "Unprocessable Content", "status": 422, "detail": "path.ref: not a ticket reference",
+                    "errors": [{"field": "path.ref", "message": "not a ticket reference"}]}  # fmt: skip
+            return JSONResponse(body, status_code=422, media_type="application/problem+json")
         if seen["sources"] is not None and source not in seen["sources"]:
             return JSONResponse(
                 {"title": "Not Found", "status": 404}, status_code=404, media_type="application/problem+json"
@@ -147,7 +151,7 @@ def make_stub(service: str) -> Starlette:
         Route("/openapi.json", openapi),
         Route("/jwks.json", jwks),
         Route("/v1/tickets/{ticket_id}", ticket) if service == "tracking" else None,
-        Route("/v1/reports/status", per_ticket) if service == "evaluation" else None,
+        Route("/v1/reports/status/runs", per_ticket) if service == "evaluation" else None,
         Route("/v1/feedback", per_ticket) if service == "feedback" else None,
         Route("/v1/complaints", per_ticket) if service == "feedback" else None,
         Route("/{path:path}", echo, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import httpx
 from fastapi import APIRouter, Request
 from pledge_common.identity import Caller
-from pledge_common.problems import GatewayTimeout, NotFound, ServiceUnavailable
+from pledge_common.problems import GatewayTimeout, NotFound, Problem, ServiceUnavailable
 from pydantic import BaseModel, Field
 
 from pledge_gateway.auth import GatewayCallerDep
@@ -74,6 +74,20 @@ async def _part(
         return None, f"{name} unavailable: the {service} service answered something unreadable"
 
 
+def _relayed(response: httpx.Response) -> Problem:
+    """tracking's own answer to a bad ticket reference (its problems are ours: nothing internal in them)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    errors = body.get("errors") if isinstance(body.get("errors"), list) else None
+    detail = body.get("detail") if isinstance(body.get("detail"), str) else None
+    title = body.get("title") if isinstance(body.get("title"), str) else "Bad Request"
+    return Problem(detail, status=response.status_code, title=title, errors=errors)
+
+
 @router.get("/v1/tickets/{ticket_id}/overview", response_model=TicketOverview)
 async def ticket_overview(ticket_id: str, request: Request, caller: GatewayCallerDep) -> TicketOverview:
     """The ticket with its node runs, their judgments and due instants, its feedback and complaints."""
@@ -91,6 +105,8 @@ async def ticket_overview(ticket_id: str, request: Request, caller: GatewayCalle
         raise ServiceUnavailable("the tracking service is unavailable", service="tracking") from None
     if response.status_code == 404:
         raise NotFound(f"no ticket {ticket_id}")
+    if 400 <= response.status_code < 500:
+        raise _relayed(response)
     if response.status_code != 200:
         raise ServiceUnavailable(f"the tracking service answered {response.status_code}", service="tracking")
     ticket = response.json()
@@ -98,7 +114,7 @@ async def ticket_overview(ticket_id: str, request: Request, caller: GatewayCalle
     (judgments, n1), (feedback, n2), (complaints, n3) = await asyncio.gather(
         _part(
             gateway.http, caller, Scope.reports_read, "judgments", "evaluation",
-            urls["evaluation"] + "/v1/reports/status", params, headers,
+            urls["evaluation"] + "/v1/reports/status/runs", params, headers,
         ),
         _part(
             gateway.http, caller, Scope.feedback_read, "feedback", "feedback",
