@@ -281,3 +281,13 @@ class TestRollups:
         assert rows == [(True, 1)]
         await projection.handle_commitment(session, [agreement(force_majeure=())])
         assert (await run_row(session, "storm"))["exempted"] is False
+
+
+async def test_builtin_round_the_clock_calendar_needs_no_feed_event(session: AsyncSession) -> None:
+    projection = Projection()
+    await projection.handle_commitment(session, [process(), commitment(calendar_key="24x7")])
+    await projection.handle_tracking(
+        session, [node_run("rc", started=at("2026-03-03 20:00"), completed=at("2026-03-04 04:00"))]
+    )
+    row = await run_row(session, "rc")
+    assert (row["counted_seconds"], row["final_state"]) == (8 * 3600, "completed_acceptable")

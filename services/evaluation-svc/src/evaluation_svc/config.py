@@ -9,6 +9,9 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="EVALUATION_", extra="ignore")
 
     db_schema: str = "evaluation"
+    builtin_calendar: str = Field(
+        default="24x7", description="calendar key meaning round the clock, if not in the feed"
+    )
     commitment_url: str = "http://127.0.0.1:8001"
     tracking_url: str = "http://127.0.0.1:8002"
 
@@ -20,10 +23,13 @@ class Settings(ServiceSettings):
     feed_wait_seconds: float = Field(default=5.0, ge=0, le=30)
 
     # alert scanner
-    scanner_interval_seconds: float = Field(default=0.5, gt=0)
+    scanner_interval: float = Field(default=0.5, gt=0, description="seconds between scans when idle")
     scanner_batch_size: int = Field(default=1000, ge=1)
 
     # outbound webhooks
+    webhook_allow_private: bool = Field(
+        default=False, description="allow webhook targets in private and loopback ranges (tests, local runs)"
+    )
     webhook_allowed_networks: list[str] = Field(
         default_factory=list,
         description="CIDRs (e.g. 127.0.0.0/8) that webhook targets may resolve to although private or loopback",

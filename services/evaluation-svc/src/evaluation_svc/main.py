@@ -47,14 +47,14 @@ def make_consumers(app: FastAPI, settings: Settings, projection: Projection) -> 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    projection = Projection()
+    projection = Projection(builtin_calendar=settings.builtin_calendar)
 
     @asynccontextmanager
     async def background(app: FastAPI) -> AsyncIterator[None]:
         app.state.projection = projection
         consumers = make_consumers(app, settings, projection)
         app.state.consumers = {c.name: c for c in consumers}
-        scanner = AlertScanner(app.state.sessionmaker, settings.scanner_interval_seconds, settings.scanner_batch_size)
+        scanner = AlertScanner(app.state.sessionmaker, settings.scanner_interval, settings.scanner_batch_size)
         sender = WebhookSender(app.state.sessionmaker, settings)
         app.state.scanner, app.state.sender = scanner, sender
         tasks: list[asyncio.Task[None]] = []

@@ -89,9 +89,9 @@ def replay(
             continue
         if overrides:
             version = replace(version, **overrides)
-        calendar = calendar_override or (
-            Calendar.always() if version.calendar_key is None else calendars.get(version.calendar_key)
-        )
+        calendar = calendar_override or calendars.get(version.calendar_key or "")
+        if calendar is None and version.calendar_key in (None, "24x7"):
+            calendar = Calendar.always()
         try:
             j = judge(row.facts, version, calendar, extra_pause_reasons=extra_pause_reasons)
         except (ValueError, TypeError, OverflowError) as err:

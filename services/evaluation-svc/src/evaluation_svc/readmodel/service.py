@@ -73,8 +73,9 @@ def _last_by_key(events: Iterable[FeedEvent], family: str) -> dict[str, FeedEven
 class Projection:
     """Feed handlers (one per upstream feed) sharing a cache of parsed calendars."""
 
-    def __init__(self) -> None:
+    def __init__(self, builtin_calendar: str = "24x7") -> None:
         self._calendars: dict[str, Calendar] = {}
+        self.builtin_calendar = builtin_calendar
 
     def _calendar(self, stored: Mapping[str, Any]) -> Calendar:
         token = json.dumps(
@@ -231,13 +232,14 @@ class Projection:
             version = governing_version(versions, run.process_key, run.node_key, run.segment, run.started_at)
         calendar: Calendar | None = None
         if version is not None:
-            if version.calendar_key is None:
-                calendar = Calendar.always()
-            elif version.calendar_key in calendars:
+            stored = calendars.get(version.calendar_key or "")
+            if stored is not None:
                 try:
-                    calendar = self._calendar(calendars[version.calendar_key])
+                    calendar = self._calendar(stored)
                 except (ValueError, TypeError, KeyError) as err:
                     log.warning("calendar %s cannot be used: %s", version.calendar_key, err)
+            elif version.calendar_key in (None, self.builtin_calendar):
+                calendar = Calendar.always()
         try:
             return judge(run, version, calendar)
         except (ValueError, TypeError, OverflowError) as err:

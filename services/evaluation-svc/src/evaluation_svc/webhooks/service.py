@@ -54,7 +54,9 @@ def _visible(row: dict[str, Any] | None, caller: Caller) -> dict[str, Any]:
 
 
 async def create(session: AsyncSession, settings: Settings, caller: Caller, body: WebhookCreate) -> WebhookCreated:
-    refused = await target_refused(body.url, parse_networks(settings.webhook_allowed_networks))
+    refused = await target_refused(
+        body.url, parse_networks(settings.webhook_allowed_networks, settings.webhook_allow_private)
+    )
     if refused:
         raise invalid("url", refused)
     row = await WebhookRepository(session).create(
@@ -92,7 +94,9 @@ async def update(
         if key in changes and changes[key] is None:
             raise invalid(key, "must not be null")
     if "url" in changes:
-        refused = await target_refused(changes["url"], parse_networks(settings.webhook_allowed_networks))
+        refused = await target_refused(
+            changes["url"], parse_networks(settings.webhook_allowed_networks, settings.webhook_allow_private)
+        )
         if refused:
             raise invalid("url", refused)
     if changes.get("enabled") is True:
@@ -145,7 +149,7 @@ class WebhookSender:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
-        self.allowed: list[Network] = parse_networks(settings.webhook_allowed_networks)
+        self.allowed: list[Network] = parse_networks(settings.webhook_allowed_networks, settings.webhook_allow_private)
         # never the service client: it carries the service token, which must not leave the cluster
         self.client = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
         self.batch_size = 50

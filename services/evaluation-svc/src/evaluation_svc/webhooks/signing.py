@@ -28,7 +28,12 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
-def parse_networks(values: Sequence[str]) -> list[Network]:
+ANYWHERE: tuple[Network, ...] = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
+
+
+def parse_networks(values: Sequence[str], allow_private: bool = False) -> list[Network]:
+    if allow_private:
+        return list(ANYWHERE)
     return [ipaddress.ip_network(v, strict=False) for v in values]
 
 
