@@ -241,11 +241,18 @@ async def test_revoked_and_rotated_keys(gateway: httpx.AsyncClient, suite: Suite
 # ---------------------------------------------------------------- services trust only the gateway
 
 
-async def test_a_service_refuses_requests_without_identity(suite: Suite) -> None:
+async def test_every_service_refuses_public_requests_without_identity(suite: Suite) -> None:
+    routes = {
+        "commitment": "/v1/segments",
+        "tracking": "/v1/tickets",
+        "evaluation": "/v1/alerts",
+        "feedback": "/v1/complaints",
+    }
     async with httpx.AsyncClient(timeout=10) as client:
-        for service, path in (("tracking", "/v1/tickets"), ("commitment", "/v1/segments")):
-            response = await client.get(suite.url(service) + path)
-            assert response.status_code == 401, (service, response.text)
+        answers = {
+            service: (await client.get(suite.url(service) + path)).status_code for service, path in routes.items()
+        }
+    assert answers == dict.fromkeys(routes, 401)
 
 
 async def test_a_service_refuses_forged_identity_headers(suite: Suite, world: World) -> None:
