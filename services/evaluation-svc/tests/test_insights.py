@@ -179,8 +179,8 @@ class TestAgreementReview:
         assert covered["met"] is False
         assert [e["node_run_id"] for e in review["excluded"]] == ["storm0"]
         kinds = [(p["kind"], p["node_run_id"], p["amount"]) for p in review["penalties"]]
-        assert kinds == [("per_warning_run", "late0", "50"), ("under_target", None, "100.0")]
-        assert review["totals"] == {"CNY": "150.0"}
+        assert kinds == [("per_warning_run", "late0", "50.00"), ("under_target", None, "100.00")]
+        assert review["totals"] == {"CNY": "150.00"}
 
     async def test_unknown_agreement_is_404(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/v1/reports/agreements/none", params=WEEK)

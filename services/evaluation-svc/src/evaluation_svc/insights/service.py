@@ -140,6 +140,7 @@ async def recommendations(
                 suggested_tolerance_limit=None if suggested_tolerance is None else _minutes(suggested_tolerance),
             )
         )
+    items.sort(key=lambda r: (r.process_key, r.node_key or "", r.commitment_key, r.version))
     return Recommendations(
         from_=q.start or q.as_of,
         to=q.end or q.as_of,
@@ -367,6 +368,8 @@ async def agreement_review(
                             reason=f"achievement {share:.1%} under the target {target:.1%}",
                         )
                     )  # fmt: skip
+    cent = Decimal("0.01")
+    penalties = [p.model_copy(update={"amount": p.amount.quantize(cent)}) for p in penalties]
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for item in penalties:
         totals[item.currency] += item.amount
