@@ -154,12 +154,14 @@ async def forward(
     raw_path = scope.get("raw_path") or scope["path"].encode()
     query = scope.get("query_string", b"")
     url = base_url + raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
-    request = client.build_request(
+    # httpx.Request directly: the client holds no default headers, cookies or params to merge, and
+    # build_request's merging doubles the cost of preparing a request
+    request = httpx.Request(
         scope["method"],
         url,
         headers=request_headers(scope, identity, declared),
         content=content,
-        timeout=timeout,
+        extensions={"timeout": timeout.as_dict()},
     )
     try:
         response = await client.send(request, stream=True)
