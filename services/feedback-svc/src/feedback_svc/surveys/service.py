@@ -154,8 +154,10 @@ async def add_response(
 
 async def results(session: AsyncSession, where: ResponseFilter, group_by: str, bucket: str, tz: str) -> SurveyResults:
     repository = SurveyRepository(session)
-    await _instrument(repository, where.instrument_key)
+    instrument, _ = await _instrument(repository, where.instrument_key)
     totals, dimensions, items = await repository.results(where, group_by, bucket, tz)
+    order = {d: n for n, d in enumerate(instrument.dimensions)}
+    dimensions.sort(key=lambda d: order.get(d.dimension, len(order)))
     groups = []
     for total in totals:
         groups.append(
