@@ -21,7 +21,7 @@ from pledge_common.identity import Caller
 from pledge_common.problems import Unauthorized
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from pledge_gateway.config import Settings
+from pledge_gateway.config import RateLimit, Settings
 from pledge_gateway.keys import material
 from pledge_gateway.keys.repository import ApiKeyRepository
 from pledge_gateway.routes import ALL_SCOPES
@@ -29,6 +29,7 @@ from pledge_gateway.routes import ALL_SCOPES
 log = logging.getLogger("pledge.gateway.auth")
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pledge"'}
 CACHE_LIMIT = 50_000
+FAILED_SECRETS = RateLimit(rate=1, burst=10)
 ANONYMOUS_ADMIN = Caller(sub="anonymous", kind="user", scopes=frozenset({"admin"}), sources=None)
 
 
@@ -50,6 +51,10 @@ class KeyVerifier:
         self.cache_seconds = cache_seconds
         self.cache: dict[bytes, CachedKey] = {}
         self.inflight: dict[bytes, asyncio.Future[CachedKey]] = {}
+        # wrong secrets for a known prefix: each one costs a slow hash, so they are rationed per prefix
+        self.failures: dict[str, tuple[float, float]] = {}
+        # the SHA-256 of the last key that verified per prefix: its holder is never rationed (nor re-hashed)
+        self.known_good: dict[str, bytes] = {}
 
     def forget(self, key_id: uuid.UUID) -> None:
         for digest in [d for d, entry in self.cache.items() if entry.key_id == key_id]:
@@ -73,7 +78,7 @@ class KeyVerifier:
         future: asyncio.Future[CachedKey] = asyncio.get_running_loop().create_future()
         self.inflight[digest] = future
         try:
-            entry = await self._lookup(key)
+            entry = await self._lookup(key, digest)
             if len(self.cache) >= CACHE_LIMIT:
                 self.cache.clear()
             self.cache[digest] = entry
@@ -86,7 +91,7 @@ class KeyVerifier:
         finally:
             self.inflight.pop(digest, None)
 
-    async def _lookup(self, key: str) -> CachedKey:
+    async def _lookup(self, key: str, digest: bytes) -> CachedKey:
         now_mono = time.monotonic()
         negative_until = now_mono + self.cache_seconds
         nil = uuid.UUID(int=0)
@@ -97,9 +102,20 @@ class KeyVerifier:
             row = await ApiKeyRepository(session).by_prefix(parsed.prefix)
         if row is None:
             return CachedKey(nil, None, negative_until, "the API key is not valid")
-        matches = await asyncio.to_thread(material.secret_matches, parsed.secret, row.salt, row.secret_hash)
-        if not matches:
-            return CachedKey(row.id, None, negative_until, "the API key is not valid")
+        if self.known_good.get(parsed.prefix) != digest:
+            tokens, last = self.failures.get(parsed.prefix, (float(FAILED_SECRETS.burst), now_mono))
+            tokens = min(float(FAILED_SECRETS.burst), tokens + (now_mono - last) * FAILED_SECRETS.rate)
+            if tokens < 1:
+                return CachedKey(row.id, None, negative_until, "too many wrong secrets for this key; try again later")
+            matches = await asyncio.to_thread(material.secret_matches, parsed.secret, row.salt, row.secret_hash)
+            if not matches:
+                if len(self.failures) >= CACHE_LIMIT:
+                    self.failures.clear()
+                self.failures[parsed.prefix] = (tokens - 1, now_mono)
+                return CachedKey(row.id, None, negative_until, "the API key is not valid")
+            if len(self.known_good) >= CACHE_LIMIT:
+                self.known_good.clear()
+            self.known_good[parsed.prefix] = digest
         now = datetime.now(UTC)
         status = material.key_status(row.expires_at, row.revoked_at, now)
         if status != "active":
