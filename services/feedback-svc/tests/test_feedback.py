@@ -177,3 +177,18 @@ class TestSummary:
         bad_zone = await client.get("/v1/feedback/summary", params={"tz": "Mars/Olympus"})
         assert bad_zone.status_code == 422
         assert bad_zone.json()["errors"][0]["field"] == "query.tz"
+
+
+class TestSourceBoundCallers:
+    async def test_a_caller_bound_to_other_sources_cannot_name_the_ticket(
+        self, client: httpx.AsyncClient, repair_ticket: str, settings: object
+    ) -> None:
+        from pledge_common.identity import Caller, identity_headers
+
+        partner = Caller(sub="billing-key", kind="key", scopes=frozenset({"admin"}), sources=frozenset({"billing"}))
+        headers = identity_headers(partner, settings.service_token)  # type: ignore[attr-defined]
+        response = await client.post(
+            "/v1/feedback", json={"ticket_id": repair_ticket, "csat": 3, "channel": "sms"}, headers=headers
+        )
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "ticket_id"

@@ -59,7 +59,8 @@ async def create(
     process_key = data.process_key
     if data.ticket_id is not None:
         ticket = await tracking.get_ticket(data.ticket_id)
-        if ticket is None:
+        # a caller bound to some source systems may not name another source's ticket (nor learn it exists)
+        if ticket is None or (ticket.source is not None and not caller.can_see_source(ticket.source)):
             raise invalid("ticket_id", f"tracking-svc knows no ticket {data.ticket_id!r}")
         if process_key is not None and process_key != ticket.process_key:
             raise invalid("process_key", f"ticket {ticket.id} belongs to process {ticket.process_key!r}")

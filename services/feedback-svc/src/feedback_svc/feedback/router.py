@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 from pledge_common.db import SessionDep
+from pledge_common.identity import CallerDep
 
 from feedback_svc.common import Bucket, Page, check_period, timezone_named
 from feedback_svc.feedback import satisfaction, service
@@ -26,9 +27,11 @@ End = Annotated[datetime | None, Query(alias="to", description="given before (IS
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=FeedbackPublic)
-async def create_feedback(data: FeedbackCreate, session: SessionDep, tracking: TrackingDep) -> FeedbackPublic:
+async def create_feedback(
+    data: FeedbackCreate, session: SessionDep, tracking: TrackingDep, caller: CallerDep
+) -> FeedbackPublic:
     """Record a customer's CSAT and/or NPS for a ticket or a process (one per ticket and channel)."""
-    return await service.create(session, tracking, data)
+    return await service.create(session, tracking, caller, data)
 
 
 @router.get("", response_model=Page[FeedbackPublic])

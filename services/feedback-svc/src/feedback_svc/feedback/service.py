@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import Sequence
 
+from pledge_common.identity import Caller
 from pledge_common.problems import Conflict, NotFound, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,14 +41,17 @@ def public(feedback: Feedback, nodes: Sequence[FeedbackNode]) -> FeedbackPublic:
     )
 
 
-async def create(session: AsyncSession, tracking: TrackingClient, data: FeedbackCreate) -> FeedbackPublic:
+async def create(
+    session: AsyncSession, tracking: TrackingClient, caller: Caller, data: FeedbackCreate
+) -> FeedbackPublic:
     feedback_id = uuid.uuid4()
     now = utcnow()
     nodes: list[FeedbackNode] = []
     segment, customer_ref, process_key = data.segment, data.customer_ref, data.process_key
     if data.ticket_id is not None:
         ticket = await tracking.get_ticket(data.ticket_id)
-        if ticket is None:
+        # a caller bound to some source systems may not name another source's ticket (nor learn it exists)
+        if ticket is None or (ticket.source is not None and not caller.can_see_source(ticket.source)):
             raise invalid("ticket_id", f"tracking-svc knows no ticket {data.ticket_id!r}")
         if process_key is not None and process_key != ticket.process_key:
             raise invalid("process_key", f"ticket {ticket.id} belongs to process {ticket.process_key!r}")
