@@ -1,0 +1,170 @@
+"""Alerts end to end: a node run passes its due instants, evaluation-svc raises each alert once and
+delivers it, signed, to a webhook receiver on loopback; the alert is acknowledged through the gateway."""
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+from evaluation_svc.webhooks.signing import verify
+
+Received = list[tuple[dict[str, str], bytes]]
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[str, Received]]:
+    received: Received = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append((dict(request.headers), await request.read()))
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}/hook", received
+    finally:
+        await runner.cleanup()
+
+
+def ok(response: httpx.Response, *expected: int) -> Any:
+    assert response.status_code in (expected or (200,)), f"{response.request.url}: {response.text}"
+    return response.json() if response.content else None
+
+
+async def define(gateway: httpx.AsyncClient, tag: str) -> None:
+    """A department, a process with one node, and a 2 s / 4 s commitment on the 24x7 calendar."""
+    ok(await gateway.put(f"/v1/departments/{tag}-desk", json={"name": "Desk", "positions": []}), 200, 201)
+    ok(await gateway.put(f"/v1/segments/{tag}-seg", json={"name": "Segment"}), 200, 201)
+    ok(
+        await gateway.put(
+            f"/v1/processes/{tag}",
+            json={
+                "name": "Quick process",
+                "description": "",
+                "owner_department": f"{tag}-desk",
+                "nodes": [{"key": "answer", "name": "Answer", "department": f"{tag}-desk", "position_key": None}],
+            },
+        ),
+        200,
+        201,
+    )
+    created = ok(
+        await gateway.post(
+            "/v1/commitments",
+            json={
+                "key": f"{tag}-answer",
+                "process_key": tag,
+                "node_key": "answer",
+                "segment_key": "default",
+                "commitment_limit": "PT2S",
+                "tolerance_limit": "PT4S",
+                "calendar_key": "24x7",
+                "owner_department": f"{tag}-desk",
+                "prewarning_fraction": 0.5,
+            },
+        ),
+        201,
+    )
+    ok(await gateway.post(f"/v1/commitments/{created['id']}/transitions", json={"to": "negotiating"}))
+    since = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    ok(
+        await gateway.post(
+            f"/v1/commitments/{created['id']}/transitions", json={"to": "active", "effective_from": since}
+        )
+    )
+
+
+async def wait_for(predicate: Any, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while not await predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.3)
+
+
+async def post_event(gateway: httpx.AsyncClient, event: dict[str, Any]) -> None:
+    """tracking-svc learns new processes from commitment-svc's feed: retry while it has not yet."""
+    deadline = time.monotonic() + 30
+    while True:
+        response = await gateway.post("/v1/events", json=event)
+        if response.status_code != 422 or "unknown process" not in response.text or time.monotonic() > deadline:
+            ok(response, 201)
+            return
+        await asyncio.sleep(0.3)
+
+
+async def test_alerts_are_raised_once_delivered_signed_and_acknowledged(
+    gateway: httpx.AsyncClient, receiver: tuple[str, Received]
+) -> None:
+    url, received = receiver
+    tag = f"e2e-{uuid.uuid4().hex[:8]}"
+    await define(gateway, tag)
+    subscription = ok(await gateway.post("/v1/webhooks", json={"url": url, "department": f"{tag}-desk"}), 201)
+    # evaluation learns the commitment from commitment-svc's feed: wait until it judges a run by it
+    started = datetime.now(UTC) - timedelta(milliseconds=200)
+    event = {
+        "source": "e2e",
+        "ticket": {"external_id": f"{tag}-1", "process": tag, "segment": f"{tag}-seg"},
+    }
+    await post_event(
+        gateway, {**event, "event_id": f"{tag}-a", "type": "ticket.opened", "occurred_at": started.isoformat()}
+    )
+    await post_event(
+        gateway,
+        {**event, "event_id": f"{tag}-b", "type": "node.started", "occurred_at": started.isoformat(), "node": "answer"},
+    )
+
+    async def three_alerts() -> bool:
+        page = ok(await gateway.get("/v1/alerts", params={"process": tag}))
+        return len(page["items"]) >= 3
+
+    await wait_for(three_alerts)
+    alerts = ok(await gateway.get("/v1/alerts", params={"process": tag}))["items"]
+    assert sorted(a["level"] for a in alerts) == ["acceptable", "prewarning", "warning"]
+    assert all(a["department"] == f"{tag}-desk" for a in alerts)
+    await asyncio.sleep(1.0)  # more scans: still exactly one alert per level
+    assert len(ok(await gateway.get("/v1/alerts", params={"process": tag}))["items"]) == 3
+
+    async def three_deliveries() -> bool:
+        return len(received) >= 3
+
+    await wait_for(three_deliveries)
+    for headers, body in received:
+        assert verify(subscription["secret"], headers["X-Pledge-Timestamp"], body, headers["X-Pledge-Signature"])
+    assert sorted(json.loads(b)["alert"]["level"] for _, b in received) == ["acceptable", "prewarning", "warning"]
+
+    warning = next(a for a in alerts if a["level"] == "warning")
+    acked = ok(await gateway.post(f"/v1/alerts/{warning['id']}/acknowledge", json={"note": "on it"}))
+    assert acked["state"] == "acknowledged"
+
+    async def acknowledgement_delivered() -> bool:
+        return any(json.loads(b)["type"] == "alert.acknowledged" for _, b in received)
+
+    await wait_for(acknowledgement_delivered)
+    log = ok(await gateway.get(f"/v1/webhooks/{subscription['id']}/deliveries"))
+    assert len(log["items"]) == 4
+    assert all(d["status"] == "delivered" and d["log"][0]["status_code"] == 204 for d in log["items"])
+
+    # the seven-state table sees the same run beyond its tolerance
+    status = ok(await gateway.get("/v1/reports/status", params={"process": tag}))
+    [row] = [r for r in status["rows"] if r["group"]["node"] == "answer"]
+    assert row["counts"]["in_progress_warning"] == 1
+
+
+async def test_private_webhook_targets_are_refused_without_the_allowlist(gateway: httpx.AsyncClient) -> None:
+    # the suite allows private targets for the receiver above; a malformed one is refused all the same
+    response = await gateway.post("/v1/webhooks", json={"url": "gopher://127.0.0.1/x"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "url"
