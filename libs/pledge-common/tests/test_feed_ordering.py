@@ -199,3 +199,30 @@ async def test_feed_pages_continue_from_next_cursor(clean_feed: AsyncEngine, fee
     assert [e["key"] for e in second["events"]] == ["k3", "k4"]
     bad = await feed_client.get("/internal/v1/events", params={"after": "garbage"})
     assert bad.status_code == 422
+
+
+async def test_consumers_of_the_same_name_in_different_schemas_do_not_share_a_lease(
+    clean_feed: AsyncEngine, feed_client: httpx.AsyncClient, database_url: str
+) -> None:
+    """tracking's and evaluation's consumers are both called "commitment": each must get its own lease."""
+    from pledge_common.db import create_engine
+
+    async with clean_feed.begin() as conn:
+        await conn.execute(text("CREATE SCHEMA IF NOT EXISTS feedtest_other"))
+        await conn.execute(text("CREATE TABLE IF NOT EXISTS feedtest_other.consumer_cursors (LIKE consumer_cursors)"))
+    other_engine = create_engine(database_url, "feedtest_other")
+    here, there = consumer(clean_feed, feed_client, "commitment"), consumer(other_engine, feed_client, "commitment")
+    here.lease_retry = there.lease_retry = 0.05
+    tasks = [asyncio.create_task(here.run()), asyncio.create_task(there.run())]
+    try:
+        for _ in range(100):
+            if here.holding_lease and there.holding_lease:
+                break
+            await asyncio.sleep(0.05)
+        assert here.holding_lease
+        assert there.holding_lease
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await other_engine.dispose()

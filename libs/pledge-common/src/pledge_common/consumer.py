@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -27,10 +26,6 @@ Handler = Callable[[AsyncSession, Sequence[FeedEvent]], Awaitable[None]]
 
 class CursorMoved(Exception):
     """Another process advanced the cursor since this batch was read: drop the batch and re-read."""
-
-
-def lock_key(name: str) -> int:
-    return zlib.crc32(f"pledge-consumer:{name}".encode()) - 2**31
 
 
 def decode_events(body: dict[str, Any]) -> list[FeedEvent]:
@@ -122,8 +117,13 @@ class FeedConsumer:
             total += n
         return total
 
+    # Advisory locks are per database and every service shares one: the key pairs the consumer's own
+    # schema with its name, so tracking's "commitment" consumer never blocks evaluation's.
+    _LOCK = "pg_try_advisory_lock(hashtext(current_schema()), hashtext(:n))"
+    _UNLOCK = "pg_advisory_unlock(hashtext(current_schema()), hashtext(:n))"
+
     async def _hold_lease(self, conn: AsyncConnection) -> bool:
-        got = await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key(self.name)})
+        got = await conn.scalar(text(f"SELECT {self._LOCK}"), {"n": self.name})
         await conn.commit()
         return bool(got)
 
@@ -142,7 +142,7 @@ class FeedConsumer:
                     finally:
                         self.holding_lease = False
                         with contextlib.suppress(Exception):
-                            await lease_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(self.name)})
+                            await lease_conn.execute(text(f"SELECT {self._UNLOCK}"), {"n": self.name})
                             await lease_conn.commit()
             except asyncio.CancelledError:
                 raise

@@ -88,15 +88,17 @@ async def test_feed_serves_committed_events_in_order(
         for i in range(3):
             await emit_many(conn, [("conformance.checked", f"{marker}-{i}", {"i": i})])
     try:
+        # Snapshot xmin is cluster-wide: a transaction open elsewhere on the server (another test session)
+        # may hold these events back for a while — later, never lost — so long-poll until they arrive.
         seen: list[str] = []
         after: str | None = None
-        while True:
-            params: dict[str, str | int] = {"limit": 500} | ({"after": after} if after else {})
+        for _ in range(30):
+            params: dict[str, str | int | float] = {"limit": 500, "wait": 2} | ({"after": after} if after else {})
             body = (await client.get("/internal/v1/events", params=params, headers=internal_headers)).json()
-            if not body["events"]:
-                break
             seen += [e["key"] for e in body["events"] if e["key"].startswith(marker)]
             after = body["next"]
+            if len(seen) >= 3:
+                break
         assert seen == [f"{marker}-0", f"{marker}-1", f"{marker}-2"]
     finally:
         async with engine.begin() as conn:
