@@ -161,10 +161,10 @@ class TestClassificationInSqlAgreesWithThePureRules:
 
 
 class TestRollups:
-    async def test_rollups_and_raw_rows_give_identical_counts(
-        self, session: AsyncSession, client: httpx.AsyncClient
-    ) -> None:
-        projection = await setup_w(session)
+    @pytest.mark.parametrize("rollup_tz", ["UTC", "Asia/Shanghai"])
+    async def test_rollups_and_raw_rows_give_identical_counts(self, session: AsyncSession, rollup_tz: str) -> None:
+        projection = Projection(rollup_timezone=rollup_tz)
+        await projection.handle_commitment(session, [calendar_w(), process(), commitment()])
         rng = random.Random(11)
         base = at("2026-03-01 00:00")
         events = []
@@ -202,6 +202,7 @@ class TestRollups:
                 flt=ReportFilter(),
                 agreement=None,
                 max_days=366,
+                rollup_timezone=rollup_tz,
             )
             rolled = sorted(await repo.state_counts(query.windows, query.filter, query.group_by))
             raw = sorted(await repo.state_counts(query.windows, query.filter, query.group_by, raw=True))

@@ -44,6 +44,11 @@ class Settings(ServiceSettings):
     webhook_poll_seconds: float = Field(default=0.5, gt=0)
 
     # reports
+    rollup_timezone: str = Field(
+        default="UTC",
+        description="time zone whose days the duration rollups follow: set it to the organisation's so that "
+        "reports over its local days read only rollups (changing it needs the rollups rebuilt)",
+    )
     report_max_days: int = Field(default=366, ge=1)
     page_max: int = Field(default=500, ge=1)
     recommendation_min_sample: int = Field(default=30, ge=1)

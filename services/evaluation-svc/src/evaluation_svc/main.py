@@ -49,7 +49,7 @@ def make_consumers(app: FastAPI, settings: Settings, projection: Projection) -> 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    projection = Projection(builtin_calendar=settings.builtin_calendar)
+    projection = Projection(builtin_calendar=settings.builtin_calendar, rollup_timezone=settings.rollup_timezone)
 
     @asynccontextmanager
     async def background(app: FastAPI) -> AsyncIterator[None]:

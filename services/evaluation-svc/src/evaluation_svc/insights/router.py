@@ -98,6 +98,7 @@ async def what_if(request: Request, session: SessionDep, flt: FilterDep, body: W
         agreement=None,
         max_days=settings.report_max_days,
         require_period=True,
+        rollup_timezone=settings.rollup_timezone,
     )
     return await service.what_if(
         session, body, _window(settings, body.from_, body.to, q), flt, settings.replay_max_runs
@@ -123,6 +124,7 @@ async def agreement_review(
         agreement=None,
         max_days=settings.report_max_days,
         require_period=True,
+        rollup_timezone=settings.rollup_timezone,
     )
     window = _window(settings, period.start, period.end, q)
     return await service.agreement_review(session, agreement_id, window, flt, settings.replay_max_runs)

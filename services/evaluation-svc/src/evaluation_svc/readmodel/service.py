@@ -17,6 +17,7 @@ from pledge_deadlines import Calendar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_svc.readmodel.repository import ReadModelRepository, RunRow
+from evaluation_svc.reports.repository import floor_day
 from evaluation_svc.rules import (
     CommitmentVersion,
     ForceMajeure,
@@ -35,7 +36,7 @@ REJUDGE_CHUNK = 5000
 StateKey = tuple[Any, ...]
 
 
-def rollup_contributions(row: RunRow) -> tuple[StateKey | None, StateKey | None]:
+def rollup_contributions(row: RunRow, rollup_tz: str = "UTC") -> tuple[StateKey | None, StateKey | None]:
     """The (state, duration) rollup keys a finished run adds to; None for runs still open."""
     facts = row.facts
     end = facts.ended_at
@@ -57,7 +58,7 @@ def rollup_contributions(row: RunRow) -> tuple[StateKey | None, StateKey | None]
     state_key = (hour, *dims, row.final_state)
     duration_key = None
     if row.final_state.startswith("completed_") and row.counted_seconds is not None:
-        day = end.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
+        day = floor_day(end, rollup_tz).isoformat()
         duration_key = (day, *dims, duration_bucket(row.counted_seconds))
     return state_key, duration_key
 
@@ -73,9 +74,10 @@ def _last_by_key(events: Iterable[FeedEvent], family: str) -> dict[str, FeedEven
 class Projection:
     """Feed handlers (one per upstream feed) sharing a cache of parsed calendars."""
 
-    def __init__(self, builtin_calendar: str = "24x7") -> None:
+    def __init__(self, builtin_calendar: str = "24x7", rollup_timezone: str = "UTC") -> None:
         self._calendars: dict[str, Calendar] = {}
         self.builtin_calendar = builtin_calendar
+        self.rollup_timezone = rollup_timezone
 
     def _calendar(self, stored: Mapping[str, Any]) -> Calendar:
         token = json.dumps(
@@ -210,13 +212,13 @@ class Projection:
         states: Counter[StateKey] = Counter()
         durations: Counter[StateKey] = Counter()
         for row in old.values():
-            state_key, duration_key = rollup_contributions(row)
+            state_key, duration_key = rollup_contributions(row, self.rollup_timezone)
             if state_key is not None:
                 states[state_key] -= 1
             if duration_key is not None:
                 durations[duration_key] -= 1
         for row in rows:
-            state_key, duration_key = rollup_contributions(row)
+            state_key, duration_key = rollup_contributions(row, self.rollup_timezone)
             if state_key is not None:
                 states[state_key] += 1
             if duration_key is not None:

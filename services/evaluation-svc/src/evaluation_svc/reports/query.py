@@ -106,6 +106,7 @@ def build_query(
     agreement: str | None,
     max_days: int,
     require_period: bool = False,
+    rollup_timezone: str = "UTC",
 ) -> ReportQuery:
     as_of, start, end = _aware(as_of, "as_of"), _aware(start, "from"), _aware(end, "to")
     try:
@@ -136,9 +137,9 @@ def build_query(
     windows: list[Window] = []
     if start is None or end is None:
         t = min(as_of or now, now)
-        windows.append(Window(0, None, None, t))
+        windows.append(Window(0, None, None, t, rollup_timezone))
     elif bucket is None:
-        windows.append(Window(0, start, end, min(end, now)))
+        windows.append(Window(0, start, end, min(end, now), rollup_timezone))
     else:
         edges = bucket_starts(start, end, bucket, tz)
         for i, b0 in enumerate(edges):
@@ -146,7 +147,7 @@ def build_query(
             lo, hi = max(b0, start), min(b1, end)
             if lo >= hi or lo > now:
                 continue
-            windows.append(Window(len(windows), lo, hi, min(hi, now)))
+            windows.append(Window(len(windows), lo, hi, min(hi, now), rollup_timezone))
     return ReportQuery(
         start=start,
         end=end,

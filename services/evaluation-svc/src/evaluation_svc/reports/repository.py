@@ -4,8 +4,9 @@ only the edges of a period and the runs still in progress at its as-of instant a
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -53,13 +54,19 @@ def ceil_hour(t: datetime) -> datetime:
     return f if f == t else f + timedelta(hours=1)
 
 
-def floor_day(t: datetime) -> datetime:
-    return t.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+def floor_day(t: datetime, tz: str = "UTC") -> datetime:
+    """The start of t's day in time zone `tz` (the days the duration rollups are kept in)."""
+    local = t.astimezone(ZoneInfo(tz))
+    return datetime.combine(local.date(), time(0), ZoneInfo(tz)).astimezone(UTC)
 
 
-def ceil_day(t: datetime) -> datetime:
-    f = floor_day(t)
-    return f if f == t else f + timedelta(days=1)
+def ceil_day(t: datetime, tz: str = "UTC") -> datetime:
+    f = floor_day(t, tz)
+    if f == t:
+        return f
+    return datetime.combine(t.astimezone(ZoneInfo(tz)).date() + timedelta(days=1), time(0), ZoneInfo(tz)).astimezone(
+        UTC
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +77,14 @@ class Window:
     start: datetime | None  # None: every run started by as_of (an as-of table)
     end: datetime | None
     as_of: datetime
+    rollup_tz: str = "UTC"
 
     def spans(self, raw: bool) -> tuple[datetime, datetime, datetime, datetime, datetime, datetime]:
         """(from, to, hour_lo, hour_hi, day_lo, day_hi): rollups cover [lo, hi), raw rows the rest."""
         start = self.start or DAWN
         end = self.end or DUSK
         h_lo, h_hi = ceil_hour(start), floor_hour(self.as_of)
-        d_lo, d_hi = ceil_day(start), floor_day(self.as_of)
+        d_lo, d_hi = ceil_day(start, self.rollup_tz), floor_day(self.as_of, self.rollup_tz)
         if raw or h_lo >= h_hi:
             h_lo = h_hi = start
         if raw or d_lo >= d_hi:

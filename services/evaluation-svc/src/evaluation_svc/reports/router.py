@@ -38,6 +38,7 @@ async def make_query(
         agreement=period.agreement,
         max_days=settings.report_max_days,
         require_period=require_period,
+        rollup_timezone=settings.rollup_timezone,
     )
     return q.with_filter(await service.with_agreement(session, q.filter, period.agreement))
 
