@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from evalfactories import agreement, at, calendar_w, commitment, node_run, process, ticket
+from evalfactories import agreement, at, calendar_w, commitment, event, node_run, process, ticket
 from evaluation_svc.readmodel.service import Projection
 from evaluation_svc.rules import state_as_of
 from sqlalchemy import text
@@ -291,3 +291,25 @@ async def test_builtin_round_the_clock_calendar_needs_no_feed_event(session: Asy
     )
     row = await run_row(session, "rc")
     assert (row["counted_seconds"], row["final_state"]) == (8 * 3600, "completed_acceptable")
+
+
+async def test_deleted_draft_commitments_and_segments_leave_the_reference_tables(session: AsyncSession) -> None:
+    projection = Projection()
+    await projection.handle_commitment(
+        session,
+        [
+            process(),
+            commitment("draft-1", status="draft"),
+            event("segment.upserted", "gold", {"key": "gold", "name": "Gold"}),
+        ],
+    )
+    await projection.handle_commitment(
+        session,
+        [
+            event("commitment.deleted", "draft-1", {"id": "draft-1", "commitment_key": "repair-residential"}),
+            event("segment.deleted", "gold", {"key": "gold"}),
+            event("commitment.upserted", "broken", {"id": "broken"}),  # malformed: skipped, not fatal
+        ],
+    )
+    assert await session.scalar(text("SELECT count(*) FROM ref_commitments")) == 0
+    assert await session.scalar(text("SELECT count(*) FROM ref_segments")) == 0

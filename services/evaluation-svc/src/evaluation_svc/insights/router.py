@@ -75,10 +75,10 @@ async def recommendations(
     )
 
 
-def _window(settings: Settings, start: datetime | None, end: datetime | None, flt_query: ReportQuery) -> Window:
-    if not flt_query.windows:
+def _window(query: ReportQuery) -> Window:
+    if not query.windows:
         raise invalid("from", "the period has not started yet")
-    return flt_query.windows[0]
+    return query.windows[0]
 
 
 @router.post("/v1/what-if", response_model=WhatIfReport, response_model_by_alias=True)
@@ -100,9 +100,7 @@ async def what_if(request: Request, session: SessionDep, flt: FilterDep, body: W
         require_period=True,
         rollup_timezone=settings.rollup_timezone,
     )
-    return await service.what_if(
-        session, body, _window(settings, body.from_, body.to, q), flt, settings.replay_max_runs
-    )
+    return await service.what_if(session, body, _window(q), flt, settings.replay_max_runs)
 
 
 @router.get("/v1/reports/agreements/{agreement_id}", response_model=AgreementReview, response_model_by_alias=True)
@@ -126,5 +124,5 @@ async def agreement_review(
         require_period=True,
         rollup_timezone=settings.rollup_timezone,
     )
-    window = _window(settings, period.start, period.end, q)
+    window = _window(q)
     return await service.agreement_review(session, agreement_id, window, flt, settings.replay_max_runs)

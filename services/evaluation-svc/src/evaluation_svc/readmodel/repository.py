@@ -336,8 +336,14 @@ class ReadModelRepository:
             )
 
     async def delete_refs(self, table: str, keys: Sequence[str]) -> None:
-        assert table in {"ref_departments", "ref_calendars", "ref_processes"}
+        assert table in {"ref_departments", "ref_calendars", "ref_processes", "ref_segments"}
         await self.session.execute(text(f"DELETE FROM {table} WHERE key = ANY(:k)"), {"k": list(keys)})
+
+    async def delete_commitments(self, ids: Sequence[str]) -> None:
+        await self.session.execute(
+            text("DELETE FROM ref_commitments WHERE id = ANY(:i) AND status NOT IN ('active', 'retired')"),
+            {"i": list(ids)},
+        )
 
     async def commitments_for(self, process_keys: Iterable[str]) -> list[CommitmentVersion]:
         rows = await self.session.execute(

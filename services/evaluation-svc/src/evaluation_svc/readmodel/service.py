@@ -112,8 +112,11 @@ class Projection:
                     await repo.upsert_departments(upserts)
                 if deletes:
                     await repo.delete_refs("ref_departments", deletes)
-            elif family == "segment" and upserts:
-                await repo.upsert_segments(upserts)
+            elif family == "segment":
+                if upserts:
+                    await repo.upsert_segments(upserts)
+                if deletes:
+                    await repo.delete_refs("ref_segments", deletes)
             elif family == "calendar":
                 if upserts:
                     await repo.upsert_calendars(upserts)
@@ -129,13 +132,24 @@ class Projection:
                     await repo.delete_refs("ref_processes", deletes)
         commitments = _last_by_key(events, "commitment")
         if commitments:
-            versions = [CommitmentVersion.from_payload(e.payload) for e in commitments.values()]
-            await repo.upsert_commitments(versions)
-            rejudge_processes |= {v.process_key for v in versions}
+            versions = []
+            for e in commitments.values():
+                if e.type != "commitment.upserted":
+                    continue
+                try:
+                    versions.append(CommitmentVersion.from_payload(e.payload))
+                except (KeyError, ValueError, TypeError) as err:
+                    log.warning("skipping malformed %s %s: %s", e.type, e.key, err)
+            deleted = [e.key for e in commitments.values() if e.type == "commitment.deleted"]
+            if versions:
+                await repo.upsert_commitments(versions)
+                rejudge_processes |= {v.process_key for v in versions}
+            if deleted:  # only drafts and negotiating versions are deleted: they never governed a run
+                await repo.delete_commitments(deleted)
         agreements = _last_by_key(events, "agreement")
         exemption_ids: list[str] = []
-        if agreements:
-            payloads = [e.payload for e in agreements.values()]
+        payloads = [e.payload for e in agreements.values() if e.type == "agreement.upserted" and "id" in e.payload]
+        if payloads:
             windows = [w for p in payloads for w in force_majeure_of(p)]
             ids = [str(p["id"]) for p in payloads]
             previously_exempted = await repo.run_ids_touching([], ids)

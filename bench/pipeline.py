@@ -1,0 +1,192 @@
+"""Pipeline benchmark: node-run changes from tracking-svc's feed into evaluation-svc's read model, and the
+latency of alerts with a million runs in progress — one run, one Postgres, the whole suite as processes.
+
+    uv run python bench/pipeline.py                          # ~1 M node-run changes, 1 M open runs
+    uv run python bench/pipeline.py --tickets 10000 --open-runs 100000   # a smaller run
+
+(a) Projection vs ingest. A process of 5 nodes with a commitment per node (24x7) is defined through the
+    gateway; --tickets work orders (bench/ingest.py's generator: pauses, 1 % out of order) are pushed to
+    /v1/events/bulk. tracking-svc emits one `node_run.upserted` per change of a run; evaluation-svc's
+    consumer pulls them, judges each run (governing version, due instants, counted time) and updates the
+    rollups. Printed: ingest's rate of node-run changes beside the projection's, and how long the
+    projection trailed after the last request.
+(b) Alert latency. --open-runs runs in progress are written straight into the read model, their due
+    instants spread over the next 24 h, of which --due fall due within the next 30 s; the scanner of the
+    running evaluation-svc raises them. Latency = alert recorded (raised_at) - due instant; p50 and p99
+    (goal p99 ≤ 2 s).
+"""
+
+import argparse
+import asyncio
+import itertools
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+from pledge_common.settings import to_plain_url
+from pledge_dev.paths import DATA_DIR
+from pledge_dev.pg import fresh_database
+from pledge_dev.suite import Suite, running_suite
+
+sys.path.insert(0, str(Path(__file__).parent))
+from ingest import NODES, PROCESS, Target, day_of_events, define_process, post_bulk, write_bodies
+
+
+async def define_commitments(client: httpx.AsyncClient, target: Target) -> None:
+    headers = target.headers()
+    since = (datetime.now(UTC) - timedelta(days=400)).isoformat()
+    for node in NODES:
+        body = {
+            "key": f"bench-{node}",
+            "process_key": PROCESS,
+            "node_key": node,
+            "commitment_limit": "PT1H",
+            "tolerance_limit": "PT2H",
+            "calendar_key": "24x7",
+            "allowed_pause_reasons": ["awaiting-customer"],
+        }
+        response = await client.post(f"{target.base_url}/v1/commitments", json=body, headers=headers)
+        if response.status_code != 201:
+            raise RuntimeError(f"commitment: {response.status_code} {response.text[:300]}")
+        cid = response.json()["id"]
+        for transition in ({"to": "negotiating"}, {"to": "active", "effective_from": since}):
+            r = await client.post(
+                f"{target.base_url}/v1/commitments/{cid}/transitions", json=transition, headers=headers
+            )
+            if r.status_code != 200:
+                raise RuntimeError(f"transition: {r.status_code} {r.text[:300]}")
+
+
+async def projection_vs_ingest(suite: Suite, args: argparse.Namespace) -> None:
+    target = Target(suite, direct=False, gateway_url=None, api_key=None)
+    conn = await asyncpg.connect(to_plain_url(suite.database_url))
+    async with httpx.AsyncClient(timeout=300) as client:
+        await define_process(suite, target, client)
+        await define_commitments(client, target)
+        for _ in range(600):  # evaluation-svc has the commitments from commitment-svc's feed
+            if (
+                await conn.fetchval("SELECT count(*) FROM evaluation.ref_commitments WHERE process_key = $1", PROCESS)
+                == 5
+            ):
+                break
+            await asyncio.sleep(0.1)
+        path = DATA_DIR / "logs" / "bench-pipeline-bodies.jsonl"
+        events, requests = write_bodies(path, day_of_events(args.tickets, "bench", seed=5), 1000)
+        print(f"(a) {events:,} events of {args.tickets:,} tickets in {requests:,} bulk requests")
+
+        samples: list[tuple[float, int, int]] = []
+        stop = asyncio.Event()
+
+        async def sample() -> None:
+            while not stop.is_set():
+                produced = await conn.fetchval("SELECT count(*) FROM tracking.outbox WHERE type = 'node_run.upserted'")
+                cursor = await conn.fetchval(
+                    "SELECT cursor FROM evaluation.consumer_cursors WHERE name = 'evaluation.tracking'"
+                )
+                seq = int(cursor.split(":")[1]) if cursor else 0
+                applied = await conn.fetchval(
+                    "SELECT count(*) FROM tracking.outbox WHERE type = 'node_run.upserted' AND seq <= $1", seq
+                )
+                samples.append((time.perf_counter(), produced, applied))
+                await asyncio.sleep(1)
+
+        sampler = asyncio.create_task(sample())
+        t0 = time.perf_counter()
+        await post_bulk(httpx.AsyncClient(base_url=target.base_url, timeout=300), target, path, concurrency=4)
+        t_ingest = time.perf_counter() - t0
+        produced = await conn.fetchval("SELECT count(*) FROM tracking.outbox WHERE type = 'node_run.upserted'")
+        while True:
+            await asyncio.sleep(1)
+            if samples and samples[-1][2] >= produced:
+                break
+            if time.perf_counter() - t0 > args.timeout:
+                print("  the projection did not catch up within the timeout")
+                break
+        t_done = samples[-1][0] - t0
+        stop.set()
+        await sampler
+    await conn.close()
+    busy = [s for s in samples if s[2] < produced]
+    print(f"  ingest      {produced / t_ingest:10,.0f} node-run changes/s  ({produced:,} changes in {t_ingest:.1f} s)")
+    print(f"  projection  {produced / t_done:10,.0f} node-run changes/s  (caught up {t_done:.1f} s after the first"
+          f" request, {max(0.0, t_done - t_ingest):.1f} s after the last)")  # fmt: skip
+    if len(busy) > 2:
+        peak = max(b[2] - a[2] for a, b in itertools.pairwise(busy))
+        print(f"  projection peak {peak:,} changes in one second")
+
+
+GENERATE_OPEN = """
+INSERT INTO evaluation.node_runs (id, kind, ticket_id, source, process_key, node_key, segment, cycle, department,
+    status, started_at, pauses, commitment_id, commitment_key, commitment_due_at, tolerance_due_at, exempted,
+    alert_level_done, next_alert_at)
+SELECT 'open-' || g, 'node', 'ot-' || g, 'bench', $1, 'repair', 'default', 1, 'ops', 'in_progress',
+       $2::timestamptz - interval '1 hour', '[]', 'bench-v', 'bench-repair',
+       d.due, d.due + interval '10 days', false, 1, d.due
+FROM generate_series(1, $3::int) AS g
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN g <= $4 THEN $2::timestamptz + make_interval(secs => 5 + g * 25.0 / greatest($4, 1))
+                ELSE $2::timestamptz + make_interval(secs => 60 + (g * 7919 % 86400)) END AS due) d
+"""
+
+
+async def alert_latency(suite: Suite, args: argparse.Namespace) -> None:
+    conn = await asyncpg.connect(to_plain_url(suite.database_url))
+    try:
+        now = datetime.now(UTC)
+        t = time.perf_counter()
+        for lo in range(0, args.open_runs, 250_000):
+            n = min(250_000, args.open_runs - lo)
+            due_here = max(0, min(n, args.due - lo))
+            await conn.execute(GENERATE_OPEN.replace("'open-' || g", f"'open-' || (g + {lo})"), PROCESS,
+                               now + timedelta(seconds=time.perf_counter() - t + 5), n, due_here)  # fmt: skip
+        await conn.execute("ANALYZE evaluation.node_runs")
+        print(f"\n(b) {args.open_runs:,} runs in progress written in {time.perf_counter() - t:.0f} s; "
+              f"{args.due:,} fall due within ~30 s")  # fmt: skip
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            raised = await conn.fetchval("SELECT count(*) FROM evaluation.alerts WHERE node_run_id LIKE 'open-%'")
+            if raised >= args.due:
+                break
+            await asyncio.sleep(1)
+        rows = await conn.fetch(
+            """
+            SELECT extract(epoch FROM a.raised_at - r.commitment_due_at) AS latency
+            FROM evaluation.alerts a JOIN evaluation.node_runs r ON r.id = a.node_run_id
+            WHERE a.node_run_id LIKE 'open-%' ORDER BY 1
+            """
+        )
+    finally:
+        await conn.close()
+    latencies = [float(r["latency"]) for r in rows]
+    if not latencies:
+        print("  no alert was raised")
+        return
+    p50 = latencies[len(latencies) // 2]
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    print(f"  {len(latencies):,} alerts; latency due instant → alert recorded: p50 {p50:.2f} s, p99 {p99:.2f} s,"
+          f" max {latencies[-1]:.2f} s   (goal p99 ≤ 2 s)")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tickets", type=int, default=90_000, help="≈ 11 node-run changes per ticket")
+    parser.add_argument("--open-runs", type=int, default=1_000_000)
+    parser.add_argument("--due", type=int, default=25_000)
+    parser.add_argument("--timeout", type=float, default=1800)
+    args = parser.parse_args()
+    log_dir = DATA_DIR / "logs" / "bench-pipeline"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    extra_env = {"GATEWAY_RATE_LIMIT_ENABLED": "false", "EVALUATION_SCANNER_INTERVAL": "0.2"}
+    with (
+        fresh_database("test") as database_url,
+        running_suite(database_url, extra_env=extra_env, log_dir=log_dir, key_file=log_dir / "admin-key") as suite,
+    ):
+        asyncio.run(projection_vs_ingest(suite, args))
+        asyncio.run(alert_latency(suite, args))
+
+
+if __name__ == "__main__":
+    main()
