@@ -30,6 +30,16 @@ def consumer(engine: AsyncEngine, client: httpx.AsyncClient, name: str = "test")
     )
 
 
+async def drain_until(cons: FeedConsumer, engine: AsyncEngine, count: int, within: float = 20) -> None:
+    """Consume until `count` events are applied. Snapshot xmin is cluster-wide, so a transaction of another
+    session on the same server may hold events back for a while (later, never lost): wait, don't give up."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while len(await applied(engine)) < count and loop.time() < deadline:
+        await cons.step(wait=0.5)
+    await cons.drain()
+
+
 async def applied(engine: AsyncEngine) -> list[tuple[int, str]]:
     async with engine.connect() as conn:
         return [(r.seq, r.key) for r in await conn.execute(text("SELECT seq, key FROM applied ORDER BY seq"))]
@@ -57,11 +67,11 @@ async def test_event_committed_late_with_lower_seq_is_still_delivered(
         assert seq_a < seq_b
         await session_b.commit()
 
-        await cons.drain()
+        await drain_until(cons, clean_feed, 1)
         assert await applied(clean_feed) == [(seq_b, "B")]  # the consumer has read the later seq
 
         await session_a.commit()
-    await cons.drain()
+    await drain_until(cons, clean_feed, 2)
     assert await applied(clean_feed) == [(seq_a, "A"), (seq_b, "B")]
     assert await cons.drain() == 0  # and nothing is delivered twice
 
@@ -78,7 +88,7 @@ async def test_feed_holds_back_later_transactions_until_earlier_ones_end(
         await session_b.commit()
         assert await cons.drain() == 0
         await session_a.commit()
-    assert await cons.drain() == 2
+    await drain_until(cons, clean_feed, 2)
     assert await applied(clean_feed) == [(seq_a, "A"), (seq_b, "B")]
 
 
@@ -91,7 +101,7 @@ async def test_rolled_back_events_are_never_delivered(clean_feed: AsyncEngine, f
         await emit_in(session, "real")
         await session.commit()
     cons = consumer(clean_feed, feed_client)
-    await cons.drain()
+    await drain_until(cons, clean_feed, 1)
     assert [key for _, key in await applied(clean_feed)] == ["real"]
 
 
@@ -116,7 +126,7 @@ async def test_many_concurrent_writers_every_event_delivered_exactly_once(
 
     writers = asyncio.gather(*(writer(n) for n in range(6)))
     await asyncio.gather(writers, consume_while(writers))
-    await cons.drain()
+    await drain_until(cons, clean_feed, 30)
     keys = [key for _, key in await applied(clean_feed)]
     assert sorted(keys) == sorted(f"w{n}-{i}" for n in range(6) for i in range(5))
 
@@ -140,7 +150,7 @@ async def test_cursor_is_stored_with_the_batch_so_a_crash_reapplies_nothing(
         await crashing.step(wait=0)
     assert await applied(clean_feed) == []  # the batch and the cursor rolled back together
     restarted = consumer(clean_feed, feed_client)
-    assert await restarted.drain() == 3
+    await drain_until(restarted, clean_feed, 3)
     assert [key for _, key in await applied(clean_feed)] == ["a", "b", "c"]
 
 
@@ -193,8 +203,10 @@ async def test_feed_pages_continue_from_next_cursor(clean_feed: AsyncEngine, fee
         for i in range(5):
             await emit_in(session, f"k{i}")
         await session.commit()
-    first = (await feed_client.get("/internal/v1/events", params={"limit": 3})).json()
-    second = (await feed_client.get("/internal/v1/events", params={"limit": 3, "after": first["next"]})).json()
+    first = (await feed_client.get("/internal/v1/events", params={"limit": 3, "wait": 20})).json()
+    second = (
+        await feed_client.get("/internal/v1/events", params={"limit": 3, "after": first["next"], "wait": 20})
+    ).json()
     assert [e["key"] for e in first["events"]] == ["k0", "k1", "k2"]
     assert [e["key"] for e in second["events"]] == ["k3", "k4"]
     bad = await feed_client.get("/internal/v1/events", params={"after": "garbage"})

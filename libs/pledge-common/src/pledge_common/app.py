@@ -7,11 +7,12 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from pledge_common.db import create_engine, create_sessionmaker, migration_state, migration_tree
+from pledge_common.identity import current_caller
 from pledge_common.internal import internal_router, make_http_client
 from pledge_common.observability import Metrics, RequestContextMiddleware, configure_logging
 from pledge_common.outbox import feed_router
@@ -99,8 +100,10 @@ def create_service_app(
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.include_router(health_router())
     app.add_route("/metrics", _metrics_view(metrics), include_in_schema=False)
+    # Every public route knows its caller; with PLEDGE_REQUIRE_IDENTITY a request that did not come
+    # through the gateway (no valid signed identity) is refused before any route code runs.
     for router in public_routers:
-        app.include_router(router)
+        app.include_router(router, dependencies=[Depends(current_caller)])
     internal = internal_router()
     if produces_feed:
         internal.include_router(feed_router())

@@ -9,7 +9,8 @@ DEV_SERVICE_TOKEN = "dev-service-token-change-me"
 class ServiceSettings(BaseSettings):
     """Common settings; subclasses set `model_config = SettingsConfigDict(env_prefix="X_")`."""
 
-    model_config = SettingsConfigDict(extra="ignore")
+    # populate_by_name: `Settings(environment="test")` works as well as PLEDGE_ENVIRONMENT=test
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     environment: str = Field(default="local", validation_alias=AliasChoices("PLEDGE_ENVIRONMENT"))
     database_url: str = ""

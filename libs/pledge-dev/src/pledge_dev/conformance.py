@@ -93,7 +93,9 @@ async def test_feed_serves_committed_events_in_order(
         seen: list[str] = []
         after: str | None = None
         for _ in range(30):
-            params: dict[str, str | int | float] = {"limit": 500, "wait": 2} | ({"after": after} if after else {})
+            params: dict[str, str | int] = {"limit": 500, "wait": 2}
+            if after:
+                params["after"] = after
             body = (await client.get("/internal/v1/events", params=params, headers=internal_headers)).json()
             seen += [e["key"] for e in body["events"] if e["key"].startswith(marker)]
             after = body["next"]
