@@ -127,7 +127,7 @@ async def _wait_for_process(gateway: httpx.AsyncClient, process: str) -> None:
     import asyncio
     import time
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # the catalogue copy arrives over tracking's feed of commitment
     probe = {
         "event_id": f"probe-{uuid.uuid4().hex}",
         "type": "ticket.opened",
