@@ -45,8 +45,11 @@ test-e2e: env ## end-to-end tests: the whole suite as real processes on free por
 check-deploy: env ## render every kustomize overlay and validate it
 	@if [ -d deploy/tests ]; then $(RUN) pytest -q deploy/tests; else echo "no deploy checks yet"; fi
 
-bench: env ## run the benchmarks (slow; prints ratios against their baselines)
+bench: env ## run every benchmark (slow; each prints ratios against a baseline measured in the same run)
 	@for b in bench/*.py; do echo "== $$b"; $(RUN) python $$b || exit 1; done
+
+bench-%: env ## one benchmark, e.g. `make bench-ingest ARGS="--tickets 20000"` (see bench/<name>.py --help)
+	$(RUN) python bench/$*.py $(ARGS)
 
 clean: ## remove the environment and local data (stops nothing: stop `make run` first)
 	rm -rf .venv .data
