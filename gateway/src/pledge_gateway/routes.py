@@ -89,6 +89,8 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = (
     ),
     PublicRoute("/v1/events", "tracking", S.tickets_read, S.events_write),
     PublicRoute("/v1/tickets", "tracking", S.tickets_read, S.events_write),
+    # tracking-svc's copy of commitment's processes (read-only; commitment-svc owns /v1/processes)
+    PublicRoute("/v1/known-processes", "tracking", S.definitions_read, S.definitions_write),
     # evaluation-svc
     PublicRoute("/v1/reports", "evaluation", S.reports_read, S.reports_read, timeout=Timeout.report),
     PublicRoute("/v1/recommendations", "evaluation", S.reports_read, S.reports_read, timeout=Timeout.report),

@@ -79,6 +79,15 @@ class FakeTracking:
             if not items and process in self.processes:
                 items = [{"id": "some-ticket", "process_key": process}]  # `processes`: known, with tickets
             return httpx.Response(200, json={"items": items, "next": None})
+        if request.method == "GET" and path == "/v1/tickets/count":
+            process = request.url.params.get("process")
+            count = sum(1 for t in self.tickets.values() if process is None or t["process_key"] == process)
+            return httpx.Response(200, json={"count": count + self.extra_ticket_counts.get(process or "", 0)})
+        if request.method == "GET" and path.startswith("/v1/known-processes/"):
+            key = path.removeprefix("/v1/known-processes/")
+            if key not in self.processes:
+                return _problem(404, f"tracking-svc knows no process {key}")
+            return httpx.Response(200, json={"key": key, "name": key, "nodes": []})
         if request.method == "GET" and path.startswith("/v1/tickets/"):
             ticket = self.tickets.get(path.removeprefix("/v1/tickets/"))
             return httpx.Response(200, json=ticket) if ticket else _problem(404, "no such ticket")

@@ -40,3 +40,29 @@ class TestApplyCommitmentEvents:
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "ticket.process"
         assert (await client.get("/v1/tickets/crm:WO-1")).status_code == 200  # its tickets stay
+
+
+class TestGetKnownProcess:
+    async def test_known_process_answers_its_nodes_in_order(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        await apply_commitment_events(session, [process_upserted("p1", ["b", "a"])])
+        response = await client.get("/v1/known-processes/p1")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["key"] == "p1"
+        assert [(n["key"], n["position"], n["department"]) for n in body["nodes"]] == [
+            ("b", 1, "dept-b"),
+            ("a", 2, "dept-a"),
+        ]
+
+    async def test_unknown_process_is_a_404_problem(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/v1/known-processes/nope")
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
+
+    async def test_deleted_process_is_unknown(self, client: httpx.AsyncClient, session: AsyncSession) -> None:
+        await apply_commitment_events(
+            session, [process_upserted("p1", ["a"]), feed_event("process.deleted", "p1", {"key": "p1"})]
+        )
+        assert (await client.get("/v1/known-processes/p1")).status_code == 404

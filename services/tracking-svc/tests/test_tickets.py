@@ -79,6 +79,39 @@ class TestListTickets:
         assert await ids(client, caller_headers(settings, {"billing"}), source="crm") == []
 
 
+class TestCountTickets:
+    @pytest.mark.parametrize(
+        ("params", "expected"),
+        [
+            ({}, 4),
+            ({"status": "closed"}, 1),
+            ({"segment": "vip"}, 2),
+            ({"process": "fault-repair", "status": "open"}, 3),
+            ({"process": "other"}, 0),
+            ({"opened_from": "2026-03-04T02:00:00+00:00"}, 2),
+        ],
+    )
+    async def test_count_matches_the_list_with_the_same_filters(
+        self, client: httpx.AsyncClient, params: dict[str, str], expected: int
+    ) -> None:
+        await seed(client)
+        response = await client.get("/v1/tickets/count", params=params)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"count": expected}
+        assert len(await ids(client, **params)) == expected
+
+    async def test_count_sees_only_the_callers_sources(self, client: httpx.AsyncClient, settings: Settings) -> None:
+        await seed(client)
+        response = await client.get("/v1/tickets/count", headers=caller_headers(settings, {"billing"}))
+        assert response.json() == {"count": 1}
+
+    async def test_count_refuses_an_empty_opened_range(self, client: httpx.AsyncClient) -> None:
+        params = {"opened_from": "2026-03-04T00:00:00+00:00", "opened_to": "2026-03-03T00:00:00+00:00"}
+        response = await client.get("/v1/tickets/count", params=params)
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "query.opened_to"
+
+
 class TestGetTicket:
     async def test_by_id_and_by_source_and_external_id_with_runs_pauses_and_events(
         self, client: httpx.AsyncClient

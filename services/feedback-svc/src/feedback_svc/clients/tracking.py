@@ -3,11 +3,9 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from feedback_svc.clients.base import UpstreamClient
-
-PAGE = 500
-MAX_PAGES = 200  # 100 000 tickets per process and period; past that the rate is left out
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,30 +44,24 @@ class TrackingClient(UpstreamClient):
     async def count_tickets(
         self, process_key: str, opened_from: datetime | None, opened_to: datetime | None
     ) -> int | None:
-        """Tickets of a process opened in [from, to), by paging tracking's list (None past the cap)."""
-        params: dict[str, str | int] = {"process": process_key, "limit": PAGE}
+        """Tickets of a process opened in [from, to), counted by tracking (`GET /v1/tickets/count`)."""
+        params: dict[str, str] = {"process": process_key}
         if opened_from is not None:
             params["opened_from"] = opened_from.isoformat()
         if opened_to is not None:
             params["opened_to"] = opened_to.isoformat()
-        total = 0
-        for _ in range(MAX_PAGES):
-            body = self._json_or_reject(await self._request("GET", "/v1/tickets", params=params))
-            total += len(body.get("items") or [])
-            if not body.get("next"):
-                return total
-            params["cursor"] = body["next"]
-        return None
+        body = self._json_or_reject(await self._request("GET", "/v1/tickets/count", params=params))
+        count = body.get("count") if isinstance(body, dict) else None
+        return count if isinstance(count, int) else None
 
     async def process_exists(self, process_key: str) -> bool:
-        """Whether tracking knows the process: it refuses events of processes commitment-svc does not
-        define, so a process with tickets is known. (tracking-svc serves no process route; a process
-        without any ticket yet counts as unknown here.)"""
-        response = await self._request("GET", "/v1/tickets", params={"process": process_key, "limit": 1})
-        if response.status_code == 422:
+        """Whether tracking knows the process (its copy of commitment-svc's catalogue): events naming it
+        are accepted there."""
+        response = await self._request("GET", f"/v1/known-processes/{quote(process_key, safe='')}")
+        if response.status_code in (404, 422):
             return False
-        body = self._json_or_reject(response)
-        return bool(body.get("items")) if isinstance(body, dict) else False
+        self._json_or_reject(response)
+        return True
 
 
 def _ticket_view(body: Any) -> TicketView:

@@ -57,3 +57,25 @@ async def upsert_segments(session: AsyncSession, segments: Sequence[dict[str, An
             ),
             {"k": [s["key"] for s in segments], "n": [str(s.get("name") or "") for s in segments]},
         )
+
+
+async def known_process(session: AsyncSession, key: str) -> tuple[str, list[dict[str, Any]]] | None:
+    """A process of the copy (its name and its nodes in position order), or None when unknown."""
+    rows = (
+        await session.execute(
+            text(
+                "SELECT p.name, n.node_key, n.name, n.position, n.department, n.position_key"
+                " FROM known_processes p LEFT JOIN known_nodes n ON n.process_key = p.key"
+                " WHERE p.key = :k ORDER BY n.position, n.node_key"
+            ),
+            {"k": key},
+        )
+    ).all()
+    if not rows:
+        return None
+    nodes = [
+        {"key": r[1], "name": r[2], "position": r[3], "department": r[4], "position_key": r[5]}
+        for r in rows
+        if r[1] is not None
+    ]
+    return rows[0][0], nodes

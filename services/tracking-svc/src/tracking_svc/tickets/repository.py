@@ -27,10 +27,7 @@ def _visible(sources: frozenset[str] | None) -> list[ColumnElement[bool]]:
     return [] if sources is None else [col(Ticket.source).in_(sorted(sources))]
 
 
-async def list_tickets(
-    session: AsyncSession, where: TicketFilter, sources: frozenset[str] | None, before_seq: int | None, limit: int
-) -> Sequence[Ticket]:
-    """Newest first (by arrival of the ticket); `before_seq` continues a page."""
+def _filtered(where: TicketFilter, sources: frozenset[str] | None) -> list[ColumnElement[bool]]:
     conditions = _visible(sources)
     for column, value in (
         (Ticket.process_key, where.process),
@@ -45,10 +42,24 @@ async def list_tickets(
         conditions.append(col(Ticket.opened_at) >= where.opened_from)
     if where.opened_to is not None:
         conditions.append(col(Ticket.opened_at) < where.opened_to)
+    return conditions
+
+
+async def list_tickets(
+    session: AsyncSession, where: TicketFilter, sources: frozenset[str] | None, before_seq: int | None, limit: int
+) -> Sequence[Ticket]:
+    """Newest first (by arrival of the ticket); `before_seq` continues a page."""
+    conditions = _filtered(where, sources)
     if before_seq is not None:
         conditions.append(col(Ticket.seq) < before_seq)
     query = select(Ticket).where(and_(True, *conditions)).order_by(col(Ticket.seq).desc()).limit(limit)
     return (await session.execute(query)).scalars().all()
+
+
+async def count_tickets(session: AsyncSession, where: TicketFilter, sources: frozenset[str] | None) -> int:
+    """How many tickets match (the caller's sources applied), counted in SQL."""
+    query = select(func.count()).select_from(Ticket).where(and_(True, *_filtered(where, sources)))
+    return int((await session.execute(query)).scalar_one())
 
 
 async def get_ticket(

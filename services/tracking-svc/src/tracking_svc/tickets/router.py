@@ -2,10 +2,10 @@
 
 import base64
 import binascii
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
 from pledge_common.problems import NotFound, invalid
@@ -16,6 +16,7 @@ from tracking_svc.tickets import repository as repo
 from tracking_svc.tickets.schemas import (
     NodeRunPublic,
     RawEventPublic,
+    TicketCount,
     TicketDetailPublic,
     TicketPage,
     TicketPublic,
@@ -43,10 +44,7 @@ def _public(ticket: Ticket) -> TicketPublic:
     return TicketPublic.model_validate(ticket, from_attributes=True)
 
 
-@router.get("", response_model=TicketPage)
-async def list_tickets(
-    session: SessionDep,
-    caller: CallerDep,
+def ticket_filter(
     process: str | None = Query(default=None, description="process key"),
     status: Literal["open", "closed", "cancelled"] | None = Query(default=None),
     segment: str | None = Query(default=None),
@@ -54,17 +52,35 @@ async def list_tickets(
     customer: str | None = Query(default=None, description="customer reference"),
     opened_from: AwareDatetime | None = Query(default=None, description="opened at or after (inclusive)"),
     opened_to: AwareDatetime | None = Query(default=None, description="opened before (exclusive)"),
+) -> repo.TicketFilter:
+    """The filters shared by the list and the count."""
+    if opened_from is not None and opened_to is not None and opened_to <= opened_from:
+        raise invalid("query.opened_to", "must be after opened_from")
+    return repo.TicketFilter(process, status, segment, source, customer, opened_from, opened_to)
+
+
+FilterDep = Annotated[repo.TicketFilter, Depends(ticket_filter)]
+
+
+@router.get("", response_model=TicketPage)
+async def list_tickets(
+    session: SessionDep,
+    caller: CallerDep,
+    where: FilterDep,
     cursor: str | None = Query(default=None, description="`next` of the previous page"),
     limit: int = Query(default=50, ge=1, le=500),
 ) -> TicketPage:
     """Tickets visible to the caller, newest first."""
-    if opened_from is not None and opened_to is not None and opened_to <= opened_from:
-        raise invalid("query.opened_to", "must be after opened_from")
-    where = repo.TicketFilter(process, status, segment, source, customer, opened_from, opened_to)
     before = decode_cursor(cursor) if cursor is not None else None
     rows = await repo.list_tickets(session, where, caller.sources, before, limit + 1)
     page = rows[:limit]
     return TicketPage(items=[_public(t) for t in page], next=encode_cursor(page[-1].seq) if len(rows) > limit else None)
+
+
+@router.get("/count", response_model=TicketCount)
+async def count_tickets(session: SessionDep, caller: CallerDep, where: FilterDep) -> TicketCount:
+    """How many tickets visible to the caller match the filters of `GET /v1/tickets`."""
+    return TicketCount(count=await repo.count_tickets(session, where, caller.sources))
 
 
 @router.get("/{ref:path}", response_model=TicketDetailPublic, responses={404: {"description": "no such ticket"}})

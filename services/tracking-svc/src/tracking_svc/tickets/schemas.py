@@ -58,3 +58,7 @@ class TicketDetailPublic(TicketPublic):
 class TicketPage(BaseModel):
     items: list[TicketPublic]
     next: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+
+
+class TicketCount(BaseModel):
+    count: int = Field(description="tickets visible to the caller that match the filters")
