@@ -194,6 +194,8 @@ async def test_key_pages_follow_the_cursor(make_gateway: GatewayFactory, admin_k
     assert names == ["admin", "k0", "k1", "k2"]
     assert second["next_cursor"] is None
     assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in bad.json()["errors"]] == ["query.cursor"]
 
 
 # ---------------------------------------------------------------- scopes

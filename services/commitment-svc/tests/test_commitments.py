@@ -1,5 +1,7 @@
 """Commitments: validation, versions, the lifecycle, one governing version per instant, resolution."""
 
+import base64
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -296,6 +298,20 @@ class TestListCommitments:
         assert [c["version"] for c in drafts["items"]] == [2]
         versions = await ok(await client.get(f"/v1/commitments/{v1['id']}/versions"))
         assert [v["version"] for v in versions] == [1, 2]
+
+    @pytest.mark.parametrize(
+        "forged",
+        [
+            ["repair-dispatch-vip", 2**40],  # beyond a Postgres integer: used to reach the database
+            ["repair-dispatch-vip", "two"],  # not a version: used to fail in int()
+            ["repair\u0000", 1],  # NUL, which Postgres text cannot hold
+            ["repair-dispatch-vip"],  # a department's cursor, not a commitment's
+        ],
+    )
+    async def test_forged_cursor_is_422_naming_after(self, client: httpx.AsyncClient, forged: list[Any]) -> None:
+        raw = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
+        problem(await client.get("/v1/commitments", params={"after": raw}), 422, "query.after")
+        problem(await client.get("/v1/agreements", params={"after": raw}), 422, "query.after")
 
 
 class TestResolve:

@@ -1,5 +1,8 @@
 """Complaints: ownership, workflow, tracking commands, repeats, metrics (real Postgres; upstreams at the edge)."""
 
+import base64
+import json
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from upstreams import Upstreams
 
 PROBLEM = "application/problem+json"
+
+
+def forge(values: list[Any]) -> str:
+    """A hand-made cursor-looking string carrying any JSON list."""
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
 def complaint_body(**overrides: Any) -> dict[str, Any]:
@@ -357,6 +365,24 @@ class TestList:
         assert rest["next_cursor"] is None
         by_customer = (await client.get("/v1/complaints", params={"customer_ref": "L-1"})).json()
         assert len(by_customer["items"]) == 1
+
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            "@@",  # not base64
+            base64.urlsafe_b64encode(b"2026-03-01|x").decode(),  # base64, not JSON
+            forge(["2026-03-01T10:00:00+08:00"]),  # one value short
+            forge(["yesterday", str(uuid.uuid4())]),  # not an instant
+            forge(["2026-03-01T10:00:00+08:00", "not-a-uuid"]),
+            forge([17, 18]),
+        ],
+    )
+    @pytest.mark.parametrize("path", ["/v1/complaints", "/v1/feedback", "/v1/corrective-actions"])
+    async def test_cursor_not_ours_is_422_naming_cursor(self, client: httpx.AsyncClient, path: str, raw: str) -> None:
+        response = await client.get(path, params={"cursor": raw})
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == PROBLEM
+        assert [e["field"] for e in response.json()["errors"]] == ["query.cursor"]
 
     async def test_list_by_ticket_finds_the_complaints_about_it(
         self, client: httpx.AsyncClient, upstreams: Upstreams

@@ -1,10 +1,9 @@
 """API key operations: create (shown once), list, rotate with a grace period, revoke, verify."""
 
-import base64
-import binascii
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import Conflict, NotFound, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -78,24 +77,13 @@ async def get_key(session: AsyncSession, key_id: uuid.UUID) -> ApiKeyPublic:
     return to_public(row)
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        at, _, key_id = base64.urlsafe_b64decode(cursor.encode() + b"==").decode().partition("|")
-        return datetime.fromisoformat(at), uuid.UUID(key_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise invalid("query.cursor", "not a cursor returned by this API") from None
-
-
-def _encode_cursor(row: ApiKey) -> str:
-    return base64.urlsafe_b64encode(f"{row.created_at.isoformat()}|{row.id}".encode()).decode().rstrip("=")
-
-
 async def list_keys(session: AsyncSession, limit: int, cursor: str | None) -> ApiKeyPage:
-    after = _decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor, datetime.fromisoformat, uuid.UUID, field="query.cursor")
     rows = await ApiKeyRepository(session).page(limit + 1, after)
     now = datetime.now(UTC)
     items = [to_public(r, now) for r in rows[:limit]]
-    return ApiKeyPage(items=items, next_cursor=_encode_cursor(rows[limit - 1]) if len(rows) > limit else None)
+    last = rows[limit - 1] if len(rows) > limit else None
+    return ApiKeyPage(items=items, next_cursor=encode_cursor(last.created_at, last.id) if last is not None else None)
 
 
 async def rotate_key(

@@ -1,10 +1,9 @@
-"""Small pieces every domain of feedback-svc shares: strict inputs, aware instants, cursors, periods."""
+"""Small pieces every domain of feedback-svc shares: strict inputs, aware instants, pages, periods.
 
-import base64
-import json
-from collections.abc import Sequence
+Cursors come from `pledge_common.pagination` (parameter `cursor`, errors name `query.cursor`)."""
+
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pledge_common.problems import invalid
@@ -39,30 +38,6 @@ class Input(BaseModel):
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = Field(description="pass as `cursor` to get the next page; null on the last page")
-
-
-def encode_cursor(values: Sequence[Any]) -> str:
-    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else str(v) for v in values])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, size: int) -> list[str] | None:
-    if not cursor:
-        return None
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except ValueError:
-        raise invalid("query.cursor", "not a cursor this service returned") from None
-    if not isinstance(values, list) or len(values) != size:
-        raise invalid("query.cursor", "not a cursor this service returned")
-    return [str(v) for v in values]
-
-
-def cursor_instant(value: str) -> datetime:
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise invalid("query.cursor", "not a cursor this service returned") from None
 
 
 def timezone_named(name: str, field: str = "query.tz") -> str:

@@ -4,6 +4,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
+from pledge_common.pagination import decode_cursor, encode_cursor, int32
 
 from commitment_svc.agreements import service
 from commitment_svc.agreements.repository import AgreementRepository
@@ -15,9 +16,8 @@ from commitment_svc.agreements.schemas import (
     AgreementUpdate,
     AgreementVersionCreate,
 )
-from commitment_svc.core.cursors import decode_cursor, encode_cursor
 from commitment_svc.core.etags import set_etag
-from commitment_svc.core.params import After, IfMatch, Limit
+from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, Limit
 from commitment_svc.core.schemas import KEY_PATTERN, Page
 
 router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
@@ -33,9 +33,9 @@ async def list_agreements(
     status: AgreementStatus | None = None,
 ) -> Page[AgreementPublic]:
     """Agreements (SLA/OLA) by key then version; filter by key, kind, status."""
-    cursor = decode_cursor(after, 2)
+    cursor = decode_cursor(after, str, int32, field=AFTER_FIELD)
     rows = await AgreementRepository(session).page(
-        (str(cursor[0]), int(cursor[1])) if cursor else None, limit + 1, key=key, kind=kind, status=status
+        (cursor[0], cursor[1]) if cursor else None, limit + 1, key=key, kind=kind, status=status
     )
     items = [service.public(r) for r in rows[:limit]]
     last = items[-1] if items else None

@@ -1,12 +1,12 @@
 from fastapi import APIRouter, Response, status
 from pledge_common.db import SessionDep
+from pledge_common.pagination import decode_cursor, encode_cursor
 
 from commitment_svc.calendars import service
 from commitment_svc.calendars.repository import CalendarRepository
 from commitment_svc.calendars.schemas import CalendarPublic, CalendarUpsert, HolidayImport, HolidayImportResult
-from commitment_svc.core.cursors import decode_cursor, encode_cursor
 from commitment_svc.core.etags import set_etag
-from commitment_svc.core.params import After, IfMatch, KeyPath, Limit
+from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit
 from commitment_svc.core.schemas import Page
 
 router = APIRouter(prefix="/v1/calendars", tags=["calendars"])
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/calendars", tags=["calendars"])
 @router.get("")
 async def list_calendars(session: SessionDep, after: After = None, limit: Limit = 100) -> Page[CalendarPublic]:
     """Business calendars (the built-in `24x7` included), by key."""
-    cursor = decode_cursor(after, 1)
+    cursor = decode_cursor(after, str, field=AFTER_FIELD)
     rows = await CalendarRepository(session).page(cursor[0] if cursor else None, limit + 1)
     items = await service.public(session, rows[:limit])
     return Page(items=items, next=encode_cursor(items[-1].key) if len(rows) > limit else None)

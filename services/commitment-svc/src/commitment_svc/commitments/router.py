@@ -5,6 +5,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
+from pledge_common.pagination import decode_cursor, encode_cursor, int32
 from pledge_common.problems import invalid
 
 from commitment_svc.commitments import service
@@ -17,10 +18,9 @@ from commitment_svc.commitments.schemas import (
     CommitmentUpdate,
     CommitmentVersionCreate,
 )
-from commitment_svc.core.cursors import decode_cursor, encode_cursor
 from commitment_svc.core.etags import set_etag
 from commitment_svc.core.models import now_utc
-from commitment_svc.core.params import After, IfMatch, Limit
+from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, Limit
 from commitment_svc.core.schemas import KEY_PATTERN, Page
 
 router = APIRouter(prefix="/v1/commitments", tags=["commitments"])
@@ -39,9 +39,9 @@ async def list_commitments(
     status: CommitmentStatus | None = None,
 ) -> Page[CommitmentPublic]:
     """Commitment versions, by commitment key then version; filter by key, process, node, segment, status."""
-    cursor = decode_cursor(after, 2)
+    cursor = decode_cursor(after, str, int32, field=AFTER_FIELD)
     rows = await CommitmentRepository(session).page(
-        (str(cursor[0]), int(cursor[1])) if cursor else None,
+        (cursor[0], cursor[1]) if cursor else None,
         limit + 1,
         key=key,
         process_key=process,

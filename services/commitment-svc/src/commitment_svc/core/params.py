@@ -9,5 +9,6 @@ from commitment_svc.core.schemas import KEY_PATTERN
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="the ETag you last read")]
 Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
 After = Annotated[str | None, Query(description="the `next` cursor of the previous page")]
+AFTER_FIELD = "query.after"  # the field a 422 for a cursor that is not ours names
 
 KeyPath = Annotated[str, Path(pattern=KEY_PATTERN, description="a key: lowercase letters, digits, `_`, `-`")]

@@ -1,9 +1,9 @@
 from fastapi import APIRouter, Response, status
 from pledge_common.db import SessionDep
+from pledge_common.pagination import decode_cursor, encode_cursor
 
-from commitment_svc.core.cursors import decode_cursor, encode_cursor
 from commitment_svc.core.etags import set_etag
-from commitment_svc.core.params import After, IfMatch, KeyPath, Limit
+from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit
 from commitment_svc.core.schemas import Page
 from commitment_svc.departments import service
 from commitment_svc.departments.repository import DepartmentRepository
@@ -17,7 +17,7 @@ async def list_departments(
     session: SessionDep, after: After = None, limit: Limit = 100, parent: str | None = None
 ) -> Page[DepartmentPublic]:
     """Departments (部门) with their positions (岗位), by key; `parent` lists one department's children."""
-    cursor = decode_cursor(after, 1)
+    cursor = decode_cursor(after, str, field=AFTER_FIELD)
     rows = await DepartmentRepository(session).page(cursor[0] if cursor else None, limit + 1, parent)
     items = await service.public(session, rows[:limit])
     return Page(items=items, next=encode_cursor(items[-1].key) if len(rows) > limit else None)

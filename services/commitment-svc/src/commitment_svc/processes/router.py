@@ -1,10 +1,10 @@
 from fastapi import APIRouter, Response, status
 from pledge_common.db import SessionDep
+from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import NotFound
 
-from commitment_svc.core.cursors import decode_cursor, encode_cursor
 from commitment_svc.core.etags import set_etag
-from commitment_svc.core.params import After, IfMatch, KeyPath, Limit
+from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit
 from commitment_svc.core.schemas import Page
 from commitment_svc.processes import service
 from commitment_svc.processes.repository import ProcessRepository
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1/processes", tags=["processes"])
 @router.get("")
 async def list_processes(session: SessionDep, after: After = None, limit: Limit = 100) -> Page[ProcessPublic]:
     """Service processes (服务流程) with their ordered nodes, by key."""
-    cursor = decode_cursor(after, 1)
+    cursor = decode_cursor(after, str, field=AFTER_FIELD)
     rows = await ProcessRepository(session).page(cursor[0] if cursor else None, limit + 1)
     items = await service.public(session, rows[:limit])
     return Page(items=items, next=encode_cursor(items[-1].key) if len(rows) > limit else None)

@@ -1,9 +1,9 @@
 from fastapi import APIRouter, Response, status
 from pledge_common.db import SessionDep
+from pledge_common.pagination import decode_cursor, encode_cursor
 
-from commitment_svc.core.cursors import decode_cursor, encode_cursor
 from commitment_svc.core.etags import set_etag
-from commitment_svc.core.params import After, IfMatch, KeyPath, Limit
+from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit
 from commitment_svc.core.schemas import Page
 from commitment_svc.segments import service
 from commitment_svc.segments.repository import SegmentRepository
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/segments", tags=["segments"])
 @router.get("")
 async def list_segments(session: SessionDep, after: After = None, limit: Limit = 100) -> Page[SegmentPublic]:
     """Customer segments, by key."""
-    cursor = decode_cursor(after, 1)
+    cursor = decode_cursor(after, str, field=AFTER_FIELD)
     rows = await SegmentRepository(session).page(cursor[0] if cursor else None, limit + 1)
     items = [SegmentPublic.model_validate(r) for r in rows[:limit]]
     return Page(items=items, next=encode_cursor(items[-1].key) if len(rows) > limit else None)

@@ -5,6 +5,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from pledge_common.identity import Caller
+from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import Conflict, NotFound, Unprocessable, field_error, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +23,7 @@ from feedback_svc.actions.schemas import (
     WindowFigures,
 )
 from feedback_svc.clients import EvaluationClient, TrackingClient, UpstreamRejected, UpstreamUnavailable
-from feedback_svc.common import Page, decode_cursor, encode_cursor, utcnow
+from feedback_svc.common import Page, utcnow
 from feedback_svc.upstream import require_known_process
 
 
@@ -234,18 +235,12 @@ async def get(session: AsyncSession, evaluation: EvaluationClient, tz: str, acti
 async def list_page(
     session: AsyncSession, where: ActionFilter, tz: str, cursor: str | None, limit: int
 ) -> Page[ActionSummary]:
-    values = decode_cursor(cursor, 2)
-    after = None
-    if values is not None:
-        try:
-            after = (date.fromisoformat(values[0]), uuid.UUID(values[1]))
-        except ValueError:
-            raise invalid("query.cursor", "not a cursor this service returned") from None
+    after = decode_cursor(cursor, date.fromisoformat, uuid.UUID, field="query.cursor")
     rows = await ActionRepository(session).page(where, limit + 1, after)
     more = len(rows) > limit
     rows = rows[:limit]
     today = today_in(tz)
     return Page[ActionSummary](
         items=[_summary(a, today) for a in rows],
-        next_cursor=encode_cursor([rows[-1].due_date.isoformat(), rows[-1].id]) if more else None,
+        next_cursor=encode_cursor(rows[-1].due_date, rows[-1].id) if more else None,
     )

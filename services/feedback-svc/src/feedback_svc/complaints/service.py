@@ -4,11 +4,12 @@ import uuid
 from datetime import datetime, timedelta
 
 from pledge_common.identity import Caller
+from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import Conflict, NotFound, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_svc.clients import TrackingClient
-from feedback_svc.common import Page, cursor_instant, decode_cursor, encode_cursor, utcnow
+from feedback_svc.common import Page, utcnow
 from feedback_svc.complaints import workflow
 from feedback_svc.complaints.models import Complaint, ComplaintOwner, ComplaintTransition
 from feedback_svc.complaints.repository import ComplaintFilter, ComplaintRepository
@@ -302,13 +303,7 @@ async def get(session: AsyncSession, settings: Settings, complaint_id: uuid.UUID
 async def list_page(
     session: AsyncSession, where: ComplaintFilter, cursor: str | None, limit: int
 ) -> Page[ComplaintSummary]:
-    after_values = decode_cursor(cursor, 2)
-    after = None
-    if after_values is not None:
-        try:
-            after = (cursor_instant(after_values[0]), uuid.UUID(after_values[1]))
-        except ValueError:
-            raise invalid("query.cursor", "not a cursor this service returned") from None
+    after = decode_cursor(cursor, datetime.fromisoformat, uuid.UUID, field="query.cursor")
     rows = await ComplaintRepository(session).page(where, after, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -327,5 +322,5 @@ async def list_page(
         for c in rows
     ]
     return Page[ComplaintSummary](
-        items=items, next_cursor=encode_cursor([rows[-1].received_at, rows[-1].id]) if more else None
+        items=items, next_cursor=encode_cursor(rows[-1].received_at, rows[-1].id) if more else None
     )

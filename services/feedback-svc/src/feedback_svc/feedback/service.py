@@ -2,13 +2,15 @@
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from pledge_common.identity import Caller
+from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import Conflict, NotFound, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_svc.clients import TrackingClient
-from feedback_svc.common import Page, cursor_instant, decode_cursor, encode_cursor, utcnow
+from feedback_svc.common import Page, utcnow
 from feedback_svc.feedback import scores
 from feedback_svc.feedback.models import Feedback, FeedbackNode
 from feedback_svc.feedback.repository import FeedbackFilter, FeedbackRepository
@@ -129,20 +131,14 @@ async def update(session: AsyncSession, feedback_id: uuid.UUID, data: FeedbackUp
 async def list_page(
     session: AsyncSession, where: FeedbackFilter, cursor: str | None, limit: int
 ) -> Page[FeedbackPublic]:
-    after_values = decode_cursor(cursor, 2)
-    after = None
-    if after_values is not None:
-        try:
-            after = (cursor_instant(after_values[0]), uuid.UUID(after_values[1]))
-        except ValueError:
-            raise invalid("query.cursor", "not a cursor this service returned") from None
+    after = decode_cursor(cursor, datetime.fromisoformat, uuid.UUID, field="query.cursor")
     repository = FeedbackRepository(session)
     rows = await repository.page(where, after, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     nodes = await repository.nodes_of([r.id for r in rows])
     items = [public(r, nodes[r.id]) for r in rows]
-    next_cursor = encode_cursor([rows[-1].given_at, rows[-1].id]) if more else None
+    next_cursor = encode_cursor(rows[-1].given_at, rows[-1].id) if more else None
     return Page[FeedbackPublic](items=items, next_cursor=next_cursor)
 
 
