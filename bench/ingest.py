@@ -7,11 +7,15 @@
 It starts Postgres (a fresh database) and the whole suite with `pledge_dev.suite.running_suite`, defines
 the process through commitment-svc's API, waits until tracking-svc has it from the feed, then measures
   (a) asyncpg COPY of the same event rows into a bare table (the baseline),
-  (b) the bulk API (JSON arrays of --batch events, --concurrency requests in flight),
+  (b) the bulk API (JSON arrays of --batch events, --concurrency requests in flight) through the gateway,
+      and (b') the same volume of other events straight to tracking-svc (so the gateway's share shows),
+      each with the CPU seconds every process spent (tracking, gateway, Postgres backends, the rest),
   (c) the same bulk requests again (all duplicates: must write no rows),
   (d) one NDJSON stream of ~1 million new events, sampling tracking-svc's RSS,
   (e) single-event POSTs.
-The gateway's rate limiter is switched off for the run (it would measure the limiter, not ingest).
+The gateway's rate limiter is switched off for the run (it would measure the limiter, not ingest), and so
+is evaluation-svc's consumption of tracking's feed unless --with-consumers: on a small machine it competes
+for the same cores while the backlog it reads is being written (it is measured by bench/pipeline.py).
 """
 
 import argparse
@@ -76,7 +80,9 @@ def day_of_events(tickets: int, source: str, seed: int, out_of_order: float = 0.
         wo = f"WO-{t:07d}"
         ticket = {"external_id": wo, "process": PROCESS}
 
-        def event(kind: str, suffix: str, **extra: Any) -> dict[str, Any]:
+        def event(
+            kind: str, suffix: str, wo: str = wo, ticket: dict[str, Any] = ticket, **extra: Any
+        ) -> dict[str, Any]:
             return {"event_id": f"{wo}-{suffix}", "type": kind, "source": source, "ticket": ticket, **extra}
 
         push(event("ticket.opened", "o"), opened)
@@ -208,6 +214,60 @@ async def table_counts(database_url: str) -> tuple[int, int, int]:
         await conn.close()
 
 
+class CpuMeter:
+    """CPU seconds spent by each suite process and by this database's Postgres backends over a block."""
+
+    def __init__(self, suite: Suite) -> None:
+        self.suite = suite
+        self.spent: dict[str, float] = {}
+
+    async def _backends(self) -> list[int]:
+        conn = await asyncpg.connect(to_plain_url(self.suite.database_url))
+        try:
+            rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            return [int(r[0]) for r in rows]
+        finally:
+            await conn.close()
+
+    @staticmethod
+    def _tree(pid: int) -> list[int]:
+        try:
+            return [pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))]
+        except psutil.Error:
+            return [pid]
+
+    def _sample(self, pids: dict[str, list[int]]) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for name, group in pids.items():
+            for pid in group:
+                try:
+                    times = psutil.Process(pid).cpu_times()
+                except psutil.Error:
+                    continue
+                totals[name] = totals.get(name, 0.0) + times.user + times.system
+        return totals
+
+    async def __aenter__(self) -> "CpuMeter":
+        self.pids = {name: self._tree(p.pid) for name, p in self.suite.processes.items()}
+        self.pids["postgres"] = await self._backends()
+        self.pids["bench"] = [psutil.Process().pid]
+        self.before = self._sample(self.pids)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.pids["postgres"] = sorted(set(self.pids["postgres"]) | set(await self._backends()))
+        after = self._sample(self.pids)
+        self.spent = {k: after.get(k, 0.0) - self.before.get(k, 0.0) for k in after}
+
+    def line(self, events: int) -> str:
+        parts = [
+            f"{name} {seconds:.1f} s ({1e6 * seconds / events:.1f} us/event)"
+            for name, seconds in sorted(self.spent.items(), key=lambda kv: -kv[1])
+            if seconds >= 0.05
+        ]
+        return "      CPU: " + ", ".join(parts)
+
+
 class RssSampler:
     def __init__(self, pid: int) -> None:
         self.process = psutil.Process(pid)
@@ -319,14 +379,34 @@ async def run(suite: Suite, args: argparse.Namespace) -> None:
     async with httpx.AsyncClient(base_url=target.base_url, timeout=600, limits=limits) as client:
         print(f"catalogue: {await define_process(suite, target, client)}")
 
-        started = time.perf_counter()
-        totals = await post_bulk(client, target, bodies_path, args.concurrency)
-        bulk_seconds = time.perf_counter() - started
+        async with CpuMeter(suite) as cpu:
+            started = time.perf_counter()
+            totals = await post_bulk(client, target, bodies_path, args.concurrency)
+            bulk_seconds = time.perf_counter() - started
         bulk_rate = events / bulk_seconds
         print(
             f"(b) bulk API via {where}: {bulk_rate:12,.0f} events/s  ({totals}, {bulk_seconds:.1f} s, "
             f"concurrency {args.concurrency})"
         )
+        print(cpu.line(events))
+        if not target.direct and args.gateway is None:
+            direct = Target(suite, True, None, None)
+            direct_path = work / "ingest-bodies-direct.jsonl"
+            write_bodies(direct_path, day_of_events(args.tickets, "bench-direct", seed=2), args.batch)
+            async with (
+                httpx.AsyncClient(base_url=direct.base_url, timeout=600, limits=limits) as direct_client,
+                CpuMeter(suite) as cpu,
+            ):
+                started = time.perf_counter()
+                direct_totals = await post_bulk(direct_client, direct, direct_path, args.concurrency)
+                direct_seconds = time.perf_counter() - started
+            direct_path.unlink()
+            print(
+                f"(b') the same straight to tracking-svc: {events / direct_seconds:12,.0f} events/s  "
+                f"({direct_totals}, {direct_seconds:.1f} s; the gateway's share of (b): "
+                f"{max(0.0, 1 - direct_seconds / bulk_seconds):.0%} of the time)"
+            )
+            print(cpu.line(events))
         before = await table_counts(suite.database_url)
 
         started = time.perf_counter()
@@ -383,8 +463,13 @@ def main() -> None:
     parser.add_argument("--gateway", help="gateway URL to send (b)-(e) through (default: the started suite's)")
     parser.add_argument("--api-key", help="API key for --gateway (default: the started suite's admin key)")
     parser.add_argument("--direct", action="store_true", help="send to tracking-svc itself, not the gateway")
+    parser.add_argument(
+        "--with-consumers", action="store_true", help="let evaluation-svc consume tracking's feed during the run"
+    )
     args = parser.parse_args()
     extra_env = {"GATEWAY_RATE_LIMIT_ENABLED": "false"}
+    if not args.with_consumers:
+        extra_env["EVALUATION_CONSUME_FEEDS"] = "false"
     log_dir = DATA_DIR / "bench" / "logs"
     with (
         fresh_database("bench") as database_url,
