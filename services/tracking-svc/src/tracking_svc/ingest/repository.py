@@ -4,9 +4,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
+import asyncpg
 from pledge_common.observability import current_request_id
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tracking_svc.ingest.rules import Fact
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StoredEvent:
     payload_hash: bytes
     ticket_id: UUID
@@ -176,22 +177,9 @@ async def history(
     ]
 
 
-_INSERT_EVENTS = text(
-    """
-    INSERT INTO events (source, event_id, ticket_id, type, occurred_at, node_key, reason, department, position,
-                        payload_hash, body, received_at, request_id)
-    SELECT s, i, t, ty, o, n, r, d, p, h, b::jsonb, :received_at, :request_id
-    FROM unnest(CAST(:sources AS text[]), CAST(:event_ids AS text[]), CAST(:ticket_ids AS uuid[]),
-                CAST(:types AS text[]), CAST(:occurred AS timestamptz[]), CAST(:nodes AS text[]),
-                CAST(:reasons AS text[]), CAST(:departments AS text[]), CAST(:positions AS text[]),
-                CAST(:hashes AS bytea[]), CAST(:bodies AS text[])) AS u(s, i, t, ty, o, n, r, d, p, h, b)
-    ON CONFLICT (source, event_id) DO NOTHING
-    """
-)
+class EventRow(NamedTuple):
+    """One row of the raw event log, in the table's column order (without arrival time and request id)."""
 
-
-@dataclass(frozen=True, slots=True)
-class EventRow:
     source: str
     event_id: str
     ticket_id: UUID
@@ -202,53 +190,44 @@ class EventRow:
     department: str | None
     position: str | None
     payload_hash: bytes
-    body: str
+    body: str  # JSON text
 
 
-async def insert_events(session: AsyncSession, events: Sequence[EventRow], received_at: datetime) -> int:
-    """Append accepted events to the log; returns how many rows were written (fewer = a concurrent twin)."""
+EVENT_COLUMNS = (*EventRow._fields, "received_at", "request_id")
+
+
+class ConcurrentInsert(Exception):
+    """Another transaction stored one of the events (unique key taken) after this chunk looked them up."""
+
+
+async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection of the session's transaction (for COPY), with that transaction begun."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
+    if not driver.is_in_transaction():
+        await session.execute(text("SELECT 1"))  # the dialect begins its transaction on the first statement
+    return driver
+
+
+async def insert_events(session: AsyncSession, events: Sequence[EventRow], received_at: datetime) -> None:
+    """Append accepted events to the log with one binary COPY (no per-row statement, no array parameters).
+
+    The caller has checked that none of them is stored; a concurrent request storing one of them in the
+    meantime makes the unique key refuse the COPY: `ConcurrentInsert` (the transaction is then unusable)."""
     if not events:
-        return 0
-    columns: dict[str, list[Any]] = {
-        "sources": [],
-        "event_ids": [],
-        "ticket_ids": [],
-        "types": [],
-        "occurred": [],
-        "nodes": [],
-        "reasons": [],
-        "departments": [],
-        "positions": [],
-        "hashes": [],
-        "bodies": [],
-    }
-    lists = list(columns.values())
-    for e in events:
-        for column, value in zip(
-            lists,
-            (
-                e.source,
-                e.event_id,
-                e.ticket_id,
-                e.type,
-                e.occurred_at,
-                e.node_key,
-                e.reason,
-                e.department,
-                e.position,
-                e.payload_hash,
-                e.body,
-            ),
-            strict=True,
-        ):
-            column.append(value)
-    result = await session.execute(
-        _INSERT_EVENTS, {**columns, "received_at": received_at, "request_id": current_request_id()}
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+        return
+    request_id = current_request_id()
+    driver = await driver_connection(session)
+    try:
+        await driver.copy_records_to_table(
+            "events", columns=EVENT_COLUMNS, records=[(*e, received_at, request_id) for e in events]
+        )
+    except asyncpg.UniqueViolationError:
+        raise ConcurrentInsert from None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TicketUpdate:
     id: UUID
     status: str
@@ -323,7 +302,7 @@ async def update_tickets(session: AsyncSession, updates: Sequence[TicketUpdate])
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RunUpsert:
     ticket_id: UUID
     node_key: str

@@ -37,7 +37,7 @@ NODE_TYPES = frozenset({"node.started", "node.completed", "node.cancelled", "nod
 EVENT_TYPES = TICKET_TYPES | NODE_TYPES
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Fact:
     """What derivation needs of one event."""
 

@@ -5,12 +5,12 @@ catalogue; create and lock the tickets; read the history of the touched runs; ap
 the changed tickets and runs with their feed events) whatever the number of events.
 """
 
-import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from hashlib import blake2b
 from typing import Any
 from uuid import UUID
 
@@ -87,14 +87,15 @@ class TicketWork:
     node_facts: dict[str, list[Fact]] = field(default_factory=lambda: defaultdict(list))
 
 
-def payload_hash(event: EventIn) -> bytes:
+def payload_hash(event: EventIn, occurred_utc: datetime | None = None) -> bytes:
     """Identity of an event's content: the same event sent again in another JSON spelling (key order,
     time offset) hashes the same; any change of meaning hashes differently (→ 409)."""
     t = event.ticket
     attributes = json.dumps(t.attributes, sort_keys=True, separators=(",", ":")) if t.attributes is not None else None
+    instant = occurred_utc if occurred_utc is not None else event.occurred_at.astimezone(UTC)
     canonical = (
         event.type,
-        iso(event.occurred_at),
+        instant.isoformat(timespec="microseconds"),
         t.external_id,
         t.process,
         t.segment,
@@ -105,7 +106,7 @@ def payload_hash(event: EventIn) -> bytes:
         event.department,
         event.position,
     )
-    return hashlib.blake2b(repr(canonical).encode(), digest_size=16).digest()
+    return blake2b(repr(canonical).encode(), digest_size=16).digest()
 
 
 def _loads_or_none(raw: bytes) -> Any:
@@ -133,37 +134,47 @@ def parse_items(
     twins: dict[int, int] = {}
     seen: dict[tuple[str, str], Candidate] = {}
     latest = now + timedelta(seconds=settings.max_clock_skew_seconds)
+    may_write: dict[str, bool] = {}
+    body_json = EventIn.__pydantic_serializer__.to_json  # model_dump_json without its per-call overhead
     for i, raw in enumerate(raw_items):
-        if isinstance(raw, Unparseable):
+        if type(raw) is EventIn:
+            event = raw
+        elif isinstance(raw, Unparseable):
             outcomes[i] = _rejected(422, "body", raw.message)
             continue
-        try:
-            if isinstance(raw, EventIn):
-                event = raw
-            elif isinstance(raw, bytes):
-                event = EventIn.model_validate_json(raw)
-            else:
-                event = EventIn.model_validate(raw)
-        except ValidationError as err:
-            outcomes[i] = _rejected(422, *_first_error(err))
-            if isinstance(raw, bytes):
-                raw = _loads_or_none(raw)
-            if isinstance(raw, dict):
-                outcomes[i].event_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None  # type: ignore[union-attr]
-                outcomes[i].source = raw.get("source") if isinstance(raw.get("source"), str) else None  # type: ignore[union-attr]
-            continue
+        else:
+            try:
+                if isinstance(raw, EventIn):
+                    event = raw
+                elif isinstance(raw, bytes):
+                    event = EventIn.model_validate_json(raw)
+                else:
+                    event = EventIn.model_validate(raw)
+            except ValidationError as err:
+                outcomes[i] = _rejected(422, *_first_error(err))
+                if isinstance(raw, bytes):
+                    raw = _loads_or_none(raw)
+                if isinstance(raw, dict):
+                    outcomes[i].event_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None  # type: ignore[union-attr]
+                    outcomes[i].source = raw.get("source") if isinstance(raw.get("source"), str) else None  # type: ignore[union-attr]
+                continue
         problem = shape_error(event)
         if problem is not None:
             outcomes[i] = _rejected(422, *problem, event=event)
             continue
-        if not caller.can_see_source(event.source):
-            outcomes[i] = _rejected(403, "source", f"this caller may not write events of source {event.source}", event)
+        source = event.source
+        allowed = may_write.get(source)
+        if allowed is None:
+            allowed = may_write[source] = caller.can_see_source(source)
+        if not allowed:
+            outcomes[i] = _rejected(403, "source", f"this caller may not write events of source {source}", event)
             continue
-        if event.occurred_at > latest:
+        occurred = event.occurred_at
+        if occurred > latest:
             outcomes[i] = _rejected(
                 422,
                 "occurred_at",
-                f"{event.occurred_at.isoformat()} is in the future (more than {settings.max_clock_skew_seconds:g} s "
+                f"{occurred.isoformat()} is in the future (more than {settings.max_clock_skew_seconds:g} s "
                 f"after the service's clock, {now.isoformat()})",
                 event,
             )
@@ -174,8 +185,9 @@ def parse_items(
                 422, "ticket.attributes", f"larger than {settings.max_attributes_bytes} bytes of JSON", event
             )
             continue
-        digest = payload_hash(event)
-        key = (event.source, event.event_id)
+        occurred_utc = occurred.astimezone(UTC)
+        digest = payload_hash(event, occurred_utc)
+        key = (source, event.event_id)
         twin = seen.get(key)
         if twin is not None:
             if twin.payload_hash == digest:
@@ -184,21 +196,10 @@ def parse_items(
                 outcomes[i] = _conflict(event)
             continue
         fact = Fact(
-            event_id=event.event_id,
-            type=event.type,
-            occurred_at=event.occurred_at.astimezone(UTC),
-            node=event.node,
-            reason=event.reason,
-            department=event.department,
-            position=event.position,
+            event.event_id, event.type, occurred_utc, event.node, event.reason, event.department, event.position
         )
         candidate = Candidate(
-            index=i,
-            event=event,
-            fact=fact,
-            payload_hash=digest,
-            body=event.model_dump_json(exclude_none=True),
-            ticket_key=(event.source, event.ticket.external_id),
+            i, event, fact, digest, body_json(event, exclude_none=True).decode(), (source, event.ticket.external_id)
         )
         seen[key] = candidate
         candidates.append(candidate)
@@ -342,28 +343,29 @@ async def ingest_chunk(
         return result
 
     # 6. write: the events, then the tickets, then the runs (whose feed payload reads the ticket)
-    written = await repo.insert_events(
-        session,
-        [
-            repo.EventRow(
-                c.event.source,
-                c.event.event_id,
-                c.ticket_id,  # type: ignore[arg-type]
-                c.fact.type,
-                c.fact.occurred_at,
-                c.fact.node,
-                c.fact.reason,
-                c.fact.department,
-                c.fact.position,
-                c.payload_hash,
-                c.body,
-            )
-            for c in accepted
-        ],
-        now,
-    )
-    if written != len(accepted):
-        raise ConcurrentTwin
+    try:
+        await repo.insert_events(
+            session,
+            [
+                repo.EventRow(
+                    c.event.source,
+                    c.event.event_id,
+                    c.ticket_id,  # type: ignore[arg-type]
+                    c.fact.type,
+                    c.fact.occurred_at,
+                    c.fact.node,
+                    c.fact.reason,
+                    c.fact.department,
+                    c.fact.position,
+                    c.payload_hash,
+                    c.body,
+                )
+                for c in accepted
+            ],
+            now,
+        )
+    except repo.ConcurrentInsert:
+        raise ConcurrentTwin from None
     await repo.update_tickets(session, ticket_updates)
     await repo.upsert_runs(session, run_upserts, refresh)
     return result
