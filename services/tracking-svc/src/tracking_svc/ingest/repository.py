@@ -243,7 +243,7 @@ class TicketUpdate:
 
 
 _TICKET_PAYLOAD = """
-    json_build_object('id', t.id, 'source', t.source, 'external_id', t.external_id, 'process_key', t.process_key,
+    jsonb_build_object('id', t.id, 'source', t.source, 'external_id', t.external_id, 'process_key', t.process_key,
                       'customer_ref', t.customer_ref, 'segment', t.segment, 'status', t.status,
                       'opened_at', iso_utc(t.opened_at), 'closed_at', iso_utc(t.closed_at),
                       'cancelled_at', iso_utc(t.cancelled_at), 'attributes', t.attributes)
@@ -270,7 +270,7 @@ _UPDATE_TICKETS = text(
         RETURNING t.*
     )
     INSERT INTO outbox (type, key, payload, request_id)
-    SELECT 'ticket.upserted', t.id::text, {_TICKET_PAYLOAD}::jsonb, :request_id FROM changed t ORDER BY t.id
+    SELECT 'ticket.upserted', t.id::text, {_TICKET_PAYLOAD}, :request_id FROM changed t ORDER BY t.id
     """
 )
 
@@ -317,7 +317,7 @@ class RunUpsert:
 
 
 NODE_RUN_PAYLOAD = """
-    json_build_object('id', r.id, 'ticket_id', r.ticket_id, 'source', t.source, 'external_id', t.external_id,
+    jsonb_build_object('id', r.id, 'ticket_id', r.ticket_id, 'source', t.source, 'external_id', t.external_id,
                       'process_key', t.process_key, 'node_key', r.node_key, 'segment', t.segment,
                       'customer_ref', t.customer_ref, 'cycle', r.cycle, 'department', r.department,
                       'position', r.position, 'status', r.status, 'started_at', iso_utc(r.started_at),
@@ -358,7 +358,7 @@ _UPSERT_RUNS = text(
         WHERE r.ticket_id = ANY(CAST(:refresh AS uuid[])) AND r.id NOT IN (SELECT id FROM changed)
     )
     INSERT INTO outbox (type, key, payload, request_id)
-    SELECT 'node_run.upserted', r.id::text, {NODE_RUN_PAYLOAD}::jsonb, :request_id
+    SELECT 'node_run.upserted', r.id::text, {NODE_RUN_PAYLOAD}, :request_id
     FROM emitted r JOIN tickets t ON t.id = r.ticket_id
     ORDER BY r.ticket_id, r.node_key, r.cycle
     """

@@ -122,7 +122,7 @@ async def ingest_bulk(
         lines = bulk.ndjson_lines(request.stream(), hasher, settings.ndjson_max_line_bytes)
         result = await bulk.ingest_stream(session, lines, caller, settings, atomic)
 
-    content = result.model_dump_json()
+    content = result.decode()
     if idempotency_key is not None:
         await repo.store_answer(session, caller.sub, idempotency_key, hasher.digest(), 200, content)
     return Response(content, media_type="application/json")

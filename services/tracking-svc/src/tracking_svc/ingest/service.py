@@ -449,6 +449,8 @@ def _ticket_update(
     attributes_version = row.attributes_version
     for c in accepted:
         t = c.event.ticket
+        if t.segment is None and t.customer_ref is None and t.attributes is None:
+            continue  # names none of the descriptive fields (most events)
         version = version_of(c.fact.occurred_at, c.fact.event_id)
         if t.segment is not None and version > segment_version:
             segment, segment_version = t.segment, version
