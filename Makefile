@@ -10,7 +10,7 @@ PACKAGES := pledge_common pledge_deadlines pledge_dev commitment_svc tracking_sv
 .PHONY: help env run demo test lint typecheck test-libs test-services test-e2e check-deploy bench clean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 env: ## create the environment (installs uv through pip when missing, then uv sync --frozen)
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv \
