@@ -86,9 +86,12 @@ async def projection_vs_ingest(suite: Suite, args: argparse.Namespace) -> None:
                 cursor = await conn.fetchval(
                     "SELECT cursor FROM evaluation.consumer_cursors WHERE name = 'evaluation.tracking'"
                 )
-                seq = int(cursor.split(":")[1]) if cursor else 0
-                applied = await conn.fetchval(
-                    "SELECT count(*) FROM tracking.outbox WHERE type = 'node_run.upserted' AND seq <= $1", seq
+                xid, _, seq = (cursor or "0:0").partition(":")
+                applied = await conn.fetchval(  # the feed's order is (xid, seq): count what lies behind the cursor
+                    "SELECT count(*) FROM tracking.outbox"
+                    " WHERE type = 'node_run.upserted' AND (xid, seq) <= (CAST($1 AS text)::xid8, $2)",
+                    xid,
+                    int(seq),
                 )
                 samples.append((time.perf_counter(), produced, applied))
                 await asyncio.sleep(1)

@@ -23,7 +23,7 @@ _DURATION = TypeAdapter(timedelta)
 def parse_instant(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)  # 3.11 reads "Z" too
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)

@@ -203,6 +203,7 @@ class Projection:
         old = dict(current) if current is not None else await repo.runs([r.id for r in runs])
         versions = await repo.commitments_for({r.process_key for r in runs})
         stored_calendars = await repo.calendars({v.calendar_key for v in versions if v.calendar_key})
+        calendars = self._parsed_calendars(stored_calendars)
         windows = await repo.force_majeure()
         owners = await repo.process_owners({r.process_key for r in runs if r.kind == "ticket"})
         rows: list[RunRow] = []
@@ -221,7 +222,7 @@ class Projection:
                     position=previous.position,
                 )
             else:
-                judgment = self._judge(run, versions, stored_calendars)
+                judgment = self._judge(run, versions, calendars)
             rows.append(_row(run, judgment, windows, owners))
         states: Counter[StateKey] = Counter()
         durations: Counter[StateKey] = Counter()
@@ -240,21 +241,26 @@ class Projection:
         await repo.upsert_runs(rows)
         await repo.add_to_rollups({k: n for k, n in states.items() if n}, {k: n for k, n in durations.items() if n})
 
+    def _parsed_calendars(self, stored: Mapping[str, Mapping[str, Any]]) -> dict[str, Calendar]:
+        """The batch's calendars, parsed once (a calendar that cannot be used leaves its runs unjudged)."""
+        parsed = {}
+        for key, value in stored.items():
+            try:
+                parsed[key] = self._calendar(value)
+            except (ValueError, TypeError, KeyError) as err:
+                log.warning("calendar %s cannot be used: %s", key, err)
+        return parsed
+
     def _judge(
-        self, run: RunFacts, versions: Sequence[CommitmentVersion], calendars: Mapping[str, Mapping[str, Any]]
+        self, run: RunFacts, versions: Sequence[CommitmentVersion], calendars: Mapping[str, Calendar]
     ) -> Judgment:
         version = None
         if run.started_at is not None:
             version = governing_version(versions, run.process_key, run.node_key, run.segment, run.started_at)
         calendar: Calendar | None = None
         if version is not None:
-            stored = calendars.get(version.calendar_key or "")
-            if stored is not None:
-                try:
-                    calendar = self._calendar(stored)
-                except (ValueError, TypeError, KeyError) as err:
-                    log.warning("calendar %s cannot be used: %s", version.calendar_key, err)
-            elif version.calendar_key in (None, self.builtin_calendar):
+            calendar = calendars.get(version.calendar_key or "")
+            if calendar is None and version.calendar_key in (None, self.builtin_calendar):
                 calendar = Calendar.always()
         try:
             return judge(run, version, calendar)
