@@ -392,7 +392,9 @@ async def run(suite: Suite, args: argparse.Namespace) -> None:
         if not target.direct and args.gateway is None:
             direct = Target(suite, True, None, None)
             direct_path = work / "ingest-bodies-direct.jsonl"
-            write_bodies(direct_path, day_of_events(args.tickets, "bench-direct", seed=2), args.batch)
+            direct_events, _ = write_bodies(
+                direct_path, day_of_events(args.tickets, "bench-direct", seed=2), args.batch
+            )
             async with (
                 httpx.AsyncClient(base_url=direct.base_url, timeout=600, limits=limits) as direct_client,
                 CpuMeter(suite) as cpu,
@@ -402,11 +404,11 @@ async def run(suite: Suite, args: argparse.Namespace) -> None:
                 direct_seconds = time.perf_counter() - started
             direct_path.unlink()
             print(
-                f"(b') the same straight to tracking-svc: {events / direct_seconds:12,.0f} events/s  "
+                f"(b') the same straight to tracking-svc: {direct_events / direct_seconds:12,.0f} events/s  "
                 f"({direct_totals}, {direct_seconds:.1f} s; the gateway's share of (b): "
                 f"{max(0.0, 1 - direct_seconds / bulk_seconds):.0%} of the time)"
             )
-            print(cpu.line(events))
+            print(cpu.line(direct_events))
         before = await table_counts(suite.database_url)
 
         started = time.perf_counter()
