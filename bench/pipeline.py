@@ -81,6 +81,13 @@ async def projection_vs_ingest(suite: Suite, args: argparse.Namespace) -> None:
         stop = asyncio.Event()
 
         async def sample() -> None:
+            own = await asyncpg.connect(to_plain_url(suite.database_url))  # not the connection of the main task
+            try:
+                await _sample(own)
+            finally:
+                await own.close()
+
+        async def _sample(conn: asyncpg.Connection) -> None:
             while not stop.is_set():
                 produced = await conn.fetchval("SELECT count(*) FROM tracking.outbox WHERE type = 'node_run.upserted'")
                 cursor = await conn.fetchval(
@@ -98,7 +105,8 @@ async def projection_vs_ingest(suite: Suite, args: argparse.Namespace) -> None:
 
         sampler = asyncio.create_task(sample())
         t0 = time.perf_counter()
-        await post_bulk(httpx.AsyncClient(base_url=target.base_url, timeout=300), target, path, concurrency=4)
+        async with httpx.AsyncClient(base_url=target.base_url, timeout=300) as bulk_client:
+            await post_bulk(bulk_client, target, path, concurrency=4)
         t_ingest = time.perf_counter() - t0
         produced = await conn.fetchval("SELECT count(*) FROM tracking.outbox WHERE type = 'node_run.upserted'")
         while True:
