@@ -1,5 +1,6 @@
 """Public shapes of the reports (responses; the inputs are query parameters, see router.py)."""
 
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -110,7 +111,7 @@ class NodeRunPublic(Out):
     prewarning_due_at: datetime | None
     commitment_due_at: datetime | None
     tolerance_due_at: datetime | None
-    counted: timedelta | None = Field(description="counted time at completion")
+    counted: timedelta | None = Field(description="counted time at completion, rounded up to whole seconds")
     state: str | None = Field(description="state as of the report's as_of")
     exempted: bool
 
@@ -120,7 +121,9 @@ class NodeRunPublic(Out):
         return cls(
             **{k: v for k, v in row.items() if k in cls.model_fields and k not in {"counted", "pauses"}},
             pauses=[PausePublic(**p) for p in row.get("pauses") or ()],
-            counted=None if seconds is None else timedelta(seconds=seconds),
+            # Rounded up: against whole-second limits the judgment is unchanged (<= stays <=, > stays >), and
+            # the value is a valid ISO 8601 / RFC 3339 duration (no fractional seconds).
+            counted=None if seconds is None else timedelta(seconds=math.ceil(seconds)),
         )
 
 
