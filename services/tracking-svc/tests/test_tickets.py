@@ -1,10 +1,12 @@
 """GET /v1/tickets and GET /v1/tickets/{ref}: filters, cursor pagination, source isolation, detail."""
 
+import base64
 from typing import Any
 
 import httpx
 import pytest
 from conftest import caller_headers, ev
+from pledge_common.pagination import encode_cursor
 from tracking_svc.config import Settings
 
 pytestmark = pytest.mark.usefixtures("catalogue")
@@ -62,9 +64,24 @@ class TestListTickets:
             params["cursor"] = page["next"]
         assert seen == ["D", "C", "B", "A"]
 
-    async def test_bad_cursor_is_422(self, client: httpx.AsyncClient) -> None:
-        response = await client.get("/v1/tickets", params={"cursor": "garbage!"})
+    @pytest.mark.parametrize(
+        "cursor",
+        [
+            "garbage!",
+            "abc",
+            "a\x00b",
+            encode_cursor("\x00"),
+            base64.urlsafe_b64encode(b"t:5").decode(),  # the old local format
+            encode_cursor("five"),  # a cursor, but not of a seq
+            encode_cursor(2**70),  # beyond bigint
+            encode_cursor(1, 2),  # too many values
+        ],
+    )
+    async def test_bad_cursor_is_422_problem_naming_the_field(self, client: httpx.AsyncClient, cursor: str) -> None:
+        await seed(client)
+        response = await client.get("/v1/tickets", params={"cursor": cursor})
         assert response.status_code == 422
+        assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["errors"][0]["field"] == "query.cursor"
 
     async def test_empty_opened_range_is_422(self, client: httpx.AsyncClient) -> None:

@@ -1,8 +1,6 @@
 """Raising alerts (the scanner) and handling them (list, acknowledge)."""
 
 import asyncio
-import base64
-import binascii
 import logging
 import uuid
 from collections.abc import Sequence
@@ -10,7 +8,8 @@ from datetime import UTC, datetime
 
 from pledge_common.identity import Caller
 from pledge_common.outbox import emit_many
-from pledge_common.problems import NotFound, invalid
+from pledge_common.pagination import decode_cursor, encode_cursor
+from pledge_common.problems import NotFound
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from evaluation_svc.alerts.repository import AlertRepository
@@ -92,18 +91,6 @@ class AlertScanner:
                 await asyncio.sleep(self.interval)
 
 
-def encode_cursor(alert: AlertPublic) -> str:
-    return base64.urlsafe_b64encode(f"{alert.raised_at.isoformat()}|{alert.id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        at, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(at), uuid.UUID(ident)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise invalid("cursor", "not a cursor this API returned") from None
-
-
 async def list_alerts(
     session: AsyncSession,
     caller: Caller,
@@ -123,11 +110,13 @@ async def list_alerts(
         process=process,
         node_run_id=node_run_id,
         sources=caller.sources,
-        after=decode_cursor(cursor) if cursor else None,
+        after=decode_cursor(cursor, datetime.fromisoformat, uuid.UUID, field="query.cursor"),
         limit=limit + 1,
     )
     items = [AlertPublic(**r) for r in rows[:limit]]
-    return AlertPage(items=items, next_cursor=encode_cursor(items[-1]) if len(rows) > limit else None)
+    return AlertPage(
+        items=items, next_cursor=encode_cursor(items[-1].raised_at, items[-1].id) if len(rows) > limit else None
+    )
 
 
 async def get_alert(session: AsyncSession, caller: Caller, alert_id: uuid.UUID) -> AlertPublic:

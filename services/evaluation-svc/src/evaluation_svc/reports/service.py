@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 
+from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import NotFound, invalid
 from pledge_deadlines import State
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -188,9 +189,11 @@ async def runs_page(db: Db, q: ReportQuery, state: str | None, cursor: str | Non
         raise invalid("state", f"unknown state {state!r}; use one of {', '.join(STATES)}")
     if not q.windows:
         raise NotFound("the period has not started yet")
-    rows = await ReportRepository(db).runs_page(q.windows[0], q.filter, state, cursor, limit + 1)
+    after = decode_cursor(cursor, str, field="query.cursor")
+    rows = await ReportRepository(db).runs_page(q.windows[0], q.filter, state, after[0] if after else None, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     return NodeRunPage(
-        items=[NodeRunPublic.from_row(r) for r in rows], next_cursor=rows[-1]["id"] if more and rows else None
+        items=[NodeRunPublic.from_row(r) for r in rows],
+        next_cursor=encode_cursor(rows[-1]["id"]) if more and rows else None,
     )

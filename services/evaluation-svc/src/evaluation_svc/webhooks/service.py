@@ -1,8 +1,6 @@
 """Webhook subscriptions (create, read, update, delete) and the sender loop."""
 
 import asyncio
-import base64
-import binascii
 import logging
 import math
 import random
@@ -14,6 +12,7 @@ from typing import Any
 
 import httpx
 from pledge_common.identity import Caller
+from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import NotFound, invalid
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -119,19 +118,10 @@ async def deliveries(
 ) -> DeliveryPage:
     repo = WebhookRepository(session)
     _visible(await repo.get(subscription_id), caller)
-    after = None
-    if cursor:
-        try:
-            at, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-            after = (datetime.fromisoformat(at), uuid.UUID(ident))
-        except (ValueError, binascii.Error, UnicodeDecodeError):
-            raise invalid("cursor", "not a cursor this API returned") from None
+    after = decode_cursor(cursor, datetime.fromisoformat, uuid.UUID, field="query.cursor")
     rows = await repo.deliveries(subscription_id, after, limit + 1)
     items = [DeliveryPublic(**r) for r in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = items[-1]
-        next_cursor = base64.urlsafe_b64encode(f"{last.created_at.isoformat()}|{last.id}".encode()).decode()
+    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
     return DeliveryPage(items=items, next_cursor=next_cursor)
 
 

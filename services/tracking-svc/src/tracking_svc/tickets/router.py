@@ -1,13 +1,12 @@
 """`GET /v1/tickets` (filters, cursor pagination) and `GET /v1/tickets/{ref}` (with runs, pauses, events)."""
 
-import base64
-import binascii
 from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
+from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import NotFound, invalid
 from pydantic import AwareDatetime
 
@@ -23,21 +22,6 @@ from tracking_svc.tickets.schemas import (
 )
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
-
-
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"t:{seq}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, seq = raw.partition(":")
-        if kind != "t":
-            raise ValueError(kind)
-        return int(seq)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise invalid("query.cursor", "not a cursor returned as `next` by this endpoint") from None
 
 
 def _public(ticket: Ticket) -> TicketPublic:
@@ -71,8 +55,8 @@ async def list_tickets(
     limit: int = Query(default=50, ge=1, le=500),
 ) -> TicketPage:
     """Tickets visible to the caller, newest first."""
-    before = decode_cursor(cursor) if cursor is not None else None
-    rows = await repo.list_tickets(session, where, caller.sources, before, limit + 1)
+    before = decode_cursor(cursor, int, field="query.cursor")
+    rows = await repo.list_tickets(session, where, caller.sources, before[0] if before else None, limit + 1)
     page = rows[:limit]
     return TicketPage(items=[_public(t) for t in page], next=encode_cursor(page[-1].seq) if len(rows) > limit else None)
 
