@@ -30,7 +30,12 @@ def service_spec(upstreams: dict[str, str]) -> ServiceSpec:
     env["PLEDGE_SERVICE_TOKEN"] = TOKEN
     env["PLEDGE_ENVIRONMENT"] = "test"
     return ServiceSpec(
-        name="gateway", alembic_ini=ALEMBIC_INI, create_app=create_app, settings_factory=Settings, env=env
+        name="gateway",
+        alembic_ini=ALEMBIC_INI,
+        create_app=create_app,
+        settings_factory=Settings,
+        env=env,
+        produces_feed=False,
     )
 
 

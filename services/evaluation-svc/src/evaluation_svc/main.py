@@ -26,8 +26,7 @@ ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 def make_consumers(app: FastAPI, settings: Settings, projection: Projection) -> list[FeedConsumer]:
     """The two feed consumers of this service (commitment definitions, tracking's node runs)."""
     consumers = []
-    # The advisory-lock key of a consumer is derived from its name only and locks are per database:
-    # tracking-svc's own "commitment" consumer would hold ours, so the names carry the service.
+    # Names carry the service so that cursors and logs read unambiguously (leases are keyed by schema too).
     for name, url, handler in (
         ("evaluation.commitment", settings.commitment_url, projection.handle_commitment),
         ("evaluation.tracking", settings.tracking_url, projection.handle_tracking),
