@@ -1,5 +1,9 @@
 """The suite as a user meets it: every process up, ready, behind one gateway, leaving nothing behind."""
 
+import asyncio
+import json
+import uuid
+
 import httpx
 import psutil
 from pledge_dev.suite import COMPONENTS, Suite
@@ -19,10 +23,20 @@ async def test_each_service_is_its_own_process(suite: Suite) -> None:
     assert all(psutil.pid_exists(pid) for pid in pids.values())
 
 
-async def test_request_id_travels_through_the_gateway(suite: Suite) -> None:
-    async with httpx.AsyncClient(timeout=5) as client:
-        response = await client.get(f"{suite.gateway_url}/healthz", headers={"X-Request-ID": "e2e-trace-1"})
-    assert response.headers["x-request-id"] == "e2e-trace-1"
+async def test_request_id_travels_through_the_gateway(suite: Suite, gateway: httpx.AsyncClient) -> None:
+    """The id a caller sends comes back, and the service behind the gateway logged its work under it."""
+    request_id = f"e2e-trace-{uuid.uuid4().hex}"
+    response = await gateway.get("/v1/segments", headers={"X-Request-ID": request_id})
+    assert response.status_code == 200, response.text
+    assert response.headers["x-request-id"] == request_id
+    log = suite.log_dir / "commitment.log"
+    for _ in range(50):  # the service writes its log line as the request ends
+        if request_id in log.read_text():
+            break
+        await asyncio.sleep(0.1)
+    lines = [json.loads(line) for line in log.read_text().splitlines() if request_id in line]
+    assert lines
+    assert all(line["request_id"] == request_id for line in lines)
 
 
 async def test_internal_feed_is_not_reachable_through_the_gateway(suite: Suite) -> None:
