@@ -2,6 +2,7 @@
 
 import asyncio
 
+import msgspec
 import pytest
 from conftest import ev, process_upserted
 from pledge_common.identity import Caller
@@ -24,7 +25,7 @@ async def test_a_concurrent_twin_committed_first_makes_the_other_chunk_fail(
         await setup.execute(text(f"TRUNCATE {TABLES}"))
         await apply_commitment_events(setup, [process_upserted()])
         await setup.commit()
-    event = EventIn.model_validate(ev("twin-1", "node.completed", 0, "repair", external_id="WO-twin"))
+    event = msgspec.convert(ev("twin-1", "node.completed", 0, "repair", external_id="WO-twin"), EventIn)
     try:
         async with sessions() as first, sessions() as second:
             result = await ingest_chunk(first, [event], caller=CALLER, settings=settings)

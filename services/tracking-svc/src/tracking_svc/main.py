@@ -4,6 +4,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from pledge_common.app import create_service_app
@@ -12,6 +13,7 @@ from tracking_svc.catalogue.consumer import consume_commitment_feed
 from tracking_svc.catalogue.router import router as catalogue_router
 from tracking_svc.config import Settings
 from tracking_svc.ingest.router import router as events_router
+from tracking_svc.ingest.schemas import openapi_components
 from tracking_svc.tickets.router import router as tickets_router
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
@@ -32,7 +34,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    return create_service_app(
+    app = create_service_app(
         service="tracking",
         title="Pledge tracking-svc",
         description="How the work actually runs: tickets and node runs ingested from source systems.",
@@ -41,3 +43,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         public_routers=[events_router, tickets_router, catalogue_router],
         extra_lifespan=lifespan,
     )
+    _document_event_format(app)
+    return app
+
+
+def _document_event_format(app: FastAPI) -> None:
+    """The ingest routes decode raw bodies (msgspec); their OpenAPI document names the event schemas."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(openapi_components())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

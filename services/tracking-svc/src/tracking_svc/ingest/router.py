@@ -3,6 +3,7 @@
 import json
 from typing import Annotated, Any
 
+import msgspec
 from fastapi import APIRouter, Header, Query, Request, Response
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
@@ -15,12 +16,18 @@ from pledge_common.problems import (
     field_error,
     invalid,
 )
-from pydantic import TypeAdapter, ValidationError
 
 from tracking_svc.config import Settings
 from tracking_svc.ingest import bulk
 from tracking_svc.ingest import repository as repo
-from tracking_svc.ingest.schemas import BulkResult, EventAccepted, EventIn
+from tracking_svc.ingest.schemas import (
+    EVENT_ARRAY_DECODER,
+    EVENT_DECODER,
+    RAW_ARRAY_DECODER,
+    BulkResult,
+    EventAccepted,
+    decode_error,
+)
 from tracking_svc.ingest.service import ConcurrentTwin, ingest_chunk
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -33,12 +40,22 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines")
 
 
-@router.post("", status_code=201, response_model=EventAccepted, responses=_PROBLEMS)
-async def ingest_event(
-    event: EventIn, request: Request, response: Response, session: SessionDep, caller: CallerDep
-) -> EventAccepted:
+_EVENT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EventIn"}}},
+    }
+}
+
+
+@router.post("", status_code=201, response_model=EventAccepted, responses=_PROBLEMS, openapi_extra=_EVENT_BODY)
+async def ingest_event(request: Request, response: Response, session: SessionDep, caller: CallerDep) -> EventAccepted:
     """Record one event. Sending the same event again answers the same (header `Pledge-Duplicate: true`)."""
     settings: Settings = request.app.state.settings
+    try:
+        event = EVENT_DECODER.decode(await request.body())
+    except msgspec.DecodeError as err:
+        raise invalid(*decode_error(err)) from None
     try:
         result = await ingest_chunk(session, [event], caller=caller, settings=settings)
     except ConcurrentTwin:
@@ -128,24 +145,21 @@ async def ingest_bulk(
     return Response(content, media_type="application/json")
 
 
-EVENT_ARRAY = TypeAdapter(list[EventIn])
-
-
 def _json_array(body: bytes, settings: Settings) -> list[Any]:
-    """The array's items: validated events in one pass of pydantic's JSON parser when every item is
-    valid (the common case), else the decoded JSON values, validated one by one to answer each."""
+    """The array's items: decoded events in one pass when every item is valid (the common case), else
+    each item's JSON text, decoded one by one so that each is answered on its own."""
     try:
-        events: list[Any] = EVENT_ARRAY.validate_json(body)
-    except ValidationError:
+        events: list[Any] = EVENT_ARRAY_DECODER.decode(body)
+    except msgspec.DecodeError:
         pass
     else:
         return _bounded(events, settings)
     try:
-        items = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
+        items: list[Any] = RAW_ARRAY_DECODER.decode(body)
+    except msgspec.ValidationError:
+        raise invalid("body", "expected a JSON array of events (or send application/x-ndjson)") from None
+    except msgspec.DecodeError as err:
         raise invalid("body", f"not valid JSON: {err}") from None
-    if not isinstance(items, list):
-        raise invalid("body", "expected a JSON array of events (or send application/x-ndjson)")
     return _bounded(items, settings)
 
 

@@ -1,14 +1,23 @@
 """The event format partners send, and what ingest answers."""
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+import msgspec
+from msgspec import Meta
+from pydantic import BaseModel, Field
 
-SourceKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"), Field(examples=["crm"])]
-Key = Annotated[str, StringConstraints(pattern=r"^[^\s]{1,100}$")]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# The event format is checked by msgspec: one decoder for the single, bulk and NDJSON routes, which
+# validates a 10 000-event array several times faster than a pydantic model would (bench/ingest.py).
+SourceKey = Annotated[
+    str,
+    Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="the source system", examples=["crm"]),
+]
+Key = Annotated[str, Meta(pattern=r"^[^\s]{1,100}$")]
+Text = Annotated[str, Meta(min_length=1, max_length=200)]
+Instant = Annotated[datetime, Meta(tz=True, description="ISO 8601 / RFC 3339 with an offset")]
 
 EventType = Literal[
     "ticket.opened",
@@ -23,49 +32,70 @@ EventType = Literal[
 ]
 
 
-class TicketRefIn(BaseModel):
+ATTRIBUTES_DOC = "free JSON object (size-limited); the latest event carrying it replaces it"
+
+
+class TicketRefIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """The ticket an event belongs to, as the source system knows it."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    external_id: Text = Field(description="the source system's id of the work order (unique per source)")
-    process: Key = Field(description="process key (as defined in commitment-svc)")
-    segment: Key | None = Field(default=None, description="customer segment key; the latest event naming it wins")
-    customer_ref: Text | None = Field(default=None, description="the customer; the latest event naming it wins")
-    attributes: dict[str, Any] | None = Field(
-        default=None, description="free JSON object (size-limited); the latest event carrying it replaces it"
-    )
+    external_id: Annotated[Text, Meta(description="the source system's id of the work order (unique per source)")]
+    process: Annotated[Key, Meta(description="process key (as defined in commitment-svc)")]
+    segment: Annotated[Key, Meta(description="customer segment key; the latest event naming it wins")] | None = None
+    customer_ref: Annotated[Text, Meta(description="the customer; the latest event naming it wins")] | None = None
+    attributes: Annotated[dict[str, Any], Meta(description=ATTRIBUTES_DOC)] | None = None
 
 
-class EventIn(BaseModel):
+class EventIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """One fact from a source system."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "event_id": "crm-000123-4",
-                    "type": "node.paused",
-                    "occurred_at": "2026-03-03T11:00:00+08:00",
-                    "source": "crm",
-                    "ticket": {"external_id": "WO-123", "process": "fault-repair"},
-                    "node": "dispatch",
-                    "reason": "awaiting-customer",
-                }
-            ]
-        },
-    )
-
-    event_id: Text = Field(description="the source's own id of this event; unique per source")
+    event_id: Annotated[Text, Meta(description="the source's own id of this event; unique per source")]
     type: EventType
-    occurred_at: AwareDatetime = Field(description="when it happened at the source (ISO 8601 with offset)")
-    source: SourceKey = Field(description="the source system; must be one the caller may write")
+    occurred_at: Annotated[Instant, Meta(description="when it happened at the source (ISO 8601 with offset)")]
+    source: Annotated[SourceKey, Meta(description="the source system; must be one the caller may write")]
     ticket: TicketRefIn
-    node: Key | None = Field(default=None, description="node key; required for node.* events, absent otherwise")
-    reason: Text | None = Field(default=None, description="required for node.paused; optional for cancellations")
-    department: Key | None = Field(default=None, description="responsible department (node events; default: node's)")
-    position: Key | None = Field(default=None, description="responsible position (node events; default: node's)")
+    node: Annotated[Key, Meta(description="node key; required for node.* events, absent otherwise")] | None = None
+    reason: Annotated[Text, Meta(description="required for node.paused; optional for cancellations")] | None = None
+    department: Annotated[Key, Meta(description="responsible department (node events; default: node's)")] | None = None
+    position: Annotated[Key, Meta(description="responsible position (node events; default: node's)")] | None = None
+
+
+EVENT_EXAMPLE = {
+    "event_id": "crm-000123-4",
+    "type": "node.paused",
+    "occurred_at": "2026-03-03T11:00:00+08:00",
+    "source": "crm",
+    "ticket": {"external_id": "WO-123", "process": "fault-repair"},
+    "node": "dispatch",
+    "reason": "awaiting-customer",
+}
+
+EVENT_DECODER = msgspec.json.Decoder(EventIn)
+EVENT_ARRAY_DECODER = msgspec.json.Decoder(list[EventIn])
+RAW_ARRAY_DECODER = msgspec.json.Decoder(list[msgspec.Raw])
+_AT = re.compile(r" - at `\$(?:\[\d+\])?\.?(.*)`$")
+_NAMED = re.compile(r"(?:missing required|unknown) field `([^`]+)`")
+
+
+def decode_error(err: msgspec.DecodeError) -> tuple[str, str]:
+    """(field, message) of a decoding failure: the dotted path of the field at fault (`body` when the item
+    itself is not an event object) and msgspec's message without its location suffix."""
+    text = str(err)
+    at = _AT.search(text)
+    path = at.group(1) if at else ""
+    message = text[: at.start()] if at else text
+    if not isinstance(err, msgspec.ValidationError):
+        return "body", f"not a JSON value: {message}"
+    named = _NAMED.search(message)
+    if named:
+        path = f"{path}.{named.group(1)}" if path else named.group(1)
+    return path or "body", message
+
+
+def openapi_components() -> dict[str, Any]:
+    """JSON schemas of the event format, for the OpenAPI document (the routes read raw bodies)."""
+    _, components = msgspec.json.schema_components((EventIn,), ref_template="#/components/schemas/{name}")
+    components["EventIn"]["examples"] = [EVENT_EXAMPLE]
+    return components
 
 
 def shape_error(event: EventIn) -> tuple[str, str] | None:

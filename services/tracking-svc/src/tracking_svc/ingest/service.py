@@ -5,7 +5,6 @@ catalogue; create and lock the tickets; read the history of the touched runs; ap
 the changed tickets and runs with their feed events) whatever the number of events.
 """
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,8 +13,8 @@ from hashlib import blake2b
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from pledge_common.identity import Caller
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tracking_svc.config import Settings
@@ -30,14 +29,14 @@ from tracking_svc.ingest.rules import (
     iso,
     version_of,
 )
-from tracking_svc.ingest.schemas import EventIn, shape_error
+from tracking_svc.ingest.schemas import EVENT_DECODER, EventIn, decode_error, shape_error
 
 
 class Unparseable:
     """An NDJSON line that cannot be an event (kept in place so that indexes stay right).
 
-    Items reach `ingest_chunk` as validated `EventIn`s, JSON texts (bytes, validated in one step by
-    pydantic's JSON parser), decoded JSON values, or `Unparseable`."""
+    Items reach `ingest_chunk` as decoded `EventIn`s, JSON texts of one item (bytes or `msgspec.Raw`,
+    decoded and checked here), or `Unparseable`."""
 
     __slots__ = ("message",)
 
@@ -87,41 +86,28 @@ class TicketWork:
     node_facts: dict[str, list[Fact]] = field(default_factory=lambda: defaultdict(list))
 
 
+_BODY = msgspec.json.Encoder()  # the event as stored in the log: normalised JSON, absent optionals omitted
+_CANONICAL = msgspec.json.Encoder(order="sorted")
+
+
 def payload_hash(event: EventIn, occurred_utc: datetime | None = None) -> bytes:
     """Identity of an event's content: the same event sent again in another JSON spelling (key order,
     time offset) hashes the same; any change of meaning hashes differently (→ 409)."""
-    t = event.ticket
-    attributes = json.dumps(t.attributes, sort_keys=True, separators=(",", ":")) if t.attributes is not None else None
     instant = occurred_utc if occurred_utc is not None else event.occurred_at.astimezone(UTC)
-    canonical = (
-        event.type,
-        instant.isoformat(timespec="microseconds"),
-        t.external_id,
-        t.process,
-        t.segment,
-        t.customer_ref,
-        attributes,
-        event.node,
-        event.reason,
-        event.department,
-        event.position,
-    )
-    return blake2b(repr(canonical).encode(), digest_size=16).digest()
+    canonical = msgspec.structs.replace(event, occurred_at=instant)
+    return blake2b(_CANONICAL.encode(canonical), digest_size=16).digest()
 
 
-def _loads_or_none(raw: bytes) -> Any:
+def _identity(raw: Any) -> tuple[str | None, str | None]:
+    """event_id and source of an item that is not a valid event, when it names them."""
     try:
-        return json.loads(raw)
-    except ValueError:
-        return None
-
-
-def _first_error(err: ValidationError) -> tuple[str, str]:
-    first = err.errors(include_url=False)[0]
-    if first.get("type") == "json_invalid":
-        return "body", f"not a JSON value: {first.get('msg', '')}"
-    loc = ".".join(str(p) for p in first.get("loc", ())) or "body"
-    return loc, str(first.get("msg", "invalid"))
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return None, None
+    if not isinstance(value, dict):
+        return None, None
+    event_id, source = value.get("event_id"), value.get("source")
+    return (event_id if isinstance(event_id, str) else None), (source if isinstance(source, str) else None)
 
 
 def parse_items(
@@ -135,28 +121,20 @@ def parse_items(
     seen: dict[tuple[str, str], Candidate] = {}
     latest = now + timedelta(seconds=settings.max_clock_skew_seconds)
     may_write: dict[str, bool] = {}
-    body_json = EventIn.__pydantic_serializer__.to_json  # model_dump_json without its per-call overhead
+    decode = EVENT_DECODER.decode
+    encode = _BODY.encode
     for i, raw in enumerate(raw_items):
         if type(raw) is EventIn:
             event = raw
-        elif isinstance(raw, Unparseable):
+        elif type(raw) is Unparseable:
             outcomes[i] = _rejected(422, "body", raw.message)
             continue
         else:
             try:
-                if isinstance(raw, EventIn):
-                    event = raw
-                elif isinstance(raw, bytes):
-                    event = EventIn.model_validate_json(raw)
-                else:
-                    event = EventIn.model_validate(raw)
-            except ValidationError as err:
-                outcomes[i] = _rejected(422, *_first_error(err))
-                if isinstance(raw, bytes):
-                    raw = _loads_or_none(raw)
-                if isinstance(raw, dict):
-                    outcomes[i].event_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None  # type: ignore[union-attr]
-                    outcomes[i].source = raw.get("source") if isinstance(raw.get("source"), str) else None  # type: ignore[union-attr]
+                event = decode(raw)
+            except msgspec.DecodeError as err:
+                rejected = outcomes[i] = _rejected(422, *decode_error(err))
+                rejected.event_id, rejected.source = _identity(raw)
                 continue
         problem = shape_error(event)
         if problem is not None:
@@ -179,8 +157,9 @@ def parse_items(
                 event,
             )
             continue
-        attributes = event.ticket.attributes
-        if attributes is not None and len(repo.dumps(attributes).encode()) > settings.max_attributes_bytes:
+        ticket = event.ticket
+        attributes = ticket.attributes
+        if attributes is not None and len(encode(attributes)) > settings.max_attributes_bytes:
             outcomes[i] = _rejected(
                 422, "ticket.attributes", f"larger than {settings.max_attributes_bytes} bytes of JSON", event
             )
@@ -198,9 +177,7 @@ def parse_items(
         fact = Fact(
             event.event_id, event.type, occurred_utc, event.node, event.reason, event.department, event.position
         )
-        candidate = Candidate(
-            i, event, fact, digest, body_json(event, exclude_none=True).decode(), (source, event.ticket.external_id)
-        )
+        candidate = Candidate(i, event, fact, digest, encode(event).decode(), (source, ticket.external_id))
         seen[key] = candidate
         candidates.append(candidate)
     return outcomes, candidates, twins
