@@ -15,7 +15,8 @@ from pledge_common.settings import to_async_url
 
 
 def create_engine(database_url: str, schema: str, *, pool_size: int = 10, app_name: str = "") -> AsyncEngine:
-    """An engine whose connections see only `schema` (then `public` for extensions)."""
+    """An engine whose connections see only `schema` (then `public` for extensions), with instants rendered
+    in UTC whatever the server's default time zone (SQL that needs a local day says `AT TIME ZONE`)."""
     return create_async_engine(
         to_async_url(database_url),
         pool_size=pool_size,
@@ -25,6 +26,7 @@ def create_engine(database_url: str, schema: str, *, pool_size: int = 10, app_na
             "server_settings": {
                 "search_path": f"{schema},public",
                 "application_name": app_name or schema,
+                "TimeZone": "UTC",
             }
         },
     )

@@ -242,15 +242,8 @@ class TicketUpdate:
     attributes_version: str
 
 
-_TICKET_PAYLOAD = """
-    jsonb_build_object('id', t.id, 'source', t.source, 'external_id', t.external_id, 'process_key', t.process_key,
-                      'customer_ref', t.customer_ref, 'segment', t.segment, 'status', t.status,
-                      'opened_at', iso_utc(t.opened_at), 'closed_at', iso_utc(t.closed_at),
-                      'cancelled_at', iso_utc(t.cancelled_at), 'attributes', t.attributes)
-"""
-
 _UPDATE_TICKETS = text(
-    f"""
+    """
     WITH input AS (
         SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:opened AS timestamptz[]),
                              CAST(:closed AS timestamptz[]), CAST(:cancelled AS timestamptz[]),
@@ -267,10 +260,11 @@ _UPDATE_TICKETS = text(
             attributes = COALESCE(i.attributes::jsonb, t.attributes), attributes_version = i.attributes_version,
             updated_at = now()
         FROM input i WHERE t.id = i.id
-        RETURNING t.*
+        RETURNING t.id, t.source, t.external_id, t.process_key, t.customer_ref, t.segment, t.status, t.opened_at,
+                  t.closed_at, t.cancelled_at, t.attributes
     )
     INSERT INTO outbox (type, key, payload, request_id)
-    SELECT 'ticket.upserted', t.id::text, {_TICKET_PAYLOAD}, :request_id FROM changed t ORDER BY t.id
+    SELECT 'ticket.upserted', t.id::text, to_jsonb(t), :request_id FROM changed t ORDER BY t.id
     """
 )
 
@@ -279,7 +273,9 @@ async def update_tickets(session: AsyncSession, updates: Sequence[TicketUpdate])
     """Write the derived state of changed (or new) tickets and put each on the feed, in one statement.
 
     The feed rows are written straight into the outbox table (the same rows `pledge_common.outbox.emit_many`
-    writes) so that the payload is built in SQL from the row just written, without a round trip.
+    writes) so that the payload is built in SQL from the row just written, without a round trip. Payloads
+    are `to_jsonb` of a row (instants in ISO 8601, UTC: the connection's TimeZone), several times cheaper
+    than `jsonb_build_object` with formatted instants.
     """
     if not updates:
         return
@@ -316,17 +312,8 @@ class RunUpsert:
     position: str | None
 
 
-NODE_RUN_PAYLOAD = """
-    jsonb_build_object('id', r.id, 'ticket_id', r.ticket_id, 'source', t.source, 'external_id', t.external_id,
-                      'process_key', t.process_key, 'node_key', r.node_key, 'segment', t.segment,
-                      'customer_ref', t.customer_ref, 'cycle', r.cycle, 'department', r.department,
-                      'position', r.position, 'status', r.status, 'started_at', iso_utc(r.started_at),
-                      'completed_at', iso_utc(r.completed_at), 'cancelled_at', iso_utc(r.cancelled_at),
-                      'pauses', r.pauses)
-"""
-
 _UPSERT_RUNS = text(
-    f"""
+    """
     WITH input AS (
         SELECT * FROM unnest(CAST(:ticket_ids AS uuid[]), CAST(:nodes AS text[]), CAST(:cycles AS integer[]),
                              CAST(:statuses AS text[]), CAST(:started AS timestamptz[]),
@@ -349,25 +336,46 @@ _UPSERT_RUNS = text(
                                 EXCLUDED.pauses, EXCLUDED.department, EXCLUDED.position)
         RETURNING r.id, r.ticket_id, r.node_key, r.cycle, r.status, r.started_at, r.completed_at, r.cancelled_at,
                   r.pauses, r.department, r.position
+    ), ticket AS (
+        SELECT * FROM unnest(CAST(:t_ids AS uuid[]), CAST(:t_sources AS text[]), CAST(:t_external_ids AS text[]),
+                             CAST(:t_processes AS text[]), CAST(:t_segments AS text[]),
+                             CAST(:t_customer_refs AS text[]))
+             AS k(id, source, external_id, process_key, segment, customer_ref)
     ), emitted AS (
-        SELECT * FROM changed
+        SELECT r.id, r.ticket_id, t.source, t.external_id, t.process_key, r.node_key, t.segment, t.customer_ref,
+               r.cycle, r.department, r.position, r.status, r.started_at, r.completed_at, r.cancelled_at, r.pauses
+        FROM changed r JOIN ticket t ON t.id = r.ticket_id
         UNION ALL
-        SELECT r.id, r.ticket_id, r.node_key, r.cycle, r.status, r.started_at, r.completed_at, r.cancelled_at,
-               r.pauses, r.department, r.position
-        FROM node_runs r
+        SELECT r.id, r.ticket_id, t.source, t.external_id, t.process_key, r.node_key, t.segment, t.customer_ref,
+               r.cycle, r.department, r.position, r.status, r.started_at, r.completed_at, r.cancelled_at, r.pauses
+        FROM node_runs r JOIN tickets t ON t.id = r.ticket_id
         WHERE r.ticket_id = ANY(CAST(:refresh AS uuid[])) AND r.id NOT IN (SELECT id FROM changed)
     )
     INSERT INTO outbox (type, key, payload, request_id)
-    SELECT 'node_run.upserted', r.id::text, {NODE_RUN_PAYLOAD}, :request_id
-    FROM emitted r JOIN tickets t ON t.id = r.ticket_id
+    SELECT 'node_run.upserted', r.id::text, to_jsonb(r), :request_id
+    FROM emitted r
     ORDER BY r.ticket_id, r.node_key, r.cycle
     """
 )
 
 
-async def upsert_runs(session: AsyncSession, runs: Sequence[RunUpsert], refresh: Sequence[UUID]) -> None:
+@dataclass(frozen=True, slots=True)
+class TicketFields:
+    """What a node run's feed payload repeats of its ticket (as of the end of the chunk)."""
+
+    id: UUID
+    source: str
+    external_id: str
+    process_key: str
+    segment: str | None
+    customer_ref: str | None
+
+
+async def upsert_runs(
+    session: AsyncSession, runs: Sequence[RunUpsert], tickets: Sequence[TicketFields], refresh: Sequence[UUID]
+) -> None:
     """Write derived node runs; every run that changed, and every run of a `refresh` ticket (its segment or
-    customer changed), goes on the feed in full — one statement."""
+    customer changed), goes on the feed in full — one statement. `tickets` holds the ticket of every run."""
     if not runs and not refresh:
         return
     await session.execute(
@@ -383,6 +391,12 @@ async def upsert_runs(session: AsyncSession, runs: Sequence[RunUpsert], refresh:
             "pauses": [r.pauses for r in runs],
             "departments": [r.department for r in runs],
             "positions": [r.position for r in runs],
+            "t_ids": [t.id for t in tickets],
+            "t_sources": [t.source for t in tickets],
+            "t_external_ids": [t.external_id for t in tickets],
+            "t_processes": [t.process_key for t in tickets],
+            "t_segments": [t.segment for t in tickets],
+            "t_customer_refs": [t.customer_ref for t in tickets],
             "refresh": list(refresh),
             "request_id": current_request_id(),
         },

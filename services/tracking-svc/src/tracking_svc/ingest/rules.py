@@ -115,8 +115,14 @@ class TicketState:
 
 
 def iso(instant: datetime) -> str:
-    """The one textual form of an instant in stored JSON and on the feed (matches SQL `iso_utc`)."""
+    """An instant as fixed-width text (UTC, always with microseconds): such texts sort as the instants do."""
     return instant.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def feed_instant(instant: datetime) -> str:
+    """An instant in stored JSON and on the feed: ISO 8601 in UTC, as Postgres's `to_jsonb` writes it when
+    the fraction is zero (whole seconds read the same from SQL and from Python)."""
+    return instant.astimezone(UTC).isoformat()
 
 
 def _at(instant: datetime) -> str:

@@ -26,7 +26,7 @@ from tracking_svc.ingest.rules import (
     TicketState,
     derive_node_runs,
     derive_ticket,
-    iso,
+    feed_instant,
     version_of,
 )
 from tracking_svc.ingest.schemas import EVENT_DECODER, EventIn, decode_error, shape_error
@@ -290,6 +290,7 @@ async def ingest_chunk(
     accepted: list[Candidate] = []
     ticket_updates: list[repo.TicketUpdate] = []
     run_upserts: list[repo.RunUpsert] = []
+    run_tickets: list[repo.TicketFields] = []
     refresh: list[UUID] = []
     for w in work.values():
         nodes = catalogue.get(w.row.process_key, {})
@@ -302,7 +303,13 @@ async def ingest_chunk(
             ticket_updates.append(update)
         if descriptive_changed and not w.row.inserted:
             refresh.append(w.row.id)
-        run_upserts.extend(_run_upsert(w.row.id, run) for run in runs)
+        if runs:
+            row = w.row
+            segment, customer_ref = (update.segment, update.customer_ref) if update else (row.segment, row.customer_ref)
+            run_tickets.append(
+                repo.TicketFields(row.id, row.source, row.external_id, row.process_key, segment, customer_ref)
+            )
+            run_upserts.extend(_run_upsert(row.id, run) for run in runs)
 
     for c in accepted:
         outcomes[c.index] = Outcome("accepted", c.event.event_id, c.event.source, c.ticket_id, now)
@@ -344,7 +351,7 @@ async def ingest_chunk(
     except repo.ConcurrentInsert:
         raise ConcurrentTwin from None
     await repo.update_tickets(session, ticket_updates)
-    await repo.upsert_runs(session, run_upserts, refresh)
+    await repo.upsert_runs(session, run_upserts, run_tickets, refresh)
     return result
 
 
@@ -475,7 +482,10 @@ def _run_upsert(ticket_id: UUID, run: RunState) -> repo.RunUpsert:
         completed_at=run.completed_at,
         cancelled_at=run.cancelled_at,
         pauses=repo.dumps(
-            [{"start": iso(p.start), "end": iso(p.end) if p.end else None, "reason": p.reason} for p in run.pauses]
+            [
+                {"start": feed_instant(p.start), "end": feed_instant(p.end) if p.end else None, "reason": p.reason}
+                for p in run.pauses
+            ]
         ),
         department=run.department,
         position=run.position,
