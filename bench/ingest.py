@@ -464,6 +464,9 @@ def main() -> None:
     parser.add_argument("--single-concurrency", type=int, default=32)
     parser.add_argument("--gateway", help="gateway URL to send (b)-(e) through (default: the started suite's)")
     parser.add_argument("--api-key", help="API key for --gateway (default: the started suite's admin key)")
+    parser.add_argument(
+        "--tracking-workers", type=int, default=1, help="tracking-svc worker processes (replicas behind one port)"
+    )
     parser.add_argument("--direct", action="store_true", help="send to tracking-svc itself, not the gateway")
     parser.add_argument(
         "--with-consumers", action="store_true", help="let evaluation-svc consume tracking's feed during the run"
@@ -475,7 +478,13 @@ def main() -> None:
     log_dir = DATA_DIR / "bench" / "logs"
     with (
         fresh_database("bench") as database_url,
-        running_suite(database_url, extra_env=extra_env, log_dir=log_dir, key_file=log_dir / "admin-key") as suite,
+        running_suite(
+            database_url,
+            extra_env=extra_env,
+            log_dir=log_dir,
+            key_file=log_dir / "admin-key",
+            workers={"tracking": args.tracking_workers},
+        ) as suite,
     ):
         asyncio.run(run(suite, args))
 

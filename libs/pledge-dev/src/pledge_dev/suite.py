@@ -63,6 +63,7 @@ class Suite:
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     admin_key: str | None = None
+    workers: dict[str, int] = field(default_factory=dict)  # worker processes per component (default 1)
 
     def url(self, component: str) -> str:
         return f"http://127.0.0.1:{self.ports[component]}"
@@ -109,6 +110,7 @@ class Suite:
                     "--no-access-log",
                     "--timeout-graceful-shutdown",
                     "5",
+                    *(["--workers", str(self.workers[component])] if self.workers.get(component, 1) > 1 else []),
                 ],
                 env=self.env_for(component),
                 cwd=REPO_ROOT,
@@ -177,6 +179,7 @@ def running_suite(
     extra_env: Mapping[str, str] | None = None,
     log_dir: Path | None = None,
     key_file: Path | None = None,
+    workers: Mapping[str, int] | None = None,
 ) -> Iterator[Suite]:
     """Migrate, start, wait until ready; stop everything on exit."""
     suite = Suite(
@@ -184,6 +187,7 @@ def running_suite(
         ports=dict(ports) if ports else {c: free_port() for c in COMPONENTS},
         extra_env=dict(extra_env or {}),
         log_dir=log_dir or DATA_DIR / "logs",
+        workers=dict(workers or {}),
     )
     suite.migrate()
     suite.admin_key = bootstrap_admin_key(database_url, key_file or suite.log_dir / "admin-key")
