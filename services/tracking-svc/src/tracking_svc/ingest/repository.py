@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
+import msgspec
 from pledge_common.observability import current_request_id
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -404,7 +405,8 @@ async def upsert_runs(
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON text (for jsonb parameters)."""
+    return msgspec.json.encode(value).decode()
 
 
 @dataclass(frozen=True, slots=True)
