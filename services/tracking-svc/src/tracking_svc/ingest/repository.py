@@ -4,7 +4,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -178,23 +178,25 @@ async def history(
     ]
 
 
-class EventRow(NamedTuple):
-    """One row of the raw event log, in the table's column order (without arrival time and request id)."""
-
-    source: str
-    event_id: str
-    ticket_id: UUID
-    type: str
-    occurred_at: datetime
-    node_key: str | None
-    reason: str | None
-    department: str | None
-    position: str | None
-    payload_hash: bytes
-    body: str  # JSON text
-
-
-EVENT_COLUMNS = (*EventRow._fields, "received_at", "request_id")
+# One row of the raw event log, a plain tuple in this column order (built once per event, no per-row object).
+EVENT_COLUMNS = (
+    "source",
+    "event_id",
+    "ticket_id",
+    "type",
+    "occurred_at",
+    "node_key",
+    "reason",
+    "department",
+    "position",
+    "payload_hash",
+    "body",  # JSON text
+    "received_at",
+    "request_id",
+)
+EventRow = tuple[
+    str, str, UUID, str, datetime, str | None, str | None, str | None, str | None, bytes, str, datetime, str | None
+]
 
 
 class ConcurrentInsert(Exception):
@@ -211,19 +213,16 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     return driver
 
 
-async def insert_events(session: AsyncSession, events: Sequence[EventRow], received_at: datetime) -> None:
+async def insert_events(session: AsyncSession, events: Sequence[EventRow]) -> None:
     """Append accepted events to the log with one binary COPY (no per-row statement, no array parameters).
 
     The caller has checked that none of them is stored; a concurrent request storing one of them in the
     meantime makes the unique key refuse the COPY: `ConcurrentInsert` (the transaction is then unusable)."""
     if not events:
         return
-    request_id = current_request_id()
     driver = await driver_connection(session)
     try:
-        await driver.copy_records_to_table(
-            "events", columns=EVENT_COLUMNS, records=[(*e, received_at, request_id) for e in events]
-        )
+        await driver.copy_records_to_table("events", columns=EVENT_COLUMNS, records=events)
     except asyncpg.UniqueViolationError:
         raise ConcurrentInsert from None
 

@@ -15,6 +15,7 @@ from uuid import UUID
 
 import msgspec
 from pledge_common.identity import Caller
+from pledge_common.observability import current_request_id
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tracking_svc.config import Settings
@@ -328,13 +329,14 @@ async def ingest_chunk(
 
     # 6. write: the events, then the tickets, then the runs (whose feed payload reads the ticket)
     try:
+        request_id = current_request_id()
         await repo.insert_events(
             session,
             [
-                repo.EventRow(
+                (
                     c.event.source,
                     c.event.event_id,
-                    c.ticket_id,  # type: ignore[arg-type]
+                    c.ticket_id,  # type: ignore[misc]
                     c.fact.type,
                     c.fact.occurred_at,
                     c.fact.node,
@@ -343,10 +345,11 @@ async def ingest_chunk(
                     c.fact.position,
                     c.payload_hash,
                     c.body,
+                    now,
+                    request_id,
                 )
                 for c in accepted
             ],
-            now,
         )
     except repo.ConcurrentInsert:
         raise ConcurrentTwin from None
