@@ -3,8 +3,9 @@
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,18 +58,65 @@ RUN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("exempted", "boolean"),
 )
 _NAMES = [name for name, _ in RUN_COLUMNS]
-_RECORD = ", ".join(f"{name} {kind}" for name, kind in RUN_COLUMNS)
-_UPSERT_RUNS = text(
+# Rows travel as one array per column (binary parameters, no JSON text to build or parse); jsonb goes as text.
+_ARRAYS = ", ".join(f"CAST(:{name} AS {'text' if kind == 'jsonb' else kind}[])" for name, kind in RUN_COLUMNS)
+_VALUES = ", ".join(f"CAST(x.{name} AS jsonb)" if kind == "jsonb" else f"x.{name}" for name, kind in RUN_COLUMNS)
+
+# A finished run's contribution to the rollups, from its stored columns: the UTC hour and the local day
+# (in :tz) of its end, the dimensions, its final state, and its duration bucket if it completed.
+ROLLUP_DIMS = ("process_key", "node_key", "segment", "department", "position", "source", "commitment_id",
+               "commitment_key", "exempted")  # fmt: skip
+_CONTRIBUTIONS = """
+    SELECT date_trunc('hour', ended_at, 'UTC') AS hour, (ended_at AT TIME ZONE CAST(:tz AS text))::date AS day,
+           process_key, coalesce(node_key, '') AS node_key, segment, coalesce(department, '') AS department,
+           coalesce(position, '') AS position, source, coalesce(commitment_id, '') AS commitment_id,
+           coalesce(commitment_key, '') AS commitment_key, exempted, final_state AS state,
+           CASE WHEN starts_with(final_state, 'completed_') THEN duration_bucket END AS bucket, count(*) AS n
+    FROM {source}
+    WHERE ended_at IS NOT NULL AND started_at IS NOT NULL AND final_state IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
+"""
+# Locks the rows about to be written (in id order, like every writer of node_runs) and returns what they
+# add to the rollups today, so that the write can take it back.
+_LOCK_RUNS = text(
     f"""
-    INSERT INTO node_runs AS r ({", ".join(_NAMES)}, next_alert_at, updated_at)
-    SELECT {", ".join("x." + n for n in _NAMES)}, {NEXT_ALERT_SQL.format(e="x", d="0")}, now()
-    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x({_RECORD})
-    ON CONFLICT (id) DO UPDATE SET
-        {", ".join(f"{n} = EXCLUDED.{n}" for n in _NAMES if n != "id")},
-        next_alert_at = {NEXT_ALERT_SQL.format(e="EXCLUDED", d="r.alert_level_done")},
-        updated_at = now()
+    WITH old AS MATERIALIZED (SELECT * FROM node_runs WHERE id = ANY(CAST(:ids AS text[])) ORDER BY id FOR UPDATE)
+    {_CONTRIBUTIONS.format(source="old")}
     """
 )
+# Writes the rows and returns what they add to the rollups now.
+_UPSERT_RUNS = text(
+    f"""
+    WITH new AS (
+        INSERT INTO node_runs AS r ({", ".join(_NAMES)}, next_alert_at, updated_at)
+        SELECT {_VALUES}, {NEXT_ALERT_SQL.format(e="x", d="0")}, now()
+        FROM unnest({_ARRAYS}) AS x({", ".join(_NAMES)})
+        ON CONFLICT (id) DO UPDATE SET
+            {", ".join(f"{n} = EXCLUDED.{n}" for n in _NAMES if n != "id")},
+            next_alert_at = {NEXT_ALERT_SQL.format(e="EXCLUDED", d="r.alert_level_done")},
+            updated_at = now()
+        RETURNING r.*
+    )
+    {_CONTRIBUTIONS.format(source="new")}
+    """
+)
+_DIMS_SQL = ", ".join(ROLLUP_DIMS)
+_DIM_ARRAYS = ", ".join(f"CAST(:{{p}}{d} AS {'boolean' if d == 'exempted' else 'text'}[])" for d in ROLLUP_DIMS)
+_ADD_TO_ROLLUPS = text(
+    f"""
+    WITH states AS (
+        INSERT INTO run_state_hourly AS t (hour, {_DIMS_SQL}, state, n)
+        SELECT * FROM unnest(CAST(:s_hour AS timestamptz[]), {_DIM_ARRAYS.format(p="s_")},
+                             CAST(:s_state AS text[]), CAST(:s_n AS bigint[]))
+        ON CONFLICT (hour, {_DIMS_SQL}, state) DO UPDATE SET n = t.n + EXCLUDED.n
+    )
+    INSERT INTO run_duration_daily AS t (day, {_DIMS_SQL}, bucket, n)
+    SELECT * FROM unnest(CAST(:d_day AS timestamptz[]), {_DIM_ARRAYS.format(p="d_")},
+                         CAST(:d_bucket AS integer[]), CAST(:d_n AS bigint[]))
+    ON CONFLICT (day, {_DIMS_SQL}, bucket) DO UPDATE SET n = t.n + EXCLUDED.n
+    """
+)
+RollupKey = tuple[Any, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,37 +135,50 @@ class RunRow:
     department: str | None
     position: str | None
 
-    def record(self) -> dict[str, Any]:
+    def values(self) -> tuple[Any, ...]:
+        """The row's values in RUN_COLUMNS order (pauses as JSON text)."""
         f = self.facts
-        return {
-            "id": f.id,
-            "kind": f.kind,
-            "ticket_id": f.ticket_id,
-            "source": f.source,
-            "external_id": f.external_id,
-            "process_key": f.process_key,
-            "node_key": f.node_key,
-            "segment": f.segment,
-            "customer_ref": f.customer_ref,
-            "cycle": f.cycle,
-            "department": self.department,
-            "position": self.position,
-            "status": f.status,
-            "started_at": _iso(f.started_at),
-            "completed_at": _iso(f.completed_at),
-            "cancelled_at": _iso(f.cancelled_at),
-            "ended_at": _iso(f.ended_at),
-            "pauses": [{"start": _iso(p.start), "end": _iso(p.end), "reason": p.reason} for p in f.pauses],
-            "commitment_id": self.commitment_id,
-            "commitment_key": self.commitment_key,
-            "prewarning_due_at": _iso(self.prewarning_due_at),
-            "commitment_due_at": _iso(self.commitment_due_at),
-            "tolerance_due_at": _iso(self.tolerance_due_at),
-            "counted_seconds": self.counted_seconds,
-            "duration_bucket": None if self.counted_seconds is None else duration_bucket(self.counted_seconds),
-            "final_state": self.final_state,
-            "exempted": self.exempted,
-        }
+        counted = self.counted_seconds
+        return (
+            f.id,
+            f.kind,
+            f.ticket_id,
+            f.source,
+            f.external_id,
+            f.process_key,
+            f.node_key,
+            f.segment,
+            f.customer_ref,
+            f.cycle,
+            self.department,
+            self.position,
+            f.status,
+            f.started_at,
+            f.completed_at,
+            f.cancelled_at,
+            f.ended_at,
+            _pauses_json(f.pauses),
+            self.commitment_id,
+            self.commitment_key,
+            self.prewarning_due_at,
+            self.commitment_due_at,
+            self.tolerance_due_at,
+            counted,
+            None if counted is None else duration_bucket(counted),
+            self.final_state,
+            self.exempted,
+        )
+
+
+def _pauses_json(pauses: Sequence[PauseFacts]) -> str:
+    if not pauses:
+        return "[]"
+    return json.dumps([{"start": _iso(p.start), "end": _iso(p.end), "reason": p.reason} for p in pauses])
+
+
+def day_start(day: date, tz: str) -> datetime:
+    """The instant (UTC) a local day of `tz` starts: floor_day of any instant of that day."""
+    return datetime.combine(day, time(0), ZoneInfo(tz)).astimezone(UTC)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -438,45 +499,43 @@ class ReadModelRepository:
         )
         return [r.id for r in rows]
 
-    async def upsert_runs(self, rows: Sequence[RunRow]) -> None:
-        if rows:
-            await self.session.execute(_UPSERT_RUNS, {"rows": json.dumps([r.record() for r in rows])})
+    async def write_runs(self, rows: Sequence[RunRow], rollup_tz: str = "UTC") -> None:
+        """Write judged runs and move their rollup contributions from what they were to what they are."""
+        if not rows:
+            return
+        ids = [r.facts.id for r in rows]
+        old = await self.session.execute(_LOCK_RUNS, {"ids": ids, "tz": rollup_tz})
+        columns = dict(zip(_NAMES, zip(*(r.values() for r in rows), strict=True), strict=True))
+        new = await self.session.execute(_UPSERT_RUNS, {**{k: list(v) for k, v in columns.items()}, "tz": rollup_tz})
+        states: dict[RollupKey, int] = {}
+        durations: dict[RollupKey, int] = {}
+        for groups, sign in ((old.all(), -1), (new.all(), 1)):
+            for g in groups:
+                dims = (g.process_key, g.node_key, g.segment, g.department, g.position, g.source, g.commitment_id,
+                        g.commitment_key, g.exempted)  # fmt: skip
+                key = (g.hour, *dims, g.state)
+                states[key] = states.get(key, 0) + sign * g.n
+                if g.bucket is not None:
+                    key = (day_start(g.day, rollup_tz), *dims, g.bucket)
+                    durations[key] = durations.get(key, 0) + sign * g.n
+        await self.add_to_rollups({k: n for k, n in states.items() if n}, {k: n for k, n in durations.items() if n})
 
-    async def add_to_rollups(
-        self, states: Mapping[tuple[Any, ...], int], durations: Mapping[tuple[Any, ...], int]
-    ) -> None:
-        """Add (or, with negative counts, take back) finished runs' contributions to the rollups."""
-        dims = "process_key, node_key, segment, department, position, source, commitment_id, commitment_key, exempted"
-        record = (
-            "process_key text, node_key text, segment text, department text, position text, source text, "
-            "commitment_id text, commitment_key text, exempted boolean"
-        )
-        if states:
-            rows = [dict(zip(("hour", *dims.split(", "), "state"), k, strict=True), n=n) for k, n in states.items()]
-            await self.session.execute(
-                text(
-                    f"""
-                    INSERT INTO run_state_hourly AS t (hour, {dims}, state, n)
-                    SELECT hour, {dims}, state, n FROM jsonb_to_recordset(CAST(:rows AS jsonb))
-                        AS x(hour timestamptz, {record}, state text, n bigint)
-                    ON CONFLICT (hour, {dims}, state) DO UPDATE SET n = t.n + EXCLUDED.n
-                    """
-                ),
-                {"rows": json.dumps(rows, default=str)},
-            )
-        if durations:
-            rows = [dict(zip(("day", *dims.split(", "), "bucket"), k, strict=True), n=n) for k, n in durations.items()]
-            await self.session.execute(
-                text(
-                    f"""
-                    INSERT INTO run_duration_daily AS t (day, {dims}, bucket, n)
-                    SELECT day, {dims}, bucket, n FROM jsonb_to_recordset(CAST(:rows AS jsonb))
-                        AS x(day timestamptz, {record}, bucket integer, n bigint)
-                    ON CONFLICT (day, {dims}, bucket) DO UPDATE SET n = t.n + EXCLUDED.n
-                    """
-                ),
-                {"rows": json.dumps(rows, default=str)},
-            )
+    async def add_to_rollups(self, states: Mapping[RollupKey, int], durations: Mapping[RollupKey, int]) -> None:
+        """Add (or, with negative counts, take back) finished runs' contributions to the rollups.
+
+        Keys: (hour, *ROLLUP_DIMS, state) and (day, *ROLLUP_DIMS, bucket), hour and day as UTC instants.
+        """
+        if not states and not durations:
+            return
+        params: dict[str, list[Any]] = {}
+        for prefix, first, last, counts in (("s_", "hour", "state", states), ("d_", "day", "bucket", durations)):
+            names = (first, *ROLLUP_DIMS, last)
+            keys = list(counts)
+            transposed = list(zip(*keys, strict=True)) if keys else [() for _ in names]
+            for name, values in zip(names, transposed, strict=True):
+                params[prefix + name] = list(values)
+            params[prefix + "n"] = list(counts.values())
+        await self.session.execute(_ADD_TO_ROLLUPS, params)
 
 
 def _version(r: Mapping[Any, Any]) -> CommitmentVersion:

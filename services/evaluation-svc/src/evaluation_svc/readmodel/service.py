@@ -7,9 +7,7 @@ judged again; finished runs keep the judgment of their version, only their exemp
 
 import json
 import logging
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC
 from typing import Any
 
 from pledge_common.outbox import FeedEvent
@@ -17,14 +15,12 @@ from pledge_deadlines import Calendar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_svc.readmodel.repository import ReadModelRepository, RunRow
-from evaluation_svc.reports.repository import floor_day
 from evaluation_svc.rules import (
     CommitmentVersion,
     ForceMajeure,
     Judgment,
     RunFacts,
     calendar_from_payload,
-    duration_bucket,
     force_majeure_of,
     governing_version,
     judge,
@@ -32,35 +28,6 @@ from evaluation_svc.rules import (
 
 log = logging.getLogger("evaluation.projection")
 REJUDGE_CHUNK = 5000
-
-StateKey = tuple[Any, ...]
-
-
-def rollup_contributions(row: RunRow, rollup_tz: str = "UTC") -> tuple[StateKey | None, StateKey | None]:
-    """The (state, duration) rollup keys a finished run adds to; None for runs still open."""
-    facts = row.facts
-    end = facts.ended_at
-    if end is None or facts.started_at is None or row.final_state is None:
-        return None, None
-    dims = (
-        facts.process_key,
-        facts.node_key or "",
-        facts.segment,
-        row.department or "",
-        row.position or "",
-        facts.source,
-        row.commitment_id or "",
-        row.commitment_key or "",
-        row.exempted,
-    )
-    end = end.astimezone(UTC)
-    hour = end.replace(minute=0, second=0, microsecond=0).isoformat()
-    state_key = (hour, *dims, row.final_state)
-    duration_key = None
-    if row.final_state.startswith("completed_") and row.counted_seconds is not None:
-        day = floor_day(end, rollup_tz).isoformat()
-        duration_key = (day, *dims, duration_bucket(row.counted_seconds))
-    return state_key, duration_key
 
 
 def _last_by_key(events: Iterable[FeedEvent], family: str) -> dict[str, FeedEvent]:
@@ -200,7 +167,10 @@ class Projection:
         current: Mapping[str, RunRow] | None = None,
     ) -> None:
         repo = ReadModelRepository(session)
-        old = dict(current) if current is not None else await repo.runs([r.id for r in runs])
+        # Only runs that keep their judgment need the stored row; the write reads what the rollups need.
+        old = dict(current) if current is not None else {}
+        if keep_finished and current is None:
+            old = await repo.runs([r.id for r in runs])
         versions = await repo.commitments_for({r.process_key for r in runs})
         stored_calendars = await repo.calendars({v.calendar_key for v in versions if v.calendar_key})
         calendars = self._parsed_calendars(stored_calendars)
@@ -208,8 +178,8 @@ class Projection:
         owners = await repo.process_owners({r.process_key for r in runs if r.kind == "ticket"})
         rows: list[RunRow] = []
         for run in runs:
-            previous = old.get(run.id)
-            if keep_finished and previous is not None and previous.facts.ended_at is not None:
+            previous = old.get(run.id) if keep_finished else None
+            if previous is not None and previous.facts.ended_at is not None:
                 judgment = Judgment(
                     commitment_id=previous.commitment_id,
                     commitment_key=previous.commitment_key,
@@ -224,22 +194,7 @@ class Projection:
             else:
                 judgment = self._judge(run, versions, calendars)
             rows.append(_row(run, judgment, windows, owners))
-        states: Counter[StateKey] = Counter()
-        durations: Counter[StateKey] = Counter()
-        for row in old.values():
-            state_key, duration_key = rollup_contributions(row, self.rollup_timezone)
-            if state_key is not None:
-                states[state_key] -= 1
-            if duration_key is not None:
-                durations[duration_key] -= 1
-        for row in rows:
-            state_key, duration_key = rollup_contributions(row, self.rollup_timezone)
-            if state_key is not None:
-                states[state_key] += 1
-            if duration_key is not None:
-                durations[duration_key] += 1
-        await repo.upsert_runs(rows)
-        await repo.add_to_rollups({k: n for k, n in states.items() if n}, {k: n for k, n in durations.items() if n})
+        await repo.write_runs(rows, self.rollup_timezone)
 
     def _parsed_calendars(self, stored: Mapping[str, Mapping[str, Any]]) -> dict[str, Calendar]:
         """The batch's calendars, parsed once (a calendar that cannot be used leaves its runs unjudged)."""
