@@ -8,6 +8,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from pledge_deadlines import Calendar, Pause, State, Window, business_days_limit, classify, counted_time, due_at
@@ -31,6 +32,11 @@ def parse_instant(value: Any) -> datetime | None:
 
 def parse_duration(value: str) -> timedelta:
     """An ISO 8601 duration (`PT6H`, `P1DT2H`); days are 24 hours of counted time."""
+    return _parsed_duration(value) if isinstance(value, str) else _DURATION.validate_python(value)
+
+
+@lru_cache(maxsize=4096)  # a handful of distinct limits, each parsed for every run judged
+def _parsed_duration(value: str) -> timedelta:
     return _DURATION.validate_python(value)
 
 
@@ -252,6 +258,8 @@ class Judgment:
 
 def clock_stopping_pauses(run: RunFacts, reasons: frozenset[str]) -> list[Pause]:
     """The run's pauses whose reason is allowed (the others do not stop the clock)."""
+    if not run.pauses:
+        return []
     return [Pause(p.start, p.end, p.reason) for p in run.pauses if p.reason in reasons]
 
 
@@ -274,7 +282,8 @@ def judge(
     if version is None or calendar is None or run.started_at is None:
         return Judgment(final_state=unjudged_final, department=run.department, position=run.position)
     start = run.started_at
-    pauses = clock_stopping_pauses(run, version.allowed_pause_reasons | extra_pause_reasons)
+    reasons = version.allowed_pause_reasons
+    pauses = clock_stopping_pauses(run, reasons | extra_pause_reasons if extra_pause_reasons else reasons)
     commitment, tolerance = version.limits(calendar, start)
     commitment_due = due_at(calendar, start, commitment, pauses)
     tolerance_due = due_at(calendar, start, tolerance, pauses)
