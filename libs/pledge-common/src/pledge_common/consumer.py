@@ -151,19 +151,49 @@ class FeedConsumer:
                 await asyncio.sleep(self.error_backoff)
 
     async def _consume(self, lease_conn: AsyncConnection) -> None:
+        """Apply pages in order while the next one is already being read.
+
+        The page after a batch is requested (and decoded) while that batch's transaction runs, so the
+        feed's round trip overlaps the database work instead of adding to it. A prefetched page is used
+        only if its batch committed; after any failure the cursor is read again from the database.
+        """
         idle_checks = 0
-        while True:
-            try:
-                applied = await self.step()
-            except CursorMoved as moved:
-                log.warning("%s", moved)
-                continue
-            except (httpx.HTTPError, OSError) as err:
-                log.warning("consumer %s cannot read its feed: %s", self.name, err)
-                await asyncio.sleep(self.error_backoff)
-                applied = 0
-            if not applied:
-                idle_checks += 1
-                if idle_checks % 5 == 0:  # the lease connection must still be alive to keep the lock
-                    await lease_conn.execute(text("SELECT 1"))
-                    await lease_conn.commit()
+        cursor: str | None = None
+        ahead: asyncio.Task[list[FeedEvent]] | None = None
+        try:
+            while True:
+                events: list[FeedEvent] = []
+                try:
+                    if cursor is None:
+                        cursor = await self.read_cursor()
+                    pending, ahead = ahead, None
+                    events = await (pending if pending is not None else self.fetch(cursor))
+                    if events:
+                        ahead = asyncio.create_task(self.fetch(events[-1].cursor), name=f"feed-{self.name}")
+                        await self.apply(cursor, events)
+                        cursor = events[-1].cursor
+                except CursorMoved as moved:
+                    log.warning("%s", moved)
+                    await _cancel(ahead)
+                    cursor = ahead = None
+                    continue
+                except (httpx.HTTPError, OSError) as err:
+                    log.warning("consumer %s cannot read its feed: %s", self.name, err)
+                    await _cancel(ahead)
+                    cursor = ahead = None
+                    await asyncio.sleep(self.error_backoff)
+                    events = []
+                if not events:
+                    idle_checks += 1
+                    if idle_checks % 5 == 0:  # the lease connection must still be alive to keep the lock
+                        await lease_conn.execute(text("SELECT 1"))
+                        await lease_conn.commit()
+        finally:
+            await _cancel(ahead)
+
+
+async def _cancel(task: "asyncio.Task[Any] | None") -> None:
+    """Cancel a read-ahead that will not be used (and collect its outcome, whatever it was)."""
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
