@@ -3,11 +3,15 @@
     uv run python bench/ingest.py                  # 200 000 tickets x 5 nodes, starts its own suite
     uv run python bench/ingest.py --tickets 20000  # a smaller run
     uv run python bench/ingest.py --direct         # (b) against tracking-svc itself, not the gateway
+    uv run python bench/ingest.py --sources 1 --tracking-workers 1   # one partner stream, one process
 
 It starts Postgres (a fresh database) and the whole suite with `pledge_dev.suite.running_suite`, defines
 the process through commitment-svc's API, waits until tracking-svc has it from the feed, then measures
   (a) asyncpg COPY of the same event rows into a bare table (the baseline),
-  (b) the bulk API (JSON arrays of --batch events, --concurrency requests in flight) through the gateway,
+  (b) the bulk API through the gateway: JSON arrays of --batch events from --sources partner systems
+      (CRM, field service, ... each owning its work orders and sending its requests one after another,
+      the systems side by side; with one system, --concurrency requests in flight) to tracking-svc running
+      --tracking-workers processes,
       and (b') the same volume of other events straight to tracking-svc (so the gateway's share shows),
       each with the CPU seconds every process spent (tracking, gateway, Postgres backends, the rest),
   (c) the same bulk requests again (all duplicates: must write no rows),
@@ -20,6 +24,7 @@ for the same cores while the backlog it reads is being written (it is measured b
 
 import argparse
 import asyncio
+import contextlib
 import heapq
 import json
 import random
@@ -44,10 +49,13 @@ NODES = ["accept", "dispatch", "travel", "repair", "verify"]
 REASONS = ["awaiting-customer", "parts", "internal-delay"]
 
 
-def day_of_events(tickets: int, source: str, seed: int, out_of_order: float = 0.01) -> Iterator[dict[str, Any]]:
+def day_of_events(
+    tickets: int, source: str, seed: int, out_of_order: float = 0.01, sources: int = 1
+) -> Iterator[dict[str, Any]]:
     """Work orders in arrival order: each opened, 5 nodes started/completed (15 % paused and resumed),
     closed; tickets open every 13 s so that ~1 500 are in flight; `out_of_order` of the events arrive
-    late (held back by up to 20 000 events, i.e. in a later request)."""
+    late (held back by up to 20 000 events, i.e. in a later request). With `sources` > 1 the work orders
+    belong in turn to that many partner systems (`<source>-0`, `<source>-1`, ...)."""
     rng = random.Random(seed)
     base = datetime.now(UTC) - timedelta(days=40)
     heap: list[tuple[datetime, int, dict[str, Any]]] = []
@@ -79,11 +87,12 @@ def day_of_events(tickets: int, source: str, seed: int, out_of_order: float = 0.
             yield from release()
         wo = f"WO-{t:07d}"
         ticket = {"external_id": wo, "process": PROCESS}
+        partner = source if sources == 1 else f"{source}-{t % sources}"
 
         def event(
-            kind: str, suffix: str, wo: str = wo, ticket: dict[str, Any] = ticket, **extra: Any
+            kind: str, suffix: str, wo: str = wo, ticket: dict[str, Any] = ticket, partner: str = partner, **extra: Any
         ) -> dict[str, Any]:
-            return {"event_id": f"{wo}-{suffix}", "type": kind, "source": source, "ticket": ticket, **extra}
+            return {"event_id": f"{wo}-{suffix}", "type": kind, "source": partner, "ticket": ticket, **extra}
 
         push(event("ticket.opened", "o"), opened)
         at = opened
@@ -106,25 +115,34 @@ def day_of_events(tickets: int, source: str, seed: int, out_of_order: float = 0.
 
 
 def write_bodies(path: Path, events: Iterator[dict[str, Any]], batch: int) -> tuple[int, int]:
-    """One JSON array per line of `path` (each a ready bulk request body); returns (events, requests)."""
+    """Ready bulk request bodies, one per line of `path` as `<source>\t<JSON array>` (each body holds one
+    partner system's events, in their arrival order); returns (events, requests)."""
     count = requests = 0
+    chunks: dict[str, list[dict[str, Any]]] = {}
     with path.open("wb") as out:
-        chunk: list[dict[str, Any]] = []
+
+        def flush(source: str) -> None:
+            nonlocal count, requests
+            chunk = chunks.pop(source)
+            out.write(source.encode() + b"\t" + json.dumps(chunk, separators=(",", ":")).encode() + b"\n")
+            count, requests = count + len(chunk), requests + 1
+
         for e in events:
+            chunk = chunks.setdefault(e["source"], [])
             chunk.append(e)
             if len(chunk) == batch:
-                out.write(json.dumps(chunk, separators=(",", ":")).encode() + b"\n")
-                count, requests, chunk = count + len(chunk), requests + 1, []
-        if chunk:
-            out.write(json.dumps(chunk, separators=(",", ":")).encode() + b"\n")
-            count, requests = count + len(chunk), requests + 1
+                flush(e["source"])
+        for source in list(chunks):
+            flush(source)
     return count, requests
 
 
-def bodies(path: Path) -> Iterator[bytes]:
+def bodies(path: Path) -> Iterator[tuple[str, bytes]]:
+    """(source, body) of each request written by `write_bodies`."""
     with path.open("rb") as f:
         for line in f:
-            yield line.rstrip(b"\n")
+            source, _, body = line.rstrip(b"\n").partition(b"\t")
+            yield source.decode(), body
 
 
 async def copy_baseline(database_url: str, path: Path) -> tuple[int, float]:
@@ -138,7 +156,7 @@ async def copy_baseline(database_url: str, path: Path) -> tuple[int, float]:
         rows = 0
         spent = 0.0
         now = datetime.now(UTC)
-        for body in bodies(path):
+        for _, body in bodies(path):
             records = [
                 (
                     e["source"],
@@ -178,10 +196,18 @@ class Target:
 
 
 async def post_bulk(client: httpx.AsyncClient, target: Target, path: Path, concurrency: int) -> dict[str, int]:
+    """Send every body of `path`, `concurrency` requests in flight. With several partner systems in the
+    file, each sends its own requests one after another (as a partner's integration would), the systems
+    side by side; otherwise one system with `concurrency` requests in flight."""
     totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=concurrency * 2)
+    sources = sorted({source for source, _ in bodies(path)})
+    per_source = len(sources) > 1
+    queues: list[asyncio.Queue[bytes | None]] = [
+        asyncio.Queue(maxsize=2 if per_source else concurrency * 2) for _ in (sources if per_source else [None])
+    ]
+    lane_of = {source: i for i, source in enumerate(sources)} if per_source else dict.fromkeys(sources, 0)
 
-    async def worker() -> None:
+    async def worker(queue: asyncio.Queue[bytes | None]) -> None:
         while (body := await queue.get()) is not None:
             response = await client.post(
                 "/v1/events/bulk", content=body, headers={"content-type": "application/json", **target.headers()}
@@ -192,11 +218,12 @@ async def post_bulk(client: httpx.AsyncClient, target: Target, path: Path, concu
             for k in totals:
                 totals[k] += result[k]
 
-    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
-    for body in bodies(path):
-        await queue.put(body)
-    for _ in workers:
-        await queue.put(None)
+    workers = [asyncio.create_task(worker(q)) for q in queues for _ in range(1 if per_source else concurrency)]
+    for source, body in bodies(path):
+        await queues[lane_of[source]].put(body)
+    for q in queues:
+        for _ in range(1 if per_source else concurrency):
+            await q.put(None)
     await asyncio.gather(*workers)
     return totals
 
@@ -269,16 +296,25 @@ class CpuMeter:
 
 
 class RssSampler:
+    """The largest resident set of any process of a service (its workers included), sampled every 50 ms."""
+
     def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.peak = self.process.memory_info().rss
+        self.processes = [psutil.Process(p) for p in CpuMeter._tree(pid)]
+        self.peak = self._largest()
         self.baseline = self.peak
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _largest(self) -> int:
+        sizes = [0]
+        for process in self.processes:
+            with contextlib.suppress(psutil.Error):
+                sizes.append(process.memory_info().rss)
+        return max(sizes)
+
     def _run(self) -> None:
         while not self._stop.wait(0.05):
-            self.peak = max(self.peak, self.process.memory_info().rss)
+            self.peak = max(self.peak, self._largest())
 
     def __enter__(self) -> "RssSampler":
         self._thread.start()
@@ -365,7 +401,9 @@ async def run(suite: Suite, args: argparse.Namespace) -> None:
     where = "tracking-svc directly" if args.direct else f"the gateway ({target.base_url})"
 
     started = time.perf_counter()
-    events, requests = write_bodies(bodies_path, day_of_events(args.tickets, "bench", seed=1), args.batch)
+    events, requests = write_bodies(
+        bodies_path, day_of_events(args.tickets, "bench", seed=1, sources=args.sources), args.batch
+    )
     print(
         f"generated {events:,} events of {args.tickets:,} tickets in {requests} bulk bodies "
         f"({time.perf_counter() - started:.1f} s, {bodies_path.stat().st_size / 1e6:.0f} MB)"
@@ -386,14 +424,18 @@ async def run(suite: Suite, args: argparse.Namespace) -> None:
         bulk_rate = events / bulk_seconds
         print(
             f"(b) bulk API via {where}: {bulk_rate:12,.0f} events/s  ({totals}, {bulk_seconds:.1f} s, "
-            f"concurrency {args.concurrency})"
+            + (
+                f"{args.sources} partner systems side by side)"
+                if args.sources > 1
+                else f"concurrency {args.concurrency})"
+            )
         )
         print(cpu.line(events))
         if not target.direct and args.gateway is None:
             direct = Target(suite, True, None, None)
             direct_path = work / "ingest-bodies-direct.jsonl"
             direct_events, _ = write_bodies(
-                direct_path, day_of_events(args.tickets, "bench-direct", seed=2), args.batch
+                direct_path, day_of_events(args.tickets, "bench-direct", seed=2, sources=args.sources), args.batch
             )
             async with (
                 httpx.AsyncClient(base_url=direct.base_url, timeout=600, limits=limits) as direct_client,
@@ -458,14 +500,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tickets", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=10_000, help="events per bulk request")
-    parser.add_argument("--concurrency", type=int, default=4, help="bulk requests in flight")
+    parser.add_argument("--concurrency", type=int, default=4, help="bulk requests in flight (one partner system)")
+    parser.add_argument(
+        "--sources",
+        type=int,
+        default=4,
+        help="partner systems sharing the tickets; each sends its requests one after another, side by side",
+    )
     parser.add_argument("--ndjson-events", type=int, default=1_000_000)
     parser.add_argument("--singles", type=int, default=3_000)
     parser.add_argument("--single-concurrency", type=int, default=32)
     parser.add_argument("--gateway", help="gateway URL to send (b)-(e) through (default: the started suite's)")
     parser.add_argument("--api-key", help="API key for --gateway (default: the started suite's admin key)")
     parser.add_argument(
-        "--tracking-workers", type=int, default=1, help="tracking-svc worker processes (replicas behind one port)"
+        "--tracking-workers", type=int, default=2, help="tracking-svc worker processes (replicas behind one port)"
     )
     parser.add_argument("--direct", action="store_true", help="send to tracking-svc itself, not the gateway")
     parser.add_argument(
