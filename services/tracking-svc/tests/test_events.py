@@ -90,6 +90,39 @@ class TestPostEvent:
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "colour"
 
+    async def test_unknown_field_inside_the_ticket_is_422_naming_its_path(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/v1/events", json=ev("e1", "ticket.opened", 0, ticket={"colour": "red"}))
+        assert response.status_code == 422
+        assert response.headers["content-type"] == PROBLEM
+        assert response.json()["errors"][0]["field"] == "ticket.colour"
+
+    async def test_missing_field_and_wrong_type_are_422_naming_the_field(self, client: httpx.AsyncClient) -> None:
+        without_type = {k: v for k, v in ev("e1", "ticket.opened", 0).items() if k != "type"}
+        missing = await client.post("/v1/events", json=without_type)
+        assert (missing.status_code, missing.json()["errors"][0]["field"]) == (422, "type")
+        numeric = await client.post("/v1/events", json={**ev("e1", "ticket.opened", 0), "event_id": 7})
+        assert (numeric.status_code, numeric.json()["errors"][0]["field"]) == (422, "event_id")
+        unknown_type = await client.post("/v1/events", json={**ev("e1", "ticket.opened", 0), "type": "node.exploded"})
+        assert (unknown_type.status_code, unknown_type.json()["errors"][0]["field"]) == (422, "type")
+
+    async def test_body_that_is_not_json_is_422_naming_the_body(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/v1/events", content=b"{not json", headers={"content-type": "application/json"})
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "body"
+
+    async def test_utc_designator_and_fractional_seconds_are_accepted(self, client: httpx.AsyncClient) -> None:
+        body = {**ev("e1", "ticket.opened", 0), "occurred_at": "2026-03-03T02:00:00.250Z"}
+        assert (await client.post("/v1/events", json=body)).status_code == 201
+
+    async def test_the_event_format_is_documented_for_both_ingest_routes(self, client: httpx.AsyncClient) -> None:
+        document = (await client.get("/openapi.json")).json()
+        schemas = document["components"]["schemas"]
+        assert {"event_id", "type", "occurred_at", "source", "ticket"} == set(schemas["EventIn"]["required"])
+        assert schemas["TicketRefIn"]["additionalProperties"] is False
+        single = document["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        bulk = document["paths"]["/v1/events/bulk"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert single == {"$ref": "#/components/schemas/EventIn"} == bulk["items"]
+
     async def test_instant_without_offset_is_422(self, client: httpx.AsyncClient) -> None:
         response = await client.post(
             "/v1/events", json={**ev("e1", "ticket.opened", 0), "occurred_at": "2026-03-03T10:00:00"}
