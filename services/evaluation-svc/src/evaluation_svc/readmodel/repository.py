@@ -58,9 +58,12 @@ RUN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("exempted", "boolean"),
 )
 _NAMES = [name for name, _ in RUN_COLUMNS]
-# Rows travel as one array per column (binary parameters, no JSON text to build or parse); jsonb goes as text.
-_ARRAYS = ", ".join(f"CAST(:{name} AS {'text' if kind == 'jsonb' else kind}[])" for name, kind in RUN_COLUMNS)
-_VALUES = ", ".join(f"CAST(x.{name} AS jsonb)" if kind == "jsonb" else f"x.{name}" for name, kind in RUN_COLUMNS)
+# Rows travel by binary COPY into a temporary table of this connection (emptied by the statement that
+# upserts them; its dead rows go at commit): no JSON text to build or parse, no per-row statement.
+STAGING = "node_runs_in"
+_CREATE_STAGING = text(
+    f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} ({', '.join(f'{n} {k}' for n, k in RUN_COLUMNS)}) ON COMMIT DELETE ROWS"
+)
 
 # A finished run's contribution to the rollups, from its stored columns: the UTC hour and the local day
 # (in :tz) of its end, the dimensions, its final state, and its duration bucket if it completed.
@@ -84,19 +87,20 @@ _LOCK_RUNS = text(
     {_CONTRIBUTIONS.format(source="old")}
     """
 )
-# Writes the rows and returns what they add to the rollups now.
+# Writes the staged rows (and empties the staging table) and returns what they add to the rollups now.
 _UPSERT_RUNS = text(
     f"""
     WITH new AS (
         INSERT INTO node_runs AS r ({", ".join(_NAMES)}, next_alert_at, updated_at)
-        SELECT {_VALUES}, {NEXT_ALERT_SQL.format(e="x", d="0")}, now()
-        FROM unnest({_ARRAYS}) AS x({", ".join(_NAMES)})
+        SELECT {", ".join("x." + n for n in _NAMES)}, {NEXT_ALERT_SQL.format(e="x", d="0")}, now()
+        FROM pg_temp.{STAGING} AS x
         ON CONFLICT (id) DO UPDATE SET
             {", ".join(f"{n} = EXCLUDED.{n}" for n in _NAMES if n != "id")},
             next_alert_at = {NEXT_ALERT_SQL.format(e="EXCLUDED", d="r.alert_level_done")},
             updated_at = now()
         RETURNING r.*
-    )
+    ),
+    emptied AS (DELETE FROM pg_temp.{STAGING})  -- a transaction may write several batches
     {_CONTRIBUTIONS.format(source="new")}
     """
 )
@@ -505,8 +509,13 @@ class ReadModelRepository:
             return
         ids = [r.facts.id for r in rows]
         old = await self.session.execute(_LOCK_RUNS, {"ids": ids, "tz": rollup_tz})
-        columns = dict(zip(_NAMES, zip(*(r.values() for r in rows), strict=True), strict=True))
-        new = await self.session.execute(_UPSERT_RUNS, {**{k: list(v) for k, v in columns.items()}, "tz": rollup_tz})
+        await self.session.execute(_CREATE_STAGING)
+        connection = await self.session.connection()
+        driver: Any = (await connection.get_raw_connection()).driver_connection  # asyncpg, in the transaction
+        await driver.copy_records_to_table(
+            STAGING, schema_name="pg_temp", columns=_NAMES, records=[r.values() for r in rows]
+        )
+        new = await self.session.execute(_UPSERT_RUNS, {"tz": rollup_tz})
         states: dict[RollupKey, int] = {}
         durations: dict[RollupKey, int] = {}
         for groups, sign in ((old.all(), -1), (new.all(), 1)):
