@@ -65,10 +65,12 @@ _CREATE_STAGING = text(
     f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} ({', '.join(f'{n} {k}' for n, k in RUN_COLUMNS)}) ON COMMIT DELETE ROWS"
 )
 
-# A finished run's contribution to the rollups, from its stored columns: the UTC hour and the local day
-# (in :tz) of its end, the dimensions, its final state, and its duration bucket if it completed.
+# A finished run's contribution to the rollups (and the stored columns it depends on): the UTC hour and the
+# local day (in :tz) of its end, the dimensions, its final state, and its duration bucket if it completed.
 ROLLUP_DIMS = ("process_key", "node_key", "segment", "department", "position", "source", "commitment_id",
                "commitment_key", "exempted")  # fmt: skip
+_CONTRIBUTING = ("id, started_at, ended_at, final_state, duration_bucket, process_key, node_key, segment, department, "
+                 "position, source, commitment_id, commitment_key, exempted")  # fmt: skip
 _CONTRIBUTIONS = """
     SELECT date_trunc('hour', ended_at, 'UTC') AS hour, (ended_at AT TIME ZONE CAST(:tz AS text))::date AS day,
            process_key, coalesce(node_key, '') AS node_key, segment, coalesce(department, '') AS department,
@@ -83,7 +85,9 @@ _CONTRIBUTIONS = """
 # add to the rollups today, so that the write can take it back.
 _LOCK_RUNS = text(
     f"""
-    WITH old AS MATERIALIZED (SELECT * FROM node_runs WHERE id = ANY(CAST(:ids AS text[])) ORDER BY id FOR UPDATE)
+    WITH old AS MATERIALIZED (
+        SELECT {_CONTRIBUTING} FROM node_runs WHERE id = ANY(CAST(:ids AS text[])) ORDER BY id FOR UPDATE
+    )
     {_CONTRIBUTIONS.format(source="old")}
     """
 )
@@ -98,7 +102,7 @@ _UPSERT_RUNS = text(
             {", ".join(f"{n} = EXCLUDED.{n}" for n in _NAMES if n != "id")},
             next_alert_at = {NEXT_ALERT_SQL.format(e="EXCLUDED", d="r.alert_level_done")},
             updated_at = now()
-        RETURNING r.*
+        RETURNING {", ".join("r." + c for c in _CONTRIBUTING.split(", "))}
     ),
     emptied AS (DELETE FROM pg_temp.{STAGING})  -- a transaction may write several batches
     {_CONTRIBUTIONS.format(source="new")}
