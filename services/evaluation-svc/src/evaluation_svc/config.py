@@ -19,7 +19,8 @@ class Settings(ServiceSettings):
     consume_feeds: bool = True
     run_scanner: bool = True
     run_webhooks: bool = True
-    feed_batch_size: int = Field(default=1000, ge=1, le=5000)
+    # events per feed page: fewer, larger pages keep the projection up with bulk ingest (bench/pipeline.py)
+    feed_batch_size: int = Field(default=3000, ge=1, le=5000)
     feed_wait_seconds: float = Field(default=5.0, ge=0, le=30)
 
     # alert scanner
