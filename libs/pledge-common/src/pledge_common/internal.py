@@ -32,6 +32,12 @@ async def _add_request_id(request: httpx.Request) -> None:
         request.headers[REQUEST_ID_HEADER] = request_id
 
 
+# An idle pooled connection is dropped this long after its last use: well before the servers of the suite
+# close it (uvicorn's keep-alive timeout, 5 s by default). Reusing a connection the server is closing at
+# that very moment fails the request, and a streamed body (NDJSON through the gateway) cannot be re-sent.
+KEEPALIVE_EXPIRY_SECONDS = 2.0
+
+
 def make_http_client(
     base_url: str = "",
     *,
@@ -42,7 +48,11 @@ def make_http_client(
 ) -> httpx.AsyncClient:
     """httpx API over the aiohttp transport (the stock transport collapses under concurrency)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    limits = httpx.Limits(
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
+    )
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=timeout,
