@@ -118,6 +118,25 @@ class TestBulkArray:
         assert all(i["ticket_id"] for i in body["items"])
         assert (await count(session, "events"), await count(session, "outbox")) == (events, outbox)
 
+    async def test_replay_of_a_request_mixing_partner_systems_is_all_duplicates(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        items = [
+            ev("same-id", "ticket.opened", 0, source="crm"),
+            ev("same-id", "ticket.opened", 0, source="field-service"),
+            ev("fs-2", "node.started", 1, "accept", source="field-service"),
+        ]
+        first = (await client.post("/v1/events/bulk", json=items)).json()
+        assert (first["accepted"], first["duplicates"]) == (3, 0)
+        again = (await client.post("/v1/events/bulk", json=items)).json()
+        assert (again["accepted"], again["duplicates"]) == (0, 3)
+        assert [i["ticket_id"] for i in again["items"]] == [i["ticket_id"] for i in first["items"]]
+        changed = [{**items[1], "occurred_at": items[2]["occurred_at"]}]
+        conflict = (await client.post("/v1/events/bulk", json=changed)).json()["items"][0]
+        expected = ("rejected", "field-service", 409)
+        assert (conflict["status"], conflict["source"], conflict["error"]["status"]) == expected
+        assert await count(session, "events") == 3
+
     async def test_more_items_than_the_maximum_is_413(self, client: httpx.AsyncClient, app: FastAPI) -> None:
         app.state.settings.bulk_max_items = 5
         response = await client.post("/v1/events/bulk", json=day(1))

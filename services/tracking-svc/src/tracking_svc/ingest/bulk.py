@@ -5,9 +5,9 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from pledge_common.identity import Caller
 from pledge_common.problems import Conflict, Unprocessable
-from pydantic_core import to_json
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,7 +46,7 @@ class Tally:
             items.append(item_result(offset + i, outcome))
 
     def json(self) -> bytes:
-        return to_json(
+        return msgspec.json.encode(
             {
                 "accepted": self.accepted,
                 "duplicates": self.duplicates,
