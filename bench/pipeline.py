@@ -74,8 +74,13 @@ async def projection_vs_ingest(suite: Suite, args: argparse.Namespace) -> None:
                 break
             await asyncio.sleep(0.1)
         path = DATA_DIR / "logs" / "bench-pipeline-bodies.jsonl"
-        events, requests = write_bodies(path, day_of_events(args.tickets, "bench", seed=5), 1000)
-        print(f"(a) {events:,} events of {args.tickets:,} tickets in {requests:,} bulk requests")
+        events, requests = write_bodies(
+            path, day_of_events(args.tickets, "bench", seed=5, sources=args.sources), args.batch
+        )
+        print(
+            f"(a) {events:,} events of {args.tickets:,} tickets in {requests:,} bulk requests from {args.sources} "
+            f"partner system(s); tracking-svc with {args.tracking_workers} worker(s)"
+        )
 
         samples: list[tuple[float, int, int]] = []
         stop = asyncio.Event()
@@ -185,6 +190,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tickets", type=int, default=90_000, help="≈ 11 node-run changes per ticket")
     parser.add_argument("--open-runs", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=1000, help="events per bulk request")
+    parser.add_argument("--sources", type=int, default=4, help="partner systems side by side (as bench/ingest.py)")
+    parser.add_argument("--tracking-workers", type=int, default=2, help="tracking-svc worker processes")
     parser.add_argument("--due", type=int, default=25_000)
     parser.add_argument("--timeout", type=float, default=1800)
     args = parser.parse_args()
@@ -193,7 +201,13 @@ def main() -> None:
     extra_env = {"GATEWAY_RATE_LIMIT_ENABLED": "false", "EVALUATION_SCANNER_INTERVAL": "0.2"}
     with (
         fresh_database("test") as database_url,
-        running_suite(database_url, extra_env=extra_env, log_dir=log_dir, key_file=log_dir / "admin-key") as suite,
+        running_suite(
+            database_url,
+            extra_env=extra_env,
+            log_dir=log_dir,
+            key_file=log_dir / "admin-key",
+            workers={"tracking": args.tracking_workers},
+        ) as suite,
     ):
         asyncio.run(projection_vs_ingest(suite, args))
         asyncio.run(alert_latency(suite, args))
