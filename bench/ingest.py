@@ -496,6 +496,23 @@ async def run(suite: Suite, args: argparse.Namespace) -> None:
     bodies_path.unlink()
 
 
+@contextlib.contextmanager
+def bench_suite(kind: str, log_dir: Path, extra_env: dict[str, str], tracking_workers: int) -> Iterator[Suite]:
+    """The whole suite on a fresh database of the `kind` server, tracking-svc with `tracking_workers`."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (
+        fresh_database(kind) as database_url,
+        running_suite(
+            database_url,
+            extra_env=extra_env,
+            log_dir=log_dir,
+            key_file=log_dir / "admin-key",
+            workers={"tracking": tracking_workers},
+        ) as suite,
+    ):
+        yield suite
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tickets", type=int, default=200_000)
@@ -523,17 +540,7 @@ def main() -> None:
     extra_env = {"GATEWAY_RATE_LIMIT_ENABLED": "false"}
     if not args.with_consumers:
         extra_env["EVALUATION_CONSUME_FEEDS"] = "false"
-    log_dir = DATA_DIR / "bench" / "logs"
-    with (
-        fresh_database("bench") as database_url,
-        running_suite(
-            database_url,
-            extra_env=extra_env,
-            log_dir=log_dir,
-            key_file=log_dir / "admin-key",
-            workers={"tracking": args.tracking_workers},
-        ) as suite,
-    ):
+    with bench_suite("bench", DATA_DIR / "bench" / "logs", extra_env, args.tracking_workers) as suite:
         asyncio.run(run(suite, args))
 
 

@@ -28,11 +28,10 @@ import asyncpg
 import httpx
 from pledge_common.settings import to_plain_url
 from pledge_dev.paths import DATA_DIR
-from pledge_dev.pg import fresh_database
-from pledge_dev.suite import Suite, running_suite
+from pledge_dev.suite import Suite
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest import NODES, PROCESS, Target, day_of_events, define_process, post_bulk, write_bodies
+from ingest import NODES, PROCESS, Target, bench_suite, day_of_events, define_process, post_bulk, write_bodies
 
 
 async def define_commitments(client: httpx.AsyncClient, target: Target) -> None:
@@ -196,19 +195,8 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=25_000)
     parser.add_argument("--timeout", type=float, default=1800)
     args = parser.parse_args()
-    log_dir = DATA_DIR / "logs" / "bench-pipeline"
-    log_dir.mkdir(parents=True, exist_ok=True)
     extra_env = {"GATEWAY_RATE_LIMIT_ENABLED": "false", "EVALUATION_SCANNER_INTERVAL": "0.2"}
-    with (
-        fresh_database("test") as database_url,
-        running_suite(
-            database_url,
-            extra_env=extra_env,
-            log_dir=log_dir,
-            key_file=log_dir / "admin-key",
-            workers={"tracking": args.tracking_workers},
-        ) as suite,
-    ):
+    with bench_suite("test", DATA_DIR / "logs" / "bench-pipeline", extra_env, args.tracking_workers) as suite:
         asyncio.run(projection_vs_ingest(suite, args))
         asyncio.run(alert_latency(suite, args))
 
