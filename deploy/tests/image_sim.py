@@ -97,6 +97,11 @@ class Replayer:
         self.bin.mkdir(parents=True, exist_ok=True)
         (self.bin / "python").symlink_to(self.python)
         (self.bin / "python3").symlink_to(self.python)
+        # the builder stage's uv (copied from uv's image): the one running these tests (`uv run` says which in
+        # $UV), which need not be on PATH when the Makefile installed it with pip --user
+        uv = os.environ.get("UV") or shutil.which("uv")
+        assert uv, "uv not found: run the deploy checks through `uv run` (make check-deploy)"
+        (self.bin / "uv").symlink_to(uv)
 
     def _dockerignore(self) -> pathspec.PathSpec:
         patterns = []
