@@ -1,13 +1,17 @@
 """Alerts: raised once per (run, cycle, level) when due instants pass, listed, acknowledged."""
 
 import asyncio
+import itertools
+import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 from evalfactories import at, calendar_w, commitment, node_run, process
+from evaluation_svc.alerts.repository import NEW_DONE_SQL
 from evaluation_svc.alerts.rules import levels_passed
+from evaluation_svc.alerts.schemas import AlertPublic
 from evaluation_svc.alerts.service import scan_once
 from evaluation_svc.readmodel.service import Projection
 from pledge_common.db import create_sessionmaker
@@ -44,6 +48,28 @@ class TestLevels:
         assert levels_passed(1, None, c, c + timedelta(hours=5), c) == ([], 1)
         assert levels_passed(1, None, c, c + timedelta(hours=5), c + timedelta(microseconds=1)) == ([(2, c)], 2)
 
+    async def test_the_scanner_sql_passes_the_same_levels(self, session: AsyncSession) -> None:
+        """The scanner raises levels in SQL: it agrees with `levels_passed` on every combination."""
+        now = at("2026-03-10 00:00")
+        choices: tuple[datetime | None, ...] = (None, now - timedelta(hours=1), now, now + timedelta(hours=1))
+        cases = [(done, *dues) for done in range(4) for dues in itertools.product(choices, repeat=3)]
+        rows = await session.execute(
+            text(
+                f"""
+                SELECT d.i, {NEW_DONE_SQL} AS new_done
+                FROM unnest(CAST(:done AS smallint[]), CAST(:p AS timestamptz[]), CAST(:c AS timestamptz[]),
+                            CAST(:t AS timestamptz[])) WITH ORDINALITY AS d(done, p, c, t, i)
+                """
+            ),
+            {"now": now, **{k: [case[i] for case in cases] for i, k in enumerate(("done", "p", "c", "t"))}},
+        )
+        for i, new_done in rows:
+            done, p, c, t = cases[i - 1]
+            raised = [(level, due) for level, due in zip((1, 2, 3), (p, c, t), strict=True) if done < level <= new_done]
+            assert ([(lv, d) for lv, d in raised if d is not None], new_done) == levels_passed(done, p, c, t, now), (
+                cases[i - 1]
+            )
+
 
 class TestScanner:
     async def test_each_level_is_raised_once_when_its_instant_passes(self, session: AsyncSession) -> None:
@@ -71,6 +97,20 @@ class TestScanner:
             ("alert.raised", "acceptable"),
             ("alert.raised", "warning"),
         ]
+
+    async def test_the_raised_events_carry_the_alerts_as_the_api_shows_them(self, session: AsyncSession) -> None:
+        projection = await setup_run(session)
+        # due instants with a fraction of a second
+        await projection.handle_tracking(session, [node_run("a2", started=at("2026-03-03 10:00:00.250000"))])
+        await scan_once(session, at("2026-03-09 00:00"), 100)
+        alerts = [
+            AlertPublic(**r) for r in (await session.execute(text("SELECT * FROM alerts ORDER BY id"))).mappings()
+        ]
+        assert len({a.id for a in alerts}) == len(alerts) == 6
+        assert all(a.id.version == 4 and a.id.variant == uuid.RFC_4122 for a in alerts)
+        assert {a.due_at.microsecond for a in alerts} == {0, 250000}
+        events = await session.execute(text("SELECT key, payload FROM outbox WHERE type = 'alert.raised'"))
+        assert {k: p for k, p in events} == {str(a.id): a.event_payload() for a in alerts}
 
     async def test_runs_paused_for_an_allowed_reason_are_not_alerted(self, session: AsyncSession) -> None:
         await setup_run(session, pauses=((at("2026-03-03 11:00"), None, "awaiting-customer"),))

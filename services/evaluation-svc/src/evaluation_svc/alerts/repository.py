@@ -1,6 +1,5 @@
-"""SQL of alerts: claim due runs (row leases with SKIP LOCKED), record alerts once, list, acknowledge."""
+"""SQL of alerts: raise the due ones (row leases with SKIP LOCKED, each alert recorded once), list, acknowledge."""
 
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -15,68 +14,113 @@ ALERT_COLUMNS = (
     "id, node_run_id, cycle, level, ticket_id, kind, process_key, node_key, segment, department, position, source, "
     "commitment_id, commitment_key, due_at, raised_at, state, acknowledged_at, acknowledged_by, note"
 )
+_ALERT_NAMES = ALERT_COLUMNS.split(", ")
+
+
+def _api_instant(column: str) -> str:
+    """SQL rendering `column` (a timestamptz, from a lateral `f`) as the API renders an instant:
+    `2026-03-03T17:00:00Z`, or `2026-03-03T17:00:00.120000Z` when it has a fraction of a second."""
+    return f"CASE WHEN right(f.{column}, 7) = '.000000' THEN left(f.{column}, 19) ELSE f.{column} END || 'Z'"
+
+
+# The levels a claimed run has passed at :now: every level above `done` whose due instant has passed, climbing
+# while each level below is passed too, except a missing pre-warning, which does not stop the climb (a missing
+# commitment or tolerance instant does: the clock is stopped). The same rule is `levels_passed` in rules.py.
+_PAST_1 = "(d.done >= 1 OR d.p IS NULL OR d.p < :now)"
+_PAST_2 = f"(d.done >= 2 OR ({_PAST_1} AND d.c IS NOT NULL AND d.c < :now))"
+NEW_DONE_SQL = f"""greatest(d.done, CASE WHEN {_PAST_2} AND d.t IS NOT NULL AND d.t < :now THEN 3
+                                        WHEN {_PAST_1} AND d.c IS NOT NULL AND d.c < :now THEN 2
+                                        WHEN d.p IS NOT NULL AND d.p < :now THEN 1 ELSE 0 END)"""
+# A random (version 4) id per alert: one strong random value per statement, hashed with what is unique to each
+# alert (gen_random_uuid() per row reads the kernel's random source for every alert).
+_ALERT_ID = (
+    "(substr(h.h, 1, 12) || '4' || substr(h.h, 14, 3) || substr('89ab', strpos('0123456789abcdef', "
+    "substr(h.h, 17, 1)) % 4 + 1, 1) || substr(h.h, 18))::uuid"
+)
+# The payload of `alert.raised`, as AlertPublic.event_payload() renders it.
+_PAYLOAD_COLUMNS = ", ".join(
+    _api_instant(c) + f" AS {c}" if c in ("due_at", "raised_at") else f"a.{c}" for c in _ALERT_NAMES
+)
+_RAISE_DUE = text(
+    f"""
+    WITH due AS MATERIALIZED (
+        SELECT id, cycle, ticket_id, kind, process_key, node_key, segment, department, position, source,
+               commitment_id, commitment_key, alert_level_done AS done, prewarning_due_at AS p,
+               commitment_due_at AS c, tolerance_due_at AS t,
+               row_number() OVER (ORDER BY next_alert_at, id) AS ord
+        FROM (SELECT id, cycle, ticket_id, kind, process_key, node_key, segment, department, position, source,
+                     commitment_id, commitment_key, alert_level_done, prewarning_due_at, commitment_due_at,
+                     tolerance_due_at, next_alert_at
+              FROM node_runs
+              WHERE next_alert_at IS NOT NULL AND next_alert_at < :now
+              ORDER BY next_alert_at
+              LIMIT :limit
+              FOR UPDATE SKIP LOCKED) AS claimed
+    ),
+    judged AS MATERIALIZED (SELECT d.*, {NEW_DONE_SQL} AS new_done FROM due d),
+    advanced AS (
+        UPDATE node_runs r SET alert_level_done = d.new_done,
+               next_alert_at = {NEXT_ALERT_SQL.format(e="r", d="d.new_done")}
+        FROM judged d  -- by primary key whatever the planner thinks of the claimed rows' number
+        WHERE r.id = ANY(ARRAY(SELECT id FROM judged WHERE new_done <> done)) AND r.id = d.id
+    ),
+    seed AS (SELECT gen_random_uuid()::text AS s),
+    raised AS (
+        INSERT INTO alerts ({ALERT_COLUMNS})
+        SELECT {_ALERT_ID}, d.id, d.cycle, l.name, d.ticket_id, d.kind, d.process_key, d.node_key, d.segment,
+               d.department, d.position, d.source, d.commitment_id, d.commitment_key, l.due, clock_timestamp(),
+               'open', NULL, NULL, NULL
+        FROM judged d
+        CROSS JOIN LATERAL (VALUES (1, 'prewarning', d.p), (2, 'acceptable', d.c), (3, 'warning', d.t))
+            AS l(level, name, due)
+        CROSS JOIN seed
+        CROSS JOIN LATERAL (SELECT md5(seed.s || d.id || '/' || d.cycle || '/' || l.level) AS h) h
+        WHERE l.level > d.done AND l.level <= d.new_done AND l.due IS NOT NULL
+        ORDER BY d.ord, l.level
+        ON CONFLICT (node_run_id, cycle, level) DO NOTHING
+        RETURNING {ALERT_COLUMNS}
+    ),
+    ordered AS MATERIALIZED (
+        SELECT a.*, d.ord, array_position(ARRAY['prewarning', 'acceptable', 'warning'], a.level) AS lvl
+        FROM raised a JOIN judged d ON d.id = a.node_run_id
+    ),
+    emitted AS (
+        INSERT INTO outbox (type, key, payload)
+        SELECT 'alert.raised', a.id::text, to_jsonb(p)
+        FROM ordered a
+        CROSS JOIN LATERAL (
+            SELECT to_char(a.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS due_at,
+                   to_char(a.raised_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS raised_at
+        ) f
+        CROSS JOIN LATERAL (SELECT {_PAYLOAD_COLUMNS}) p
+        ORDER BY a.ord, a.lvl
+    ),
+    wanted AS (
+        SELECT {", ".join("a." + c for c in _ALERT_NAMES)}, a.ord, a.lvl
+        FROM ordered a
+        WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE enabled)
+    )
+    SELECT n.claimed, w.* FROM (SELECT count(*) AS claimed FROM judged) n
+    LEFT JOIN wanted w ON true
+    ORDER BY w.ord, w.lvl
+    """
+)
 
 
 class AlertRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def claim_due_runs(self, now: datetime, limit: int) -> list[dict[str, Any]]:
-        """Open runs whose next due instant has passed, locked; rows another replica holds are skipped."""
-        rows = await self.session.execute(
-            text(
-                """
-                SELECT id, cycle, ticket_id, kind, process_key, node_key, segment, department, position, source,
-                       commitment_id, commitment_key, alert_level_done, prewarning_due_at, commitment_due_at,
-                       tolerance_due_at
-                FROM node_runs
-                WHERE next_alert_at IS NOT NULL AND next_alert_at < :now
-                ORDER BY next_alert_at
-                LIMIT :limit
-                FOR UPDATE SKIP LOCKED
-                """
-            ),
-            {"now": now, "limit": limit},
-        )
-        return [dict(r) for r in rows.mappings()]
+    async def raise_due(self, now: datetime, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        """Claim open runs whose next due instant has passed (rows another replica holds are skipped), record
+        every level each has passed, advance the runs and emit `alert.raised`: one statement for all of them.
 
-    async def insert_alerts(self, alerts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Record alerts; those already recorded (another replica, a replay) are left alone and not returned."""
-        if not alerts:
-            return []
-        rows = await self.session.execute(
-            text(
-                f"""
-                INSERT INTO alerts ({ALERT_COLUMNS})
-                SELECT x.id, x.node_run_id, x.cycle, x.level, x.ticket_id, x.kind, x.process_key, x.node_key,
-                       x.segment, x.department, x.position, x.source, x.commitment_id, x.commitment_key, x.due_at,
-                       x.raised_at, 'open', NULL, NULL, NULL
-                FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(id uuid, node_run_id text, cycle integer,
-                     level text, ticket_id text, kind text, process_key text, node_key text, segment text,
-                     department text, position text, source text, commitment_id text, commitment_key text,
-                     due_at timestamptz, raised_at timestamptz)
-                ON CONFLICT (node_run_id, cycle, level) DO NOTHING
-                RETURNING {ALERT_COLUMNS}
-                """
-            ),
-            {"rows": json.dumps(list(alerts), default=str)},
-        )
-        return [dict(r) for r in rows.mappings()]
-
-    async def advance_runs(self, done: dict[str, int]) -> None:
-        if not done:
-            return
-        await self.session.execute(
-            text(
-                f"""
-                UPDATE node_runs r SET alert_level_done = x.done,
-                       next_alert_at = {NEXT_ALERT_SQL.format(e="r", d="x.done")}
-                FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(id text, done smallint)
-                WHERE r.id = x.id
-                """
-            ),
-            {"rows": json.dumps([{"id": k, "done": v} for k, v in done.items()])},
-        )
+        Returns how many runs were claimed and, only while a webhook subscription is enabled, the alerts
+        recorded (for their deliveries). Alerts recorded before (another replica, a replay) are left alone.
+        """
+        rows = (await self.session.execute(_RAISE_DUE, {"now": now, "limit": limit})).mappings().all()
+        claimed = int(rows[0]["claimed"]) if rows else 0
+        return claimed, [{c: r[c] for c in _ALERT_NAMES} for r in rows if r["id"] is not None]
 
     async def page(
         self,

@@ -1,4 +1,5 @@
-"""Which alert levels an open run has passed (pure)."""
+"""Which alert levels an open run has passed (pure): the rule the scanner applies in SQL (NEW_DONE_SQL in
+alerts/repository.py; a test holds the two to the same answers)."""
 
 from datetime import datetime
 

@@ -13,9 +13,7 @@ from pledge_common.problems import NotFound
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from evaluation_svc.alerts.repository import AlertRepository
-from evaluation_svc.alerts.rules import levels_passed
 from evaluation_svc.alerts.schemas import AlertPage, AlertPublic
-from evaluation_svc.rules import ALERT_LEVELS
 from evaluation_svc.webhooks.repository import WebhookRepository
 
 log = logging.getLogger("evaluation.alerts")
@@ -28,42 +26,16 @@ async def publish(session: AsyncSession, event_type: str, alerts: Sequence[Alert
 
 
 async def scan_once(session: AsyncSession, now: datetime, batch_size: int) -> int:
-    """Raise the alerts of open runs whose due instants have passed; returns how many runs were claimed."""
-    repo = AlertRepository(session)
-    runs = await repo.claim_due_runs(now, batch_size)
-    pending: list[dict[str, object]] = []
-    done: dict[str, int] = {}
-    for run in runs:
-        raised, new_done = levels_passed(
-            run["alert_level_done"], run["prewarning_due_at"], run["commitment_due_at"], run["tolerance_due_at"], now
-        )
-        done[run["id"]] = new_done
-        for level, due in raised:
-            pending.append(
-                {
-                    "id": str(uuid.uuid4()),
-                    "node_run_id": run["id"],
-                    "cycle": run["cycle"],
-                    "level": ALERT_LEVELS[level - 1],
-                    "ticket_id": run["ticket_id"],
-                    "kind": run["kind"],
-                    "process_key": run["process_key"],
-                    "node_key": run["node_key"],
-                    "segment": run["segment"],
-                    "department": run["department"],
-                    "position": run["position"],
-                    "source": run["source"],
-                    "commitment_id": run["commitment_id"],
-                    "commitment_key": run["commitment_key"],
-                    "due_at": due.isoformat(),
-                    "raised_at": datetime.now(UTC).isoformat(),
-                }
-            )
-    inserted = await repo.insert_alerts(pending)
-    await repo.advance_runs(done)
+    """Raise the alerts of open runs whose due instants have passed; returns how many runs were claimed.
+
+    One statement claims the runs, records every level each has passed, advances them and emits the
+    events; the alerts come back to Python only to queue webhook deliveries, and only while someone
+    subscribes.
+    """
+    claimed, inserted = await AlertRepository(session).raise_due(now, batch_size)
     if inserted:
-        await publish(session, "alert.raised", [AlertPublic(**a) for a in inserted])
-    return len(runs)
+        await WebhookRepository(session).enqueue("alert.raised", [AlertPublic(**a) for a in inserted])
+    return claimed
 
 
 class AlertScanner:
