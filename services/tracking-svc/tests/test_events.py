@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from itertools import permutations
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -262,6 +263,37 @@ class TestFeed:
         await client.post("/v1/events", json=ev("o", "ticket.opened", 0.5, ticket={"segment": "vip"}))
         runs = [e["payload"] for e in await feed(session, "node_run.upserted")]
         assert sorted((r["node_key"], r["segment"]) for r in runs[-2:]) == [("accept", "vip"), ("dispatch", "vip")]
+
+    async def test_a_new_run_and_its_later_update_put_the_same_fields_on_the_feed(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        # the first event of a node writes a new run (payload built by the service); the next one updates
+        # the stored run (payload built from the row): a consumer cannot tell the two apart
+        await client.post("/v1/events", json=ev("s", "node.started", 0, "repair", department="east"))
+        await client.post("/v1/events", json=ev("c", "node.completed", 2, "repair"))
+        created, completed = [e["payload"] for e in await feed(session, "node_run.upserted")]
+        [(run_id,)] = (await session.execute(text("SELECT id FROM node_runs"))).all()
+        assert created["id"] == completed["id"] == str(run_id)
+        assert UUID(created["id"]).version == 7
+        assert {k: v for k, v in created.items() if k not in ("status", "completed_at")} == {
+            k: v for k, v in completed.items() if k not in ("status", "completed_at")
+        }
+        assert (created["started_at"], created["cycle"], created["pauses"]) == ("2026-03-03T02:00:00+00:00", 1, [])
+        assert (created["status"], completed["status"]) == ("in_progress", "completed")
+        assert (created["completed_at"], completed["completed_at"]) == (None, "2026-03-03T04:00:00+00:00")
+
+    async def test_a_new_segment_with_a_new_run_in_the_same_request_emits_each_run_once(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        await client.post("/v1/events", json=ev("s1", "node.started", 0, "accept"))
+        before = len(await feed(session, "node_run.upserted"))
+        response = await client.post(
+            "/v1/events/bulk",
+            json=[ev("o", "ticket.opened", 0.5, ticket={"segment": "vip"}), ev("s2", "node.started", 1, "dispatch")],
+        )
+        assert response.json()["accepted"] == 2
+        runs = [e["payload"] for e in await feed(session, "node_run.upserted")][before:]
+        assert sorted((r["node_key"], r["segment"]) for r in runs) == [("accept", "vip"), ("dispatch", "vip")]
 
     async def test_a_duplicate_puts_nothing_on_the_feed(self, client: httpx.AsyncClient, session: AsyncSession) -> None:
         await client.post("/v1/events", json=ev("s", "node.started", 0, "accept"))

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, LargeBinary
+from sqlalchemy import JSON, Column, LargeBinary
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -63,7 +63,7 @@ class Event(SQLModel, table=True):
     department: str | None = None
     position: str | None = None
     payload_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    body: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # text: read whole, never queried into
     received_at: datetime
     request_id: str | None = None
 

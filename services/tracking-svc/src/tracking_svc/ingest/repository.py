@@ -1,7 +1,9 @@
 """All SQL of ingest: a few set-based statements per chunk, never one per event. Never commits."""
 
 import json
-from collections.abc import Sequence
+import os
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +15,7 @@ from pledge_common.observability import current_request_id
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tracking_svc.ingest.rules import Fact
+from tracking_svc.ingest.rules import Fact, feed_instant
 
 
 @dataclass(slots=True)
@@ -276,7 +278,7 @@ _UPDATE_TICKETS = text(
                   t.closed_at, t.cancelled_at, t.attributes
     )
     INSERT INTO outbox (type, key, payload, request_id)
-    SELECT 'ticket.upserted', t.id::text, to_jsonb(t), :request_id FROM changed t ORDER BY t.id
+    SELECT 'ticket.upserted', t.id::text, to_json(t), :request_id FROM changed t ORDER BY t.id
     """
 )
 
@@ -286,8 +288,8 @@ async def update_tickets(session: AsyncSession, updates: Sequence[TicketUpdate])
 
     The feed rows are written straight into the outbox table (the same rows `pledge_common.outbox.emit_many`
     writes) so that the payload is built in SQL from the row just written, without a round trip. Payloads
-    are `to_jsonb` of a row (instants in ISO 8601, UTC: the connection's TimeZone), several times cheaper
-    than `jsonb_build_object` with formatted instants.
+    are `to_json` of a row (instants in ISO 8601, UTC: the connection's TimeZone) into the outbox's `json`
+    column: no binary JSON is built, parsed or printed again on the way to the feed.
     """
     if not updates:
         return
@@ -364,7 +366,7 @@ _UPSERT_RUNS = text(
         WHERE r.ticket_id = ANY(CAST(:refresh AS uuid[])) AND r.id NOT IN (SELECT id FROM changed)
     )
     INSERT INTO outbox (type, key, payload, request_id)
-    SELECT 'node_run.upserted', r.id::text, to_jsonb(r), :request_id
+    SELECT 'node_run.upserted', r.id::text, to_json(r), :request_id
     FROM emitted r
     ORDER BY r.ticket_id, r.node_key, r.cycle
     """
@@ -413,6 +415,100 @@ async def upsert_runs(
             "request_id": current_request_id(),
         },
     )
+
+
+NODE_RUN_COLUMNS = (
+    "id",
+    "ticket_id",
+    "node_key",
+    "cycle",
+    "status",
+    "started_at",
+    "completed_at",
+    "cancelled_at",
+    "pauses",
+    "department",
+    "position",
+)
+OUTBOX_COLUMNS = ("type", "key", "payload", "request_id")
+_PAYLOAD = msgspec.json.Encoder()
+
+
+def time_ordered_ids(count: int) -> list[UUID]:
+    """`count` new UUIDv7 (RFC 9562: 48-bit Unix milliseconds, then random bits), as Postgres 18's
+    `uuidv7()` makes them: ids minted together sort together, so their index entries share pages."""
+    head = (time.time_ns() // 1_000_000) << 80 | 0x7 << 76
+    entropy = os.urandom(10 * count)
+    ids = []
+    for i in range(count):
+        rand = int.from_bytes(entropy[10 * i : 10 * i + 10])  # 80 bits: 12 for rand_a, 62 for rand_b
+        ids.append(UUID(int=head | (rand >> 68) << 64 | 0b10 << 62 | (rand & 0x3FFF_FFFF_FFFF_FFFF)))
+    return ids
+
+
+def _instant(value: datetime | None) -> str | None:
+    return feed_instant(value) if value is not None else None
+
+
+async def insert_new_runs(
+    session: AsyncSession, runs: Sequence[RunUpsert], tickets: Mapping[UUID, TicketFields]
+) -> None:
+    """Write node runs that cannot exist yet, each with its feed event: two binary COPYs, no statement
+    per row and no JSON built or parsed in SQL.
+
+    A run cannot exist yet when its node has no stored event (the caller holds the ticket's row lock, so
+    no other request can add one meanwhile). Ids are minted here, so the feed payload (the same fields as
+    `upsert_runs` puts on the feed) is built here too. Should a run exist after all, the unique key
+    refuses the COPY: `ConcurrentInsert`."""
+    if not runs:
+        return
+    ids = time_ordered_ids(len(runs))
+    rows = []
+    feed = []
+    request_id = current_request_id()
+    encode = _PAYLOAD.encode
+    for run_id, r in zip(ids, runs, strict=True):
+        rows.append(
+            (
+                run_id,
+                r.ticket_id,
+                r.node_key,
+                r.cycle,
+                r.status,
+                r.started_at,
+                r.completed_at,
+                r.cancelled_at,
+                r.pauses,
+                r.department,
+                r.position,
+            )
+        )
+        t = tickets[r.ticket_id]
+        payload = {
+            "id": run_id,
+            "ticket_id": r.ticket_id,
+            "source": t.source,
+            "external_id": t.external_id,
+            "process_key": t.process_key,
+            "node_key": r.node_key,
+            "segment": t.segment,
+            "customer_ref": t.customer_ref,
+            "cycle": r.cycle,
+            "department": r.department,
+            "position": r.position,
+            "status": r.status,
+            "started_at": _instant(r.started_at),
+            "completed_at": _instant(r.completed_at),
+            "cancelled_at": _instant(r.cancelled_at),
+            "pauses": msgspec.Raw(r.pauses),
+        }
+        feed.append(("node_run.upserted", str(run_id), encode(payload).decode(), request_id))
+    driver = await driver_connection(session)
+    try:
+        await driver.copy_records_to_table("node_runs", columns=NODE_RUN_COLUMNS, records=rows)
+    except asyncpg.UniqueViolationError:
+        raise ConcurrentInsert from None
+    await driver.copy_records_to_table("outbox", columns=OUTBOX_COLUMNS, records=feed)
 
 
 def dumps(value: Any) -> str:

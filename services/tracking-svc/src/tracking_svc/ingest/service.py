@@ -290,8 +290,9 @@ async def ingest_chunk(
     # 5. derive; an event that would contradict the history is refused on its own
     accepted: list[Candidate] = []
     ticket_updates: list[repo.TicketUpdate] = []
-    run_upserts: list[repo.RunUpsert] = []
-    run_tickets: list[repo.TicketFields] = []
+    run_upserts: list[repo.RunUpsert] = []  # runs that may exist: upserted in SQL
+    new_runs: list[repo.RunUpsert] = []  # runs of nodes without a stored event: they cannot exist yet
+    run_tickets: dict[UUID, repo.TicketFields] = {}
     refresh: list[UUID] = []
     for w in work.values():
         nodes = catalogue.get(w.row.process_key, {})
@@ -307,10 +308,12 @@ async def ingest_chunk(
         if runs:
             row = w.row
             segment, customer_ref = (update.segment, update.customer_ref) if update else (row.segment, row.customer_ref)
-            run_tickets.append(
-                repo.TicketFields(row.id, row.source, row.external_id, row.process_key, segment, customer_ref)
+            run_tickets[row.id] = repo.TicketFields(
+                row.id, row.source, row.external_id, row.process_key, segment, customer_ref
             )
-            run_upserts.extend(_run_upsert(row.id, run) for run in runs)
+            stored_nodes = () if row.inserted else w.node_facts.keys()
+            for run in runs:
+                (run_upserts if run.node_key in stored_nodes else new_runs).append(_run_upsert(row.id, run))
 
     for c in accepted:
         outcomes[c.index] = Outcome("accepted", c.event.event_id, c.event.source, c.ticket_id, now)
@@ -354,7 +357,13 @@ async def ingest_chunk(
     except repo.ConcurrentInsert:
         raise ConcurrentTwin from None
     await repo.update_tickets(session, ticket_updates)
-    await repo.upsert_runs(session, run_upserts, run_tickets, refresh)
+    # the upsert first: a refreshed ticket re-sends its stored runs, which must not include the new ones
+    upserted_tickets = {r.ticket_id: run_tickets[r.ticket_id] for r in run_upserts}
+    await repo.upsert_runs(session, run_upserts, list(upserted_tickets.values()), refresh)
+    try:
+        await repo.insert_new_runs(session, new_runs, run_tickets)
+    except repo.ConcurrentInsert:
+        raise ConcurrentTwin from None
     return result
 
 
