@@ -109,16 +109,6 @@ async def known_segments(session: AsyncSession, segments: Sequence[str]) -> set[
     return {r[0] for r in rows}
 
 
-_INSERT_TICKETS = text(
-    """
-    INSERT INTO tickets (source, external_id, process_key)
-    SELECT s, x, p FROM unnest(CAST(:sources AS text[]), CAST(:external_ids AS text[]), CAST(:processes AS text[]))
-         AS i(s, x, p)
-    ORDER BY s, x
-    ON CONFLICT (source, external_id) DO NOTHING
-    RETURNING id
-    """
-)
 _LOCK_TICKETS = text(
     """
     SELECT t.id, t.source, t.external_id, t.process_key, t.status, t.opened_at, t.closed_at, t.cancelled_at,
@@ -132,21 +122,13 @@ _LOCK_TICKETS = text(
 )
 
 
-async def ensure_tickets(
-    session: AsyncSession, tickets: Sequence[tuple[str, str, str]]
-) -> dict[tuple[str, str], TicketRow]:
-    """Create the tickets not yet known, then lock and read all of them (in id order: no deadlocks)."""
-    sources = [t[0] for t in tickets]
-    external_ids = [t[1] for t in tickets]
-    inserted = await session.execute(
-        _INSERT_TICKETS, {"sources": sources, "external_ids": external_ids, "processes": [t[2] for t in tickets]}
-    )
-    new_ids = {r[0] for r in inserted}
-    rows = await session.execute(_LOCK_TICKETS, {"sources": sources, "external_ids": external_ids})
+async def lock_tickets(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], TicketRow]:
+    """The stored tickets among `keys` (source, external_id), locked until the transaction ends (in id
+    order: two requests never wait for each other in a cycle)."""
+    rows = await session.execute(_LOCK_TICKETS, {"sources": [k[0] for k in keys], "external_ids": [k[1] for k in keys]})
     found: dict[tuple[str, str], TicketRow] = {}
     for r in rows:
         row = TicketRow(*r[:13])
-        row.inserted = row.id in new_ids
         found[(row.source, row.external_id)] = row
     return found
 
@@ -310,6 +292,75 @@ async def update_tickets(session: AsyncSession, updates: Sequence[TicketUpdate])
             "request_id": current_request_id(),
         },
     )
+
+
+@dataclass(slots=True)
+class NewTicket:
+    source: str
+    external_id: str
+    process_key: str
+    state: TicketUpdate  # its id and derived state
+
+
+_INSERT_TICKETS = text(
+    """
+    WITH input AS (
+        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:sources AS text[]), CAST(:external_ids AS text[]),
+                             CAST(:processes AS text[]), CAST(:statuses AS text[]), CAST(:opened AS timestamptz[]),
+                             CAST(:closed AS timestamptz[]), CAST(:cancelled AS timestamptz[]),
+                             CAST(:segments AS text[]), CAST(:segment_versions AS text[]),
+                             CAST(:customer_refs AS text[]), CAST(:customer_ref_versions AS text[]),
+                             CAST(:attributes AS text[]), CAST(:attributes_versions AS text[]))
+             AS i(id, source, external_id, process_key, status, opened_at, closed_at, cancelled_at, segment,
+                  segment_version, customer_ref, customer_ref_version, attributes, attributes_version)
+    ), inserted AS (
+        INSERT INTO tickets AS t (id, source, external_id, process_key, status, opened_at, closed_at, cancelled_at,
+                                  segment, segment_version, customer_ref, customer_ref_version, attributes,
+                                  attributes_version)
+        SELECT id, source, external_id, process_key, status, opened_at, closed_at, cancelled_at, segment,
+               segment_version, customer_ref, customer_ref_version, COALESCE(attributes::jsonb, '{}'::jsonb),
+               attributes_version
+        FROM input ORDER BY source, external_id
+        ON CONFLICT (source, external_id) DO NOTHING
+        RETURNING t.id, t.source, t.external_id, t.process_key, t.customer_ref, t.segment, t.status, t.opened_at,
+                  t.closed_at, t.cancelled_at, t.attributes
+    ), feed AS (
+        INSERT INTO outbox (type, key, payload, request_id)
+        SELECT 'ticket.upserted', t.id::text, to_json(t), :request_id FROM inserted t ORDER BY t.id
+    )
+    SELECT id FROM inserted
+    """
+)
+
+
+async def insert_tickets(session: AsyncSession, tickets: Sequence[NewTicket]) -> set[UUID]:
+    """Create tickets with their derived state, each with its feed event, in one statement; the ids of
+    those created. A ticket another request created since this one looked is left alone (not in the
+    answer): the caller must then plan again, since that request may have stored events of it."""
+    if not tickets:
+        return set()
+    states = [t.state for t in tickets]
+    rows = await session.execute(
+        _INSERT_TICKETS,
+        {
+            "ids": [u.id for u in states],
+            "sources": [t.source for t in tickets],
+            "external_ids": [t.external_id for t in tickets],
+            "processes": [t.process_key for t in tickets],
+            "statuses": [u.status for u in states],
+            "opened": [u.opened_at for u in states],
+            "closed": [u.closed_at for u in states],
+            "cancelled": [u.cancelled_at for u in states],
+            "segments": [u.segment for u in states],
+            "segment_versions": [u.segment_version for u in states],
+            "customer_refs": [u.customer_ref for u in states],
+            "customer_ref_versions": [u.customer_ref_version for u in states],
+            "attributes": [u.attributes for u in states],
+            "attributes_versions": [u.attributes_version for u in states],
+            "request_id": current_request_id(),
+        },
+    )
+    return {r[0] for r in rows}
 
 
 @dataclass(slots=True)

@@ -245,92 +245,37 @@ async def ingest_chunk(
         else:
             outcomes[c.index] = _rejected(422, *problem, event=c.event)
 
-    # 3. the tickets: create the new ones, lock all of them; a ticket keeps the process it was opened with
-    first_process: dict[tuple[str, str], str] = {}
-    for c in valid:
-        first_process.setdefault(c.ticket_key, c.event.ticket.process)
-    tickets = (
-        await repo.ensure_tickets(session, [(k[0], k[1], p) for k, p in sorted(first_process.items())])
-        if first_process
-        else {}
-    )
-    work: dict[UUID, TicketWork] = {}
-    for c in valid:
-        row = tickets[c.ticket_key]
-        if row.process_key != c.event.ticket.process:
-            outcomes[c.index] = _rejected(
-                422,
-                "ticket.process",
-                f"ticket {row.external_id} of source {row.source} belongs to process {row.process_key}",
-                c.event,
+    # 3-5. lock the stored tickets, read their history, derive; then create the new tickets. Should another
+    # request create one of them meanwhile, plan again (with it locked and its history read).
+    inserted_here: set[UUID] = set()
+    for _ in range(3):
+        plan = await _plan(session, valid, catalogue, outcomes, inserted_here)
+        for c in plan.accepted:
+            outcomes[c.index] = Outcome("accepted", c.event.event_id, c.event.source, c.ticket_id, now)
+        for index, original in twins.items():
+            first = outcomes[original]
+            assert first is not None
+            outcomes[index] = (
+                Outcome("duplicate", first.event_id, first.source, first.ticket_id, first.received_at)
+                if first.status in ("accepted", "duplicate")
+                else first
             )
-            continue
-        c.ticket_id = row.id
-        work.setdefault(row.id, TicketWork(row)).candidates.append(c)
+        result = ChunkResult([o for o in outcomes if o is not None])
+        assert len(result.outcomes) == len(raw_items)
+        if atomic and result.any_rejected:
+            return result
+        created = await repo.insert_tickets(session, plan.new_tickets)
+        inserted_here.update(created)
+        if len(created) == len(plan.new_tickets):
+            break
+        for c in valid:
+            outcomes[c.index] = None
+        for index in twins:
+            outcomes[index] = None
+    else:
+        raise ConcurrentTwin
 
-    # 4. the stored history of what this chunk touches (only tickets that existed before it have any)
-    ticket_level: list[UUID] = []
-    all_nodes: list[UUID] = []
-    pairs: set[tuple[UUID, str]] = set()
-    for ticket_id, w in work.items():
-        if w.row.inserted:
-            continue
-        ticket_level.append(ticket_id)  # reopen instants shape the node cycles; status needs the rest
-        if any(c.fact.type == "ticket.reopened" for c in w.candidates):
-            all_nodes.append(ticket_id)
-        else:
-            pairs.update((ticket_id, c.fact.node) for c in w.candidates if c.fact.node is not None)
-    for ticket_id, fact in await repo.history(session, ticket_level, sorted(pairs), all_nodes):
-        w = work[ticket_id]
-        if fact.node is None:
-            w.ticket_facts.append(fact)
-        else:
-            w.node_facts[fact.node].append(fact)
-
-    # 5. derive; an event that would contradict the history is refused on its own
-    accepted: list[Candidate] = []
-    ticket_updates: list[repo.TicketUpdate] = []
-    run_upserts: list[repo.RunUpsert] = []  # runs that may exist: upserted in SQL
-    new_runs: list[repo.RunUpsert] = []  # runs of nodes without a stored event: they cannot exist yet
-    run_tickets: dict[UUID, repo.TicketFields] = {}
-    refresh: list[UUID] = []
-    for w in work.values():
-        nodes = catalogue.get(w.row.process_key, {})
-        ok, ticket_state, runs = _derive(w, nodes, outcomes)
-        accepted.extend(ok)
-        if not ok:
-            continue
-        update, descriptive_changed = _ticket_update(w.row, ticket_state, ok)
-        if update is not None:
-            ticket_updates.append(update)
-        if descriptive_changed and not w.row.inserted:
-            refresh.append(w.row.id)
-        if runs:
-            row = w.row
-            segment, customer_ref = (update.segment, update.customer_ref) if update else (row.segment, row.customer_ref)
-            run_tickets[row.id] = repo.TicketFields(
-                row.id, row.source, row.external_id, row.process_key, segment, customer_ref
-            )
-            stored_nodes = () if row.inserted else w.node_facts.keys()
-            for run in runs:
-                (run_upserts if run.node_key in stored_nodes else new_runs).append(_run_upsert(row.id, run))
-
-    for c in accepted:
-        outcomes[c.index] = Outcome("accepted", c.event.event_id, c.event.source, c.ticket_id, now)
-    for index, original in twins.items():
-        first = outcomes[original]
-        assert first is not None
-        outcomes[index] = (
-            Outcome("duplicate", first.event_id, first.source, first.ticket_id, first.received_at)
-            if first.status in ("accepted", "duplicate")
-            else first
-        )
-    result = ChunkResult([o for o in outcomes if o is not None])
-    assert len(result.outcomes) == len(raw_items)
-    if atomic and result.any_rejected:
-        return result
-
-    # 6. write: the events, then the tickets, then the runs (whose feed payload reads the ticket)
+    # 6. write the events, the changed tickets, the runs (each change of a ticket or run with its feed event)
     try:
         request_id = current_request_id()
         await repo.insert_events(
@@ -351,20 +296,118 @@ async def ingest_chunk(
                     now,
                     request_id,
                 )
-                for c in accepted
+                for c in plan.accepted
             ],
         )
     except repo.ConcurrentInsert:
         raise ConcurrentTwin from None
-    await repo.update_tickets(session, ticket_updates)
+    await repo.update_tickets(session, plan.ticket_updates)
     # the upsert first: a refreshed ticket re-sends its stored runs, which must not include the new ones
-    upserted_tickets = {r.ticket_id: run_tickets[r.ticket_id] for r in run_upserts}
-    await repo.upsert_runs(session, run_upserts, list(upserted_tickets.values()), refresh)
+    upserted_tickets = {r.ticket_id: plan.run_tickets[r.ticket_id] for r in plan.run_upserts}
+    await repo.upsert_runs(session, plan.run_upserts, list(upserted_tickets.values()), plan.refresh)
     try:
-        await repo.insert_new_runs(session, new_runs, run_tickets)
+        await repo.insert_new_runs(session, plan.new_runs, plan.run_tickets)
     except repo.ConcurrentInsert:
         raise ConcurrentTwin from None
     return result
+
+
+@dataclass(slots=True)
+class Plan:
+    """What a chunk writes, derived before anything is written."""
+
+    accepted: list[Candidate] = field(default_factory=list)
+    new_tickets: list[repo.NewTicket] = field(default_factory=list)
+    ticket_updates: list[repo.TicketUpdate] = field(default_factory=list)
+    run_upserts: list[repo.RunUpsert] = field(default_factory=list)  # runs that may exist: upserted in SQL
+    new_runs: list[repo.RunUpsert] = field(default_factory=list)  # runs of nodes without a stored event
+    run_tickets: dict[UUID, repo.TicketFields] = field(default_factory=dict)
+    refresh: list[UUID] = field(default_factory=list)
+
+
+async def _plan(
+    session: AsyncSession,
+    valid: list[Candidate],
+    catalogue: dict[str, dict[str, repo.NodeDefaults]],
+    outcomes: list[Outcome | None],
+    inserted_here: set[UUID],
+) -> Plan:
+    """Lock the stored tickets of `valid`, read the history they touch and derive every change; rejected
+    candidates get their outcome. `inserted_here`: tickets this transaction created (no stored events)."""
+    # the tickets: a ticket keeps the process it was opened with; ids of new ones are minted here
+    first_process: dict[tuple[str, str], str] = {}
+    for c in valid:
+        first_process.setdefault(c.ticket_key, c.event.ticket.process)
+    tickets = await repo.lock_tickets(session, sorted(first_process)) if first_process else {}
+    missing = [key for key in first_process if key not in tickets]
+    for key, ticket_id in zip(missing, repo.time_ordered_ids(len(missing)), strict=True):
+        tickets[key] = repo.TicketRow(
+            ticket_id, key[0], key[1], first_process[key], "open", None, None, None, None, "", None, "", "", True
+        )
+    work: dict[UUID, TicketWork] = {}
+    for c in valid:
+        row = tickets[c.ticket_key]
+        if row.id in inserted_here:
+            row.inserted = True
+        if row.process_key != c.event.ticket.process:
+            outcomes[c.index] = _rejected(
+                422,
+                "ticket.process",
+                f"ticket {row.external_id} of source {row.source} belongs to process {row.process_key}",
+                c.event,
+            )
+            continue
+        c.ticket_id = row.id
+        w = work.get(row.id)
+        if w is None:
+            w = work[row.id] = TicketWork(row)
+        w.candidates.append(c)
+
+    # the stored history of what this chunk touches (only tickets that existed before it have any)
+    ticket_level: list[UUID] = []
+    all_nodes: list[UUID] = []
+    pairs: set[tuple[UUID, str]] = set()
+    for ticket_id, w in work.items():
+        if w.row.inserted:
+            continue
+        ticket_level.append(ticket_id)  # reopen instants shape the node cycles; status needs the rest
+        if any(c.fact.type == "ticket.reopened" for c in w.candidates):
+            all_nodes.append(ticket_id)
+        else:
+            pairs.update((ticket_id, c.fact.node) for c in w.candidates if c.fact.node is not None)
+    for ticket_id, fact in await repo.history(session, ticket_level, sorted(pairs), all_nodes):
+        w = work[ticket_id]
+        if fact.node is None:
+            w.ticket_facts.append(fact)
+        else:
+            w.node_facts[fact.node].append(fact)
+
+    # derive; an event that would contradict the history is refused on its own
+    plan = Plan()
+    for w in work.values():
+        nodes = catalogue.get(w.row.process_key, {})
+        ok, ticket_state, runs = _derive(w, nodes, outcomes)
+        plan.accepted.extend(ok)
+        if not ok:
+            continue  # a new ticket none of whose events is accepted is not created
+        row = w.row
+        update, descriptive_changed = _ticket_update(row, ticket_state, ok)
+        if update is not None:
+            if row.inserted and row.id not in inserted_here:
+                plan.new_tickets.append(repo.NewTicket(row.source, row.external_id, row.process_key, update))
+            else:
+                plan.ticket_updates.append(update)
+        if descriptive_changed and not row.inserted:
+            plan.refresh.append(row.id)
+        if runs:
+            segment, customer_ref = (update.segment, update.customer_ref) if update else (row.segment, row.customer_ref)
+            plan.run_tickets[row.id] = repo.TicketFields(
+                row.id, row.source, row.external_id, row.process_key, segment, customer_ref
+            )
+            stored_nodes = () if row.inserted else w.node_facts.keys()
+            for run in runs:
+                (plan.run_upserts if run.node_key in stored_nodes else plan.new_runs).append(_run_upsert(row.id, run))
+    return plan
 
 
 def _catalogue_problem(
