@@ -8,8 +8,11 @@ latency of alerts with a million runs in progress — one run, one Postgres, the
     gateway; --tickets work orders (bench/ingest.py's generator: pauses, 1 % out of order) are pushed to
     /v1/events/bulk. tracking-svc emits one `node_run.upserted` per change of a run; evaluation-svc's
     consumer pulls them, judges each run (governing version, due instants, counted time) and updates the
-    rollups. Printed: ingest's rate of node-run changes beside the projection's, and how long the
-    projection trailed after the last request.
+    rollups. Two phases of --tickets each: side by side (the projection consumes while ingest runs,
+    both sharing the machine's cores), then each alone (evaluation-svc is stopped with SIGSTOP while
+    ingest runs, then resumed to drain the backlog: the rate each has with the machine to itself, as
+    when they run on their own nodes). Printed: ingest's rate of node-run changes beside the
+    projection's, how long the projection trailed, and their ratio.
 (b) Alert latency. --open-runs runs in progress are written straight into the read model, their due
     instants spread over the next 24 h, of which --due fall due within the next 30 s; the scanner of the
     running evaluation-svc raises them. Latency = alert recorded (raised_at) - due instant; p50 and p99
@@ -26,6 +29,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import psutil
 from pledge_common.settings import to_plain_url
 from pledge_dev.paths import DATA_DIR
 from pledge_dev.suite import Suite
@@ -72,65 +76,105 @@ async def projection_vs_ingest(suite: Suite, args: argparse.Namespace) -> None:
             ):
                 break
             await asyncio.sleep(0.1)
-        path = DATA_DIR / "logs" / "bench-pipeline-bodies.jsonl"
-        events, requests = write_bodies(
-            path, day_of_events(args.tickets, "bench", seed=5, sources=args.sources), args.batch
-        )
-        print(
-            f"(a) {events:,} events of {args.tickets:,} tickets in {requests:,} bulk requests from {args.sources} "
-            f"partner system(s); tracking-svc with {args.tracking_workers} worker(s)"
-        )
+    await conn.close()
+    print(
+        f"(a) {args.tickets:,} tickets per phase from {args.sources} partner system(s), {args.batch} events per "
+        f"request; tracking-svc with {args.tracking_workers} worker(s)"
+    )
+    print("  side by side (the projection consumes while ingest runs, both on the same cores):")
+    together = await phase(suite, target, args, seed=5, source="bench", paused=False)
+    print("  each alone (evaluation-svc stopped while ingest runs, then resumed to drain the backlog):")
+    alone = await phase(suite, target, args, seed=6, source="bench-alone", paused=True)
+    print(f"  projection ÷ ingest: {together:.2f} side by side, {alone:.2f} each alone (≥ 1: the projection keeps up)")
 
-        samples: list[tuple[float, int, int]] = []
-        stop = asyncio.Event()
 
-        async def sample() -> None:
-            own = await asyncpg.connect(to_plain_url(suite.database_url))  # not the connection of the main task
-            try:
-                await _sample(own)
-            finally:
-                await own.close()
+async def phase(suite: Suite, target: Target, args: argparse.Namespace, seed: int, source: str, paused: bool) -> float:
+    """Push --tickets work orders and follow evaluation's cursor through tracking's feed; with `paused`,
+    evaluation-svc is stopped (SIGSTOP) until the last request is answered. Returns projection ÷ ingest."""
+    path = DATA_DIR / "logs" / "bench-pipeline-bodies.jsonl"
+    events, requests = write_bodies(
+        path, day_of_events(args.tickets, source, seed=seed, sources=args.sources), args.batch
+    )
+    conn = await asyncpg.connect(to_plain_url(suite.database_url))
+    base_produced, base_applied = await _counts(conn)
+    samples: list[tuple[float, int, int]] = []  # (time, produced, applied) of this phase
+    stop = asyncio.Event()
 
-        async def _sample(conn: asyncpg.Connection) -> None:
+    async def sample() -> None:
+        own = await asyncpg.connect(to_plain_url(suite.database_url))  # not the connection of the main task
+        try:
             while not stop.is_set():
-                produced = await conn.fetchval("SELECT count(*) FROM tracking.outbox WHERE type = 'node_run.upserted'")
-                cursor = await conn.fetchval(
-                    "SELECT cursor FROM evaluation.consumer_cursors WHERE name = 'evaluation.tracking'"
-                )
-                xid, _, seq = (cursor or "0:0").partition(":")
-                applied = await conn.fetchval(  # the feed's order is (xid, seq): count what lies behind the cursor
-                    "SELECT count(*) FROM tracking.outbox"
-                    " WHERE type = 'node_run.upserted' AND (xid, seq) <= (CAST($1 AS text)::xid8, $2)",
-                    xid,
-                    int(seq),
-                )
-                samples.append((time.perf_counter(), produced, applied))
+                produced, applied = await _counts(own)
+                samples.append((time.perf_counter(), produced - base_produced, applied - base_applied))
                 await asyncio.sleep(1)
+        finally:
+            await own.close()
 
-        sampler = asyncio.create_task(sample())
-        t0 = time.perf_counter()
+    evaluation = psutil.Process(suite.processes["evaluation"].pid)
+    sampler = asyncio.create_task(sample())
+    t0 = time.perf_counter()
+    if paused:
+        evaluation.suspend()
+    try:
         async with httpx.AsyncClient(base_url=target.base_url, timeout=300) as bulk_client:
             await post_bulk(bulk_client, target, path, concurrency=4)
+    finally:
         t_ingest = time.perf_counter() - t0
-        produced = await conn.fetchval("SELECT count(*) FROM tracking.outbox WHERE type = 'node_run.upserted'")
-        while True:
-            await asyncio.sleep(1)
-            if samples and samples[-1][2] >= produced:
-                break
-            if time.perf_counter() - t0 > args.timeout:
-                print("  the projection did not catch up within the timeout")
-                break
-        t_done = samples[-1][0] - t0
-        stop.set()
-        await sampler
+        if paused:
+            evaluation.resume()
+    path.unlink()
+    produced = (await _counts(conn))[0] - base_produced
     await conn.close()
+    applied_at_resume = samples[-1][2] if samples else 0
+    while True:
+        await asyncio.sleep(1)
+        if samples and samples[-1][2] >= produced:
+            break
+        if time.perf_counter() - t0 > args.timeout:
+            print("    the projection did not catch up within the timeout")
+            break
+    t_done = samples[-1][0] - t0
+    stop.set()
+    await sampler
+    ingest_rate = produced / t_ingest
+    print(
+        f"    ingest     {ingest_rate:10,.0f} node-run changes/s  ({produced:,} changes of {events:,} events in "
+        f"{requests:,} requests, {t_ingest:.1f} s)"
+    )
+    if paused:
+        drained = produced - applied_at_resume
+        projection_rate = drained / max(1e-9, t_done - t_ingest)
+        print(
+            f"    projection {projection_rate:10,.0f} node-run changes/s  (drained the backlog of {drained:,} changes"
+            f" in {t_done - t_ingest:.1f} s; {applied_at_resume:,} were applied before it stopped)"
+        )
+    else:
+        projection_rate = produced / t_done
+        print(
+            f"    projection {projection_rate:10,.0f} node-run changes/s  (caught up {t_done:.1f} s after the first"
+            f" request, {max(0.0, t_done - t_ingest):.1f} s after the last)"
+        )
+    if args.trace:
+        print("    applied per second:", [b[2] - a[2] for a, b in itertools.pairwise(samples)])
     busy = [s for s in samples if s[2] < produced]
-    print(f"  ingest      {produced / t_ingest:10,.0f} node-run changes/s  ({produced:,} changes in {t_ingest:.1f} s)")
-    print(f"  projection  {produced / t_done:10,.0f} node-run changes/s  (caught up {t_done:.1f} s after the first"
-          f" request, {max(0.0, t_done - t_ingest):.1f} s after the last)")  # fmt: skip
     if len(busy) > 2:
         peak = max(b[2] - a[2] for a, b in itertools.pairwise(busy))
-        print(f"  projection peak {peak:,} changes in one second")
+        print(f"    projection peak {peak:,} changes in one second")
+    return projection_rate / ingest_rate
+
+
+async def _counts(conn: asyncpg.Connection) -> tuple[int, int]:
+    """Node-run changes on tracking's feed, and how many of them lie behind evaluation's cursor."""
+    produced = await conn.fetchval("SELECT count(*) FROM tracking.outbox WHERE type = 'node_run.upserted'")
+    cursor = await conn.fetchval("SELECT cursor FROM evaluation.consumer_cursors WHERE name = 'evaluation.tracking'")
+    xid, _, seq = (cursor or "0:0").partition(":")
+    applied = await conn.fetchval(  # the feed's order is (xid, seq): count what lies behind the cursor
+        "SELECT count(*) FROM tracking.outbox"
+        " WHERE type = 'node_run.upserted' AND (xid, seq) <= (CAST($1 AS text)::xid8, $2)",
+        xid,
+        int(seq),
+    )
+    return int(produced), int(applied)
 
 
 GENERATE_OPEN = """
@@ -194,6 +238,7 @@ def main() -> None:
     parser.add_argument("--tracking-workers", type=int, default=2, help="tracking-svc worker processes")
     parser.add_argument("--due", type=int, default=25_000)
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--trace", action="store_true", help="print the changes applied in each second")
     args = parser.parse_args()
     extra_env = {"GATEWAY_RATE_LIMIT_ENABLED": "false", "EVALUATION_SCANNER_INTERVAL": "0.2"}
     with bench_suite("test", DATA_DIR / "logs" / "bench-pipeline", extra_env, args.tracking_workers) as suite:
