@@ -95,7 +95,7 @@ def payload_hash(event: EventIn, occurred_utc: datetime | None = None) -> bytes:
     """Identity of an event's content: the same event sent again in another JSON spelling (key order,
     time offset) hashes the same; any change of meaning hashes differently (→ 409)."""
     instant = occurred_utc if occurred_utc is not None else event.occurred_at.astimezone(UTC)
-    canonical = msgspec.structs.replace(event, occurred_at=instant)
+    canonical = event if instant is event.occurred_at else msgspec.structs.replace(event, occurred_at=instant)
     return blake2b(_CANONICAL.encode(canonical), digest_size=16).digest()
 
 
@@ -165,7 +165,7 @@ def parse_items(
                 422, "ticket.attributes", f"larger than {settings.max_attributes_bytes} bytes of JSON", event
             )
             continue
-        occurred_utc = occurred.astimezone(UTC)
+        occurred_utc = occurred if occurred.tzinfo is UTC else occurred.astimezone(UTC)
         digest = payload_hash(event, occurred_utc)
         key = (source, event.event_id)
         twin = seen.get(key)
