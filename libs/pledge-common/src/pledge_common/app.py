@@ -76,7 +76,13 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(service, settings.log_level, settings.log_json)
-        engine = create_engine(settings.database_url, schema, pool_size=settings.db_pool_size, app_name=service)
+        engine = create_engine(
+            settings.database_url,
+            schema,
+            pool_size=settings.db_pool_size,
+            app_name=service,
+            parallel_workers=settings.db_parallel_workers,
+        )
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.http = make_http_client(token=settings.service_token)

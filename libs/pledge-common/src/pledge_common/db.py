@@ -14,21 +14,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from pledge_common.settings import to_async_url
 
 
-def create_engine(database_url: str, schema: str, *, pool_size: int = 10, app_name: str = "") -> AsyncEngine:
+def create_engine(
+    database_url: str, schema: str, *, pool_size: int = 10, app_name: str = "", parallel_workers: int | None = None
+) -> AsyncEngine:
     """An engine whose connections see only `schema` (then `public` for extensions), with instants rendered
-    in UTC whatever the server's default time zone (SQL that needs a local day says `AT TIME ZONE`)."""
+    in UTC whatever the server's default time zone (SQL that needs a local day says `AT TIME ZONE`).
+    `parallel_workers` caps the parallel workers of one query (0: none, for many small statements whose
+    plans would otherwise start workers once a table grows large)."""
+    server_settings = {"search_path": f"{schema},public", "application_name": app_name or schema, "TimeZone": "UTC"}
+    if parallel_workers is not None:
+        server_settings["max_parallel_workers_per_gather"] = str(parallel_workers)
     return create_async_engine(
         to_async_url(database_url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        connect_args={
-            "server_settings": {
-                "search_path": f"{schema},public",
-                "application_name": app_name or schema,
-                "TimeZone": "UTC",
-            }
-        },
+        connect_args={"server_settings": server_settings},
     )
 
 

@@ -16,6 +16,11 @@ class ServiceSettings(BaseSettings):
     database_url: str = ""
     db_schema: str = ""
     db_pool_size: int = 10
+    db_parallel_workers: int | None = Field(
+        default=None,
+        ge=0,
+        description="max_parallel_workers_per_gather of this service's connections (unset: the server's)",
+    )
     service_token: str = Field(
         default=DEV_SERVICE_TOKEN,
         validation_alias=AliasChoices("PLEDGE_SERVICE_TOKEN"),

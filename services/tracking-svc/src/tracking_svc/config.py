@@ -9,6 +9,12 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TRACKING_", extra="ignore")
 
     db_schema: str = "tracking"
+    db_parallel_workers: int | None = Field(
+        default=0,
+        ge=0,
+        description="parallel workers per query: none (ingest runs many small statements; once the event log "
+        "is large, plans starting workers cost more than they save)",
+    )
     commitment_url: str = "http://127.0.0.1:8001"
     consume_feeds: bool = Field(default=True, description="pull commitment-svc's feed in the background")
     bulk_max_items: int = Field(default=10_000, ge=1, description="largest JSON array accepted by /v1/events/bulk")

@@ -265,6 +265,23 @@ _UPDATE_TICKETS = text(
 )
 
 
+def _state_parameters(states: Sequence[TicketUpdate]) -> dict[str, list[Any]]:
+    """The array parameters of tickets' ids and derived state (`_UPDATE_TICKETS`, `_INSERT_TICKETS`)."""
+    return {
+        "ids": [u.id for u in states],
+        "statuses": [u.status for u in states],
+        "opened": [u.opened_at for u in states],
+        "closed": [u.closed_at for u in states],
+        "cancelled": [u.cancelled_at for u in states],
+        "segments": [u.segment for u in states],
+        "segment_versions": [u.segment_version for u in states],
+        "customer_refs": [u.customer_ref for u in states],
+        "customer_ref_versions": [u.customer_ref_version for u in states],
+        "attributes": [u.attributes for u in states],
+        "attributes_versions": [u.attributes_version for u in states],
+    }
+
+
 async def update_tickets(session: AsyncSession, updates: Sequence[TicketUpdate]) -> None:
     """Write the derived state of changed (or new) tickets and put each on the feed, in one statement.
 
@@ -275,23 +292,7 @@ async def update_tickets(session: AsyncSession, updates: Sequence[TicketUpdate])
     """
     if not updates:
         return
-    await session.execute(
-        _UPDATE_TICKETS,
-        {
-            "ids": [u.id for u in updates],
-            "statuses": [u.status for u in updates],
-            "opened": [u.opened_at for u in updates],
-            "closed": [u.closed_at for u in updates],
-            "cancelled": [u.cancelled_at for u in updates],
-            "segments": [u.segment for u in updates],
-            "segment_versions": [u.segment_version for u in updates],
-            "customer_refs": [u.customer_ref for u in updates],
-            "customer_ref_versions": [u.customer_ref_version for u in updates],
-            "attributes": [u.attributes for u in updates],
-            "attributes_versions": [u.attributes_version for u in updates],
-            "request_id": current_request_id(),
-        },
-    )
+    await session.execute(_UPDATE_TICKETS, {**_state_parameters(updates), "request_id": current_request_id()})
 
 
 @dataclass(slots=True)
@@ -339,24 +340,13 @@ async def insert_tickets(session: AsyncSession, tickets: Sequence[NewTicket]) ->
     answer): the caller must then plan again, since that request may have stored events of it."""
     if not tickets:
         return set()
-    states = [t.state for t in tickets]
     rows = await session.execute(
         _INSERT_TICKETS,
         {
-            "ids": [u.id for u in states],
+            **_state_parameters([t.state for t in tickets]),
             "sources": [t.source for t in tickets],
             "external_ids": [t.external_id for t in tickets],
             "processes": [t.process_key for t in tickets],
-            "statuses": [u.status for u in states],
-            "opened": [u.opened_at for u in states],
-            "closed": [u.closed_at for u in states],
-            "cancelled": [u.cancelled_at for u in states],
-            "segments": [u.segment for u in states],
-            "segment_versions": [u.segment_version for u in states],
-            "customer_refs": [u.customer_ref for u in states],
-            "customer_ref_versions": [u.customer_ref_version for u in states],
-            "attributes": [u.attributes for u in states],
-            "attributes_versions": [u.attributes_version for u in states],
             "request_id": current_request_id(),
         },
     )
