@@ -1,8 +1,10 @@
 """Ingest one chunk of events: validate, deduplicate, derive the touched tickets and node runs, write.
 
 Per chunk the database sees a fixed handful of set-based statements (look up stored event ids; the
-catalogue; create and lock the tickets; read the history of the touched runs; append the events; write
-the changed tickets and runs with their feed events) whatever the number of events.
+catalogue; lock the stored tickets; read the history of the touched runs; create the new tickets; append
+the events; write the changed tickets and runs with their feed events) whatever the number of events.
+New tickets and runs cannot exist yet, so they are written with their derived state and feed events at
+once (runs by binary COPY); only stored ones are updated.
 """
 
 from collections import defaultdict
