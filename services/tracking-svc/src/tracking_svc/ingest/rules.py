@@ -120,7 +120,7 @@ def iso(instant: datetime) -> str:
 
 
 def feed_instant(instant: datetime) -> str:
-    """An instant in stored JSON and on the feed: ISO 8601 in UTC, as Postgres's `to_jsonb` writes it when
+    """An instant in stored JSON and on the feed: ISO 8601 in UTC, as Postgres's `to_json` writes it when
     the fraction is zero (whole seconds read the same from SQL and from Python)."""
     return (instant if instant.tzinfo is UTC else instant.astimezone(UTC)).isoformat()
 

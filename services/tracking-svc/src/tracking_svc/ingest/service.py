@@ -301,13 +301,10 @@ async def ingest_chunk(
                 for c in plan.accepted
             ],
         )
-    except repo.ConcurrentInsert:
-        raise ConcurrentTwin from None
-    await repo.update_tickets(session, plan.ticket_updates)
-    # the upsert first: a refreshed ticket re-sends its stored runs, which must not include the new ones
-    upserted_tickets = {r.ticket_id: plan.run_tickets[r.ticket_id] for r in plan.run_upserts}
-    await repo.upsert_runs(session, plan.run_upserts, list(upserted_tickets.values()), plan.refresh)
-    try:
+        await repo.update_tickets(session, plan.ticket_updates)
+        # the upsert first: a refreshed ticket re-sends its stored runs, which must not include the new ones
+        upserted_tickets = {r.ticket_id: plan.run_tickets[r.ticket_id] for r in plan.run_upserts}
+        await repo.upsert_runs(session, plan.run_upserts, list(upserted_tickets.values()), plan.refresh)
         await repo.insert_new_runs(session, plan.new_runs, plan.run_tickets)
     except repo.ConcurrentInsert:
         raise ConcurrentTwin from None
