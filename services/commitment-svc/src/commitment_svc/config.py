@@ -1,6 +1,7 @@
 """commitment-svc settings: environment variables prefixed `COMMITMENT_` (DATABASE_URL as fallback)."""
 
 from pledge_common.settings import ServiceSettings
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 
@@ -8,3 +9,8 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="COMMITMENT_", extra="ignore")
 
     db_schema: str = "commitment"
+    idempotency_key_ttl_seconds: int = Field(
+        default=86_400,
+        ge=60,
+        description="how long the first answer to a request with an Idempotency-Key is replayed (default 24 h)",
+    )

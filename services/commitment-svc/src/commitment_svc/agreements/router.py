@@ -1,12 +1,13 @@
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
 from pledge_common.pagination import decode_cursor, encode_cursor, int32
 
 from commitment_svc.agreements import service
+from commitment_svc.agreements.models import AgreementRow
 from commitment_svc.agreements.repository import AgreementRepository
 from commitment_svc.agreements.schemas import (
     AgreementCreate,
@@ -16,7 +17,8 @@ from commitment_svc.agreements.schemas import (
     AgreementUpdate,
     AgreementVersionCreate,
 )
-from commitment_svc.core.etags import set_etag
+from commitment_svc.core.etags import etag_of, set_etag
+from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
 from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, Limit
 from commitment_svc.core.schemas import KEY_PATTERN, Page
 
@@ -42,15 +44,25 @@ async def list_agreements(
     return Page(items=items, next=encode_cursor(last.key, last.version) if last and len(rows) > limit else None)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+def _created(row: AgreementRow) -> Answer:
+    headers = {"ETag": etag_of(row.row_version), "Location": f"/v1/agreements/{row.id}"}
+    return Answer(status.HTTP_201_CREATED, service.public(row), headers)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=AgreementPublic)
 async def create_agreement(
-    session: SessionDep, caller: CallerDep, response: Response, body: AgreementCreate
-) -> AgreementPublic:
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    body: AgreementCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """A new agreement (version 1, draft)."""
-    row = await service.create_agreement(session, body, caller)
-    set_etag(response, row.row_version)
-    response.headers["Location"] = f"/v1/agreements/{row.id}"
-    return service.public(row)
+
+    async def create() -> Answer:
+        return _created(await service.create_agreement(session, body, caller))
+
+    return await answer_once(request, session, caller, idempotency_key, body, create)
 
 
 @router.get("/{id}")
@@ -78,15 +90,21 @@ async def list_versions(id: UUID, session: SessionDep) -> list[AgreementPublic]:
     return [service.public(v) for v in await AgreementRepository(session).versions_of(row.key)]
 
 
-@router.post("/{id}/versions", status_code=status.HTTP_201_CREATED)
+@router.post("/{id}/versions", status_code=status.HTTP_201_CREATED, response_model=AgreementPublic)
 async def create_version(
-    id: UUID, session: SessionDep, caller: CallerDep, response: Response, body: AgreementVersionCreate
-) -> AgreementPublic:
+    id: UUID,
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    body: AgreementVersionCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """A new draft version with this version's terms and the given changes."""
-    row = await service.create_version(session, id, body, caller)
-    set_etag(response, row.row_version)
-    response.headers["Location"] = f"/v1/agreements/{row.id}"
-    return service.public(row)
+
+    async def create() -> Answer:
+        return _created(await service.create_version(session, id, body, caller))
+
+    return await answer_once(request, session, caller, idempotency_key, body, create)
 
 
 @router.post("/{id}/transitions")

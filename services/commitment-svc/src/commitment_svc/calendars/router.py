@@ -1,11 +1,13 @@
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pledge_common.db import SessionDep
+from pledge_common.identity import CallerDep
 from pledge_common.pagination import decode_cursor, encode_cursor
 
 from commitment_svc.calendars import service
 from commitment_svc.calendars.repository import CalendarRepository
 from commitment_svc.calendars.schemas import CalendarPublic, CalendarUpsert, HolidayImport, HolidayImportResult
-from commitment_svc.core.etags import set_etag
+from commitment_svc.core.etags import etag_of, set_etag
+from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
 from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit
 from commitment_svc.core.schemas import Page
 
@@ -29,15 +31,25 @@ async def get_calendar(key: KeyPath, session: SessionDep, response: Response) ->
     return calendar
 
 
-@router.put("/{key}")
+@router.put("/{key}", response_model=CalendarPublic)
 async def put_calendar(
-    key: KeyPath, session: SessionDep, response: Response, body: CalendarUpsert, if_match: IfMatch = None
-) -> CalendarPublic:
+    key: KeyPath,
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    body: CalendarUpsert,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """Create a calendar (201), or replace it (needs If-Match with the current ETag)."""
-    calendar, created = await service.upsert_calendar(session, key, body, if_match)
-    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    set_etag(response, calendar.version)
-    return calendar
+
+    async def upsert() -> Answer:
+        calendar, created = await service.upsert_calendar(session, key, body, if_match)
+        return Answer(
+            status.HTTP_201_CREATED if created else status.HTTP_200_OK, calendar, {"ETag": etag_of(calendar.version)}
+        )
+
+    return await answer_once(request, session, caller, idempotency_key, body, upsert)
 
 
 @router.post("/{key}/holidays/import")

@@ -2,13 +2,14 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
 from pledge_common.pagination import decode_cursor, encode_cursor, int32
 from pledge_common.problems import invalid
 
 from commitment_svc.commitments import service
+from commitment_svc.commitments.models import CommitmentVersion
 from commitment_svc.commitments.repository import CommitmentRepository
 from commitment_svc.commitments.schemas import (
     CommitmentCreate,
@@ -18,7 +19,8 @@ from commitment_svc.commitments.schemas import (
     CommitmentUpdate,
     CommitmentVersionCreate,
 )
-from commitment_svc.core.etags import set_etag
+from commitment_svc.core.etags import etag_of, set_etag
+from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
 from commitment_svc.core.models import now_utc
 from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, Limit
 from commitment_svc.core.schemas import KEY_PATTERN, Page
@@ -71,15 +73,25 @@ async def resolve_commitment(
     return service.public(await service.resolve(session, process, node, segment, instant))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+def _created(row: CommitmentVersion) -> Answer:
+    headers = {"ETag": etag_of(row.row_version), "Location": f"/v1/commitments/{row.id}"}
+    return Answer(status.HTTP_201_CREATED, service.public(row), headers)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=CommitmentPublic)
 async def create_commitment(
-    session: SessionDep, caller: CallerDep, response: Response, body: CommitmentCreate
-) -> CommitmentPublic:
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    body: CommitmentCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """A new commitment (version 1, draft) for one node, or the whole process when `node_key` is null."""
-    row = await service.create_commitment(session, body, caller)
-    set_etag(response, row.row_version)
-    response.headers["Location"] = f"/v1/commitments/{row.id}"
-    return service.public(row)
+
+    async def create() -> Answer:
+        return _created(await service.create_commitment(session, body, caller))
+
+    return await answer_once(request, session, caller, idempotency_key, body, create)
 
 
 @router.get("/{id}")
@@ -113,15 +125,21 @@ async def list_versions(id: UUID, session: SessionDep) -> list[CommitmentPublic]
     return [service.public(v) for v in await CommitmentRepository(session).versions_of(row.commitment_key)]
 
 
-@router.post("/{id}/versions", status_code=status.HTTP_201_CREATED)
+@router.post("/{id}/versions", status_code=status.HTTP_201_CREATED, response_model=CommitmentPublic)
 async def create_version(
-    id: UUID, session: SessionDep, caller: CallerDep, response: Response, body: CommitmentVersionCreate
-) -> CommitmentPublic:
+    id: UUID,
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    body: CommitmentVersionCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """A new draft version with the terms of this one and the given changes; activate it to take effect."""
-    row = await service.create_version(session, id, body, caller)
-    set_etag(response, row.row_version)
-    response.headers["Location"] = f"/v1/commitments/{row.id}"
-    return service.public(row)
+
+    async def create() -> Answer:
+        return _created(await service.create_version(session, id, body, caller))
+
+    return await answer_once(request, session, caller, idempotency_key, body, create)
 
 
 @router.post("/{id}/transitions")

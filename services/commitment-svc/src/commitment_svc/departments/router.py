@@ -1,8 +1,10 @@
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pledge_common.db import SessionDep
+from pledge_common.identity import CallerDep
 from pledge_common.pagination import decode_cursor, encode_cursor
 
-from commitment_svc.core.etags import set_etag
+from commitment_svc.core.etags import etag_of, set_etag
+from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
 from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit
 from commitment_svc.core.schemas import Page
 from commitment_svc.departments import service
@@ -31,15 +33,27 @@ async def get_department(key: KeyPath, session: SessionDep, response: Response) 
     return (await service.public(session, [department]))[0]
 
 
-@router.put("/{key}")
+@router.put("/{key}", response_model=DepartmentPublic)
 async def put_department(
-    key: KeyPath, session: SessionDep, response: Response, body: DepartmentUpsert, if_match: IfMatch = None
-) -> DepartmentPublic:
+    key: KeyPath,
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    body: DepartmentUpsert,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """Create or replace a department and its positions (201 when created)."""
-    department, created = await service.upsert_department(session, key, body, if_match)
-    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    set_etag(response, department.row_version)
-    return (await service.public(session, [department]))[0]
+
+    async def upsert() -> Answer:
+        department, created = await service.upsert_department(session, key, body, if_match)
+        return Answer(
+            status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+            (await service.public(session, [department]))[0],
+            {"ETag": etag_of(department.row_version)},
+        )
+
+    return await answer_once(request, session, caller, idempotency_key, body, upsert)
 
 
 @router.delete("/{key}", status_code=status.HTTP_204_NO_CONTENT)

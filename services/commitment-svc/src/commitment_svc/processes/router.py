@@ -1,9 +1,11 @@
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pledge_common.db import SessionDep
+from pledge_common.identity import CallerDep
 from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import NotFound
 
-from commitment_svc.core.etags import set_etag
+from commitment_svc.core.etags import etag_of, set_etag
+from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
 from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit
 from commitment_svc.core.schemas import Page
 from commitment_svc.processes import service
@@ -30,15 +32,25 @@ async def get_process(key: KeyPath, session: SessionDep, response: Response) -> 
     return process
 
 
-@router.put("/{key}")
+@router.put("/{key}", response_model=ProcessPublic)
 async def put_process(
-    key: KeyPath, session: SessionDep, response: Response, body: ProcessUpsert, if_match: IfMatch = None
-) -> ProcessPublic:
+    key: KeyPath,
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    body: ProcessUpsert,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """Create a process (201) or replace it with its nodes (needs If-Match); nodes are ordered as listed."""
-    process, created = await service.upsert_process(session, key, body, if_match)
-    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    set_etag(response, process.version)
-    return process
+
+    async def upsert() -> Answer:
+        process, created = await service.upsert_process(session, key, body, if_match)
+        return Answer(
+            status.HTTP_201_CREATED if created else status.HTTP_200_OK, process, {"ETag": etag_of(process.version)}
+        )
+
+    return await answer_once(request, session, caller, idempotency_key, body, upsert)
 
 
 @router.delete("/{key}", status_code=status.HTTP_204_NO_CONTENT)

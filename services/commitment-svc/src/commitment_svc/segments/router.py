@@ -1,8 +1,10 @@
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pledge_common.db import SessionDep
+from pledge_common.identity import CallerDep
 from pledge_common.pagination import decode_cursor, encode_cursor
 
-from commitment_svc.core.etags import set_etag
+from commitment_svc.core.etags import etag_of, set_etag
+from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
 from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit
 from commitment_svc.core.schemas import Page
 from commitment_svc.segments import service
@@ -29,15 +31,27 @@ async def get_segment(key: KeyPath, session: SessionDep, response: Response) -> 
     return SegmentPublic.model_validate(segment)
 
 
-@router.put("/{key}")
+@router.put("/{key}", response_model=SegmentPublic)
 async def put_segment(
-    key: KeyPath, session: SessionDep, response: Response, body: SegmentUpsert, if_match: IfMatch = None
-) -> SegmentPublic:
+    key: KeyPath,
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    body: SegmentUpsert,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """Create a segment or rename it (201 when created)."""
-    segment, created = await service.upsert_segment(session, key, body, if_match)
-    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    set_etag(response, segment.row_version)
-    return SegmentPublic.model_validate(segment)
+
+    async def upsert() -> Answer:
+        segment, created = await service.upsert_segment(session, key, body, if_match)
+        return Answer(
+            status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+            SegmentPublic.model_validate(segment),
+            {"ETag": etag_of(segment.row_version)},
+        )
+
+    return await answer_once(request, session, caller, idempotency_key, body, upsert)
 
 
 @router.delete("/{key}", status_code=status.HTTP_204_NO_CONTENT)
