@@ -1,5 +1,6 @@
 """Business calendars: windows, holidays, make-up days, the built-in 24x7, holiday import."""
 
+import json
 from typing import Any
 
 import httpx
@@ -100,6 +101,100 @@ class TestPutCalendar:
         assert body["weekly"]["6"] == [["00:00", "24:00"]]
         response = await client.put("/v1/calendars/24x7", json=calendar(), headers={"If-Match": '"1"'})
         problem(response, 409)
+
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+async def patch(client: httpx.AsyncClient, url: str, body: Any, if_match: str | None = '"1"') -> httpx.Response:
+    headers = {"Content-Type": MERGE_PATCH} | ({"If-Match": if_match} if if_match is not None else {})
+    return await client.patch(url, content=json.dumps(body), headers=headers)
+
+
+class TestPatchCalendar:
+    async def test_changes_only_the_fields_sent_and_emits_the_put_payload(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        await ok(await client.put("/v1/calendars/w", json=calendar()), 201)
+        response = await patch(client, "/v1/calendars/w", {"name": "W renamed", "holidays": ["2026-10-01"]})
+        body = await ok(response)
+        assert response.headers["etag"] == '"2"'
+        assert (body["name"], body["holidays"], body["version"]) == ("W renamed", ["2026-10-01"], 2)
+        assert body["weekly"]["0"] == [["09:00", "12:00"], ["13:00", "18:00"]]
+        assert body["extra_working_days"] == ["2026-05-09"]
+        assert body["timezone"] == "Asia/Shanghai"
+        first, second = await events(session, "calendar.upserted")
+        assert set(second) == set(first)
+        assert {k: v for k, v in second.items() if k not in {"name", "holidays", "version"}} == {
+            k: v for k, v in first.items() if k not in {"name", "holidays", "version"}
+        }
+        assert (second["name"], second["holidays"], second["version"]) == ("W renamed", ["2026-10-01"], 2)
+
+    async def test_plain_json_is_accepted_too(self, client: httpx.AsyncClient) -> None:
+        await ok(await client.put("/v1/calendars/w", json=calendar()), 201)
+        body = await ok(await client.patch("/v1/calendars/w", json={"name": "W2"}, headers={"If-Match": '"1"'}))
+        assert body["name"] == "W2"
+
+    async def test_a_map_sent_replaces_the_whole_map(self, client: httpx.AsyncClient) -> None:
+        await ok(await client.put("/v1/calendars/w", json=calendar()), 201)
+        body = await ok(await patch(client, "/v1/calendars/w", {"weekly": {"5": [["10:00", "14:00"]]}}))
+        assert body["weekly"]["5"] == [["10:00", "14:00"]]
+        assert body["weekly"]["0"] == []
+
+    async def test_null_resets_a_field_to_its_default(self, client: httpx.AsyncClient) -> None:
+        await ok(await client.put("/v1/calendars/w", json=calendar(extra_day_windows=[["10:00", "16:00"]])), 201)
+        body = await ok(await patch(client, "/v1/calendars/w", {"extra_working_days": None, "extra_day_windows": None}))
+        assert (body["extra_working_days"], body["extra_day_windows"]) == ([], None)
+        assert body["holidays"] == ["2026-05-01"]
+
+    async def test_stale_if_match_is_412_and_missing_is_428(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        await ok(await client.put("/v1/calendars/w", json=calendar()), 201)
+        await ok(await patch(client, "/v1/calendars/w", {"name": "W2"}))
+        problem(await patch(client, "/v1/calendars/w", {"name": "W3"}), 412, "header.If-Match")
+        problem(await patch(client, "/v1/calendars/w", {"name": "W3"}, if_match=None), 428, "header.If-Match")
+        assert (await ok(await client.get("/v1/calendars/w")))["name"] == "W2"
+        assert len(await events(session, "calendar.upserted")) == 2
+
+    async def test_invalid_value_is_422_naming_the_field_and_changes_nothing(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        await ok(await client.put("/v1/calendars/w", json=calendar()), 201)
+        problem(await patch(client, "/v1/calendars/w", {"timezone": "Mars/Olympus"}), 422, "timezone")
+        problem(await patch(client, "/v1/calendars/w", {"weekly": {"1": [["12:00", "09:00"]]}}), 422, "weekly.1[0]")
+        problem(await patch(client, "/v1/calendars/w", {"holidays": ["2026-05-09"]}), 422, "extra_working_days")
+        problem(await patch(client, "/v1/calendars/w", {"holidays": ["someday"]}), 422, "holidays.0")
+        problem(await patch(client, "/v1/calendars/w", {"name": ""}), 422, "name")
+        assert (await ok(await client.get("/v1/calendars/w")))["version"] == 1
+        assert len(await events(session, "calendar.upserted")) == 1
+
+    async def test_required_field_set_to_null_is_422_naming_it(self, client: httpx.AsyncClient) -> None:
+        await ok(await client.put("/v1/calendars/w", json=calendar()), 201)
+        problem(await patch(client, "/v1/calendars/w", {"timezone": None}), 422, "timezone")
+
+    async def test_unknown_field_is_422_naming_it_even_when_null(self, client: httpx.AsyncClient) -> None:
+        await ok(await client.put("/v1/calendars/w", json=calendar()), 201)
+        problem(await patch(client, "/v1/calendars/w", {"colour": "blue"}), 422, "colour")
+        problem(await patch(client, "/v1/calendars/w", {"colour": None}), 422, "colour")
+
+    async def test_body_that_is_not_an_object_is_422(self, client: httpx.AsyncClient) -> None:
+        await ok(await client.put("/v1/calendars/w", json=calendar()), 201)
+        problem(await patch(client, "/v1/calendars/w", ["name"]), 422, "body")
+
+    async def test_patch_changing_nothing_keeps_the_version(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        await ok(await client.put("/v1/calendars/w", json=calendar()), 201)
+        body = await ok(await patch(client, "/v1/calendars/w", {"name": W_CALENDAR["name"]}))
+        assert body["version"] == 1
+        assert len(await events(session, "calendar.upserted")) == 1
+
+    async def test_unknown_calendar_is_404(self, client: httpx.AsyncClient) -> None:
+        problem(await patch(client, "/v1/calendars/none", {"name": "N"}), 404)
+
+    async def test_built_in_24x7_cannot_change(self, client: httpx.AsyncClient) -> None:
+        problem(await patch(client, "/v1/calendars/24x7", {"name": "Always"}), 409)
 
 
 class TestImportHolidays:

@@ -1,5 +1,6 @@
 """Service processes and their ordered nodes."""
 
+import json
 from typing import Any
 
 import httpx
@@ -65,6 +66,70 @@ class TestPutProcess:
         )  # fmt: skip
         body = problem(response, 409, "nodes")
         assert "repair-dispatch-vip" in body["detail"]
+
+
+async def patch(client: httpx.AsyncClient, body: Any, if_match: str | None = '"1"') -> httpx.Response:
+    headers = {"Content-Type": "application/merge-patch+json"} | ({"If-Match": if_match} if if_match else {})
+    return await client.patch("/v1/processes/repair", content=json.dumps(body), headers=headers)
+
+
+class TestPatchProcess:
+    async def test_changes_only_the_fields_sent_and_emits_the_put_payload(
+        self, client: httpx.AsyncClient, session: AsyncSession, org: dict[str, Any]
+    ) -> None:
+        response = await patch(client, {"description": "From the call to power back on"})
+        body = await ok(response)
+        assert response.headers["etag"] == '"2"'
+        assert (body["description"], body["name"], body["owner_department"]) == (
+            "From the call to power back on", "Fault repair", "ops",
+        )  # fmt: skip
+        assert body["nodes"] == org["process"]["nodes"]
+        first, second = await events(session, "process.upserted")
+        assert set(second) == {"key", "name", "description", "owner_department", "nodes"}
+        assert second == {**first, "description": "From the call to power back on"}
+
+    async def test_nodes_sent_replace_the_node_list(self, client: httpx.AsyncClient, org: dict[str, Any]) -> None:
+        nodes = [{"key": "restore", "name": "Restore", "department": "field"}, {"key": "dispatch", "name": "D"}]
+        body = await ok(await patch(client, {"nodes": nodes}))
+        assert [(n["key"], n["position"], n["department"]) for n in body["nodes"]] == [
+            ("restore", 1, "field"), ("dispatch", 2, None),
+        ]  # fmt: skip
+        assert body["owner_department"] == "ops"
+
+    async def test_null_owner_department_clears_it(self, client: httpx.AsyncClient, org: dict[str, Any]) -> None:
+        body = await ok(await patch(client, {"owner_department": None}))
+        assert body["owner_department"] is None
+
+    async def test_stale_if_match_is_412_and_missing_is_428(
+        self, client: httpx.AsyncClient, session: AsyncSession, org: dict[str, Any]
+    ) -> None:
+        problem(await patch(client, {"name": "Repair"}, if_match='"7"'), 412, "header.If-Match")
+        problem(await patch(client, {"name": "Repair"}, if_match=None), 428, "header.If-Match")
+        assert len(await events(session, "process.upserted")) == 1
+
+    async def test_invalid_field_is_422_naming_it(
+        self, client: httpx.AsyncClient, session: AsyncSession, org: dict[str, Any]
+    ) -> None:
+        problem(await patch(client, {"owner_department": "ghost"}), 422, "owner_department")
+        problem(await patch(client, {"owner_department": "Not A Key"}), 422, "owner_department")
+        problem(await patch(client, {"nodes": [{"key": "a", "name": "A", "department": "ghost"}]}), 422,
+                "nodes[0].department")  # fmt: skip
+        problem(await patch(client, {"nodes": [{"key": "a", "name": "A"}, {"key": "a", "name": "B"}]}), 422, "nodes")
+        problem(await patch(client, {"nodes": [{"key": "a", "name": "A", "position": 1}]}), 422, "nodes.0.position")
+        problem(await patch(client, {"name": None}), 422, "name")
+        problem(await patch(client, {"key": "other"}), 422, "key")
+        assert (await ok(await client.get("/v1/processes/repair")))["version"] == 1
+        assert len(await events(session, "process.upserted")) == 1
+
+    async def test_dropping_a_node_a_commitment_names_is_409(
+        self, client: httpx.AsyncClient, org: dict[str, Any]
+    ) -> None:
+        await ok(await client.post("/v1/commitments", json=commitment_body()), 201)
+        problem(await patch(client, {"nodes": [{"key": "arrive", "name": "A"}]}), 409, "nodes")
+
+    async def test_unknown_process_is_404(self, client: httpx.AsyncClient) -> None:
+        response = await client.patch("/v1/processes/none", json={"name": "N"}, headers={"If-Match": '"1"'})
+        problem(response, 404)
 
 
 class TestNodes:

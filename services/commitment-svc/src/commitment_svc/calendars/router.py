@@ -8,7 +8,7 @@ from commitment_svc.calendars.repository import CalendarRepository
 from commitment_svc.calendars.schemas import CalendarPublic, CalendarUpsert, HolidayImport, HolidayImportResult
 from commitment_svc.core.etags import etag_of, set_etag
 from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
-from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit
+from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit, MergePatch
 from commitment_svc.core.schemas import Page
 
 router = APIRouter(prefix="/v1/calendars", tags=["calendars"])
@@ -60,6 +60,16 @@ async def import_holidays(
     result = await service.import_holidays(session, key, body, if_match)
     set_etag(response, result.calendar.version)
     return result
+
+
+@router.patch("/{key}")
+async def patch_calendar(
+    key: KeyPath, session: SessionDep, response: Response, patch: MergePatch, if_match: IfMatch = None
+) -> CalendarPublic:
+    """Change some fields (JSON merge patch; needs If-Match): a field sent replaces it whole, null resets it."""
+    calendar = await service.patch_calendar(session, key, patch, if_match)
+    set_etag(response, calendar.version)
+    return calendar
 
 
 @router.delete("/{key}", status_code=status.HTTP_204_NO_CONTENT)

@@ -1,5 +1,6 @@
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 import holidays as holiday_data
 from pledge_common.outbox import emit
@@ -12,6 +13,7 @@ from commitment_svc.calendars.repository import CalendarRepository
 from commitment_svc.calendars.rules import CalendarError, build_calendar, normalise_weekly
 from commitment_svc.calendars.schemas import CalendarPublic, CalendarUpsert, HolidayImport, HolidayImportResult
 from commitment_svc.core.etags import check_if_match
+from commitment_svc.core.merge_patch import merge_patch
 from commitment_svc.core.models import now_utc
 
 
@@ -54,7 +56,11 @@ async def get_calendar(session: AsyncSession, key: str) -> CalendarPublic:
     return (await public(session, [row]))[0]
 
 
-def _checked(body: CalendarUpsert) -> tuple[dict[str, list[list[str]]], list[list[str]] | None]:
+Weekly = dict[str, list[list[str]]]
+Windows = list[list[str]]
+
+
+def _checked(body: CalendarUpsert) -> tuple[Weekly, Windows | None]:
     try:
         build_calendar(body.timezone, body.weekly, body.holidays, body.extra_working_days, body.extra_day_windows)
         weekly = normalise_weekly(body.weekly)
@@ -70,18 +76,17 @@ async def upsert_calendar(
     session: AsyncSession, key: str, body: CalendarUpsert, if_match: str | None
 ) -> tuple[CalendarPublic, bool]:
     """Create a calendar, or replace it (If-Match required); returns (calendar, created)."""
-    weekly, extra = _checked(body)
+    checked = _checked(body)
     repo = CalendarRepository(session)
     row = await repo.get(key, for_update=True)
-    now = now_utc()
-    holidays_sorted = sorted(set(body.holidays))
-    working_sorted = sorted(set(body.extra_working_days))
     if row is None:
         if if_match is not None and if_match.strip() != "*":
             raise PreconditionFailed(
                 f"calendar `{key}` does not exist",
                 errors=[{"field": "header.If-Match", "message": "the calendar does not exist"}],
             )
+        weekly, extra = checked
+        now = now_utc()
         row = CalendarRow(
             key=key,
             name=body.name,
@@ -92,30 +97,59 @@ async def upsert_calendar(
             updated_at=now,
         )
         await repo.add(row)
-        created = True
-    else:
-        check_if_match(if_match, row.row_version, required=True)
-        if row.builtin:
-            raise Conflict(f"calendar `{key}` is built in and cannot be changed")
-        current = (await public(session, [row]))[0]
-        if (
-            current.name,
-            current.timezone,
-            current.weekly,
-            current.holidays,
-            current.extra_working_days,
-            current.extra_day_windows,
-        ) == (body.name, body.timezone, weekly, holidays_sorted, working_sorted, extra):
-            return current, False
-        row.name, row.timezone, row.weekly, row.extra_day_windows = body.name, body.timezone, weekly, extra
-        row.row_version += 1
-        row.updated_at = now
-        await repo.add(row)
-        created = False
-    await repo.replace_days(key, holidays_sorted, working_sorted)
+        return await _store_days(session, row, body), True
+    check_if_match(if_match, row.row_version, required=True)
+    return await _replace(session, row, (await public(session, [row]))[0], body, checked), False
+
+
+async def patch_calendar(
+    session: AsyncSession, key: str, patch: dict[str, Any], if_match: str | None
+) -> CalendarPublic:
+    """Change some fields of a calendar (If-Match required): the merged calendar is checked as a PUT body."""
+    row = await CalendarRepository(session).get(key, for_update=True)
+    if row is None:
+        raise NotFound(f"no calendar `{key}`")
+    check_if_match(if_match, row.row_version, required=True)
+    current = (await public(session, [row]))[0]
+    body = merge_patch(CalendarUpsert, current.model_dump(mode="json", include=set(CalendarUpsert.model_fields)), patch)
+    return await _replace(session, row, current, body, _checked(body))
+
+
+async def _replace(
+    session: AsyncSession,
+    row: CalendarRow,
+    current: CalendarPublic,
+    body: CalendarUpsert,
+    checked: tuple[Weekly, Windows | None],
+) -> CalendarPublic:
+    """Replace a stored calendar (`current` is its public form; If-Match already checked). PUT and PATCH."""
+    if row.builtin:
+        raise Conflict(f"calendar `{row.key}` is built in and cannot be changed")
+    weekly, extra = checked
+    if (
+        current.name,
+        current.timezone,
+        current.weekly,
+        current.holidays,
+        current.extra_working_days,
+        current.extra_day_windows,
+    ) == (body.name, body.timezone, weekly, sorted(set(body.holidays)), sorted(set(body.extra_working_days)), extra):
+        return current
+    row.name, row.timezone, row.weekly, row.extra_day_windows = body.name, body.timezone, weekly, extra
+    row.row_version += 1
+    row.updated_at = now_utc()
+    await CalendarRepository(session).add(row)
+    return await _store_days(session, row, body)
+
+
+async def _store_days(session: AsyncSession, row: CalendarRow, body: CalendarUpsert) -> CalendarPublic:
+    """Write the body's dates of a saved calendar and put the result on the feed."""
+    await CalendarRepository(session).replace_days(
+        row.key, sorted(set(body.holidays)), sorted(set(body.extra_working_days))
+    )
     out = (await public(session, [row]))[0]
-    await emit(session, "calendar.upserted", key, out.feed_payload())
-    return out, created
+    await emit(session, "calendar.upserted", row.key, out.feed_payload())
+    return out
 
 
 def public_holidays(body: HolidayImport) -> tuple[dict[date, str], set[date]]:

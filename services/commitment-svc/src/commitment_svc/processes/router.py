@@ -6,7 +6,7 @@ from pledge_common.problems import NotFound
 
 from commitment_svc.core.etags import etag_of, set_etag
 from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
-from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit
+from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit, MergePatch
 from commitment_svc.core.schemas import Page
 from commitment_svc.processes import service
 from commitment_svc.processes.repository import ProcessRepository
@@ -51,6 +51,16 @@ async def put_process(
         )
 
     return await answer_once(request, session, caller, idempotency_key, body, upsert)
+
+
+@router.patch("/{key}")
+async def patch_process(
+    key: KeyPath, session: SessionDep, response: Response, patch: MergePatch, if_match: IfMatch = None
+) -> ProcessPublic:
+    """Change some fields (JSON merge patch; needs If-Match): a field sent replaces it whole, null resets it."""
+    process = await service.patch_process(session, key, patch, if_match)
+    set_etag(response, process.version)
+    return process
 
 
 @router.delete("/{key}", status_code=status.HTTP_204_NO_CONTENT)

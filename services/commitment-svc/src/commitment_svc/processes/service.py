@@ -1,10 +1,12 @@
 from collections.abc import Sequence
+from typing import Any
 
 from pledge_common.outbox import emit
 from pledge_common.problems import Conflict, NotFound, PreconditionFailed, field_error, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commitment_svc.core.etags import check_if_match
+from commitment_svc.core.merge_patch import merge_patch
 from commitment_svc.core.models import now_utc
 from commitment_svc.departments.service import require_department
 from commitment_svc.processes.models import Process, ProcessNode
@@ -81,12 +83,16 @@ async def _save(session: AsyncSession, row: Process, nodes: Sequence[NodeIn], *,
     return out
 
 
+async def _check_references(session: AsyncSession, body: ProcessUpsert) -> None:
+    await require_department(session, "owner_department", body.owner_department)
+    await _check_nodes(session, body.nodes)
+
+
 async def upsert_process(
     session: AsyncSession, key: str, body: ProcessUpsert, if_match: str | None
 ) -> tuple[ProcessPublic, bool]:
     """Create a process with its nodes, or replace it (If-Match required). The key never changes."""
-    await require_department(session, "owner_department", body.owner_department)
-    await _check_nodes(session, body.nodes)
+    await _check_references(session, body)
     repo = ProcessRepository(session)
     row = await repo.get(key, for_update=True)
     if row is None:
@@ -105,7 +111,25 @@ async def upsert_process(
         )
         return await _save(session, row, body.nodes, bump=False), True
     check_if_match(if_match, row.row_version, required=True)
+    return await _replace(session, row, (await public(session, [row]))[0], body), False
+
+
+async def patch_process(session: AsyncSession, key: str, patch: dict[str, Any], if_match: str | None) -> ProcessPublic:
+    """Change some fields of a process (If-Match required): the merged process is checked as a PUT body."""
+    row = await ProcessRepository(session).get(key, for_update=True)
+    if row is None:
+        raise NotFound(f"no process `{key}`")
+    check_if_match(if_match, row.row_version, required=True)
     current = (await public(session, [row]))[0]
+    fields: dict[str, Any] = {name: True for name in ProcessUpsert.model_fields}
+    fields["nodes"] = {"__all__": set(NodeIn.model_fields)}
+    body = merge_patch(ProcessUpsert, current.model_dump(mode="json", include=fields), patch)
+    await _check_references(session, body)
+    return await _replace(session, row, current, body)
+
+
+async def _replace(session: AsyncSession, row: Process, current: ProcessPublic, body: ProcessUpsert) -> ProcessPublic:
+    """Replace a stored process and its nodes (`current` is its public form; If-Match already checked)."""
     wanted = [NodePublic(position=i + 1, **n.model_dump()) for i, n in enumerate(body.nodes)]
     if (current.name, current.description, current.owner_department, current.nodes) == (
         body.name,
@@ -113,9 +137,9 @@ async def upsert_process(
         body.owner_department,
         wanted,
     ):
-        return current, False
+        return current
     row.name, row.description, row.owner_department = body.name, body.description, body.owner_department
-    return await _save(session, row, body.nodes, bump=True), False
+    return await _save(session, row, body.nodes, bump=True)
 
 
 async def _locked(session: AsyncSession, key: str) -> tuple[Process, list[NodeIn]]:
