@@ -96,6 +96,20 @@ class TestFileComplaint:
         assert response.headers["content-type"] == PROBLEM
         assert response.json()["errors"][0]["field"] == "ticket_id"
 
+    @pytest.mark.parametrize("ticket_id", ["\u0007bell", "a?b#c", "../../internal/feed", "100%"])
+    async def test_a_ticket_id_unfit_for_a_url_is_an_unknown_ticket_not_a_500(
+        self, client: httpx.AsyncClient, ticket_id: str
+    ) -> None:
+        response = await client.post("/v1/complaints", json=complaint_body(ticket_id=ticket_id))
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == "ticket_id"
+
+    async def test_a_ticket_reference_with_a_slash_reaches_tracking_whole(
+        self, client: httpx.AsyncClient, upstreams: Upstreams
+    ) -> None:
+        upstreams.tracking.add_ticket("crm:WO/7?", "fault-repair")
+        assert (await file(client, ticket_id="crm:WO/7?"))["process_key"] == "fault-repair"
+
     async def test_unknown_severity_is_422_naming_it(self, client: httpx.AsyncClient) -> None:
         response = await client.post("/v1/complaints", json=complaint_body(severity="huge"))
         assert response.status_code == 422

@@ -35,7 +35,7 @@ class TrackingClient(UpstreamClient):
 
     async def get_ticket(self, ticket_id: str) -> TicketView | None:
         """The ticket, or None when tracking does not know it."""
-        response = await self._request("GET", f"/v1/tickets/{ticket_id}")
+        response = await self._request("GET", f"/v1/tickets/{quote(ticket_id, safe='')}")
         if response.status_code in (404, 422):
             return None
         body = self._json_or_reject(response)
