@@ -33,11 +33,12 @@ class FakeTracking:
         segment: str | None = None,
         customer_ref: str | None = None,
         nodes: list[tuple[str, str | None]] = (),  # type: ignore[assignment]
+        source: str = "crm",
     ) -> None:
         self.processes.add(process_key)
         self.tickets[ticket_id] = {
             "id": ticket_id,
-            "source": "crm",
+            "source": source,
             "external_id": f"ext-{ticket_id}",
             "process_key": process_key,
             "segment": segment,
@@ -80,9 +81,14 @@ class FakeTracking:
                 items = [{"id": "some-ticket", "process_key": process}]  # `processes`: known, with tickets
             return httpx.Response(200, json={"items": items, "next": None})
         if request.method == "GET" and path == "/v1/tickets/count":
-            process = request.url.params.get("process")
-            count = sum(1 for t in self.tickets.values() if process is None or t["process_key"] == process)
-            return httpx.Response(200, json={"count": count + self.extra_ticket_counts.get(process or "", 0)})
+            process, source = request.url.params.get("process"), request.url.params.get("source")
+            count = sum(
+                1
+                for t in self.tickets.values()
+                if (process is None or t["process_key"] == process) and (source is None or t["source"] == source)
+            )
+            extra = self.extra_ticket_counts.get(process or "", 0) if source is None else 0
+            return httpx.Response(200, json={"count": count + extra})
         if request.method == "GET" and path.startswith("/v1/known-processes/"):
             key = path.removeprefix("/v1/known-processes/")
             if key not in self.processes:

@@ -3,9 +3,10 @@
 Cursors come from `pledge_common.pagination` (parameter `cursor`, errors name `query.cursor`)."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pledge_common.identity import Caller
 from pledge_common.problems import invalid
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -38,6 +39,20 @@ class Input(BaseModel):
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = Field(description="pass as `cursor` to get the next page; null on the last page")
+
+
+def visible_to(caller: Caller, source: str | None) -> bool:
+    """A caller bound to source systems sees what concerns their tickets only; a row without a source (no
+    ticket, or written before sources were kept) only callers bound to none see."""
+    return caller.sources is None or (source is not None and source in caller.sources)
+
+
+def source_clause(column: str, sources: frozenset[str] | None, params: dict[str, Any]) -> str | None:
+    """The SQL condition `visible_to` states, for the rows of a list or an aggregate (None: no condition)."""
+    if sources is None:
+        return None
+    params["caller_sources"] = sorted(sources)
+    return f"{column} = ANY(CAST(:caller_sources AS text[]))"
 
 
 def timezone_named(name: str, field: str = "query.tz") -> str:

@@ -42,10 +42,30 @@ class TrackingClient(UpstreamClient):
         return _ticket_view(body)
 
     async def count_tickets(
-        self, process_key: str, opened_from: datetime | None, opened_to: datetime | None
+        self,
+        process_key: str,
+        opened_from: datetime | None,
+        opened_to: datetime | None,
+        sources: frozenset[str] | None = None,
     ) -> int | None:
-        """Tickets of a process opened in [from, to), counted by tracking (`GET /v1/tickets/count`)."""
+        """Tickets of a process opened in [from, to), counted by tracking (`GET /v1/tickets/count`); with
+        `sources`, only those source systems' tickets (one count per source, summed)."""
+        if sources is None:
+            return await self._count_tickets(process_key, opened_from, opened_to, None)
+        total = 0
+        for source in sorted(sources):
+            count = await self._count_tickets(process_key, opened_from, opened_to, source)
+            if count is None:
+                return None
+            total += count
+        return total
+
+    async def _count_tickets(
+        self, process_key: str, opened_from: datetime | None, opened_to: datetime | None, source: str | None
+    ) -> int | None:
         params: dict[str, str] = {"process": process_key}
+        if source is not None:
+            params["source"] = source
         if opened_from is not None:
             params["opened_from"] = opened_from.isoformat()
         if opened_to is not None:

@@ -64,7 +64,7 @@ async def complaint_metrics(
     groups = await repository.metrics(where, group_by, bucket, tz) if group_by != "none" else []
     rates = []
     for process_key, complaints in await repository.complaints_by_process(where):
-        tickets = await tracking.count_tickets(process_key, where.start, where.end)
+        tickets = await tracking.count_tickets(process_key, where.start, where.end, where.sources)
         rates.append(
             ProcessRate(
                 process_key=process_key,

@@ -20,6 +20,7 @@ class Complaint(SQLModel, table=True):
     channel: str
     customer_ref: str
     ticket_id: str | None = None
+    source: str | None = None  # the source system of that ticket (None without a ticket)
     process_key: str | None = None
     category: str
     severity: str

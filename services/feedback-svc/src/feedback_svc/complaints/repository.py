@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from feedback_svc.common import source_clause
 from feedback_svc.complaints.models import Complaint, ComplaintOwner, ComplaintTransition, TrackingCommand
 
 
@@ -25,10 +26,14 @@ class ComplaintFilter:
     start: datetime | None = None
     ticket_id: str | None = None
     end: datetime | None = None
+    sources: frozenset[str] | None = None  # the caller's (None: not bound to source systems)
 
     def where(self) -> tuple[str, dict[str, Any]]:
         clauses = ["true"]
         params: dict[str, Any] = {}
+        visible = source_clause("c.source", self.sources, params)
+        if visible is not None:
+            clauses.append(visible)
         for column in (
             "status",
             "severity",

@@ -58,6 +58,7 @@ async def file_complaint(
 @router.get("", response_model=Page[ComplaintSummary])
 async def list_complaints(
     session: SessionDep,
+    caller: CallerDep,
     start: Start = None,
     end: End = None,
     status: Status | None = None,
@@ -70,7 +71,7 @@ async def list_complaints(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page[ComplaintSummary]:
-    """Complaints, newest first."""
+    """Complaints, newest first (a caller bound to source systems sees complaints about their tickets only)."""
     check_period(start, end)
     where = ComplaintFilter(
         status=status,
@@ -82,6 +83,7 @@ async def list_complaints(
         start=start,
         end=end,
         ticket_id=ticket_id,
+        sources=caller.sources,
     )
     return await service.list_page(session, where, cursor, limit)
 
@@ -90,6 +92,7 @@ async def list_complaints(
 async def complaint_metrics(
     request: Request,
     session: SessionDep,
+    caller: CallerDep,
     tracking: TrackingDep,
     evaluation: EvaluationDep,
     start: Start = None,
@@ -103,14 +106,16 @@ async def complaint_metrics(
     """Closure, first-contact resolution, reopen and on-time rates, and complaints per 1 000 tickets."""
     check_period(start, end)
     zone = timezone_named(tz or _settings(request).report_timezone)
-    where = ComplaintFilter(severity=severity, process_key=process_key, start=start, end=end)
+    where = ComplaintFilter(severity=severity, process_key=process_key, start=start, end=end, sources=caller.sources)
     return await metrics.complaint_metrics(session, tracking, evaluation, where, group_by, bucket, zone)
 
 
 @router.get("/{complaint_id}", response_model=ComplaintPublic)
-async def get_complaint(complaint_id: uuid.UUID, request: Request, session: SessionDep) -> ComplaintPublic:
+async def get_complaint(
+    complaint_id: uuid.UUID, request: Request, session: SessionDep, caller: CallerDep
+) -> ComplaintPublic:
     """One complaint with its transition and ownership history."""
-    return await service.get(session, _settings(request), complaint_id)
+    return await service.get(session, _settings(request), caller, complaint_id)
 
 
 @router.post("/{complaint_id}/transitions", response_model=ComplaintPublic)

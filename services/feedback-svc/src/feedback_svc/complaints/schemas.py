@@ -90,6 +90,7 @@ class ComplaintPublic(BaseModel):
     channel: str
     customer_ref: str
     ticket_id: str | None
+    source: str | None = Field(description="the source system of that ticket (null without a ticket)")
     process_key: str | None
     category: str
     severity: Severity
@@ -121,6 +122,7 @@ class ComplaintSummary(BaseModel):
     severity: Severity
     category: str
     customer_ref: str
+    source: str | None
     process_key: str | None
     owner: PartyPublic
     received_at: datetime

@@ -9,7 +9,7 @@ from pledge_common.problems import Conflict, NotFound, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_svc.clients import TrackingClient
-from feedback_svc.common import Page, utcnow
+from feedback_svc.common import Page, utcnow, visible_to
 from feedback_svc.complaints import workflow
 from feedback_svc.complaints.models import Complaint, ComplaintOwner, ComplaintTransition
 from feedback_svc.complaints.repository import ComplaintFilter, ComplaintRepository
@@ -58,6 +58,7 @@ async def create(
     now = utcnow()
     received_at = _instant(data.received_at, now, None, "received_at")
     process_key = data.process_key
+    source: str | None = None
     if data.ticket_id is not None:
         ticket = await tracking.get_ticket(data.ticket_id)
         # a caller bound to some source systems may not name another source's ticket (nor learn it exists)
@@ -66,6 +67,7 @@ async def create(
         if process_key is not None and process_key != ticket.process_key:
             raise invalid("process_key", f"ticket {ticket.id} belongs to process {ticket.process_key!r}")
         process_key = ticket.process_key
+        source = ticket.source
     elif process_key is not None:
         await require_known_process(tracking, process_key)
 
@@ -80,6 +82,7 @@ async def create(
         channel=data.channel,
         customer_ref=data.customer_ref,
         ticket_id=data.ticket_id,
+        source=source,
         process_key=process_key,
         category=data.category,
         severity=data.severity,
@@ -116,12 +119,15 @@ async def create(
     )
     events = workflow.tracking_events(_facts(complaint, settings), 1, None, "received", received_at)
     await repository.add_commands(complaint.id, events)
-    return await get(session, settings, complaint.id)
+    return await _public(repository, settings, complaint)
 
 
-async def _locked(repository: ComplaintRepository, complaint_id: uuid.UUID) -> Complaint:
-    complaint = await repository.get(complaint_id, for_update=True)
-    if complaint is None:
+async def _visible(
+    repository: ComplaintRepository, caller: Caller, complaint_id: uuid.UUID, *, for_update: bool = False
+) -> Complaint:
+    """The complaint, or 404 when there is none or it concerns a source the caller is not bound to."""
+    complaint = await repository.get(complaint_id, for_update=for_update)
+    if complaint is None or not visible_to(caller, complaint.source):
         raise NotFound(f"no complaint {complaint_id}")
     return complaint
 
@@ -140,7 +146,7 @@ async def transition(
     data: ComplaintTransitionCreate,
 ) -> ComplaintPublic:
     repository = ComplaintRepository(session)
-    complaint = await _locked(repository, complaint_id)
+    complaint = await _visible(repository, caller, complaint_id, for_update=True)
     current, target = complaint.status, data.to
     if target == "closed" and current != "resolved":
         raise Conflict(
@@ -206,14 +212,14 @@ async def transition(
     await repository.add_commands(
         complaint.id, workflow.tracking_events(_facts(complaint, settings), seq, current, target, at)
     )
-    return await get(session, settings, complaint.id)
+    return await get(session, settings, caller, complaint.id)
 
 
 async def transfer(
     session: AsyncSession, settings: Settings, caller: Caller, complaint_id: uuid.UUID, data: ComplaintTransferCreate
 ) -> ComplaintPublic:
     repository = ComplaintRepository(session)
-    complaint = await _locked(repository, complaint_id)
+    complaint = await _visible(repository, caller, complaint_id, for_update=True)
     if complaint.status == "closed":
         raise Conflict(
             "a closed complaint has no owner to transfer from; reopen it first",
@@ -246,14 +252,16 @@ async def transfer(
             ),
         ]
     )
-    return await get(session, settings, complaint.id)
+    return await get(session, settings, caller, complaint.id)
 
 
-async def get(session: AsyncSession, settings: Settings, complaint_id: uuid.UUID) -> ComplaintPublic:
+async def get(session: AsyncSession, settings: Settings, caller: Caller, complaint_id: uuid.UUID) -> ComplaintPublic:
     repository = ComplaintRepository(session)
-    complaint = await repository.get(complaint_id)
-    if complaint is None:
-        raise NotFound(f"no complaint {complaint_id}")
+    return await _public(repository, settings, await _visible(repository, caller, complaint_id))
+
+
+async def _public(repository: ComplaintRepository, settings: Settings, complaint: Complaint) -> ComplaintPublic:
+    complaint_id = complaint.id
     history = await repository.history(complaint_id)
     owners = await repository.ownership(complaint_id)
     tracking = await repository.tracking_state(complaint_id)
@@ -268,6 +276,7 @@ async def get(session: AsyncSession, settings: Settings, complaint_id: uuid.UUID
         channel=complaint.channel,
         customer_ref=complaint.customer_ref,
         ticket_id=complaint.ticket_id,
+        source=complaint.source,
         process_key=complaint.process_key,
         category=complaint.category,
         severity=complaint.severity,  # type: ignore[arg-type]
@@ -314,6 +323,7 @@ async def list_page(
             severity=c.severity,  # type: ignore[arg-type]
             category=c.category,
             customer_ref=c.customer_ref,
+            source=c.source,
             process_key=c.process_key,
             owner=PartyPublic(department=c.owner_department, person=c.owner_person),
             received_at=c.received_at,

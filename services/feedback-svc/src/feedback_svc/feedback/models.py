@@ -15,6 +15,7 @@ class Feedback(SQLModel, table=True):
     process_key: str
     segment: str | None = None
     customer_ref: str | None = None
+    source: str | None = None  # the source system of the ticket (None without a ticket)
     channel: str
     csat: int | None = None
     nps: int | None = None

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from feedback_svc.common import source_clause
 from feedback_svc.feedback.models import Feedback, FeedbackNode
 from feedback_svc.feedback.scores import Counts
 
@@ -41,10 +42,14 @@ class FeedbackFilter:
     segment: str | None = None
     channel: str | None = None
     ticket_id: str | None = None
+    sources: frozenset[str] | None = None  # the caller's (None: not bound to source systems)
 
     def where(self) -> tuple[str, dict[str, Any]]:
         clauses = ["true"]
         params: dict[str, Any] = {}
+        visible = source_clause("f.source", self.sources, params)
+        if visible is not None:
+            clauses.append(visible)
         for column, value in (
             ("process_key", self.process_key),
             ("segment", self.segment),

@@ -37,6 +37,7 @@ async def create_feedback(
 @router.get("", response_model=Page[FeedbackPublic])
 async def list_feedback(
     session: SessionDep,
+    caller: CallerDep,
     start: Start = None,
     end: End = None,
     process_key: str | None = None,
@@ -46,9 +47,9 @@ async def list_feedback(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page[FeedbackPublic]:
-    """Feedback, newest first."""
+    """Feedback, newest first (a caller bound to source systems sees feedback on their tickets only)."""
     check_period(start, end)
-    where = FeedbackFilter(start, end, process_key, segment, channel, ticket_id)
+    where = FeedbackFilter(start, end, process_key, segment, channel, ticket_id, sources=caller.sources)
     return await service.list_page(session, where, cursor, limit)
 
 
@@ -56,6 +57,7 @@ async def list_feedback(
 async def feedback_summary(
     request: Request,
     session: SessionDep,
+    caller: CallerDep,
     start: Start = None,
     end: End = None,
     group_by: Annotated[list[GroupBy] | None, Query(description="repeat to group by several")] = None,
@@ -68,13 +70,14 @@ async def feedback_summary(
     """CSAT (share of 4-5) and NPS (% promoters - % detractors) with counts, grouped as asked."""
     check_period(start, end)
     zone = timezone_named(tz or request.app.state.settings.report_timezone)
-    where = FeedbackFilter(start, end, process_key, segment, channel)
+    where = FeedbackFilter(start, end, process_key, segment, channel, sources=caller.sources)
     return await service.summary(session, where, group_by or [], bucket, zone)
 
 
 @router.get("/by-state", response_model=SatisfactionByState, response_model_by_alias=True)
 async def satisfaction_by_state(
     session: SessionDep,
+    caller: CallerDep,
     tracking: TrackingDep,
     evaluation: EvaluationDep,
     process_key: Annotated[str, Query(description="the process (required)")],
@@ -87,19 +90,21 @@ async def satisfaction_by_state(
 ) -> SatisfactionByState:
     """CSAT and NPS of tickets by the state their nodes ended in, and against counted duration, per process."""
     check_period(start, end)
-    where = FeedbackFilter(start, end, process_key, segment)
+    where = FeedbackFilter(start, end, process_key, segment, sources=caller.sources)
     return await satisfaction.satisfaction_by_state(
         session, tracking, evaluation, where, duration_bucket, csat_threshold, min_responses
     )
 
 
 @router.get("/{feedback_id}", response_model=FeedbackPublic)
-async def get_feedback(feedback_id: uuid.UUID, session: SessionDep) -> FeedbackPublic:
+async def get_feedback(feedback_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> FeedbackPublic:
     """One feedback."""
-    return await service.get(session, feedback_id)
+    return await service.get(session, caller, feedback_id)
 
 
 @router.patch("/{feedback_id}", response_model=FeedbackPublic)
-async def update_feedback(feedback_id: uuid.UUID, data: FeedbackUpdate, session: SessionDep) -> FeedbackPublic:
+async def update_feedback(
+    feedback_id: uuid.UUID, data: FeedbackUpdate, session: SessionDep, caller: CallerDep
+) -> FeedbackPublic:
     """Correct a feedback's scores, comment or instant (the way to change a ticket's feedback on a channel)."""
-    return await service.update(session, feedback_id, data)
+    return await service.update(session, caller, feedback_id, data)

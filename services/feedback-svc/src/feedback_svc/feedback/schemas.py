@@ -54,6 +54,7 @@ class FeedbackPublic(BaseModel):
     nodes: list[FeedbackNodePublic]
     segment: str | None
     customer_ref: str | None
+    source: str | None = Field(description="the source system of the ticket (null without a ticket)")
     channel: str
     csat: int | None
     nps: int | None

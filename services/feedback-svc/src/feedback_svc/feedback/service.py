@@ -10,7 +10,7 @@ from pledge_common.problems import Conflict, NotFound, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_svc.clients import TrackingClient
-from feedback_svc.common import Page, utcnow
+from feedback_svc.common import Page, utcnow, visible_to
 from feedback_svc.feedback import scores
 from feedback_svc.feedback.models import Feedback, FeedbackNode
 from feedback_svc.feedback.repository import FeedbackFilter, FeedbackRepository
@@ -50,6 +50,7 @@ async def create(
     now = utcnow()
     nodes: list[FeedbackNode] = []
     segment, customer_ref, process_key = data.segment, data.customer_ref, data.process_key
+    source: str | None = None
     if data.ticket_id is not None:
         ticket = await tracking.get_ticket(data.ticket_id)
         # a caller bound to some source systems may not name another source's ticket (nor learn it exists)
@@ -58,6 +59,7 @@ async def create(
         if process_key is not None and process_key != ticket.process_key:
             raise invalid("process_key", f"ticket {ticket.id} belongs to process {ticket.process_key!r}")
         process_key = ticket.process_key
+        source = ticket.source
         segment = segment or ticket.segment
         customer_ref = customer_ref or ticket.customer_ref
         ticket_nodes = {n.node_key: n.department for n in ticket.nodes}
@@ -77,6 +79,7 @@ async def create(
         process_key=process_key,
         segment=segment,
         customer_ref=customer_ref,
+        source=source,
         channel=data.channel,
         csat=data.csat,
         nps=data.nps,
@@ -98,20 +101,26 @@ async def create(
     return public(feedback, nodes)
 
 
-async def get(session: AsyncSession, feedback_id: uuid.UUID) -> FeedbackPublic:
-    repository = FeedbackRepository(session)
-    feedback = await repository.get(feedback_id)
-    if feedback is None:
+async def _visible(
+    repository: FeedbackRepository, caller: Caller, feedback_id: uuid.UUID, *, for_update: bool = False
+) -> Feedback:
+    """The feedback, or 404 when there is none or it concerns a source the caller is not bound to."""
+    feedback = await repository.get(feedback_id, for_update=for_update)
+    if feedback is None or not visible_to(caller, feedback.source):
         raise NotFound(f"no feedback {feedback_id}")
+    return feedback
+
+
+async def get(session: AsyncSession, caller: Caller, feedback_id: uuid.UUID) -> FeedbackPublic:
+    repository = FeedbackRepository(session)
+    feedback = await _visible(repository, caller, feedback_id)
     nodes = await repository.nodes_of([feedback_id])
     return public(feedback, nodes[feedback_id])
 
 
-async def update(session: AsyncSession, feedback_id: uuid.UUID, data: FeedbackUpdate) -> FeedbackPublic:
+async def update(session: AsyncSession, caller: Caller, feedback_id: uuid.UUID, data: FeedbackUpdate) -> FeedbackPublic:
     repository = FeedbackRepository(session)
-    feedback = await repository.get(feedback_id, for_update=True)
-    if feedback is None:
-        raise NotFound(f"no feedback {feedback_id}")
+    feedback = await _visible(repository, caller, feedback_id, for_update=True)
     changes = data.model_dump(exclude_unset=True)
     for column in ("given_at",):
         if column in changes and changes[column] is None:
@@ -125,7 +134,7 @@ async def update(session: AsyncSession, feedback_id: uuid.UUID, data: FeedbackUp
             setattr(feedback, column, value)
         feedback.updated_at = utcnow()
         await repository.save(feedback)
-    return await get(session, feedback_id)
+    return await get(session, caller, feedback_id)
 
 
 async def list_page(
