@@ -1,5 +1,7 @@
 """commitment-svc through the gateway, as real processes: the demo organisation, ETags, resolution, preview."""
 
+import uuid
+
 import httpx
 from pledge_dev.demo_org import demo_org_loaded, load_demo_org
 
@@ -41,3 +43,31 @@ async def test_deadline_preview_through_the_gateway(gateway: httpx.AsyncClient) 
     )
     assert response.status_code == 200, response.text
     assert response.json()["commitment_due_at"] == "2026-03-04T06:00:00Z"  # DESIGN example 5: Wed 14:00
+
+
+async def test_a_retried_create_with_an_idempotency_key_is_answered_once(gateway: httpx.AsyncClient) -> None:
+    path = f"/v1/calendars/e2e-retry-{uuid.uuid4().hex[:8]}"
+    body = {"name": "E2E retried", "timezone": "Asia/Shanghai", "weekly": W}
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    first = await gateway.put(path, json=body, headers=key)
+    again = await gateway.put(path, json=body, headers=key)
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.content == first.content
+    assert again.headers["idempotent-replayed"] == "true"
+    reused = await gateway.put(path, json={**body, "name": "other"}, headers=key)
+    assert reused.status_code == 422
+    assert [e["field"] for e in reused.json()["errors"]] == ["Idempotency-Key"]
+
+
+async def test_calendar_patch_needs_the_current_etag_through_the_gateway(gateway: httpx.AsyncClient) -> None:
+    path = f"/v1/calendars/e2e-patch-{uuid.uuid4().hex[:8]}"
+    created = await gateway.put(path, json={"name": "E2E patch", "timezone": "Asia/Shanghai", "weekly": W})
+    assert created.status_code == 201, created.text
+    merge = {"Content-Type": "application/merge-patch+json"}
+    patched = await gateway.patch(
+        path, content=b'{"name": "E2E patched"}', headers={**merge, "If-Match": created.headers["etag"]}
+    )
+    assert patched.status_code == 200, patched.text
+    assert (patched.json()["name"], patched.json()["timezone"]) == ("E2E patched", "Asia/Shanghai")
+    stale = await gateway.patch(path, content=b'{"name": "x"}', headers={**merge, "If-Match": created.headers["etag"]})
+    assert stale.status_code == 412

@@ -141,3 +141,41 @@ async def test_feedback_and_a_servqual_response_through_the_gateway(gateway: htt
     )
     results = ok(await gateway.get("/v1/surveys/servqual-22/results", params={"segment": "residential"}))
     assert results["groups"][0]["servqual"] == -1.0
+
+
+async def test_a_partner_bound_to_sources_lists_only_complaints_about_its_tickets(gateway: httpx.AsyncClient) -> None:
+    await load_demo_org(gateway)
+    body = {
+        "channel": "phone",
+        "category": "billing",
+        "severity": "general",
+        "description": "charged twice",
+        "received_by": {"department": "customer-service"},
+    }
+    first = ok(await gateway.post("/v1/complaints", json={**body, "customer_ref": "E2E-S-1"}), 201)
+
+    async def ticket_id() -> Any:
+        return ok(await gateway.get(f"/v1/complaints/{first['id']}"))["tracking"]["ticket_id"]
+
+    # the complaint-handling ticket of the first complaint comes from source `feedback-svc`
+    tid = await eventually(ticket_id, "the complaint ticket in tracking-svc")
+    about = ok(await gateway.post("/v1/complaints", json={**body, "customer_ref": "E2E-S-2", "ticket_id": tid}), 201)
+    assert (first["source"], about["source"]) == (None, "feedback-svc")
+
+    async def key_for(sources: list[str]) -> str:
+        created = ok(
+            await gateway.post(
+                "/v1/api-keys", json={"name": "e2e complaints", "scopes": ["complaints:read"], "sources": sources}
+            ),
+            201,
+        )
+        return str(created["key"])
+
+    bound = {"Authorization": f"Bearer {await key_for(['feedback-svc'])}"}
+    listed = ok(await gateway.get("/v1/complaints", params={"limit": 500}, headers=bound))["items"]
+    assert {c["id"] for c in listed} >= {about["id"]}
+    assert {c["source"] for c in listed} == {"feedback-svc"}
+    assert (await gateway.get(f"/v1/complaints/{first['id']}", headers=bound)).status_code == 404
+
+    other = {"Authorization": f"Bearer {await key_for(['another-crm'])}"}
+    assert ok(await gateway.get("/v1/complaints", headers=other))["items"] == []
