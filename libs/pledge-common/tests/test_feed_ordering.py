@@ -17,7 +17,9 @@ async def record(session: AsyncSession, events: Sequence[FeedEvent]) -> None:
         await session.execute(text("INSERT INTO applied (seq, key) VALUES (:s, :k)"), {"s": event.seq, "k": event.key})
 
 
-def consumer(engine: AsyncEngine, client: httpx.AsyncClient, name: str = "test") -> FeedConsumer:
+def consumer(
+    engine: AsyncEngine, client: httpx.AsyncClient, name: str = "test", partition: int = 0, partitions: int = 1
+) -> FeedConsumer:
     return FeedConsumer(
         name=name,
         client=client,
@@ -27,6 +29,8 @@ def consumer(engine: AsyncEngine, client: httpx.AsyncClient, name: str = "test")
         handler=record,
         batch_size=100,
         wait=0,
+        partition=partition,
+        partitions=partitions,
     )
 
 

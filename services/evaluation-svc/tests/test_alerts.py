@@ -3,24 +3,17 @@
 import asyncio
 import itertools
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import httpx
-import pytest
 from evalfactories import at, calendar_w, commitment, node_run, process
 from evaluation_svc.alerts.repository import NEW_DONE_SQL
 from evaluation_svc.alerts.rules import levels_passed
 from evaluation_svc.alerts.schemas import AlertPublic
 from evaluation_svc.alerts.service import scan_once
 from evaluation_svc.readmodel.service import Projection
-from pledge_common.db import create_sessionmaker
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
-TABLES = (
-    "alerts, node_runs, run_state_hourly, run_duration_daily, ref_commitments, ref_calendars, ref_processes, outbox"
-)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 
 async def alerts_of(session: AsyncSession, run_id: str) -> list[str]:
@@ -141,17 +134,6 @@ class TestScanner:
         assert await alerts_of(session, "a1") == ["prewarning"]
         await scan_once(session, at("2026-03-04 17:30"), 100)
         assert await alerts_of(session, "a1") == ["prewarning", "acceptable"]
-
-
-@pytest.fixture
-async def committed(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Sessions that really commit (several replicas); the tables are emptied before and after."""
-    maker = create_sessionmaker(engine)
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {TABLES}"))
-    yield maker
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {TABLES}"))
 
 
 class TestReplicas:

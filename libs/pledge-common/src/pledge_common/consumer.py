@@ -5,6 +5,14 @@ batch, so even if two replicas ever both believed they held the lease, a batch i
 and because the cursor moves only in that transaction, a crash at any point loses nothing.
 One replica at a time: a session-level advisory lock on a dedicated connection; when that process or
 connection dies, Postgres releases the lock and another replica takes over within `lease_retry` seconds.
+
+Partitions. A consumer of partition k of n reads only the events whose key falls in that partition (see
+`pledge_common.outbox`), under a name and lease of its own (`partition_name`), so that the n partitions
+are applied side by side, by one process or spread over replicas. A partition's cursor that does not
+exist yet starts at the lowest cursor stored under the same base name for another partitioning (the feed
+read whole, or in another number of partitions), else at the start: when the number of partitions
+changes, some events are applied again, none is skipped (harmless for a handler that sets state from
+the event).
 """
 
 import asyncio
@@ -18,7 +26,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from pledge_common.outbox import START_CURSOR, FeedEvent
+from pledge_common.outbox import START_CURSOR, FeedEvent, parse_cursor
 
 log = logging.getLogger("pledge.consumer")
 Handler = Callable[[AsyncSession, Sequence[FeedEvent]], Awaitable[None]]
@@ -26,6 +34,11 @@ Handler = Callable[[AsyncSession, Sequence[FeedEvent]], Awaitable[None]]
 
 class CursorMoved(Exception):
     """Another process advanced the cursor since this batch was read: drop the batch and re-read."""
+
+
+def partition_name(base: str, partition: int, partitions: int) -> str:
+    """The consumer (and cursor) name of one partition; the base name itself when the feed is read whole."""
+    return base if partitions == 1 else f"{base}.p{partition}of{partitions}"
 
 
 def decode_events(body: dict[str, Any]) -> list[FeedEvent]:
@@ -56,8 +69,15 @@ class FeedConsumer:
         wait: float = 5.0,
         lease_retry: float = 2.0,
         error_backoff: float = 1.0,
+        partition: int = 0,
+        partitions: int = 1,
     ) -> None:
-        self.name = name
+        if not 0 <= partition < partitions:
+            raise ValueError(f"partition {partition} is not one of {partitions}")
+        self.base_name = name
+        self.name = partition_name(name, partition, partitions)
+        self.partition = partition
+        self.partitions = partitions
         self.client = client
         self.feed_path = feed_path
         self.engine = engine
@@ -71,24 +91,33 @@ class FeedConsumer:
         self.holding_lease = False
 
     async def read_cursor(self) -> str:
+        """The stored cursor; for a partition never consumed, the lowest of its base name's cursors."""
         async with self.engine.connect() as conn:
             value = await conn.scalar(text("SELECT cursor FROM consumer_cursors WHERE name = :n"), {"n": self.name})
-        return value or START_CURSOR
+            if value is not None:
+                return str(value)
+            names = await conn.execute(
+                text("SELECT name, cursor FROM consumer_cursors WHERE name = :base OR starts_with(name, :prefix)"),
+                {"base": self.base_name, "prefix": self.base_name + ".p"},
+            )
+            # other partitions of this count moved on from where this one starts: only other counts tell
+            own_count = f"of{self.partitions}" if self.partitions > 1 else None
+            others = [r.cursor for r in names if own_count is None or not r.name.endswith(own_count)]
+            return min(others, key=parse_cursor, default=START_CURSOR)
 
     async def fetch(self, after: str, wait: float | None = None) -> list[FeedEvent]:
-        response = await self.client.get(
-            self.feed_path,
-            params={"after": after, "limit": self.batch_size, "wait": self.wait if wait is None else wait},
-            timeout=(self.wait if wait is None else wait) + 10,
-        )
+        params: dict[str, Any] = {"after": after, "limit": self.batch_size, "wait": self.wait if wait is None else wait}
+        if self.partitions > 1:
+            params |= {"partition": self.partition, "partitions": self.partitions}
+        response = await self.client.get(self.feed_path, params=params, timeout=params["wait"] + 10)
         response.raise_for_status()
         return decode_events(json.loads(response.content))
 
     async def apply(self, expected_cursor: str, events: Sequence[FeedEvent]) -> None:
         async with self.sessionmaker() as session, session.begin():
-            await session.execute(
-                text("INSERT INTO consumer_cursors (name) VALUES (:n) ON CONFLICT (name) DO NOTHING"),
-                {"n": self.name},
+            await session.execute(  # a new cursor starts where this batch was read from (`read_cursor`)
+                text("INSERT INTO consumer_cursors (name, cursor) VALUES (:n, :c) ON CONFLICT (name) DO NOTHING"),
+                {"n": self.name, "c": expected_cursor},
             )
             current = await session.scalar(
                 text("SELECT cursor FROM consumer_cursors WHERE name = :n FOR UPDATE"), {"n": self.name}

@@ -6,9 +6,15 @@ the feed is ordered by (transaction id, seq) and only serves rows whose transact
 reader's snapshot xmin: every transaction below xmin has ended, so that prefix of the order is final
 and nothing can ever appear behind a cursor already handed out. A transaction still running holds back
 the rows ordered after it (latency), never loses them.
+
+Partitions. A consumer may read one partition of the feed: the events whose key hashes to it (the first
+28 bits of the key's MD5, modulo the number of partitions). All events of one key fall in one partition,
+in their feed order, so consumers of different partitions can apply them side by side, each with its
+own cursor. The hash is computed by the feed, from the key alone: it never changes with the server.
 """
 
 import asyncio
+import hashlib
 import json
 import time
 from collections.abc import Iterable, Mapping
@@ -101,25 +107,44 @@ async def emit_many(session: AsyncSession | AsyncConnection, events: Iterable[tu
     return len(types)
 
 
-_FEED_SQL = text(
-    """
+MAX_PARTITIONS = 64
+# The partition of an event's key among :partitions (`partition_of` in Python).
+PARTITION_SQL = "('x' || left(md5({key}), 7))::bit(28)::integer % {partitions}"
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The feed partition of an event key (the same rule as PARTITION_SQL)."""
+    return int(hashlib.md5(key.encode()).hexdigest()[:7], 16) % partitions
+
+
+_FEED_SQL = """
     SELECT xid::text || ':' || seq AS cursor,
            json_build_object('cursor', xid::text || ':' || seq, 'seq', seq, 'type', type, 'key', key,
                              'payload', payload, 'occurred_at', occurred_at)::text AS body
     FROM outbox
     WHERE (xid, seq) > (CAST(:xid AS text)::xid8, :seq)
-      AND xid < pg_snapshot_xmin(pg_current_snapshot())
+      AND xid < pg_snapshot_xmin(pg_current_snapshot()) {partition}
     ORDER BY xid, seq
     LIMIT :limit
     """
+_FEED_WHOLE = text(_FEED_SQL.format(partition=""))
+_FEED_PARTITION = text(
+    _FEED_SQL.format(partition="AND " + PARTITION_SQL.format(key="key", partitions=":partitions") + " = :partition")
 )
 
 
-async def read_feed(engine: AsyncEngine, after: str | None, limit: int) -> tuple[list[str], str]:
-    """One page of the feed as JSON texts, and the cursor to continue from."""
+async def read_feed(
+    engine: AsyncEngine, after: str | None, limit: int, partition: int = 0, partitions: int = 1
+) -> tuple[list[str], str]:
+    """One page of the feed (or of one of its partitions) as JSON texts, and the cursor to continue from."""
     xid, seq = parse_cursor(after)
+    params: dict[str, Any] = {"xid": str(xid), "seq": seq, "limit": limit}
+    statement = _FEED_WHOLE
+    if partitions > 1:
+        statement = _FEED_PARTITION
+        params |= {"partition": partition, "partitions": partitions}
     async with engine.connect() as conn:
-        rows = (await conn.execute(_FEED_SQL, {"xid": str(xid), "seq": seq, "limit": limit})).all()
+        rows = (await conn.execute(statement, params)).all()
     next_cursor = rows[-1].cursor if rows else (after or START_CURSOR)
     return [r.body for r in rows], next_cursor
 
@@ -134,13 +159,17 @@ def feed_router(max_limit: int = 5000, max_wait: float = 30.0) -> APIRouter:
         after: str | None = Query(default=None, description="cursor returned as `next` by the previous page"),
         limit: int = Query(default=500, ge=1, le=max_limit),
         wait: float = Query(default=0, ge=0, le=max_wait),
+        partitions: int = Query(default=1, ge=1, le=MAX_PARTITIONS, description="read one of this many partitions"),
+        partition: int = Query(default=0, ge=0, description="the partition to read, from 0 to `partitions` - 1"),
     ) -> Response:
         """Events after `after`, oldest first; waits up to `wait` seconds for the first one."""
+        if partition >= partitions:
+            raise invalid("partition", f"must be below partitions ({partitions})")
         engine: AsyncEngine = request.app.state.engine
         deadline = time.monotonic() + wait
         pause = 0.02
         while True:
-            bodies, next_cursor = await read_feed(engine, after, limit)
+            bodies, next_cursor = await read_feed(engine, after, limit, partition, partitions)
             if bodies or time.monotonic() >= deadline:
                 break
             await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))

@@ -22,6 +22,13 @@ class Settings(ServiceSettings):
     # events per feed page: fewer, larger pages keep the projection up with bulk ingest (bench/pipeline.py)
     feed_batch_size: int = Field(default=3000, ge=1, le=5000)
     feed_wait_seconds: float = Field(default=5.0, ge=0, le=30)
+    tracking_partitions: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="partitions of tracking's feed applied side by side (each with its own cursor and lease; "
+        "replicas share them out)",
+    )
 
     # alert scanner
     scanner_interval: float = Field(default=0.5, gt=0, description="seconds between scans when idle")

@@ -29,26 +29,28 @@ GC_THRESHOLDS = (100_000, 50, 100)
 
 
 def make_consumers(app: FastAPI, settings: Settings, projection: Projection) -> list[FeedConsumer]:
-    """The two feed consumers of this service (commitment definitions, tracking's node runs)."""
-    consumers = []
+    """The feed consumers of this service: commitment definitions, and tracking's node runs in
+    `tracking_partitions` partitions (every change of one run falls in one partition, in order)."""
     # Names carry the service so that cursors and logs read unambiguously (leases are keyed by schema too).
-    for name, url, handler in (
-        ("evaluation.commitment", settings.commitment_url, projection.handle_commitment),
-        ("evaluation.tracking", settings.tracking_url, projection.handle_tracking),
-    ):
-        consumers.append(
-            FeedConsumer(
-                name=name,
-                client=make_http_client(url, token=settings.service_token),
-                feed_path="/internal/v1/events",
-                engine=app.state.engine,
-                sessionmaker=app.state.sessionmaker,
-                handler=handler,
-                batch_size=settings.feed_batch_size,
-                wait=settings.feed_wait_seconds,
-            )
+    feeds = [("evaluation.commitment", settings.commitment_url, projection.handle_commitment, 0, 1)]
+    partitions = settings.tracking_partitions
+    feeds += [("evaluation.tracking", settings.tracking_url, projection.handle_tracking, k, partitions)
+              for k in range(partitions)]  # fmt: skip
+    return [
+        FeedConsumer(
+            name=name,
+            client=make_http_client(url, token=settings.service_token),
+            feed_path="/internal/v1/events",
+            engine=app.state.engine,
+            sessionmaker=app.state.sessionmaker,
+            handler=handler,
+            batch_size=settings.feed_batch_size,
+            wait=settings.feed_wait_seconds,
+            partition=partition,
+            partitions=count,
         )
-    return consumers
+        for name, url, handler, partition, count in feeds
+    ]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -471,6 +471,7 @@ class ReadModelRepository:
                 SELECT id FROM node_runs WHERE process_key = ANY(:p) AND ended_at IS NULL AND started_at IS NOT NULL
                 UNION
                 SELECT id FROM node_runs WHERE process_key = ANY(:p) AND commitment_id IS NULL
+                ORDER BY id  -- rows are locked chunk after chunk: in one order, as every writer does
                 """
             ),
             {"p": list(process_keys)},
@@ -537,18 +538,25 @@ class ReadModelRepository:
         """Add (or, with negative counts, take back) finished runs' contributions to the rollups.
 
         Keys: (hour, *ROLLUP_DIMS, state) and (day, *ROLLUP_DIMS, bucket), hour and day as UTC instants.
+        Rows are updated in the order of their keys: writers that share cells (the partitions of tracking's
+        feed, the rejudging of definitions) then wait for one another instead of deadlocking.
         """
         if not states and not durations:
             return
         params: dict[str, list[Any]] = {}
         for prefix, first, last, counts in (("s_", "hour", "state", states), ("d_", "day", "bucket", durations)):
             names = (first, *ROLLUP_DIMS, last)
-            keys = list(counts)
+            keys = sorted(counts, key=_sortable)
             transposed = list(zip(*keys, strict=True)) if keys else [() for _ in names]
             for name, values in zip(names, transposed, strict=True):
                 params[prefix + name] = list(values)
-            params[prefix + "n"] = list(counts.values())
+            params[prefix + "n"] = [counts[k] for k in keys]
         await self.session.execute(_ADD_TO_ROLLUPS, params)
+
+
+def _sortable(key: RollupKey) -> tuple[Any, ...]:
+    """A rollup key as a sort key (no None among the values compared)."""
+    return tuple(("", "") if v is None else (type(v).__name__, v) for v in key)
 
 
 def _version(r: Mapping[Any, Any]) -> CommitmentVersion:
