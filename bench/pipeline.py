@@ -21,7 +21,9 @@ latency of alerts with a million runs in progress — one run, one Postgres, the
 
 import argparse
 import asyncio
+import contextlib
 import itertools
+import re
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -30,6 +32,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import psutil
+from pledge_common.outbox import PARTITION_SQL
 from pledge_common.settings import to_plain_url
 from pledge_dev.paths import DATA_DIR
 from pledge_dev.suite import Suite
@@ -97,16 +100,19 @@ async def phase(suite: Suite, target: Target, args: argparse.Namespace, seed: in
     )
     conn = await asyncpg.connect(to_plain_url(suite.database_url))
     base_produced, base_applied = await _counts(conn)
-    samples: list[tuple[float, int, int]] = []  # (time, produced, applied) of this phase
+    postmaster = psutil.Process(await conn.fetchval("SELECT pg_backend_pid()")).parent()
+    database = await conn.fetchval("SELECT current_database()")
+    assert postmaster is not None
+    samples: list[tuple[float, bool, int]] = []  # (time, caught up, applied (with --trace)) of this phase
     stop = asyncio.Event()
 
     async def sample() -> None:
         own = await asyncpg.connect(to_plain_url(suite.database_url))  # not the connection of the main task
         try:
             while not stop.is_set():
-                produced, applied = await _counts(own)
-                samples.append((time.perf_counter(), produced - base_produced, applied - base_applied))
-                await asyncio.sleep(1)
+                applied = (await _counts(own))[1] - base_applied if args.trace else 0
+                samples.append((time.perf_counter(), not await _behind(own), applied))
+                await asyncio.sleep(1 if args.trace else 0.2)
         finally:
             await own.close()
 
@@ -120,20 +126,25 @@ async def phase(suite: Suite, target: Target, args: argparse.Namespace, seed: in
             await post_bulk(bulk_client, target, path, concurrency=4)
     finally:
         t_ingest = time.perf_counter() - t0
-        if paused:
+        if paused:  # count what it applied before it stopped while it is still stopped
+            applied_at_resume = (await _counts(conn))[1] - base_applied
+            cpu_at_resume = _cpu_seconds(suite, postmaster, database)
+            t_resume = time.perf_counter() - t0
             evaluation.resume()
     path.unlink()
     produced = (await _counts(conn))[0] - base_produced
     await conn.close()
-    applied_at_resume = samples[-1][2] if samples else 0
+    samples.clear()  # from here on, a sample that finds nothing behind means the projection caught up
     while True:
-        await asyncio.sleep(1)
-        if samples and samples[-1][2] >= produced:
+        await asyncio.sleep(0.2)
+        if samples and samples[-1][1]:
             break
         if time.perf_counter() - t0 > args.timeout:
             print("    the projection did not catch up within the timeout")
             break
     t_done = samples[-1][0] - t0
+    if paused:
+        cpu = {k: v - cpu_at_resume.get(k, 0.0) for k, v in _cpu_seconds(suite, postmaster, database).items()}
     stop.set()
     await sampler
     ingest_rate = produced / t_ingest
@@ -143,11 +154,13 @@ async def phase(suite: Suite, target: Target, args: argparse.Namespace, seed: in
     )
     if paused:
         drained = produced - applied_at_resume
-        projection_rate = drained / max(1e-9, t_done - t_ingest)
+        projection_rate = drained / max(1e-9, t_done - t_resume)
         print(
             f"    projection {projection_rate:10,.0f} node-run changes/s  (drained the backlog of {drained:,} changes"
-            f" in {t_done - t_ingest:.1f} s; {applied_at_resume:,} were applied before it stopped)"
+            f" in {t_done - t_resume:.1f} s; {applied_at_resume:,} were applied before it stopped)"
         )
+        per_change = ", ".join(f"{name} {1e6 * seconds / max(1, drained):.0f}" for name, seconds in cpu.items())
+        print(f"    CPU while draining, µs per change: {per_change}")
     else:
         projection_rate = produced / t_done
         print(
@@ -156,24 +169,78 @@ async def phase(suite: Suite, target: Target, args: argparse.Namespace, seed: in
         )
     if args.trace:
         print("    applied per second:", [b[2] - a[2] for a, b in itertools.pairwise(samples)])
-    busy = [s for s in samples if s[2] < produced]
-    if len(busy) > 2:
-        peak = max(b[2] - a[2] for a, b in itertools.pairwise(busy))
-        print(f"    projection peak {peak:,} changes in one second")
     return projection_rate / ingest_rate
 
 
-async def _counts(conn: asyncpg.Connection) -> tuple[int, int]:
-    """Node-run changes on tracking's feed, and how many of them lie behind evaluation's cursor."""
-    produced = await conn.fetchval("SELECT count(*) FROM tracking.outbox WHERE type = 'node_run.upserted'")
-    cursor = await conn.fetchval("SELECT cursor FROM evaluation.consumer_cursors WHERE name = 'evaluation.tracking'")
-    xid, _, seq = (cursor or "0:0").partition(":")
-    applied = await conn.fetchval(  # the feed's order is (xid, seq): count what lies behind the cursor
-        "SELECT count(*) FROM tracking.outbox"
-        " WHERE type = 'node_run.upserted' AND (xid, seq) <= (CAST($1 AS text)::xid8, $2)",
-        xid,
-        int(seq),
+def _cpu_seconds(suite: Suite, postmaster: psutil.Process, database: str) -> dict[str, float]:
+    """CPU time (user + system) so far of evaluation-svc, of tracking-svc (which serves the feed, with its
+    workers) and of the Postgres backends connected to the suite's database."""
+    totals = {"evaluation": 0.0, "tracking": 0.0, "postgres": 0.0}
+    for name in ("evaluation", "tracking"):
+        root = psutil.Process(suite.processes[name].pid)
+        for process in (root, *root.children(recursive=True)):
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                totals[name] += times.user + times.system
+    for process in postmaster.children():
+        with contextlib.suppress(psutil.Error):
+            if f" {database} " in " ".join(process.cmdline()) + " ":  # "postgres: user database host state"
+                times = process.cpu_times()
+                totals["postgres"] += times.user + times.system
+    return totals
+
+
+async def _behind(conn: asyncpg.Connection) -> bool:
+    """Whether any node-run change of tracking's feed lies beyond evaluation's cursor of its partition
+    (cheap: each look starts at the cursor)."""
+    rows = await conn.fetch(
+        "SELECT name, cursor FROM evaluation.consumer_cursors WHERE starts_with(name, 'evaluation.tracking')"
     )
+    if not rows:
+        return bool(await conn.fetchval("SELECT EXISTS (SELECT FROM tracking.outbox)"))
+    for row in rows:
+        partition, partitions = _partition(row["name"])
+        xid, _, seq = row["cursor"].partition(":")
+        if await conn.fetchval(
+            "SELECT EXISTS (SELECT FROM tracking.outbox WHERE (xid, seq) > (CAST($1 AS text)::xid8, $2)"
+            " AND type = 'node_run.upserted' AND " + PARTITION_SQL.format(key="key", partitions="$3") + " = $4)",
+            xid,
+            int(seq),
+            partitions,
+            partition,
+        ):
+            return True
+    return len(rows) < max(_partition(r["name"])[1] for r in rows)  # a partition not started yet
+
+
+def _partition(name: str) -> tuple[int, int]:
+    """(partition, partitions) of an evaluation.tracking cursor name."""
+    if match := re.fullmatch(r"evaluation\.tracking\.p(\d+)of(\d+)", name):
+        return int(match[1]), int(match[2])
+    return 0, 1
+
+
+async def _counts(conn: asyncpg.Connection) -> tuple[int, int]:
+    """Node-run changes on tracking's feed, and how many of them lie behind evaluation's cursors (one per
+    partition of the feed)."""
+    produced = await conn.fetchval("SELECT count(*) FROM tracking.outbox WHERE type = 'node_run.upserted'")
+    rows = await conn.fetch(
+        "SELECT name, cursor FROM evaluation.consumer_cursors WHERE starts_with(name, 'evaluation.tracking')"
+    )
+    applied = 0
+    for row in rows:
+        xid, _, seq = row["cursor"].partition(":")
+        partition, partitions = _partition(row["name"])
+        applied += await conn.fetchval(  # the feed's order is (xid, seq): count what lies behind the cursor
+            "SELECT count(*) FROM tracking.outbox WHERE type = 'node_run.upserted'"
+            " AND (xid, seq) <= (CAST($1 AS text)::xid8, $2) AND "
+            + PARTITION_SQL.format(key="key", partitions="$3")
+            + " = $4",
+            xid,
+            int(seq),
+            partitions,
+            partition,
+        )
     return int(produced), int(applied)
 
 
