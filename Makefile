@@ -53,3 +53,22 @@ bench-%: env ## one benchmark, e.g. `make bench-ingest ARGS="--tickets 20000"` (
 
 clean: ## remove the environment and local data (stops nothing: stop `make run` first)
 	rm -rf .venv .data
+
+# evaluation's rollups, rebuilt from its node runs. The embedded Postgres stops with the last process that
+# joined it, so the database URL is found in the process that rebuilds (`make run` may be stopped).
+define REBUILD_ROLLUPS
+import os, sys
+from pledge_dev.pg import server_url, with_database
+from pledge_dev.paths import DATA_DIR
+from pledge_dev.run import RUN_DATABASE
+if not os.environ.get("DATABASE_URL") and not (DATA_DIR / "pg").exists():
+    sys.exit("error: no `make run` database here yet")
+url = server_url("run")
+os.environ["EVALUATION_DATABASE_URL"] = url if os.environ.get("DATABASE_URL") else with_database(url, RUN_DATABASE)
+from evaluation_svc.readmodel.rebuild import main
+sys.exit(main())
+endef
+.PHONY: rebuild-rollups
+rebuild-rollups: export REBUILD_ROLLUPS_PY := $(REBUILD_ROLLUPS)
+rebuild-rollups: env ## rebuild evaluation's rollups in the `make run` database (TZ=<zone>; ARGS=--check compares only)
+	@$(RUN) python -c "$$REBUILD_ROLLUPS_PY" $(and $(filter command line,$(origin TZ)),$(TZ),--timezone "$(TZ)") $(ARGS)

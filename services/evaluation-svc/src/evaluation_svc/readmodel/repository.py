@@ -71,7 +71,7 @@ ROLLUP_DIMS = ("process_key", "node_key", "segment", "department", "position", "
                "commitment_key", "exempted")  # fmt: skip
 _CONTRIBUTING = ("id, started_at, ended_at, final_state, duration_bucket, process_key, node_key, segment, department, "
                  "position, source, commitment_id, commitment_key, exempted")  # fmt: skip
-_CONTRIBUTIONS = """
+CONTRIBUTIONS = """
     SELECT date_trunc('hour', ended_at, 'UTC') AS hour, (ended_at AT TIME ZONE CAST(:tz AS text))::date AS day,
            process_key, coalesce(node_key, '') AS node_key, segment, coalesce(department, '') AS department,
            coalesce(position, '') AS position, source, coalesce(commitment_id, '') AS commitment_id,
@@ -88,7 +88,7 @@ _LOCK_RUNS = text(
     WITH old AS MATERIALIZED (
         SELECT {_CONTRIBUTING} FROM node_runs WHERE id = ANY(CAST(:ids AS text[])) ORDER BY id FOR UPDATE
     )
-    {_CONTRIBUTIONS.format(source="old")}
+    {CONTRIBUTIONS.format(source="old")}
     """
 )
 # Writes the staged rows (and empties the staging table) and returns what they add to the rollups now.
@@ -105,7 +105,7 @@ _UPSERT_RUNS = text(
         RETURNING {", ".join("r." + c for c in _CONTRIBUTING.split(", "))}
     ),
     emptied AS (DELETE FROM pg_temp.{STAGING})  -- a transaction may write several batches
-    {_CONTRIBUTIONS.format(source="new")}
+    {CONTRIBUTIONS.format(source="new")}
     """
 )
 _DIMS_SQL = ", ".join(ROLLUP_DIMS)
