@@ -85,3 +85,22 @@ async def test_a_partition_started_later_does_not_start_where_its_sibling_is(
     await consumer(clean_feed, feed_client, "late", 0, 2).drain()
     second = consumer(clean_feed, feed_client, "late", 1, 2)
     assert await second.read_cursor() == "0:0"
+
+
+async def test_a_partition_is_found_behind_a_long_stretch_of_other_partitions(
+    clean_feed: AsyncEngine, feed_client: httpx.AsyncClient
+) -> None:
+    """Pages of one partition read the feed in windows; many windows without its events are skipped in one
+    request, and a page never holds more than `limit` events nor skips one beyond them."""
+    zeros = [k for k in KEYS if partition_of(k, 2) == 0][:20]
+    ones = [k for k in KEYS if partition_of(k, 2) == 1][:3]
+    await emit_keys(clean_feed, zeros + ones)
+    params: dict[str, str | int] = {"limit": 2, "partition": 1, "partitions": 2}
+    first = (await feed_client.get("/internal/v1/events", params=params)).json()
+    assert [e["key"] for e in first["events"]] == ones[:2]
+    assert first["next"] == first["events"][-1]["cursor"]
+    rest = (await feed_client.get("/internal/v1/events", params=params | {"after": first["next"]})).json()
+    assert [e["key"] for e in rest["events"]] == ones[2:]
+    empty = (await feed_client.get("/internal/v1/events", params=params | {"after": rest["next"]})).json()
+    assert empty["events"] == []
+    assert empty["next"] == rest["next"]

@@ -17,16 +17,16 @@ the event).
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
+import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from pledge_common.outbox import START_CURSOR, FeedEvent, parse_cursor
+from pledge_common.outbox import START_CURSOR, FeedEvent, FeedPage, parse_cursor
 
 log = logging.getLogger("pledge.consumer")
 Handler = Callable[[AsyncSession, Sequence[FeedEvent]], Awaitable[None]]
@@ -41,18 +41,9 @@ def partition_name(base: str, partition: int, partitions: int) -> str:
     return base if partitions == 1 else f"{base}.p{partition}of{partitions}"
 
 
-def decode_events(body: dict[str, Any]) -> list[FeedEvent]:
-    return [
-        FeedEvent(
-            cursor=e["cursor"],
-            seq=e["seq"],
-            type=e["type"],
-            key=e["key"],
-            payload=e["payload"],
-            occurred_at=e["occurred_at"],
-        )
-        for e in body["events"]
-    ]
+def decode_page(content: bytes) -> list[FeedEvent]:
+    """The events of one feed page (the JSON body `GET /internal/v1/events` answers)."""
+    return msgspec.json.decode(content, type=FeedPage).events
 
 
 class FeedConsumer:
@@ -111,7 +102,7 @@ class FeedConsumer:
             params |= {"partition": self.partition, "partitions": self.partitions}
         response = await self.client.get(self.feed_path, params=params, timeout=params["wait"] + 10)
         response.raise_for_status()
-        return decode_events(json.loads(response.content))
+        return decode_page(response.content)
 
     async def apply(self, expected_cursor: str, events: Sequence[FeedEvent]) -> None:
         async with self.sessionmaker() as session, session.begin():

@@ -32,7 +32,7 @@ class Settings(ServiceSettings):
 
     # alert scanner
     scanner_interval: float = Field(default=0.5, gt=0, description="seconds between scans when idle")
-    scanner_batch_size: int = Field(default=1000, ge=1)
+    scanner_batch_size: int = Field(default=250, ge=1)
 
     # outbound webhooks
     webhook_allow_private: bool = Field(

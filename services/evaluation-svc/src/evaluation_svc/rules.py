@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
+import msgspec
 from pledge_deadlines import Calendar, Pause, State, Window, business_days_limit, classify, counted_time, due_at
 from pydantic import TypeAdapter
 
@@ -151,15 +152,13 @@ def governing_version(
 # --- node runs --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class PauseFacts:
+class PauseFacts(msgspec.Struct, frozen=True, gc=False):
     start: datetime
     end: datetime | None
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class RunFacts:
+class RunFacts(msgspec.Struct, frozen=True, gc=False):
     """What tracking-svc says about one node run (or one ticket, judged end to end)."""
 
     id: str
@@ -243,8 +242,7 @@ def ticket_run_id(ticket_id: str) -> str:
     return f"ticket:{ticket_id}"
 
 
-@dataclass(frozen=True, slots=True)
-class Judgment:
+class Judgment(msgspec.Struct, frozen=True, gc=False):
     commitment_id: str | None = None
     commitment_key: str | None = None
     prewarning_due_at: datetime | None = None

@@ -5,6 +5,7 @@ instants derived from it. When definitions change, runs still in progress (and r
 judged again; finished runs keep the judgment of their version, only their exemption can change.
 """
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,6 +29,7 @@ from evaluation_svc.rules import (
 
 log = logging.getLogger("evaluation.projection")
 REJUDGE_CHUNK = 5000
+YIELD_EVERY = 250
 
 
 def _last_by_key(events: Iterable[FeedEvent], family: str) -> dict[str, FeedEvent]:
@@ -132,7 +134,9 @@ class Projection:
 
     async def handle_tracking(self, session: AsyncSession, events: Sequence[FeedEvent]) -> None:
         facts: dict[str, RunFacts] = {}
-        for event in events:
+        for i, event in enumerate(events):
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
             try:
                 if event.type == "node_run.upserted":
                     run = RunFacts.from_node_run(event.payload)
@@ -177,7 +181,9 @@ class Projection:
         windows = await repo.force_majeure()
         owners = await repo.process_owners({r.process_key for r in runs if r.kind == "ticket"})
         rows: list[RunRow] = []
-        for run in runs:
+        for i, run in enumerate(runs):
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
             previous = old.get(run.id) if keep_finished else None
             if previous is not None and previous.facts.ended_at is not None:
                 judgment = Judgment(
