@@ -9,7 +9,6 @@ from typing import Any
 from evalfactories import at, calendar_w, commitment, node_run, process
 from evaluation_svc.config import Settings
 from evaluation_svc.main import make_consumers
-from evaluation_svc.readmodel.repository import ReadModelRepository
 from evaluation_svc.readmodel.service import Projection
 from pledge_common.db import create_sessionmaker
 from sqlalchemy import text
@@ -31,24 +30,40 @@ async def test_tracking_feed_is_read_in_the_configured_partitions(engine: AsyncE
             await c.client.aclose()
 
 
-async def test_rollup_cells_are_updated_in_one_order_whatever_order_they_come_in(
+async def test_partitions_moving_runs_between_shared_cells_at_once_keep_the_rollups_exact(
     committed: async_sessionmaker[AsyncSession],
 ) -> None:
-    """Two writers add to the same 200 cells at once, listed in opposite orders: neither deadlocks."""
-    hours = [at("2026-03-02 00:00") + timedelta(hours=h) for h in range(200)]
-    dims = ("fault-repair", "repair", "residential", "field", "", "crm", "c1", "k1", False)
-    cells = {(hour, *dims, "completed_normal"): 1 for hour in hours}
+    """Each round, two consumers move their runs between the same 60 hours in opposite directions (each
+    change takes a run out of one cell and into another) and commit at the same time."""
+    projection = Projection()
+    async with committed() as session, session.begin():
+        await projection.handle_commitment(session, [calendar_w(), process(), commitment()])
+    start = at("2026-03-02 09:00")
+    hours = [start + timedelta(hours=h) for h in range(1, 61)]
 
-    async def add(order: list[Any]) -> None:
+    async def move(name: str, round_: int) -> None:
+        shift = round_ if name == "a" else -round_
+        runs = [
+            node_run(f"{name}-{i}", started=start, completed=hours[(i + shift) % len(hours)]) for i in range(len(hours))
+        ]
         async with committed() as session, session.begin():
-            await ReadModelRepository(session).add_to_rollups({key: cells[key] for key in order}, {})
+            await projection.handle_tracking(session, runs)
 
-    await add(list(cells))  # the cells exist: each writer now locks rows that the other wants too
-    for _ in range(10):
-        await asyncio.wait_for(asyncio.gather(add(list(cells)), add(list(cells)[::-1])), timeout=30)
+    for round_ in range(12):
+        await asyncio.wait_for(asyncio.gather(move("a", round_), move("b", round_)), timeout=30)
     async with committed() as session:
-        counts = (await session.execute(text("SELECT DISTINCT n FROM run_state_hourly"))).scalars().all()
-    assert counts == [21]
+        rolled = (
+            await session.execute(
+                text("SELECT hour, state, sum(n) FROM run_state_hourly GROUP BY 1, 2 HAVING sum(n) <> 0")
+            )
+        ).all()
+        stored = (
+            await session.execute(
+                text("SELECT date_trunc('hour', ended_at), final_state, count(*) FROM node_runs GROUP BY 1, 2")
+            )
+        ).all()
+    assert sorted(rolled) == sorted(stored)
+    assert sum(n for *_, n in stored) == 2 * len(hours)
 
 
 async def test_partitions_writing_the_same_rollup_cells_at_once_both_count(

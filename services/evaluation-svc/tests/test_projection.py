@@ -1,10 +1,11 @@
 """The read model: node runs judged by their governing commitment version, on a real Postgres."""
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
 from evalfactories import agreement, at, calendar_w, commitment, event, node_run, process, ticket
+from evaluation_svc.readmodel.repository import LOCAL_DAY_START_SQL, day_start
 from evaluation_svc.readmodel.service import Projection
 from evaluation_svc.rules import state_as_of
 from sqlalchemy import text
@@ -313,3 +314,17 @@ async def test_deleted_draft_commitments_and_segments_leave_the_reference_tables
     )
     assert await session.scalar(text("SELECT count(*) FROM ref_commitments")) == 0
     assert await session.scalar(text("SELECT count(*) FROM ref_segments")) == 0
+
+
+@pytest.mark.parametrize(
+    "zone",
+    ["America/Havana", "America/Santiago", "Asia/Tehran", "Australia/Lord_Howe", "Pacific/Apia", "Asia/Shanghai"],
+)
+async def test_local_day_start_in_sql_is_the_one_python_computes(session: AsyncSession, zone: str) -> None:
+    """The duration rollups' days are computed in SQL; reports find them with `day_start`. They agree on
+    every day, including a repeated or skipped local midnight and a day a zone skipped altogether."""
+    days = [date(2000, 1, 1) + timedelta(days=i) for i in range(365 * 30)]
+    sql = LOCAL_DAY_START_SQL.format(day="d", tz="CAST(:tz AS text)")
+    rows = await session.execute(text(f"SELECT d, {sql} AS s FROM unnest(CAST(:days AS date[])) AS d"),
+                                 {"days": days, "tz": zone})  # fmt: skip
+    assert {r.d: r.s for r in rows} == {d: day_start(d, zone) for d in days}

@@ -81,20 +81,29 @@ CONTRIBUTIONS = """
     WHERE ended_at IS NOT NULL AND started_at IS NOT NULL AND final_state IS NOT NULL
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
 """
-# Locks the rows about to be written (in id order, like every writer of node_runs) and returns what they
-# add to the rollups today, so that the write can take it back.
-_LOCK_RUNS = text(
-    f"""
-    WITH old AS MATERIALIZED (
-        SELECT {_CONTRIBUTING} FROM node_runs WHERE id = ANY(CAST(:ids AS text[])) ORDER BY id FOR UPDATE
-    )
-    {CONTRIBUTIONS.format(source="old")}
-    """
+# The first instant of local day {day} (a date) in time zone {tz}, as `day_start` computes it in Python
+# (`datetime.combine`, fold 0): the earlier instant of a repeated midnight, the offset before the change
+# for a skipped one. `l` is the local midnight, `b` Postgres's reading of it, `a` its reading with the offset
+# of an hour before `b`.
+LOCAL_DAY_START_SQL = """(
+    SELECT CASE WHEN (b AT TIME ZONE {tz}) <> l THEN a WHEN (a AT TIME ZONE {tz}) = l THEN least(a, b) ELSE b END
+    FROM (SELECT l, b, (l - ((b - interval '1 hour') AT TIME ZONE {tz} - (b - interval '1 hour') AT TIME ZONE 'UTC'))
+                       AT TIME ZONE 'UTC' AS a
+          FROM (SELECT CAST({day} AS timestamp) AS l, CAST({day} AS timestamp) AT TIME ZONE {tz} AS b) AS m) AS m)"""
+# Locks the staged runs' rows (in id order, like every writer of node_runs) before they are read and written.
+_LOCK_STAGED = text(
+    f"SELECT count(*) FROM (SELECT FROM node_runs WHERE id IN (SELECT id FROM pg_temp.{STAGING}) ORDER BY id"
+    " FOR UPDATE) AS locked"
 )
-# Writes the staged rows (and empties the staging table) and returns what they add to the rollups now.
-_UPSERT_RUNS = text(
+_DIMS_SQL = ", ".join(ROLLUP_DIMS)
+# Writes the staged rows (and empties the staging table) and moves their rollup contributions from what
+# they were (`old`: the statement sees the rows as before its own writes) to what they are (`new`). The
+# cells are updated in the order of their keys: writers sharing cells (the partitions of tracking's feed,
+# the rejudging of definitions) then wait for one another instead of deadlocking.
+_WRITE_STAGED = text(
     f"""
-    WITH new AS (
+    WITH old AS (SELECT {_CONTRIBUTING} FROM node_runs WHERE id IN (SELECT id FROM pg_temp.{STAGING})),
+    new AS (
         INSERT INTO node_runs AS r ({", ".join(_NAMES)}, next_alert_at, updated_at)
         SELECT {", ".join("x." + n for n in _NAMES)}, {NEXT_ALERT_SQL.format(e="x", d="0")}, now()
         FROM pg_temp.{STAGING} AS x
@@ -104,27 +113,27 @@ _UPSERT_RUNS = text(
             updated_at = now()
         RETURNING {", ".join("r." + c for c in _CONTRIBUTING.split(", "))}
     ),
-    emptied AS (DELETE FROM pg_temp.{STAGING})  -- a transaction may write several batches
-    {CONTRIBUTIONS.format(source="new")}
-    """
-)
-_DIMS_SQL = ", ".join(ROLLUP_DIMS)
-_DIM_ARRAYS = ", ".join(f"CAST(:{{p}}{d} AS {'boolean' if d == 'exempted' else 'text'}[])" for d in ROLLUP_DIMS)
-_ADD_TO_ROLLUPS = text(
-    f"""
-    WITH states AS (
+    emptied AS (DELETE FROM pg_temp.{STAGING}),  -- a transaction may write several batches
+    cells AS MATERIALIZED (
+        SELECT hour, day, {_DIMS_SQL}, state, bucket, -n AS n FROM ({CONTRIBUTIONS.format(source="old")}) AS o
+        UNION ALL
+        SELECT hour, day, {_DIMS_SQL}, state, bucket, n FROM ({CONTRIBUTIONS.format(source="new")}) AS w
+    ),
+    states AS (
         INSERT INTO run_state_hourly AS t (hour, {_DIMS_SQL}, state, n)
-        SELECT * FROM unnest(CAST(:s_hour AS timestamptz[]), {_DIM_ARRAYS.format(p="s_")},
-                             CAST(:s_state AS text[]), CAST(:s_n AS bigint[]))
+        SELECT hour, {_DIMS_SQL}, state, sum(n) FROM cells
+        GROUP BY hour, {_DIMS_SQL}, state HAVING sum(n) <> 0
+        ORDER BY hour, {_DIMS_SQL}, state
         ON CONFLICT (hour, {_DIMS_SQL}, state) DO UPDATE SET n = t.n + EXCLUDED.n
     )
     INSERT INTO run_duration_daily AS t (day, {_DIMS_SQL}, bucket, n)
-    SELECT * FROM unnest(CAST(:d_day AS timestamptz[]), {_DIM_ARRAYS.format(p="d_")},
-                         CAST(:d_bucket AS integer[]), CAST(:d_n AS bigint[]))
+    SELECT {LOCAL_DAY_START_SQL.format(day="day", tz="CAST(:tz AS text)")}, {_DIMS_SQL}, bucket, sum(n) FROM cells
+    WHERE bucket IS NOT NULL
+    GROUP BY day, {_DIMS_SQL}, bucket HAVING sum(n) <> 0
+    ORDER BY day, {_DIMS_SQL}, bucket
     ON CONFLICT (day, {_DIMS_SQL}, bucket) DO UPDATE SET n = t.n + EXCLUDED.n
     """
 )
-RollupKey = tuple[Any, ...]
 
 
 class RunRow(msgspec.Struct, frozen=True, gc=False):
@@ -511,51 +520,14 @@ class ReadModelRepository:
         """Write judged runs and move their rollup contributions from what they were to what they are."""
         if not rows:
             return
-        ids = [r.facts.id for r in rows]
-        old = await self.session.execute(_LOCK_RUNS, {"ids": ids, "tz": rollup_tz})
         await self.session.execute(_CREATE_STAGING)
         connection = await self.session.connection()
         driver: Any = (await connection.get_raw_connection()).driver_connection  # asyncpg, in the transaction
         await driver.copy_records_to_table(
             STAGING, schema_name="pg_temp", columns=_NAMES, records=[r.values() for r in rows]
         )
-        new = await self.session.execute(_UPSERT_RUNS, {"tz": rollup_tz})
-        states: dict[RollupKey, int] = {}
-        durations: dict[RollupKey, int] = {}
-        for groups, sign in ((old.all(), -1), (new.all(), 1)):
-            for g in groups:
-                dims = (g.process_key, g.node_key, g.segment, g.department, g.position, g.source, g.commitment_id,
-                        g.commitment_key, g.exempted)  # fmt: skip
-                key = (g.hour, *dims, g.state)
-                states[key] = states.get(key, 0) + sign * g.n
-                if g.bucket is not None:
-                    key = (day_start(g.day, rollup_tz), *dims, g.bucket)
-                    durations[key] = durations.get(key, 0) + sign * g.n
-        await self.add_to_rollups({k: n for k, n in states.items() if n}, {k: n for k, n in durations.items() if n})
-
-    async def add_to_rollups(self, states: Mapping[RollupKey, int], durations: Mapping[RollupKey, int]) -> None:
-        """Add (or, with negative counts, take back) finished runs' contributions to the rollups.
-
-        Keys: (hour, *ROLLUP_DIMS, state) and (day, *ROLLUP_DIMS, bucket), hour and day as UTC instants.
-        Rows are updated in the order of their keys: writers that share cells (the partitions of tracking's
-        feed, the rejudging of definitions) then wait for one another instead of deadlocking.
-        """
-        if not states and not durations:
-            return
-        params: dict[str, list[Any]] = {}
-        for prefix, first, last, counts in (("s_", "hour", "state", states), ("d_", "day", "bucket", durations)):
-            names = (first, *ROLLUP_DIMS, last)
-            keys = sorted(counts, key=_sortable)
-            transposed = list(zip(*keys, strict=True)) if keys else [() for _ in names]
-            for name, values in zip(names, transposed, strict=True):
-                params[prefix + name] = list(values)
-            params[prefix + "n"] = [counts[k] for k in keys]
-        await self.session.execute(_ADD_TO_ROLLUPS, params)
-
-
-def _sortable(key: RollupKey) -> tuple[Any, ...]:
-    """A rollup key as a sort key (no None among the values compared)."""
-    return tuple(("", "") if v is None else (type(v).__name__, v) for v in key)
+        await self.session.execute(_LOCK_STAGED)
+        await self.session.execute(_WRITE_STAGED, {"tz": rollup_tz})
 
 
 def _version(r: Mapping[Any, Any]) -> CommitmentVersion:
