@@ -105,6 +105,27 @@ class TestScanner:
         events = await session.execute(text("SELECT key, payload FROM outbox WHERE type = 'alert.raised'"))
         assert {k: p for k, p in events} == {str(a.id): a.event_payload() for a in alerts}
 
+    async def test_a_run_is_alerted_once_its_last_change_has_settled(self, session: AsyncSession) -> None:
+        await setup_run(session)
+        await scan_once(session, at("2026-03-09 00:00"), 100, settle=60)
+        assert await alerts_of(session, "a1") == []  # changed less than a minute ago
+        await session.execute(text("UPDATE node_runs SET updated_at = updated_at - interval '61 seconds'"))
+        await scan_once(session, at("2026-03-09 00:00"), 100, settle=60)
+        assert await alerts_of(session, "a1") == ["prewarning", "acceptable", "warning"]
+
+    async def test_a_backlog_that_completes_a_run_within_the_settle_time_raises_nothing(
+        self, session: AsyncSession
+    ) -> None:
+        """A source replays a day: the start of a run arrives, its due instants long past, then its completion."""
+        projection = await setup_run(session)
+        await scan_once(session, at("2026-03-09 00:00"), 100, settle=60)
+        await projection.handle_tracking(
+            session, [node_run("a1", started=at("2026-03-03 10:00"), completed=at("2026-03-03 14:00"))]
+        )
+        await session.execute(text("UPDATE node_runs SET updated_at = updated_at - interval '61 seconds'"))
+        await scan_once(session, at("2026-03-09 00:00"), 100, settle=60)
+        assert await alerts_of(session, "a1") == []
+
     async def test_runs_paused_for_an_allowed_reason_are_not_alerted(self, session: AsyncSession) -> None:
         await setup_run(session, pauses=((at("2026-03-03 11:00"), None, "awaiting-customer"),))
         await scan_once(session, at("2026-03-09 00:00"), 100)

@@ -33,6 +33,13 @@ class Settings(ServiceSettings):
     # alert scanner
     scanner_interval: float = Field(default=0.5, gt=0, description="seconds between scans when idle")
     scanner_batch_size: int = Field(default=250, ge=1)
+    alert_settle_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="a run is alerted on once its last change is this old: a backlog a source sends at once raises "
+        "alerts for the runs still open after it, not for each step of its replay (adds at most this to alert latency)",
+    )
 
     # outbound webhooks
     webhook_allow_private: bool = Field(

@@ -64,7 +64,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.projection = projection
         consumers = make_consumers(app, settings, projection)
         app.state.consumers = {c.name: c for c in consumers}
-        scanner = AlertScanner(app.state.sessionmaker, settings.scanner_interval, settings.scanner_batch_size)
+        scanner = AlertScanner(
+            app.state.sessionmaker,
+            settings.scanner_interval,
+            settings.scanner_batch_size,
+            settings.alert_settle_seconds,
+        )
         sender = WebhookSender(app.state.sessionmaker, settings)
         app.state.scanner, app.state.sender = scanner, sender
         tasks: list[asyncio.Task[None]] = []

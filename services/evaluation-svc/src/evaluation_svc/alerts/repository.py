@@ -53,6 +53,8 @@ _RAISE_DUE = text(
                      tolerance_due_at, next_alert_at
               FROM node_runs
               WHERE next_alert_at IS NOT NULL AND next_alert_at < :now
+                AND (CAST(:settle AS double precision) = 0
+                     OR updated_at <= statement_timestamp() - make_interval(secs => CAST(:settle AS double precision)))
               ORDER BY next_alert_at
               LIMIT :limit
               FOR UPDATE SKIP LOCKED) AS claimed
@@ -111,14 +113,15 @@ class AlertRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def raise_due(self, now: datetime, limit: int) -> tuple[int, list[dict[str, Any]]]:
+    async def raise_due(self, now: datetime, limit: int, settle: float = 0.0) -> tuple[int, list[dict[str, Any]]]:
         """Claim open runs whose next due instant has passed (rows another replica holds are skipped), record
         every level each has passed, advance the runs and emit `alert.raised`: one statement for all of them.
 
         Returns how many runs were claimed and, only while a webhook subscription is enabled, the alerts
         recorded (for their deliveries). Alerts recorded before (another replica, a replay) are left alone.
         """
-        rows = (await self.session.execute(_RAISE_DUE, {"now": now, "limit": limit})).mappings().all()
+        params = {"now": now, "limit": limit, "settle": settle}
+        rows = (await self.session.execute(_RAISE_DUE, params)).mappings().all()
         claimed = int(rows[0]["claimed"]) if rows else 0
         return claimed, [{c: r[c] for c in _ALERT_NAMES} for r in rows if r["id"] is not None]
 

@@ -25,14 +25,15 @@ async def publish(session: AsyncSession, event_type: str, alerts: Sequence[Alert
     await WebhookRepository(session).enqueue(event_type, alerts)
 
 
-async def scan_once(session: AsyncSession, now: datetime, batch_size: int) -> int:
+async def scan_once(session: AsyncSession, now: datetime, batch_size: int, settle: float = 0.0) -> int:
     """Raise the alerts of open runs whose due instants have passed; returns how many runs were claimed.
 
     One statement claims the runs, records every level each has passed, advances them and emits the
     events; the alerts come back to Python only to queue webhook deliveries, and only while someone
-    subscribes.
+    subscribes. With `settle` (seconds), a run is claimed only once its last change is that old: when a
+    source sends a backlog, its runs are judged on their latest facts, not on each step of the replay.
     """
-    claimed, inserted = await AlertRepository(session).raise_due(now, batch_size)
+    claimed, inserted = await AlertRepository(session).raise_due(now, batch_size, settle)
     if inserted:
         await WebhookRepository(session).enqueue("alert.raised", [AlertPublic(**a) for a in inserted])
     return claimed
@@ -41,14 +42,17 @@ async def scan_once(session: AsyncSession, now: datetime, batch_size: int) -> in
 class AlertScanner:
     """Background loop; several replicas share the work through row locks taken with SKIP LOCKED."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], interval: float, batch_size: int) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], interval: float, batch_size: int, settle: float = 0.0
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.interval = interval
         self.batch_size = batch_size
+        self.settle = settle
 
     async def tick(self) -> int:
         async with self.sessionmaker() as session, session.begin():
-            return await scan_once(session, datetime.now(UTC), self.batch_size)
+            return await scan_once(session, datetime.now(UTC), self.batch_size, self.settle)
 
     async def run(self) -> None:
         while True:
