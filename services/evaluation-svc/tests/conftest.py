@@ -26,8 +26,8 @@ def service_spec() -> ServiceSpec:
 
 
 TABLES = (
-    "alerts, node_runs, run_state_hourly, run_duration_daily, ref_commitments, ref_calendars, ref_processes, outbox, "
-    "ref_agreements, force_majeure"
+    "webhook_attempts, webhook_deliveries, webhook_subscriptions, alerts, node_runs, run_state_hourly, "
+    "run_duration_daily, ref_commitments, ref_calendars, ref_processes, ref_agreements, force_majeure, outbox"
 )
 
 

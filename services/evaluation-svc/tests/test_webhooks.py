@@ -17,15 +17,8 @@ from evaluation_svc.webhooks import service
 from evaluation_svc.webhooks.schemas import WebhookCreate, WebhookUpdate
 from evaluation_svc.webhooks.service import WebhookSender, retry_delay
 from evaluation_svc.webhooks.signing import refused_reason, verify
-from pledge_common.db import create_sessionmaker
 from pledge_common.identity import SYSTEM
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
-TABLES = (
-    "webhook_attempts, webhook_deliveries, webhook_subscriptions, alerts, node_runs, run_state_hourly, "
-    "run_duration_daily, ref_commitments, ref_calendars, ref_processes, outbox"
-)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 
 @dataclass
@@ -55,16 +48,6 @@ async def receiver() -> AsyncIterator[Receiver]:
         yield state
     finally:
         await runner.cleanup()
-
-
-@pytest.fixture
-async def committed(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    maker = create_sessionmaker(engine)
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {TABLES}"))
-    yield maker
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {TABLES}"))
 
 
 def fast_settings(settings: Settings, **over: Any) -> Settings:
