@@ -83,7 +83,8 @@ async def new_key(
     from pledge_common.db import create_sessionmaker
 
     async with create_sessionmaker(engine)() as session:
-        created = await create_key(session, ApiKeyCreate(name=name, scopes=scopes, sources=sources, **extra), None)
+        data = ApiKeyCreate(name=name, scopes=scopes, sources=sources, **extra)
+        created = await create_key(session, data, None, rate_limit_classes=data.rate_limits.keys())
         await session.commit()
     return created.key, str(created.id)
 

@@ -1,7 +1,8 @@
 """Who is calling: API keys (partners, machines) and JWT bearer tokens (front-end users).
 
 Verified keys are cached for a few seconds, keyed by the SHA-256 of the full key, so that the slow
-hash is paid once per key and burst; the cache never outlives the key's expiry.
+hash is paid once per key and burst; the cache never outlives the key's expiry. The key's own rate limits are
+cached with it, so the limiter needs no query of its own.
 """
 
 import asyncio
@@ -9,8 +10,10 @@ import hashlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Annotated, Any
 
 import httpx
@@ -31,6 +34,7 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pledge"'}
 CACHE_LIMIT = 50_000
 FAILED_SECRETS = RateLimit(rate=1, burst=10)
 ANONYMOUS_ADMIN = Caller(sub="anonymous", kind="user", scopes=frozenset({"admin"}), sources=None)
+NO_OVERRIDES: Mapping[str, RateLimit] = MappingProxyType({})
 
 
 def unauthorized(detail: str) -> Unauthorized:
@@ -43,6 +47,7 @@ class CachedKey:
     caller: Caller | None  # None: a key that failed verification (negative cache)
     valid_until: float  # monotonic
     problem: str = ""
+    rate_limits: Mapping[str, RateLimit] = field(default_factory=lambda: NO_OVERRIDES)  # the key's own buckets by name
 
 
 class KeyVerifier:
@@ -60,7 +65,8 @@ class KeyVerifier:
         for digest in [d for d, entry in self.cache.items() if entry.key_id == key_id]:
             self.cache.pop(digest, None)
 
-    async def verify(self, key: str) -> Caller:
+    async def verify(self, key: str) -> tuple[Caller, Mapping[str, RateLimit]]:
+        """The key's caller and its own rate limits; 401 problem for a key that is not usable."""
         digest = hashlib.sha256(key.encode()).digest()
         entry = self.cache.get(digest)
         now = time.monotonic()
@@ -68,7 +74,7 @@ class KeyVerifier:
             entry = await self._verify_once(digest, key)
         if entry.caller is None:
             raise unauthorized(entry.problem)
-        return entry.caller
+        return entry.caller, entry.rate_limits
 
     async def _verify_once(self, digest: bytes, key: str) -> CachedKey:
         """Concurrent requests with the same key share one slow verification."""
@@ -129,7 +135,9 @@ class KeyVerifier:
             scopes=frozenset(row.scopes),
             sources=frozenset(row.sources) if row.sources is not None else None,
         )
-        return CachedKey(row.id, caller, valid_until)
+        overrides = {name: RateLimit(**limit) for name, limit in (row.rate_limits or {}).items()}
+        own_limits = MappingProxyType(overrides) if overrides else NO_OVERRIDES
+        return CachedKey(row.id, caller, valid_until, rate_limits=own_limits)
 
 
 class JwtVerifier:
@@ -249,10 +257,13 @@ class Authenticator:
     def forget_key(self, key_id: uuid.UUID) -> None:
         self.keys.forget(key_id)
 
-    async def authenticate(self, authorization: str | None, api_key: str | None) -> Caller:
-        """The caller behind `X-API-Key` or `Authorization: Bearer <key or JWT>`; 401 otherwise."""
+    async def authenticate(
+        self, authorization: str | None, api_key: str | None
+    ) -> tuple[Caller, Mapping[str, RateLimit]]:
+        """The caller behind `X-API-Key` or `Authorization: Bearer <key or JWT>` and the rate limits of its own
+        (an API key's overrides; none for users); 401 otherwise."""
         if not self.enabled:
-            return ANONYMOUS_ADMIN
+            return ANONYMOUS_ADMIN, NO_OVERRIDES
         if api_key:
             return await self.keys.verify(api_key.strip())
         if not authorization:
@@ -263,7 +274,7 @@ class Authenticator:
             raise unauthorized("the Authorization header must be `Bearer <API key or token>`")
         if material.looks_like_key(token):
             return await self.keys.verify(token)
-        return await self.jwt.verify(token)
+        return await self.jwt.verify(token), NO_OVERRIDES
 
 
 def _gateway_caller(request: Request) -> Caller:

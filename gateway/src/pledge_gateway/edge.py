@@ -102,13 +102,13 @@ class EdgeMiddleware:
                 await (self.meta if path in META_PATHS else self.app)(scope, receive, send_status)
                 return
             gateway: Gateway = scope["app"].state.gateway
-            caller = await gateway.authenticator.authenticate(
+            caller, own_limits = await gateway.authenticator.authenticate(
                 _header(scope, b"authorization"), _header(scope, b"x-api-key")
             )
             needed = route.scope_for(scope["method"])
             if not caller.has_scope(needed):
                 raise Forbidden(f"this operation needs the scope `{needed}`", required_scope=needed.value)
-            decision = await gateway.limiter.check(caller, route, scope["method"], needed)
+            decision = await gateway.limiter.check(caller, route, scope["method"], needed, own_limits)
             downstream = send_status
             if decision is not None:
                 extra = decision.headers()

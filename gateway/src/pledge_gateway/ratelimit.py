@@ -3,6 +3,7 @@
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -148,11 +149,23 @@ class RateLimiter:
         self.enabled = settings.rate_limit_enabled
         self.store: MemoryStore | RedisStore = RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
 
-    async def check(self, caller: Caller, route: PublicRoute, method: str, scope: str) -> Decision | None:
-        """The decision for this request (None when limiting is off); 429 problem when over the limit."""
+    async def check(
+        self,
+        caller: Caller,
+        route: PublicRoute,
+        method: str,
+        scope: str,
+        overrides: Mapping[str, RateLimit] | None = None,
+    ) -> Decision | None:
+        """The decision for this request (None when limiting is off); 429 problem when over the limit.
+
+        The bucket is chosen by the settings; the caller's own limit for that bucket (`overrides`, an API key's)
+        replaces the settings' one."""
         if not self.enabled:
             return None
         name, limit = choose_limit(self.settings, route, method, scope)
+        if overrides:
+            limit = overrides.get(name, limit)
         allowed, tokens = await self.store.take(f"{caller.kind}:{caller.sub}:{name}", limit)
         decision = Decision(allowed, limit, tokens)
         if not allowed:

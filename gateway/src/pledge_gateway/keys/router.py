@@ -9,15 +9,25 @@ from pledge_common.db import SessionDep
 
 from pledge_gateway.auth import GatewayCallerDep
 from pledge_gateway.keys import service
-from pledge_gateway.keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPage, ApiKeyPublic, ApiKeyRotate
+from pledge_gateway.keys.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPage,
+    ApiKeyPublic,
+    ApiKeyRotate,
+    ApiKeyUpdate,
+)
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
 
 
 @router.post("", status_code=201, response_model=ApiKeyCreated)
-async def create_api_key(data: ApiKeyCreate, session: SessionDep, caller: GatewayCallerDep) -> ApiKeyCreated:
+async def create_api_key(
+    data: ApiKeyCreate, session: SessionDep, caller: GatewayCallerDep, request: Request
+) -> ApiKeyCreated:
     """Create a key; the full key is in this answer only (it is stored hashed)."""
-    return await service.create_key(session, data, created_by=caller.sub)
+    classes = request.app.state.settings.rate_limits.keys()
+    return await service.create_key(session, data, created_by=caller.sub, rate_limit_classes=classes)
 
 
 @router.get("", response_model=ApiKeyPage)
@@ -34,6 +44,15 @@ async def list_api_keys(
 async def get_api_key(key_id: uuid.UUID, session: SessionDep) -> ApiKeyPublic:
     """One key (never its secret)."""
     return await service.get_key(session, key_id)
+
+
+@router.patch("/{key_id}", response_model=ApiKeyPublic)
+async def update_api_key(key_id: uuid.UUID, data: ApiKeyUpdate, session: SessionDep, request: Request) -> ApiKeyPublic:
+    """Change a key's rate-limit overrides (other gateway replicas apply them within the key cache time)."""
+    classes = request.app.state.settings.rate_limits.keys()
+    updated = await service.update_key(session, key_id, data, rate_limit_classes=classes)
+    request.app.state.gateway.authenticator.forget_key(key_id)
+    return updated
 
 
 @router.post("/{key_id}/rotate", status_code=201, response_model=ApiKeyCreated)

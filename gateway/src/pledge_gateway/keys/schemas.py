@@ -8,6 +8,22 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from pledge_gateway.routes import Scope
 
+
+class RateLimitOverride(BaseModel):
+    """A key's own token bucket for one of the gateway's rate-limit buckets (same meaning as the settings')."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    rate: float = Field(gt=0, le=1_000_000, description="requests per second on average")
+    burst: int = Field(ge=1, le=1_000_000_000, description="requests at once")
+
+
+RateLimitOverrides = dict[Annotated[str, StringConstraints(min_length=1, max_length=200)], RateLimitOverride]
+RATE_LIMITS_DESCRIPTION = (
+    'this key\'s own limits by bucket name ("default", "events:write", ...: only the buckets of the gateway\'s '
+    "settings); the settings' limit applies to the other buckets"
+)
+
 SourceName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
 
 
@@ -22,6 +38,15 @@ class ApiKeyCreate(BaseModel):
         description="source systems whose tickets the key may push and read; null = every source",
     )
     expires_at: AwareDatetime | None = Field(default=None, description="null = never expires")
+    rate_limits: RateLimitOverrides = Field(default_factory=dict, description=RATE_LIMITS_DESCRIPTION)
+
+
+class ApiKeyUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rate_limits: RateLimitOverrides | None = Field(
+        default=None, description=RATE_LIMITS_DESCRIPTION + "; replaces the key's overrides, null or {} clears them"
+    )
 
 
 class ApiKeyRotate(BaseModel):
@@ -45,6 +70,7 @@ class ApiKeyPublic(BaseModel):
     expires_at: datetime | None
     revoked_at: datetime | None
     replaced_by: uuid.UUID | None
+    rate_limits: dict[str, RateLimitOverride]
 
 
 class ApiKeyCreated(ApiKeyPublic):
