@@ -6,7 +6,7 @@ from pledge_common.pagination import decode_cursor, encode_cursor
 from commitment_svc.calendars import service
 from commitment_svc.calendars.repository import CalendarRepository
 from commitment_svc.calendars.schemas import CalendarPublic, CalendarUpsert, HolidayImport, HolidayImportResult
-from commitment_svc.core.etags import etag_of, set_etag
+from commitment_svc.core.etags import set_etag
 from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
 from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit, MergePatch
 from commitment_svc.core.schemas import Page
@@ -45,9 +45,7 @@ async def put_calendar(
 
     async def upsert() -> Answer:
         calendar, created = await service.upsert_calendar(session, key, body, if_match)
-        return Answer(
-            status.HTTP_201_CREATED if created else status.HTTP_200_OK, calendar, {"ETag": etag_of(calendar.version)}
-        )
+        return Answer.upserted(calendar, created, calendar.version)
 
     return await answer_once(request, session, caller, idempotency_key, body, upsert)
 

@@ -14,12 +14,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Header, Request, Response
+from fastapi import Header, Request, Response, status
 from pledge_common.identity import Caller
 from pledge_common.problems import invalid
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from commitment_svc.core.etags import etag_of
 
 IDEMPOTENCY_FIELD = "Idempotency-Key"
 PURGE_BATCH = 100
@@ -43,6 +45,11 @@ class Answer:
     status_code: int
     body: BaseModel
     headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def upserted(cls, body: BaseModel, created: bool, version: int) -> "Answer":
+        """A resource created (201) or replaced (200) by a PUT, with the ETag of its version."""
+        return cls(status.HTTP_201_CREATED if created else status.HTTP_200_OK, body, {"ETag": etag_of(version)})
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@ from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
 from pledge_common.pagination import decode_cursor, encode_cursor
 
-from commitment_svc.core.etags import etag_of, set_etag
+from commitment_svc.core.etags import set_etag
 from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
 from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit
 from commitment_svc.core.schemas import Page
@@ -47,11 +47,7 @@ async def put_department(
 
     async def upsert() -> Answer:
         department, created = await service.upsert_department(session, key, body, if_match)
-        return Answer(
-            status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-            (await service.public(session, [department]))[0],
-            {"ETag": etag_of(department.row_version)},
-        )
+        return Answer.upserted((await service.public(session, [department]))[0], created, department.row_version)
 
     return await answer_once(request, session, caller, idempotency_key, body, upsert)
 

@@ -4,7 +4,7 @@ from pledge_common.identity import CallerDep
 from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import NotFound
 
-from commitment_svc.core.etags import etag_of, set_etag
+from commitment_svc.core.etags import set_etag
 from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
 from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit, MergePatch
 from commitment_svc.core.schemas import Page
@@ -46,9 +46,7 @@ async def put_process(
 
     async def upsert() -> Answer:
         process, created = await service.upsert_process(session, key, body, if_match)
-        return Answer(
-            status.HTTP_201_CREATED if created else status.HTTP_200_OK, process, {"ETag": etag_of(process.version)}
-        )
+        return Answer.upserted(process, created, process.version)
 
     return await answer_once(request, session, caller, idempotency_key, body, upsert)
 
