@@ -4,6 +4,7 @@ limit of the same bucket (cached with the key, no query per request)."""
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 from conftest import GatewayFactory
 
@@ -16,19 +17,19 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+async def post_key(gw: httpx.AsyncClient, admin_key: str, name: str, **extra: Any) -> httpx.Response:
+    """Ask the gateway for a key reading definitions (with `extra` fields, e.g. rate_limits)."""
+    body = {"name": name, "scopes": ["definitions:read"], **extra}
+    return await gw.post("/v1/api-keys", json=body, headers=auth(admin_key))
+
+
 async def test_a_key_with_a_low_override_is_limited_after_its_burst_and_a_key_without_is_not(
     make_gateway: GatewayFactory, admin_key: str
 ) -> None:
     own = {"definitions:read": {"rate": 0.01, "burst": 2}}
     async with make_gateway(rate_limits=LIMITS) as gw:
-        low = await gw.post(
-            "/v1/api-keys",
-            json={"name": "low", "scopes": ["definitions:read"], "rate_limits": own},
-            headers=auth(admin_key),
-        )
-        plain = await gw.post(
-            "/v1/api-keys", json={"name": "plain", "scopes": ["definitions:read"]}, headers=auth(admin_key)
-        )
+        low = await post_key(gw, admin_key, "low", rate_limits=own)
+        plain = await post_key(gw, admin_key, "plain")
         shown = await gw.get(f"/v1/api-keys/{low.json()['id']}", headers=auth(admin_key))
         low_answers = [await gw.get(SEGMENT, headers=auth(low.json()["key"])) for _ in range(3)]
         plain_answers = [await gw.get(SEGMENT, headers=auth(plain.json()["key"])) for _ in range(3)]
@@ -47,11 +48,7 @@ async def test_an_override_of_another_bucket_leaves_this_one_to_the_settings(
     make_gateway: GatewayFactory, admin_key: str
 ) -> None:
     async with make_gateway(rate_limits=LIMITS) as gw:
-        created = await gw.post(
-            "/v1/api-keys",
-            json={"name": "k", "scopes": ["definitions:read"], "rate_limits": {"default": {"rate": 0.01, "burst": 1}}},
-            headers=auth(admin_key),
-        )
+        created = await post_key(gw, admin_key, "k", rate_limits={"default": {"rate": 0.01, "burst": 1}})
         answers = [await gw.get(SEGMENT, headers=auth(created.json()["key"])) for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 200]
 
@@ -61,9 +58,7 @@ async def test_a_patched_override_applies_at_once_despite_the_key_cache(
 ) -> None:
     # a long key cache: without the cache being dropped on change, the old limits would stay for 5 minutes
     async with make_gateway(rate_limits=LIMITS, key_cache_seconds=300) as gw:
-        created = await gw.post(
-            "/v1/api-keys", json={"name": "k", "scopes": ["definitions:read"]}, headers=auth(admin_key)
-        )
+        created = await post_key(gw, admin_key, "k")
         key, key_id = created.json()["key"], created.json()["id"]
         before = await gw.get(SEGMENT, headers=auth(key))  # the key is cached from here on
         lowered = await gw.patch(
@@ -92,11 +87,7 @@ async def test_a_patched_override_applies_at_once_despite_the_key_cache(
 async def test_a_rotated_key_keeps_the_overrides(make_gateway: GatewayFactory, admin_key: str) -> None:
     own = {"definitions:read": {"rate": 0.01, "burst": 1}}
     async with make_gateway(rate_limits=LIMITS) as gw:
-        created = await gw.post(
-            "/v1/api-keys",
-            json={"name": "k", "scopes": ["definitions:read"], "rate_limits": own},
-            headers=auth(admin_key),
-        )
+        created = await post_key(gw, admin_key, "k", rate_limits=own)
         rotated = await gw.post(f"/v1/api-keys/{created.json()['id']}/rotate", headers=auth(admin_key))
         answers = [await gw.get(SEGMENT, headers=auth(rotated.json()["key"])) for _ in range(2)]
     assert rotated.json()["rate_limits"] == own
@@ -126,14 +117,8 @@ async def test_invalid_overrides_are_422_naming_the_field(
     make_gateway: GatewayFactory, admin_key: str, overrides: dict[str, Any], field: str
 ) -> None:
     async with make_gateway(rate_limits=LIMITS) as gw:
-        created = await gw.post(
-            "/v1/api-keys",
-            json={"name": "k", "scopes": ["definitions:read"], "rate_limits": overrides},
-            headers=auth(admin_key),
-        )
-        existing = await gw.post(
-            "/v1/api-keys", json={"name": "k", "scopes": ["definitions:read"]}, headers=auth(admin_key)
-        )
+        created = await post_key(gw, admin_key, "k", rate_limits=overrides)
+        existing = await post_key(gw, admin_key, "k")
         patched = await gw.patch(
             f"/v1/api-keys/{existing.json()['id']}", json={"rate_limits": overrides}, headers=auth(admin_key)
         )
