@@ -228,6 +228,28 @@ async def post_bulk(client: httpx.AsyncClient, target: Target, path: Path, concu
     return totals
 
 
+async def wal_position(database_url: str) -> int:
+    """The server's WAL insert position in bytes (server-wide: read it around a block to see what it wrote)."""
+    conn = await asyncpg.connect(to_plain_url(database_url))
+    try:
+        return int(await conn.fetchval("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn"))
+    finally:
+        await conn.close()
+
+
+async def storage(database_url: str) -> dict[str, tuple[int, int]]:
+    """Bytes of each tracking table: (heap with TOAST, its indexes)."""
+    conn = await asyncpg.connect(to_plain_url(database_url))
+    try:
+        rows = await conn.fetch(
+            "SELECT c.relname, pg_table_size(c.oid), pg_indexes_size(c.oid) FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'tracking' AND c.relkind = 'r'"
+        )
+        return {r[0]: (int(r[1]), int(r[2])) for r in rows}
+    finally:
+        await conn.close()
+
+
 async def table_counts(database_url: str) -> tuple[int, int, int]:
     conn = await asyncpg.connect(to_plain_url(database_url))
     try:
@@ -409,18 +431,25 @@ async def run(suite: Suite, args: argparse.Namespace) -> None:
         f"({time.perf_counter() - started:.1f} s, {bodies_path.stat().st_size / 1e6:.0f} MB)"
     )
 
+    wal = await wal_position(suite.database_url)
     rows, copy_seconds = await copy_baseline(suite.database_url, bodies_path)
+    copy_wal = await wal_position(suite.database_url) - wal
     copy_rate = rows / copy_seconds
-    print(f"(a) COPY into a bare table:     {copy_rate:12,.0f} rows/s  ({rows:,} rows, {copy_seconds:.1f} s)")
+    print(
+        f"(a) COPY into a bare table:     {copy_rate:12,.0f} rows/s  ({rows:,} rows, {copy_seconds:.1f} s; "
+        f"WAL {copy_wal / rows:,.0f} bytes/row)"
+    )
 
     limits = httpx.Limits(max_connections=args.concurrency * 4)
     async with httpx.AsyncClient(base_url=target.base_url, timeout=600, limits=limits) as client:
         print(f"catalogue: {await define_process(suite, target, client)}")
 
+        wal = await wal_position(suite.database_url)
         async with CpuMeter(suite) as cpu:
             started = time.perf_counter()
             totals = await post_bulk(client, target, bodies_path, args.concurrency)
             bulk_seconds = time.perf_counter() - started
+        bulk_wal = await wal_position(suite.database_url) - wal
         bulk_rate = events / bulk_seconds
         print(
             f"(b) bulk API via {where}: {bulk_rate:12,.0f} events/s  ({totals}, {bulk_seconds:.1f} s, "
@@ -430,7 +459,15 @@ async def run(suite: Suite, args: argparse.Namespace) -> None:
                 else f"concurrency {args.concurrency})"
             )
         )
-        print(cpu.line(events))
+        print(cpu.line(events) + f"; WAL {bulk_wal / events:,.0f} bytes/event")
+        written = await table_counts(suite.database_url)
+        sizes = sorted((await storage(suite.database_url)).items(), key=lambda kv: -sum(kv[1]))
+        print(
+            f"      rows: events {written[0]:,}, outbox {written[1]:,}, node_runs {written[2]:,}; bytes/event: "
+            + ", ".join(
+                f"{name} {heap / events:,.0f} + indexes {index / events:,.0f}" for name, (heap, index) in sizes[:4]
+            )
+        )
         if not target.direct and args.gateway is None:
             direct = Target(suite, True, None, None)
             direct_path = work / "ingest-bodies-direct.jsonl"
@@ -483,11 +520,15 @@ async def run(suite: Suite, args: argparse.Namespace) -> None:
             f"{rss.baseline / 2**20:.0f} MB before, peak {rss.peak / 2**20:.0f} MB"
         )
 
-        single_rate = await singles(client, target, args.singles, args.single_concurrency)
+        async with CpuMeter(suite) as cpu:
+            started = time.perf_counter()
+            single_rate = await singles(client, target, args.singles, args.single_concurrency)
+            single_seconds = time.perf_counter() - started
         print(
             f"(e) single POST /v1/events:     {single_rate:12,.0f} events/s  ({args.singles} events, "
             f"concurrency {args.single_concurrency}, via {where})"
         )
+        print(cpu.line(args.singles) + f"; {sum(cpu.spent.values()) / single_seconds:.2f} cores busy")
 
     print()
     print(f"ratio (b)/(a) = {bulk_rate / copy_rate:.3f}   (goal >= 0.4)")

@@ -81,32 +81,33 @@ async def stored_events(session: AsyncSession, keys: Sequence[tuple[str, str]]) 
 
 _CATALOGUE = text(
     """
-    SELECT p.key, n.node_key, n.department, n.position_key
+    SELECT p.key, n.node_key, n.department, n.position_key, false AS is_segment
     FROM known_processes p LEFT JOIN known_nodes n ON n.process_key = p.key
     WHERE p.key = ANY(CAST(:processes AS text[]))
+    UNION ALL
+    SELECT s.key, NULL, NULL, NULL, true FROM known_segments s WHERE s.key = ANY(CAST(:segments AS text[]))
     """
 )
 
 
-async def known_nodes(session: AsyncSession, processes: Sequence[str]) -> dict[str, dict[str, NodeDefaults]]:
-    """Known processes among `processes`, each with its nodes' default department and position."""
+async def known_catalogue(
+    session: AsyncSession, processes: Sequence[str], segments: Sequence[str]
+) -> tuple[dict[str, dict[str, NodeDefaults]], set[str]]:
+    """Known processes among `processes`, each with its nodes' default department and position, and the
+    known segments among `segments` (one round trip)."""
     catalogue: dict[str, dict[str, NodeDefaults]] = {}
-    if not processes:
-        return catalogue
-    for process, node, department, position in await session.execute(_CATALOGUE, {"processes": list(processes)}):
-        nodes = catalogue.setdefault(process, {})
+    known_segments: set[str] = set()
+    if not processes and not segments:
+        return catalogue, known_segments
+    rows = await session.execute(_CATALOGUE, {"processes": list(processes), "segments": list(segments)})
+    for key, node, department, position, is_segment in rows:
+        if is_segment:
+            known_segments.add(key)
+            continue
+        nodes = catalogue.setdefault(key, {})
         if node is not None:
             nodes[node] = NodeDefaults(department, position)
-    return catalogue
-
-
-async def known_segments(session: AsyncSession, segments: Sequence[str]) -> set[str]:
-    if not segments:
-        return set()
-    rows = await session.execute(
-        text("SELECT key FROM known_segments WHERE key = ANY(CAST(:s AS text[]))"), {"s": list(segments)}
-    )
-    return {r[0] for r in rows}
+    return catalogue, known_segments
 
 
 _LOCK_TICKETS = text(

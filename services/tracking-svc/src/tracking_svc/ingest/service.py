@@ -235,9 +235,10 @@ async def ingest_chunk(
             outcomes[c.index] = _conflict(c.event)
 
     # 2. process, node and segment keys against this service's copy of commitment-svc's catalogue
-    catalogue = await repo.known_nodes(session, sorted({c.event.ticket.process for c in fresh}))
-    segments = await repo.known_segments(
-        session, sorted({c.event.ticket.segment for c in fresh if c.event.ticket.segment is not None})
+    catalogue, segments = await repo.known_catalogue(
+        session,
+        sorted({c.event.ticket.process for c in fresh}),
+        sorted({c.event.ticket.segment for c in fresh if c.event.ticket.segment is not None}),
     )
     valid: list[Candidate] = []
     for c in fresh:
