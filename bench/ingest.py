@@ -13,7 +13,7 @@ the process through commitment-svc's API, waits until tracking-svc has it from t
       the systems side by side; with one system, --concurrency requests in flight) to tracking-svc running
       --tracking-workers processes,
       and (b') the same volume of other events straight to tracking-svc (so the gateway's share shows),
-      each with the CPU seconds every process spent (tracking, gateway, Postgres backends, the rest),
+      each with the CPU seconds every process spent (tracking, gateway, every Postgres process, the rest),
   (c) the same bulk requests again (all duplicates: must write no rows),
   (d) one NDJSON stream of ~1 million new events, sampling tracking-svc's RSS,
   (e) single-event POSTs.
@@ -264,49 +264,70 @@ async def table_counts(database_url: str) -> tuple[int, int, int]:
 
 
 class CpuMeter:
-    """CPU seconds spent by each suite process and by this database's Postgres backends over a block."""
+    """CPU seconds spent over a block by each suite process and by Postgres: every process of the server
+    (backends of any connection, opened or closed during the block, and its background writers).
+
+    A thread samples every process every 0.1 s and keeps each one's last reading, so a backend that exits
+    during the block (a pool's overflow connection) still counts up to its last sample."""
 
     def __init__(self, suite: Suite) -> None:
         self.suite = suite
         self.spent: dict[str, float] = {}
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._stop = threading.Event()
 
-    async def _backends(self) -> list[int]:
+    async def _postmaster(self) -> int:
         conn = await asyncpg.connect(to_plain_url(self.suite.database_url))
         try:
-            rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
-            return [int(r[0]) for r in rows]
+            return psutil.Process(int(await conn.fetchval("SELECT pg_backend_pid()"))).ppid()
         finally:
             await conn.close()
 
-    @staticmethod
-    def _tree(pid: int) -> list[int]:
-        try:
-            return [pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))]
-        except psutil.Error:
-            return [pid]
+    def _groups(self) -> dict[str, list[psutil.Process]]:
+        groups: dict[str, list[psutil.Process]] = {"bench": [psutil.Process()]}
+        for name, process in [*self.suite.processes.items(), ("postgres", psutil.Process(self.postmaster))]:
+            try:
+                root = psutil.Process(process.pid)
+                groups[name] = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                continue
+        return groups
 
-    def _sample(self, pids: dict[str, list[int]]) -> dict[str, float]:
-        totals: dict[str, float] = {}
-        for name, group in pids.items():
-            for pid in group:
+    def _sample(self) -> None:
+        for name, processes in self._groups().items():
+            for process in processes:
                 try:
-                    times = psutil.Process(pid).cpu_times()
+                    times = process.cpu_times()
                 except psutil.Error:
                     continue
-                totals[name] = totals.get(name, 0.0) + times.user + times.system
-        return totals
+                used = times.user + times.system
+                self._first.setdefault(process.pid, used if self._started else 0.0)
+                self._last[process.pid] = used
+                self._owner[process.pid] = name
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self._sample()
 
     async def __aenter__(self) -> "CpuMeter":
-        self.pids = {name: self._tree(p.pid) for name, p in self.suite.processes.items()}
-        self.pids["postgres"] = await self._backends()
-        self.pids["bench"] = [psutil.Process().pid]
-        self.before = self._sample(self.pids)
+        self.postmaster = await self._postmaster()
+        self._owner: dict[int, str] = {}
+        self._started = True  # processes alive now count from their current reading
+        self._sample()
+        self._started = False  # processes found later were born during the block
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        self.pids["postgres"] = sorted(set(self.pids["postgres"]) | set(await self._backends()))
-        after = self._sample(self.pids)
-        self.spent = {k: after.get(k, 0.0) - self.before.get(k, 0.0) for k in after}
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        self.spent = {}
+        for pid, used in self._last.items():
+            name = self._owner[pid]
+            self.spent[name] = self.spent.get(name, 0.0) + used - self._first[pid]
 
     def line(self, events: int) -> str:
         parts = [
@@ -321,7 +342,8 @@ class RssSampler:
     """The largest resident set of any process of a service (its workers included), sampled every 50 ms."""
 
     def __init__(self, pid: int) -> None:
-        self.processes = [psutil.Process(p) for p in CpuMeter._tree(pid)]
+        root = psutil.Process(pid)
+        self.processes = [root, *root.children(recursive=True)]
         self.peak = self._largest()
         self.baseline = self.peak
         self._stop = threading.Event()

@@ -4,6 +4,7 @@ import hashlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 import msgspec
 from pledge_common.identity import Caller
@@ -17,6 +18,25 @@ from tracking_svc.ingest.service import ChunkResult, ConcurrentTwin, Outcome, Un
 RETRYABLE = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 
+class ItemErrorJson(msgspec.Struct):
+    """`ItemError` as msgspec encodes it (fields in the documented order)."""
+
+    status: int
+    field: str
+    detail: str
+
+
+class ItemResultJson(msgspec.Struct):
+    """`BulkItemResult` as msgspec encodes it: built and encoded in half the time of a dict."""
+
+    index: int
+    event_id: str | None
+    source: str | None
+    status: str
+    ticket_id: UUID | None
+    error: ItemErrorJson | None
+
+
 @dataclass(slots=True)
 class Tally:
     """The counts and listed items of a bulk answer, serialised straight to the `BulkResult` JSON shape
@@ -25,7 +45,7 @@ class Tally:
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
-    items: list[dict[str, Any]] = field(default_factory=list)
+    items: list[ItemResultJson] = field(default_factory=list)
     truncated: bool = False
 
     def add(self, offset: int, result: ChunkResult, *, list_accepted: bool, max_listed: int | None) -> None:
@@ -57,18 +77,16 @@ class Tally:
         )
 
 
-def item_result(index: int, outcome: Outcome) -> dict[str, Any]:
-    """One `BulkItemResult` as JSON-ready values."""
-    return {
-        "index": index,
-        "event_id": outcome.event_id,
-        "source": outcome.source,
-        "status": outcome.status,
-        "ticket_id": outcome.ticket_id,
-        "error": {"status": outcome.error_status, "field": outcome.field, "detail": outcome.detail}
-        if outcome.status == "rejected"
-        else None,
-    }
+def item_result(index: int, outcome: Outcome) -> ItemResultJson:
+    """One `BulkItemResult`."""
+    return ItemResultJson(
+        index,
+        outcome.event_id,
+        outcome.source,
+        outcome.status,
+        outcome.ticket_id,
+        ItemErrorJson(outcome.error_status, outcome.field, outcome.detail) if outcome.status == "rejected" else None,
+    )
 
 
 def atomic_failure(offset: int, result: ChunkResult, processed: int) -> Unprocessable:

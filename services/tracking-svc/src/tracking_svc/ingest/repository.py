@@ -11,6 +11,7 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
+from asyncpg.pgproto import pgproto
 from pledge_common.observability import current_request_id
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -478,14 +479,38 @@ _PAYLOAD = msgspec.json.Encoder()
 
 def time_ordered_ids(count: int) -> list[UUID]:
     """`count` new UUIDv7 (RFC 9562: 48-bit Unix milliseconds, then random bits), as Postgres 18's
-    `uuidv7()` makes them: ids minted together sort together, so their index entries share pages."""
+    `uuidv7()` makes them: ids minted together sort together, so their index entries share pages.
+
+    They are asyncpg's own `UUID` (a `uuid.UUID`): made from bytes, printed and sent to Postgres in a
+    tenth of the time of the standard library's, and minted here for most rows that ingest writes."""
     head = (time.time_ns() // 1_000_000) << 80 | 0x7 << 76
     entropy = os.urandom(10 * count)
-    ids = []
+    ids: list[UUID] = []
     for i in range(count):
         rand = int.from_bytes(entropy[10 * i : 10 * i + 10])  # 80 bits: 12 for rand_a, 62 for rand_b
-        ids.append(UUID(int=head | (rand >> 68) << 64 | 0b10 << 62 | (rand & 0x3FFF_FFFF_FFFF_FFFF)))
+        ids.append(pgproto.UUID((head | (rand >> 68) << 64 | 0b10 << 62 | (rand & 0x3FFF_FFFF_FFFF_FFFF)).to_bytes(16)))
     return ids
+
+
+class RunPayload(msgspec.Struct):
+    """A node run's feed payload: the fields (in the order) of `to_json` of the row `upsert_runs` emits."""
+
+    id: UUID
+    ticket_id: UUID
+    source: str
+    external_id: str
+    process_key: str
+    node_key: str
+    segment: str | None
+    customer_ref: str | None
+    cycle: int
+    department: str | None
+    position: str | None
+    status: str
+    started_at: str | None
+    completed_at: str | None
+    cancelled_at: str | None
+    pauses: msgspec.Raw  # JSON text
 
 
 def _instant(value: datetime | None) -> str | None:
@@ -526,24 +551,24 @@ async def insert_new_runs(
             )
         )
         t = tickets[r.ticket_id]
-        payload = {
-            "id": run_id,
-            "ticket_id": r.ticket_id,
-            "source": t.source,
-            "external_id": t.external_id,
-            "process_key": t.process_key,
-            "node_key": r.node_key,
-            "segment": t.segment,
-            "customer_ref": t.customer_ref,
-            "cycle": r.cycle,
-            "department": r.department,
-            "position": r.position,
-            "status": r.status,
-            "started_at": _instant(r.started_at),
-            "completed_at": _instant(r.completed_at),
-            "cancelled_at": _instant(r.cancelled_at),
-            "pauses": msgspec.Raw(r.pauses),
-        }
+        payload = RunPayload(
+            run_id,
+            r.ticket_id,
+            t.source,
+            t.external_id,
+            t.process_key,
+            r.node_key,
+            t.segment,
+            t.customer_ref,
+            r.cycle,
+            r.department,
+            r.position,
+            r.status,
+            _instant(r.started_at),
+            _instant(r.completed_at),
+            _instant(r.cancelled_at),
+            msgspec.Raw(r.pauses),
+        )
         feed.append(("node_run.upserted", str(run_id), encode(payload).decode(), request_id))
     driver = await driver_connection(session)
     try:
