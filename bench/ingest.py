@@ -285,18 +285,19 @@ class CpuMeter:
         finally:
             await conn.close()
 
-    def _groups(self) -> dict[str, list[psutil.Process]]:
+    def _discover(self) -> None:
+        """The processes to sample (listing a process tree reads all of /proc: done once a second)."""
         groups: dict[str, list[psutil.Process]] = {"bench": [psutil.Process()]}
-        for name, process in [*self.suite.processes.items(), ("postgres", psutil.Process(self.postmaster))]:
+        for name, pid in [*((n, p.pid) for n, p in self.suite.processes.items()), ("postgres", self.postmaster)]:
             try:
-                root = psutil.Process(process.pid)
+                root = psutil.Process(pid)
                 groups[name] = [root, *root.children(recursive=True)]
             except psutil.Error:
                 continue
-        return groups
+        self._groups = groups
 
     def _sample(self) -> None:
-        for name, processes in self._groups().items():
+        for name, processes in self._groups.items():
             for process in processes:
                 try:
                     times = process.cpu_times()
@@ -308,13 +309,18 @@ class CpuMeter:
                 self._owner[process.pid] = name
 
     def _run(self) -> None:
+        ticks = 0
         while not self._stop.wait(0.1):
+            ticks += 1
+            if ticks % 10 == 0:
+                self._discover()
             self._sample()
 
     async def __aenter__(self) -> "CpuMeter":
         self.postmaster = await self._postmaster()
         self._owner: dict[int, str] = {}
         self._started = True  # processes alive now count from their current reading
+        self._discover()
         self._sample()
         self._started = False  # processes found later were born during the block
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -324,6 +330,7 @@ class CpuMeter:
     async def __aexit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
+        self._discover()
         self._sample()
         self.spent = {}
         for pid, used in self._last.items():
