@@ -1,13 +1,14 @@
 """Database plumbing: one async engine per process, pinned to the service's schema."""
 
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -37,13 +38,8 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request-scoped session: commits when the route returns, rolls back when it raises.
-
-    Repositories flush; they never commit. scope="function" (below) makes the commit happen before
-    the response is sent, so a client never sees a 2xx for a transaction that then failed.
-    """
-    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+@asynccontextmanager
+async def _committing(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     async with maker() as session:
         try:
             yield session
@@ -52,6 +48,26 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
         else:
             await session.commit()
+
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request-scoped session: commits when the route returns, rolls back when it raises.
+
+    Repositories flush; they never commit. scope="function" (below) makes the commit happen before
+    the response is sent, so a client never sees a 2xx for a transaction that then failed.
+    """
+    async with _committing(request.app.state.sessionmaker) as session:
+        yield session
+
+
+def unit_of_work(app: FastAPI) -> AbstractAsyncContextManager[AsyncSession]:
+    """A session for work done on behalf of several requests at once (coalesced writes): commits when
+    the block ends, rolls back when it raises, like a request's. Where a test replaced the request
+    session, this is the replacement too."""
+    override = app.dependency_overrides.get(_request_session)
+    if override is not None:
+        return asynccontextmanager(override)()
+    return _committing(app.state.sessionmaker)
 
 
 SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]

@@ -8,10 +8,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from pledge_common.app import create_service_app
+from pledge_common.db import unit_of_work
 
 from tracking_svc.catalogue.consumer import consume_commitment_feed
 from tracking_svc.catalogue.router import router as catalogue_router
 from tracking_svc.config import Settings
+from tracking_svc.ingest.coalesce import SingleEvents
 from tracking_svc.ingest.router import router as events_router
 from tracking_svc.ingest.schemas import openapi_components
 from tracking_svc.tickets.router import router as tickets_router
@@ -28,6 +30,7 @@ GC_THRESHOLDS = (100_000, 50, 100)
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     gc.set_threshold(*GC_THRESHOLDS)
     gc.freeze()  # everything built at startup (modules, app, engine) is never garbage
+    app.state.single_events = SingleEvents(lambda: unit_of_work(app), app.state.settings)
     async with consume_commitment_feed(app):
         yield
 

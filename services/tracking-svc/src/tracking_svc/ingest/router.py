@@ -20,6 +20,7 @@ from pledge_common.problems import (
 from tracking_svc.config import Settings
 from tracking_svc.ingest import bulk
 from tracking_svc.ingest import repository as repo
+from tracking_svc.ingest.coalesce import SingleEvents
 from tracking_svc.ingest.schemas import (
     EVENT_ARRAY_DECODER,
     EVENT_DECODER,
@@ -28,7 +29,7 @@ from tracking_svc.ingest.schemas import (
     EventAccepted,
     decode_error,
 )
-from tracking_svc.ingest.service import ConcurrentTwin, ingest_chunk
+from tracking_svc.ingest.service import ConcurrentTwin
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -49,18 +50,20 @@ _EVENT_BODY: dict[str, Any] = {
 
 
 @router.post("", status_code=201, response_model=EventAccepted, responses=_PROBLEMS, openapi_extra=_EVENT_BODY)
-async def ingest_event(request: Request, response: Response, session: SessionDep, caller: CallerDep) -> EventAccepted:
-    """Record one event. Sending the same event again answers the same (header `Pledge-Duplicate: true`)."""
-    settings: Settings = request.app.state.settings
+async def ingest_event(request: Request, response: Response, caller: CallerDep) -> EventAccepted:
+    """Record one event. Sending the same event again answers the same (header `Pledge-Duplicate: true`).
+
+    Single events that arrive together are written together (see `coalesce`); each is answered once
+    committed."""
+    single_events: SingleEvents = request.app.state.single_events
     try:
         event = EVENT_DECODER.decode(await request.body())
     except msgspec.DecodeError as err:
         raise invalid(*decode_error(err)) from None
     try:
-        result = await ingest_chunk(session, [event], caller=caller, settings=settings)
+        outcome = await single_events.ingest(event, caller)
     except ConcurrentTwin:
         raise Conflict("a concurrent request stored the same event; send it again") from None
-    outcome = result.outcomes[0]
     if outcome.status == "rejected":
         kind: type[Problem] = {403: Forbidden, 409: Conflict}.get(outcome.error_status, Unprocessable)
         raise kind(f"{outcome.field}: {outcome.detail}", errors=[field_error(outcome.field, outcome.detail)])

@@ -215,8 +215,12 @@ async def ingest_chunk(
     caller: Caller,
     settings: Settings,
     atomic: bool = False,
+    request_ids: Sequence[str | None] | None = None,
 ) -> ChunkResult:
-    """Ingest a chunk; one outcome per item, in order. With `atomic`, nothing is written if any item fails."""
+    """Ingest a chunk; one outcome per item, in order. With `atomic`, nothing is written if any item fails.
+
+    The event log records each event's request id: `request_ids` per item (single events ingested
+    together), else the current request's."""
     now = datetime.now(UTC)
     outcomes, candidates, twins = parse_items(raw_items, caller, settings, now)
 
@@ -281,6 +285,7 @@ async def ingest_chunk(
     # 6. write the events, the changed tickets, the runs (each change of a ticket or run with its feed event)
     try:
         request_id = current_request_id()
+        item_request_ids = request_ids if request_ids is not None else [request_id] * len(raw_items)
         await repo.insert_events(
             session,
             [
@@ -297,7 +302,7 @@ async def ingest_chunk(
                     c.payload_hash,
                     c.body,
                     now,
-                    request_id,
+                    item_request_ids[c.index],
                 )
                 for c in plan.accepted
             ],
