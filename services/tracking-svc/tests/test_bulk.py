@@ -226,6 +226,19 @@ class TestBulkNdjson:
         assert response.json()["errors"][0]["field"] == "items[16].node"
         assert await count(session, "events") == 0
 
+    async def test_atomic_stream_refused_in_an_early_chunk_writes_nothing_of_the_later_ones(
+        self, client: httpx.AsyncClient, app: FastAPI, session: AsyncSession
+    ) -> None:
+        # the chunks after the bad one are read and parsed while it is being written; none is written
+        app.state.settings.ingest_chunk_size = 2
+        items: list[Any] = [day(1)[0], ev("bad", "node.started", 0, "warp"), *day(1)[1:], *day(2)]
+        response = await client.post(
+            "/v1/events/bulk", params={"atomic": "true"}, content=ndjson(items), headers=NDJSON
+        )
+        assert response.status_code == 422
+        assert [e["field"] for e in response.json()["errors"]] == ["items[1].node"]
+        assert await count(session, "events") == 0
+
     async def test_line_longer_than_the_limit_is_rejected_alone(self, client: httpx.AsyncClient, app: FastAPI) -> None:
         app.state.settings.ndjson_max_line_bytes = 1024
         items: list[Any] = [day(1)[0], b'{"event_id": "' + b"x" * 5000 + b'"}', day(1)[1]]
