@@ -33,7 +33,7 @@ async def define_process(gateway: httpx.AsyncClient) -> str:
         f"/v1/processes/{process}", json={"name": "E2E repair", "nodes": [{"key": n, "name": n.title()} for n in NODES]}
     )
     assert created.status_code == 201, created.text
-    probe = event(process, "probe", f"probe-{process}", "ticket.opened", "08:00")
+    probe = event(process, f"probe-{process}", f"probe-{process}", "ticket.opened", "08:00")
     for _ in range(300):
         response = await gateway.post("/v1/events", json=probe)
         if response.status_code == 201:
@@ -88,3 +88,40 @@ async def test_a_day_pushed_out_of_order_with_duplicates_and_bad_items_reads_bac
 
     listed = (await gateway.get("/v1/tickets", params={"process": process, "status": "open"})).json()
     assert wo in [t["external_id"] for t in listed["items"]]
+
+
+async def test_single_events_pushed_at_once_each_get_their_own_answer(gateway: httpx.AsyncClient) -> None:
+    # what a partner's integration does in real time: one POST per event, many in flight; tracking-svc
+    # writes the ones that arrive together in one transaction, and each request still gets its own answer
+    process = await define_process(gateway)
+    orders = [f"WO-{uuid.uuid4().hex[:8]}" for _ in range(8)]
+    singles = []
+    for wo in orders:
+        singles += [
+            event(process, wo, f"{wo}-c", "node.completed", "10:30", "accept"),  # before its start
+            event(process, wo, f"{wo}-o", "ticket.opened", "10:00"),
+            event(process, wo, f"{wo}-s", "node.started", "10:00", "accept"),
+            event(process, wo, f"{wo}-o", "ticket.opened", "10:00"),  # the same event again
+        ]
+    singles.append(event(process, orders[0], f"{orders[0]}-bad", "node.started", "10:00", "teleport"))
+    responses = await asyncio.gather(*(gateway.post("/v1/events", json=e) for e in singles))
+
+    statuses = [r.status_code for r in responses]
+    assert statuses == [201] * (len(singles) - 1) + [422]
+    assert responses[-1].json()["errors"][0]["field"] == "node"
+    for i, wo in enumerate(orders):
+        first, again = responses[4 * i + 1], responses[4 * i + 3]
+        answered = {first.headers.get("Pledge-Duplicate"), again.headers.get("Pledge-Duplicate")}
+        assert answered == {None, "true"}  # one of the two was first, the other answers as it did
+        assert first.json()["event_id"] == again.json()["event_id"] == f"{wo}-o"
+        assert first.json()["ticket_id"] == again.json()["ticket_id"]
+        ticket = (await gateway.get(f"/v1/tickets/crm:{wo}")).json()
+        assert ticket["id"] == first.json()["ticket_id"]
+        [run] = ticket["node_runs"]
+        assert (run["status"], run["started_at"], run["completed_at"]) == (
+            "completed",
+            "2026-03-03T02:00:00Z",
+            "2026-03-03T02:30:00Z",
+        )
+        assert len(ticket["events"]) == 3
+        assert len({e["request_id"] for e in ticket["events"]}) == 3  # each event keeps its own request
