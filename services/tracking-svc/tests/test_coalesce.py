@@ -2,12 +2,14 @@
 committed transactions)."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from uuid import UUID
 
 import msgspec
 import pytest
 from conftest import ev, process_upserted
+from pledge_common.db import committing
 from pledge_common.identity import Caller
 from pledge_common.observability import set_request_id
 from sqlalchemy import text
@@ -37,22 +39,16 @@ class Transactions:
 
     @asynccontextmanager
     async def _run(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
-            self.begun += 1
-            self.writing.set()
-            if self.begun == self.fail_on:
-                raise OperationalError("BEGIN", {}, Exception("the server closed the connection"))
-            try:
-                yield session
-            except BaseException:
-                await session.rollback()
-                raise
-            else:
-                await session.commit()
+        self.begun += 1
+        self.writing.set()
+        if self.begun == self.fail_on:
+            raise OperationalError("BEGIN", {}, Exception("the server closed the connection"))
+        async with committing(self.sessions) as session:
+            yield session
 
 
 @pytest.fixture
-async def clean(engine: AsyncEngine) -> AsyncIterator[Callable[[], AbstractAsyncContextManager[AsyncSession]]]:
+async def clean(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with sessions() as setup:
         await setup.execute(text(f"TRUNCATE {TABLES}"))
@@ -80,9 +76,9 @@ async def test_events_sent_at_once_share_transactions_and_keep_their_request_ids
     assert [o.event_id for o in outcomes] == [f"s{i}" for i in range(20)]
     assert transactions.begun == 1  # all came before the first was written: one transaction
     async with clean() as check:
-        stored = dict((await check.execute(text("SELECT event_id, request_id FROM events"))).all())
+        stored: dict[str, str] = dict((await check.execute(text("SELECT event_id, request_id FROM events"))).all())
         assert stored == {f"s{i}": f"req-{i}" for i in range(20)}
-        tickets = dict((await check.execute(text("SELECT external_id, id FROM tickets"))).all())
+        tickets: dict[str, UUID] = dict((await check.execute(text("SELECT external_id, id FROM tickets"))).all())
         assert {o.ticket_id for o in outcomes} == set(tickets.values())
         assert await check.scalar(text("SELECT count(*) FROM node_runs WHERE status = 'in_progress'")) == 20
 

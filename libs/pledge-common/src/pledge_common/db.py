@@ -39,7 +39,8 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 
 @asynccontextmanager
-async def _committing(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+async def committing(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session that commits when the block ends and rolls back when it raises."""
     async with maker() as session:
         try:
             yield session
@@ -56,7 +57,7 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     Repositories flush; they never commit. scope="function" (below) makes the commit happen before
     the response is sent, so a client never sees a 2xx for a transaction that then failed.
     """
-    async with _committing(request.app.state.sessionmaker) as session:
+    async with committing(request.app.state.sessionmaker) as session:
         yield session
 
 
@@ -67,7 +68,7 @@ def unit_of_work(app: FastAPI) -> AbstractAsyncContextManager[AsyncSession]:
     override = app.dependency_overrides.get(_request_session)
     if override is not None:
         return asynccontextmanager(override)()
-    return _committing(app.state.sessionmaker)
+    return committing(app.state.sessionmaker)
 
 
 SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]
