@@ -12,6 +12,7 @@ from evaluation_svc.reports.query import build_query
 from evaluation_svc.reports.repository import ReportFilter, ReportRepository
 from evaluation_svc.rules import calendar_from_payload, wilson_interval
 from pledge_common.identity import Caller, identity_headers
+from pledge_common.outbox import FeedEvent
 from pledge_deadlines import Pause, classify, counted_time
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -337,6 +338,167 @@ class TestFiltersAndCallers:
         assert row["total"] == 1
 
 
+def agreement_version(id_: str, key: str, version: int, **over: Any) -> FeedEvent:
+    """A version of an agreement after its first (its own id, the key of the agreement)."""
+    event = agreement(id_, **over)
+    event.payload.update(key=key, version=version)
+    return event
+
+
+async def setup_agreements(session: AsyncSession, *, with_agreements: bool = True) -> None:
+    """sla-a covers repair and dispatch; sla-b (version 2; version 1 was terminated) covers repair for the
+    customer cust-vip; sla-old is terminated. Runs, all finished by Wed 17:30: `both` (sla-a and sla-b), `first` and
+    `disp` (sla-a only), `none` (no commitment, so no agreement)."""
+    definitions = [
+        calendar_w(),
+        process(),
+        commitment(),
+        commitment("c-dispatch", key="dispatch-all", node_key="dispatch"),
+    ]
+    if with_agreements:
+        definitions += [
+            agreement("sla-a", covers=(("repair-residential", 0.9), ("dispatch-all", 0.9))),
+            agreement_version("sla-b-v1", "sla-b", 1, covers=(("dispatch-all", 0.9),), status="terminated"),
+            agreement_version(
+                "sla-b-v2", "sla-b", 2, covers=(("repair-residential", 0.95),), customer_refs=("cust-vip",)
+            ),
+        ]
+    definitions.append(agreement("sla-old", status="terminated"))
+    projection = Projection()
+    await projection.handle_commitment(session, definitions)
+    await projection.handle_tracking(
+        session,
+        [
+            node_run("both", started=at("2026-03-03 10:00"), completed=at("2026-03-03 12:00"), customer_ref="cust-vip"),
+            node_run("first", started=at("2026-03-03 11:00"), completed=at("2026-03-03 14:00")),
+            node_run(
+                "disp",
+                started=at("2026-03-04 10:00"),
+                completed=at("2026-03-04 12:00"),
+                node_key="dispatch",
+                customer_ref="cust-vip",
+            ),
+            node_run(
+                "none",
+                started=at("2026-03-04 10:00"),
+                completed=at("2026-03-04 12:00"),
+                process_key="install",
+                node_key="survey",
+            ),
+        ],
+    )
+
+
+AS_OF = {"as_of": at("2026-03-04 17:30").isoformat()}
+WEEK = {"from": at("2026-03-02 00:00").isoformat(), "to": at("2026-03-09 00:00").isoformat()}
+
+
+class TestGroupByAgreement:
+    async def test_each_run_is_in_the_group_of_every_agreement_covering_it(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        await setup_agreements(session)
+        response = await client.get("/v1/reports/status", params={**AS_OF, "group_by": "agreement"})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert [(r["group"], r["total"]) for r in body["rows"]] == [
+            ({"agreement": "sla-a"}, 3),
+            ({"agreement": "sla-b"}, 1),
+        ]
+        assert body["totals"] == []
+        assert [(a["key"], a["id"], a["version"], a["title"]) for a in body["agreements"]] == [
+            ("sla-a", "sla-a", 1, "Agreement sla-a"),
+            ("sla-b", "sla-b-v2", 2, "Agreement sla-b-v2"),
+        ]
+        listed: dict[str, list[str]] = {}
+        for row in body["rows"]:
+            page = (await client.get(row["links"]["all"] + "&limit=100")).json()
+            listed[row["group"]["agreement"]] = sorted(r["id"] for r in page["items"])
+        assert listed == {"sla-a": ["both", "disp", "first"], "sla-b": ["both"]}
+
+    async def test_agreement_combines_with_other_dimensions_and_totals_count_each_agreement_apart(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        await setup_agreements(session)
+        params = {**AS_OF, "group_by": "process,agreement,node"}
+        body = (await client.get("/v1/reports/status", params=params)).json()
+        assert [(r["group"], r["total"]) for r in body["rows"]] == [
+            ({"process": "fault-repair", "agreement": "sla-a", "node": "dispatch"}, 1),
+            ({"process": "fault-repair", "agreement": "sla-a", "node": "repair"}, 2),
+            ({"process": "fault-repair", "agreement": "sla-b", "node": "repair"}, 1),
+        ]
+        assert [(r["group"], r["total"]) for r in body["totals"]] == [
+            ({"process": "fault-repair", "agreement": "sla-a"}, 3),
+            ({"process": "fault-repair", "agreement": "sla-b"}, 1),
+        ]
+        narrowed = {**params, "node": "repair"}
+        rows = (await client.get("/v1/reports/status", params=narrowed)).json()["rows"]
+        assert [(r["group"]["agreement"], r["total"]) for r in rows] == [("sla-a", 2), ("sla-b", 1)]
+
+    async def test_achievement_by_agreement_per_bucket_with_overall_counting_each_run_once(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        await setup_agreements(session)
+        params = {**WEEK, "group_by": "agreement", "bucket": "day", "tz": "Asia/Shanghai"}
+        response = await client.get("/v1/reports/achievement", params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        tuesday, wednesday = "2026-03-02T16:00:00Z", "2026-03-03T16:00:00Z"
+        assert [(g["bucket"]["start"], g["group"], g["runs"]) for g in body["groups"]] == [
+            (tuesday, {"agreement": "sla-a"}, 2),
+            (tuesday, {"agreement": "sla-b"}, 1),
+            (wednesday, {"agreement": "sla-a"}, 1),
+        ]
+        [a_tue, b_tue, _] = body["groups"]
+        assert (a_tue["counted_duration"]["completed"], b_tue["counted_duration"]["completed"]) == (2, 1)
+        overall = {o["bucket"]["start"]: o for o in body["overall"]}
+        assert (overall[tuesday]["runs"], overall[tuesday]["counted_duration"]["completed"]) == (2, 2)
+        assert overall[wednesday]["runs"] == 1  # `disp`; `none` is in no agreement's group
+        assert [a["key"] for a in body["agreements"]] == ["sla-a", "sla-b"]
+
+    async def test_the_agreement_filter_keeps_only_that_agreements_group(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        await setup_agreements(session)
+        for agreement_ref in ("sla-b", "sla-b-v2"):
+            params = {**AS_OF, "group_by": "agreement,node", "agreement": agreement_ref}
+            body = (await client.get("/v1/reports/status", params=params)).json()
+            assert [(r["group"], r["total"]) for r in body["rows"]] == [({"agreement": "sla-b", "node": "repair"}, 1)]
+            assert [a["key"] for a in body["agreements"]] == ["sla-b"]
+        params = {**WEEK, "group_by": "agreement", "agreement": "sla-a"}
+        body = (await client.get("/v1/reports/achievement", params=params)).json()
+        assert [(g["group"], g["runs"]) for g in body["groups"]] == [({"agreement": "sla-a"}, 3)]
+        assert body["overall"][0]["runs"] == 3
+
+    async def test_no_agreement_but_terminated_ones_gives_no_groups(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        await setup_agreements(session, with_agreements=False)
+        body = (await client.get("/v1/reports/status", params={**AS_OF, "group_by": "agreement,process"})).json()
+        assert (body["rows"], body["totals"], body["agreements"]) == ([], [], [])
+        body = (await client.get("/v1/reports/achievement", params={**WEEK, "group_by": "agreement"})).json()
+        assert (body["groups"], body["agreements"]) == ([], [])
+        assert [o["runs"] for o in body["overall"]] == [0]
+
+    async def test_an_agreement_scoped_to_segments_and_a_segment_filter_both_apply(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await setup_w(session)
+        await projection.handle_commitment(session, [agreement("sla-vip", segments=("vip",))])
+        await projection.handle_tracking(
+            session,
+            [
+                node_run("v", started=at("2026-03-03 10:00"), segment="vip"),
+                node_run("r", started=at("2026-03-03 10:00"), segment="residential"),
+            ],
+        )
+        params = {**AS_OF, "agreement": "sla-vip", "group_by": "agreement,segment"}
+        rows = (await client.get("/v1/reports/status", params=params)).json()["rows"]
+        assert [(r["group"], r["total"]) for r in rows] == [({"agreement": "sla-vip", "segment": "vip"}, 1)]
+        only_other = (await client.get("/v1/reports/status", params={**params, "segment": "residential"})).json()
+        assert only_other["rows"] == []
+
+
 class TestBadParameters:
     @pytest.mark.parametrize(
         ("params", "field"),
@@ -347,6 +509,8 @@ class TestBadParameters:
             ({"as_of": "2026-01-01T00:00:00"}, "as_of"),
             ({"as_of": "2026-01-01T00:00:00Z", "from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"}, "as_of"),
             ({"group_by": "planet"}, "group_by"),
+            ({"group_by": "agreement,planet"}, "group_by"),
+            ({"group_by": "agreement,agreement"}, "group_by"),
             ({"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z", "tz": "Mars/Olympus"}, "tz"),
             ({"bucket": "day"}, "bucket"),
             ({"bucket": "fortnight"}, "query.bucket"),

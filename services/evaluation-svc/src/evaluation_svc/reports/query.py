@@ -1,8 +1,9 @@
 """Report parameters shared by every report route: period or as-of, buckets, grouping, filters."""
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,6 +15,11 @@ from evaluation_svc.reports.repository import DIMENSIONS, ReportFilter, Window
 
 Bucket = Literal["day", "week", "month"]
 Scope = Literal["all", "node", "end_to_end"]
+
+AGREEMENT = "agreement"
+GROUP_DIMENSIONS = (*DIMENSIONS, AGREEMENT)
+# a filter value no run has (keys are [a-z0-9_-]; Postgres text cannot hold NUL)
+NO_VALUE = "\u2205 none"
 
 
 @dataclass(frozen=True)
@@ -53,11 +59,70 @@ class ReportQuery:
             params.append(("scope", "end_to_end"))
         elif flt.scope != "all":
             params.append(("scope", flt.scope))
-        if self.agreement:
-            params.append(("agreement", self.agreement))
+        agreement = group.get(AGREEMENT, self.agreement)
+        if agreement:
+            params.append(("agreement", agreement))
         if state:
             params.append(("state", state))
         return "/v1/reports/status/runs?" + urlencode(params)
+
+
+def agreement_key(agreement: Mapping[str, Any]) -> str:
+    return str(agreement.get("key") or agreement["id"])
+
+
+def _within(current: Sequence[str], allowed: Sequence[str]) -> list[str]:
+    """The values of both lists, where an empty list means every value."""
+    if not allowed:
+        return list(current)
+    if not current:
+        return list(allowed)
+    return [v for v in current if v in allowed] or [NO_VALUE]
+
+
+def narrow_to_agreement(flt: ReportFilter, agreement: Mapping[str, Any]) -> ReportFilter:
+    """The runs of `flt` an agreement covers: its commitments, and its segments and customers (none listed: all)."""
+    keys = [str(c["commitment_key"]) for c in agreement.get("covers") or ()]
+    scope = agreement.get("scope") or {}
+    return replace(
+        flt,
+        commitment=_within(flt.commitment, keys) if keys else [NO_VALUE],
+        segment=_within(flt.segment, [str(s) for s in scope.get("segments") or ()]),
+        customer_ref=_within(flt.customer_ref, [str(c) for c in scope.get("customer_refs") or ()]),
+    )
+
+
+@dataclass(frozen=True)
+class Slice:
+    """The runs one read of the repository counts: the whole report, or those of one agreement."""
+
+    filter: ReportFilter
+    group_by: tuple[str, ...]  # the dimensions the repository groups by
+    agreement: str | None = None  # the agreement's key, the value of `agreement` in each group
+    at: int = 0  # where that value stands among the report's group values
+
+    def values(self, values: tuple[str, ...]) -> tuple[str, ...]:
+        """The report's group values of the repository's group values."""
+        if self.agreement is None:
+            return values
+        return (*values[: self.at], self.agreement, *values[self.at :])
+
+
+def slices(q: ReportQuery, agreements: Sequence[Mapping[str, Any]]) -> list[Slice]:
+    """How to read a report: at once, or with `group_by=agreement` once per agreement (a run covered by
+    several agreements is counted in each of their groups, one covered by none in no group)."""
+    if AGREEMENT not in q.group_by:
+        return [Slice(q.filter, q.group_by)]
+    at = q.group_by.index(AGREEMENT)
+    rest = q.group_by[:at] + q.group_by[at + 1 :]
+    return [Slice(narrow_to_agreement(q.filter, a), rest, agreement_key(a), at) for a in agreements]
+
+
+def covered_by_any(q: ReportQuery, agreements: Sequence[Mapping[str, Any]]) -> ReportFilter:
+    """The runs of a report's groups, each once (with `group_by=agreement`: the runs some agreement covers)."""
+    if AGREEMENT not in q.group_by:
+        return q.filter
+    return replace(q.filter, any_of=[s.filter for s in slices(q, agreements)])
 
 
 def _aware(value: datetime | None, field: str) -> datetime | None:
@@ -129,9 +194,9 @@ def build_query(
     groups = default_group
     if group_by is not None:
         groups = tuple(g.strip() for g in group_by.split(",") if g.strip())
-        unknown = [g for g in groups if g not in DIMENSIONS]
+        unknown = [g for g in groups if g not in GROUP_DIMENSIONS]
         if unknown:
-            raise invalid("group_by", f"unknown dimension {unknown[0]!r}; use any of {', '.join(DIMENSIONS)}")
+            raise invalid("group_by", f"unknown dimension {unknown[0]!r}; use any of {', '.join(GROUP_DIMENSIONS)}")
         if len(set(groups)) != len(groups):
             raise invalid("group_by", "a dimension is named twice")
     windows: list[Window] = []
@@ -159,6 +224,14 @@ def build_query(
         agreement=agreement,
         windows=tuple(windows),
     )
+
+
+GROUP_BY_DESCRIPTION = (
+    f"comma-separated: {', '.join(GROUP_DIMENSIONS)}. `agreement` puts each run in the group of every agreement"
+    " covering it (its commitments, segments and customers), by the agreement's key: the latest version of each"
+    " agreement whose latest version is not terminated (with `agreement=`, only that agreement's group); runs"
+    " no agreement covers are in no group"
+)
 
 
 def filter_params(
@@ -208,7 +281,7 @@ def period_params(
     to: Annotated[datetime | None, Query(description="period end, exclusive")] = None,
     bucket: Annotated[Bucket | None, Query(description="split the period into day/week/month buckets")] = None,
     tz: Annotated[str, Query(description="time zone of the buckets")] = "UTC",
-    group_by: Annotated[str | None, Query(description=f"comma-separated: {', '.join(DIMENSIONS)}")] = None,
+    group_by: Annotated[str | None, Query(description=GROUP_BY_DESCRIPTION)] = None,
     agreement: Annotated[str | None, Query(description="only runs an agreement (id or key) covers")] = None,
 ) -> PeriodParams:
     return PeriodParams(as_of, from_, to, bucket, tz, group_by, agreement)

@@ -109,31 +109,36 @@ class ReportFilter:
     scope: str = "all"  # all | node | end_to_end
     caller_sources: frozenset[str] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # and one of these filters at least (the runs of several agreements, each counted once); empty: no run
+    any_of: Sequence["ReportFilter"] | None = None
 
     @property
     def needs_raw(self) -> bool:
-        return bool(self.customer_ref or self.ticket_id)
+        return bool(self.customer_ref or self.ticket_id) or any(f.needs_raw for f in self.any_of or ())
 
-    def sql(self, expr: Any, params: dict[str, Any]) -> str:
+    def sql(self, expr: Any, params: dict[str, Any], prefix: str = "f_") -> str:
         clauses = []
         for name, column in DIMENSIONS.items():
             values = getattr(self, name)
             if values:
-                params[f"f_{name}"] = list(values)
-                clauses.append(f"{expr(column)} = ANY(:f_{name})")
+                params[f"{prefix}{name}"] = list(values)
+                clauses.append(f"{expr(column)} = ANY(:{prefix}{name})")
         if self.customer_ref:
-            params["f_customer_ref"] = list(self.customer_ref)
-            clauses.append("r.customer_ref = ANY(:f_customer_ref)")
+            params[f"{prefix}customer_ref"] = list(self.customer_ref)
+            clauses.append(f"r.customer_ref = ANY(:{prefix}customer_ref)")
         if self.ticket_id:
-            params["f_ticket_id"] = list(self.ticket_id)
-            clauses.append("r.ticket_id = ANY(:f_ticket_id)")
+            params[f"{prefix}ticket_id"] = list(self.ticket_id)
+            clauses.append(f"r.ticket_id = ANY(:{prefix}ticket_id)")
         if self.caller_sources is not None:
-            params["f_caller_sources"] = sorted(self.caller_sources)
-            clauses.append(f"{expr('source')} = ANY(:f_caller_sources)")
+            params[f"{prefix}caller_sources"] = sorted(self.caller_sources)
+            clauses.append(f"{expr('source')} = ANY(:{prefix}caller_sources)")
         if self.scope == "node":
             clauses.append(f"{expr('node_key')} <> ''")
         elif self.scope == "end_to_end":
             clauses.append(f"{expr('node_key')} = ''")
+        if self.any_of is not None:
+            either = [f"({f.sql(expr, params, f'{prefix}{i}_')})" for i, f in enumerate(self.any_of)]
+            clauses.append(f"({' OR '.join(either) or 'FALSE'})")
         return " AND ".join(clauses) or "TRUE"
 
 
@@ -169,7 +174,8 @@ class ReportRepository:
         aliases = ", ".join(f"d{i}" for i in range(len(group)))
         al = f"{aliases}, " if group else ""
         raw_filter = flt.sql(_raw, params)
-        rolled_filter = flt.sql(_rolled, params)
+        # read raw, the rollups contribute nothing (and have no customer_ref or ticket_id to filter on)
+        rolled_filter = "FALSE" if raw else flt.sql(_rolled, params)
         sql = f"""
         WITH {_periods(windows, raw, params)},
         facts({al}idx, state, exempted, n) AS (
@@ -210,7 +216,8 @@ class ReportRepository:
         wc = "".join(f"{_raw(DIMENSIONS[g])}, " for g in group)
         al = "".join(f"d{i}, " for i in range(len(group)))
         raw_filter = flt.sql(_raw, params)
-        rolled_filter = flt.sql(_rolled, params)
+        # read raw, the rollups contribute nothing (and have no customer_ref or ticket_id to filter on)
+        rolled_filter = "FALSE" if raw else flt.sql(_rolled, params)
         completed = "r.final_state LIKE 'completed%' AND NOT r.exempted AND r.duration_bucket IS NOT NULL"
         sql = f"""
         WITH {_periods(windows, raw, params)},
@@ -311,6 +318,21 @@ class ReportRepository:
             )
         ).first()
         return None if row is None else dict(row.payload)
+
+    async def agreements(self) -> list[dict[str, Any]]:
+        """The latest version of every agreement whose latest version is not terminated, by key."""
+        rows = await self.conn.execute(
+            text(
+                """
+                SELECT a.payload FROM (
+                    SELECT DISTINCT ON (key) key, status, payload FROM ref_agreements ORDER BY key, version DESC
+                ) a
+                WHERE a.status <> 'terminated'
+                ORDER BY a.key
+                """
+            )
+        )
+        return [dict(r.payload) for r in rows]
 
     async def names(self, table: str) -> dict[str, str]:
         assert table in {"ref_departments", "ref_processes", "ref_segments"}

@@ -1,10 +1,13 @@
 """Public shapes of the reports (responses; the inputs are query parameters, see router.py)."""
 
 import math
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from evaluation_svc.reports.query import agreement_key
 
 
 class Out(BaseModel):
@@ -15,6 +18,31 @@ class BucketPublic(Out):
     start: datetime | None = Field(description="start of the period (null: every run started by as_of)")
     end: datetime | None = Field(description="end of the period, exclusive")
     as_of: datetime = Field(description="the instant runs are judged at: min(end, now)")
+
+
+class AgreementRef(Out):
+    """An agreement a report is grouped by (the version the groups follow)."""
+
+    id: str = Field(description="id of the version")
+    key: str = Field(description="the value of `agreement` in the groups")
+    version: int
+    kind: str = Field(description="`sla` or `ola`")
+    title: str
+    status: str
+
+    @classmethod
+    def from_payload(cls, agreement: Mapping[str, Any]) -> "AgreementRef":
+        return cls(
+            id=str(agreement["id"]),
+            key=agreement_key(agreement),
+            version=int(agreement.get("version") or 1),
+            kind=str(agreement.get("kind") or "sla"),
+            title=str(agreement.get("title") or ""),
+            status=str(agreement.get("status") or "draft"),
+        )
+
+
+AGREEMENTS = "with `group_by=agreement`: the agreements of the groups, by key (otherwise empty)"
 
 
 class StatusRow(Out):
@@ -35,7 +63,11 @@ class StatusReport(Out):
     group_by: list[str]
     states: list[str]
     rows: list[StatusRow]
-    totals: list[StatusRow] = Field(description="per process (and bucket): the sum of its rows")
+    totals: list[StatusRow] = Field(
+        description="per process (and bucket): the sum of its rows; with `group_by=agreement`, per agreement"
+        " and process"
+    )
+    agreements: list[AgreementRef] = Field(default_factory=list, description=AGREEMENTS)
 
 
 class Rate(Out):
@@ -76,7 +108,10 @@ class AchievementReport(Out):
     timezone: str
     group_by: list[str]
     groups: list[AchievementGroup]
-    overall: list[AchievementGroup] = Field(description="all groups together, per bucket")
+    overall: list[AchievementGroup] = Field(
+        description="all groups together, per bucket, each run once (a run in several agreements' groups too)"
+    )
+    agreements: list[AgreementRef] = Field(default_factory=list, description=AGREEMENTS)
 
 
 class PausePublic(Out):

@@ -2,19 +2,20 @@
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import NotFound, invalid
 from pledge_deadlines import State
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from evaluation_svc.reports.query import ReportQuery
+from evaluation_svc.reports.query import AGREEMENT, ReportQuery, Slice, covered_by_any, narrow_to_agreement, slices
 from evaluation_svc.reports.repository import ReportFilter, ReportRepository, Window
 from evaluation_svc.reports.schemas import (
     AchievementGroup,
     AchievementReport,
+    AgreementRef,
     BucketPublic,
     DurationStats,
     NodeRunPage,
@@ -36,14 +37,19 @@ async def with_agreement(db: Db, flt: ReportFilter, agreement_id: str | None) ->
     agreement = await ReportRepository(db).agreement(agreement_id)
     if agreement is None:
         raise invalid("agreement", f"no agreement {agreement_id!r}")
-    keys = [str(c["commitment_key"]) for c in agreement.get("covers") or ()]
-    scope = agreement.get("scope") or {}
-    return replace(
-        flt,
-        commitment=[k for k in keys if not flt.commitment or k in flt.commitment] or ["\x00none"],
-        segment=list(flt.segment) or list(scope.get("segments") or ()),
-        customer_ref=list(scope.get("customer_refs") or ()),
-    )
+    return narrow_to_agreement(flt, agreement)
+
+
+async def group_agreements(db: Db, q: ReportQuery) -> list[dict[str, Any]]:
+    """The agreements of a report grouped by agreement: the one `agreement=` names (the report's filter is
+    already narrowed to it, and narrowing again changes nothing), else every agreement not terminated."""
+    if AGREEMENT not in q.group_by:
+        return []
+    repo = ReportRepository(db)
+    if q.agreement is not None:
+        named = await repo.agreement(q.agreement)
+        return [] if named is None else [named]
+    return await repo.agreements()
 
 
 def _bucket(window: Window) -> BucketPublic:
@@ -56,12 +62,15 @@ def _group(names: Sequence[str], values: tuple[str, ...]) -> dict[str, str | Non
 
 async def status_report(db: Db, q: ReportQuery) -> StatusReport:
     repo = ReportRepository(db)
+    agreements = await group_agreements(db, q)
     counts: dict[GroupKey, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATES, 0))
     exempted: dict[GroupKey, int] = defaultdict(int)
-    for values, idx, state, is_exempt, n in await repo.state_counts(q.windows, q.filter, q.group_by):
-        counts[idx, values][state] += n
-        if is_exempt:
-            exempted[idx, values] += n
+    for part in slices(q, agreements):
+        for values, idx, state, is_exempt, n in await repo.state_counts(q.windows, part.filter, part.group_by):
+            key = (idx, part.values(values))
+            counts[key][state] += n
+            if is_exempt:
+                exempted[key] += n
     windows = {w.idx: w for w in q.windows}
 
     def row(key: GroupKey, names: Sequence[str]) -> StatusRow:
@@ -80,17 +89,18 @@ async def status_report(db: Db, q: ReportQuery) -> StatusReport:
 
     rows = [row(key, q.group_by) for key in sorted(counts)]
     totals: list[StatusRow] = []
-    if "process" in q.group_by and len(q.group_by) > 1:
-        at = q.group_by.index("process")
+    # per process; per agreement and process when grouped by agreement (a run may be in several agreements)
+    kept = [i for i, g in enumerate(q.group_by) if g in ("process", AGREEMENT)]
+    if "process" in q.group_by and len(q.group_by) > len(kept):
         sums: dict[GroupKey, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATES, 0))
         sum_exempt: dict[GroupKey, int] = defaultdict(int)
         for (idx, values), cell in counts.items():
-            key = (idx, (values[at],))
+            key = (idx, tuple(values[i] for i in kept))
             for s, n in cell.items():
                 sums[key][s] += n
             sum_exempt[key] += exempted[idx, values]
         counts, exempted = sums, sum_exempt
-        totals = [row(key, ("process",)) for key in sorted(sums)]
+        totals = [row(key, [q.group_by[i] for i in kept]) for key in sorted(sums)]
     return StatusReport(
         as_of=q.as_of,
         from_=q.start,
@@ -101,6 +111,7 @@ async def status_report(db: Db, q: ReportQuery) -> StatusReport:
         states=list(STATES),
         rows=rows,
         totals=totals,
+        agreements=[AgreementRef.from_payload(a) for a in agreements],
     )
 
 
@@ -137,22 +148,33 @@ def achievement_group(
     )
 
 
-async def achievement_data(
-    db: Db, q: ReportQuery
+async def _achievement_counts(
+    db: Db, windows: Sequence[Window], parts: Sequence[Slice]
 ) -> tuple[dict[GroupKey, StateCounts], dict[GroupKey, dict[int, int]]]:
     repo = ReportRepository(db)
     counts: dict[GroupKey, StateCounts] = defaultdict(StateCounts)
     hists: dict[GroupKey, dict[int, int]] = defaultdict(dict)
-    for values, idx, state, is_exempt, n in await repo.state_counts(q.windows, q.filter, q.group_by):
-        counts[idx, values].add(state, n, exempted=is_exempt)
-    for values, idx, bucket, n in await repo.duration_histograms(q.windows, q.filter, q.group_by):
-        hist = hists[idx, values]
-        hist[bucket] = hist.get(bucket, 0) + n
+    for part in parts:
+        for values, idx, state, is_exempt, n in await repo.state_counts(windows, part.filter, part.group_by):
+            counts[idx, part.values(values)].add(state, n, exempted=is_exempt)
+        for values, idx, bucket, n in await repo.duration_histograms(windows, part.filter, part.group_by):
+            hist = hists[idx, part.values(values)]
+            hist[bucket] = hist.get(bucket, 0) + n
     return counts, hists
 
 
+async def achievement_data(
+    db: Db, q: ReportQuery
+) -> tuple[dict[GroupKey, StateCounts], dict[GroupKey, dict[int, int]]]:
+    return await _achievement_counts(db, q.windows, slices(q, await group_agreements(db, q)))
+
+
 async def achievement_report(db: Db, q: ReportQuery) -> AchievementReport:
-    counts, hists = await achievement_data(db, q)
+    agreements = await group_agreements(db, q)
+    counts, hists = await _achievement_counts(db, q.windows, slices(q, agreements))
+    every, every_hists = counts, hists
+    if AGREEMENT in q.group_by:  # a run in the groups of several agreements counts once overall
+        every, every_hists = await _achievement_counts(db, q.windows, [Slice(covered_by_any(q, agreements), ())])
     windows = {w.idx: w for w in q.windows}
     groups = [
         achievement_group(windows[idx], _group(q.group_by, values), counts[idx, values], hists.get((idx, values), {}))
@@ -162,12 +184,12 @@ async def achievement_report(db: Db, q: ReportQuery) -> AchievementReport:
     for w in q.windows:
         total = StateCounts()
         merged: dict[int, int] = {}
-        for (idx, _), sc in counts.items():
+        for (idx, _), sc in every.items():
             if idx == w.idx:
                 for s, n in sc.counts.items():
                     total.add(s, n, exempted=False)
                 total.exempted += sc.exempted
-        for (idx, _), hist in hists.items():
+        for (idx, _), hist in every_hists.items():
             if idx == w.idx:
                 for b, n in hist.items():
                     merged[b] = merged.get(b, 0) + n
@@ -181,6 +203,7 @@ async def achievement_report(db: Db, q: ReportQuery) -> AchievementReport:
         group_by=list(q.group_by),
         groups=groups,
         overall=overall,
+        agreements=[AgreementRef.from_payload(a) for a in agreements],
     )
 
 
