@@ -182,6 +182,29 @@ class TestAgreementReview:
         assert kinds == [("per_warning_run", "late0", "50.00"), ("under_target", None, "100.00")]
         assert review["totals"] == {"CNY": "150.00"}
 
+    async def test_an_agreement_covering_nothing_yet_reviews_to_nothing(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await setup(session)
+        await projection.handle_tracking(session, runs("ok", 2, 2))
+        await projection.handle_commitment(session, [agreement(covers=(), status="draft")])
+        response = await client.get("/v1/reports/agreements/sla-1", params=WEEK)
+        assert response.status_code == 200, response.text
+        assert (response.json()["commitments"], response.json()["penalties"]) == ([], [])
+
+    async def test_the_segment_filter_narrows_the_agreement_scope_and_never_widens_it(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await setup(session)
+        await projection.handle_tracking(session, runs("ok", 2, 2))  # residential
+        await projection.handle_commitment(session, [agreement(segments=("residential",))])
+        reviewed = {
+            segment: (await client.get("/v1/reports/agreements/sla-1", params={**WEEK, "segment": segment})).json()
+            for segment in ("residential", "business")
+        }
+        assert [c["runs"] for c in reviewed["residential"]["commitments"]] == [2]
+        assert [c["runs"] for c in reviewed["business"]["commitments"]] in ([], [0])
+
     async def test_unknown_agreement_is_404(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/v1/reports/agreements/none", params=WEEK)
         assert response.status_code == 404

@@ -33,7 +33,7 @@ from evaluation_svc.insights.schemas import (
     WhatIfReport,
     WhatIfRequest,
 )
-from evaluation_svc.reports.query import ReportQuery
+from evaluation_svc.reports.query import ReportQuery, narrow_to_agreement
 from evaluation_svc.reports.repository import ReportFilter, ReportRepository, Window
 from evaluation_svc.reports.service import _rate, achievement_data
 from evaluation_svc.rules import (
@@ -273,17 +273,10 @@ async def agreement_review(
     if agreement is None:
         raise NotFound(f"no agreement {agreement_id}")
     covers = [(str(c["commitment_key"]), float(c.get("target_rate") or 0)) for c in agreement.get("covers") or ()]
-    scope = agreement.get("scope") or {}
     exemptions = agreement.get("exemptions") or {}
     pause_reasons = frozenset(exemptions.get("pause_reasons") or ())
     windows = force_majeure_of({**agreement, "status": "signed"})  # reviewed as if binding (drafts too)
-    scoped = replace(
-        flt,
-        commitment=[k for k, _ in covers] or ["\x00none"],
-        segment=list(scope.get("segments") or ()),
-        customer_ref=list(scope.get("customer_refs") or ()),
-    )
-    rows = await load_runs(session, window, scoped, max_runs)
+    rows = await load_runs(session, window, narrow_to_agreement(flt, agreement), max_runs)
     versions: dict[str, CommitmentVersion] = await versions_by_id(session, [r.commitment_id for r in rows])
     calendars = await calendars_by_key(session, [v.calendar_key for v in versions.values()])
     results = replay(rows, window.as_of, versions, calendars, extra_pause_reasons=pause_reasons)
