@@ -140,3 +140,19 @@ async def test_an_event_that_fails_alone_raises_to_its_request_only(
     with pytest.raises(OperationalError):
         await send(singles, ev("a", "ticket.opened", 0), "req-a")
     assert (await send(singles, ev("a", "ticket.opened", 0), "req-a2")).status == "accepted"
+
+
+async def test_requests_waiting_when_the_service_stops_are_answered_with_the_stop(
+    engine: AsyncEngine, settings: Settings, clean: async_sessionmaker[AsyncSession]
+) -> None:
+    transactions = Transactions(engine)
+    singles = SingleEvents(transactions, settings)
+    first = asyncio.create_task(send(singles, ev("a", "ticket.opened", 0, external_id="WO-a"), "req-a"))
+    await transactions.writing.wait()  # the first is being written; the second queues behind it
+    second = asyncio.create_task(send(singles, ev("b", "ticket.opened", 0, external_id="WO-b"), "req-b"))
+    await asyncio.sleep(0)
+    [drain] = singles._drains  # the service stops: its tasks are cancelled
+    drain.cancel()
+    for request in (first, second):
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(request, timeout=5)

@@ -57,13 +57,14 @@ class SingleEvents:
         return await asyncio.shield(waiting.answer)
 
     async def _drain(self, caller: Caller, queue: list[_Waiting]) -> None:
+        batch: list[_Waiting] = []
         try:
             while queue:
                 batch = queue[: self._settings.ingest_chunk_size]
                 del queue[: len(batch)]
                 await self._ingest(caller, batch)
         except BaseException as err:  # cancelled at shutdown: nobody waits for ever
-            for waiting in queue:
+            for waiting in [*batch, *queue]:
                 if not waiting.answer.done():
                     waiting.answer.set_exception(err)
             raise
