@@ -279,6 +279,7 @@ class CpuMeter:
         self.spent: dict[str, float] = {}
         self._first: dict[int, float] = {}
         self._last: dict[int, float] = {}
+        self._owner: dict[int, str] = {}
         self._stop = threading.Event()
 
     async def _postmaster(self) -> int:
@@ -299,7 +300,8 @@ class CpuMeter:
                 continue
         self._groups = groups
 
-    def _sample(self) -> None:
+    def _sample(self, *, at_start: bool = False) -> None:
+        """Read every process's CPU; one first seen after the start was born during the block (from 0)."""
         for name, processes in self._groups.items():
             for process in processes:
                 try:
@@ -307,7 +309,7 @@ class CpuMeter:
                 except psutil.Error:
                     continue
                 used = times.user + times.system
-                self._first.setdefault(process.pid, used if self._started else 0.0)
+                self._first.setdefault(process.pid, used if at_start else 0.0)
                 self._last[process.pid] = used
                 self._owner[process.pid] = name
 
@@ -321,11 +323,8 @@ class CpuMeter:
 
     async def __aenter__(self) -> "CpuMeter":
         self.postmaster = await self._postmaster()
-        self._owner: dict[int, str] = {}
-        self._started = True  # processes alive now count from their current reading
         self._discover()
-        self._sample()
-        self._started = False  # processes found later were born during the block
+        self._sample(at_start=True)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
