@@ -14,7 +14,8 @@ from evaluation_svc.rules import calendar_from_payload, wilson_interval
 from pledge_common.identity import Caller, identity_headers
 from pledge_common.outbox import FeedEvent
 from pledge_deadlines import Pause, classify, counted_time
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 PROBLEM = "application/problem+json"
 
@@ -497,6 +498,158 @@ class TestGroupByAgreement:
         assert [(r["group"], r["total"]) for r in rows] == [({"agreement": "sla-vip", "segment": "vip"}, 1)]
         only_other = (await client.get("/v1/reports/status", params={**params, "segment": "residential"})).json()
         assert only_other["rows"] == []
+
+
+def commitment_of(node_key: str, process_key: str, segment: str) -> str | None:
+    """The commitment key `scale_setup` governs a run by (worked out by hand from its commitments)."""
+    if process_key != "fault-repair":
+        return None
+    if node_key == "dispatch":
+        return "dispatch-all"
+    return "repair-vip" if segment == "vip" else "repair-residential"
+
+
+class TestGroupByAgreementAtScale:
+    async def test_the_statements_of_a_grouped_report_do_not_grow_with_the_agreements(
+        self, session: AsyncSession, connection: AsyncConnection, client: httpx.AsyncClient
+    ) -> None:
+        await setup_agreements(session)  # sla-a, and sla-b scoped to a customer (read row by row)
+        reports = [
+            ("/v1/reports/status", {**AS_OF, "group_by": "agreement"}),
+            ("/v1/reports/status", {**AS_OF, "group_by": "process,agreement,node"}),
+            ("/v1/reports/achievement", {**WEEK, "group_by": "agreement", "bucket": "day", "tz": "Asia/Shanghai"}),
+        ]
+        statements: list[str] = []
+
+        def record(*args: Any) -> None:
+            statements.append(args[2])
+
+        async def cost() -> list[tuple[int, int]]:
+            """(statements run, groups) of each report."""
+            costs = []
+            for path, params in reports:
+                statements.clear()
+                response = await client.get(path, params=params)
+                assert response.status_code == 200, response.text
+                body = response.json()
+                costs.append(
+                    (len(statements), len({r["group"]["agreement"] for r in body.get("rows", body.get("groups"))}))
+                )
+            return costs
+
+        event.listen(connection.sync_connection, "before_cursor_execute", record)
+        try:
+            two = await cost()
+            more = [
+                agreement(f"sla-{i:02}", covers=(("repair-residential", 0.9),), segments=("residential",))
+                for i in range(14)
+            ] + [
+                agreement(f"sla-c{i:02}", covers=(("repair-residential", 0.9),), customer_refs=("cust-vip",))
+                for i in range(14)
+            ]
+            await Projection().handle_commitment(session, more)
+            thirty = await cost()
+        finally:
+            event.remove(connection.sync_connection, "before_cursor_execute", record)
+        assert [groups for _, groups in two] == [2, 2, 2]
+        assert [groups for _, groups in thirty] == [30, 30, 30]
+        assert [n for n, _ in thirty] == [n for n, _ in two]
+
+    async def test_many_overlapping_agreements_count_exactly_the_runs_each_covers(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = Projection()
+        await projection.handle_commitment(
+            session,
+            [
+                calendar_w(),
+                process(),
+                commitment(),
+                commitment("c-dispatch", key="dispatch-all", node_key="dispatch"),
+                commitment("c-repair-vip", key="repair-vip", segment_key="vip"),
+            ],
+        )
+        rng = random.Random(23)
+        segments, customers = ["residential", "enterprise", "vip"], ["cust-1", "cust-2", "cust-3", "cust-vip"]
+        runs: dict[str, tuple[str | None, str, str]] = {}  # id → (commitment key, segment, customer)
+        events = []
+        for i in range(80):
+            process_key = "install" if i % 10 == 0 else "fault-repair"
+            node_key = "survey" if process_key == "install" else rng.choice(["dispatch", "repair"])
+            segment, customer = rng.choice(segments), rng.choice(customers)
+            start = at("2026-03-03 08:00") + timedelta(minutes=rng.randrange(0, 36 * 60, 5))
+            end = start + timedelta(minutes=rng.randrange(10, 24 * 60))
+            r = rng.random()
+            events.append(
+                node_run(
+                    f"m{i:02}",
+                    started=start,
+                    completed=end if r < 0.6 else None,
+                    cancelled=end if 0.6 <= r < 0.7 else None,
+                    process_key=process_key,
+                    node_key=node_key,
+                    segment=segment,
+                    customer_ref=customer,
+                )
+            )
+            runs[f"m{i:02}"] = (commitment_of(node_key, process_key, segment), segment, customer)
+        await projection.handle_tracking(session, events)
+
+        keys = ["repair-residential", "dispatch-all", "repair-vip", "not-a-commitment"]
+        scopes: dict[str, tuple[set[str], set[str], set[str]]] = {}  # agreement key → its latest coverage
+        definitions = []
+        for i in range(40):
+            key = f"sla-{i:02}"
+            covers = tuple((k, 0.9) for k in rng.sample(keys, rng.randrange(0, 4)))
+            seg = tuple(rng.sample(segments, rng.choice([0, 0, 1, 2])))
+            cust = tuple(rng.sample(customers, rng.choice([0, 0, 0, 1, 2])))
+            status = rng.choice(["signed"] * 6 + ["draft", "terminated"])
+            if i % 5 == 0:  # an earlier version with another coverage: the latest one counts
+                definitions.append(agreement_version(f"{key}-v1", key, 1, covers=(("dispatch-all", 0.9),)))
+                definitions.append(
+                    agreement_version(
+                        f"{key}-v2", key, 2, covers=covers, segments=seg, customer_refs=cust, status=status
+                    )
+                )
+            else:
+                definitions.append(agreement(key, covers=covers, segments=seg, customer_refs=cust, status=status))
+            if status != "terminated":
+                scopes[key] = ({k for k, _ in covers}, set(seg), set(cust))
+        await projection.handle_commitment(session, definitions)
+
+        def covered(key: str) -> set[str]:
+            commitments, seg, cust = scopes[key]
+            return {
+                run_id
+                for run_id, (commitment_key, segment, customer) in runs.items()
+                if commitment_key in commitments and (not seg or segment in seg) and (not cust or customer in cust)
+            }
+
+        expected = {key: covered(key) for key in scopes if covered(key)}
+        assert len(expected) > 15
+        assert sum(map(len, expected.values())) > len(runs)  # they overlap
+
+        as_of = {"as_of": at("2026-03-05 12:00").isoformat()}
+        body = (await client.get("/v1/reports/status", params={**as_of, "group_by": "agreement"})).json()
+        assert {r["group"]["agreement"]: r["total"] for r in body["rows"]} == {k: len(v) for k, v in expected.items()}
+        assert [a["key"] for a in body["agreements"]] == sorted(scopes)
+        for row in body["rows"]:  # the runs behind each group are the runs its agreement covers
+            page = (await client.get(row["links"]["all"] + "&limit=500")).json()
+            assert {r["id"] for r in page["items"]} == expected[row["group"]["agreement"]]
+
+        by_segment = (await client.get("/v1/reports/status", params={**as_of, "group_by": "segment,agreement"})).json()
+        assert {(r["group"]["segment"], r["group"]["agreement"]): r["total"] for r in by_segment["rows"]} == {
+            (segment, key): n
+            for key, ids in expected.items()
+            for segment in segments
+            if (n := sum(runs[i][1] == segment for i in ids))
+        }
+
+        week = {"from": at("2026-03-02 00:00").isoformat(), "to": at("2026-03-09 00:00").isoformat()}
+        body = (await client.get("/v1/reports/achievement", params={**week, "group_by": "agreement"})).json()
+        assert {g["group"]["agreement"]: g["runs"] for g in body["groups"]} == {k: len(v) for k, v in expected.items()}
+        [overall] = body["overall"]
+        assert overall["runs"] == len(set().union(*expected.values()))
 
 
 class TestBadParameters:

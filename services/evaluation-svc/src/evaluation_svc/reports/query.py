@@ -11,12 +11,11 @@ from fastapi import Depends, Query, Request
 from pledge_common.identity import CallerDep
 from pledge_common.problems import invalid
 
-from evaluation_svc.reports.repository import DIMENSIONS, ReportFilter, Window
+from evaluation_svc.reports.repository import AGREEMENT, DIMENSIONS, Covered, ReportFilter, Window
 
 Bucket = Literal["day", "week", "month"]
 Scope = Literal["all", "node", "end_to_end"]
 
-AGREEMENT = "agreement"
 GROUP_DIMENSIONS = (*DIMENSIONS, AGREEMENT)
 # a filter value no run has (keys are [a-z0-9_-]; Postgres text cannot hold NUL)
 NO_VALUE = "\u2205 none"
@@ -92,37 +91,25 @@ def narrow_to_agreement(flt: ReportFilter, agreement: Mapping[str, Any]) -> Repo
     )
 
 
-@dataclass(frozen=True)
-class Slice:
-    """The runs one read of the repository counts: the whole report, or those of one agreement."""
-
-    filter: ReportFilter
-    group_by: tuple[str, ...]  # the dimensions the repository groups by
-    agreement: str | None = None  # the agreement's key, the value of `agreement` in each group
-    at: int = 0  # where that value stands among the report's group values
-
-    def values(self, values: tuple[str, ...]) -> tuple[str, ...]:
-        """The report's group values of the repository's group values."""
-        if self.agreement is None:
-            return values
-        return (*values[: self.at], self.agreement, *values[self.at :])
-
-
-def slices(q: ReportQuery, agreements: Sequence[Mapping[str, Any]]) -> list[Slice]:
-    """How to read a report: at once, or with `group_by=agreement` once per agreement (a run covered by
-    several agreements is counted in each of their groups, one covered by none in no group)."""
-    if AGREEMENT not in q.group_by:
-        return [Slice(q.filter, q.group_by)]
-    at = q.group_by.index(AGREEMENT)
-    rest = q.group_by[:at] + q.group_by[at + 1 :]
-    return [Slice(narrow_to_agreement(q.filter, a), rest, agreement_key(a), at) for a in agreements]
+def coverage(agreements: Sequence[Mapping[str, Any]]) -> list[Covered]:
+    """What agreements cover, for a report grouped by agreement: one entry per agreement and commitment key,
+    with the agreement's segments and customers (none listed: all). A run is in the group of every agreement
+    covering it, one covered by none in no group; an agreement covering no commitment covers nothing."""
+    entries = []
+    for a in agreements:
+        scope = a.get("scope") or {}
+        segments = tuple(dict.fromkeys(str(s) for s in scope.get("segments") or ()))
+        customers = tuple(dict.fromkeys(str(c) for c in scope.get("customer_refs") or ()))
+        for key in dict.fromkeys(str(c["commitment_key"]) for c in a.get("covers") or ()):
+            entries.append(Covered(agreement_key(a), key, segments, customers))
+    return entries
 
 
 def covered_by_any(q: ReportQuery, agreements: Sequence[Mapping[str, Any]]) -> ReportFilter:
     """The runs of a report's groups, each once (with `group_by=agreement`: the runs some agreement covers)."""
     if AGREEMENT not in q.group_by:
         return q.filter
-    return replace(q.filter, any_of=[s.filter for s in slices(q, agreements)])
+    return replace(q.filter, covered_by=coverage(agreements))
 
 
 def _aware(value: datetime | None, field: str) -> datetime | None:

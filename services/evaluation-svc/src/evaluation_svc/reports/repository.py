@@ -2,6 +2,7 @@
 only the edges of a period and the runs still in progress at its as-of instant are read row by row.
 """
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -26,6 +27,8 @@ DIMENSIONS: dict[str, str] = {
     "version": "commitment_id",
 }
 _NULLABLE = {"node_key", "department", "position", "commitment_id", "commitment_key"}
+# the group of the agreements covering a run (a run is in one group per agreement covering it)
+AGREEMENT = "agreement"
 
 
 def _raw(column: str) -> str:
@@ -93,6 +96,52 @@ class Window:
 
 
 @dataclass(frozen=True, slots=True)
+class Covered:
+    """Runs one agreement covers through one of its commitments: those of the commitment key, in one of the
+    agreement's segments and of one of its customers (an empty list: every segment, every customer)."""
+
+    agreement: str  # the agreement's key
+    commitment_key: str
+    segments: Sequence[str] = ()
+    customer_refs: Sequence[str] = ()
+
+
+def _coverage(covered: Sequence[Covered], all_raw: bool) -> str:
+    """The coverage as JSON rows for `jsonb_to_recordset`; `raw`: the agreement's runs are read row by row
+    (every run of the report is, or the agreement is scoped to customers, whom the rollups do not keep)."""
+    return json.dumps(
+        [
+            {
+                "agreement_key": c.agreement,
+                "commitment_key": c.commitment_key,
+                "segments": list(c.segments),
+                "customer_refs": list(c.customer_refs),
+                "raw": all_raw or bool(c.customer_refs),
+            }
+            for c in covered
+        ]
+    )
+
+
+def _coverage_rows(param: str, alias: str) -> str:
+    return (
+        f"jsonb_to_recordset(CAST(:{param} AS jsonb)) AS {alias}(agreement_key text, commitment_key text,"
+        " segments text[], customer_refs text[], raw boolean)"
+    )
+
+
+def _covers(alias: str, expr: Any, customers: bool) -> str:
+    """A run (or rollup row) `r` is covered by the coverage row `alias`."""
+    clause = (
+        f"{alias}.commitment_key = {expr('commitment_key')}"
+        f" AND (cardinality({alias}.segments) = 0 OR {expr('segment')} = ANY({alias}.segments))"
+    )
+    if customers:
+        clause += f" AND (cardinality({alias}.customer_refs) = 0 OR r.customer_ref = ANY({alias}.customer_refs))"
+    return clause
+
+
+@dataclass(frozen=True, slots=True)
 class ReportFilter:
     """Which runs a report reads. Each list means "one of"; empty means all."""
 
@@ -109,12 +158,12 @@ class ReportFilter:
     scope: str = "all"  # all | node | end_to_end
     caller_sources: frozenset[str] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
-    # and one of these filters at least (the runs of several agreements, each counted once); empty: no run
-    any_of: Sequence["ReportFilter"] | None = None
+    # and covered by one of these at least (the runs of several agreements, each counted once); empty: no run
+    covered_by: Sequence[Covered] | None = None
 
     @property
     def needs_raw(self) -> bool:
-        return bool(self.customer_ref or self.ticket_id) or any(f.needs_raw for f in self.any_of or ())
+        return bool(self.customer_ref or self.ticket_id) or any(c.customer_refs for c in self.covered_by or ())
 
     def sql(self, expr: Any, params: dict[str, Any], prefix: str = "f_") -> str:
         clauses = []
@@ -136,22 +185,103 @@ class ReportFilter:
             clauses.append(f"{expr('node_key')} <> ''")
         elif self.scope == "end_to_end":
             clauses.append(f"{expr('node_key')} = ''")
-        if self.any_of is not None:
-            either = [f"({f.sql(expr, params, f'{prefix}{i}_')})" for i, f in enumerate(self.any_of)]
-            clauses.append(f"({' OR '.join(either) or 'FALSE'})")
+        if self.covered_by is not None:
+            params[f"{prefix}covered_by"] = _coverage(self.covered_by, all_raw=False)
+            customers = any(c.customer_refs for c in self.covered_by)
+            clauses.append(
+                f"EXISTS (SELECT FROM {_coverage_rows(f'{prefix}covered_by', 'cv')}"
+                f" WHERE {_covers('cv', expr, customers)})"
+            )
         return " AND ".join(clauses) or "TRUE"
 
 
-def _periods(windows: Sequence[Window], raw: bool, params: dict[str, Any]) -> str:
-    cols: list[list[Any]] = [[] for _ in range(8)]
-    for w in windows:
-        for i, value in enumerate((w.idx, *w.spans(raw)[:2], w.as_of, *w.spans(raw)[2:])):
-            cols[i].append(value)
-    names = ("idx", "p_from", "p_to", "t", "h_lo", "h_hi", "d_lo", "d_hi")
+def _periods(windows: Sequence[Window], modes: Sequence[bool], params: dict[str, Any]) -> str:
+    """The report's periods, once per way of reading them (`raw`: row by row, else rollups and the edges)."""
+    names = ("idx", "raw", "p_from", "p_to", "t", "h_lo", "h_hi", "d_lo", "d_hi")
+    cols: list[list[Any]] = [[] for _ in names]
+    for raw in modes:
+        for w in windows:
+            start, end, h_lo, h_hi, d_lo, d_hi = w.spans(raw)
+            for i, value in enumerate((w.idx, raw, start, end, w.as_of, h_lo, h_hi, d_lo, d_hi)):
+                cols[i].append(value)
+    types = {"idx": "integer", "raw": "boolean"}
     for name, values in zip(names, cols, strict=True):
         params[f"w_{name}"] = values
-    casts = ", ".join(f"CAST(:w_{n} AS {'integer' if n == 'idx' else 'timestamptz'}[])" for n in names)
+    casts = ", ".join(f"CAST(:w_{n} AS {types.get(n, 'timestamptz')}[])" for n in names)
     return f"periods AS (SELECT * FROM unnest({casts}) AS p({', '.join(names)}))"
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """The parts of one report statement: its CTEs, the columns each source of facts is read and grouped by,
+    and their filters. Each part of `facts` sums its rows per period, state and `facts_cols`; the final select
+    sums the facts per group (`out`), joined to the agreements' coverage (`cover`) when grouped by agreement."""
+
+    ctes: str
+    rolled_select: str  # "expr, expr, " (empty without columns), likewise the others
+    rolled_group: str
+    raw_select: str
+    raw_group: str
+    facts_cols: str
+    out: str
+    cover: str
+    rolled_filter: str
+    raw_filter: str
+
+
+def _read(
+    windows: Sequence[Window],
+    flt: ReportFilter,
+    group: Sequence[str],
+    coverage: Sequence[Covered],
+    raw: bool,
+    params: dict[str, Any],
+) -> _Read:
+    """Grouped by agreement, one statement counts the groups of every agreement: the facts are summed per
+    commitment key, segment (and customer, for the agreements scoped to customers) besides the other groups,
+    then joined to the agreements' coverage, once per agreement covering them. An agreement scoped to
+    customers is read row by row (the rollups do not keep customers), the others from the rollups."""
+    all_raw = raw or flt.needs_raw
+    dims = [g for g in group if g != AGREEMENT]
+    rolled = [_rolled(DIMENSIONS[g]) for g in dims]
+    raw_cols = [_raw(DIMENSIONS[g]) for g in dims]
+    names = [f"d{i}" for i in range(len(dims))]
+    rolled_select, raw_select = list(rolled), list(raw_cols)
+    out = [f"f.{n}" for n in names]
+    cover = ""
+    modes = [all_raw]
+    if AGREEMENT in group:
+        modes = sorted({all_raw or bool(c.customer_refs) for c in coverage}) or modes
+        params["coverage"] = _coverage(coverage, all_raw)
+        customer = "CASE WHEN p.raw THEN r.customer_ref END" if any(c.customer_refs for c in coverage) else ""
+        rolled += ["r.commitment_key", "r.segment", "p.raw"]
+        rolled_select += ["r.commitment_key", "r.segment", "NULL::text", "p.raw"]
+        raw_cols += [_raw("commitment_key"), "r.segment", *([customer] if customer else []), "p.raw"]
+        raw_select += [_raw("commitment_key"), "r.segment", customer or "NULL::text", "p.raw"]
+        names += ["k_commitment", "k_segment", "k_customer", "k_raw"]
+        out.insert(group.index(AGREEMENT), "c.agreement_key")
+        cover = (
+            f"JOIN {_coverage_rows('coverage', 'c')} ON c.raw = f.k_raw AND c.commitment_key = f.k_commitment"
+            " AND (cardinality(c.segments) = 0 OR f.k_segment = ANY(c.segments))"
+            " AND (cardinality(c.customer_refs) = 0 OR f.k_customer = ANY(c.customer_refs))"
+        )
+
+    def cols(values: Sequence[str]) -> str:
+        return "".join(f"{v}, " for v in values)
+
+    return _Read(
+        ctes=_periods(windows, modes, params),
+        rolled_select=cols(rolled_select),
+        rolled_group=cols(rolled),
+        raw_select=cols(raw_select),
+        raw_group=cols(raw_cols),
+        facts_cols=cols(names),
+        out=cols(out),
+        cover=cover,
+        raw_filter=flt.sql(_raw, params),
+        # read raw, the rollups contribute nothing (and have no customer_ref or ticket_id to filter on)
+        rolled_filter="FALSE" if all_raw else flt.sql(_rolled, params),
+    )
 
 
 class ReportRepository:
@@ -160,101 +290,108 @@ class ReportRepository:
 
     @staticmethod
     def state_sql(
-        windows: Sequence[Window], flt: ReportFilter, group: Sequence[str], *, raw: bool = False
+        windows: Sequence[Window],
+        flt: ReportFilter,
+        group: Sequence[str],
+        *,
+        raw: bool = False,
+        coverage: Sequence[Covered] = (),
     ) -> tuple[str, dict[str, Any]]:
-        """Counts per (period, group, state, exempted) — the seven-state table, before pivoting."""
-        raw = raw or flt.needs_raw
+        """Counts per (period, group, state, exempted) — the seven-state table, before pivoting. `group` may
+        name `agreement`: each run then counts in the group of every agreement of `coverage` covering it."""
         params: dict[str, Any] = {}
-        rolled_cols = ", ".join(_rolled(DIMENSIONS[g]) for g in group)
-        raw_cols = ", ".join(_raw(DIMENSIONS[g]) for g in group)
-        rc = f"{rolled_cols}, " if group else ""
-        wc = f"{raw_cols}, " if group else ""
-        out = ", ".join(f"d{i}" for i in range(len(group)))
-        oc = f"{out}, " if group else ""
-        aliases = ", ".join(f"d{i}" for i in range(len(group)))
-        al = f"{aliases}, " if group else ""
-        raw_filter = flt.sql(_raw, params)
-        # read raw, the rollups contribute nothing (and have no customer_ref or ticket_id to filter on)
-        rolled_filter = "FALSE" if raw else flt.sql(_rolled, params)
+        x = _read(windows, flt, group, coverage, raw, params)
         sql = f"""
-        WITH {_periods(windows, raw, params)},
-        facts({al}idx, state, exempted, n) AS (
-            SELECT {rc}p.idx, r.state, r.exempted, sum(r.n)::bigint
+        WITH {x.ctes},
+        facts({x.facts_cols}idx, state, exempted, n) AS (
+            SELECT {x.rolled_select}p.idx, r.state, r.exempted, sum(r.n)::bigint
             FROM periods p JOIN run_state_hourly r ON r.hour >= p.h_lo AND r.hour < p.h_hi
-            WHERE {rolled_filter}
-            GROUP BY {rc}p.idx, r.state, r.exempted
+            WHERE {x.rolled_filter}
+            GROUP BY {x.rolled_group}p.idx, r.state, r.exempted
           UNION ALL
-            SELECT {wc}p.idx, r.final_state, r.exempted, count(*)
+            SELECT {x.raw_select}p.idx, r.final_state, r.exempted, count(*)
             FROM periods p JOIN node_runs r ON r.ended_at >= p.p_from AND r.ended_at < p.h_lo
-            WHERE r.started_at IS NOT NULL AND {raw_filter}
-            GROUP BY {wc}p.idx, r.final_state, r.exempted
+            WHERE r.started_at IS NOT NULL AND {x.raw_filter}
+            GROUP BY {x.raw_group}p.idx, r.final_state, r.exempted
           UNION ALL
-            SELECT {wc}p.idx, r.final_state, r.exempted, count(*)
+            SELECT {x.raw_select}p.idx, r.final_state, r.exempted, count(*)
             FROM periods p JOIN node_runs r ON r.ended_at >= p.h_hi AND r.ended_at <= p.t
-            WHERE r.started_at IS NOT NULL AND r.started_at < p.p_to AND r.ended_at >= p.p_from AND {raw_filter}
-            GROUP BY {wc}p.idx, r.final_state, r.exempted
+            WHERE r.started_at IS NOT NULL AND r.started_at < p.p_to AND r.ended_at >= p.p_from AND {x.raw_filter}
+            GROUP BY {x.raw_group}p.idx, r.final_state, r.exempted
           UNION ALL
-            SELECT {wc}p.idx, s.state, r.exempted, count(*)
+            SELECT {x.raw_select}p.idx, s.state, r.exempted, count(*)
             FROM periods p JOIN node_runs r ON tstzrange(r.started_at, r.ended_at, '[)') @> p.t
             CROSS JOIN LATERAL (SELECT {IN_PROGRESS_STATE.format(t="p.t")} AS state) s
-            WHERE r.started_at IS NOT NULL AND r.started_at < p.p_to AND {raw_filter}
-            GROUP BY {wc}p.idx, s.state, r.exempted
+            WHERE r.started_at IS NOT NULL AND r.started_at < p.p_to AND {x.raw_filter}
+            GROUP BY {x.raw_group}p.idx, s.state, r.exempted
         )
-        SELECT {oc}idx, state, exempted, sum(n)::bigint AS n FROM facts
-        GROUP BY {oc}idx, state, exempted
+        SELECT {x.out}f.idx, f.state, f.exempted, sum(f.n)::bigint AS n FROM facts f {x.cover}
+        GROUP BY {x.out}f.idx, f.state, f.exempted
         """
         return sql, params
 
     @staticmethod
     def duration_sql(
-        windows: Sequence[Window], flt: ReportFilter, group: Sequence[str], *, raw: bool = False
+        windows: Sequence[Window],
+        flt: ReportFilter,
+        group: Sequence[str],
+        *,
+        raw: bool = False,
+        coverage: Sequence[Covered] = (),
     ) -> tuple[str, dict[str, Any]]:
         """Histogram of counted durations of runs completed (not exempted) per (period, group)."""
-        raw = raw or flt.needs_raw
         params: dict[str, Any] = {}
-        rc = "".join(f"{_rolled(DIMENSIONS[g])}, " for g in group)
-        wc = "".join(f"{_raw(DIMENSIONS[g])}, " for g in group)
-        al = "".join(f"d{i}, " for i in range(len(group)))
-        raw_filter = flt.sql(_raw, params)
-        # read raw, the rollups contribute nothing (and have no customer_ref or ticket_id to filter on)
-        rolled_filter = "FALSE" if raw else flt.sql(_rolled, params)
+        x = _read(windows, flt, group, coverage, raw, params)
         completed = "r.final_state LIKE 'completed%' AND NOT r.exempted AND r.duration_bucket IS NOT NULL"
         sql = f"""
-        WITH {_periods(windows, raw, params)},
-        facts({al}idx, bucket, n) AS (
-            SELECT {rc}p.idx, r.bucket, sum(r.n)::bigint
+        WITH {x.ctes},
+        facts({x.facts_cols}idx, bucket, n) AS (
+            SELECT {x.rolled_select}p.idx, r.bucket, sum(r.n)::bigint
             FROM periods p JOIN run_duration_daily r ON r.day >= p.d_lo AND r.day < p.d_hi
-            WHERE NOT r.exempted AND {rolled_filter}
-            GROUP BY {rc}p.idx, r.bucket
+            WHERE NOT r.exempted AND {x.rolled_filter}
+            GROUP BY {x.rolled_group}p.idx, r.bucket
           UNION ALL
-            SELECT {wc}p.idx, r.duration_bucket, count(*)
+            SELECT {x.raw_select}p.idx, r.duration_bucket, count(*)
             FROM periods p JOIN node_runs r ON r.ended_at >= p.p_from AND r.ended_at < p.d_lo
-            WHERE {completed} AND {raw_filter}
-            GROUP BY {wc}p.idx, r.duration_bucket
+            WHERE {completed} AND {x.raw_filter}
+            GROUP BY {x.raw_group}p.idx, r.duration_bucket
           UNION ALL
-            SELECT {wc}p.idx, r.duration_bucket, count(*)
+            SELECT {x.raw_select}p.idx, r.duration_bucket, count(*)
             FROM periods p JOIN node_runs r ON r.ended_at >= p.d_hi AND r.ended_at <= p.t
-            WHERE {completed} AND r.started_at < p.p_to AND r.ended_at >= p.p_from AND {raw_filter}
-            GROUP BY {wc}p.idx, r.duration_bucket
+            WHERE {completed} AND r.started_at < p.p_to AND r.ended_at >= p.p_from AND {x.raw_filter}
+            GROUP BY {x.raw_group}p.idx, r.duration_bucket
         )
-        SELECT {al}idx, bucket, sum(n)::bigint AS n FROM facts GROUP BY {al}idx, bucket
+        SELECT {x.out}f.idx, f.bucket, sum(f.n)::bigint AS n FROM facts f {x.cover}
+        GROUP BY {x.out}f.idx, f.bucket
         """
         return sql, params
 
     async def state_counts(
-        self, windows: Sequence[Window], flt: ReportFilter, group: Sequence[str], *, raw: bool = False
+        self,
+        windows: Sequence[Window],
+        flt: ReportFilter,
+        group: Sequence[str],
+        *,
+        raw: bool = False,
+        coverage: Sequence[Covered] = (),
     ) -> list[tuple[tuple[str, ...], int, str, bool, int]]:
         """[(group values, period idx, state, exempted, n)]"""
-        sql, params = self.state_sql(windows, flt, group, raw=raw)
+        sql, params = self.state_sql(windows, flt, group, raw=raw, coverage=coverage)
         rows = await self.conn.execute(text(sql), params)
         k = len(group)
         return [(tuple(r[:k]), r[k], r[k + 1], r[k + 2], int(r[k + 3])) for r in rows]
 
     async def duration_histograms(
-        self, windows: Sequence[Window], flt: ReportFilter, group: Sequence[str], *, raw: bool = False
+        self,
+        windows: Sequence[Window],
+        flt: ReportFilter,
+        group: Sequence[str],
+        *,
+        raw: bool = False,
+        coverage: Sequence[Covered] = (),
     ) -> list[tuple[tuple[str, ...], int, int, int]]:
         """[(group values, period idx, bucket, n)]"""
-        sql, params = self.duration_sql(windows, flt, group, raw=raw)
+        sql, params = self.duration_sql(windows, flt, group, raw=raw, coverage=coverage)
         rows = await self.conn.execute(text(sql), params)
         k = len(group)
         return [(tuple(r[:k]), r[k], r[k + 1], int(r[k + 2])) for r in rows]

@@ -10,8 +10,8 @@ from pledge_common.problems import NotFound, invalid
 from pledge_deadlines import State
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from evaluation_svc.reports.query import AGREEMENT, ReportQuery, Slice, covered_by_any, narrow_to_agreement, slices
-from evaluation_svc.reports.repository import ReportFilter, ReportRepository, Window
+from evaluation_svc.reports.query import ReportQuery, coverage, covered_by_any, narrow_to_agreement
+from evaluation_svc.reports.repository import AGREEMENT, Covered, ReportFilter, ReportRepository, Window
 from evaluation_svc.reports.schemas import (
     AchievementGroup,
     AchievementReport,
@@ -65,12 +65,14 @@ async def status_report(db: Db, q: ReportQuery) -> StatusReport:
     agreements = await group_agreements(db, q)
     counts: dict[GroupKey, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATES, 0))
     exempted: dict[GroupKey, int] = defaultdict(int)
-    for part in slices(q, agreements):
-        for values, idx, state, is_exempt, n in await repo.state_counts(q.windows, part.filter, part.group_by):
-            key = (idx, part.values(values))
-            counts[key][state] += n
-            if is_exempt:
-                exempted[key] += n
+    # one statement whatever the number of agreements: each run counts in the group of every agreement covering it
+    for values, idx, state, is_exempt, n in await repo.state_counts(
+        q.windows, q.filter, q.group_by, coverage=coverage(agreements)
+    ):
+        key = (idx, values)
+        counts[key][state] += n
+        if is_exempt:
+            exempted[key] += n
     windows = {w.idx: w for w in q.windows}
 
     def row(key: GroupKey, names: Sequence[str]) -> StatusRow:
@@ -149,32 +151,32 @@ def achievement_group(
 
 
 async def _achievement_counts(
-    db: Db, windows: Sequence[Window], parts: Sequence[Slice]
+    db: Db, windows: Sequence[Window], flt: ReportFilter, group: Sequence[str], covered: Sequence[Covered] = ()
 ) -> tuple[dict[GroupKey, StateCounts], dict[GroupKey, dict[int, int]]]:
     repo = ReportRepository(db)
     counts: dict[GroupKey, StateCounts] = defaultdict(StateCounts)
     hists: dict[GroupKey, dict[int, int]] = defaultdict(dict)
-    for part in parts:
-        for values, idx, state, is_exempt, n in await repo.state_counts(windows, part.filter, part.group_by):
-            counts[idx, part.values(values)].add(state, n, exempted=is_exempt)
-        for values, idx, bucket, n in await repo.duration_histograms(windows, part.filter, part.group_by):
-            hist = hists[idx, part.values(values)]
-            hist[bucket] = hist.get(bucket, 0) + n
+    for values, idx, state, is_exempt, n in await repo.state_counts(windows, flt, group, coverage=covered):
+        counts[idx, values].add(state, n, exempted=is_exempt)
+    for values, idx, bucket, n in await repo.duration_histograms(windows, flt, group, coverage=covered):
+        hist = hists[idx, values]
+        hist[bucket] = hist.get(bucket, 0) + n
     return counts, hists
 
 
 async def achievement_data(
     db: Db, q: ReportQuery
 ) -> tuple[dict[GroupKey, StateCounts], dict[GroupKey, dict[int, int]]]:
-    return await _achievement_counts(db, q.windows, slices(q, await group_agreements(db, q)))
+    covered = coverage(await group_agreements(db, q))
+    return await _achievement_counts(db, q.windows, q.filter, q.group_by, covered)
 
 
 async def achievement_report(db: Db, q: ReportQuery) -> AchievementReport:
     agreements = await group_agreements(db, q)
-    counts, hists = await _achievement_counts(db, q.windows, slices(q, agreements))
+    counts, hists = await _achievement_counts(db, q.windows, q.filter, q.group_by, coverage(agreements))
     every, every_hists = counts, hists
     if AGREEMENT in q.group_by:  # a run in the groups of several agreements counts once overall
-        every, every_hists = await _achievement_counts(db, q.windows, [Slice(covered_by_any(q, agreements), ())])
+        every, every_hists = await _achievement_counts(db, q.windows, covered_by_any(q, agreements), ())
     windows = {w.idx: w for w in q.windows}
     groups = [
         achievement_group(windows[idx], _group(q.group_by, values), counts[idx, values], hists.get((idx, values), {}))
