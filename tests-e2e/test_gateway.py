@@ -72,6 +72,43 @@ async def test_the_request_id_reaches_the_service_and_comes_back(gateway: httpx.
     assert response.headers["x-request-id"] == "gw-e2e-7"
 
 
+async def test_text_the_database_cannot_store_is_a_422_naming_its_field_in_every_service(
+    gateway: httpx.AsyncClient,
+) -> None:
+    """NUL (U+0000): refused before any route runs (bodies, queries, paths), and per item in bulk ingest."""
+    nul = "contains the NUL character (U+0000), which cannot be stored"
+    refused = [
+        await gateway.put("/v1/departments/nul-dept", json={"name": "Depart\x00ment"}),
+        await gateway.post("/v1/complaints", json={"channel": "phone", "summary": "x", "customer_ref": "C\x00"}),
+        await gateway.post("/v1/api-keys", json={"name": "k\x00", "scopes": ["reports:read"]}),
+    ]
+    for response, field in zip(refused, ["name", "customer_ref", "name"], strict=True):
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == PROBLEM
+        assert {"field": field, "message": nul} in response.json()["errors"]
+    query = await gateway.get("/v1/alerts", params={"department": "x\x00"})
+    assert query.status_code == 422
+    assert query.json()["errors"][0]["field"] == "query.department"
+    path = await gateway.get("/v1/commitments/a%00b")
+    assert path.status_code == 422
+    assert path.json()["errors"][0]["field"] == "path"
+    # bulk ingest answers per item: the one bad event is refused, not the request
+    bulk = await gateway.post(
+        "/v1/events/bulk",
+        json=[
+            {
+                "event_id": "nul-1",
+                "type": "ticket.opened",
+                "occurred_at": "2026-03-03T10:00:00+08:00",
+                "source": "nul-src",
+                "ticket": {"external_id": "N\x001", "process": "no-such-process"},
+            }
+        ],
+    )
+    assert bulk.status_code == 200, bulk.text
+    assert bulk.json()["items"][0]["error"] == {"status": 422, "field": "ticket.external_id", "detail": nul}
+
+
 async def test_the_docs_page_serves_the_merged_document(suite: Suite) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         response = await client.get(f"{suite.gateway_url}/docs")

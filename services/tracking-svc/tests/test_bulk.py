@@ -252,3 +252,64 @@ class TestBulkNdjson:
         items = [ev(f"b{i}", "node.started", 0, "warp") for i in range(5)]
         body = (await client.post("/v1/events/bulk", content=ndjson(items), headers=NDJSON)).json()
         assert (body["rejected"], len(body["items"]), body["items_truncated"]) == (5, 2, True)
+
+
+class TestNulCharacter:
+    """Postgres cannot store NUL (U+0000) in text or jsonb: an event holding one is refused on its own."""
+
+    MESSAGE = "contains the NUL character (U+0000), which cannot be stored"
+
+    def bad(self) -> list[dict[str, Any]]:
+        return [
+            ev("WO-9-o", "ticket.opened", 0, external_id="WO-9", ticket={"attributes": {"note": ["ok", "a\x00"]}}),
+            ev("WO-9-p", "node.paused", 1, "dispatch", external_id="WO-9", reason="parts\x00"),
+            ev("bad\x00id", "ticket.opened", 0, external_id="WO-10"),
+        ]
+
+    def assert_refused(self, items: list[dict[str, Any]], fields: dict[int, str]) -> None:
+        for index, field in fields.items():
+            item = items[index]
+            assert item["status"] == "rejected", item
+            assert item["error"] == {"status": 422, "field": field, "detail": self.MESSAGE}
+
+    async def test_in_a_json_array_only_those_events_are_refused(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        good = day(1)
+        response = await client.post("/v1/events/bulk", json=[*good[:2], *self.bad(), *good[2:]])
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["accepted"], body["rejected"]) == (8, 3)
+        self.assert_refused(body["items"], {2: "ticket.attributes.note.1", 3: "reason", 4: "event_id"})
+        assert body["items"][2]["event_id"] == "WO-9-o"
+        assert body["items"][4]["event_id"] is None  # an id that cannot be stored is not echoed either
+        assert await count(session, "events") == 8
+        assert (await client.get("/v1/tickets/crm:WO-0")).json()["status"] == "closed"
+
+    async def test_in_an_ndjson_stream_and_under_an_idempotency_key(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        headers = {**NDJSON, "Idempotency-Key": "nul-1"}
+        payload = ndjson([*day(1), *self.bad()])
+        first = await client.post("/v1/events/bulk", content=payload, headers=headers)
+        assert first.status_code == 200, first.text
+        body = first.json()
+        assert (body["accepted"], body["rejected"]) == (8, 3)
+        self.assert_refused(body["items"], {0: "ticket.attributes.note.1", 1: "reason", 2: "event_id"})
+        again = await client.post("/v1/events/bulk", content=payload, headers=headers)
+        assert again.json() == body
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert await count(session, "events") == 8
+
+    async def test_a_single_event_and_the_queries(self, client: httpx.AsyncClient, session: AsyncSession) -> None:
+        response = await client.post("/v1/events", json=ev("WO-1-o", "ticket.opened", 0, external_id="WO\x001"))
+        assert response.status_code == 422
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["errors"] == [{"field": "ticket.external_id", "message": self.MESSAGE}]
+        assert await count(session, "events") == 0
+        listed = await client.get("/v1/tickets", params={"source": "crm\x00"})
+        assert listed.status_code == 422
+        assert listed.json()["errors"][0]["field"] == "query.source"
+        one = await client.get("/v1/tickets/crm:WO%001")
+        assert one.status_code == 422
+        assert one.json()["errors"][0]["field"] == "path"

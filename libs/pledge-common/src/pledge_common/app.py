@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from starlette.middleware import Middleware
 
 from pledge_common.db import create_engine, create_sessionmaker, migration_state, migration_tree
 from pledge_common.identity import current_caller
@@ -18,6 +19,7 @@ from pledge_common.observability import Metrics, RequestContextMiddleware, confi
 from pledge_common.outbox import feed_router
 from pledge_common.problems import install_problem_handlers, problem_response
 from pledge_common.settings import ServiceSettings
+from pledge_common.textguard import TextGuardMiddleware
 
 Extra = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -69,8 +71,12 @@ def create_service_app(
     internal_routers: Sequence[APIRouter] = (),
     produces_feed: bool = True,
     extra_lifespan: Extra | None = None,
+    raw_bodies: Sequence[str] = (),
 ) -> FastAPI:
-    """Build a service app. Nothing touches the database until the lifespan starts."""
+    """Build a service app. Nothing touches the database until the lifespan starts.
+
+    `raw_bodies`: path prefixes whose routes check their bodies for text Postgres cannot store themselves
+    (they answer per item); every other JSON body, query string and path is checked before routing."""
     schema = settings.db_schema or service
 
     @asynccontextmanager
@@ -104,6 +110,7 @@ def create_service_app(
     app.state.metrics = metrics
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.user_middleware.append(Middleware(TextGuardMiddleware, raw_bodies=raw_bodies))  # inside: request ids
     app.include_router(health_router())
     app.add_route("/metrics", _metrics_view(metrics), include_in_schema=False)
     # Every public route knows its caller; with PLEDGE_REQUIRE_IDENTITY a request that did not come

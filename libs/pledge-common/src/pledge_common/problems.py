@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pledge_common.observability import current_request_id
@@ -165,6 +166,10 @@ _STATUS_TITLES = {
 }
 
 
+# character_not_in_repertoire (NUL in text), untranslatable_character (the escape \u0000 in jsonb)
+UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Every error an app can produce leaves as application/problem+json."""
 
@@ -202,8 +207,24 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=dict(exc.headers) if exc.headers else None,
         )
 
+    async def on_database(request: Request, exc: Exception) -> JSONResponse:
+        """Text the database cannot store that no check caught before (a body too large to inspect): a 422,
+        not a 500. Any other database error stays unexpected."""
+        assert isinstance(exc, DBAPIError)
+        if getattr(exc.orig, "sqlstate", None) not in UNSTORABLE_TEXT:
+            raise exc
+        message = "holds a character the database cannot store (such as U+0000)"
+        return problem_response(
+            422,
+            "Unprocessable Content",
+            f"body: {message}",
+            instance=request.url.path,
+            errors=[field_error("body", message)],
+        )
+
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(DBAPIError, on_database)
     # Unexpected exceptions are answered by RequestContextMiddleware (observability.py), which sits
     # inside Starlette's ServerErrorMiddleware and can still add the request id header.

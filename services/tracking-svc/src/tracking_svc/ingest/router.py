@@ -16,6 +16,7 @@ from pledge_common.problems import (
     field_error,
     invalid,
 )
+from pledge_common.textguard import NUL_ESCAPE, NUL_MESSAGE, nul_field
 
 from tracking_svc.config import Settings
 from tracking_svc.ingest import bulk
@@ -56,10 +57,14 @@ async def ingest_event(request: Request, response: Response, caller: CallerDep) 
     Single events that arrive together are written together (see `coalesce`); each is answered once
     committed."""
     single_events: SingleEvents = request.app.state.single_events
+    body = await request.body()
     try:
-        event = EVENT_DECODER.decode(await request.body())
+        event = EVENT_DECODER.decode(body)
     except msgspec.DecodeError as err:
         raise invalid(*decode_error(err)) from None
+    nul = nul_field(body)
+    if nul is not None:
+        raise invalid(nul, NUL_MESSAGE)
     try:
         outcome = await single_events.ingest(event, caller)
     except ConcurrentTwin:
@@ -150,13 +155,15 @@ async def ingest_bulk(
 
 def _json_array(body: bytes, settings: Settings) -> list[Any]:
     """The array's items: decoded events in one pass when every item is valid (the common case), else
-    each item's JSON text, decoded one by one so that each is answered on its own."""
-    try:
-        events: list[Any] = EVENT_ARRAY_DECODER.decode(body)
-    except msgspec.DecodeError:
-        pass
-    else:
-        return _bounded(events, settings)
+    each item's JSON text, decoded one by one so that each is answered on its own (also when some text
+    holds a NUL, which each item's check then finds)."""
+    if NUL_ESCAPE not in body:
+        try:
+            events: list[Any] = EVENT_ARRAY_DECODER.decode(body)
+        except msgspec.DecodeError:
+            pass
+        else:
+            return _bounded(events, settings)
     try:
         items: list[Any] = RAW_ARRAY_DECODER.decode(body)
     except msgspec.ValidationError:

@@ -18,6 +18,7 @@ from uuid import UUID
 import msgspec
 from pledge_common.identity import Caller
 from pledge_common.observability import current_request_id
+from pledge_common.textguard import NUL_MESSAGE, nul_field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tracking_svc.config import Settings
@@ -109,8 +110,11 @@ def _identity(raw: Any) -> tuple[str | None, str | None]:
         return None, None
     if not isinstance(value, dict):
         return None, None
-    event_id, source = value.get("event_id"), value.get("source")
-    return (event_id if isinstance(event_id, str) else None), (source if isinstance(source, str) else None)
+
+    def text(v: Any) -> str | None:  # never echoes a NUL (an answer may be stored under an Idempotency-Key)
+        return v if isinstance(v, str) and "\x00" not in v else None
+
+    return text(value.get("event_id")), text(value.get("source"))
 
 
 def parse_items(
@@ -137,6 +141,11 @@ def parse_items(
                 event = decode(raw)
             except msgspec.DecodeError as err:
                 rejected = outcomes[i] = _rejected(422, *decode_error(err))
+                rejected.event_id, rejected.source = _identity(raw)
+                continue
+            nul = nul_field(raw if type(raw) is bytes else bytes(raw))
+            if nul is not None:
+                rejected = outcomes[i] = _rejected(422, nul, NUL_MESSAGE)
                 rejected.event_id, rejected.source = _identity(raw)
                 continue
         problem = shape_error(event)
