@@ -35,7 +35,8 @@ ROW = {
 def test_fractional_counted_time_is_rounded_up_to_whole_seconds() -> None:
     run = NodeRunPublic.from_row(ROW | {"counted_seconds": 6 * 3600 + 0.4})
     assert run.counted == timedelta(hours=6, seconds=1)
-    assert run.model_dump(mode="json")["counted"] == "PT6H1S"
+    # RFC 3339 durations name every unit between the first and the last
+    assert run.model_dump(mode="json")["counted"] == "PT6H0M1S"
 
 
 def test_counted_time_on_the_limit_stays_on_the_limit() -> None:

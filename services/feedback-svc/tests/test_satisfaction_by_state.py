@@ -2,6 +2,7 @@
 
 import httpx
 import pytest
+from feedback_svc.durations import format_seconds, parse_seconds
 from feedback_svc.feedback.scores import Counts, first_drop
 from upstreams import Upstreams
 
@@ -110,3 +111,10 @@ def test_a_drop_needs_enough_answers_in_the_bucket() -> None:
     good = Counts(responses=9, csat_responses=9, satisfied=9, nps_responses=0, promoters=0, detractors=0)
     assert first_drop([(0.0, good), (3600.0, few), (7200.0, many)], 0.8, min_responses=5) == 7200.0
     assert first_drop([(0.0, good)], 0.8, min_responses=5) is None
+
+
+def test_bucket_durations_are_written_as_rfc_3339_reads_them_and_read_back() -> None:
+    cases = {0: "PT0S", 5400: "PT1H30M", 3605: "PT1H0M5S", 7200: "PT2H", 59: "PT59S", 90061: "PT25H1M1S"}
+    for seconds, text in cases.items():
+        assert format_seconds(seconds) == text
+        assert parse_seconds(text) == seconds

@@ -23,9 +23,13 @@ def parse_seconds(value: Any) -> float | None:
 
 
 def format_seconds(seconds: float) -> str:
-    """`PT…` form of a duration in seconds: 5400 → `PT1H30M`, 0 → `PT0S`."""
+    """`PT…` form of a duration in seconds: 5400 → `PT1H30M`, 3605 → `PT1H0M5S` (RFC 3339 leaves no gap
+    between the units it names), 0 → `PT0S`."""
     whole = round(seconds)
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
-    text = "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + (f"{secs}S" if secs else "")
-    return text if text != "PT" else "PT0S"
+    units = [(hours, "H"), (minutes, "M"), (secs, "S")]
+    named = [i for i, (n, _) in enumerate(units) if n]
+    if not named:
+        return "PT0S"
+    return "PT" + "".join(f"{n}{unit}" for n, unit in units[named[0] : named[-1] + 1])

@@ -1,9 +1,10 @@
 """Public shapes of rankings, recommendations, what-if replays and agreement reviews."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from pledge_common.durations import Duration
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation_svc.reports.schemas import Rate
@@ -52,10 +53,10 @@ class Recommendation(Out):
     within_tolerance: Rate = Field(description="share of normal or acceptable runs")
     recommendation: Literal["raise", "improve", "keep", "insufficient_data"]
     reason: str
-    suggested_commitment_limit: timedelta | None = Field(
+    suggested_commitment_limit: Duration | None = Field(
         description="counted time that `target_rate` of the completed runs met (the data-calibrated limit)"
     )
-    suggested_tolerance_limit: timedelta | None = Field(
+    suggested_tolerance_limit: Duration | None = Field(
         description="counted time that `tolerance_target_rate` of the completed runs met"
     )
 

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from pledge_common.durations import Duration
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation_svc.reports.query import agreement_key
@@ -78,8 +79,8 @@ class Rate(Out):
 
 class DurationStats(Out):
     completed: int = Field(description="completed, non-exempted runs behind the percentiles")
-    median: timedelta | None
-    p90: timedelta | None
+    median: Duration | None
+    p90: Duration | None
     median_seconds: float | None
     p90_seconds: float | None
 
@@ -146,7 +147,7 @@ class NodeRunPublic(Out):
     prewarning_due_at: datetime | None
     commitment_due_at: datetime | None
     tolerance_due_at: datetime | None
-    counted: timedelta | None = Field(description="counted time at completion, rounded up to whole seconds")
+    counted: Duration | None = Field(description="counted time at completion, rounded up to whole seconds")
     state: str | None = Field(description="state as of the report's as_of")
     exempted: bool
 
