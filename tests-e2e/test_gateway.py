@@ -181,7 +181,8 @@ async def _wait_for_process(gateway: httpx.AsyncClient, process: str) -> None:
 
 
 def test_a_fuzz_pass_over_the_merged_openapi_finds_no_server_error(suite: Suite, tmp_path_factory: object) -> None:
-    """schemathesis, authorised as admin, a few examples per operation: no 5xx, answers match their schemas."""
+    """schemathesis, authorised as admin, a few examples per operation and the coverage phase (boundary values,
+    NUL and other unusual text, missing and extra fields): no 5xx, answers match their schemas."""
     key = httpx.post(
         f"{suite.gateway_url}/v1/api-keys",
         json={"name": "fuzz", "scopes": ["admin"]},
@@ -192,7 +193,7 @@ def test_a_fuzz_pass_over_the_merged_openapi_finds_no_server_error(suite: Suite,
         sys.executable, "-m", "schemathesis.cli", "run", f"{suite.gateway_url}/openapi.json",
         "--header", f"Authorization: Bearer {key}",
         "--checks", "not_a_server_error,response_schema_conformance",
-        "--max-examples", "4", "--seed", "20261121", "--phases", "examples,fuzzing",
+        "--max-examples", "4", "--seed", "20261121", "--phases", "examples,coverage,fuzzing",
         "--workers", "2", "--request-timeout", "30", "--no-shrink",
         "--exclude-path-regex", "^/v1/api-keys/.*/(revoke|rotate)$",
         "--rate-limit", "auto", "--warnings", "off",
