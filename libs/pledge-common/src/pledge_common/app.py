@@ -16,6 +16,7 @@ from pledge_common.db import create_engine, create_sessionmaker, migration_state
 from pledge_common.identity import current_caller
 from pledge_common.internal import internal_router, make_http_client
 from pledge_common.observability import Metrics, RequestContextMiddleware, configure_logging
+from pledge_common.openapi import install_problem_document
 from pledge_common.outbox import feed_router
 from pledge_common.problems import install_problem_handlers, problem_response
 from pledge_common.settings import ServiceSettings
@@ -109,6 +110,7 @@ def create_service_app(
     metrics = Metrics(service)
     app.state.metrics = metrics
     install_problem_handlers(app)
+    install_problem_document(app)  # the document says what the handlers answer: problem+json
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.user_middleware.append(Middleware(TextGuardMiddleware, raw_bodies=raw_bodies))  # inside: request ids
     app.include_router(health_router())
