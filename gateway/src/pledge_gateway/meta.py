@@ -10,6 +10,14 @@ import httpx
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from pledge_common.app import own_readiness
+from pledge_common.openapi import (
+    PROBLEM,
+    PROBLEM_SCHEMA,
+    SCHEMA_REF,
+    declare_problems,
+    path_operations,
+    problem_content,
+)
 from pledge_common.problems import problem_response
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,22 +26,6 @@ from starlette.routing import Route, Router
 from pledge_gateway.routes import GATEWAY, SERVICES, match_route
 
 log = logging.getLogger("pledge.gateway.meta")
-SCHEMA_REF = "#/components/schemas/"
-PROBLEM_SCHEMA = {
-    "title": "Problem",
-    "type": "object",
-    "description": "RFC 9457 problem details",
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "request_id": {"type": "string"},
-        "errors": {"type": "array", "items": {"type": "object"}},
-    },
-    "required": ["title", "status"],
-}
 GATEWAY_RESPONSES = {
     "401": "no or invalid credentials",
     "403": "the credentials lack the scope this route needs",
@@ -149,7 +141,10 @@ def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
 
 
 def merge_documents(own: dict[str, Any], services: dict[str, dict[str, Any] | str]) -> dict[str, Any]:
-    """One OpenAPI 3.1 document: public paths only, schema names kept unless two services clash."""
+    """One OpenAPI 3.1 document: public paths only, schema names kept unless two services clash.
+
+    Every error is documented as the one shared `Problem` (each document is passed through
+    `declare_problems` first, so a service whose document does not say it yet is read the same way)."""
     merged: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -161,7 +156,7 @@ def merge_documents(own: dict[str, Any], services: dict[str, dict[str, Any] | st
         },
         "paths": {},
         "components": {
-            "schemas": {"GatewayProblem": PROBLEM_SCHEMA},
+            "schemas": {PROBLEM: copy.deepcopy(PROBLEM_SCHEMA)},
             "securitySchemes": {
                 "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "Bearer": {"type": "http", "scheme": "bearer", "description": "an API key or a user JWT"},
@@ -177,8 +172,9 @@ def merge_documents(own: dict[str, Any], services: dict[str, dict[str, Any] | st
         if isinstance(document, str):
             notes.append(f"{name}: {document}; its paths are missing")
             continue
-        document = copy.deepcopy(document)
+        document = declare_problems(copy.deepcopy(document))
         theirs: dict[str, Any] = document.get("components", {}).get("schemas", {})
+        theirs.pop(PROBLEM)  # the same in every document: the merged one has it once
         renames = {
             schema: f"{name}_{schema}"
             for schema, body in theirs.items()
@@ -203,20 +199,9 @@ def merge_documents(own: dict[str, Any], services: dict[str, dict[str, Any] | st
 
 
 def _decorate(operations: dict[str, Any], scope_for: Any) -> dict[str, Any]:
-    problem = {"application/problem+json": {"schema": {"$ref": SCHEMA_REF + "GatewayProblem"}}}
-    for method, operation in operations.items():
-        if not isinstance(operation, dict) or method.lower() not in {
-            "get",
-            "put",
-            "post",
-            "delete",
-            "patch",
-            "head",
-            "options",
-        }:
-            continue
+    for method, operation in path_operations(operations):
         operation["x-required-scope"] = str(scope_for(method.upper()).value)
         responses = operation.setdefault("responses", {})
         for status, description in GATEWAY_RESPONSES.items():
-            responses.setdefault(status, {"description": description, "content": problem})
+            responses.setdefault(status, {"description": description, "content": problem_content()})
     return operations
