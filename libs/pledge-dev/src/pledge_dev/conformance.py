@@ -6,6 +6,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from pledge_common.db import create_engine
+from pledge_common.openapi import operations, schema_refs
 from pledge_common.outbox import emit_many
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -76,6 +77,22 @@ async def test_bad_query_parameter_is_422_naming_the_field(
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM
     assert response.json()["errors"][0]["field"] == "query.limit"
+
+
+async def test_the_openapi_document_declares_every_error_as_a_problem(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    assert "Problem" in schemas
+    assert not {"HTTPValidationError", "ValidationError"} & set(schemas)
+    for ref in schema_refs(document):
+        assert ref.removeprefix("#/components/schemas/") in schemas, f"dangling {ref}"
+    problem = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for operation in operations(document):
+        responses = operation["responses"]
+        for status in ("4XX", "5XX", "422"):
+            if status in responses:
+                assert responses[status]["content"] == problem, (operation.get("operationId"), status)
+        assert {"4XX", "5XX"} <= set(responses), operation.get("operationId")
 
 
 async def test_feed_serves_committed_events_in_order(
