@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import psutil
+from pledge_common.openapi import operations, schema_refs
 from pledge_dev.paths import REPO_ROOT
 from pledge_dev.suite import Suite
 from pledge_gateway.routes import match_route
@@ -36,6 +37,21 @@ async def test_the_merged_openapi_has_every_services_public_routes_and_no_intern
             assert public <= set(document["paths"]), (service, public - set(document["paths"]))
     assert "x-pledge-notes" not in document["info"]
     assert not any(p.startswith("/internal") for p in document["paths"])
+
+
+async def test_the_merged_openapi_declares_every_error_as_the_one_problem_schema(suite: Suite) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        document = (await client.get(f"{suite.gateway_url}/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    assert [name for name in schemas if "Problem" in name or "ValidationError" in name] == ["Problem"]
+    for ref in schema_refs(document):
+        assert ref.removeprefix("#/components/schemas/") in schemas, f"dangling {ref}"
+    problem = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for operation in operations(document):
+        errors = {s: r for s, r in operation["responses"].items() if s[0] in "45"}
+        assert {"4XX", "5XX", "401", "403", "429"} <= set(errors), operation["operationId"]
+        for status, response in errors.items():
+            assert response["content"] == problem, (operation["operationId"], status)
 
 
 async def test_no_public_route_of_any_service_is_left_without_a_scope(suite: Suite) -> None:
