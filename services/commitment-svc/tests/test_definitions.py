@@ -104,3 +104,19 @@ class TestSegments:
         await ok(await client.post("/v1/commitments", json=commitment_body()), 201)
         body = problem(await client.delete("/v1/segments/vip"), 409)
         assert "commitment repair-dispatch-vip v1" in body["referenced_by"]
+
+
+async def test_every_put_that_may_create_documents_its_201_with_the_same_body(client: httpx.AsyncClient) -> None:
+    """A client validating answers against the OpenAPI document accepts the 201 of a first PUT."""
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    creating = [
+        "/v1/calendars/{key}",
+        "/v1/departments/{key}",
+        "/v1/processes/{key}",
+        "/v1/processes/{key}/nodes/{node_key}",
+        "/v1/segments/{key}",
+    ]
+    for path in creating:
+        responses = paths[path]["put"]["responses"]
+        assert responses["201"]["content"] == responses["200"]["content"], path
+    await ok(await client.put("/v1/segments/vip", json={"name": "VIP"}), 201)

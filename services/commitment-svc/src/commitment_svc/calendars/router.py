@@ -9,7 +9,7 @@ from commitment_svc.calendars.schemas import CalendarPublic, CalendarUpsert, Hol
 from commitment_svc.core.etags import set_etag
 from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
 from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit, MergePatch
-from commitment_svc.core.schemas import Page
+from commitment_svc.core.schemas import Page, created
 
 router = APIRouter(prefix="/v1/calendars", tags=["calendars"])
 
@@ -31,7 +31,7 @@ async def get_calendar(key: KeyPath, session: SessionDep, response: Response) ->
     return calendar
 
 
-@router.put("/{key}", response_model=CalendarPublic)
+@router.put("/{key}", response_model=CalendarPublic, responses=created(CalendarPublic))
 async def put_calendar(
     key: KeyPath,
     request: Request,

@@ -6,7 +6,7 @@ from pledge_common.pagination import decode_cursor, encode_cursor
 from commitment_svc.core.etags import set_etag
 from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
 from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit
-from commitment_svc.core.schemas import Page
+from commitment_svc.core.schemas import Page, created
 from commitment_svc.departments import service
 from commitment_svc.departments.repository import DepartmentRepository
 from commitment_svc.departments.schemas import DepartmentPublic, DepartmentUpsert
@@ -33,7 +33,7 @@ async def get_department(key: KeyPath, session: SessionDep, response: Response) 
     return (await service.public(session, [department]))[0]
 
 
-@router.put("/{key}", response_model=DepartmentPublic)
+@router.put("/{key}", response_model=DepartmentPublic, responses=created(DepartmentPublic))
 async def put_department(
     key: KeyPath,
     request: Request,

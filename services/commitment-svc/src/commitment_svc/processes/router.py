@@ -7,7 +7,7 @@ from pledge_common.problems import NotFound
 from commitment_svc.core.etags import set_etag
 from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
 from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit, MergePatch
-from commitment_svc.core.schemas import Page
+from commitment_svc.core.schemas import Page, created
 from commitment_svc.processes import service
 from commitment_svc.processes.repository import ProcessRepository
 from commitment_svc.processes.schemas import NodePublic, NodeUpsert, ProcessPublic, ProcessUpsert
@@ -32,7 +32,7 @@ async def get_process(key: KeyPath, session: SessionDep, response: Response) -> 
     return process
 
 
-@router.put("/{key}", response_model=ProcessPublic)
+@router.put("/{key}", response_model=ProcessPublic, responses=created(ProcessPublic))
 async def put_process(
     key: KeyPath,
     request: Request,
@@ -86,7 +86,7 @@ async def get_node(key: KeyPath, node_key: KeyPath, session: SessionDep, respons
     raise NotFound(f"process `{key}` has no node `{node_key}`")
 
 
-@router.put("/{key}/nodes/{node_key}")
+@router.put("/{key}/nodes/{node_key}", responses=created(ProcessPublic))
 async def put_node(
     key: KeyPath,
     node_key: KeyPath,

@@ -6,7 +6,7 @@ from pledge_common.pagination import decode_cursor, encode_cursor
 from commitment_svc.core.etags import set_etag
 from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
 from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit
-from commitment_svc.core.schemas import Page
+from commitment_svc.core.schemas import Page, created
 from commitment_svc.segments import service
 from commitment_svc.segments.repository import SegmentRepository
 from commitment_svc.segments.schemas import SegmentPublic, SegmentUpsert
@@ -31,7 +31,7 @@ async def get_segment(key: KeyPath, session: SessionDep, response: Response) -> 
     return SegmentPublic.model_validate(segment)
 
 
-@router.put("/{key}", response_model=SegmentPublic)
+@router.put("/{key}", response_model=SegmentPublic, responses=created(SegmentPublic))
 async def put_segment(
     key: KeyPath,
     request: Request,
