@@ -198,7 +198,8 @@ async def _wait_for_process(gateway: httpx.AsyncClient, process: str) -> None:
 
 def test_a_fuzz_pass_over_the_merged_openapi_finds_no_server_error(suite: Suite, tmp_path_factory: object) -> None:
     """schemathesis, authorised as admin, a few examples per operation and the coverage phase (boundary values,
-    NUL and other unusual text, missing and extra fields): no 5xx, answers match their schemas."""
+    NUL and other unusual text, missing and extra fields): no 5xx; answers, their statuses and their content
+    types are the ones the document declares."""
     key = httpx.post(
         f"{suite.gateway_url}/v1/api-keys",
         json={"name": "fuzz", "scopes": ["admin"]},
@@ -208,7 +209,7 @@ def test_a_fuzz_pass_over_the_merged_openapi_finds_no_server_error(suite: Suite,
     command = [
         sys.executable, "-m", "schemathesis.cli", "run", f"{suite.gateway_url}/openapi.json",
         "--header", f"Authorization: Bearer {key}",
-        "--checks", "not_a_server_error,response_schema_conformance",
+        "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
         "--max-examples", "4", "--seed", "20261121", "--phases", "examples,coverage,fuzzing",
         "--workers", "2", "--request-timeout", "30", "--no-shrink",
         "--exclude-path-regex", "^/v1/api-keys/.*/(revoke|rotate)$",
