@@ -131,14 +131,20 @@ def _coverage_rows(param: str, alias: str) -> str:
 
 
 def _covers(alias: str, expr: Any, customers: bool) -> str:
-    """A run (or rollup row) `r` is covered by the coverage row `alias`."""
+    """A run, rollup row or fact (its columns named by `expr`) is covered by the coverage row `alias`."""
     clause = (
         f"{alias}.commitment_key = {expr('commitment_key')}"
         f" AND (cardinality({alias}.segments) = 0 OR {expr('segment')} = ANY({alias}.segments))"
     )
     if customers:
-        clause += f" AND (cardinality({alias}.customer_refs) = 0 OR r.customer_ref = ANY({alias}.customer_refs))"
+        clause += (
+            f" AND (cardinality({alias}.customer_refs) = 0 OR {expr('customer_ref')} = ANY({alias}.customer_refs))"
+        )
     return clause
+
+
+# the columns of a summed fact that a coverage row is matched on (see `_read`)
+_FACT_KEYS = {"commitment_key": "f.k_commitment", "segment": "f.k_segment", "customer_ref": "f.k_customer"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,32 +171,31 @@ class ReportFilter:
     def needs_raw(self) -> bool:
         return bool(self.customer_ref or self.ticket_id) or any(c.customer_refs for c in self.covered_by or ())
 
-    def sql(self, expr: Any, params: dict[str, Any], prefix: str = "f_") -> str:
+    def sql(self, expr: Any, params: dict[str, Any]) -> str:
         clauses = []
         for name, column in DIMENSIONS.items():
             values = getattr(self, name)
             if values:
-                params[f"{prefix}{name}"] = list(values)
-                clauses.append(f"{expr(column)} = ANY(:{prefix}{name})")
+                params[f"f_{name}"] = list(values)
+                clauses.append(f"{expr(column)} = ANY(:f_{name})")
         if self.customer_ref:
-            params[f"{prefix}customer_ref"] = list(self.customer_ref)
-            clauses.append(f"r.customer_ref = ANY(:{prefix}customer_ref)")
+            params["f_customer_ref"] = list(self.customer_ref)
+            clauses.append("r.customer_ref = ANY(:f_customer_ref)")
         if self.ticket_id:
-            params[f"{prefix}ticket_id"] = list(self.ticket_id)
-            clauses.append(f"r.ticket_id = ANY(:{prefix}ticket_id)")
+            params["f_ticket_id"] = list(self.ticket_id)
+            clauses.append("r.ticket_id = ANY(:f_ticket_id)")
         if self.caller_sources is not None:
-            params[f"{prefix}caller_sources"] = sorted(self.caller_sources)
-            clauses.append(f"{expr('source')} = ANY(:{prefix}caller_sources)")
+            params["f_caller_sources"] = sorted(self.caller_sources)
+            clauses.append(f"{expr('source')} = ANY(:f_caller_sources)")
         if self.scope == "node":
             clauses.append(f"{expr('node_key')} <> ''")
         elif self.scope == "end_to_end":
             clauses.append(f"{expr('node_key')} = ''")
         if self.covered_by is not None:
-            params[f"{prefix}covered_by"] = _coverage(self.covered_by, all_raw=False)
+            params["f_covered_by"] = _coverage(self.covered_by, all_raw=False)
             customers = any(c.customer_refs for c in self.covered_by)
             clauses.append(
-                f"EXISTS (SELECT FROM {_coverage_rows(f'{prefix}covered_by', 'cv')}"
-                f" WHERE {_covers('cv', expr, customers)})"
+                f"EXISTS (SELECT FROM {_coverage_rows('f_covered_by', 'cv')} WHERE {_covers('cv', expr, customers)})"
             )
         return " AND ".join(clauses) or "TRUE"
 
@@ -261,9 +266,8 @@ def _read(
         names += ["k_commitment", "k_segment", "k_customer", "k_raw"]
         out.insert(group.index(AGREEMENT), "c.agreement_key")
         cover = (
-            f"JOIN {_coverage_rows('coverage', 'c')} ON c.raw = f.k_raw AND c.commitment_key = f.k_commitment"
-            " AND (cardinality(c.segments) = 0 OR f.k_segment = ANY(c.segments))"
-            " AND (cardinality(c.customer_refs) = 0 OR f.k_customer = ANY(c.customer_refs))"
+            f"JOIN {_coverage_rows('coverage', 'c')}"
+            f" ON c.raw = f.k_raw AND {_covers('c', _FACT_KEYS.__getitem__, customers=True)}"
         )
 
     def cols(values: Sequence[str]) -> str:
