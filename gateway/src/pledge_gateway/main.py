@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         alembic_ini=ALEMBIC_INI,
         produces_feed=False,
         extra_lifespan=lifespan,
-        raw_bodies=["/v1/events"],  # tracking-svc answers each item of a bulk on its own
+        raw_bodies=["/v1/events/bulk"],  # tracking-svc answers each item of a bulk on its own
     )
     app.include_router(keys_router)
     app.include_router(overview_router)
