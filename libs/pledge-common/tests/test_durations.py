@@ -32,3 +32,9 @@ def test_a_duration_field_answers_in_that_form_and_is_published_as_a_duration() 
     assert Answer(took=timedelta(hours=2, seconds=50)).model_dump()["took"] == timedelta(hours=2, seconds=50)
     schema = Answer.model_json_schema(mode="serialization")["properties"]["took"]
     assert {"type": "string", "format": "duration"} in schema["anyOf"]
+
+
+def test_counted_time_can_stay_in_hours_past_a_day() -> None:
+    assert rfc3339_duration(timedelta(hours=25, minutes=1, seconds=1), days=False) == "PT25H1M1S"
+    assert rfc3339_duration(timedelta(days=2), days=False) == "PT48H"
+    assert rfc3339_duration(timedelta(hours=-26), days=False) == "-PT26H"

@@ -11,12 +11,14 @@ from typing import Annotated
 from pydantic import PlainSerializer, WithJsonSchema
 
 
-def rfc3339_duration(value: timedelta) -> str:
-    """`P3D`, `P1DT2H`, `PT2H0M50S`, `PT1M0.5S`, `PT0S` (a negative duration with a leading minus)."""
+def rfc3339_duration(value: timedelta, *, days: bool = True) -> str:
+    """`P3D`, `P1DT2H`, `PT2H0M50S`, `PT1M0.5S`, `PT0S` (a negative duration with a leading minus).
+
+    `days=False` counts in hours past a day (`PT26H`): for counted working time, whose day is not 24 hours."""
     if value < timedelta(0):
-        return "-" + rfc3339_duration(-value)
+        return "-" + rfc3339_duration(-value, days=days)
     seconds, micro = divmod(value // timedelta(microseconds=1), 1_000_000)
-    days, seconds = divmod(seconds, 86_400)
+    whole_days, seconds = divmod(seconds, 86_400) if days else (0, seconds)
     hours, seconds = divmod(seconds, 3_600)
     minutes, seconds = divmod(seconds, 60)
     units = [(hours, "H"), (minutes, "M"), (seconds + micro / 1e6, "S")]
@@ -25,8 +27,8 @@ def rfc3339_duration(value: timedelta) -> str:
     if named:  # from the first unit that is not zero to the last, the zeros between included
         parts = units[named[0] : named[-1] + 1]
         time = "T" + "".join(f"{_number(n)}{unit}" for n, unit in parts)
-    if days:
-        return f"P{days}D{time}"
+    if whole_days:
+        return f"P{whole_days}D{time}"
     return f"P{time}" if time else "PT0S"
 
 

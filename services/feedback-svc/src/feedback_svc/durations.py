@@ -1,7 +1,10 @@
 """ISO 8601 durations as they cross service boundaries (`PT4H30M`, `P1DT2H`), to and from seconds."""
 
 import re
+from datetime import timedelta
 from typing import Any
+
+from pledge_common.durations import rfc3339_duration
 
 _DURATION = re.compile(
     r"^P(?:(?P<weeks>\d+(?:\.\d+)?)W)?(?:(?P<days>\d+(?:\.\d+)?)D)?"
@@ -23,13 +26,6 @@ def parse_seconds(value: Any) -> float | None:
 
 
 def format_seconds(seconds: float) -> str:
-    """`PT…` form of a duration in seconds: 5400 → `PT1H30M`, 3605 → `PT1H0M5S` (RFC 3339 leaves no gap
-    between the units it names), 0 → `PT0S`."""
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    units = [(hours, "H"), (minutes, "M"), (secs, "S")]
-    named = [i for i, (n, _) in enumerate(units) if n]
-    if not named:
-        return "PT0S"
-    return "PT" + "".join(f"{n}{unit}" for n, unit in units[named[0] : named[-1] + 1])
+    """`PT…` form of a duration in whole seconds: 5400 → `PT1H30M`, 3605 → `PT1H0M5S` (RFC 3339 leaves no gap
+    between the units it names), 90061 → `PT25H1M1S` (counted time: no days), 0 → `PT0S`."""
+    return rfc3339_duration(timedelta(seconds=round(seconds)), days=False)
