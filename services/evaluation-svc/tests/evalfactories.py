@@ -122,6 +122,7 @@ def node_run(
     customer_ref: str = "cust-1",
     ticket_id: str | None = None,
     cycle: int = 1,
+    position: str | None = "engineer",
 ) -> FeedEvent:
     status = "cancelled" if cancelled else "completed" if completed else "in_progress" if started else "pending"
     return event(
@@ -138,7 +139,7 @@ def node_run(
             "customer_ref": customer_ref,
             "cycle": cycle,
             "department": department,
-            "position": "engineer",
+            "position": position,
             "status": status,
             "started_at": iso(started),
             "completed_at": iso(completed),

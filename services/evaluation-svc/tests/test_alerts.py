@@ -1,14 +1,16 @@
-"""Alerts: raised once per (run, cycle, level) when due instants pass, listed, acknowledged."""
+"""Alerts: raised once per (run, cycle, level) when due instants pass, late when detected long after, listed,
+acknowledged, resolved by the end of their run."""
 
 import asyncio
 import itertools
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from evalfactories import at, calendar_w, commitment, node_run, process
-from evaluation_svc.alerts.repository import NEW_DONE_SQL
-from evaluation_svc.alerts.rules import levels_passed
+from evaluation_svc.alerts.repository import LATE_SQL, NEW_DONE_SQL
+from evaluation_svc.alerts.rules import is_late, levels_passed
 from evaluation_svc.alerts.schemas import AlertPublic
 from evaluation_svc.alerts.service import scan_once
 from evaluation_svc.readmodel.service import Projection
@@ -212,3 +214,176 @@ class TestAlertsApi:
         assert bad.json()["errors"][0]["field"] == "query.level.0"
         assert (await client.post("/v1/alerts/not-a-uuid/acknowledge")).status_code == 422
         assert (await client.get("/v1/alerts", params={"cursor": "@@@"})).status_code == 422
+
+
+async def raise_two(session: AsyncSession, run_id: str = "a1", **run_over: Any) -> Projection:
+    """A run with its prewarning (15:48) and acceptable (17:00) alerts, each detected within the hour."""
+    projection = await setup_run(session, run_id, **run_over)
+    await scan_once(session, at("2026-03-03 16:00"), 100)
+    await scan_once(session, at("2026-03-03 17:30"), 100)
+    return projection
+
+
+async def listed(client: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
+    response = await client.get("/v1/alerts", params=params)
+    assert response.status_code == 200, response.text
+    return sorted(response.json()["items"], key=lambda a: a["due_at"])
+
+
+def utc(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class TestLateness:
+    def test_a_level_detected_more_than_the_age_after_it_was_reached_is_late(self) -> None:
+        reached, hour = at("2026-03-03 15:48"), timedelta(hours=1)
+        assert not is_late(reached, reached + hour, hour)
+        assert is_late(reached, reached + hour + timedelta(microseconds=1), hour)
+        assert not is_late(reached, reached + timedelta(minutes=12), hour)
+
+    async def test_the_scanner_sql_judges_lateness_as_the_rule_does(self, session: AsyncSession) -> None:
+        now, hour = at("2026-03-10 00:00"), timedelta(hours=1)
+        dues = [now - d for d in (timedelta(days=300), hour + timedelta(microseconds=1), hour, timedelta(0))]
+        rows = await session.execute(
+            text(f"SELECT {LATE_SQL.format(due='d')} FROM unnest(CAST(:dues AS timestamptz[])) AS u(d)"),
+            {"dues": dues, "now": now, "late_after": hour.total_seconds()},
+        )
+        assert [r[0] for r in rows] == [is_late(d, now, hour) for d in dues] == [True, True, False, False]
+
+    async def test_a_backfill_records_levels_passed_long_ago_as_late(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        """Old work orders loaded now: a run started in March, still open, scanned at 17:30 the same day with
+        a one-hour age: the prewarning (15:48) is late, the commitment crossed at 17:00 is news."""
+        await setup_run(session)
+        await scan_once(session, at("2026-03-03 17:30"), 100, late_after=timedelta(hours=1))
+        prewarning, acceptable = await listed(client, node_run_id="a1")
+        assert (prewarning["level"], prewarning["late"], prewarning["reached_at"]) == (
+            "prewarning",
+            True,
+            utc(at("2026-03-03 15:48")),
+        )
+        assert prewarning["state"] == "open"  # the run is still open: a person may still act on it
+        assert datetime.fromisoformat(prewarning["raised_at"]) > datetime.fromisoformat(prewarning["reached_at"])
+        assert (acceptable["level"], acceptable["late"]) == ("acceptable", False)
+        events = await session.execute(text("SELECT payload->>'level', payload->'late' FROM outbox ORDER BY seq"))
+        assert [tuple(r) for r in events] == [("prewarning", True), ("acceptable", False)]
+
+
+class TestLifecycle:
+    async def test_completing_the_run_resolves_its_alerts_with_the_final_state(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await raise_two(session)
+        prewarning, _ = await listed(client, node_run_id="a1")
+        acked = await client.patch(f"/v1/alerts/{prewarning['id']}", json={"state": "acknowledged", "note": "on it"})
+        assert acked.status_code == 200, acked.text
+        ended = at("2026-03-03 17:45")
+        await projection.handle_tracking(session, [node_run("a1", started=at("2026-03-03 10:00"), completed=ended)])
+        alerts = await listed(client, node_run_id="a1")
+        assert [(a["state"], a["final_state"], a["resolved_at"]) for a in alerts] == [
+            ("resolved", "completed_acceptable", utc(ended))
+        ] * 2
+        assert [(a["acknowledged_by"], a["note"]) for a in alerts] == [("system", "on it"), (None, None)]
+        events = await session.execute(text("SELECT key, payload FROM outbox WHERE type = 'alert.resolved'"))
+        assert {k: p for k, p in events} == {a["id"]: a for a in alerts}
+        # the scanner has nothing left to raise on an ended run
+        await scan_once(session, at("2026-03-05 00:00"), 100)
+        assert await alerts_of(session, "a1") == ["prewarning", "acceptable"]
+
+    async def test_cancelling_the_run_resolves_its_alerts_as_cancelled(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await raise_two(session)
+        await projection.handle_tracking(
+            session, [node_run("a1", started=at("2026-03-03 10:00"), cancelled=at("2026-03-03 18:00"))]
+        )
+        alerts = await listed(client, node_run_id="a1")
+        assert [(a["state"], a["final_state"]) for a in alerts] == [("resolved", "cancelled")] * 2
+
+    async def test_the_end_of_one_run_leaves_the_alerts_of_others_open(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await raise_two(session)
+        await setup_run(session, "a2")
+        await scan_once(session, at("2026-03-03 17:30"), 100)
+        await projection.handle_tracking(
+            session, [node_run("a1", started=at("2026-03-03 10:00"), completed=at("2026-03-03 17:45"))]
+        )
+        assert {a["state"] for a in await listed(client, node_run_id="a2")} == {"open"}
+
+    async def test_an_alert_resolved_unacknowledged_cannot_be_acknowledged(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await raise_two(session)
+        first, second = await listed(client, node_run_id="a1")
+        assert (await client.post(f"/v1/alerts/{first['id']}/acknowledge")).status_code == 200
+        await projection.handle_tracking(
+            session, [node_run("a1", started=at("2026-03-03 10:00"), completed=at("2026-03-03 17:45"))]
+        )
+        refused = await client.post(f"/v1/alerts/{second['id']}/acknowledge")
+        assert refused.status_code == 409
+        assert refused.headers["content-type"] == "application/problem+json"
+        again = await client.patch(f"/v1/alerts/{first['id']}", json={"state": "acknowledged"})
+        assert again.status_code == 200  # acknowledged before it resolved: idempotent, nothing changes
+        assert again.json() == (await client.get(f"/v1/alerts/{first['id']}")).json()
+        assert again.json()["state"] == "resolved"
+        emitted = await session.scalar(text("SELECT count(*) FROM outbox WHERE type = 'alert.acknowledged'"))
+        assert emitted == 1
+
+    async def test_patch_acknowledges_once_and_refuses_any_other_change(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        await raise_two(session)
+        alert, _ = await listed(client, node_run_id="a1")
+        acked = await client.patch(f"/v1/alerts/{alert['id']}", json={"state": "acknowledged"})
+        assert acked.status_code == 200, acked.text
+        body = acked.json()
+        assert (body["state"], body["acknowledged_by"]) == ("acknowledged", "system")
+        again = await client.patch(f"/v1/alerts/{alert['id']}", json={"state": "acknowledged", "note": "later"})
+        assert (again.json()["acknowledged_at"], again.json()["note"]) == (body["acknowledged_at"], None)
+        for bad, field in (({"state": "resolved"}, "state"), ({"state": "open"}, "state"),
+                           ({"state": "acknowledged", "colour": "red"}, "colour"), ({}, "state")):  # fmt: skip
+            response = await client.patch(f"/v1/alerts/{alert['id']}", json=bad)
+            assert response.status_code == 422, bad
+            assert response.json()["errors"][0]["field"] == field, response.text
+        missing = await client.patch(f"/v1/alerts/{uuid.uuid4()}", json={"state": "acknowledged"})
+        assert missing.status_code == 404
+
+
+class TestFilters:
+    async def test_state_filters_repeated_or_comma_separated(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await raise_two(session)
+        await raise_two(session, "a2")
+        await raise_two(session, "a3")
+        a2_first, _ = await listed(client, node_run_id="a2")
+        await client.post(f"/v1/alerts/{a2_first['id']}/acknowledge")
+        await projection.handle_tracking(
+            session, [node_run("a3", started=at("2026-03-03 10:00"), completed=at("2026-03-03 17:45"))]
+        )
+
+        async def runs_and_states(**params: Any) -> list[tuple[str, str]]:
+            return sorted((a["node_run_id"], a["state"]) for a in await listed(client, **params))
+
+        assert await runs_and_states(state="open") == [("a1", "open"), ("a1", "open"), ("a2", "open")]
+        assert await runs_and_states(state="acknowledged") == [("a2", "acknowledged")]
+        assert await runs_and_states(state="resolved") == [("a3", "resolved")] * 2
+        both = [("a1", "open"), ("a1", "open"), ("a2", "acknowledged"), ("a2", "open")]
+        assert await runs_and_states(state="open,acknowledged") == both
+        assert await runs_and_states(state=["open", "acknowledged"]) == both
+        assert len(await listed(client)) == 6
+        bad = await client.get("/v1/alerts", params={"state": "open,closed"})
+        assert bad.status_code == 422
+        assert bad.json()["errors"][0]["field"] == "query.state"
+        assert "'closed'" in bad.json()["errors"][0]["message"]
+
+    async def test_position_filters_the_alerts(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
+        await raise_two(session, "a1", position="engineer")
+        await raise_two(session, "a2", position="dispatcher")
+        await raise_two(session, "a3", position=None)  # the commitment's owner position: engineer
+        assert {a["node_run_id"] for a in await listed(client, position="dispatcher")} == {"a2"}
+        assert {a["node_run_id"] for a in await listed(client, position="engineer")} == {"a1", "a3"}
+        assert len(await listed(client, position=["dispatcher", "engineer"])) == 6
+        assert await listed(client, position="nobody") == []

@@ -61,7 +61,9 @@ async def raise_alerts(maker: async_sessionmaker[AsyncSession], department: str 
         await projection.handle_tracking(
             session, [node_run("h1", started=at("2026-03-03 10:00"), department=department)]
         )
-        await scan_once(session, at("2026-03-03 17:30"), 100)  # prewarning and acceptable
+        # prewarning (15:48) and acceptable (17:00), each detected within the hour (EVALUATION_ALERT_LATE_AFTER)
+        await scan_once(session, at("2026-03-03 16:00"), 100)
+        await scan_once(session, at("2026-03-03 17:30"), 100)
 
 
 async def subscribe(maker: async_sessionmaker[AsyncSession], settings: Settings, **body: Any) -> Any:

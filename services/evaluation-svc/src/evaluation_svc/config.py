@@ -1,5 +1,7 @@
 """evaluation-svc settings: environment variables prefixed `EVALUATION_` (DATABASE_URL as fallback)."""
 
+from datetime import timedelta
+
 from pledge_common.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -39,6 +41,13 @@ class Settings(ServiceSettings):
         le=60,
         description="a run is alerted on once its last change is this old: a backlog a source sends at once raises "
         "alerts for the runs still open after it, not for each step of its replay (adds at most this to alert latency)",
+    )
+
+    alert_late_after: timedelta = Field(
+        default=timedelta(hours=1),
+        gt=timedelta(0),
+        description="a level reached longer ago than this when the scanner detects it (old work orders loaded now) "
+        "is recorded as late and not delivered; ISO 8601 (PT1H) or seconds",
     )
 
     # outbound webhooks

@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.scanner_interval,
             settings.scanner_batch_size,
             settings.alert_settle_seconds,
+            settings.alert_late_after,
         )
         sender = WebhookSender(app.state.sessionmaker, settings)
         app.state.scanner, app.state.sender = scanner, sender

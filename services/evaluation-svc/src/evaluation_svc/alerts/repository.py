@@ -12,15 +12,28 @@ from evaluation_svc.readmodel.repository import NEXT_ALERT_SQL
 
 ALERT_COLUMNS = (
     "id, node_run_id, cycle, level, ticket_id, kind, process_key, node_key, segment, department, position, source, "
-    "commitment_id, commitment_key, due_at, raised_at, state, acknowledged_at, acknowledged_by, note"
+    "commitment_id, commitment_key, due_at, raised_at, state, acknowledged_at, acknowledged_by, note, resolved_at, "
+    "final_state, late"
 )
 _ALERT_NAMES = ALERT_COLUMNS.split(", ")
+_INSTANTS = ("due_at", "raised_at", "acknowledged_at", "resolved_at")
 
 
-def _api_instant(column: str) -> str:
-    """SQL rendering `column` (a timestamptz, from a lateral `f`) as the API renders an instant:
-    `2026-03-03T17:00:00Z`, or `2026-03-03T17:00:00.120000Z` when it has a fraction of a second."""
-    return f"CASE WHEN right(f.{column}, 7) = '.000000' THEN left(f.{column}, 19) ELSE f.{column} END || 'Z'"
+def _api_instant(value: str) -> str:
+    """SQL rendering the timestamptz `value` as the API renders an instant: `2026-03-03T17:00:00Z`, or
+    `2026-03-03T17:00:00.120000Z` when it has a fraction of a second (null stays null)."""
+    utc = f"({value} AT TIME ZONE 'UTC')"
+    return (
+        f"""to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN CAST(date_part('microseconds', {utc}) AS bigint) """
+        f"% 1000000 = 0 THEN '' ELSE to_char({utc}, '.US') END || 'Z'"
+    )
+
+
+def alert_payload_sql(alias: str) -> str:
+    """SQL building an alert's event payload from the row `alias`, as AlertPublic.event_payload() renders it."""
+    fields = [f"'{c}', " + (_api_instant(f"{alias}.{c}") if c in _INSTANTS else f"{alias}.{c}") for c in _ALERT_NAMES]
+    fields.append(f"'reached_at', {_api_instant(f'{alias}.due_at')}")
+    return f"jsonb_build_object({', '.join(fields)})"
 
 
 # The levels a claimed run has passed at :now: every level above `done` whose due instant has passed, climbing
@@ -31,15 +44,14 @@ _PAST_2 = f"(d.done >= 2 OR ({_PAST_1} AND d.c IS NOT NULL AND d.c < :now))"
 NEW_DONE_SQL = f"""greatest(d.done, CASE WHEN {_PAST_2} AND d.t IS NOT NULL AND d.t < :now THEN 3
                                         WHEN {_PAST_1} AND d.c IS NOT NULL AND d.c < :now THEN 2
                                         WHEN d.p IS NOT NULL AND d.p < :now THEN 1 ELSE 0 END)"""
+# A level reached more than :late_after seconds before :now (the scan that detects it) is late: a backfill of old
+# work orders. The same rule is `is_late` in rules.py.
+LATE_SQL = "({due} < CAST(:now AS timestamptz) - make_interval(secs => CAST(:late_after AS double precision)))"
 # A random (version 4) id per alert: one strong random value per statement, hashed with what is unique to each
 # alert (gen_random_uuid() per row reads the kernel's random source for every alert).
 _ALERT_ID = (
     "(substr(h.h, 1, 12) || '4' || substr(h.h, 14, 3) || substr('89ab', strpos('0123456789abcdef', "
     "substr(h.h, 17, 1)) % 4 + 1, 1) || substr(h.h, 18))::uuid"
-)
-# The payload of `alert.raised`, as AlertPublic.event_payload() renders it.
-_PAYLOAD_COLUMNS = ", ".join(
-    _api_instant(c) + f" AS {c}" if c in ("due_at", "raised_at") else f"a.{c}" for c in _ALERT_NAMES
 )
 _RAISE_DUE = text(
     f"""
@@ -71,7 +83,7 @@ _RAISE_DUE = text(
         INSERT INTO alerts ({ALERT_COLUMNS})
         SELECT {_ALERT_ID}, d.id, d.cycle, l.name, d.ticket_id, d.kind, d.process_key, d.node_key, d.segment,
                d.department, d.position, d.source, d.commitment_id, d.commitment_key, l.due, clock_timestamp(),
-               'open', NULL, NULL, NULL
+               'open', NULL, NULL, NULL, NULL, NULL, {LATE_SQL.format(due="l.due")}
         FROM judged d
         CROSS JOIN LATERAL (VALUES (1, 'prewarning', d.p), (2, 'acceptable', d.c), (3, 'warning', d.t))
             AS l(level, name, due)
@@ -88,19 +100,14 @@ _RAISE_DUE = text(
     ),
     emitted AS (
         INSERT INTO outbox (type, key, payload)
-        SELECT 'alert.raised', a.id::text, to_jsonb(p)
+        SELECT 'alert.raised', a.id::text, {alert_payload_sql("a")}
         FROM ordered a
-        CROSS JOIN LATERAL (
-            SELECT to_char(a.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS due_at,
-                   to_char(a.raised_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS raised_at
-        ) f
-        CROSS JOIN LATERAL (SELECT {_PAYLOAD_COLUMNS}) p
         ORDER BY a.ord, a.lvl
     ),
     wanted AS (
         SELECT {", ".join("a." + c for c in _ALERT_NAMES)}, a.ord, a.lvl
         FROM ordered a
-        WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE enabled)
+        WHERE NOT a.late AND EXISTS (SELECT 1 FROM webhook_subscriptions WHERE enabled)
     )
     SELECT n.claimed, w.* FROM (SELECT count(*) AS claimed FROM judged) n
     LEFT JOIN wanted w ON true
@@ -113,14 +120,18 @@ class AlertRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def raise_due(self, now: datetime, limit: int, settle: float = 0.0) -> tuple[int, list[dict[str, Any]]]:
+    async def raise_due(
+        self, now: datetime, limit: int, settle: float, late_after: float
+    ) -> tuple[int, list[dict[str, Any]]]:
         """Claim open runs whose next due instant has passed (rows another replica holds are skipped), record
         every level each has passed, advance the runs and emit `alert.raised`: one statement for all of them.
+        A level reached more than `late_after` seconds before `now` is recorded as late.
 
         Returns how many runs were claimed and, only while a webhook subscription is enabled, the alerts
-        recorded (for their deliveries). Alerts recorded before (another replica, a replay) are left alone.
+        recorded that are not late (for their deliveries). Alerts recorded before (another replica, a replay)
+        are left alone.
         """
-        params = {"now": now, "limit": limit, "settle": settle}
+        params = {"now": now, "limit": limit, "settle": settle, "late_after": late_after}
         rows = (await self.session.execute(_RAISE_DUE, params)).mappings().all()
         claimed = int(rows[0]["claimed"]) if rows else 0
         return claimed, [{c: r[c] for c in _ALERT_NAMES} for r in rows if r["id"] is not None]
@@ -132,6 +143,7 @@ class AlertRepository:
         level: Sequence[str],
         state: Sequence[str],
         process: Sequence[str],
+        position: Sequence[str],
         node_run_id: str | None,
         sources: frozenset[str] | None,
         after: tuple[datetime, uuid.UUID] | None,
@@ -139,7 +151,8 @@ class AlertRepository:
     ) -> list[dict[str, Any]]:
         clauses = ["TRUE"]
         params: dict[str, Any] = {"limit": limit}
-        for name, values in (("department", department), ("level", level), ("state", state), ("process_key", process)):
+        for name, values in (("department", department), ("level", level), ("state", state), ("process_key", process),
+                             ("position", position)):  # fmt: skip
             if values:
                 params[name] = list(values)
                 clauses.append(f"{name} = ANY(:{name})")
@@ -192,3 +205,38 @@ class AlertRepository:
             .one()
         )
         return dict(row)
+
+    async def resolve_ended(self, run_ids: Sequence[str]) -> int:
+        """Resolve the unresolved alerts of those of `run_ids` that have ended, with the run's end and final
+        state; their pending webhook deliveries are skipped and `alert.resolved` is emitted, all in one statement.
+        Returns how many alerts were resolved."""
+        if not run_ids:
+            return 0
+        return int(await self.session.scalar(_RESOLVE_ENDED, {"ids": list(run_ids)}) or 0)
+
+
+# Runs are locked by their writer (the projection) before this runs; the deliveries are locked in id order, as
+# the sender's outcomes are written, so that the two never wait on each other crosswise.
+_RESOLVE_ENDED = text(
+    f"""
+    WITH resolved AS (
+        UPDATE alerts a SET state = 'resolved', resolved_at = r.ended_at, final_state = r.final_state
+        FROM node_runs r
+        WHERE a.node_run_id = ANY(CAST(:ids AS text[])) AND a.state <> 'resolved'
+          AND r.id = a.node_run_id AND r.ended_at IS NOT NULL
+        RETURNING a.*
+    ),
+    skipped AS (
+        UPDATE webhook_deliveries d SET status = 'skipped', lease_until = NULL
+        WHERE d.id IN (SELECT q.id FROM webhook_deliveries q
+                       WHERE q.alert_id IN (SELECT id FROM resolved) AND q.status = 'pending'
+                       ORDER BY q.id FOR UPDATE)
+    ),
+    emitted AS (
+        INSERT INTO outbox (type, key, payload)
+        SELECT 'alert.resolved', r.id::text, {alert_payload_sql("r")}
+        FROM resolved r ORDER BY r.raised_at, r.id
+    )
+    SELECT count(*) FROM resolved
+    """
+)

@@ -9,9 +9,30 @@ from pledge_common.identity import CallerDep
 from pledge_common.problems import invalid
 
 from evaluation_svc.alerts import service
-from evaluation_svc.alerts.schemas import AlertAcknowledge, AlertLevel, AlertPage, AlertPublic, AlertState
+from evaluation_svc.alerts.schemas import (
+    ALERT_STATES,
+    AlertAcknowledge,
+    AlertLevel,
+    AlertPage,
+    AlertPublic,
+    AlertState,
+    AlertUpdate,
+)
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+
+
+def parse_states(values: list[str] | None) -> list[AlertState]:
+    """`state` repeated, comma-separated, or both: each value must be a state."""
+    states: list[AlertState] = []
+    for value in values or ():
+        for part in value.split(","):
+            name = part.strip()
+            state = next((s for s in ALERT_STATES if s == name), None)
+            if state is None:
+                raise invalid("query.state", f"{name!r} is not a state; states: {', '.join(ALERT_STATES)}")
+            states.append(state)
+    return states
 
 
 @router.get("", response_model=AlertPage)
@@ -21,8 +42,16 @@ async def list_alerts(
     caller: CallerDep,
     department: Annotated[list[str] | None, Query()] = None,
     level: Annotated[list[AlertLevel] | None, Query()] = None,
-    state: Annotated[list[AlertState] | None, Query()] = None,
+    state: Annotated[
+        list[str] | None,
+        Query(
+            description="`open`, `acknowledged`, `resolved`: repeated or comma-separated (`state=open,acknowledged`)"
+        ),
+    ] = None,
     process: Annotated[list[str] | None, Query()] = None,
+    position: Annotated[
+        list[str] | None, Query(description="the position responsible for the run (repeatable)")
+    ] = None,
     node_run_id: Annotated[str | None, Query()] = None,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1)] = 100,
@@ -35,8 +64,9 @@ async def list_alerts(
         caller,
         department=department or (),
         level=level or (),
-        state=state or (),
+        state=parse_states(state),
         process=process or (),
+        position=position or (),
         node_run_id=node_run_id,
         cursor=cursor,
         limit=limit,
@@ -53,5 +83,11 @@ async def get_alert(session: SessionDep, caller: CallerDep, alert_id: uuid.UUID)
 async def acknowledge(
     session: SessionDep, caller: CallerDep, alert_id: uuid.UUID, body: AlertAcknowledge | None = None
 ) -> AlertPublic:
-    """Acknowledge an alert (idempotent: a second acknowledgement changes nothing)."""
+    """Acknowledge an alert (idempotent: a second acknowledgement changes nothing; 409 once resolved unacknowledged)."""
     return await service.acknowledge(session, caller, alert_id, body.note if body else None)
+
+
+@router.patch("/{alert_id}", response_model=AlertPublic)
+async def update_alert(session: SessionDep, caller: CallerDep, alert_id: uuid.UUID, body: AlertUpdate) -> AlertPublic:
+    """Acknowledge an alert with `{"state": "acknowledged"}`, as POST …/acknowledge does (alerts resolve alone)."""
+    return await service.acknowledge(session, caller, alert_id, body.note)

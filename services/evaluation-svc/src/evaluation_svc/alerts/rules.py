@@ -1,7 +1,7 @@
-"""Which alert levels an open run has passed (pure): the rule the scanner applies in SQL (NEW_DONE_SQL in
-alerts/repository.py; a test holds the two to the same answers)."""
+"""Which alert levels an open run has passed, and which of them are late (pure): the rules the scanner
+applies in SQL (NEW_DONE_SQL and LATE_SQL in alerts/repository.py; tests hold each pair to the same answers)."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from evaluation_svc.rules import ALERT_LEVELS
 
@@ -31,3 +31,12 @@ def levels_passed(
         raised.append((level, due))
         done = level
     return raised, done
+
+
+DEFAULT_LATE_AFTER = timedelta(hours=1)
+
+
+def is_late(reached_at: datetime, detected_at: datetime, late_after: timedelta) -> bool:
+    """A level reached more than `late_after` before it was detected is late: it is news of the past (old work
+    orders loaded now, a scanner down for hours), recorded but delivered to nobody. Exactly `late_after` is not."""
+    return detected_at - reached_at > late_after

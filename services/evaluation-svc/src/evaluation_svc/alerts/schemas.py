@@ -4,10 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 AlertLevel = Literal["prewarning", "acceptable", "warning"]
-AlertState = Literal["open", "acknowledged"]
+AlertState = Literal["open", "acknowledged", "resolved"]
+ALERT_STATES: tuple[AlertState, ...] = ("open", "acknowledged", "resolved")
 
 
 class AlertPublic(BaseModel):
@@ -29,11 +30,27 @@ class AlertPublic(BaseModel):
     commitment_id: str | None
     commitment_key: str | None
     due_at: datetime = Field(description="the due instant that was passed")
-    raised_at: datetime
-    state: AlertState
+    raised_at: datetime = Field(description="when the level was detected and the alert recorded")
+    state: AlertState = Field(
+        description="`open` → `acknowledged` (by a person) → `resolved` (by itself, when the run ends); "
+        "a resolved alert is never delivered"
+    )
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     note: str | None
+    resolved_at: datetime | None = Field(description="when the run ended (completed or cancelled)")
+    final_state: str | None = Field(
+        description="the run's seven-state judgment at its end, e.g. `completed_acceptable`, `cancelled`"
+    )
+    late: bool = Field(
+        description="the level was reached longer ago than EVALUATION_ALERT_LATE_AFTER when it was detected "
+        "(a backfill of old work orders): recorded, never delivered"
+    )
+
+    @computed_field(description="the instant the level was reached (the run exceeds it right after)")  # type: ignore[prop-decorator]
+    @property
+    def reached_at(self) -> datetime:
+        return self.due_at
 
     def event_payload(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -47,4 +64,13 @@ class AlertPage(BaseModel):
 class AlertAcknowledge(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class AlertUpdate(BaseModel):
+    """PATCH: the one change a person makes to an alert is to acknowledge it (alerts resolve by themselves)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: Literal["acknowledged"]
     note: str | None = Field(default=None, max_length=2000)

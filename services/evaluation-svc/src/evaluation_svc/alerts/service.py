@@ -4,15 +4,16 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pledge_common.identity import Caller
 from pledge_common.outbox import emit_many
 from pledge_common.pagination import decode_cursor, encode_cursor
-from pledge_common.problems import NotFound
+from pledge_common.problems import Conflict, NotFound
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from evaluation_svc.alerts.repository import AlertRepository
+from evaluation_svc.alerts.rules import DEFAULT_LATE_AFTER
 from evaluation_svc.alerts.schemas import AlertPage, AlertPublic
 from evaluation_svc.webhooks.repository import WebhookRepository
 
@@ -25,15 +26,23 @@ async def publish(session: AsyncSession, event_type: str, alerts: Sequence[Alert
     await WebhookRepository(session).enqueue(event_type, alerts)
 
 
-async def scan_once(session: AsyncSession, now: datetime, batch_size: int, settle: float = 0.0) -> int:
+async def scan_once(
+    session: AsyncSession,
+    now: datetime,
+    batch_size: int,
+    settle: float = 0.0,
+    late_after: timedelta = DEFAULT_LATE_AFTER,
+) -> int:
     """Raise the alerts of open runs whose due instants have passed; returns how many runs were claimed.
 
     One statement claims the runs, records every level each has passed, advances them and emits the
     events; the alerts come back to Python only to queue webhook deliveries, and only while someone
     subscribes. With `settle` (seconds), a run is claimed only once its last change is that old: when a
     source sends a backlog, its runs are judged on their latest facts, not on each step of the replay.
+    A level reached more than `late_after` before `now` (old work orders loaded now) is recorded as late
+    and not delivered.
     """
-    claimed, inserted = await AlertRepository(session).raise_due(now, batch_size, settle)
+    claimed, inserted = await AlertRepository(session).raise_due(now, batch_size, settle, late_after.total_seconds())
     if inserted:
         await WebhookRepository(session).enqueue("alert.raised", [AlertPublic(**a) for a in inserted])
     return claimed
@@ -43,16 +52,22 @@ class AlertScanner:
     """Background loop; several replicas share the work through row locks taken with SKIP LOCKED."""
 
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], interval: float, batch_size: int, settle: float = 0.0
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        interval: float,
+        batch_size: int,
+        settle: float = 0.0,
+        late_after: timedelta = DEFAULT_LATE_AFTER,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.interval = interval
         self.batch_size = batch_size
         self.settle = settle
+        self.late_after = late_after
 
     async def tick(self) -> int:
         async with self.sessionmaker() as session, session.begin():
-            return await scan_once(session, datetime.now(UTC), self.batch_size, self.settle)
+            return await scan_once(session, datetime.now(UTC), self.batch_size, self.settle, self.late_after)
 
     async def run(self) -> None:
         while True:
@@ -75,6 +90,7 @@ async def list_alerts(
     level: Sequence[str],
     state: Sequence[str],
     process: Sequence[str],
+    position: Sequence[str],
     node_run_id: str | None,
     cursor: str | None,
     limit: int,
@@ -84,6 +100,7 @@ async def list_alerts(
         level=level,
         state=state,
         process=process,
+        position=position,
         node_run_id=node_run_id,
         sources=caller.sources,
         after=decode_cursor(cursor, datetime.fromisoformat, uuid.UUID, field="query.cursor"),
@@ -103,12 +120,23 @@ async def get_alert(session: AsyncSession, caller: Caller, alert_id: uuid.UUID) 
 
 
 async def acknowledge(session: AsyncSession, caller: Caller, alert_id: uuid.UUID, note: str | None) -> AlertPublic:
+    """Record who acknowledged the alert and when. Acknowledging again changes nothing (the first
+    acknowledgement stays); an alert resolved before anyone acknowledged it cannot be acknowledged."""
     repo = AlertRepository(session)
     row = await repo.get(alert_id, for_update=True)
     if row is None or not caller.can_see_source(row["source"]):
         raise NotFound(f"no alert {alert_id}")
-    if row["state"] == "acknowledged":
-        return AlertPublic(**row)  # acknowledging twice changes nothing
+    if row["acknowledged_at"] is not None:
+        return AlertPublic(**row)
+    if row["state"] == "resolved":
+        raise Conflict(
+            f"alert {alert_id} was resolved when its run ended ({row['final_state']}); nothing to acknowledge"
+        )
     alert = AlertPublic(**await repo.acknowledge(alert_id, caller.sub, note, datetime.now(UTC)))
     await publish(session, "alert.acknowledged", [alert])
     return alert
+
+
+async def resolve_ended_runs(session: AsyncSession, run_ids: Sequence[str]) -> int:
+    """Resolve the alerts of those runs that have ended (called by the writer of the runs, in its transaction)."""
+    return await AlertRepository(session).resolve_ended(run_ids)

@@ -15,6 +15,7 @@ from pledge_common.outbox import FeedEvent
 from pledge_deadlines import Calendar
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from evaluation_svc.alerts.service import resolve_ended_runs
 from evaluation_svc.readmodel.repository import ReadModelRepository, RunRow
 from evaluation_svc.rules import (
     CommitmentVersion,
@@ -201,6 +202,8 @@ class Projection:
                 judgment = self._judge(run, versions, calendars)
             rows.append(_row(run, judgment, windows, owners))
         await repo.write_runs(rows, self.rollup_timezone)
+        # a run's end (completed or cancelled, however it came) resolves its alerts in the same transaction
+        await resolve_ended_runs(session, [r.facts.id for r in rows if r.facts.ended_at is not None])
 
     def _parsed_calendars(self, stored: Mapping[str, Mapping[str, Any]]) -> dict[str, Calendar]:
         """The batch's calendars, parsed once (a calendar that cannot be used leaves its runs unjudged)."""

@@ -23,7 +23,9 @@ class WebhookRepository:
         self.session = session
 
     async def enqueue(self, event_type: str, alerts: Sequence["AlertPublic"]) -> int:
-        """One pending delivery per (alert, matching enabled subscription); set-based."""
+        """One pending delivery per (alert, matching enabled subscription); set-based. Late and resolved
+        alerts are delivered to nobody."""
+        alerts = [a for a in alerts if not a.late and a.state != "resolved"]
         if not alerts:
             return 0
         # no body to build when nobody subscribes (alerts raised by the thousand while a backlog is projected)
@@ -31,6 +33,7 @@ class WebhookRepository:
             return 0
         rows = [
             {
+                "alert_id": str(a.id),
                 "level": a.level,
                 "department": a.department,
                 "source": a.source,
@@ -41,9 +44,10 @@ class WebhookRepository:
         result = await self.session.execute(
             text(
                 """
-                INSERT INTO webhook_deliveries (id, subscription_id, event_type, body)
-                SELECT gen_random_uuid(), s.id, :type, x.body
-                FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(level text, department text, source text, body text)
+                INSERT INTO webhook_deliveries (id, subscription_id, event_type, body, alert_id)
+                SELECT gen_random_uuid(), s.id, :type, x.body, x.alert_id
+                FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+                     AS x(alert_id uuid, level text, department text, source text, body text)
                 JOIN webhook_subscriptions s
                   ON s.enabled
                  AND (s.department IS NULL OR s.department = x.department)
@@ -173,10 +177,12 @@ class WebhookRepository:
 
     async def record(self, outcomes: Sequence[dict[str, Any]], max_attempts: int, disable_after: int) -> None:
         """Store the outcome of attempts: delivered, retry later, or failed; count consecutive failures per
-        subscription and disable those over the limit."""
+        subscription and disable those over the limit. A delivery skipped while it was being sent (its alert
+        resolved) stays skipped unless the attempt succeeded. Outcomes go in id order, the order in which the
+        resolution of alerts locks deliveries."""
         if not outcomes:
             return
-        payload = json.dumps(list(outcomes), default=str)
+        payload = json.dumps(sorted(outcomes, key=lambda o: str(o["id"])), default=str)
         await self.session.execute(
             text(
                 """
@@ -193,7 +199,7 @@ class WebhookRepository:
             text(
                 """
                 UPDATE webhook_deliveries d SET
-                    status = CASE WHEN x.ok THEN 'delivered'
+                    status = CASE WHEN x.ok THEN 'delivered' WHEN d.status = 'skipped' THEN 'skipped'
                                   WHEN d.attempts >= :max_attempts THEN 'failed' ELSE 'pending' END,
                     delivered_at = CASE WHEN x.ok THEN x.at END,
                     next_attempt_at = CASE WHEN x.ok THEN d.next_attempt_at ELSE x.retry_at END,

@@ -65,7 +65,9 @@ class AttemptPublic(BaseModel):
 class DeliveryPublic(BaseModel):
     id: uuid.UUID
     event_type: str
-    status: Literal["pending", "delivered", "failed"]
+    status: Literal["pending", "delivered", "failed", "skipped"] = Field(
+        description="`skipped`: its alert resolved (the run ended) before it was delivered; never sent"
+    )
     attempts: int
     created_at: datetime
     next_attempt_at: datetime | None
