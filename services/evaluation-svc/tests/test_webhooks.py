@@ -1,23 +1,28 @@
-"""Webhooks: subscriptions, signed deliveries to a real local receiver, retries, disabling, the log."""
+"""Webhooks: subscriptions, signed deliveries to a real local receiver, retries, disabling, the log; resolved
+and late alerts are delivered to nobody."""
 
 import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from aiohttp import web
 from evalfactories import at, calendar_w, commitment, node_run, process
+from evaluation_svc.alerts import service as alerts
 from evaluation_svc.alerts.service import scan_once
 from evaluation_svc.config import Settings
 from evaluation_svc.readmodel.service import Projection
 from evaluation_svc.webhooks import service
+from evaluation_svc.webhooks.repository import WebhookRepository
 from evaluation_svc.webhooks.schemas import WebhookCreate, WebhookUpdate
 from evaluation_svc.webhooks.service import WebhookSender, retry_delay
 from evaluation_svc.webhooks.signing import refused_reason, verify
 from pledge_common.identity import SYSTEM
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 
@@ -64,6 +69,11 @@ async def raise_alerts(maker: async_sessionmaker[AsyncSession], department: str 
         # prewarning (15:48) and acceptable (17:00), each detected within the hour (EVALUATION_ALERT_LATE_AFTER)
         await scan_once(session, at("2026-03-03 16:00"), 100)
         await scan_once(session, at("2026-03-03 17:30"), 100)
+
+
+async def end_run(maker: async_sessionmaker[AsyncSession], **end: Any) -> None:
+    async with maker() as session, session.begin():
+        await Projection().handle_tracking(session, [node_run("h1", started=at("2026-03-03 10:00"), **end)])
 
 
 async def subscribe(maker: async_sessionmaker[AsyncSession], settings: Settings, **body: Any) -> Any:
@@ -210,3 +220,77 @@ class TestDeliveries:
         async with committed() as session:
             [delivery] = (await service.deliveries(session, SYSTEM, sub.id, None, 10)).items
         assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", 2, None)
+
+
+class TestWhatIsDelivered:
+    async def test_a_resolved_alert_is_never_delivered(
+        self, committed: async_sessionmaker[AsyncSession], settings: Settings, receiver: Receiver
+    ) -> None:
+        """Its first attempts fail; the run completes meanwhile: the retries never go out."""
+        sub = await subscribe(committed, settings, url=receiver.url)
+        receiver.statuses = [503, 503]
+        await raise_alerts(committed)
+        sender = WebhookSender(committed, fast_settings(settings, webhook_backoff_seconds=30))
+        try:
+            await sender.tick()
+            assert len(receiver.received) == 2
+            await end_run(committed, completed=at("2026-03-03 17:45"))
+            async with committed() as session, session.begin():  # the retries fall due
+                await session.execute(text("UPDATE webhook_deliveries SET next_attempt_at = now()"))
+            await drain(sender, 3)
+        finally:
+            await sender.aclose()
+        assert len(receiver.received) == 2
+        async with committed() as session:
+            log = await service.deliveries(session, SYSTEM, sub.id, None, 10)
+        assert [(d.status, d.attempts, d.next_attempt_at) for d in log.items] == [("skipped", 1, None)] * 2
+
+    async def test_an_alert_resolved_before_its_first_attempt_is_never_sent(
+        self, committed: async_sessionmaker[AsyncSession], settings: Settings, receiver: Receiver
+    ) -> None:
+        await subscribe(committed, settings, url=receiver.url)
+        await raise_alerts(committed)
+        await end_run(committed, cancelled=at("2026-03-03 17:45"))
+        sender = WebhookSender(committed, fast_settings(settings))
+        try:
+            await drain(sender, 3)
+        finally:
+            await sender.aclose()
+        assert receiver.received == []
+
+    async def test_a_delivery_skipped_during_its_attempt_is_not_retried(
+        self, committed: async_sessionmaker[AsyncSession], settings: Settings, receiver: Receiver
+    ) -> None:
+        sub = await subscribe(committed, settings, url=receiver.url, levels=["acceptable"])
+        await raise_alerts(committed)
+        async with committed() as session, session.begin():
+            [claimed] = await WebhookRepository(session).claim(10, 60)
+        await end_run(committed, completed=at("2026-03-03 17:45"))  # while the attempt is under way
+        outcome = {"id": str(claimed["id"]), "subscription_id": str(sub.id), "attempt": 1, "ok": False,
+                   "at": "2026-12-03T10:00:00Z", "retry_at": "2026-12-03T10:00:01Z", "status_code": 500,
+                   "error": "HTTP 500", "duration_ms": 1.0}  # fmt: skip
+        async with committed() as session, session.begin():
+            await WebhookRepository(session).record([outcome], 8, 20)
+        async with committed() as session:
+            [delivery] = (await service.deliveries(session, SYSTEM, sub.id, None, 10)).items
+        assert (delivery.status, delivery.last_status_code) == ("skipped", 500)
+
+    async def test_late_alerts_are_recorded_but_not_delivered(
+        self, committed: async_sessionmaker[AsyncSession], settings: Settings, receiver: Receiver
+    ) -> None:
+        """Old work orders loaded now: the prewarning passed 1 h 42 min before the scan, the commitment 30 min."""
+        await subscribe(committed, settings, url=receiver.url)
+        async with committed() as session, session.begin():
+            projection = Projection()
+            await projection.handle_commitment(session, [calendar_w(), process(), commitment()])
+            await projection.handle_tracking(session, [node_run("h1", started=at("2026-03-03 10:00"))])
+            await scan_once(session, at("2026-03-03 17:30"), 100, late_after=timedelta(hours=1))
+        async with committed() as session, session.begin():
+            [late_id] = (await session.execute(text("SELECT id FROM alerts WHERE late"))).scalars()
+            await alerts.acknowledge(session, SYSTEM, late_id, None)  # its acknowledgement is not delivered either
+        sender = WebhookSender(committed, fast_settings(settings))
+        try:
+            await drain(sender, 3)
+        finally:
+            await sender.aclose()
+        assert [json.loads(b)["alert"]["level"] for _, b in receiver.received] == ["acceptable"]
