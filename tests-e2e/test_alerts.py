@@ -1,5 +1,6 @@
 """Alerts end to end: a node run passes its due instants, evaluation-svc raises each alert once and
-delivers it, signed, to a webhook receiver on loopback; the alert is acknowledged through the gateway."""
+delivers it, signed, to a webhook receiver on loopback; the alert is acknowledged through the gateway; the
+run's completion resolves its alerts, whose deliveries still pending are never sent."""
 
 import asyncio
 import json
@@ -160,6 +161,112 @@ async def test_alerts_are_raised_once_delivered_signed_and_acknowledged(
     status = ok(await gateway.get("/v1/reports/status", params={"process": tag}))
     [row] = [r for r in status["rows"] if r["group"]["node"] == "answer"]
     assert row["counts"]["in_progress_warning"] == 1
+
+
+async def test_alerts_resolve_when_their_run_completes_and_are_then_never_delivered(
+    gateway: httpx.AsyncClient,
+) -> None:
+    """The receiver refuses every delivery (503) while the run is open: the deliveries wait for their retries.
+    An alert is acknowledged by PATCH; the run completes; its alerts resolve with the run's final state and their
+    deliveries are skipped. Then the receiver accepts: a second run's alert reaches it, the first run's never."""
+    answered: list[tuple[int, dict[str, Any]]] = []
+    accepting = False
+
+    async def hook(request: web.Request) -> web.Response:
+        status = 204 if accepting else 503
+        answered.append((status, json.loads(await request.read())))
+        return web.Response(status=status)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        tag = f"e2e-{uuid.uuid4().hex[:8]}"
+        await define(gateway, tag)
+        subscription = ok(
+            await gateway.post(
+                "/v1/webhooks", json={"url": f"http://127.0.0.1:{port}/hook", "department": f"{tag}-desk"}
+            ),
+            201,
+        )
+
+        async def start(n: int) -> None:
+            started = (datetime.now(UTC) - timedelta(milliseconds=200)).isoformat()
+            event = {"source": "e2e", "ticket": {"external_id": f"{tag}-{n}", "process": tag, "segment": f"{tag}-seg"}}
+            await post_event(
+                gateway, {**event, "event_id": f"{tag}-{n}-o", "type": "ticket.opened", "occurred_at": started}
+            )
+            await post_event(
+                gateway,
+                {**event, "event_id": f"{tag}-{n}-s", "type": "node.started", "occurred_at": started, "node": "answer"},
+            )
+
+        async def alerts_of_process() -> list[dict[str, Any]]:
+            items: list[dict[str, Any]] = ok(await gateway.get("/v1/alerts", params={"process": tag}))["items"]
+            return sorted(items, key=lambda a: a["due_at"])
+
+        await start(1)
+
+        async def alerted_and_refused() -> bool:
+            return len(await alerts_of_process()) >= 2 and len(answered) >= 1
+
+        await wait_for(alerted_and_refused)
+        [run_id] = {a["node_run_id"] for a in await alerts_of_process()}
+        first = (await alerts_of_process())[0]
+        acked = ok(await gateway.patch(f"/v1/alerts/{first['id']}", json={"state": "acknowledged", "note": "on it"}))
+        assert (acked["state"], acked["note"]) == ("acknowledged", "on it")
+        assert acked["acknowledged_by"] is not None
+        assert acked["acknowledged_at"] is not None
+        again = ok(await gateway.post(f"/v1/alerts/{first['id']}/acknowledge"))
+        assert again["acknowledged_at"] == acked["acknowledged_at"]
+
+        completed = datetime.now(UTC)
+        await post_event(
+            gateway,
+            {
+                "source": "e2e",
+                "ticket": {"external_id": f"{tag}-1", "process": tag, "segment": f"{tag}-seg"},
+                "event_id": f"{tag}-1-c",
+                "type": "node.completed",
+                "occurred_at": completed.isoformat(),
+                "node": "answer",
+            },
+        )
+
+        async def resolved() -> bool:
+            return all(a["state"] == "resolved" for a in await alerts_of_process())
+
+        await wait_for(resolved)
+        alerts = await alerts_of_process()
+        assert {(a["final_state"], datetime.fromisoformat(a["resolved_at"])) for a in alerts} == {
+            (alerts[0]["final_state"], completed)
+        }
+        assert alerts[0]["final_state"].startswith("completed_")
+        assert [a["acknowledged_by"] is not None for a in alerts] == [True] + [False] * (len(alerts) - 1)
+        assert not any(a["late"] for a in alerts)
+        listed = ok(await gateway.get("/v1/alerts", params={"process": tag, "state": "open,acknowledged"}))["items"]
+        assert listed == []
+
+        # the receiver now accepts: a second run's alert is delivered, the first run's deliveries stay skipped
+        accepting = True
+        await start(2)
+
+        async def second_run_delivered() -> bool:
+            return any(s == 204 and p["alert"]["node_run_id"] != run_id for s, p in answered)
+
+        await wait_for(second_run_delivered)
+        assert all(p["alert"]["node_run_id"] != run_id for s, p in answered if s == 204)
+        log = ok(await gateway.get(f"/v1/webhooks/{subscription['id']}/deliveries", params={"limit": 100}))["items"]
+        first_ids = {a["id"] for a in alerts}
+        of_first = [d for d in log if d["alert_id"] in first_ids]
+        assert {d["status"] for d in of_first} == {"skipped"}
+        assert {d["alert_id"] for d in of_first if d["event_type"] == "alert.raised"} == first_ids
+    finally:
+        await runner.cleanup()
 
 
 async def test_private_webhook_targets_are_refused_without_the_allowlist(gateway: httpx.AsyncClient) -> None:

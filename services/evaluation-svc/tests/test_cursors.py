@@ -4,7 +4,7 @@ out is a 422 problem naming `query.cursor`, never a 500 from the database."""
 
 import base64
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -39,7 +39,7 @@ async def seed(session: AsyncSession, client: httpx.AsyncClient) -> str:
     projection = Projection()
     await projection.handle_commitment(session, [calendar_w(), process(), commitment()])
     await projection.handle_tracking(session, [node_run(f"c{i}", started=at("2026-03-03 10:00")) for i in range(RUNS)])
-    await scan_once(session, AS_OF, 100)
+    await scan_once(session, AS_OF, 100, late_after=timedelta(days=1))  # the prewarning (15:48) is not late
     return str(created.json()["id"])
 
 

@@ -34,6 +34,7 @@ UPGRADE = (
     "CREATE INDEX alerts_unresolved ON alerts (node_run_id) WHERE state <> 'resolved'",
     "ALTER TABLE webhook_deliveries ADD COLUMN alert_id uuid",
     "UPDATE webhook_deliveries SET alert_id = CAST(CAST(body AS jsonb) #>> '{alert,id}' AS uuid)",
+    "ALTER TABLE webhook_deliveries ALTER COLUMN alert_id SET NOT NULL",
     # deliveries still pending for alerts resolved above are never sent
     """
     UPDATE webhook_deliveries d SET status = 'skipped', lease_until = NULL

@@ -133,7 +133,7 @@ class WebhookRepository:
         rows = await self.session.execute(
             text(
                 f"""
-                SELECT d.id, d.event_type, d.status, d.attempts, d.created_at,
+                SELECT d.id, d.alert_id, d.event_type, d.status, d.attempts, d.created_at,
                        CASE WHEN d.status = 'pending' THEN d.next_attempt_at END AS next_attempt_at,
                        d.delivered_at, d.last_status_code, d.last_error,
                        coalesce((SELECT json_agg(json_build_object('attempt', a.attempt, 'at', a.at,

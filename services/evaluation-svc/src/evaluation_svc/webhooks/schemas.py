@@ -64,6 +64,7 @@ class AttemptPublic(BaseModel):
 
 class DeliveryPublic(BaseModel):
     id: uuid.UUID
+    alert_id: uuid.UUID = Field(description="the alert this delivery carries")
     event_type: str
     status: Literal["pending", "delivered", "failed", "skipped"] = Field(
         description="`skipped`: its alert resolved (the run ended) before it was delivered; never sent"
