@@ -1,7 +1,7 @@
 """`/v1/alerts`: list (filters), read, acknowledge."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pledge_common.db import SessionDep
@@ -20,6 +20,10 @@ from evaluation_svc.alerts.schemas import (
 )
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+ACKNOWLEDGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such alert"},
+    409: {"description": "the alert was resolved (its run ended) before anyone acknowledged it"},
+}
 
 
 def parse_states(values: list[str] | None) -> list[AlertState]:
@@ -79,7 +83,7 @@ async def get_alert(session: SessionDep, caller: CallerDep, alert_id: uuid.UUID)
     return await service.get_alert(session, caller, alert_id)
 
 
-@router.post("/{alert_id}/acknowledge", response_model=AlertPublic)
+@router.post("/{alert_id}/acknowledge", response_model=AlertPublic, responses=ACKNOWLEDGE_RESPONSES)
 async def acknowledge(
     session: SessionDep, caller: CallerDep, alert_id: uuid.UUID, body: AlertAcknowledge | None = None
 ) -> AlertPublic:
@@ -87,7 +91,7 @@ async def acknowledge(
     return await service.acknowledge(session, caller, alert_id, body.note if body else None)
 
 
-@router.patch("/{alert_id}", response_model=AlertPublic)
+@router.patch("/{alert_id}", response_model=AlertPublic, responses=ACKNOWLEDGE_RESPONSES)
 async def update_alert(session: SessionDep, caller: CallerDep, alert_id: uuid.UUID, body: AlertUpdate) -> AlertPublic:
     """Acknowledge an alert with `{"state": "acknowledged"}`, as POST …/acknowledge does (alerts resolve alone)."""
     return await service.acknowledge(session, caller, alert_id, body.note)
