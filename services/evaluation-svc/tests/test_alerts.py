@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from evalfactories import at, calendar_w, commitment, node_run, process
+from evalfactories import at, calendar_w, commitment, node_run, process, ticket
 from evaluation_svc.alerts.repository import LATE_SQL, NEW_DONE_SQL
 from evaluation_svc.alerts.rules import is_late, levels_passed
 from evaluation_svc.alerts.schemas import AlertPublic
@@ -300,6 +300,21 @@ class TestLifecycle:
         )
         alerts = await listed(client, node_run_id="a1")
         assert [(a["state"], a["final_state"]) for a in alerts] == [("resolved", "cancelled")] * 2
+
+    async def test_closing_the_ticket_resolves_the_alerts_of_its_end_to_end_run(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = Projection()
+        e2e = commitment("e2e", key="repair-e2e", node_key=None, commitment_limit="PT8H", tolerance_limit="PT16H")
+        await projection.handle_commitment(session, [calendar_w(), process(), e2e])
+        await projection.handle_tracking(session, [ticket("T1", opened=at("2026-03-03 10:00"))])
+        await scan_once(session, at("2026-03-04 10:30"), 100, late_after=timedelta(days=1))
+        assert [a["state"] for a in await listed(client, node_run_id="ticket:T1")] == ["open", "open"]
+        closed = at("2026-03-04 12:00")
+        await projection.handle_tracking(session, [ticket("T1", opened=at("2026-03-03 10:00"), closed=closed)])
+        assert [
+            (a["state"], a["final_state"], a["resolved_at"]) for a in await listed(client, node_run_id="ticket:T1")
+        ] == [("resolved", "completed_acceptable", utc(closed))] * 2
 
     async def test_the_end_of_one_run_leaves_the_alerts_of_others_open(
         self, session: AsyncSession, client: httpx.AsyncClient
