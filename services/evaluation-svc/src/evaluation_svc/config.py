@@ -6,6 +6,8 @@ from pledge_common.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from evaluation_svc.alerts.rules import DEFAULT_LATE_AFTER
+
 
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="EVALUATION_", extra="ignore")
@@ -44,10 +46,10 @@ class Settings(ServiceSettings):
     )
 
     alert_late_after: timedelta = Field(
-        default=timedelta(hours=1),
+        default=DEFAULT_LATE_AFTER,
         gt=timedelta(0),
         description="a level reached longer ago than this when the scanner detects it (old work orders loaded now) "
-        "is recorded as late and not delivered; ISO 8601 (PT1H) or seconds",
+        "is recorded as late and not delivered (an ISO 8601 duration: PT1H, PT30M)",
     )
 
     # outbound webhooks
