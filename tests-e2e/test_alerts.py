@@ -87,6 +87,10 @@ async def define(gateway: httpx.AsyncClient, tag: str) -> None:
     )
 
 
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
 async def wait_for(predicate: Any, within: float = 60.0) -> None:
     deadline = time.monotonic() + within
     while not await predicate():
@@ -217,9 +221,14 @@ async def test_alerts_resolve_when_their_run_completes_and_are_then_never_delive
         await wait_for(alerted_and_refused)
         [run_id] = {a["node_run_id"] for a in await alerts_of_process()}
         first = (await alerts_of_process())[0]
-        acked = ok(await gateway.patch(f"/v1/alerts/{first['id']}", json={"state": "acknowledged", "note": "on it"}))
-        assert (acked["state"], acked["note"]) == ("acknowledged", "on it")
-        assert acked["acknowledged_by"] is not None
+        # reading alerts is not acknowledging them: that takes alerts:manage, and records whose key did it
+        reader = ok(await gateway.post("/v1/api-keys", json={"name": f"{tag} reader", "scopes": ["reports:read"]}), 201)
+        manager = ok(await gateway.post("/v1/api-keys", json={"name": f"{tag} lead", "scopes": ["alerts:manage"]}), 201)
+        ack = {"state": "acknowledged", "note": "on it"}
+        refused = await gateway.patch(f"/v1/alerts/{first['id']}", json=ack, headers=bearer(reader["key"]))
+        assert (refused.status_code, refused.json()["required_scope"]) == (403, "alerts:manage")
+        acked = ok(await gateway.patch(f"/v1/alerts/{first['id']}", json=ack, headers=bearer(manager["key"])))
+        assert (acked["state"], acked["note"], acked["acknowledged_by"]) == ("acknowledged", "on it", manager["id"])
         assert acked["acknowledged_at"] is not None
         again = ok(await gateway.post(f"/v1/alerts/{first['id']}/acknowledge"))
         assert again["acknowledged_at"] == acked["acknowledged_at"]
