@@ -266,6 +266,8 @@ class TestLateness:
         assert prewarning["state"] == "open"  # the run is still open: a person may still act on it
         assert datetime.fromisoformat(prewarning["raised_at"]) > datetime.fromisoformat(prewarning["reached_at"])
         assert (acceptable["level"], acceptable["late"]) == ("acceptable", False)
+        assert [a["level"] for a in await listed(client, late="false")] == ["acceptable"]
+        assert [a["level"] for a in await listed(client, late="true")] == ["prewarning"]
         events = await session.execute(text("SELECT payload->>'level', payload->'late' FROM outbox ORDER BY seq"))
         assert [tuple(r) for r in events] == [("prewarning", True), ("acceptable", False)]
 

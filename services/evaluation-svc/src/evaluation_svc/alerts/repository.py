@@ -144,6 +144,7 @@ class AlertRepository:
         state: Sequence[str],
         process: Sequence[str],
         position: Sequence[str],
+        late: bool | None,
         node_run_id: str | None,
         sources: frozenset[str] | None,
         after: tuple[datetime, uuid.UUID] | None,
@@ -156,6 +157,9 @@ class AlertRepository:
             if values:
                 params[name] = list(values)
                 clauses.append(f"{name} = ANY(:{name})")
+        if late is not None:
+            params["late"] = late
+            clauses.append("late = :late")
         if node_run_id is not None:
             params["node_run_id"] = node_run_id
             clauses.append("node_run_id = :node_run_id")

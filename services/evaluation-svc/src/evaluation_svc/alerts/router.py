@@ -56,6 +56,7 @@ async def list_alerts(
     position: Annotated[
         list[str] | None, Query(description="the position responsible for the run (repeatable)")
     ] = None,
+    late: Annotated[bool | None, Query(description="`false`: leave out the late alerts of a backfill")] = None,
     node_run_id: Annotated[str | None, Query()] = None,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1)] = 100,
@@ -71,6 +72,7 @@ async def list_alerts(
         state=parse_states(state),
         process=process or (),
         position=position or (),
+        late=late,
         node_run_id=node_run_id,
         cursor=cursor,
         limit=limit,
