@@ -13,6 +13,7 @@ from evaluation_svc.insights.schemas import AgreementReview, Rankings, Recommend
 from evaluation_svc.reports.query import FilterDep, PeriodDep, PeriodParams, ReportQuery, build_query
 from evaluation_svc.reports.repository import Window
 from evaluation_svc.reports.router import make_query
+from evaluation_svc.settlement.router import context as settlement_context
 
 router = APIRouter(tags=["insights"])
 DEFAULT_DAYS = 30
@@ -107,7 +108,7 @@ async def what_if(request: Request, session: SessionDep, flt: FilterDep, body: W
 async def agreement_review(
     request: Request, session: SessionDep, agreement_id: str, period: PeriodDep, flt: FilterDep
 ) -> AgreementReview:
-    """An agreement's review for a period: achievement per covered commitment, exemptions, penalties due."""
+    """An agreement's review: each billing period the range overlaps settled whole, and their sum."""
     settings: Settings = request.app.state.settings
     q = build_query(
         now=datetime.now(UTC),
@@ -125,4 +126,4 @@ async def agreement_review(
         rollup_timezone=settings.rollup_timezone,
     )
     window = _window(q)
-    return await service.agreement_review(session, agreement_id, window, flt, settings.replay_max_runs)
+    return await service.agreement_review(session, agreement_id, window, flt, settlement_context(request))

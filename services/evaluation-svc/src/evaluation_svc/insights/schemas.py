@@ -8,6 +8,7 @@ from pledge_common.durations import Duration
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation_svc.reports.schemas import Rate
+from evaluation_svc.settlement.schemas import CommitmentAchievement, Satisfaction, SettledRunOut
 
 GroupDimension = Literal["process", "node", "segment", "department", "position", "source"]
 
@@ -143,21 +144,41 @@ class CoveredCommitment(Out):
 
 
 class ExcludedRun(Out):
+    period: str = Field(description="the billing period in which the run ended")
     node_run_id: str
     ticket_id: str
+    work_order: str | None = Field(description="the work order's number in its source system (external id)")
     commitment_key: str | None
     reason: str
 
 
 class PenaltyItem(Out):
+    period: str = Field(description="the billing period that charges it")
     clause: int = Field(description="index of the penalty clause in the agreement")
     kind: str
     commitment_key: str | None
     node_run_id: str | None = None
     ticket_id: str | None = None
+    work_order: str | None = Field(default=None, description="the work order's number in its source system")
     amount: Decimal
     currency: str
     reason: str
+
+
+class ReviewedPeriod(Out):
+    period: str
+    from_: datetime = Field(alias="from")
+    to: datetime
+    status: str = Field(description="approved: the frozen settlement; draft or preview: computed from the data")
+    achievement: list[CommitmentAchievement]
+    satisfaction: Satisfaction | None
+    satisfaction_unavailable: str | None = None
+    pending: list[SettledRunOut] = Field(description="runs open past tolerance at the period's close: 0 charged")
+    penalties: Decimal
+    credit: Decimal = Field(description="penalties, at most the cap")
+    adjustments: Decimal
+    credits: Decimal
+    amount_due: Decimal | None
 
 
 class AgreementReview(Out):
@@ -165,8 +186,10 @@ class AgreementReview(Out):
     from_: datetime = Field(alias="from")
     to: datetime
     as_of: datetime
+    billing: dict[str, Any] = Field(description="the agreement's billing period, time zone, fee and cap")
+    periods: list[ReviewedPeriod] = Field(description="each billing period the review overlaps, settled whole")
     commitments: list[CoveredCommitment]
     exemptions: dict[str, Any]
     excluded: list[ExcludedRun]
     penalties: list[PenaltyItem]
-    totals: dict[str, Decimal] = Field(description="penalties due per currency")
+    totals: dict[str, Decimal] = Field(description="credits per currency: the sum of the periods' credits")
