@@ -71,7 +71,13 @@ class TestCreateAgreement:
         assert event["exemptions"]["force_majeure"][0]["from"] == "2026-06-30T16:00:00Z"
         assert event["penalties"][0] == {"kind": "per_warning_run", "amount": 200.0, "currency": "CNY"}
         assert event["penalties"][1]["amount"] is None
-        assert event["billing"] == {"period": "month", "timezone": "UTC", "currency": None, "base_fee": None, "cap": None}
+        assert event["billing"] == {
+            "period": "month",
+            "timezone": "UTC",
+            "currency": None,
+            "base_fee": None,
+            "cap": None,
+        }
 
     async def test_billing_terms_reach_the_feed(
         self, client: httpx.AsyncClient, session: AsyncSession, covered: dict[str, Any]
