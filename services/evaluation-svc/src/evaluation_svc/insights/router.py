@@ -73,6 +73,7 @@ async def recommendations(
         min_sample=min_sample or settings.recommendation_min_sample,
         target_rate=target_rate,
         tolerance_target_rate=tolerance_target_rate,
+        max_runs=settings.replay_max_runs,
     )
 
 

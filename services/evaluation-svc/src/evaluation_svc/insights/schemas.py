@@ -38,6 +38,18 @@ class Rankings(Out):
     insufficient: list[RankedGroup] = Field(description="groups under the minimum sample, not ranked")
 
 
+class HandlingTime(Out):
+    """Counted time of the completed runs, exact (nearest-rank percentiles, never interpolated)."""
+
+    completed: int
+    mean: Duration | None
+    median: Duration | None
+    p90: Duration | None
+    mean_seconds: float | None
+    median_seconds: float | None
+    p90_seconds: float | None
+
+
 class Recommendation(Out):
     commitment_id: str
     commitment_key: str
@@ -52,13 +64,18 @@ class Recommendation(Out):
     completed: int
     achievement: Rate = Field(description="share of normal runs (within the commitment limit)")
     within_tolerance: Rate = Field(description="share of normal or acceptable runs")
+    handling_time: HandlingTime
     recommendation: Literal["raise", "improve", "keep", "insufficient_data"]
     reason: str
-    suggested_commitment_limit: Duration | None = Field(
-        description="counted time that `target_rate` of the completed runs met (the data-calibrated limit)"
+    suggested_commitment_limit: str | None = Field(
+        description="in the commitment's own unit (`limit_unit`): a duration rounded up to the minute (PT25M), "
+        "or business days (P3D); the counted time `target_rate` of the completed runs did not exceed (exact)"
     )
-    suggested_tolerance_limit: Duration | None = Field(
-        description="counted time that `tolerance_target_rate` of the completed runs met"
+    suggested_tolerance_limit: str | None = Field(
+        description="likewise for `tolerance_target_rate`; never below the suggested commitment limit"
+    )
+    suggestion_capped: bool = Field(
+        description="a raise whose percentile was looser than today's limit: today's limit is suggested instead"
     )
 
 

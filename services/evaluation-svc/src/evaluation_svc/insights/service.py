@@ -3,12 +3,14 @@
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
+from pledge_common.durations import rfc3339_duration
 from pledge_common.problems import invalid
-from pledge_deadlines import Calendar
+from pledge_deadlines import Calendar, business_days_limit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_svc.insights.replay import (
@@ -19,10 +21,13 @@ from evaluation_svc.insights.replay import (
     replay,
     versions_by_id,
 )
+from evaluation_svc.insights.repository import DurationFigures, InsightsRepository
+from evaluation_svc.insights.rules import Thresholds, business_days_needed, nearest_rank, suggest, verdict
 from evaluation_svc.insights.schemas import (
     AgreementReview,
     CoveredCommitment,
     ExcludedRun,
+    HandlingTime,
     Outcome,
     PenaltyItem,
     RankedGroup,
@@ -36,12 +41,11 @@ from evaluation_svc.insights.schemas import (
 )
 from evaluation_svc.reports.query import ReportQuery
 from evaluation_svc.reports.repository import ReportFilter, ReportRepository, Window
-from evaluation_svc.reports.service import _rate, achievement_data
+from evaluation_svc.reports.service import achievement_data
 from evaluation_svc.rules import (
     UNJUDGED,
     calendar_from_payload,
     force_majeure_of,
-    histogram_quantile,
     parse_duration,
     whole_days,
 )
@@ -69,7 +73,7 @@ async def rankings(session: AsyncSession, q: ReportQuery, by: str, n: int, min_s
                 name=names.get(key) if key else None,
                 runs=sum(sc.counts.values()) + sc.exempted,
                 judged=sc.judged,
-                normal=_rate(sc.level("normal"), sc.judged),
+                normal=rate(sc.level("normal"), sc.judged),
             )
         )
     eligible = [g for g in groups if g.judged >= min_sample]
@@ -97,30 +101,49 @@ async def recommendations(
     min_sample: int,
     target_rate: float,
     tolerance_target_rate: float,
+    max_runs: int,
 ) -> Recommendations:
-    counts, hists = await achievement_data(session, replace(q, group_by=("version",)))
+    counts, _ = await achievement_data(session, replace(q, group_by=("version",)))
     versions = await versions_by_id(session, [values[0] for _, values in counts])
+    thresholds = Thresholds(raise_at=raise_at, improve_at=improve_at, min_sample=min_sample)
+    window = q.windows[0]
+    fractions = (0.5, 0.9, target_rate, tolerance_target_rate)
+    repo = InsightsRepository(session)
+    figures = await repo.duration_figures(window, q.filter, list(versions), fractions)
+    by_days = [v.id for v in versions.values() if v.limit_unit == "business_days"]
+    day_runs = await repo.completed_runs(window, q.filter, by_days, max_runs)
+    calendars = await calendars_by_key(session, [versions[i].calendar_key for i in by_days])
     items = []
     for (_, (version_id,)), sc in sorted(counts.items(), key=lambda kv: kv[0][1]):
         version = versions.get(version_id)
         if version is None:
             continue
-        hist = hists.get((0, (version_id,)), {})
         judged = sc.judged
-        achievement = _rate(sc.level("normal"), judged)
-        share = achievement.share
-        if judged < min_sample or share is None:
-            verdict, reason = "insufficient_data", f"{judged} judged runs; at least {min_sample} are needed"
-        elif share >= raise_at:
-            verdict = "raise"
-            reason = f"{share:.0%} of runs met the commitment (≥ {raise_at:.0%}): promise more"
-        elif share <= improve_at:
-            verdict = "improve"
-            reason = f"only {share:.0%} of runs met the commitment (≤ {improve_at:.0%}): improve the process"
+        decision, reason = verdict(sc.level("normal"), judged, thresholds)
+        stats = figures.get(version_id)
+        if version.limit_unit == "business_days":
+            calendar = calendars.get(version.calendar_key or "") or Calendar.always()
+            days = sorted(_days_needed(calendar, start, counted) for start, counted in day_runs.get(version_id, ()))
+            values: tuple[float | None, float | None] = (
+                nearest_rank(days, target_rate),
+                nearest_rank(days, tolerance_target_rate),
+            )
+            current = (float(whole_days(version.commitment_limit)), float(whole_days(version.tolerance_limit)))
         else:
-            verdict, reason = "keep", f"{share:.0%} of runs met the commitment"
-        suggested = histogram_quantile(hist, target_rate, upper=True)
-        suggested_tolerance = histogram_quantile(hist, tolerance_target_rate, upper=True)
+            values = (None, None) if stats is None else (stats.percentiles[2], stats.percentiles[3])
+            current = (
+                parse_duration(version.commitment_limit).total_seconds(),
+                parse_duration(version.tolerance_limit).total_seconds(),
+            )
+        suggestion = suggest(
+            values[0],
+            values[1],
+            current_commitment=current[0],
+            current_tolerance=current[1],
+            decision=decision,
+            unit=version.limit_unit,
+            fmt=_business_days if version.limit_unit == "business_days" else _duration,
+        )
         items.append(
             Recommendation(
                 commitment_id=version.id,
@@ -133,13 +156,15 @@ async def recommendations(
                 commitment_limit=version.commitment_limit,
                 tolerance_limit=version.tolerance_limit,
                 judged=judged,
-                completed=sum(hist.values()),
-                achievement=achievement,
-                within_tolerance=_rate(sc.level("normal") + sc.level("acceptable"), judged),
-                recommendation=verdict,  # type: ignore[arg-type]
+                completed=0 if stats is None else stats.completed,
+                achievement=rate(sc.level("normal"), judged),
+                within_tolerance=rate(sc.level("normal") + sc.level("acceptable"), judged),
+                handling_time=_handling_time(stats),
+                recommendation=decision,
                 reason=reason,
-                suggested_commitment_limit=None if suggested is None else _minutes(suggested),
-                suggested_tolerance_limit=None if suggested_tolerance is None else _minutes(suggested_tolerance),
+                suggested_commitment_limit=suggestion.commitment,
+                suggested_tolerance_limit=suggestion.tolerance,
+                suggestion_capped=suggestion.capped_at_current,
             )
         )
     items.sort(key=lambda r: (r.process_key, r.node_key or "", r.commitment_key, r.version))
@@ -156,9 +181,33 @@ async def recommendations(
     )
 
 
-def _minutes(seconds: float) -> timedelta:
-    """A suggested limit, rounded up to the minute (a limit people can write down)."""
-    return timedelta(minutes=-(-seconds // 60))
+def _days_needed(calendar: Calendar, start: datetime, counted: float) -> int:
+    return business_days_needed(timedelta(seconds=counted), partial(business_days_limit, calendar, start))
+
+
+def _duration(seconds: float) -> str:
+    return rfc3339_duration(timedelta(seconds=seconds), days=False)
+
+
+def _business_days(days: float) -> str:
+    return f"P{int(days)}D"
+
+
+def _handling_time(stats: DurationFigures | None) -> HandlingTime:
+    if stats is None:
+        return HandlingTime(
+            completed=0, mean=None, median=None, p90=None, mean_seconds=None, median_seconds=None, p90_seconds=None
+        )
+    median, p90 = stats.percentiles[0], stats.percentiles[1]
+    return HandlingTime(
+        completed=stats.completed,
+        mean=timedelta(seconds=round(stats.mean, 6)),
+        median=timedelta(seconds=median),
+        p90=timedelta(seconds=p90),
+        mean_seconds=stats.mean,
+        median_seconds=median,
+        p90_seconds=p90,
+    )
 
 
 def _outcome(states: Iterable[str | None]) -> Outcome:
@@ -166,9 +215,9 @@ def _outcome(states: Iterable[str | None]) -> Outcome:
     judged = sum(1 for lv in levels if lv is not None)
     return Outcome(
         judged=judged,
-        normal=_rate(levels.count("normal"), judged),
-        acceptable=_rate(levels.count("acceptable"), judged),
-        warning=_rate(levels.count("warning"), judged),
+        normal=rate(levels.count("normal"), judged),
+        acceptable=rate(levels.count("acceptable"), judged),
+        warning=rate(levels.count("warning"), judged),
     )
 
 
