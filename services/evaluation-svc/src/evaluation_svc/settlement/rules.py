@@ -24,6 +24,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from evaluation_svc.insights.rules import quoted
+
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 PERIOD_KINDS = ("month", "quarter")
@@ -290,12 +292,6 @@ class PeriodCharges:
 _LEVELS = {"normal": 0, "acceptable": 1, "warning": 2}
 
 
-def percent(share: float) -> str:
-    """A rate as a reason quotes it: to one decimal, rounded down (89.96 % is 89.9 %, never "90 %")."""
-    tenths = int(share * 1000 + 1e-9)
-    return f"{tenths / 10:.1f} %"
-
-
 def achievements(period: BillingPeriod, covers: Sequence[Cover], runs: Iterable[SettledRun]) -> list[Achievement]:
     by_key: dict[str, list[SettledRun]] = {c.commitment_key: [] for c in covers}
     for run in runs:
@@ -378,8 +374,8 @@ def settle(
                         commitment_key=clause.commitment_key,
                         amount=clause.charge(billing.base_fee),
                         reason="; ".join(
-                            f"{a.commitment_key}: achievement {percent(a.share or 0.0)} under the target "
-                            f"{percent(a.target_rate)} ({a.normal} of {a.judged} runs normal)"
+                            f"{a.commitment_key}: achievement {quoted(a.share or 0.0, [a.target_rate])} under the"
+                            f" target {quoted(a.target_rate)} ({a.normal} of {a.judged} runs normal)"
                             for a in hit
                         ),
                     )
