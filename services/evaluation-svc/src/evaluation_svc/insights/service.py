@@ -52,8 +52,6 @@ from evaluation_svc.rules import (
 from evaluation_svc.settlement.rules import Billing, covers_of, periods_overlapping
 from evaluation_svc.settlement.service import Settling, agreement_named, approved_by_start, compute, rate, summary
 
-LEVEL_ORDER = {"normal": 0, "acceptable": 1, "warning": 2}
-
 
 def _level(state: str | None) -> str | None:
     if state is None or state in ("cancelled", UNJUDGED):
