@@ -88,6 +88,22 @@ class TestBillingPeriods:
             assert next_period(billing, period).start == period.end
             assert period_named(billing, period.label) == period
 
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [
+            ({}, Billing()),
+            ({"billing": {}}, Billing()),
+            ({"billing": {"period": "quarter", "timezone": "Asia/Shanghai"}}, Billing("quarter", "Asia/Shanghai")),
+            ({"billing": {"period": "week", "timezone": "Nowhere/Land"}}, Billing()),
+            (
+                {"billing": {"currency": "CNY", "base_fee": 100000.0, "cap": 5000}},
+                Billing(currency="CNY", base_fee=Decimal("100000.00"), cap=Decimal("5000.00")),
+            ),
+        ],
+    )
+    def test_billing_terms_are_read_with_their_defaults(self, raw: dict[str, object], expected: Billing) -> None:
+        assert Billing.of_agreement(raw) == expected
+
     def test_a_review_covers_every_period_it_overlaps(self) -> None:
         periods = periods_overlapping(MONTHLY, utc("2025-10-15 00:00"), utc("2025-12-01 00:00"))
         assert [p.label for p in periods] == ["2025-10", "2025-11"]

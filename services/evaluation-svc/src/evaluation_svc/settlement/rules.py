@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from evaluation_svc.insights.rules import quoted
 
@@ -59,9 +59,14 @@ class Billing:
     def of_agreement(cls, agreement: Mapping[str, Any]) -> "Billing":
         raw = agreement.get("billing") or {}
         period = str(raw.get("period") or "month")
+        zone = str(raw.get("timezone") or "UTC")
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = "UTC"  # commitment-svc refuses unknown zones; a copy from before that rule reads as UTC
         return cls(
             period=period if period in PERIOD_KINDS else "month",
-            timezone=str(raw.get("timezone") or "UTC"),
+            timezone=zone,
             currency=raw.get("currency"),
             base_fee=money(raw.get("base_fee")),
             cap=money(raw.get("cap")),
