@@ -221,6 +221,25 @@ class TestCapsFeesAndPeriods:
         assert response.status_code == 422, response.text
         assert response.json()["errors"][0]["field"] == "period"
 
+    @pytest.mark.parametrize(
+        ("path", "params", "field"),
+        [
+            (f"{SETTLEMENTS}/2025-11", {"from": "2025-11-01T00:00:00Z"}, "from"),
+            (SETTLEMENTS, {"period": "2025-11"}, "period"),
+            ("/v1/reports/agreements/sla-1", {"from": "2025-11-01T00:00:00Z", "to": "2025-12-01T00:00:00Z",
+                                              "bucket": "week"}, "bucket"),
+            ("/v1/reports/agreements/sla-1", {"from": "2025-11-01T00:00:00Z", "to": "2025-12-01T00:00:00Z",
+                                              "group_by": "node"}, "group_by"),
+        ],
+    )  # fmt: skip
+    async def test_a_parameter_the_route_does_not_apply_is_422_naming_it(
+        self, session: AsyncSession, client: httpx.AsyncClient, path: str, params: dict[str, str], field: str
+    ) -> None:
+        await setup(session, PER_WARNING)
+        response = await client.get(path, params=params)
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == field
+
     async def test_unknown_agreement_is_404(self, client: httpx.AsyncClient) -> None:
         assert (await client.get("/v1/reports/agreements/none/settlements/2025-11")).status_code == 404
 

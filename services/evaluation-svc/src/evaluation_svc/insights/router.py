@@ -111,6 +111,10 @@ async def agreement_review(
 ) -> AgreementReview:
     """An agreement's review: each billing period the range overlaps settled whole, and their sum."""
     settings: Settings = request.app.state.settings
+    for name, value in (("bucket", period.bucket), ("as_of", period.as_of), ("group_by", period.group_by),
+                        ("agreement", period.agreement)):  # fmt: skip
+        if value is not None:
+            raise invalid(name, "an agreement review is settled per billing period: this parameter does not apply")
     q = build_query(
         now=datetime.now(UTC),
         as_of=None,

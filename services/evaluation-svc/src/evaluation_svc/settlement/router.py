@@ -1,17 +1,30 @@
 """`/v1/reports/agreements/{id}/settlements`: an agreement settled per billing period, draft → approved."""
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pledge_common.db import SessionDep
 from pledge_common.identity import Caller, CallerDep, require_scope
-from pledge_common.problems import Forbidden
+from pledge_common.problems import Forbidden, invalid
 
 from evaluation_svc.config import Settings
 from evaluation_svc.settlement import service
 from evaluation_svc.settlement.satisfaction import FeedbackClient
 from evaluation_svc.settlement.schemas import Approval, Settlement, SettlementList
+
+
+def only_query(*names: str) -> Callable[[Request], Awaitable[None]]:
+    """A dependency refusing (422, naming it) any query parameter the route does not apply."""
+
+    async def check(request: Request) -> None:
+        for name in request.query_params:
+            if name not in names:
+                raise invalid(name, "this route does not apply this parameter")
+
+    return check
+
 
 router = APIRouter(prefix="/v1/reports/agreements/{agreement_id}/settlements", tags=["settlements"])
 APPROVE_SCOPE = "alerts:manage"
@@ -29,7 +42,9 @@ def _whole_agreement(caller: Caller) -> None:
         raise Forbidden("a settlement covers every source system; this key is bound to some of them")
 
 
-@router.get("", response_model=SettlementList, response_model_by_alias=True)
+@router.get(
+    "", response_model=SettlementList, response_model_by_alias=True, dependencies=[Depends(only_query("limit"))]
+)
 async def list_settlements(
     session: SessionDep,
     caller: CallerDep,
@@ -41,7 +56,7 @@ async def list_settlements(
     return await service.settlements(session, agreement_id, limit)
 
 
-@router.get("/{period}", response_model=Settlement, response_model_by_alias=True)
+@router.get("/{period}", response_model=Settlement, response_model_by_alias=True, dependencies=[Depends(only_query())])
 async def get_settlement(
     request: Request, session: SessionDep, caller: CallerDep, agreement_id: str, period: PeriodPath
 ) -> Settlement:
@@ -50,7 +65,7 @@ async def get_settlement(
     return await service.settlement(session, agreement_id, period, context(request))
 
 
-@router.post("/{period}", response_model=Settlement, response_model_by_alias=True)
+@router.post("/{period}", response_model=Settlement, response_model_by_alias=True, dependencies=[Depends(only_query())])
 async def draft_settlement(
     request: Request, session: SessionDep, caller: CallerDep, agreement_id: str, period: PeriodPath
 ) -> Settlement:
@@ -60,7 +75,9 @@ async def draft_settlement(
     return await service.draft(session, agreement_id, period, caller, context(request))
 
 
-@router.post("/{period}/approval", response_model=Settlement, response_model_by_alias=True)
+@router.post(
+    "/{period}/approval", response_model=Settlement, response_model_by_alias=True, dependencies=[Depends(only_query())]
+)
 async def approve_settlement(
     session: SessionDep,
     caller: CallerDep,
