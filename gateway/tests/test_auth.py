@@ -241,6 +241,17 @@ def test_every_route_in_the_table_declares_a_known_scope_for_reads_and_writes() 
         assert route.write_scope.value in ALL_SCOPES, route
 
 
+def test_settlements_are_read_with_reports_read_and_drafted_or_approved_with_alerts_manage() -> None:
+    from pledge_gateway.routes import match_route
+
+    route = match_route("/v1/reports/agreements/sla-1/settlements/2026-11/approval")
+    assert route is not None
+    assert (route.scope_for("GET"), route.scope_for("POST")) == (Scope.reports_read, Scope.alerts_manage)
+    review = match_route("/v1/reports/agreements/sla-1")
+    assert review is not None
+    assert review.scope_for("POST") == Scope.reports_read
+
+
 async def test_every_public_route_of_the_gateway_itself_is_in_the_table(make_gateway: GatewayFactory) -> None:
     from pledge_gateway.routes import match_route
 

@@ -91,7 +91,10 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = (
     PublicRoute("/v1/tickets", "tracking", S.tickets_read, S.events_write),
     # tracking-svc's copy of commitment's processes (read-only; commitment-svc owns /v1/processes)
     PublicRoute("/v1/known-processes", "tracking", S.definitions_read, S.definitions_write),
-    # evaluation-svc
+    # evaluation-svc (a settlement is drafted and approved by those who manage alerts: before `/v1/reports`)
+    PublicRoute(
+        "/v1/reports/agreements/{id}/settlements", "evaluation", S.reports_read, S.alerts_manage, timeout=Timeout.report
+    ),
     PublicRoute("/v1/reports", "evaluation", S.reports_read, S.reports_read, timeout=Timeout.report),
     PublicRoute("/v1/recommendations", "evaluation", S.reports_read, S.reports_read, timeout=Timeout.report),
     PublicRoute("/v1/what-if", "evaluation", S.reports_read, S.reports_read, timeout=Timeout.report),

@@ -9,7 +9,7 @@ from support import active_commitment, events, ok, problem
 
 FEED_FIELDS = {
     "id", "key", "version", "kind", "title", "provider", "customer", "scope", "covers", "exemptions", "penalties",
-    "glossary", "status", "history", "signed_at", "terminated_at",
+    "billing", "glossary", "status", "history", "signed_at", "terminated_at",
 }  # fmt: skip
 
 
@@ -71,6 +71,22 @@ class TestCreateAgreement:
         assert event["exemptions"]["force_majeure"][0]["from"] == "2026-06-30T16:00:00Z"
         assert event["penalties"][0] == {"kind": "per_warning_run", "amount": 200.0, "currency": "CNY"}
         assert event["penalties"][1]["amount"] is None
+        assert event["billing"] == {
+            "period": "month",
+            "timezone": "UTC",
+            "currency": None,
+            "base_fee": None,
+            "cap": None,
+        }
+
+    async def test_billing_terms_reach_the_feed(
+        self, client: httpx.AsyncClient, session: AsyncSession, covered: dict[str, Any]
+    ) -> None:
+        billing = {"period": "quarter", "timezone": "Asia/Shanghai", "currency": "CNY", "base_fee": 50000, "cap": 20000}
+        body = await ok(await client.post("/v1/agreements", json=sla(billing=billing)), 201)
+        assert body["billing"] == {**billing, "base_fee": 50000.0, "cap": 20000.0}
+        (event,) = await events(session, "agreement.upserted")
+        assert event["billing"]["period"] == "quarter"
 
     async def test_ola_between_departments(self, client: httpx.AsyncClient, covered: dict[str, Any]) -> None:
         body = await ok(
@@ -96,6 +112,10 @@ class TestCreateAgreement:
                 {"penalties": [{"kind": "per_warning_run", "amount": -5, "currency": "CNY"}]},
                 "penalties.0.per_warning_run.amount",
             ),
+            ({"billing": {"period": "week"}}, "billing.period"),
+            ({"billing": {"timezone": "Mars/Olympus"}}, "billing.timezone"),
+            ({"billing": {"base_fee": 1000}}, "billing"),
+            ({"billing": {"currency": "EUR"}}, "penalties[0].currency"),
         ],
     )
     async def test_bad_terms_are_422_naming_the_field(

@@ -191,6 +191,7 @@ def agreement(
     force_majeure: tuple[tuple[datetime, datetime, str], ...] = (),
     penalties: tuple[dict[str, Any], ...] = (),
     kind: str = "sla",
+    billing: dict[str, Any] | None = None,
 ) -> FeedEvent:
     return event(
         "agreement.upserted",
@@ -210,6 +211,7 @@ def agreement(
                 "force_majeure": [{"from": iso(a), "to": iso(b), "reason": r} for a, b, r in force_majeure],
             },
             "penalties": list(penalties),
+            "billing": billing or {"period": "month", "timezone": "UTC"},
             "glossary": {},
             "status": status,
             "history": [],

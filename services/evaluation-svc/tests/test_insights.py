@@ -76,10 +76,65 @@ class TestRecommendations:
         assert items["repair-slow"]["recommendation"] == "improve"
         assert items["repair-few"]["recommendation"] == "insufficient_data"
         assert items["repair-fast"]["achievement"]["interval"][0] > 0.85
-        # the 27th of 30 durations (30 + 5·26 = 160 min) rounded up to the bucket edge and the minute
-        suggested = items["repair-fast"]["suggested_commitment_limit"]
-        assert suggested in ("PT2H40M", "PT2H41M", "PT2H42M", "PT2H43M", "PT2H44M")  # ≤ 2 % over, to the minute
+        # the 27th of 30 durations (30 + 5·26 = 160 min), exactly
+        assert items["repair-fast"]["suggested_commitment_limit"] == "PT2H40M"
         assert items["repair-slow"]["suggested_commitment_limit"] is not None
+
+    async def test_runs_all_lasting_one_hour_have_every_percentile_and_the_mean_at_one_hour(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await setup(session)
+        await projection.handle_tracking(session, runs("h", 30, 1))
+        [item] = (await client.get("/v1/recommendations", params=WEEK)).json()["items"]
+        time = item["handling_time"]
+        assert (time["completed"], time["median"], time["p90"], time["mean"]) == (30, "PT1H", "PT1H", "PT1H")
+        assert item["suggested_commitment_limit"] == "PT1H"
+
+    async def test_the_mean_is_given_beside_the_median(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
+        projection = await setup(session)
+        await projection.handle_tracking(session, runs("a", 2, 1) + runs("b", 1, 2, day="2026-03-04"))
+        [item] = (await client.get("/v1/recommendations", params=WEEK)).json()["items"]
+        time = item["handling_time"]
+        assert (time["median"], time["mean"], time["mean_seconds"]) == ("PT1H", "PT1H20M", 4800.0)
+
+    async def test_a_raise_never_suggests_a_limit_looser_than_today(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await setup(session, commitment_limit="PT30M", tolerance_limit="PT1H", calendar_key=None)
+        start = at("2026-03-03 09:00")
+        exact = [node_run(f"e{i}", started=start, completed=start + timedelta(minutes=30)) for i in range(27)]
+        slow = [node_run(f"s{i}", started=start, completed=start + timedelta(minutes=50)) for i in range(3)]
+        await projection.handle_tracking(session, exact + slow)
+        params = {**WEEK, "target_rate": 0.9}
+        [item] = (await client.get("/v1/recommendations", params=params)).json()["items"]
+        assert (item["recommendation"], item["suggested_commitment_limit"]) == ("raise", "PT30M")
+        stricter = {**WEEK, "target_rate": 0.95}
+        [item] = (await client.get("/v1/recommendations", params=stricter)).json()["items"]
+        assert (item["suggested_commitment_limit"], item["suggestion_capped"]) == ("PT30M", True)
+        assert item["suggested_tolerance_limit"] == "PT50M"
+
+    async def test_a_business_days_commitment_is_suggested_in_business_days(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await setup(session, limit_unit="business_days", commitment_limit="P3D", tolerance_limit="P5D")
+        # started Mon 2026-03-02 10:00: completed Tue (1 business day after the start day) or Wed (2)
+        start = at("2026-03-02 10:00")
+        tuesday = [node_run(f"t{i}", started=start, completed=at("2026-03-03 16:00")) for i in range(25)]
+        wednesday = [node_run(f"w{i}", started=start, completed=at("2026-03-04 11:00")) for i in range(5)]
+        await projection.handle_tracking(session, tuesday + wednesday)
+        [item] = (await client.get("/v1/recommendations", params=WEEK)).json()["items"]
+        assert item["limit_unit"] == "business_days"
+        assert (item["suggested_commitment_limit"], item["suggested_tolerance_limit"]) == ("P2D", "P2D")
+
+    async def test_the_reason_quotes_the_rate_decided_on(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await setup(session)
+        await projection.handle_tracking(session, runs("ok", 26, 2) + runs("slow", 3, 8))  # 26 / 29 = 89.66 %
+        [item] = (await client.get("/v1/recommendations", params={**WEEK, "min_sample": 10})).json()["items"]
+        assert item["recommendation"] == "keep"
+        assert item["reason"].startswith("89.7 % of runs met the commitment (26 of 29)")
+        assert "90 %" not in item["reason"].split(",")[0]
 
     async def test_thresholds_are_checked(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/v1/recommendations", params={**WEEK, "raise_at": 0.2, "improve_at": 0.5})

@@ -34,7 +34,7 @@ COMPONENTS: dict[str, tuple[str, str, int]] = {
 UPSTREAMS: dict[str, tuple[str, ...]] = {
     "commitment": (),
     "tracking": ("commitment",),
-    "evaluation": ("commitment", "tracking"),
+    "evaluation": ("commitment", "tracking", "feedback"),
     "feedback": ("tracking", "evaluation"),
     "gateway": ("commitment", "tracking", "evaluation", "feedback"),
 }

@@ -18,6 +18,10 @@ class Settings(ServiceSettings):
     )
     commitment_url: str = "http://127.0.0.1:8001"
     tracking_url: str = "http://127.0.0.1:8002"
+    feedback_url: str | None = Field(
+        default="http://127.0.0.1:8004", description="feedback-svc, for the satisfaction of settlements (None: none)"
+    )
+    feedback_timeout_seconds: float = Field(default=5.0, gt=0)
 
     # background loops (each safe with several replicas); tests switch them off and drive them by hand
     consume_feeds: bool = True

@@ -18,6 +18,8 @@ from evaluation_svc.config import Settings
 from evaluation_svc.insights.router import router as insights_router
 from evaluation_svc.readmodel.service import Projection
 from evaluation_svc.reports.router import router as reports_router
+from evaluation_svc.settlement.router import router as settlement_router
+from evaluation_svc.settlement.satisfaction import FeedbackClient
 from evaluation_svc.webhooks.router import router as webhooks_router
 from evaluation_svc.webhooks.service import WebhookSender
 
@@ -72,6 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.alert_late_after,
         )
         sender = WebhookSender(app.state.sessionmaker, settings)
+        feedback = None
+        if settings.feedback_url:
+            http = make_http_client(settings.feedback_url, timeout=settings.feedback_timeout_seconds)
+            feedback = FeedbackClient(http, settings.service_token)
+        app.state.feedback = feedback
         app.state.scanner, app.state.sender = scanner, sender
         tasks: list[asyncio.Task[None]] = []
         if settings.consume_feeds:
@@ -91,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for consumer in consumers:
                 await consumer.client.aclose()
             await sender.aclose()
+            if feedback is not None:
+                await feedback.aclose()
 
     return create_service_app(
         service="evaluation",
@@ -98,6 +107,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="How far the real service is from the promise: seven states, reports, alerts.",
         settings=settings,
         alembic_ini=ALEMBIC_INI,
-        public_routers=[insights_router, reports_router, alerts_router, webhooks_router],
+        public_routers=[insights_router, settlement_router, reports_router, alerts_router, webhooks_router],
         extra_lifespan=background,
     )

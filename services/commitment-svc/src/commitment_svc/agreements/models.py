@@ -23,6 +23,7 @@ class AgreementRow(SQLModel, table=True):
     covers: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
     exemptions: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     penalties: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
+    billing: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     glossary: dict[str, str] = Field(sa_column=Column(JSONB, nullable=False))
     status: str
     history: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))

@@ -2,8 +2,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, PlainSerializer, StringConstraints, field_validator
+from pydantic import Field, PlainSerializer, StringConstraints, field_validator, model_validator
 
 from commitment_svc.core.schemas import Input, Instant, Key, Name, Output, Text
 
@@ -56,6 +57,33 @@ class UnderTarget(Input):
 Penalty = Annotated[PerWarningRun | UnderTarget, Field(discriminator="kind")]
 
 
+class Billing(Input):
+    """How the agreement is settled: per billing period, with a base fee and a cap on credits."""
+
+    period: Literal["month", "quarter"] = Field(default="month", description="the billing period")
+    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        default="UTC", description="IANA time zone whose calendar the periods follow (e.g. Asia/Shanghai)"
+    )
+    currency: Currency | None = Field(default=None, description="currency of the fee, the cap and every penalty")
+    base_fee: Money | None = Field(default=None, description="fee of one period, before credits")
+    cap: Money | None = Field(default=None, description="most credited for one period's penalties")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _priced(self) -> "Billing":
+        if (self.base_fee is not None or self.cap is not None) and self.currency is None:
+            raise ValueError("a base fee or a cap needs `currency`")
+        return self
+
+
 def _distinct_covers(value: list[Cover] | None) -> list[Cover] | None:
     if value is not None:
         keys = [c.commitment_key for c in value]
@@ -72,6 +100,7 @@ class AgreementTerms(Input):
     covers: list[Cover] | None = None
     exemptions: Exemptions | None = None
     penalties: list[Penalty] | None = None
+    billing: Billing | None = None
     glossary: dict[Term, Text] | None = None
 
     @field_validator("covers")
@@ -90,6 +119,7 @@ class AgreementCreate(Input):
     covers: list[Cover] = Field(default_factory=list, max_length=500)
     exemptions: Exemptions = Field(default_factory=Exemptions)
     penalties: list[Penalty] = Field(default_factory=list, max_length=100)
+    billing: Billing = Field(default_factory=Billing, description="settlement: period, base fee, cap")
     glossary: dict[Term, Text] = Field(default_factory=dict, description="agreed terms and their meaning")
 
     @field_validator("covers")
@@ -131,6 +161,7 @@ class AgreementPublic(Output):
     covers: list[dict[str, Any]]
     exemptions: dict[str, Any]
     penalties: list[dict[str, Any]]
+    billing: dict[str, Any]
     glossary: dict[str, str]
     status: AgreementStatus
     history: list[AgreementHistory]

@@ -30,7 +30,9 @@ CONSTRAINTS = {
     "agreements_one_signed": (409, "to", "another version of this agreement was signed concurrently"),
     "agreements_key_version": (409, "key", "that version number was taken concurrently"),
 }
-TERM_FIELDS = ("title", "provider", "customer", "scope", "covers", "exemptions", "penalties", "glossary")
+TERM_FIELDS = (
+    "title", "provider", "customer", "scope", "covers", "exemptions", "penalties", "billing", "glossary"
+)  # fmt: skip
 
 
 def public(row: AgreementRow) -> AgreementPublic:
@@ -46,6 +48,7 @@ def public(row: AgreementRow) -> AgreementPublic:
         covers=row.covers,
         exemptions=row.exemptions,
         penalties=row.penalties,
+        billing=row.billing or {"period": "month", "timezone": "UTC"},
         glossary=row.glossary,
         status=row.status,  # type: ignore[arg-type]
         history=[AgreementHistory.model_validate(h) for h in row.history],
@@ -81,7 +84,10 @@ async def _check(session: AsyncSession, kind: str, terms: dict[str, Any]) -> Non
     for i, period in enumerate(terms["exemptions"].get("force_majeure", [])):
         if datetime.fromisoformat(period["to"]) <= datetime.fromisoformat(period["from"]):
             raise invalid(f"exemptions.force_majeure[{i}].to", "must be after `from`")
+    billing_currency = (terms.get("billing") or {}).get("currency")
     for i, penalty in enumerate(terms["penalties"]):
+        if billing_currency is not None and penalty["currency"] != billing_currency:
+            raise invalid(f"penalties[{i}].currency", f"must be the billing currency {billing_currency}")
         if penalty["kind"] != "under_target":
             continue
         if (penalty.get("amount") is None) == (penalty.get("fee_share") is None):

@@ -13,6 +13,7 @@ from evaluation_svc.insights.schemas import AgreementReview, Rankings, Recommend
 from evaluation_svc.reports.query import FilterDep, PeriodDep, PeriodParams, ReportQuery, build_query
 from evaluation_svc.reports.repository import Window
 from evaluation_svc.reports.router import make_query
+from evaluation_svc.settlement.router import context as settlement_context
 
 router = APIRouter(tags=["insights"])
 DEFAULT_DAYS = 30
@@ -72,6 +73,7 @@ async def recommendations(
         min_sample=min_sample or settings.recommendation_min_sample,
         target_rate=target_rate,
         tolerance_target_rate=tolerance_target_rate,
+        max_runs=settings.replay_max_runs,
     )
 
 
@@ -107,8 +109,12 @@ async def what_if(request: Request, session: SessionDep, flt: FilterDep, body: W
 async def agreement_review(
     request: Request, session: SessionDep, agreement_id: str, period: PeriodDep, flt: FilterDep
 ) -> AgreementReview:
-    """An agreement's review for a period: achievement per covered commitment, exemptions, penalties due."""
+    """An agreement's review: each billing period the range overlaps settled whole, and their sum."""
     settings: Settings = request.app.state.settings
+    for name, value in (("bucket", period.bucket), ("as_of", period.as_of), ("group_by", period.group_by),
+                        ("agreement", period.agreement)):  # fmt: skip
+        if value is not None:
+            raise invalid(name, "an agreement review is settled per billing period: this parameter does not apply")
     q = build_query(
         now=datetime.now(UTC),
         as_of=None,
@@ -125,4 +131,4 @@ async def agreement_review(
         rollup_timezone=settings.rollup_timezone,
     )
     window = _window(q)
-    return await service.agreement_review(session, agreement_id, window, flt, settings.replay_max_runs)
+    return await service.agreement_review(session, agreement_id, window, flt, settlement_context(request))

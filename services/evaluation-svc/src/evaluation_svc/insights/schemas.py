@@ -8,6 +8,7 @@ from pledge_common.durations import Duration
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation_svc.reports.schemas import Rate
+from evaluation_svc.settlement.schemas import CommitmentAchievement, Satisfaction, SettledRunOut
 
 GroupDimension = Literal["process", "node", "segment", "department", "position", "source"]
 
@@ -37,6 +38,18 @@ class Rankings(Out):
     insufficient: list[RankedGroup] = Field(description="groups under the minimum sample, not ranked")
 
 
+class HandlingTime(Out):
+    """Counted time of the completed runs, exact (nearest-rank percentiles, never interpolated)."""
+
+    completed: int
+    mean: Duration | None
+    median: Duration | None
+    p90: Duration | None
+    mean_seconds: float | None
+    median_seconds: float | None
+    p90_seconds: float | None
+
+
 class Recommendation(Out):
     commitment_id: str
     commitment_key: str
@@ -51,13 +64,18 @@ class Recommendation(Out):
     completed: int
     achievement: Rate = Field(description="share of normal runs (within the commitment limit)")
     within_tolerance: Rate = Field(description="share of normal or acceptable runs")
+    handling_time: HandlingTime
     recommendation: Literal["raise", "improve", "keep", "insufficient_data"]
     reason: str
-    suggested_commitment_limit: Duration | None = Field(
-        description="counted time that `target_rate` of the completed runs met (the data-calibrated limit)"
+    suggested_commitment_limit: str | None = Field(
+        description="in the commitment's own unit (`limit_unit`): a duration rounded up to the minute (PT25M), "
+        "or business days (P3D); the counted time `target_rate` of the completed runs did not exceed (exact)"
     )
-    suggested_tolerance_limit: Duration | None = Field(
-        description="counted time that `tolerance_target_rate` of the completed runs met"
+    suggested_tolerance_limit: str | None = Field(
+        description="likewise for `tolerance_target_rate`; never below the suggested commitment limit"
+    )
+    suggestion_capped: bool = Field(
+        description="a raise whose percentile was looser than today's limit: today's limit is suggested instead"
     )
 
 
@@ -143,21 +161,41 @@ class CoveredCommitment(Out):
 
 
 class ExcludedRun(Out):
+    period: str = Field(description="the billing period in which the run ended")
     node_run_id: str
     ticket_id: str
+    work_order: str | None = Field(description="the work order's number in its source system (external id)")
     commitment_key: str | None
     reason: str
 
 
 class PenaltyItem(Out):
+    period: str = Field(description="the billing period that charges it")
     clause: int = Field(description="index of the penalty clause in the agreement")
     kind: str
     commitment_key: str | None
     node_run_id: str | None = None
     ticket_id: str | None = None
+    work_order: str | None = Field(default=None, description="the work order's number in its source system")
     amount: Decimal
     currency: str
     reason: str
+
+
+class ReviewedPeriod(Out):
+    period: str
+    from_: datetime = Field(alias="from")
+    to: datetime
+    status: str = Field(description="approved: the frozen settlement; draft or preview: computed from the data")
+    achievement: list[CommitmentAchievement]
+    satisfaction: Satisfaction | None
+    satisfaction_unavailable: str | None = None
+    pending: list[SettledRunOut] = Field(description="runs open past tolerance at the period's close: 0 charged")
+    penalties: Decimal
+    credit: Decimal = Field(description="penalties, at most the cap")
+    adjustments: Decimal
+    credits: Decimal
+    amount_due: Decimal | None
 
 
 class AgreementReview(Out):
@@ -165,8 +203,10 @@ class AgreementReview(Out):
     from_: datetime = Field(alias="from")
     to: datetime
     as_of: datetime
+    billing: dict[str, Any] = Field(description="the agreement's billing period, time zone, fee and cap")
+    periods: list[ReviewedPeriod] = Field(description="each billing period the review overlaps, settled whole")
     commitments: list[CoveredCommitment]
     exemptions: dict[str, Any]
     excluded: list[ExcludedRun]
     penalties: list[PenaltyItem]
-    totals: dict[str, Decimal] = Field(description="penalties due per currency")
+    totals: dict[str, Decimal] = Field(description="credits per currency: the sum of the periods' credits")

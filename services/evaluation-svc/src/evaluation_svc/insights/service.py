@@ -3,12 +3,14 @@
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import partial
 from typing import Any
 
-from pledge_common.problems import NotFound, invalid
-from pledge_deadlines import Calendar
+from pledge_common.durations import rfc3339_duration
+from pledge_common.problems import invalid
+from pledge_deadlines import Calendar, business_days_limit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_svc.insights.replay import (
@@ -19,34 +21,36 @@ from evaluation_svc.insights.replay import (
     replay,
     versions_by_id,
 )
+from evaluation_svc.insights.repository import DurationFigures, InsightsRepository
+from evaluation_svc.insights.rules import Thresholds, business_days_needed, nearest_rank, suggest, verdict
 from evaluation_svc.insights.schemas import (
     AgreementReview,
     CoveredCommitment,
     ExcludedRun,
+    HandlingTime,
     Outcome,
     PenaltyItem,
     RankedGroup,
     Rankings,
     Recommendation,
     Recommendations,
+    ReviewedPeriod,
     WhatIfGroup,
     WhatIfReport,
     WhatIfRequest,
 )
-from evaluation_svc.reports.query import ReportQuery, narrow_to_agreement
+from evaluation_svc.reports.query import ReportQuery
 from evaluation_svc.reports.repository import ReportFilter, ReportRepository, Window
-from evaluation_svc.reports.service import _rate, achievement_data
+from evaluation_svc.reports.service import achievement_data
 from evaluation_svc.rules import (
     UNJUDGED,
-    CommitmentVersion,
     calendar_from_payload,
     force_majeure_of,
-    histogram_quantile,
     parse_duration,
     whole_days,
 )
-
-LEVEL_ORDER = {"normal": 0, "acceptable": 1, "warning": 2}
+from evaluation_svc.settlement.rules import Billing, covers_of, periods_overlapping
+from evaluation_svc.settlement.service import Settling, agreement_named, approved_by_start, compute, rate, summary
 
 
 def _level(state: str | None) -> str | None:
@@ -67,7 +71,7 @@ async def rankings(session: AsyncSession, q: ReportQuery, by: str, n: int, min_s
                 name=names.get(key) if key else None,
                 runs=sum(sc.counts.values()) + sc.exempted,
                 judged=sc.judged,
-                normal=_rate(sc.level("normal"), sc.judged),
+                normal=rate(sc.level("normal"), sc.judged),
             )
         )
     eligible = [g for g in groups if g.judged >= min_sample]
@@ -95,30 +99,49 @@ async def recommendations(
     min_sample: int,
     target_rate: float,
     tolerance_target_rate: float,
+    max_runs: int,
 ) -> Recommendations:
-    counts, hists = await achievement_data(session, replace(q, group_by=("version",)))
+    counts, _ = await achievement_data(session, replace(q, group_by=("version",)))
     versions = await versions_by_id(session, [values[0] for _, values in counts])
+    thresholds = Thresholds(raise_at=raise_at, improve_at=improve_at, min_sample=min_sample)
+    window = q.windows[0]
+    fractions = (0.5, 0.9, target_rate, tolerance_target_rate)
+    repo = InsightsRepository(session)
+    figures = await repo.duration_figures(window, q.filter, list(versions), fractions)
+    by_days = [v.id for v in versions.values() if v.limit_unit == "business_days"]
+    day_runs = await repo.completed_runs(window, q.filter, by_days, max_runs)
+    calendars = await calendars_by_key(session, [versions[i].calendar_key for i in by_days])
     items = []
     for (_, (version_id,)), sc in sorted(counts.items(), key=lambda kv: kv[0][1]):
         version = versions.get(version_id)
         if version is None:
             continue
-        hist = hists.get((0, (version_id,)), {})
         judged = sc.judged
-        achievement = _rate(sc.level("normal"), judged)
-        share = achievement.share
-        if judged < min_sample or share is None:
-            verdict, reason = "insufficient_data", f"{judged} judged runs; at least {min_sample} are needed"
-        elif share >= raise_at:
-            verdict = "raise"
-            reason = f"{share:.0%} of runs met the commitment (≥ {raise_at:.0%}): promise more"
-        elif share <= improve_at:
-            verdict = "improve"
-            reason = f"only {share:.0%} of runs met the commitment (≤ {improve_at:.0%}): improve the process"
+        decision, reason = verdict(sc.level("normal"), judged, thresholds)
+        stats = figures.get(version_id)
+        if version.limit_unit == "business_days":
+            calendar = calendars.get(version.calendar_key or "") or Calendar.always()
+            days = sorted(_days_needed(calendar, start, counted) for start, counted in day_runs.get(version_id, ()))
+            values: tuple[float | None, float | None] = (
+                nearest_rank(days, target_rate),
+                nearest_rank(days, tolerance_target_rate),
+            )
+            current = (float(whole_days(version.commitment_limit)), float(whole_days(version.tolerance_limit)))
         else:
-            verdict, reason = "keep", f"{share:.0%} of runs met the commitment"
-        suggested = histogram_quantile(hist, target_rate, upper=True)
-        suggested_tolerance = histogram_quantile(hist, tolerance_target_rate, upper=True)
+            values = (None, None) if stats is None else (stats.percentiles[2], stats.percentiles[3])
+            current = (
+                parse_duration(version.commitment_limit).total_seconds(),
+                parse_duration(version.tolerance_limit).total_seconds(),
+            )
+        suggestion = suggest(
+            values[0],
+            values[1],
+            current_commitment=current[0],
+            current_tolerance=current[1],
+            decision=decision,
+            unit=version.limit_unit,
+            fmt=_business_days if version.limit_unit == "business_days" else _duration,
+        )
         items.append(
             Recommendation(
                 commitment_id=version.id,
@@ -131,13 +154,15 @@ async def recommendations(
                 commitment_limit=version.commitment_limit,
                 tolerance_limit=version.tolerance_limit,
                 judged=judged,
-                completed=sum(hist.values()),
-                achievement=achievement,
-                within_tolerance=_rate(sc.level("normal") + sc.level("acceptable"), judged),
-                recommendation=verdict,  # type: ignore[arg-type]
+                completed=0 if stats is None else stats.completed,
+                achievement=rate(sc.level("normal"), judged),
+                within_tolerance=rate(sc.level("normal") + sc.level("acceptable"), judged),
+                handling_time=_handling_time(stats),
+                recommendation=decision,
                 reason=reason,
-                suggested_commitment_limit=None if suggested is None else _minutes(suggested),
-                suggested_tolerance_limit=None if suggested_tolerance is None else _minutes(suggested_tolerance),
+                suggested_commitment_limit=suggestion.commitment,
+                suggested_tolerance_limit=suggestion.tolerance,
+                suggestion_capped=suggestion.capped_at_current,
             )
         )
     items.sort(key=lambda r: (r.process_key, r.node_key or "", r.commitment_key, r.version))
@@ -154,9 +179,33 @@ async def recommendations(
     )
 
 
-def _minutes(seconds: float) -> timedelta:
-    """A suggested limit, rounded up to the minute (a limit people can write down)."""
-    return timedelta(minutes=-(-seconds // 60))
+def _days_needed(calendar: Calendar, start: datetime, counted: float) -> int:
+    return business_days_needed(timedelta(seconds=counted), partial(business_days_limit, calendar, start))
+
+
+def _duration(seconds: float) -> str:
+    return rfc3339_duration(timedelta(seconds=seconds), days=False)
+
+
+def _business_days(days: float) -> str:
+    return f"P{int(days)}D"
+
+
+def _handling_time(stats: DurationFigures | None) -> HandlingTime:
+    if stats is None:
+        return HandlingTime(
+            completed=0, mean=None, median=None, p90=None, mean_seconds=None, median_seconds=None, p90_seconds=None
+        )
+    median, p90 = stats.percentiles[0], stats.percentiles[1]
+    return HandlingTime(
+        completed=stats.completed,
+        mean=timedelta(seconds=round(stats.mean, 6)),
+        median=timedelta(seconds=median),
+        p90=timedelta(seconds=p90),
+        mean_seconds=stats.mean,
+        median_seconds=median,
+        p90_seconds=p90,
+    )
 
 
 def _outcome(states: Iterable[str | None]) -> Outcome:
@@ -164,9 +213,9 @@ def _outcome(states: Iterable[str | None]) -> Outcome:
     judged = sum(1 for lv in levels if lv is not None)
     return Outcome(
         judged=judged,
-        normal=_rate(levels.count("normal"), judged),
-        acceptable=_rate(levels.count("acceptable"), judged),
-        warning=_rate(levels.count("warning"), judged),
+        normal=rate(levels.count("normal"), judged),
+        acceptable=rate(levels.count("acceptable"), judged),
+        warning=rate(levels.count("warning"), judged),
     )
 
 
@@ -257,127 +306,112 @@ async def what_if(
     )
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
+def _narrows(flt: ReportFilter) -> bool:
+    """Whether a review reads part of the agreement only (then approved settlements cannot stand for it)."""
+    return replace(flt, caller_sources=None) != ReportFilter() or flt.caller_sources is not None
 
 
 async def agreement_review(
-    session: AsyncSession, agreement_id: str, window: Window, flt: ReportFilter, max_runs: int
+    session: AsyncSession, agreement_id: str, window: Window, flt: ReportFilter, ctx: Settling
 ) -> AgreementReview:
-    agreement = await ReportRepository(session).agreement(agreement_id)
-    if agreement is None:
-        raise NotFound(f"no agreement {agreement_id}")
-    covers = [(str(c["commitment_key"]), float(c.get("target_rate") or 0)) for c in agreement.get("covers") or ()]
-    exemptions = agreement.get("exemptions") or {}
-    pause_reasons = frozenset(exemptions.get("pause_reasons") or ())
-    windows = force_majeure_of({**agreement, "status": "signed"})  # reviewed as if binding (drafts too)
-    rows = await load_runs(session, window, narrow_to_agreement(flt, agreement), max_runs)
-    versions: dict[str, CommitmentVersion] = await versions_by_id(session, [r.commitment_id for r in rows])
-    calendars = await calendars_by_key(session, [v.calendar_key for v in versions.values()])
-    results = replay(rows, window.as_of, versions, calendars, extra_pause_reasons=pause_reasons)
-    excluded: list[ExcludedRun] = []
-    per_key: dict[str, list[Replayed]] = defaultdict(list)
-    for r in results:
-        window_hit = next(
-            (w for w in windows if w.exempts(r.row.facts, r.row.commitment_key, r.row.facts.ended_at)), None
-        )
-        if window_hit is not None:
-            excluded.append(
-                ExcludedRun(
-                    node_run_id=r.row.facts.id,
-                    ticket_id=r.row.facts.ticket_id,
-                    commitment_key=r.row.commitment_key,
-                    reason=f"force majeure: {window_hit.reason}",
-                )
-            )
-            continue
-        per_key[r.row.commitment_key or ""].append(r)
+    """Each billing period the window overlaps, settled whole (the approved settlement where there is one),
+    and their sum: a run is charged in the one period in which it ended."""
+    agreement = await agreement_named(session, agreement_id)
+    billing = Billing.of_agreement(agreement)
+    start, end = window.start or window.as_of, window.end or window.as_of
+    periods = [p for p in periods_overlapping(billing, start, end) if p.start <= ctx.now]
+    narrowed = _narrows(flt)
+    approved = {} if narrowed else await approved_by_start(session, agreement, periods)
+    settled = [
+        approved.get(p.start) or await compute(session, agreement, p, ctx, flt=flt if narrowed else None)
+        for p in periods
+    ]
     commitments = []
-    missed: dict[str, float] = {}
-    for key, target in covers:
-        members = per_key.get(key, [])
-        outcome = _outcome(m.replayed for m in members)
-        relieved = sum(
-            1
-            for m in members
-            if _level(m.actual)
-            and _level(m.replayed)
-            and LEVEL_ORDER[_level(m.replayed) or ""] < LEVEL_ORDER[_level(m.actual) or ""]
-        )
-        met = None if outcome.normal.share is None else outcome.normal.share >= target
-        if met is False:
-            missed[key] = outcome.normal.share or 0.0
+    for cover in covers_of(agreement):
+        rows = [a for s in settled for a in s.commitments if a.commitment_key == cover.commitment_key]
+        judged, normal = sum(a.judged for a in rows), sum(a.normal.count for a in rows)
+        share = normal / judged if judged else None
         commitments.append(
             CoveredCommitment(
-                commitment_key=key,
-                target_rate=target,
-                runs=len(members),
-                judged=outcome.judged,
-                cancelled=sum(1 for m in members if m.replayed == "cancelled"),
-                excluded=sum(1 for e in excluded if e.commitment_key == key),
-                relieved_by_exemptions=relieved,
-                normal=outcome.normal,
-                met=met,
+                commitment_key=cover.commitment_key,
+                target_rate=cover.target_rate,
+                runs=sum(a.runs for a in rows),
+                judged=judged,
+                cancelled=sum(a.cancelled for a in rows),
+                excluded=sum(a.excluded for a in rows),
+                relieved_by_exemptions=sum(a.relieved_by_exemptions for a in rows),
+                normal=rate(normal, judged),
+                met=None if share is None else share >= cover.target_rate,
             )
         )
-    penalties: list[PenaltyItem] = []
-    for clause, raw in enumerate(agreement.get("penalties") or ()):
-        kind = raw.get("kind")
-        currency = str(raw.get("currency") or "")
-        if kind == "per_warning_run":
-            per_run = _decimal(raw.get("amount")) or Decimal(0)
-            for key, members in sorted(per_key.items()):
-                for m in sorted(members, key=lambda m: m.row.facts.id):
-                    if _level(m.replayed) == "warning":
-                        penalties.append(
-                            PenaltyItem(
-                                clause=clause, kind=kind, commitment_key=key or None,
-                                node_run_id=m.row.facts.id, ticket_id=m.row.facts.ticket_id,
-                                amount=per_run, currency=currency,
-                                reason=f"run beyond the tolerance limit ({m.replayed})",
-                            )
-                        )  # fmt: skip
-        elif kind == "under_target":
-            wanted = raw.get("commitment_key")
-            fixed = _decimal(raw.get("amount"))
-            share_of_fee, fee = _decimal(raw.get("fee_share")), _decimal(raw.get("fee"))
-            if fixed is not None:
-                amount = fixed
-            elif share_of_fee is not None and fee is not None:
-                amount = share_of_fee * fee
-            else:
-                amount = Decimal(0)
-            for key, share in sorted(missed.items()):
-                if wanted is None or wanted == key:
-                    target = dict(covers)[key]
-                    penalties.append(
-                        PenaltyItem(
-                            clause=clause, kind=kind, commitment_key=key, amount=amount, currency=currency,
-                            reason=f"achievement {share:.1%} under the target {target:.1%}",
-                        )
-                    )  # fmt: skip
-    cent = Decimal("0.01")
-    penalties = [p.model_copy(update={"amount": p.amount.quantize(cent)}) for p in penalties]
     totals: dict[str, Decimal] = defaultdict(Decimal)
-    for item in penalties:
-        totals[item.currency] += item.amount
-    summary = {k: agreement.get(k) for k in ("id", "key", "version", "kind", "title", "provider", "customer", "status")}
+    for s in settled:
+        if s.currency is not None:
+            totals[s.currency] += s.totals.credits
+    exemptions = agreement.get("exemptions") or {}
+    windows = force_majeure_of({**agreement, "status": "signed"})
     return AgreementReview(
-        agreement=summary,
-        from_=window.start or window.as_of,
-        to=window.end or window.as_of,
+        agreement=summary(agreement),
+        from_=start,
+        to=end,
         as_of=window.as_of,
+        billing={
+            "period": billing.period,
+            "timezone": billing.timezone,
+            "currency": billing.currency,
+            "base_fee": billing.base_fee,
+            "cap": billing.cap,
+        },
+        periods=[
+            ReviewedPeriod(
+                period=s.period,
+                from_=s.from_,
+                to=s.to,
+                status=s.status,
+                achievement=s.commitments,
+                satisfaction=s.satisfaction,
+                satisfaction_unavailable=s.satisfaction_unavailable,
+                pending=s.pending,
+                penalties=s.totals.penalties,
+                credit=s.totals.credit,
+                adjustments=s.totals.adjustments,
+                credits=s.totals.credits,
+                amount_due=s.totals.amount_due,
+            )
+            for s in settled
+        ],
         commitments=commitments,
         exemptions={
-            "pause_reasons": sorted(pause_reasons),
+            "pause_reasons": sorted(frozenset(exemptions.get("pause_reasons") or ())),
             "force_majeure": [{"from": w.starts_at, "to": w.ends_at, "reason": w.reason} for w in windows],
         },
-        excluded=excluded,
-        penalties=penalties,
+        excluded=[
+            ExcludedRun(
+                period=s.period,
+                node_run_id=r.node_run_id,
+                ticket_id=r.ticket_id,
+                work_order=r.work_order,
+                commitment_key=r.commitment_key,
+                reason=r.reason or "",
+            )
+            for s in settled
+            for r in s.excluded
+        ],
+        penalties=[
+            PenaltyItem(
+                period=s.period,
+                clause=c.clause,
+                kind=c.kind,
+                commitment_key=c.commitment_key,
+                node_run_id=c.node_run_id,
+                ticket_id=c.ticket_id,
+                work_order=c.work_order,
+                amount=c.amount,
+                currency=s.currency or "",
+                reason=c.reason,
+            )
+            for s in settled
+            for c in s.charges
+        ],
         totals=dict(totals),
     )

@@ -1,0 +1,1 @@
+"""Settlement of agreements per billing period: charges, pending runs, caps, adjustments, approval."""
