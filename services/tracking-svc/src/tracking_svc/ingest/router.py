@@ -7,6 +7,7 @@ import msgspec
 from fastapi import APIRouter, Header, Query, Request, Response
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
+from pledge_common.jsonlimits import MAX_BODY_DEPTH, nesting_exceeds, split_array
 from pledge_common.problems import (
     Conflict,
     Forbidden,
@@ -30,7 +31,7 @@ from tracking_svc.ingest.schemas import (
     EventAccepted,
     decode_error,
 )
-from tracking_svc.ingest.service import ConcurrentTwin
+from tracking_svc.ingest.service import EVENT_DEPTH, ConcurrentTwin
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -91,7 +92,11 @@ _BULK_BODY: dict[str, Any] = {
 @router.post(
     "/bulk",
     response_model=BulkResult,
-    responses={413: {"description": "JSON array longer than the configured maximum"}, **_PROBLEMS},
+    responses={
+        408: {"description": "the body did not arrive in time (see the limits in the README)"},
+        413: {"description": "JSON array (or atomic NDJSON stream) longer than the configured maximum"},
+        **_PROBLEMS,
+    },
     openapi_extra=_BULK_BODY,
 )
 async def ingest_bulk(
@@ -112,7 +117,8 @@ async def ingest_bulk(
     """Record many events: a JSON array (up to the configured maximum) or an NDJSON stream of any length.
 
     Each item is accepted, a duplicate, or rejected with its reason; one bad item does not stop the others
-    unless `atomic=true`. NDJSON answers list only the duplicates and rejections (and the counts)."""
+    unless `atomic=true`. NDJSON answers list only the duplicates and rejections (and the counts). A JSON
+    array and an `atomic=true` stream are bounded in bytes and in time to arrive, and read whole first."""
     settings: Settings = request.app.state.settings
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     is_ndjson = content_type in NDJSON_TYPES
@@ -123,24 +129,36 @@ async def ingest_bulk(
             title="Unsupported Media Type",
         )
     hasher = bulk.request_hash("ndjson" if is_ndjson else "json", atomic)
+    declared = bulk.declared_length(request.headers)
+    staged: bytes | None = None
+    if not is_ndjson or atomic:  # read whole before the database is touched: no client paces a transaction
+        staged = await bulk.staged_body(
+            request.stream(), settings, declared, "an atomic NDJSON stream" if is_ndjson else "a JSON array"
+        )
+        hasher.update(staged)
     stored: repo.StoredAnswer | None = None
     if idempotency_key is not None:
         await repo.lock_idempotency_key(session, caller.sub, idempotency_key)
         stored = await repo.stored_answer(session, caller.sub, idempotency_key)
 
-    if not is_ndjson:
-        body = await request.body()
-        hasher.update(body)
-        if stored is not None:
-            return _replay(stored, hasher.digest())
-        items = _json_array(body, settings)
+    if staged is not None and stored is not None:
+        return _replay(stored, hasher.digest())
+    if staged is not None and not is_ndjson:
+        items = _json_array(staged, settings)
         result = await bulk.ingest_array(session, items, caller, settings, atomic)
+    elif staged is not None:
+        staged_items = bulk.ndjson_items(staged, settings.ndjson_max_line_bytes)
+        failure = bulk.staged_failure(staged_items, caller, settings)
+        if failure is not None:
+            raise failure
+        result = await bulk.ingest_stream(session, bulk.staged_lines(staged_items), caller, settings, atomic)
     elif stored is not None:
-        async for piece in request.stream():
+        async for piece in bulk.paced(request.stream(), settings.body_idle_seconds):
             hasher.update(piece)
         return _replay(stored, hasher.digest())
     else:
-        lines = bulk.ndjson_lines(request.stream(), hasher, settings.ndjson_max_line_bytes)
+        pieces = bulk.paced(request.stream(), settings.body_idle_seconds)
+        lines = bulk.ndjson_lines(pieces, hasher, settings.ndjson_max_line_bytes)
         result = await bulk.ingest_stream(session, lines, caller, settings, atomic)
 
     content = result.decode()
@@ -152,14 +170,19 @@ async def ingest_bulk(
 def _json_array(body: bytes, settings: Settings) -> list[Any]:
     """The array's items: decoded events in one pass when every item is valid (the common case), else
     each item's JSON text, decoded one by one so that each is answered on its own (also when some text
-    holds a NUL, which each item's check then finds)."""
-    if NUL_ESCAPE not in body:
+    holds a NUL, or nests too deep to decode, which each item's check then finds)."""
+    if NUL_ESCAPE not in body and not nesting_exceeds(body, 1 + EVENT_DEPTH + settings.max_attributes_depth):
         try:
             events: list[Any] = EVENT_ARRAY_DECODER.decode(body)
         except msgspec.DecodeError:
             pass
         else:
             return _bounded(events, settings)
+    if nesting_exceeds(body, MAX_BODY_DEPTH):  # the items are cut out without decoding them
+        texts = split_array(body)
+        if texts is None:
+            raise invalid("body", "expected a JSON array of events (or send application/x-ndjson)")
+        return _bounded(texts, settings)
     try:
         items: list[Any] = RAW_ARRAY_DECODER.decode(body)
     except msgspec.ValidationError:
