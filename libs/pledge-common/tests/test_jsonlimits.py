@@ -1,5 +1,6 @@
 """JSON nesting: counted without decoding, refused at the edge, and read back whatever was stored."""
 
+import asyncio
 import json
 from typing import Any
 
@@ -168,3 +169,24 @@ def test_a_feed_page_with_a_payload_too_deep_to_decode_is_still_read() -> None:
     assert event.payload["id"] == "t"
     assert value_depth_exceeds(event.payload, 31)
     assert not value_depth_exceeds(event.payload, 32)
+
+
+async def test_a_json_body_trickled_past_the_time_allowed_is_a_408() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.add_middleware(TextGuardMiddleware, max_read_seconds=0.3)
+
+    @app.post("/notes")
+    async def create(note: Note) -> dict[str, str]:
+        return {"title": note.title}
+
+    async def trickle() -> Any:
+        yield b'{"title": '
+        await asyncio.sleep(30)
+        yield b'"t"}'
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as client:
+        response = await client.post("/notes", content=trickle(), headers={"content-type": "application/json"})
+        assert response.status_code == 408
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert (await client.post("/notes", json={"title": "t"})).status_code == 200

@@ -10,6 +10,7 @@ scan; only a body that has them is decoded to find the field. A JSON body may ne
 carrying it): counted without decoding, the field found only when the body is refused.
 """
 
+import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -84,8 +85,8 @@ def too_deep_field(body: bytes, limit: int) -> str | None:
 class TextGuardMiddleware:
     """Refuses NUL in the query string, the path and JSON bodies, and JSON bodies nested deeper than
     `max_depth` (bodies up to `max_inspected` bytes; a larger body passes unread and meets the database's
-    refusal or its parser's). Paths under `raw_bodies` have their bodies checked by their routes (which
-    answer per item)."""
+    refusal or its parser's); a JSON body that takes longer than `max_read_seconds` to arrive is a 408.
+    Paths under `raw_bodies` have their bodies checked by their routes (which answer per item)."""
 
     def __init__(
         self,
@@ -93,11 +94,13 @@ class TextGuardMiddleware:
         raw_bodies: Sequence[str] = (),
         max_inspected: int = 8 * 2**20,
         max_depth: int = MAX_BODY_DEPTH,
+        max_read_seconds: float = 60.0,
     ) -> None:
         self.app = app
         self.raw_bodies = tuple(raw_bodies)
         self.max_inspected = max_inspected
         self.max_depth = max_depth
+        self.max_read_seconds = max_read_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -116,15 +119,21 @@ class TextGuardMiddleware:
         size = 0
         more = True
         first_other: Message | None = None  # a disconnect while reading
-        while more and size <= self.max_inspected:
-            message = await receive()
-            if message["type"] != "http.request":
-                first_other = message
-                break
-            chunk = message.get("body", b"")
-            chunks.append(chunk)
-            size += len(chunk)
-            more = message.get("more_body", False)
+        try:
+            async with asyncio.timeout(self.max_read_seconds):  # no client holds a request open at its own pace
+                while more and size <= self.max_inspected:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        first_other = message
+                        break
+                    chunk = message.get("body", b"")
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    more = message.get("more_body", False)
+        except TimeoutError:
+            detail = f"the request body did not arrive within {self.max_read_seconds:g} s"
+            await problem_response(408, "Request Timeout", detail)(scope, receive, send)
+            return
         body = b"".join(chunks)
         if first_other is None and not more:
             field = too_deep_field(body, self.max_depth)
