@@ -133,9 +133,9 @@ async def test_a_value_stored_before_the_limits_is_still_answered(
     assert overview.status_code == 200, overview.text
     for attributes in (mine["attributes"], detail.json()["attributes"], overview.json()["ticket"]["attributes"]):
         part: Any = attributes["deep"]
-        for _ in range(31):  # levels 2 to 32 as stored, the rest as its JSON text
+        for _ in range(127):  # levels 2 to 128 as stored, the rest as its JSON text
             (part,) = part
-        assert part == "[" * 2969 + "]" * 2969
+        assert part == "[" * 2873 + "]" * 2873
 
 
 async def test_a_json_array_too_large_is_413_before_it_is_decoded(

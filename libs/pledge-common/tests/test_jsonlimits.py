@@ -86,8 +86,9 @@ class TestSplitArray:
 
 class TestBoundedLoads:
     def test_a_value_within_the_limit_is_decoded_as_it_is(self) -> None:
-        value = {"a": [1, 2.5, None, True, "s"], "b": nested(31)}
+        value = {"a": [1, 2.5, None, True, "s"], "b": nested(127), "c": "[[[["}
         assert bounded_loads(json.dumps(value)) == value
+        assert bounded_loads(json.dumps(value).encode()) == value
 
     def test_parts_below_the_limit_are_given_as_their_json_text(self) -> None:
         stored = '{"keep": [1, {"x": "y"}], "deep": ' + "[" * 5000 + "1" + "]" * 5000 + "}"
@@ -153,8 +154,8 @@ async def test_the_engine_reads_back_a_value_stored_deeper_than_any_decoder_goes
             ).one()
     finally:
         await engine.dispose()
-    assert not value_depth_exceeds(row[0], 32)
-    assert value_depth_exceeds(row[0], 31)
+    assert not value_depth_exceeds(row[0], 128)
+    assert value_depth_exceeds(row[0], 127)
     assert row[1] == row[0]
     assert row[2] == {"a": [1]}
 
@@ -167,8 +168,8 @@ def test_a_feed_page_with_a_payload_too_deep_to_decode_is_still_read() -> None:
     )
     (event,) = decode_page(page)
     assert event.payload["id"] == "t"
-    assert value_depth_exceeds(event.payload, 31)
-    assert not value_depth_exceeds(event.payload, 32)
+    assert value_depth_exceeds(event.payload, 127)
+    assert not value_depth_exceeds(event.payload, 128)
 
 
 async def test_a_json_body_trickled_past_the_time_allowed_is_a_408() -> None:

@@ -26,7 +26,7 @@ import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from pledge_common.jsonlimits import MAX_BODY_DEPTH, bounded_loads
+from pledge_common.jsonlimits import MAX_READ_DEPTH, bounded_loads
 from pledge_common.outbox import START_CURSOR, FeedEvent, FeedPage, parse_cursor
 
 log = logging.getLogger("pledge.consumer")
@@ -50,7 +50,7 @@ def decode_page(content: bytes) -> list[FeedEvent]:
         return msgspec.json.decode(content, type=FeedPage).events
     except RecursionError:
         page_depth = 3  # {"events": [{"payload": ...}]}
-        return msgspec.convert(bounded_loads(content, page_depth + MAX_BODY_DEPTH), FeedPage).events
+        return msgspec.convert(bounded_loads(content, page_depth + MAX_READ_DEPTH), FeedPage).events
 
 
 class FeedConsumer:

@@ -8,8 +8,10 @@ accepted deeper than any of these would fail every answer that carries it, so:
   `pledge_common.textguard`), and a free-form field (a ticket's attributes) has its own, smaller limit,
   checked by its service (`value_depth_exceeds`);
 - on the way out, values read from the database are decoded by `bounded_loads`: a value stored before
-  these limits existed, nested deeper than `MAX_BODY_DEPTH`, is answered with each part below that level
-  as its JSON text (a string), so whatever was stored can always be answered.
+  these limits existed, nested deeper than `MAX_READ_DEPTH`, is answered with each part below that level
+  as its JSON text (a string), so whatever was stored can always be answered. That level is well above
+  what is accepted (so what is accepted is answered whole) and well below what answers can carry (so a
+  value with fewer brackets than it, nearly every value, is decoded without looking further).
 
 Depth counts containers: `1` has depth 0, `{"a": 1}` depth 1, `{"a": [1]}` depth 2. Every check here
 is iterative (no recursion, whatever the nesting), and the common case costs a couple of C-speed scans.
@@ -23,6 +25,7 @@ from itertools import accumulate
 from typing import Any
 
 MAX_BODY_DEPTH = 32
+MAX_READ_DEPTH = 128
 DEPTH_MESSAGE = "nested deeper than {limit} levels of JSON arrays and objects"
 
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
@@ -36,8 +39,8 @@ _CLOSE = frozenset(b"]}")
 def nesting_depth(text: bytes) -> int:
     """The deepest nesting of a JSON text, without decoding it (strings removed, then a running sum of
     the brackets). A malformed text gets some number: its parser will refuse it anyway."""
-    if b'"' in text:
-        text = _STRING.sub(b"", text)
+    if b'"' in text:  # without an escaped quote, every other piece between quotes is a string
+        text = _STRING.sub(b"", text) if b'\\"' in text else b"".join(text.split(b'"')[::2])
     brackets = text.translate(None, _NOT_BRACKETS)
     if not brackets:
         return 0
@@ -142,12 +145,17 @@ def split_array(text: bytes) -> list[bytes] | None:
 _SPLIT = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{]+|[\]}]+|,|[^"\[\]{},]+')
 
 
-def bounded_loads(text: str | bytes, limit: int = MAX_BODY_DEPTH) -> Any:
+def bounded_loads(text: str | bytes, limit: int = MAX_READ_DEPTH) -> Any:
     """`json.loads` for values read back from the database: a value nested deeper than `limit` keeps its
     first `limit` levels, and each array or object below them is given as its JSON text (a string)."""
-    data = text.encode() if isinstance(text, str) else text
+    if isinstance(text, str):
+        if text.count("[") + text.count("{") <= limit:  # most values: too few brackets to nest that deep
+            return json.loads(text)
+        data = text.encode()
+    else:
+        data = text
     if not nesting_exceeds(data, limit):
-        return json.loads(data)
+        return json.loads(text)
     return _clipped(data, limit)
 
 
