@@ -148,6 +148,7 @@ async def ingest_bulk(
         result = await bulk.ingest_array(session, items, caller, settings, atomic)
     elif staged is not None:
         staged_items = bulk.ndjson_items(staged, settings.ndjson_max_line_bytes)
+        staged = None  # the lines are copies: the body need not stay in memory while they are written
         failure = bulk.staged_failure(staged_items, caller, settings)
         if failure is not None:
             raise failure
