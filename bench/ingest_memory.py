@@ -9,6 +9,8 @@ process every 50 ms:
   - the largest array allowed: `bulk_max_items` events filling `bulk_max_bytes` (each event padded with
     attributes to its share of the bytes),
   - an array of as many plain events (no attributes; the common shape),
+  - an array of five times as many events within the bytes allowed: refused with a 413 once counted,
+    before any event is decoded,
   - an array declared (Content-Length) twice the allowed size: refused with a 413 before it is read.
 It prints the peak RSS above the process's resting size, per MB of body, for each.
 """
@@ -51,20 +53,22 @@ def array_body(run: int, items: int, item_bytes: int | None) -> bytes:
     return b"[" + b",".join(events) + b"]"
 
 
-async def measure(suite: Suite, client: httpx.AsyncClient, target: Target, body: bytes, label: str) -> None:
+async def measure(
+    suite: Suite, client: httpx.AsyncClient, target: Target, body: bytes, label: str, expect: int = 200
+) -> None:
     headers = {"content-type": "application/json", **target.headers()}
     with RssSampler(suite.processes["tracking"].pid) as rss:
         started = time.perf_counter()
         response = await client.post("/v1/events/bulk", content=body, headers=headers)
         seconds = time.perf_counter() - started
         await asyncio.sleep(0.2)
-    if response.status_code != 200:
+    if response.status_code != expect:
         raise RuntimeError(f"{label}: {response.status_code} {response.text[:300]}")
-    answer = response.json()
+    answer = f"{response.json()['accepted']:,} events" if expect == 200 else f"answered {response.status_code}"
     mb = len(body) / MB
     grown = (rss.peak - rss.baseline) / MB
     print(
-        f"{label}: {answer['accepted']:,} events, {mb:.1f} MB body, {seconds:.1f} s; RSS {rss.baseline / MB:.0f} MB "
+        f"{label}: {answer}, {mb:.1f} MB body, {seconds:.1f} s; RSS {rss.baseline / MB:.0f} MB "
         f"at rest, peak {rss.peak / MB:.0f} MB: +{grown:.0f} MB = {grown / mb:.1f} MB per MB of body"
     )
 
@@ -112,6 +116,9 @@ async def run(suite: Suite, runs: int) -> None:
         for run in range(runs):
             plain = array_body(runs + run, settings.bulk_max_items, None)
             await measure(suite, client, target, plain, f"plain array of {settings.bulk_max_items:,} #{run + 1}")
+        items = 5 * settings.bulk_max_items  # within the bytes allowed, too many items
+        too_many = array_body(2 * runs, items, 330)
+        await measure(suite, client, target, too_many, f"array of {items:,} events (too many)", expect=413)
     await refused(suite, target, 2 * settings.bulk_max_bytes)
 
 

@@ -28,6 +28,7 @@ MAX_BODY_DEPTH = 32
 MAX_READ_DEPTH = 128
 DEPTH_MESSAGE = "nested deeper than {limit} levels of JSON arrays and objects"
 
+_SPLIT_MAX = 2**16
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # as signed bytes: +1 opens, -1 closes
@@ -39,8 +40,10 @@ _CLOSE = frozenset(b"]}")
 def nesting_depth(text: bytes) -> int:
     """The deepest nesting of a JSON text, without decoding it (strings removed, then a running sum of
     the brackets). A malformed text gets some number: its parser will refuse it anyway."""
-    if b'"' in text:  # without an escaped quote, every other piece between quotes is a string
-        text = _STRING.sub(b"", text) if b'\\"' in text else b"".join(text.split(b'"')[::2])
+    if b'"' in text:  # without an escaped quote, every other piece between quotes is a string (a split is
+        # fast but costs an object per piece: large texts go through the regular expression)
+        small = len(text) <= _SPLIT_MAX and b'\\"' not in text
+        text = b"".join(text.split(b'"')[::2]) if small else _STRING.sub(b"", text)
     brackets = text.translate(None, _NOT_BRACKETS)
     if not brackets:
         return 0

@@ -7,7 +7,7 @@ import msgspec
 from fastapi import APIRouter, Header, Query, Request, Response
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
-from pledge_common.jsonlimits import MAX_BODY_DEPTH, nesting_exceeds, split_array
+from pledge_common.jsonlimits import split_array
 from pledge_common.problems import (
     Conflict,
     Forbidden,
@@ -31,7 +31,7 @@ from tracking_svc.ingest.schemas import (
     EventAccepted,
     decode_error,
 )
-from tracking_svc.ingest.service import EVENT_DEPTH, ConcurrentTwin
+from tracking_svc.ingest.service import ConcurrentTwin
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -169,28 +169,29 @@ async def ingest_bulk(
 
 
 def _json_array(body: bytes, settings: Settings) -> list[Any]:
-    """The array's items: decoded events in one pass when every item is valid (the common case), else
-    each item's JSON text, decoded one by one so that each is answered on its own (also when some text
-    holds a NUL, or nests too deep to decode, which each item's check then finds)."""
-    if NUL_ESCAPE not in body and not nesting_exceeds(body, 1 + EVENT_DEPTH + settings.max_attributes_depth):
-        try:
-            events: list[Any] = EVENT_ARRAY_DECODER.decode(body)
-        except msgspec.DecodeError:
-            pass
-        else:
-            return _bounded(events, settings)
-    if nesting_exceeds(body, MAX_BODY_DEPTH):  # the items are cut out without decoding them
-        texts = split_array(body)
-        if texts is None:
-            raise invalid("body", "expected a JSON array of events (or send application/x-ndjson)")
-        return _bounded(texts, settings)
+    """The array's items, counted (and refused beyond `bulk_max_items`) before any event is decoded: then
+    decoded events in one pass when every item is valid (the common case), else each item's JSON text,
+    decoded one by one so that each is answered on its own (also when some text holds a NUL, or nests too
+    deep, which each item's check then finds)."""
     try:
-        items: list[Any] = RAW_ARRAY_DECODER.decode(body)
+        items: list[Any] = _bounded(RAW_ARRAY_DECODER.decode(body), settings)  # each item only delimited
     except msgspec.ValidationError:
         raise invalid("body", "expected a JSON array of events (or send application/x-ndjson)") from None
     except msgspec.DecodeError as err:
         raise invalid("body", f"not valid JSON: {err}") from None
-    return _bounded(items, settings)
+    except RecursionError:  # an item nested deeper than the decoder goes: cut out without decoding
+        texts = split_array(body)
+        if texts is None:
+            raise invalid("body", "expected a JSON array of events (or send application/x-ndjson)") from None
+        return _bounded(texts, settings)
+    if NUL_ESCAPE not in body:
+        try:
+            events: list[Any] = EVENT_ARRAY_DECODER.decode(body)
+        except (msgspec.DecodeError, RecursionError):  # some item is not a valid event: each is answered alone
+            pass
+        else:
+            return events
+    return items
 
 
 def _bounded(items: list[Any], settings: Settings) -> list[Any]:
