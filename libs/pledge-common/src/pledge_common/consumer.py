@@ -26,6 +26,7 @@ import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from pledge_common.jsonlimits import MAX_READ_DEPTH, bounded_loads
 from pledge_common.outbox import START_CURSOR, FeedEvent, FeedPage, parse_cursor
 
 log = logging.getLogger("pledge.consumer")
@@ -42,8 +43,14 @@ def partition_name(base: str, partition: int, partitions: int) -> str:
 
 
 def decode_page(content: bytes) -> list[FeedEvent]:
-    """The events of one feed page (the JSON body `GET /internal/v1/events` answers)."""
-    return msgspec.json.decode(content, type=FeedPage).events
+    """The events of one feed page (the JSON body `GET /internal/v1/events` answers). A payload stored
+    nested too deep to decode (before ingest limited nesting) is read as `bounded_loads` reads it, rather
+    than stopping the consumer at that event for good."""
+    try:
+        return msgspec.json.decode(content, type=FeedPage).events
+    except RecursionError:
+        page_depth = 3  # {"events": [{"payload": ...}]}
+        return msgspec.convert(bounded_loads(content, page_depth + MAX_READ_DEPTH), FeedPage).events
 
 
 class FeedConsumer:

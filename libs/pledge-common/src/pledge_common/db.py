@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI, Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from pledge_common.jsonlimits import bounded_loads
 from pledge_common.settings import to_async_url
 
 
@@ -21,7 +22,8 @@ def create_engine(
     """An engine whose connections see only `schema` (then `public` for extensions), with instants rendered
     in UTC whatever the server's default time zone (SQL that needs a local day says `AT TIME ZONE`).
     `parallel_workers` caps the parallel workers of one query (0: none, for many small statements whose
-    plans would otherwise start workers once a table grows large)."""
+    plans would otherwise start workers once a table grows large). JSON values are read with `bounded_loads`:
+    one stored nested deeper than any answer can carry is still answered (pledge_common.jsonlimits)."""
     server_settings = {"search_path": f"{schema},public", "application_name": app_name or schema, "TimeZone": "UTC"}
     if parallel_workers is not None:
         server_settings["max_parallel_workers_per_gather"] = str(parallel_workers)
@@ -31,6 +33,7 @@ def create_engine(
         max_overflow=pool_size,
         pool_pre_ping=True,
         connect_args={"server_settings": server_settings},
+        json_deserializer=bounded_loads,
     )
 
 

@@ -1,12 +1,16 @@
-"""Text Postgres cannot store: the NUL character (U+0000) is refused as a 422 naming its field.
+"""Text Postgres cannot store (the NUL character, U+0000), and JSON bodies nested too deep to be answered,
+are refused as a 422 naming their field.
 
 Postgres keeps no NUL in `text` (nor the escape `\\u0000` in `jsonb`), so such a value would otherwise fail
 the request at the database. `TextGuardMiddleware` looks at the query string, the path and JSON bodies
 before any route runs; routes that answer per item (bulk ingest) check their items themselves with
 `nul_field`. A JSON body can carry NUL only as the escape `\\u0000`, so bodies without those bytes cost one
-scan; only a body that has them is decoded to find the field.
+scan; only a body that has them is decoded to find the field. A JSON body may nest at most
+`pledge_common.jsonlimits.MAX_BODY_DEPTH` levels (any deeper would fail the decoders, and every answer
+carrying it): counted without decoding, the field found only when the body is refused.
 """
 
+import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -14,6 +18,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pledge_common.jsonlimits import DEPTH_MESSAGE, MAX_BODY_DEPTH, deep_path, nesting_exceeds
 from pledge_common.problems import field_error, problem_response
 
 NUL_MESSAGE = "contains the NUL character (U+0000), which cannot be stored"
@@ -42,8 +47,9 @@ def nul_path(value: Any, path: tuple[str, ...] = ()) -> tuple[str, ...] | None:
 
 def nul_field(body: bytes) -> str | None:
     """The field of a JSON text that holds a NUL ("body" for the text itself), or None. A text that is not
-    valid JSON is left to its parser, which names the fault."""
-    if NUL_ESCAPE not in body:
+    valid JSON is left to its parser, which names the fault, and one nested too deep to decode is refused
+    for that (`too_deep_field`)."""
+    if NUL_ESCAPE not in body or nesting_exceeds(body, MAX_BODY_DEPTH):
         return None
     try:
         found = nul_path(json.loads(body))
@@ -63,20 +69,38 @@ def _query_field(query_string: bytes) -> str | None:
     return None
 
 
-def _refuse(field: str) -> Any:
-    detail = f"{field}: {NUL_MESSAGE}"
-    return problem_response(422, "Unprocessable Content", detail, errors=[field_error(field, NUL_MESSAGE)])
+def _refuse(field: str, message: str = NUL_MESSAGE) -> Any:
+    detail = f"{field}: {message}"
+    return problem_response(422, "Unprocessable Content", detail, errors=[field_error(field, message)])
+
+
+def too_deep_field(body: bytes, limit: int) -> str | None:
+    """The field of a JSON text nested deeper than `limit` ("body" for the text itself), or None."""
+    if not nesting_exceeds(body, limit):
+        return None
+    path = deep_path(body, limit)
+    return None if path is None else ".".join(path) or "body"
 
 
 class TextGuardMiddleware:
-    """Refuses NUL in the query string, the path and JSON bodies (up to `max_inspected` bytes; a larger body
-    passes unread and meets the database's refusal). Paths under `raw_bodies` have their bodies checked by
-    their routes (which answer per item)."""
+    """Refuses NUL in the query string, the path and JSON bodies, and JSON bodies nested deeper than
+    `max_depth` (bodies up to `max_inspected` bytes; a larger body passes unread and meets the database's
+    refusal or its parser's); a JSON body that takes longer than `max_read_seconds` to arrive is a 408.
+    Paths under `raw_bodies` have their bodies checked by their routes (which answer per item)."""
 
-    def __init__(self, app: ASGIApp, raw_bodies: Sequence[str] = (), max_inspected: int = 8 * 2**20) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        raw_bodies: Sequence[str] = (),
+        max_inspected: int = 8 * 2**20,
+        max_depth: int = MAX_BODY_DEPTH,
+        max_read_seconds: float = 60.0,
+    ) -> None:
         self.app = app
         self.raw_bodies = tuple(raw_bodies)
         self.max_inspected = max_inspected
+        self.max_depth = max_depth
+        self.max_read_seconds = max_read_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -95,17 +119,27 @@ class TextGuardMiddleware:
         size = 0
         more = True
         first_other: Message | None = None  # a disconnect while reading
-        while more and size <= self.max_inspected:
-            message = await receive()
-            if message["type"] != "http.request":
-                first_other = message
-                break
-            chunk = message.get("body", b"")
-            chunks.append(chunk)
-            size += len(chunk)
-            more = message.get("more_body", False)
+        try:
+            async with asyncio.timeout(self.max_read_seconds):  # no client holds a request open at its own pace
+                while more and size <= self.max_inspected:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        first_other = message
+                        break
+                    chunk = message.get("body", b"")
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    more = message.get("more_body", False)
+        except TimeoutError:
+            detail = f"the request body did not arrive within {self.max_read_seconds:g} s"
+            await problem_response(408, "Request Timeout", detail)(scope, receive, send)
+            return
         body = b"".join(chunks)
         if first_other is None and not more:
+            field = too_deep_field(body, self.max_depth)
+            if field is not None:
+                await _refuse(field, DEPTH_MESSAGE.format(limit=self.max_depth))(scope, receive, send)
+                return
             field = nul_field(body)
             if field is not None:
                 await _refuse(field)(scope, receive, send)

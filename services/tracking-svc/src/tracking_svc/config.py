@@ -23,7 +23,27 @@ class Settings(ServiceSettings):
         default=300.0, ge=0, description="how far in the future an event's occurred_at may be"
     )
     max_attributes_bytes: int = Field(default=16_384, ge=2, description="size limit of a ticket's attributes JSON")
+    max_attributes_depth: int = Field(
+        default=16, ge=1, le=30, description="nesting limit of a ticket's attributes (the object itself is level 1)"
+    )
+    bulk_item_bytes: int = Field(
+        default=2_048,
+        ge=512,
+        description="room per item of a JSON array: an array (or an atomic=true NDJSON stream) may be at most "
+        "bulk_max_items x bulk_item_bytes bytes; it is also the most an NDJSON chunk holds",
+    )
+    body_read_seconds: float = Field(
+        default=60.0, gt=0, description="time allowed to send a JSON array or an atomic=true NDJSON stream whole"
+    )
+    body_idle_seconds: float = Field(
+        default=30.0, gt=0, description="longest pause allowed between two pieces of any bulk body"
+    )
     ndjson_max_listed_items: int = Field(
         default=10_000, ge=0, description="NDJSON answers list at most this many non-accepted items"
     )
     ndjson_max_line_bytes: int = Field(default=1_048_576, ge=1024, description="longest NDJSON line accepted")
+
+    @property
+    def bulk_max_bytes(self) -> int:
+        """The largest JSON array (or atomic NDJSON stream) accepted, in bytes: refused before decoding."""
+        return self.bulk_max_items * self.bulk_item_bytes

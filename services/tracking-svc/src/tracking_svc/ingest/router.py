@@ -7,6 +7,7 @@ import msgspec
 from fastapi import APIRouter, Header, Query, Request, Response
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
+from pledge_common.jsonlimits import split_array
 from pledge_common.problems import (
     Conflict,
     Forbidden,
@@ -91,7 +92,11 @@ _BULK_BODY: dict[str, Any] = {
 @router.post(
     "/bulk",
     response_model=BulkResult,
-    responses={413: {"description": "JSON array longer than the configured maximum"}, **_PROBLEMS},
+    responses={
+        408: {"description": "the body did not arrive in time (see the limits in the README)"},
+        413: {"description": "JSON array (or atomic NDJSON stream) longer than the configured maximum"},
+        **_PROBLEMS,
+    },
     openapi_extra=_BULK_BODY,
 )
 async def ingest_bulk(
@@ -112,7 +117,8 @@ async def ingest_bulk(
     """Record many events: a JSON array (up to the configured maximum) or an NDJSON stream of any length.
 
     Each item is accepted, a duplicate, or rejected with its reason; one bad item does not stop the others
-    unless `atomic=true`. NDJSON answers list only the duplicates and rejections (and the counts)."""
+    unless `atomic=true`. NDJSON answers list only the duplicates and rejections (and the counts). A JSON
+    array and an `atomic=true` stream are bounded in bytes and in time to arrive, and read whole first."""
     settings: Settings = request.app.state.settings
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     is_ndjson = content_type in NDJSON_TYPES
@@ -123,24 +129,37 @@ async def ingest_bulk(
             title="Unsupported Media Type",
         )
     hasher = bulk.request_hash("ndjson" if is_ndjson else "json", atomic)
+    declared = bulk.declared_length(request.headers)
+    staged: bytes | None = None
+    if not is_ndjson or atomic:  # read whole before the database is touched: no client paces a transaction
+        staged = await bulk.staged_body(
+            request.stream(), settings, declared, "an atomic NDJSON stream" if is_ndjson else "a JSON array"
+        )
+        hasher.update(staged)
     stored: repo.StoredAnswer | None = None
     if idempotency_key is not None:
         await repo.lock_idempotency_key(session, caller.sub, idempotency_key)
         stored = await repo.stored_answer(session, caller.sub, idempotency_key)
 
-    if not is_ndjson:
-        body = await request.body()
-        hasher.update(body)
-        if stored is not None:
-            return _replay(stored, hasher.digest())
-        items = _json_array(body, settings)
+    if staged is not None and stored is not None:
+        return _replay(stored, hasher.digest())
+    if staged is not None and not is_ndjson:
+        items = _json_array(staged, settings)
         result = await bulk.ingest_array(session, items, caller, settings, atomic)
+    elif staged is not None:
+        staged_items = bulk.ndjson_items(staged, settings.ndjson_max_line_bytes)
+        staged = None  # the lines are copies: the body need not stay in memory while they are written
+        failure = bulk.staged_failure(staged_items, caller, settings)
+        if failure is not None:
+            raise failure
+        result = await bulk.ingest_stream(session, bulk.staged_lines(staged_items), caller, settings, atomic)
     elif stored is not None:
-        async for piece in request.stream():
+        async for piece in bulk.paced(request.stream(), settings.body_idle_seconds):
             hasher.update(piece)
         return _replay(stored, hasher.digest())
     else:
-        lines = bulk.ndjson_lines(request.stream(), hasher, settings.ndjson_max_line_bytes)
+        pieces = bulk.paced(request.stream(), settings.body_idle_seconds)
+        lines = bulk.ndjson_lines(pieces, hasher, settings.ndjson_max_line_bytes)
         result = await bulk.ingest_stream(session, lines, caller, settings, atomic)
 
     content = result.decode()
@@ -150,23 +169,29 @@ async def ingest_bulk(
 
 
 def _json_array(body: bytes, settings: Settings) -> list[Any]:
-    """The array's items: decoded events in one pass when every item is valid (the common case), else
-    each item's JSON text, decoded one by one so that each is answered on its own (also when some text
-    holds a NUL, which each item's check then finds)."""
-    if NUL_ESCAPE not in body:
-        try:
-            events: list[Any] = EVENT_ARRAY_DECODER.decode(body)
-        except msgspec.DecodeError:
-            pass
-        else:
-            return _bounded(events, settings)
+    """The array's items, counted (and refused beyond `bulk_max_items`) before any event is decoded: then
+    decoded events in one pass when every item is valid (the common case), else each item's JSON text,
+    decoded one by one so that each is answered on its own (also when some text holds a NUL, or nests too
+    deep, which each item's check then finds)."""
     try:
-        items: list[Any] = RAW_ARRAY_DECODER.decode(body)
+        items: list[Any] = _bounded(RAW_ARRAY_DECODER.decode(body), settings)  # each item only delimited
     except msgspec.ValidationError:
         raise invalid("body", "expected a JSON array of events (or send application/x-ndjson)") from None
     except msgspec.DecodeError as err:
         raise invalid("body", f"not valid JSON: {err}") from None
-    return _bounded(items, settings)
+    except RecursionError:  # an item nested deeper than the decoder goes: cut out without decoding
+        texts = split_array(body)
+        if texts is None:
+            raise invalid("body", "expected a JSON array of events (or send application/x-ndjson)") from None
+        return _bounded(texts, settings)
+    if NUL_ESCAPE not in body:
+        try:
+            events: list[Any] = EVENT_ARRAY_DECODER.decode(body)
+        except (msgspec.DecodeError, RecursionError):  # some item is not a valid event: each is answered alone
+            pass
+        else:
+            return events
+    return items
 
 
 def _bounded(items: list[Any], settings: Settings) -> list[Any]:

@@ -17,6 +17,7 @@ from uuid import UUID
 
 import msgspec
 from pledge_common.identity import Caller
+from pledge_common.jsonlimits import DEPTH_MESSAGE, MAX_BODY_DEPTH, deep_path, nesting_exceeds, value_depth_exceeds
 from pledge_common.observability import current_request_id
 from pledge_common.textguard import NUL_MESSAGE, nul_field
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -117,6 +118,18 @@ def _identity(raw: Any) -> tuple[str | None, str | None]:
     return text(value.get("event_id")), text(value.get("source"))
 
 
+EVENT_DEPTH = 2  # an event's own nesting around its ticket's attributes: {"ticket": {"attributes": ...}}
+
+
+def _too_deep(text: bytes, limit: int, settings: Settings) -> tuple[str, str]:
+    """(field, message) of an item nested deeper than an event may be: its attributes, or the field at fault."""
+    path = deep_path(text, limit) or ()
+    if path[:2] == ("ticket", "attributes"):
+        return "ticket.attributes", DEPTH_MESSAGE.format(limit=settings.max_attributes_depth)
+    field_ = ".".join(path[:2] if path[:1] == ("ticket",) else path[:1]) or "body"
+    return field_, f"the event is {DEPTH_MESSAGE.format(limit=limit)}"
+
+
 def parse_items(
     raw_items: Sequence[Any], caller: Caller, settings: Settings, now: datetime
 ) -> tuple[list[Outcome | None], list[Candidate], dict[int, int]]:
@@ -130,6 +143,7 @@ def parse_items(
     may_write: dict[str, bool] = {}
     decode = EVENT_DECODER.decode
     encode = _BODY.encode
+    item_depth = EVENT_DEPTH + settings.max_attributes_depth
     for i, raw in enumerate(raw_items):
         if type(raw) is EventIn:
             event = raw
@@ -137,13 +151,19 @@ def parse_items(
             outcomes[i] = _rejected(422, "body", raw.message)
             continue
         else:
+            text = raw if type(raw) is bytes else bytes(raw)
+            if nesting_exceeds(text, item_depth):  # checked before decoding: a decoder recurses per level
+                rejected = outcomes[i] = _rejected(422, *_too_deep(text, item_depth, settings))
+                if not nesting_exceeds(text, MAX_BODY_DEPTH):  # still safe to decode for its names
+                    rejected.event_id, rejected.source = _identity(raw)
+                continue
             try:
-                event = decode(raw)
+                event = decode(text)
             except msgspec.DecodeError as err:
                 rejected = outcomes[i] = _rejected(422, *decode_error(err))
                 rejected.event_id, rejected.source = _identity(raw)
                 continue
-            nul = nul_field(raw if type(raw) is bytes else bytes(raw))
+            nul = nul_field(text)
             if nul is not None:
                 rejected = outcomes[i] = _rejected(422, nul, NUL_MESSAGE)
                 rejected.event_id, rejected.source = _identity(raw)
@@ -171,6 +191,11 @@ def parse_items(
             continue
         ticket = event.ticket
         attributes = ticket.attributes
+        if attributes is not None and value_depth_exceeds(attributes, settings.max_attributes_depth):
+            outcomes[i] = _rejected(
+                422, "ticket.attributes", DEPTH_MESSAGE.format(limit=settings.max_attributes_depth), event
+            )
+            continue
         if attributes is not None and len(encode(attributes)) > settings.max_attributes_bytes:
             outcomes[i] = _rejected(
                 422, "ticket.attributes", f"larger than {settings.max_attributes_bytes} bytes of JSON", event
