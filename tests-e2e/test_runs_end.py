@@ -116,7 +116,7 @@ async def test_a_ticket_s_end_ends_its_runs_and_its_end_to_end_run_counts_the_un
     assert (repair["status"], repair["ended_by_ticket"]) == ("completed", True)
     assert repair["completed_at"] == detail["closed_at"]
 
-    params = {"process": tag, "limit": 50}  # as of now: every run started by now
+    params: dict[str, str | int] = {"process": tag, "limit": 50}  # as of now: every run started by now
 
     async def runs() -> dict[str, Any]:
         page: dict[str, Any] = ok(await gateway.get("/v1/reports/status/runs", params=params))

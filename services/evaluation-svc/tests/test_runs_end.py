@@ -11,8 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # 24x7 (the built-in calendar); the A examples' day is Tue 2026-03-03, local (+08:00)
-NODE_COMMITMENT = {"calendar_key": None, "commitment_limit": "PT2H", "tolerance_limit": "PT3H"}
-END_TO_END = {
+NODE_COMMITMENT: dict[str, Any] = {"calendar_key": None, "commitment_limit": "PT2H", "tolerance_limit": "PT3H"}
+END_TO_END: dict[str, Any] = {
     "id_": "c-e2e-v1",
     "key": "repair-end-to-end",
     "node_key": None,
@@ -96,7 +96,11 @@ class TestTicketEndEndsItsRuns:
                 node_run("by-node", started=day, completed=at("2026-03-03 16:00")),
             ],
         )
-        params = {"from": at("2026-03-03 00:00").isoformat(), "to": at("2026-03-04 00:00").isoformat(), "limit": 2}
+        params: dict[str, str | int] = {
+            "from": at("2026-03-03 00:00").isoformat(),
+            "to": at("2026-03-04 00:00").isoformat(),
+            "limit": 2,
+        }
         first = (await client.get("/v1/reports/status/runs", params=params)).json()
         second = (await client.get("/v1/reports/status/runs", params={**params, "cursor": first["next_cursor"]})).json()
         marks = {r["id"]: r["ended_by_ticket"] for r in first["items"] + second["items"]}
@@ -115,7 +119,7 @@ def a3_ticket(repair_reason: str, **over: Any) -> Any:
 
 async def e2e_setup(session: AsyncSession) -> Projection:
     projection = Projection()
-    await projection.handle_commitment(session, [process(), commitment(**END_TO_END)])  # type: ignore[arg-type]
+    await projection.handle_commitment(session, [process(), commitment(**END_TO_END)])
     return projection
 
 

@@ -176,7 +176,7 @@ def history(external_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def shape(ticket: dict[str, Any]) -> tuple[object, ...]:
+def shape(ticket: dict[str, Any]) -> tuple[Any, ...]:
     runs = [{k: v for k, v in r.items() if k != "id"} for r in ticket["node_runs"]]
     return ticket["status"], ticket["opened_at"], ticket["closed_at"], ticket["cancelled_at"], runs
 
