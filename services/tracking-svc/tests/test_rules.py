@@ -263,7 +263,8 @@ def node_fact(event_id: str, type_: str, minute: int, node: str, **kw: str) -> F
 def ticket_history(draw: st.DrawFn) -> list[Fact]:
     """A consistent history of one ticket: opened, then episodes (each ended by a close or a cancel, the
     next one after a reopen; the last may stay open), each running every node in zero or more cycles
-    (start, pauses each resumed but maybe the last, an end; the episode's last cycle may stay open)."""
+    (start, pauses each resumed but maybe the last, an end; the episode's last cycle may stay open), and
+    maybe node events after a ticket's end, as sources send them."""
     clock = iter(range(0, 100_000, 7))
     gaps = st.integers(0, 3)
 
@@ -302,6 +303,12 @@ def ticket_history(draw: st.DrawFn) -> list[Fact]:
             facts.append(node_fact(f"e{n:03d}", type_, instant(), node, **kw))
         if episode < episodes - 1 or draw(st.booleans()):
             facts.append(f(f"end{episode}", draw(st.sampled_from(["ticket.closed", "ticket.cancelled"])), instant()))
+            # what sources also do: a node's event after the ticket's end (a late completion, a late start)
+            for late in range(draw(st.integers(0, 2))):
+                type_ = draw(st.sampled_from(["node.completed", "node.started", "node.paused"]))
+                facts.append(
+                    node_fact(f"late{episode}{late}", type_, instant(), draw(st.sampled_from(NODES)), reason="x")
+                )
             if episode < episodes - 1:
                 facts.append(f(f"reopen{episode}", "ticket.reopened", instant()))
     return facts
