@@ -229,6 +229,15 @@ class TestTicketEnd:
         [run] = runs([f("s", "node.started", 0), f("n", "node.completed", 61)], [f("c", "ticket.closed", 60)])
         assert (run.completed_at, run.ended_by_ticket) == (at(60), True)
 
+    def test_after_the_late_completion_a_further_event_begins_a_run_ended_at_once(self) -> None:
+        # without the close these are two runs (2:07-3:03, then a completion alone): with it, still two
+        first, second = runs(
+            [f("s", "node.started", 7), f("n1", "node.completed", 63), f("n2", "node.completed", 70)],
+            [f("c", "ticket.closed", 56)],
+        )
+        assert (first.completed_at, first.ended_by_ticket) == (at(56), True)
+        assert (second.started_at, second.completed_at, second.ended_by_ticket) == (None, at(70), False)
+
     def test_a_run_begun_while_the_ticket_is_closed_is_ended_at_once(self) -> None:
         [run] = runs([f("s", "node.started", 70)], [f("c", "ticket.closed", 60)])
         assert (run.status, run.started_at, run.completed_at, run.ended_by_ticket) == (

@@ -17,9 +17,11 @@ whatever arrives first, the runs are those of all the events known, in instant o
 - `node.completed` / `node.cancelled` end the run (an open pause ends at the same instant).
 - A ticket's end ends its runs: `ticket.closed` at instant e completes every run still open at e, and
   `ticket.cancelled` cancels it, at e (an open pause ends at e); such a run is marked `ended_by_ticket`.
-  From a ticket's end to the next reopen the ticket is ended: a node event there begins a run only if
-  the node's run was not ended by that end, and such a run is ended at once, at its first event, in the
-  same way; any other node event there (a late completion, say) changes nothing.
+  From a ticket's end to the next reopen the ticket is ended: the node's events there that would have
+  continued the run the end ended, up to and including its own (late) completion or cancellation, change
+  nothing; any other node event there begins a run as usual, and that run is ended at once, at its first
+  event, in the same way (so no run stays open on an ended ticket, and the runs are those the events make
+  without the end, only ended earlier).
 - `ticket.reopened` at instant r: every node whose run ended at or before r begins its next cycle with
   its next event (a reopen is how a ticket's nodes run again after its end).
 - Guarantee: any arrival order of the same events gives the same runs, and a run once written is never
@@ -181,6 +183,7 @@ def derive_node_runs(
     current: RunState | None = None
     fresh = False  # a reopen after the current run ended: the next event begins a new cycle
     ticket_end: str | None = None  # the end in force (closed/cancelled) until the next reopen
+    late_end = False  # the current run, ended by its ticket, has had its own (late) end since
     for fact in ordered:
         if fact.type == "ticket.reopened":
             if current is not None and current.ended_at is not None:
@@ -193,14 +196,18 @@ def derive_node_runs(
                     _end_by_ticket(current, fact.type, fact.occurred_at)
                 ticket_end = fact.type
             continue
-        if ticket_end is not None and not fresh and current is not None and current.ended_by_ticket:
-            continue  # the ticket has ended and so has this node's run with it: nothing changes
+        if ticket_end is not None and not fresh and current is not None and current.ended_by_ticket and not late_end:
+            # the ticket has ended and so has this node's run with it: what would have been the rest of that
+            # run, up to its own end, changes nothing (so the runs are those the events make without the end,
+            # only ended earlier: an end arriving late never merges runs)
+            late_end = fact.type in ("node.completed", "node.cancelled")
+            continue
         if current is None or fresh or current.ended_at is not None:
             current = RunState(
                 node_key=node_key, cycle=len(runs) + 1, department=default_department, position=default_position
             )
             runs.append(current)
-            fresh = False
+            fresh = late_end = False
         _apply(current, fact)
         if ticket_end is not None and current.ended_at is None:
             _end_by_ticket(current, ticket_end, fact.occurred_at)  # begun while the ticket is ended
