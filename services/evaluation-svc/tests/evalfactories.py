@@ -123,6 +123,7 @@ def node_run(
     ticket_id: str | None = None,
     cycle: int = 1,
     position: str | None = "engineer",
+    ended_by_ticket: bool = False,
 ) -> FeedEvent:
     status = "cancelled" if cancelled else "completed" if completed else "in_progress" if started else "pending"
     return event(
@@ -145,6 +146,7 @@ def node_run(
             "completed_at": iso(completed),
             "cancelled_at": iso(cancelled),
             "pauses": [{"start": iso(s), "end": iso(e), "reason": r} for s, e, r in pauses],
+            "ended_by_ticket": ended_by_ticket,
         },
     )
 
@@ -159,7 +161,9 @@ def ticket(
     segment: str = "residential",
     source: str = "crm",
     customer_ref: str = "cust-1",
+    pauses: tuple[tuple[str, datetime, datetime | None, str], ...] = (),
 ) -> FeedEvent:
+    """A ticket; `pauses`: (node, start, end, reason) of its node runs, as tracking-svc puts them on it."""
     status = "cancelled" if cancelled else "closed" if closed else "open"
     return event(
         "ticket.upserted",
@@ -176,6 +180,9 @@ def ticket(
             "closed_at": iso(closed),
             "cancelled_at": iso(cancelled),
             "attributes": {},
+            "pauses": [
+                {"node_key": n, "cycle": 1, "start": iso(s), "end": iso(e), "reason": r} for n, s, e, r in pauses
+            ],
         },
     )
 

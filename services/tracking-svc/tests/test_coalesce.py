@@ -93,8 +93,8 @@ async def test_each_request_gets_its_own_outcome_in_a_shared_batch(
         ev("bad-node", "node.started", 1, "warp"),
         ev("twice", "node.started", 1, "accept"),
         ev("twice", "node.started", 1, "accept"),
-        ev("late", "node.completed", 0.5, "dispatch", external_id="WO-2"),
-        ev("early", "node.started", 2, "dispatch", external_id="WO-2"),  # after its completion: refused
+        ev("late", "ticket.closed", 0.5, external_id="WO-2"),
+        ev("early", "ticket.opened", 2, external_id="WO-2"),  # opened after its close: refused
     ]
     outcomes = await asyncio.gather(*(send(singles, b, f"req-{i}") for i, b in enumerate(bodies)))
     assert [(o.event_id, o.status) for o in outcomes] == [

@@ -147,21 +147,28 @@ class TestPostEvent:
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "ticket.attributes"
 
-    async def test_completion_before_start_is_422_and_nothing_is_written(
-        self, client: httpx.AsyncClient, session: AsyncSession
+    async def test_start_after_a_startless_completion_is_accepted_as_the_next_cycle(
+        self, client: httpx.AsyncClient
     ) -> None:
         await client.post("/v1/events", json=ev("c", "node.completed", 1, "repair"))
         response = await client.post("/v1/events", json=ev("s", "node.started", 2, "repair"))
-        assert response.status_code == 422
-        assert "completion before start" in response.json()["detail"]
-        assert await session.scalar(text("SELECT count(*) FROM events WHERE event_id = 's'")) == 0
+        assert response.status_code == 201, response.text
+        runs = (await ticket(client))["node_runs"]
+        assert [(r["cycle"], r["status"], r["started_at"]) for r in runs] == [
+            (1, "completed", None),
+            (2, "in_progress", "2026-03-03T04:00:00Z"),
+        ]
 
-    async def test_pause_overlapping_an_unresumed_pause_is_422(self, client: httpx.AsyncClient) -> None:
+    async def test_pause_while_a_pause_is_open_ends_that_pause(self, client: httpx.AsyncClient) -> None:
         await client.post("/v1/events", json=ev("s", "node.started", 0, "repair"))
         await client.post("/v1/events", json=ev("p1", "node.paused", 1, "repair", reason="awaiting-customer"))
         response = await client.post("/v1/events", json=ev("p2", "node.paused", 2, "repair", reason="parts"))
-        assert response.status_code == 422
-        assert "overlaps" in response.json()["detail"]
+        assert response.status_code == 201, response.text
+        [run] = (await ticket(client))["node_runs"]
+        assert [(p["reason"], p["end"]) for p in run["pauses"]] == [
+            ("awaiting-customer", "2026-03-03T04:00:00Z"),
+            ("parts", None),
+        ]
 
     async def test_ticket_keeps_its_process(self, client: httpx.AsyncClient, session: AsyncSession) -> None:
         await apply_commitment_events(session, [process_upserted("new-connection", ["survey"])])
@@ -196,7 +203,7 @@ class TestFeed:
         )
         await client.post("/v1/events", json=ev("s", "node.started", 0.5, "repair", department="east"))
         await client.post("/v1/events", json=ev("p", "node.paused", 1, "repair", reason="awaiting-customer"))
-        [ticket_event] = await feed(session, "ticket.upserted")
+        *_, ticket_event = await feed(session, "ticket.upserted")  # the last: with the pause of its run
         assert set(ticket_event["payload"]) == {
             "id",
             "source",
@@ -209,7 +216,12 @@ class TestFeed:
             "closed_at",
             "cancelled_at",
             "attributes",
+            "pauses",
         }
+        assert ticket_event["payload"]["pauses"] == [
+            {"node_key": "repair", "cycle": 1, "start": "2026-03-03T03:00:00+00:00", "end": None,
+             "reason": "awaiting-customer"}
+        ]  # fmt: skip
         assert ticket_event["payload"]["opened_at"] == "2026-03-03T02:00:00+00:00"
         assert ticket_event["payload"]["attributes"] == {"a": 1}
         runs = await feed(session, "node_run.upserted")
@@ -232,6 +244,7 @@ class TestFeed:
             "completed_at",
             "cancelled_at",
             "pauses",
+            "ended_by_ticket",
         }
         assert runs[-1]["key"] == last["id"]
         assert (last["segment"], last["customer_ref"], last["department"], last["position"]) == (

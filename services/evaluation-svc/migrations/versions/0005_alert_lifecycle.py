@@ -1,7 +1,7 @@
 """alert lifecycle: open → acknowledged → resolved (when the run ends), late alerts, deliveries per alert
 
 Revision ID: evaluation_0005
-Revises: evaluation_0002
+Revises: evaluation_0003
 Create Date: 2026-12-03
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "evaluation_0005"
-down_revision: str | None = "evaluation_0002"
+down_revision: str | None = "evaluation_0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

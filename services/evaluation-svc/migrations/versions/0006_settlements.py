@@ -1,7 +1,7 @@
 """settlements: one record per agreement and billing period, draft then approved (frozen)
 
 Revision ID: evaluation_0006
-Revises: evaluation_0002
+Revises: evaluation_0005
 Create Date: 2026-12-03
 
 `document` is the settlement as answered (charges, pending runs, adjustments, satisfaction, totals); an

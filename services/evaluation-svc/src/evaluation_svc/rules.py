@@ -177,7 +177,10 @@ class RunFacts(msgspec.Struct, frozen=True, gc=False):
     started_at: datetime | None
     completed_at: datetime | None
     cancelled_at: datetime | None
+    # a node run's own pauses; a ticket's: every pause of its node runs (which ones stop its clock is
+    # the end-to-end commitment's rule, as for a node run; overlapping ones count once)
     pauses: tuple[PauseFacts, ...] = ()
+    ended_by_ticket: bool = False  # a node run ended by its ticket's close or cancellation
 
     @property
     def ended_at(self) -> datetime | None:
@@ -190,11 +193,6 @@ class RunFacts(msgspec.Struct, frozen=True, gc=False):
 
     @classmethod
     def from_node_run(cls, p: Mapping[str, Any]) -> "RunFacts":
-        pauses = tuple(
-            PauseFacts(start, parse_instant(q.get("end")), str(q.get("reason") or ""))
-            for q in p.get("pauses") or ()
-            if (start := parse_instant(q.get("start"))) is not None
-        )
         return cls(
             id=str(p["id"]),
             kind="node",
@@ -212,7 +210,8 @@ class RunFacts(msgspec.Struct, frozen=True, gc=False):
             started_at=parse_instant(p.get("started_at")),
             completed_at=parse_instant(p.get("completed_at")),
             cancelled_at=parse_instant(p.get("cancelled_at")),
-            pauses=pauses,
+            pauses=pauses_of(p),
+            ended_by_ticket=bool(p.get("ended_by_ticket")),
         )
 
     @classmethod
@@ -235,7 +234,17 @@ class RunFacts(msgspec.Struct, frozen=True, gc=False):
             started_at=parse_instant(p.get("opened_at")),
             completed_at=parse_instant(p.get("closed_at")),
             cancelled_at=parse_instant(p.get("cancelled_at")),
+            pauses=pauses_of(p),
         )
+
+
+def pauses_of(p: Mapping[str, Any]) -> tuple[PauseFacts, ...]:
+    """The pauses of a feed payload (a node run's, or every pause of a ticket's node runs)."""
+    return tuple(
+        PauseFacts(start, parse_instant(q.get("end")), str(q.get("reason") or ""))
+        for q in p.get("pauses") or ()
+        if (start := parse_instant(q.get("start"))) is not None
+    )
 
 
 def ticket_run_id(ticket_id: str) -> str:
@@ -255,7 +264,8 @@ class Judgment(msgspec.Struct, frozen=True, gc=False):
 
 
 def clock_stopping_pauses(run: RunFacts, reasons: frozenset[str]) -> list[Pause]:
-    """The run's pauses whose reason is allowed (the others do not stop the clock)."""
+    """The run's pauses whose reason is allowed (the others do not stop the clock). For an end-to-end run,
+    the allowed pauses of all its node runs: the deadline arithmetic counts their union (overlaps once)."""
     if not run.pauses:
         return []
     return [Pause(p.start, p.end, p.reason) for p in run.pauses if p.reason in reasons]

@@ -27,6 +27,7 @@ class Ticket(SQLModel, table=True):
     opened_at: datetime | None = None
     closed_at: datetime | None = None
     cancelled_at: datetime | None = None
+    pauses: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
     created_at: datetime
     updated_at: datetime
 
@@ -45,6 +46,7 @@ class NodeRun(SQLModel, table=True):
     pauses: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
     department: str | None = None
     position: str | None = None
+    ended_by_ticket: bool = False
     updated_at: datetime
 
 

@@ -56,6 +56,7 @@ RUN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("duration_bucket", "integer"),
     ("final_state", "text"),
     ("exempted", "boolean"),
+    ("ended_by_ticket", "boolean"),
 )
 _NAMES = [name for name, _ in RUN_COLUMNS]
 # Rows travel by binary COPY into a temporary table of this connection (emptied by the statement that
@@ -183,6 +184,7 @@ class RunRow(msgspec.Struct, frozen=True, gc=False):
             None if counted is None else duration_bucket(counted),
             self.final_state,
             self.exempted,
+            f.ended_by_ticket,
         )
 
 
@@ -225,6 +227,7 @@ def _row_from_db(m: Mapping[Any, Any]) -> RunRow:
         completed_at=m["completed_at"],
         cancelled_at=m["cancelled_at"],
         pauses=pauses,
+        ended_by_ticket=m["ended_by_ticket"],
     )
     return RunRow(
         facts=facts,

@@ -400,34 +400,39 @@ class ReportRepository:
         k = len(group)
         return [(tuple(r[:k]), r[k], r[k + 1], int(r[k + 2])) for r in rows]
 
-    async def runs_page(
-        self, window: Window, flt: ReportFilter, state: str | None, after: str | None, limit: int
-    ) -> list[dict[str, Any]]:
-        """The runs behind a cell of a status table, ordered by id (keyset pagination)."""
-        params: dict[str, Any] = {
-            "t": window.as_of,
-            "p_from": window.start or DAWN,
-            "p_to": window.end or DUSK,
-            "after": after or "",
-            "limit": limit,
-        }
+    def _cell(self, window: Window, flt: ReportFilter, state: str | None, params: dict[str, Any]) -> str:
+        """The runs behind a cell of a status table, with their state as of the window's instant (`q`)."""
+        params.update({"t": window.as_of, "p_from": window.start or DAWN, "p_to": window.end or DUSK})
         where = flt.sql(_raw, params)
         state_clause = ""
         if state is not None:
             params["state"] = state
             state_clause = "WHERE q.state = :state"
-        sql = f"""
-        SELECT q.* FROM (
+        return f"""(
             SELECT r.*, {STATE_AS_OF.format(t="CAST(:t AS timestamptz)")} AS state,
                    c.limit_unit, c.commitment_limit, c.tolerance_limit
             FROM node_runs r LEFT JOIN ref_commitments c ON c.id = r.commitment_id
             WHERE r.started_at IS NOT NULL AND r.started_at <= :t AND r.started_at < :p_to
-              AND (r.ended_at IS NULL OR r.ended_at >= :p_from) AND r.id > :after AND {where}
-        ) q {state_clause}
-        ORDER BY q.id LIMIT :limit
-        """
+              AND (r.ended_at IS NULL OR r.ended_at >= :p_from) AND {where}
+        ) q {state_clause}"""
+
+    async def runs_page(
+        self, window: Window, flt: ReportFilter, state: str | None, after: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """The runs behind a cell of a status table, ordered by id (keyset pagination)."""
+        params: dict[str, Any] = {"after": after or "", "limit": limit}
+        cell = self._cell(window, flt, state, params)
+        where = "AND q.id > :after" if state is not None else "WHERE q.id > :after"
+        sql = f"SELECT q.* FROM {cell} {where} ORDER BY q.id LIMIT :limit"
         rows = await self.conn.execute(text(sql), params)
         return [dict(r) for r in rows.mappings()]
+
+    async def ended_by_ticket(self, window: Window, flt: ReportFilter, state: str | None) -> int:
+        """How many runs behind a cell of a status table were ended by their ticket (a data-quality count)."""
+        params: dict[str, Any] = {}
+        cell = self._cell(window, flt, state, params)
+        where = "AND q.ended_by_ticket" if state is not None else "WHERE q.ended_by_ticket"
+        return int((await self.conn.execute(text(f"SELECT count(*) FROM {cell} {where}"), params)).scalar_one())
 
     async def runs_for_replay(self, window: Window, flt: ReportFilter, limit: int) -> list[dict[str, Any]]:
         """Every run active in the window with its facts (what-if and agreement reviews replay them)."""

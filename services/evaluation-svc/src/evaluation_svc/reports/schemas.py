@@ -150,6 +150,9 @@ class NodeRunPublic(Out):
     counted: Duration | None = Field(description="counted time at completion, rounded up to whole seconds")
     state: str | None = Field(description="state as of the report's as_of")
     exempted: bool
+    ended_by_ticket: bool = Field(
+        default=False, description="ended by its ticket's close (completed) or cancellation, not by a node event"
+    )
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "NodeRunPublic":
@@ -166,3 +169,8 @@ class NodeRunPublic(Out):
 class NodeRunPage(Out):
     items: list[NodeRunPublic]
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+    ended_by_ticket: int = Field(
+        default=0,
+        description="data quality: of the runs behind this cell (every page), how many were ended by their "
+        "ticket's close or cancellation instead of an event of their node",
+    )

@@ -215,10 +215,12 @@ async def runs_page(db: Db, q: ReportQuery, state: str | None, cursor: str | Non
     if not q.windows:
         raise NotFound("the period has not started yet")
     after = decode_cursor(cursor, str, field="query.cursor")
-    rows = await ReportRepository(db).runs_page(q.windows[0], q.filter, state, after[0] if after else None, limit + 1)
+    repo = ReportRepository(db)
+    rows = await repo.runs_page(q.windows[0], q.filter, state, after[0] if after else None, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     return NodeRunPage(
         items=[NodeRunPublic.from_row(r) for r in rows],
         next_cursor=encode_cursor(rows[-1]["id"]) if more and rows else None,
+        ended_by_ticket=await repo.ended_by_ticket(q.windows[0], q.filter, state),
     )

@@ -4,7 +4,7 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -47,6 +47,8 @@ class TicketRow:
     customer_ref: str | None
     customer_ref_version: str
     attributes_version: str
+    # the pauses of all its node runs, as `rules.ticket_pauses` writes them
+    pauses: list[dict[str, Any]] = field(default_factory=list)
     inserted: bool = False
 
 
@@ -114,7 +116,8 @@ async def known_catalogue(
 _LOCK_TICKETS = text(
     """
     SELECT t.id, t.source, t.external_id, t.process_key, t.status, t.opened_at, t.closed_at, t.cancelled_at,
-           t.segment, t.segment_version, t.customer_ref, t.customer_ref_version, t.attributes_version
+           t.segment, t.segment_version, t.customer_ref, t.customer_ref_version, t.attributes_version,
+           t.pauses::text
     FROM tickets t
     JOIN unnest(CAST(:sources AS text[]), CAST(:external_ids AS text[])) AS k(source, external_id)
       ON t.source = k.source AND t.external_id = k.external_id
@@ -131,6 +134,7 @@ async def lock_tickets(session: AsyncSession, keys: Sequence[tuple[str, str]]) -
     found: dict[tuple[str, str], TicketRow] = {}
     for r in rows:
         row = TicketRow(*r[:13])
+        row.pauses = json.loads(r[13])
         found[(row.source, row.external_id)] = row
     return found
 
@@ -238,6 +242,7 @@ class TicketUpdate:
     customer_ref_version: str
     attributes: str | None  # JSON text; None = unchanged
     attributes_version: str
+    pauses: str  # JSON text: the pauses of all the ticket's node runs
 
 
 _UPDATE_TICKETS = text(
@@ -247,19 +252,20 @@ _UPDATE_TICKETS = text(
                              CAST(:closed AS timestamptz[]), CAST(:cancelled AS timestamptz[]),
                              CAST(:segments AS text[]), CAST(:segment_versions AS text[]),
                              CAST(:customer_refs AS text[]), CAST(:customer_ref_versions AS text[]),
-                             CAST(:attributes AS text[]), CAST(:attributes_versions AS text[]))
+                             CAST(:attributes AS text[]), CAST(:attributes_versions AS text[]),
+                             CAST(:pauses AS text[]))
              AS i(id, status, opened_at, closed_at, cancelled_at, segment, segment_version, customer_ref,
-                  customer_ref_version, attributes, attributes_version)
+                  customer_ref_version, attributes, attributes_version, pauses)
     ), changed AS (
         UPDATE tickets t
         SET status = i.status, opened_at = i.opened_at, closed_at = i.closed_at, cancelled_at = i.cancelled_at,
             segment = i.segment, segment_version = i.segment_version,
             customer_ref = i.customer_ref, customer_ref_version = i.customer_ref_version,
             attributes = COALESCE(i.attributes::jsonb, t.attributes), attributes_version = i.attributes_version,
-            updated_at = now()
+            pauses = i.pauses::jsonb, updated_at = now()
         FROM input i WHERE t.id = i.id
         RETURNING t.id, t.source, t.external_id, t.process_key, t.customer_ref, t.segment, t.status, t.opened_at,
-                  t.closed_at, t.cancelled_at, t.attributes
+                  t.closed_at, t.cancelled_at, t.attributes, t.pauses
     )
     INSERT INTO outbox (type, key, payload, request_id)
     SELECT 'ticket.upserted', t.id::text, to_json(t), :request_id FROM changed t ORDER BY t.id
@@ -281,6 +287,7 @@ def _state_parameters(states: Sequence[TicketUpdate]) -> dict[str, list[Any]]:
         "customer_ref_versions": [u.customer_ref_version for u in states],
         "attributes": [u.attributes for u in states],
         "attributes_versions": [u.attributes_version for u in states],
+        "pauses": [u.pauses for u in states],
     }
 
 
@@ -313,20 +320,21 @@ _INSERT_TICKETS = text(
                              CAST(:closed AS timestamptz[]), CAST(:cancelled AS timestamptz[]),
                              CAST(:segments AS text[]), CAST(:segment_versions AS text[]),
                              CAST(:customer_refs AS text[]), CAST(:customer_ref_versions AS text[]),
-                             CAST(:attributes AS text[]), CAST(:attributes_versions AS text[]))
+                             CAST(:attributes AS text[]), CAST(:attributes_versions AS text[]),
+                             CAST(:pauses AS text[]))
              AS i(id, source, external_id, process_key, status, opened_at, closed_at, cancelled_at, segment,
-                  segment_version, customer_ref, customer_ref_version, attributes, attributes_version)
+                  segment_version, customer_ref, customer_ref_version, attributes, attributes_version, pauses)
     ), inserted AS (
         INSERT INTO tickets AS t (id, source, external_id, process_key, status, opened_at, closed_at, cancelled_at,
                                   segment, segment_version, customer_ref, customer_ref_version, attributes,
-                                  attributes_version)
+                                  attributes_version, pauses)
         SELECT id, source, external_id, process_key, status, opened_at, closed_at, cancelled_at, segment,
                segment_version, customer_ref, customer_ref_version, COALESCE(attributes::jsonb, '{}'::jsonb),
-               attributes_version
+               attributes_version, pauses::jsonb
         FROM input ORDER BY source, external_id
         ON CONFLICT (source, external_id) DO NOTHING
         RETURNING t.id, t.source, t.external_id, t.process_key, t.customer_ref, t.segment, t.status, t.opened_at,
-                  t.closed_at, t.cancelled_at, t.attributes
+                  t.closed_at, t.cancelled_at, t.attributes, t.pauses
     ), feed AS (
         INSERT INTO outbox (type, key, payload, request_id)
         SELECT 'ticket.upserted', t.id::text, to_json(t), :request_id FROM inserted t ORDER BY t.id
@@ -367,6 +375,7 @@ class RunUpsert:
     pauses: str  # JSON text
     department: str | None
     position: str | None
+    ended_by_ticket: bool
 
 
 _UPSERT_RUNS = text(
@@ -375,24 +384,26 @@ _UPSERT_RUNS = text(
         SELECT * FROM unnest(CAST(:ticket_ids AS uuid[]), CAST(:nodes AS text[]), CAST(:cycles AS integer[]),
                              CAST(:statuses AS text[]), CAST(:started AS timestamptz[]),
                              CAST(:completed AS timestamptz[]), CAST(:cancelled AS timestamptz[]),
-                             CAST(:pauses AS text[]), CAST(:departments AS text[]), CAST(:positions AS text[]))
+                             CAST(:pauses AS text[]), CAST(:departments AS text[]), CAST(:positions AS text[]),
+                             CAST(:ended_by_ticket AS boolean[]))
              AS i(ticket_id, node_key, cycle, status, started_at, completed_at, cancelled_at, pauses, department,
-                  position)
+                  position, ended_by_ticket)
     ), changed AS (
         INSERT INTO node_runs AS r (ticket_id, node_key, cycle, status, started_at, completed_at, cancelled_at,
-                                    pauses, department, position)
+                                    pauses, department, position, ended_by_ticket)
         SELECT ticket_id, node_key, cycle, status, started_at, completed_at, cancelled_at, pauses::jsonb,
-               department, position
+               department, position, ended_by_ticket
         FROM input ORDER BY ticket_id, node_key, cycle
         ON CONFLICT (ticket_id, node_key, cycle) DO UPDATE
         SET status = EXCLUDED.status, started_at = EXCLUDED.started_at, completed_at = EXCLUDED.completed_at,
             cancelled_at = EXCLUDED.cancelled_at, pauses = EXCLUDED.pauses, department = EXCLUDED.department,
-            position = EXCLUDED.position, updated_at = now()
-        WHERE (r.status, r.started_at, r.completed_at, r.cancelled_at, r.pauses, r.department, r.position)
+            position = EXCLUDED.position, ended_by_ticket = EXCLUDED.ended_by_ticket, updated_at = now()
+        WHERE (r.status, r.started_at, r.completed_at, r.cancelled_at, r.pauses, r.department, r.position,
+               r.ended_by_ticket)
               IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.started_at, EXCLUDED.completed_at, EXCLUDED.cancelled_at,
-                                EXCLUDED.pauses, EXCLUDED.department, EXCLUDED.position)
+                                EXCLUDED.pauses, EXCLUDED.department, EXCLUDED.position, EXCLUDED.ended_by_ticket)
         RETURNING r.id, r.ticket_id, r.node_key, r.cycle, r.status, r.started_at, r.completed_at, r.cancelled_at,
-                  r.pauses, r.department, r.position
+                  r.pauses, r.department, r.position, r.ended_by_ticket
     ), ticket AS (
         SELECT * FROM unnest(CAST(:t_ids AS uuid[]), CAST(:t_sources AS text[]), CAST(:t_external_ids AS text[]),
                              CAST(:t_processes AS text[]), CAST(:t_segments AS text[]),
@@ -400,11 +411,13 @@ _UPSERT_RUNS = text(
              AS k(id, source, external_id, process_key, segment, customer_ref)
     ), emitted AS (
         SELECT r.id, r.ticket_id, t.source, t.external_id, t.process_key, r.node_key, t.segment, t.customer_ref,
-               r.cycle, r.department, r.position, r.status, r.started_at, r.completed_at, r.cancelled_at, r.pauses
+               r.cycle, r.department, r.position, r.status, r.started_at, r.completed_at, r.cancelled_at, r.pauses,
+               r.ended_by_ticket
         FROM changed r JOIN ticket t ON t.id = r.ticket_id
         UNION ALL
         SELECT r.id, r.ticket_id, t.source, t.external_id, t.process_key, r.node_key, t.segment, t.customer_ref,
-               r.cycle, r.department, r.position, r.status, r.started_at, r.completed_at, r.cancelled_at, r.pauses
+               r.cycle, r.department, r.position, r.status, r.started_at, r.completed_at, r.cancelled_at, r.pauses,
+               r.ended_by_ticket
         FROM node_runs r JOIN tickets t ON t.id = r.ticket_id
         WHERE r.ticket_id = ANY(CAST(:refresh AS uuid[])) AND r.id NOT IN (SELECT id FROM changed)
     )
@@ -448,6 +461,7 @@ async def upsert_runs(
             "pauses": [r.pauses for r in runs],
             "departments": [r.department for r in runs],
             "positions": [r.position for r in runs],
+            "ended_by_ticket": [r.ended_by_ticket for r in runs],
             "t_ids": [t.id for t in tickets],
             "t_sources": [t.source for t in tickets],
             "t_external_ids": [t.external_id for t in tickets],
@@ -472,6 +486,7 @@ NODE_RUN_COLUMNS = (
     "pauses",
     "department",
     "position",
+    "ended_by_ticket",
 )
 OUTBOX_COLUMNS = ("type", "key", "payload", "request_id")
 _PAYLOAD = msgspec.json.Encoder()
@@ -511,6 +526,7 @@ class RunPayload(msgspec.Struct):
     completed_at: str | None
     cancelled_at: str | None
     pauses: msgspec.Raw  # JSON text
+    ended_by_ticket: bool
 
 
 def _instant(value: datetime | None) -> str | None:
@@ -548,6 +564,7 @@ async def insert_new_runs(
                 r.pauses,
                 r.department,
                 r.position,
+                r.ended_by_ticket,
             )
         )
         t = tickets[r.ticket_id]
@@ -568,6 +585,7 @@ async def insert_new_runs(
             _instant(r.completed_at),
             _instant(r.cancelled_at),
             msgspec.Raw(r.pauses),
+            r.ended_by_ticket,
         )
         feed.append(("node_run.upserted", str(run_id), encode(payload).decode(), request_id))
     driver = await driver_connection(session)

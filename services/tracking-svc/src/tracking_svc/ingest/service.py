@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tracking_svc.config import Settings
 from tracking_svc.ingest import repository as repo
 from tracking_svc.ingest.rules import (
+    SHAPING,
     Fact,
     Inconsistent,
     RunState,
@@ -32,6 +33,7 @@ from tracking_svc.ingest.rules import (
     derive_node_runs,
     derive_ticket,
     feed_instant,
+    ticket_pauses,
     version_of,
 )
 from tracking_svc.ingest.schemas import EVENT_DECODER, EventIn, decode_error, shape_error
@@ -381,7 +383,7 @@ async def _plan(
     missing = [key for key in first_process if key not in tickets]
     for key, ticket_id in zip(missing, repo.time_ordered_ids(len(missing)), strict=True):
         tickets[key] = repo.TicketRow(
-            ticket_id, key[0], key[1], first_process[key], "open", None, None, None, None, "", None, "", "", True
+            ticket_id, key[0], key[1], first_process[key], "open", None, None, None, None, "", None, "", "", [], True
         )
     work: dict[UUID, TicketWork] = {}
     for c in valid:
@@ -409,8 +411,8 @@ async def _plan(
     for ticket_id, w in work.items():
         if w.row.inserted:
             continue
-        ticket_level.append(ticket_id)  # reopen instants shape the node cycles; status needs the rest
-        if any(c.fact.type == "ticket.reopened" for c in w.candidates):
+        ticket_level.append(ticket_id)  # ends and reopens shape the node cycles; status needs the rest
+        if any(c.fact.type in SHAPING for c in w.candidates):
             all_nodes.append(ticket_id)
         else:
             pairs.update((ticket_id, c.fact.node) for c in w.candidates if c.fact.node is not None)
@@ -425,12 +427,13 @@ async def _plan(
     plan = Plan()
     for w in work.values():
         nodes = catalogue.get(w.row.process_key, {})
-        ok, ticket_state, runs = _derive(w, nodes, outcomes)
+        ok, ticket_state, runs, derived_nodes = _derive(w, nodes, outcomes)
         plan.accepted.extend(ok)
         if not ok:
             continue  # a new ticket none of whose events is accepted is not created
         row = w.row
-        update, descriptive_changed = _ticket_update(row, ticket_state, ok)
+        pauses = ticket_pauses(row.pauses, derived_nodes, runs)
+        update, descriptive_changed = _ticket_update(row, ticket_state, ok, pauses)
         if update is not None:
             if row.inserted and row.id not in inserted_here:
                 plan.new_tickets.append(repo.NewTicket(row.source, row.external_id, row.process_key, update))
@@ -470,22 +473,25 @@ def _derive_all(
     touched_nodes: set[str],
 ) -> tuple[TicketState | None, list[RunState]]:
     status = derive_ticket(ticket_facts) if derive_status else None
-    reopens = [f for f in ticket_facts if f.type == "ticket.reopened"]
+    shaping = [f for f in ticket_facts if f.type in SHAPING]
     runs: list[RunState] = []
     for node in sorted(touched_nodes):
         defaults = nodes.get(node, repo.NodeDefaults(None, None))
-        runs.extend(derive_node_runs(node, node_facts[node], reopens, defaults.department, defaults.position))
+        runs.extend(derive_node_runs(node, node_facts[node], shaping, defaults.department, defaults.position))
     return status, runs
 
 
 def _derive(
     w: TicketWork, nodes: dict[str, repo.NodeDefaults], outcomes: list[Outcome | None]
-) -> tuple[list[Candidate], TicketState | None, list[RunState]]:
+) -> tuple[list[Candidate], TicketState | None, list[RunState], set[str]]:
     """Accept every candidate of the ticket if together they are consistent with its history; otherwise
-    take them one by one in arrival order and refuse each that would contradict what is accepted so far."""
-    reopening = any(c.fact.type == "ticket.reopened" for c in w.candidates)
+    take them one by one in arrival order and refuse each that would contradict what is accepted so far.
+    Also answers the nodes whose runs were derived (all of them when a ticket event shapes their cycles).
+
+    Only ticket-level events can be refused (node runs follow from any set of events)."""
+    shaping = any(c.fact.type in SHAPING for c in w.candidates)
     derive_status = any(c.fact.node is None for c in w.candidates)
-    touched = set(w.node_facts) if reopening else set()
+    touched = set(w.node_facts) if shaping else set()
     touched.update(c.fact.node for c in w.candidates if c.fact.node is not None)
 
     ticket_facts = list(w.ticket_facts)
@@ -494,7 +500,7 @@ def _derive(
         (ticket_facts if c.fact.node is None else node_facts[c.fact.node]).append(c.fact)
     try:
         status, runs = _derive_all(ticket_facts, node_facts, nodes, derive_status, touched)
-        return list(w.candidates), status, runs
+        return list(w.candidates), status, runs, touched
     except Inconsistent:
         pass
 
@@ -504,20 +510,20 @@ def _derive(
     for c in w.candidates:
         target = ticket_facts if c.fact.node is None else node_facts[c.fact.node]
         target.append(c.fact)
-        check_nodes = touched if c.fact.type == "ticket.reopened" else ({c.fact.node} if c.fact.node else set())
         try:
-            _derive_all(ticket_facts, node_facts, nodes, c.fact.node is None, check_nodes)
+            if c.fact.node is None:
+                derive_ticket(ticket_facts)
         except Inconsistent as problem:
             target.pop()
             outcomes[c.index] = _rejected(422, problem.field, problem.message, c.event)
             continue
         ok.append(c)
     status, runs = _derive_all(ticket_facts, node_facts, nodes, derive_status, touched)
-    return ok, status, runs
+    return ok, status, runs, touched
 
 
 def _ticket_update(
-    row: repo.TicketRow, state: TicketState | None, accepted: list[Candidate]
+    row: repo.TicketRow, state: TicketState | None, accepted: list[Candidate], pauses: list[dict[str, Any]]
 ) -> tuple[repo.TicketUpdate | None, bool]:
     """The ticket's new row if anything changed (always for a new ticket), and whether its segment or
     customer changed (then its node runs are re-sent on the feed, since they carry both)."""
@@ -543,6 +549,7 @@ def _ticket_update(
         row.inserted
         or descriptive_changed
         or attributes is not None
+        or pauses != row.pauses
         or (state.status, state.opened_at, state.closed_at, state.cancelled_at)
         != (row.status, row.opened_at, row.closed_at, row.cancelled_at)
     )
@@ -561,6 +568,7 @@ def _ticket_update(
             customer_ref_version=customer_ref_version,
             attributes=repo.dumps(attributes) if attributes is not None else None,
             attributes_version=attributes_version,
+            pauses=repo.dumps(pauses),
         ),
         descriptive_changed,
     )
@@ -583,4 +591,5 @@ def _run_upsert(ticket_id: UUID, run: RunState) -> repo.RunUpsert:
         ),
         department=run.department,
         position=run.position,
+        ended_by_ticket=run.ended_by_ticket,
     )

@@ -24,6 +24,10 @@ class NodeRunPublic(BaseModel):
     pauses: list[PausePublic]
     department: str | None
     position: str | None
+    ended_by_ticket: bool = Field(
+        description="ended by its ticket's close (completed) or cancellation (cancelled) at that instant, "
+        "not by an event of its node: a count of these shows how often a source skips a node's completion"
+    )
 
 
 class RawEventPublic(BaseModel):
