@@ -44,9 +44,14 @@ def _public(row: dict[str, Any]) -> WebhookPublic:
     return WebhookPublic(**{k: v for k, v in row.items() if k in WebhookPublic.model_fields})
 
 
+def _owned(row: dict[str, Any], caller: Caller) -> bool:
+    return caller.sources is None or row["owner"] == caller.holder
+
+
 def _visible(row: dict[str, Any] | None, caller: Caller) -> dict[str, Any]:
-    """Subscriptions of a partner bound to sources are its own; others see all."""
-    if row is None or (caller.sources is not None and row["created_by"] != caller.sub):
+    """Subscriptions of a partner bound to sources are its own (its key's owner: the same after a rotation);
+    others see all."""
+    if row is None or not _owned(row, caller):
         raise NotFound("no such webhook subscription")
     return row
 
@@ -67,6 +72,7 @@ async def create(session: AsyncSession, settings: Settings, caller: Caller, body
             "levels": list(body.levels),
             "sources": sorted(caller.sources) if caller.sources is not None else None,
             "created_by": caller.sub,
+            "owner": caller.holder,
             "secret": "whsec_" + secrets.token_urlsafe(32),
         }
     )
@@ -75,7 +81,7 @@ async def create(session: AsyncSession, settings: Settings, caller: Caller, body
 
 async def list_all(session: AsyncSession, caller: Caller) -> WebhookList:
     rows = await WebhookRepository(session).all()
-    return WebhookList(items=[_public(r) for r in rows if caller.sources is None or r["created_by"] == caller.sub])
+    return WebhookList(items=[_public(r) for r in rows if _owned(r, caller)])
 
 
 async def get(session: AsyncSession, caller: Caller, subscription_id: uuid.UUID) -> WebhookPublic:
