@@ -5,6 +5,9 @@ the request at the database. `TextGuardMiddleware` looks at the query string, th
 before any route runs; routes that answer per item (bulk ingest) check their items themselves with
 `nul_field`. A JSON body can carry NUL only as the escape `\\u0000`, so bodies without those bytes cost one
 scan; only a body that has them is decoded to find the field.
+
+The same pass refuses date-times outside the instants Pledge accepts (instants.py), in JSON bodies and query
+parameters, as a 422 naming the field.
 """
 
 import json
@@ -14,6 +17,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pledge_common.instants import INSTANT_MESSAGE, instant_field, unreasonable
 from pledge_common.problems import field_error, problem_response
 
 NUL_MESSAGE = "contains the NUL character (U+0000), which cannot be stored"
@@ -63,9 +67,18 @@ def _query_field(query_string: bytes) -> str | None:
     return None
 
 
-def _refuse(field: str) -> Any:
-    detail = f"{field}: {NUL_MESSAGE}"
-    return problem_response(422, "Unprocessable Content", detail, errors=[field_error(field, NUL_MESSAGE)])
+def _query_instant(query_string: bytes) -> str | None:
+    if b"-" not in query_string:
+        return None
+    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if unreasonable(value):
+            return "query." + name
+    return None
+
+
+def _refuse(field: str, message: str = NUL_MESSAGE) -> Any:
+    detail = f"{field}: {message}"
+    return problem_response(422, "Unprocessable Content", detail, errors=[field_error(field, message)])
 
 
 class TextGuardMiddleware:
@@ -88,6 +101,10 @@ class TextGuardMiddleware:
         if field is not None:
             await _refuse(field)(scope, receive, send)
             return
+        field = _query_instant(scope.get("query_string", b""))
+        if field is not None:
+            await _refuse(field, INSTANT_MESSAGE)(scope, receive, send)
+            return
         if not self._inspects(scope):
             await self.app(scope, receive, send)
             return
@@ -109,6 +126,10 @@ class TextGuardMiddleware:
             field = nul_field(body)
             if field is not None:
                 await _refuse(field)(scope, receive, send)
+                return
+            field = instant_field(body)
+            if field is not None:
+                await _refuse(field, INSTANT_MESSAGE)(scope, receive, send)
                 return
         replay: list[Message] = [{"type": "http.request", "body": body, "more_body": more or first_other is not None}]
         if first_other is not None:
