@@ -278,7 +278,23 @@ async def test_the_service_sees_the_partner_and_its_sources_in_signed_headers(
         "kind": "key",
         "scopes": ["events:write", "tickets:read"],
         "sources": ["crm", "fsm"],
+        "owner": key_id,  # a key never rotated owns itself
     }
+
+
+async def test_a_rotated_key_forwards_the_owner_of_the_key_it_replaced(
+    make_gateway: GatewayFactory, engine: AsyncEngine, admin_key: str
+) -> None:
+    key, key_id = await new_key(engine, [Scope.events_write], sources=["crm"])
+    async with make_gateway() as gw:
+        rotated = await gw.post(f"/v1/api-keys/{key_id}/rotate", json={"grace_period": "PT1H"}, headers=auth(admin_key))
+        assert rotated.status_code == 201, rotated.text
+        fresh = rotated.json()
+        old = (await gw.post("/v1/events/x/y", json={}, headers=auth(key))).json()["caller"]
+        new = (await gw.post("/v1/events/x/y", json={}, headers=auth(fresh["key"]))).json()["caller"]
+    assert fresh["owner_id"] == key_id
+    assert (old["sub"], old["owner"]) == (key_id, key_id)
+    assert (new["sub"], new["owner"]) == (fresh["id"], key_id)
 
 
 async def test_a_partner_reads_its_own_source_tickets_and_gets_404_for_others(

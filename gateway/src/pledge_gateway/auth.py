@@ -134,6 +134,7 @@ class KeyVerifier:
             kind="key",
             scopes=frozenset(row.scopes),
             sources=frozenset(row.sources) if row.sources is not None else None,
+            owner=str(row.owner_id),
         )
         overrides = {name: RateLimit(**limit) for name, limit in (row.rate_limits or {}).items()}
         own_limits = MappingProxyType(overrides) if overrides else NO_OVERRIDES

@@ -20,7 +20,8 @@ from evaluation_svc.webhooks import service
 from evaluation_svc.webhooks.repository import WebhookRepository
 from evaluation_svc.webhooks.schemas import WebhookCreate, WebhookUpdate
 from evaluation_svc.webhooks.service import WebhookSender, retry_delay
-from evaluation_svc.webhooks.signing import refused_reason, verify
+from evaluation_svc.webhooks.signing import verify
+from evaluation_svc.webhooks.targets import refused_reason
 from pledge_common.identity import SYSTEM
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from feedback_svc.config import Settings
-from pledge_common.identity import Caller, identity_headers
+from pledge_common.identity import Caller, identity_headers, verify_identity
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from upstreams import Upstreams
@@ -193,3 +193,129 @@ class TestFeedback:
         assert (mine["responses"], mine["csat"]) == (1, 1.0)
         everyone = (await client.get("/v1/feedback/summary")).json()["totals"]
         assert everyone["responses"] == 3
+
+
+ACTION = {
+    "title": "second dispatcher at peak hours",
+    "description": "dispatch is the slowest node",
+    "owner_department": "ops",
+    "due_date": "2026-04-30",
+    "links": [{"kind": "recommendation", "ref": "rec-dispatch"}],
+}
+
+
+async def open_action(client: httpx.AsyncClient, headers: dict[str, str], **extra: Any) -> dict[str, Any]:
+    response = await client.post("/v1/corrective-actions", json={**ACTION, **extra}, headers=headers)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+class TestCorrectiveActions:
+    """An action names no ticket: it belongs to the sources of the partner that opened it."""
+
+    async def test_a_bound_caller_lists_only_the_actions_it_opened(
+        self, client: httpx.AsyncClient, settings: Settings
+    ) -> None:
+        crm = await open_action(client, bound_to(settings, "crm"))
+        billing = await open_action(client, bound_to(settings, "billing"))
+        unbound = await open_action(client, {})
+        assert ids(await client.get("/v1/corrective-actions", headers=bound_to(settings, "crm"))) == {crm["id"]}
+        both = await client.get("/v1/corrective-actions", headers=bound_to(settings, "crm", "billing"))
+        assert ids(both) == {crm["id"], billing["id"]}
+        assert ids(await client.get("/v1/corrective-actions")) == {crm["id"], billing["id"], unbound["id"]}
+        assert ids(await client.get("/v1/corrective-actions", headers=bound_to(settings))) == set()
+
+    async def test_a_bound_caller_cannot_read_or_move_another_partners_action(
+        self, client: httpx.AsyncClient, settings: Settings
+    ) -> None:
+        headers = bound_to(settings, "crm")
+        for hidden in (
+            await open_action(client, bound_to(settings, "billing")),
+            await open_action(client, bound_to(settings, "crm", "billing")),
+            await open_action(client, {}),
+        ):
+            url = f"/v1/corrective-actions/{hidden['id']}"
+            assert (await client.get(url, headers=headers)).status_code == 404
+            moved = await client.post(f"{url}/transitions", json={"to": "in_progress"}, headers=headers)
+            assert moved.status_code == 404
+            assert (await client.get(url)).json()["status"] == "open"
+        own = await open_action(client, headers)
+        assert (await client.get(f"/v1/corrective-actions/{own['id']}", headers=headers)).status_code == 200
+        moved = await client.post(
+            f"/v1/corrective-actions/{own['id']}/transitions", json={"to": "in_progress"}, headers=headers
+        )
+        assert moved.status_code == 200, moved.text
+
+    async def test_a_bound_caller_links_only_complaints_it_can_see(
+        self, client: httpx.AsyncClient, settings: Settings, complaints: dict[str, dict[str, Any]]
+    ) -> None:
+        headers = bound_to(settings, "crm")
+        for hidden in ("billing", "none"):
+            links = [{"kind": "complaint", "ref": complaints[hidden]["id"]}]
+            refused = await client.post("/v1/corrective-actions", json={**ACTION, "links": links}, headers=headers)
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["errors"] == [
+                {"field": "links.0.ref", "message": f"no complaint {complaints[hidden]['id']}"}
+            ]
+        own = [{"kind": "complaint", "ref": complaints["crm"]["id"]}]
+        assert (await open_action(client, headers, links=own))["links"] == own
+
+    async def test_effectiveness_asks_evaluation_for_the_callers_sources(
+        self, client: httpx.AsyncClient, settings: Settings, upstreams: Upstreams
+    ) -> None:
+        upstreams.tracking.processes.add("fault-repair")
+        headers = bound_to(settings, "crm")
+        action = await open_action(client, headers, process_key="fault-repair")
+        for to in ("in_progress", "done"):
+            moved = await client.post(
+                f"/v1/corrective-actions/{action['id']}/transitions", json={"to": to}, headers=headers
+            )
+            assert moved.status_code == 200, moved.text
+        asked = [r for r in upstreams.evaluation.requests if r.url.path == "/v1/reports/achievement"]
+        assert asked
+        seen = {verify_identity(r.headers, settings.service_token).sources for r in asked}  # type: ignore[union-attr]
+        assert seen == {frozenset({"crm"})}
+
+
+def servqual(expectation: int, perception: int) -> dict[str, Any]:
+    return {"answers": [{"item": i, "expectation": expectation, "perception": perception} for i in ITEMS]}
+
+
+ITEMS = ["R1", "E1"]
+MINI = {
+    "key": "mini",
+    "name": "Mini",
+    "dimensions": ["reliability", "empathy"],
+    "items": [
+        {"key": "R1", "dimension": "reliability", "text": "on time"},
+        {"key": "E1", "dimension": "empathy", "text": "attention"},
+    ],
+}
+
+
+class TestSurveyResults:
+    """A response names no ticket: it belongs to the sources of the partner that sent it."""
+
+    async def test_a_bound_caller_gets_the_results_of_the_responses_it_sent(
+        self, client: httpx.AsyncClient, settings: Settings
+    ) -> None:
+        assert (await client.post("/v1/surveys", json=MINI)).status_code == 201
+        for headers, body in (
+            (bound_to(settings, "crm"), servqual(5, 3)),  # gap -2
+            (bound_to(settings, "billing"), servqual(4, 5)),  # gap +1
+            ({}, servqual(6, 6)),  # gap 0
+        ):
+            response = await client.post("/v1/surveys/mini/responses", json=body, headers=headers)
+            assert response.status_code == 201, response.text
+
+        async def score(headers: dict[str, str]) -> tuple[int, float | None]:
+            response = await client.get("/v1/surveys/mini/results", headers=headers)
+            assert response.status_code == 200, response.text
+            groups = response.json()["groups"]
+            return (groups[0]["responses"], groups[0]["servqual"]) if groups else (0, None)
+
+        assert await score(bound_to(settings, "crm")) == (1, -2.0)
+        assert await score(bound_to(settings, "crm", "billing")) == (2, -0.5)
+        assert await score(bound_to(settings)) == (0, None)
+        assert await score({}) == (3, round(-1 / 3, 3))

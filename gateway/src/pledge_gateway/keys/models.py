@@ -24,6 +24,9 @@ class ApiKey(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     replaced_by: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True), nullable=True))
+    # the id of the first key of this key's rotation chain: what the key's holder owns elsewhere (webhooks)
+    # belongs to it, so a rotation keeps it
+    owner_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
     # bucket name -> {"rate": float, "burst": int}: this key's own limit for that bucket (see ratelimit.py)
     rate_limits: dict[str, Any] = Field(
         default_factory=dict,

@@ -70,6 +70,10 @@ class ApiKeyPublic(BaseModel):
     expires_at: datetime | None
     revoked_at: datetime | None
     replaced_by: uuid.UUID | None
+    owner_id: uuid.UUID = Field(
+        description="the first key of this key's rotation chain (its own id until rotated): what the holder owns "
+        "in the services, such as webhook subscriptions, belongs to it and survives rotation"
+    )
     rate_limits: dict[str, RateLimitOverride]
 
 

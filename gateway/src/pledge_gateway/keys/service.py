@@ -38,6 +38,7 @@ def to_public(key: ApiKey, now: datetime | None = None) -> ApiKeyPublic:
         expires_at=key.expires_at,
         revoked_at=key.revoked_at,
         replaced_by=key.replaced_by,
+        owner_id=key.owner_id,
         rate_limits={name: RateLimitOverride(**limit) for name, limit in (key.rate_limits or {}).items()},
     )
 
@@ -59,11 +60,15 @@ def _new_row(
     created_by: str | None,
     now: datetime,
     rate_limits: dict[str, Any],
+    owner_id: uuid.UUID | None = None,
 ) -> tuple[str, ApiKey]:
+    """A new key; `owner_id`: the owner of the key it replaces (a rotation), else the new key's own id."""
     full_key, parsed = material.new_key()
     salt = material.new_salt()
+    key_id = uuid.uuid4()
     row = ApiKey(
-        id=uuid.uuid4(),
+        id=key_id,
+        owner_id=owner_id or key_id,
         name=name,
         prefix=parsed.prefix,
         secret_hash=material.hash_secret(parsed.secret, salt),
@@ -131,7 +136,8 @@ async def list_keys(session: AsyncSession, limit: int, cursor: str | None) -> Ap
 async def rotate_key(
     session: AsyncSession, key_id: uuid.UUID, grace: timedelta, created_by: str | None
 ) -> ApiKeyCreated:
-    """A new key with the same name, scopes, sources and rate limits; the old one stays valid for `grace`."""
+    """A new key with the same name, scopes, sources, rate limits and owner; the old one stays valid for
+    `grace`."""
     if grace < timedelta(0) or grace > MAX_GRACE:
         raise invalid("grace_period", "must be between PT0S and P30D")
     repository = ApiKeyRepository(session)
@@ -142,7 +148,9 @@ async def rotate_key(
     status = material.key_status(old.expires_at, old.revoked_at, now)
     if status != "active" or old.replaced_by is not None:
         raise Conflict(f"only an active key that was not rotated already can be rotated (this one is {status})")
-    full_key, row = _new_row(old.name, old.scopes, old.sources, old.expires_at, created_by, now, dict(old.rate_limits))
+    full_key, row = _new_row(
+        old.name, old.scopes, old.sources, old.expires_at, created_by, now, dict(old.rate_limits), old.owner_id
+    )
     await repository.add(row)
     grace_end = now + grace
     old.expires_at = min(old.expires_at, grace_end) if old.expires_at else grace_end

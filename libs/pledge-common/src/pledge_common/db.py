@@ -1,6 +1,6 @@
 """Database plumbing: one async engine per process, pinned to the service's schema."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +9,7 @@ from typing import Annotated
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import Depends, FastAPI, Request
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -31,10 +32,72 @@ def create_engine(
         to_async_url(database_url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
-        connect_args={"server_settings": server_settings},
+        pool_pre_ping=True,  # a connection left from before a database restart is replaced, not used
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+        connect_args={"server_settings": server_settings, "timeout": CONNECT_TIMEOUT_SECONDS},
         json_deserializer=bounded_loads,
     )
+
+
+# An unreachable database fails a request within seconds (a 503), instead of holding it for asyncpg's 60 s.
+CONNECT_TIMEOUT_SECONDS = 5.0
+POOL_TIMEOUT_SECONDS = 10.0
+# SQLSTATEs that say the server cannot serve now, not that the statement is wrong: connection exceptions
+# (class 08), too many connections (53300), admin or crash shutdown and "the database system is starting up"
+# or "shutting down" (57P01..57P03).
+UNAVAILABLE_SQLSTATES = frozenset({"53300", "57P01", "57P02", "57P03"})
+DRIVER_MODULES = ("asyncpg", "sqlalchemy")
+# asyncpg's own exception for a connection that went away in use (it carries no SQLSTATE)
+DRIVER_DISCONNECTS = frozenset({"ConnectionDoesNotExistError"})
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, its members (exception groups) and its causes, each once."""
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        if isinstance(current, sa_exc.DBAPIError) and isinstance(current.orig, BaseException):
+            pending.append(current.orig)
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                pending.append(linked)
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    """True when the exception was raised inside the database driver or the pool (an OSError from a route's own
+    network call, such as an upstream service's, is not the database's)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith(DRIVER_MODULES):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means that the database cannot be reached or cannot serve right now (a 503 that a retry
+    fixes), rather than a fault of the request or of the code: refused, reset or timed-out connections, a
+    connection lost in use, a pool with no connection left, a server shutting down or starting up."""
+    for cause in _causes(exc):
+        if isinstance(cause, sa_exc.DBAPIError) and cause.connection_invalidated:
+            return True
+        if isinstance(cause, sa_exc.TimeoutError):  # no pooled connection within the pool timeout
+            return True
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and (sqlstate.startswith("08") or sqlstate in UNAVAILABLE_SQLSTATES):
+            return True
+        if isinstance(cause, OSError) and _raised_by_driver(cause):
+            return True
+        if type(cause).__module__.startswith("asyncpg") and type(cause).__name__ in DRIVER_DISCONNECTS:
+            return True
+    return False
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

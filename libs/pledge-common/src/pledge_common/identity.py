@@ -24,6 +24,14 @@ class Caller:
     kind: str  # "key" | "user" | "service"
     scopes: frozenset[str]
     sources: frozenset[str] | None  # None: every source system
+    # Who holds the credential, stable across API key rotation (the id of the first key of its rotation
+    # chain); None: `sub` is stable already (users, services).
+    owner: str | None = None
+
+    @property
+    def holder(self) -> str:
+        """What a caller's own things (webhook subscriptions) belong to: the same before and after a rotation."""
+        return self.owner or self.sub
 
     def can_see_source(self, source: str) -> bool:
         return self.sources is None or source in self.sources
@@ -37,6 +45,7 @@ class Caller:
             "kind": self.kind,
             "scopes": sorted(self.scopes),
             "sources": sorted(self.sources) if self.sources is not None else None,
+            **({"owner": self.owner} if self.owner is not None else {}),
         }
 
 
@@ -75,11 +84,13 @@ def verify_identity(headers: Any, secret: str, now: float | None = None) -> Call
         age = abs((now if now is not None else time.time()) - int(timestamp))
         data = json.loads(base64.urlsafe_b64decode(identity + "=" * (-len(identity) % 4)))
         sources = data.get("sources")
+        owner = data.get("owner")
         caller = Caller(
             sub=str(data["sub"]),
             kind=str(data["kind"]),
             scopes=frozenset(data.get("scopes") or ()),
             sources=frozenset(sources) if sources is not None else None,
+            owner=str(owner) if owner is not None else None,
         )
     except (ValueError, KeyError, TypeError):
         raise Unauthorized("the caller identity headers are malformed") from None

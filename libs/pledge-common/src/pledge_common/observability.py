@@ -131,18 +131,14 @@ class RequestContextMiddleware:
         self.metrics.in_flight.labels(self.metrics.service).inc()
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+        except Exception as err:
             if status_holder["started"]:
+                log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
                 raise
-            from pledge_common.problems import problem_response
+            from pledge_common.problems import unexpected_response
 
-            response = problem_response(
-                500,
-                "Internal Server Error",
-                "an unexpected error occurred; quote the request id when reporting it",
-                instance=scope.get("path"),
-            )
+            # a 503 with Retry-After when the database is unavailable, else a 500 (logged with its traceback)
+            response = unexpected_response(err, scope.get("path"))
             await response(scope, receive, send_with_id)
         finally:
             self.metrics.in_flight.labels(self.metrics.service).dec()

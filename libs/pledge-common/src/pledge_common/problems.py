@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pledge_common.db import database_unavailable
 from pledge_common.observability import current_request_id
 
 PROBLEM_JSON = "application/problem+json"
@@ -139,6 +140,31 @@ def problem_response(
     )
 
 
+# What a client is told to wait when the database cannot serve: a restart or failover takes seconds.
+DATABASE_RETRY_AFTER_SECONDS = 3
+
+
+def unexpected_response(exc: BaseException, instance: str | None) -> JSONResponse:
+    """The answer to an exception no handler took: a 503 with Retry-After when the database is unavailable
+    (a retry will do), else a 500 that the request id lets an operator find in the logs."""
+    if database_unavailable(exc):
+        log.warning("database unavailable (%s) on %s", type(exc).__name__, instance)
+        return problem_response(
+            503,
+            "Service Unavailable",
+            "the database is unavailable; retry after the time in Retry-After",
+            instance=instance,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
+    log.error("unhandled error on %s", instance, exc_info=exc)
+    return problem_response(
+        500,
+        "Internal Server Error",
+        "an unexpected error occurred; quote the request id when reporting it",
+        instance=instance,
+    )
+
+
 def _loc_to_field(loc: Sequence[Any]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
@@ -209,8 +235,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_database(request: Request, exc: Exception) -> JSONResponse:
         """Text the database cannot store that no check caught before (a body too large to inspect): a 422,
-        not a 500. Any other database error stays unexpected."""
+        not a 500. A database that cannot serve: a 503 with Retry-After. Any other database error stays
+        unexpected."""
         assert isinstance(exc, DBAPIError)
+        if database_unavailable(exc):
+            return unexpected_response(exc, request.url.path)
         if getattr(exc.orig, "sqlstate", None) not in UNSTORABLE_TEXT:
             raise exc
         message = "holds a character the database cannot store (such as U+0000)"

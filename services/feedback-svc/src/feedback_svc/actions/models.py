@@ -4,7 +4,8 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime
+from sqlalchemy import Column, DateTime, Text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
 
@@ -23,6 +24,7 @@ class CorrectiveAction(SQLModel, table=True):
     status: str
     process_key: str | None = None
     node_key: str | None = None
+    sources: list[str] | None = Field(default=None, sa_column=Column(ARRAY(Text), nullable=True))
     effectiveness_weeks: int = 4
     started_at: datetime | None = _instant(nullable=True)
     done_at: datetime | None = _instant(nullable=True)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from feedback_svc.actions.models import CorrectiveAction, CorrectiveActionLink, CorrectiveActionTransition
+from feedback_svc.common import owner_clause, source_clause
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,10 +21,14 @@ class ActionFilter:
     owner_department: str | None = None
     process_key: str | None = None
     overdue_on: date | None = None  # only actions overdue on that day
+    caller_sources: frozenset[str] | None = None  # a partner bound to sources: the actions it opened
 
     def where(self) -> tuple[str, dict[str, Any]]:
         clauses = ["true"]
         params: dict[str, Any] = {}
+        owned = owner_clause("a.sources", self.caller_sources, params)
+        if owned is not None:
+            clauses.append(owned)
         for column in ("status", "owner_department", "process_key"):
             if getattr(self, column) is not None:
                 clauses.append(f"a.{column} = :{column}")
@@ -96,11 +101,16 @@ class ActionRepository:
         )
         return list(rows.scalars())
 
-    async def existing_complaints(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    async def existing_complaints(
+        self, ids: Sequence[uuid.UUID], caller_sources: frozenset[str] | None
+    ) -> set[uuid.UUID]:
+        """The ids among `ids` of complaints the caller may see (as the complaints routes bind them)."""
         if not ids:
             return set()
+        params: dict[str, Any] = {"ids": list(ids)}
+        visible = source_clause("source", caller_sources, params)
         rows = await self.session.execute(
-            text("SELECT id FROM complaints WHERE id = ANY(CAST(:ids AS uuid[]))"), {"ids": list(ids)}
+            text(f"SELECT id FROM complaints WHERE id = ANY(CAST(:ids AS uuid[])) AND {visible or 'true'}"), params
         )
         return {r[0] for r in rows}
 

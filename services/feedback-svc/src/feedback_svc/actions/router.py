@@ -39,6 +39,7 @@ async def create_action(
 async def list_actions(
     request: Request,
     session: SessionDep,
+    caller: CallerDep,
     status: ActionStatus | None = None,
     overdue: Annotated[bool, Query(description="only open actions past their due date")] = False,
     owner_department: str | None = None,
@@ -48,16 +49,18 @@ async def list_actions(
 ) -> Page[ActionSummary]:
     """Corrective actions by due date (soonest first); `overdue=true` lists the overdue ones."""
     tz = _tz(request)
-    where = ActionFilter(status, owner_department, process_key, service.today_in(tz) if overdue else None)
+    where = ActionFilter(
+        status, owner_department, process_key, service.today_in(tz) if overdue else None, caller.sources
+    )
     return await service.list_page(session, where, tz, cursor, limit)
 
 
 @router.get("/{action_id}", response_model=ActionPublic, response_model_by_alias=True)
 async def get_action(
-    action_id: uuid.UUID, request: Request, session: SessionDep, evaluation: EvaluationDep
+    action_id: uuid.UUID, request: Request, session: SessionDep, evaluation: EvaluationDep, caller: CallerDep
 ) -> ActionPublic:
     """One corrective action with its history and, once done, its effectiveness check."""
-    return await service.get(session, evaluation, _tz(request), action_id)
+    return await service.get(session, evaluation, _tz(request), caller, action_id)
 
 
 @router.post("/{action_id}/transitions", response_model=ActionPublic, response_model_by_alias=True)

@@ -23,7 +23,7 @@ from feedback_svc.actions.schemas import (
     WindowFigures,
 )
 from feedback_svc.clients import EvaluationClient, TrackingClient, UpstreamRejected, UpstreamUnavailable
-from feedback_svc.common import Page, utcnow
+from feedback_svc.common import Page, owned_by, utcnow, written_by
 from feedback_svc.upstream import require_known_process
 
 
@@ -31,7 +31,7 @@ def today_in(tz: str, now: datetime | None = None) -> date:
     return (now or utcnow()).astimezone(ZoneInfo(tz)).date()
 
 
-async def _check_links(repository: ActionRepository, data: ActionCreate) -> None:
+async def _check_links(repository: ActionRepository, caller: Caller, data: ActionCreate) -> None:
     errors = []
     complaint_ids: dict[int, uuid.UUID] = {}
     for n, link in enumerate(data.links):
@@ -49,7 +49,8 @@ async def _check_links(repository: ActionRepository, data: ActionCreate) -> None
                 errors.append(
                     field_error(f"links.{n}.ref", f"`{instrument}:<dimension or item>`; {target!r} is neither")
                 )
-    known = await repository.existing_complaints(list(complaint_ids.values()))
+    # a partner bound to sources links only complaints it can see; others' are "no complaint", as on their routes
+    known = await repository.existing_complaints(list(complaint_ids.values()), caller.sources)
     errors += [
         field_error(f"links.{n}.ref", f"no complaint {cid}") for n, cid in complaint_ids.items() if cid not in known
     ]
@@ -68,7 +69,7 @@ async def create(
     if data.node_key is not None and data.process_key is None:
         raise invalid("process_key", "a node is named by its process: give `process_key` with `node_key`")
     repository = ActionRepository(session)
-    await _check_links(repository, data)
+    await _check_links(repository, caller, data)
     if data.process_key is not None:
         await require_known_process(tracking, data.process_key)
     now = utcnow()
@@ -81,6 +82,7 @@ async def create(
         status="open",
         process_key=data.process_key,
         node_key=data.node_key,
+        sources=written_by(caller),
         effectiveness_weeks=data.effectiveness_weeks,
         created_at=now,
         updated_at=now,
@@ -94,7 +96,7 @@ async def create(
             )
         ],
     )
-    return await get(session, evaluation, tz, action.id)
+    return await get(session, evaluation, tz, caller, action.id)
 
 
 async def transition(
@@ -107,7 +109,7 @@ async def transition(
 ) -> ActionPublic:
     repository = ActionRepository(session)
     action = await repository.get(action_id, for_update=True)
-    if action is None:
+    if action is None or not owned_by(caller, action.sources):
         raise NotFound(f"no corrective action {action_id}")
     if data.to not in rules.ALLOWED[action.status]:
         allowed = rules.allowed_from(action.status)
@@ -149,10 +151,11 @@ async def transition(
             )
         ],
     )
-    return await get(session, evaluation, tz, action.id)
+    return await get(session, evaluation, tz, caller, action.id)
 
 
-async def effectiveness(evaluation: EvaluationClient, action: CorrectiveAction) -> Effectiveness | None:
+async def effectiveness(evaluation: EvaluationClient, caller: Caller, action: CorrectiveAction) -> Effectiveness | None:
+    """Achievement before and after, as the caller may see it (a partner bound to sources: its own runs)."""
     if action.process_key is None or action.done_at is None:
         return None
     windows = rules.effectiveness_windows(action.done_at, action.effectiveness_weeks, utcnow())
@@ -165,10 +168,12 @@ async def effectiveness(evaluation: EvaluationClient, action: CorrectiveAction) 
     )
     try:
         before = await evaluation.achievement(
-            action.process_key, action.node_key, windows.before_start, windows.before_end
+            action.process_key, action.node_key, windows.before_start, windows.before_end, sources=caller.sources
         )
         after = (
-            await evaluation.achievement(action.process_key, action.node_key, windows.after_start, windows.after_end)
+            await evaluation.achievement(
+                action.process_key, action.node_key, windows.after_start, windows.after_end, sources=caller.sources
+            )
             if windows.after_end > windows.after_start
             else None
         )
@@ -209,10 +214,12 @@ def _summary(action: CorrectiveAction, today: date) -> ActionSummary:
     )
 
 
-async def get(session: AsyncSession, evaluation: EvaluationClient, tz: str, action_id: uuid.UUID) -> ActionPublic:
+async def get(
+    session: AsyncSession, evaluation: EvaluationClient, tz: str, caller: Caller, action_id: uuid.UUID
+) -> ActionPublic:
     repository = ActionRepository(session)
     action = await repository.get(action_id)
-    if action is None:
+    if action is None or not owned_by(caller, action.sources):
         raise NotFound(f"no corrective action {action_id}")
     return ActionPublic(
         **_summary(action, today_in(tz)).model_dump(),
@@ -226,7 +233,7 @@ async def get(session: AsyncSession, evaluation: EvaluationClient, tz: str, acti
         history=[
             ActionTransitionPublic.model_validate(t, from_attributes=True) for t in await repository.history(action_id)
         ],
-        effectiveness=await effectiveness(evaluation, action),
+        effectiveness=await effectiveness(evaluation, caller, action),
         created_at=action.created_at,
         updated_at=action.updated_at,
     )

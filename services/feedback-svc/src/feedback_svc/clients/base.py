@@ -7,7 +7,7 @@ An upstream that cannot be reached, times out or answers 5xx is *unavailable* (o
 from typing import Any
 
 import httpx
-from pledge_common.identity import service_headers
+from pledge_common.identity import Caller, identity_headers, service_headers
 from pledge_common.problems import ServiceUnavailable
 
 SERVICE_NAME = "feedback-svc"
@@ -58,8 +58,16 @@ class UpstreamClient:
         *,
         params: Any = None,
         json: Any = None,
+        sources: frozenset[str] | None = None,
     ) -> httpx.Response:
-        headers = service_headers(SERVICE_NAME, self._token)
+        """`sources`: ask on behalf of a caller bound to these source systems (the upstream binds its answer)."""
+        headers = (
+            service_headers(SERVICE_NAME, self._token)
+            if sources is None
+            else identity_headers(
+                Caller(sub=SERVICE_NAME, kind="service", scopes=frozenset({"admin"}), sources=sources), self._token
+            )
+        )
         try:
             response = await self.http.request(method, path, params=params, json=json, headers=headers)
         except httpx.TimeoutException:

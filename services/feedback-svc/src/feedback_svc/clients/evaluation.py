@@ -59,8 +59,17 @@ class EvaluationClient(UpstreamClient):
             params["cursor"] = body["next_cursor"]
         return judgments
 
-    async def achievement(self, process_key: str, node_key: str | None, start: datetime, end: datetime) -> Achievement:
-        """Achievement of a process (or one node) over [start, end)."""
+    async def achievement(
+        self,
+        process_key: str,
+        node_key: str | None,
+        start: datetime,
+        end: datetime,
+        *,
+        sources: frozenset[str] | None = None,
+    ) -> Achievement:
+        """Achievement of a process (or one node) over [start, end); of the runs of `sources` only when given
+        (evaluation-svc binds its reports to the sources of the identity it is sent)."""
         params: dict[str, str] = {
             "process": process_key,
             "from": start.isoformat(),
@@ -69,7 +78,8 @@ class EvaluationClient(UpstreamClient):
         }
         if node_key:
             params["node"] = node_key
-        body = self._json_or_reject(await self._request("GET", "/v1/reports/achievement", params=params))
+        response = await self._request("GET", "/v1/reports/achievement", params=params, sources=sources)
+        body = self._json_or_reject(response)
         return _achievement(body)
 
 

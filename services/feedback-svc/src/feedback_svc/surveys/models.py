@@ -37,6 +37,7 @@ class SurveyResponse(SQLModel, table=True):
     respondent_ref: str | None = None
     segment: str | None = None
     process_key: str | None = None
+    sources: list[str] | None = Field(default=None, sa_column=Column(ARRAY(Text), nullable=True))
     responded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from feedback_svc.common import owner_clause
 from feedback_svc.surveys.models import SurveyAnswer, SurveyImportance, SurveyInstrument, SurveyItem, SurveyResponse
 
 
@@ -20,10 +21,14 @@ class ResponseFilter:
     end: datetime | None = None
     segment: str | None = None
     process_key: str | None = None
+    caller_sources: frozenset[str] | None = None  # a partner bound to sources: the responses it sent
 
     def where(self) -> tuple[str, dict[str, Any]]:
         clauses = ["sr.instrument_key = :instrument_key"]
         params: dict[str, Any] = {"instrument_key": self.instrument_key}
+        owned = owner_clause("sr.sources", self.caller_sources, params)
+        if owned is not None:
+            clauses.append(owned)
         if self.start is not None:
             clauses.append("sr.responded_at >= :start")
             params["start"] = self.start

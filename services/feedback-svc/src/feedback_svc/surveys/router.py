@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, status
 from pledge_common.db import SessionDep
+from pledge_common.identity import CallerDep
 
 from feedback_svc.common import Bucket, check_period, timezone_named
 from feedback_svc.surveys import service
@@ -41,9 +42,11 @@ async def get_instrument(key: str, session: SessionDep) -> InstrumentPublic:
 
 
 @router.post("/{key}/responses", status_code=status.HTTP_201_CREATED, response_model=ResponsePublic)
-async def add_response(key: str, data: ResponseCreate, session: SessionDep, tracking: TrackingDep) -> ResponsePublic:
+async def add_response(
+    key: str, data: ResponseCreate, session: SessionDep, tracking: TrackingDep, caller: CallerDep
+) -> ResponsePublic:
     """One respondent's expectation and perception (1-7) of every item, and optional importance points."""
-    return await service.add_response(session, tracking, key, data)
+    return await service.add_response(session, tracking, caller, key, data)
 
 
 @router.get("/{key}/results", response_model=SurveyResults, response_model_by_alias=True)
@@ -51,6 +54,7 @@ async def survey_results(
     key: str,
     request: Request,
     session: SessionDep,
+    caller: CallerDep,
     start: Annotated[datetime | None, Query(alias="from")] = None,
     end: Annotated[datetime | None, Query(alias="to")] = None,
     group_by: Literal["segment", "period", "none"] = "none",
@@ -59,8 +63,9 @@ async def survey_results(
     segment: str | None = None,
     process_key: str | None = None,
 ) -> SurveyResults:
-    """Gaps (perception - expectation) per item and dimension, and the SERVQUAL score, with counts."""
+    """Gaps (perception - expectation) per item and dimension, and the SERVQUAL score, with counts (a partner
+    bound to source systems: of the responses it sent)."""
     check_period(start, end)
     zone = timezone_named(tz or request.app.state.settings.report_timezone)
-    where = ResponseFilter(key, start, end, segment, process_key)
+    where = ResponseFilter(key, start, end, segment, process_key, caller.sources)
     return await service.results(session, where, group_by, bucket, zone)

@@ -3,11 +3,12 @@
 import uuid
 from collections import Counter
 
+from pledge_common.identity import Caller
 from pledge_common.problems import Conflict, NotFound, Unprocessable, field_error, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_svc.clients import TrackingClient
-from feedback_svc.common import utcnow
+from feedback_svc.common import utcnow, written_by
 from feedback_svc.surveys.models import SurveyAnswer, SurveyImportance, SurveyInstrument, SurveyItem, SurveyResponse
 from feedback_svc.surveys.repository import ResponseFilter, SurveyRepository
 from feedback_svc.surveys.schemas import (
@@ -88,7 +89,7 @@ async def create_instrument(session: AsyncSession, data: InstrumentCreate) -> In
 
 
 async def add_response(
-    session: AsyncSession, tracking: TrackingClient, key: str, data: ResponseCreate
+    session: AsyncSession, tracking: TrackingClient, caller: Caller, key: str, data: ResponseCreate
 ) -> ResponsePublic:
     repository = SurveyRepository(session)
     instrument, items = await _instrument(repository, key)
@@ -120,6 +121,7 @@ async def add_response(
         respondent_ref=data.respondent_ref,
         segment=data.segment,
         process_key=data.process_key,
+        sources=written_by(caller),
         responded_at=data.responded_at or utcnow(),
         created_at=utcnow(),
     )
@@ -145,7 +147,7 @@ async def add_response(
     await repository.add_response(response, answers, importance)
     skipped = sum(a.skipped for a in answers)
     return ResponsePublic(
-        **response.model_dump(exclude={"created_at"}),
+        **response.model_dump(exclude={"created_at", "sources"}),
         answered=len(answers) - skipped,
         skipped=skipped,
         importance={i.dimension: i.points for i in importance} or None,

@@ -7,6 +7,7 @@ from uuid import UUID
 
 import msgspec
 from msgspec import Meta
+from pledge_common.instants import INSTANT_MESSAGE, within_bounds
 from pydantic import BaseModel, Field
 
 # The event format is checked by msgspec: one decoder for the single, bulk and NDJSON routes, which
@@ -100,6 +101,8 @@ def openapi_components() -> dict[str, Any]:
 
 def shape_error(event: EventIn) -> tuple[str, str] | None:
     """Rules between fields of one event: (field, message) of the first one broken."""
+    if not within_bounds(event.occurred_at):  # bulk items are read raw: the shared guard does not see them
+        return "occurred_at", INSTANT_MESSAGE
     is_node = event.type.startswith("node.")
     if is_node and event.node is None:
         return "node", f"{event.type} needs the node key"
