@@ -12,12 +12,13 @@ from typing import Any
 import httpx
 from pledge_common.identity import Caller, identity_headers
 from pledge_common.observability import current_request_id
-from pledge_common.problems import Forbidden, NotFound, Problem, problem_response
+from pledge_common.problems import BadRequest, Forbidden, NotFound, Problem, field_error, problem_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pledge_gateway.auth import Authenticator
 from pledge_gateway.config import Settings
 from pledge_gateway.meta import META_PATHS
+from pledge_gateway.paths import path_fault
 from pledge_gateway.proxy import forward
 from pledge_gateway.ratelimit import RateLimiter
 from pledge_gateway.routes import GATEWAY, PublicRoute, match_route, route_body_limit, route_timeout
@@ -82,12 +83,15 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if path in QUIET_PATHS:
+        raw_path: bytes | None = scope.get("raw_path")
+        fault = path_fault(raw_path.decode("latin-1") if raw_path else path)
+        if path in QUIET_PATHS and fault is None:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
         status = {"code": 500}
-        route = match_route(path)
+        # the route, and so the scope, is chosen from a path that has one form only (see paths.py)
+        route = match_route(path) if fault is None else None
         caller: Caller | None = None
 
         async def send_status(message: Message) -> None:
@@ -96,6 +100,9 @@ class EdgeMiddleware:
             await send(message)
 
         try:
+            if fault is not None:
+                message = f"the path holds {fault}; send it in its plain form"
+                raise BadRequest(message, errors=[field_error("path", message)])
             if route is None:
                 if path.startswith(("/v1/", "/internal")) or path == "/v1":
                     raise NotFound(f"no route for {path}")
