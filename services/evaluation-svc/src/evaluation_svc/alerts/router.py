@@ -7,11 +7,12 @@ from fastapi import APIRouter, Query, Request
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
 from pledge_common.problems import invalid
+from pledge_common.scopes import Scope, scoped
 
 from evaluation_svc.alerts import service
 from evaluation_svc.alerts.schemas import AlertAcknowledge, AlertLevel, AlertPage, AlertPublic, AlertState
 
-router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+router = APIRouter(prefix="/v1/alerts", tags=["alerts"], dependencies=scoped(Scope.reports_read, Scope.alerts_manage))
 
 
 @router.get("", response_model=AlertPage)
