@@ -135,7 +135,10 @@ class KeyVerifier:
             scopes=frozenset(row.scopes),
             sources=frozenset(row.sources) if row.sources is not None else None,
         )
-        overrides = {name: RateLimit(**limit) for name, limit in (row.rate_limits or {}).items()}
+        overrides = {
+            name: RateLimit.within_bounds(limit["rate"], limit["burst"])
+            for name, limit in (row.rate_limits or {}).items()
+        }
         own_limits = MappingProxyType(overrides) if overrides else NO_OVERRIDES
         return CachedKey(row.id, caller, valid_until, rate_limits=own_limits)
 
