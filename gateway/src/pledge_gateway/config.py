@@ -91,6 +91,14 @@ class Settings(ServiceSettings):
         description='buckets by "default", a scope ("events:write") or a route ("POST /v1/events/bulk")',
     )
     redis_url: str = Field(default="", description="shared rate-limit state for several replicas")
+    wrong_secret_limit: RateLimit = Field(
+        default_factory=lambda: RateLimit(rate=1, burst=10),
+        description="wrong secrets hashed per client address and key prefix (past it: refused without hashing)",
+    )
+    auth_failure_limit: RateLimit = Field(
+        default_factory=lambda: RateLimit(rate=1, burst=30),
+        description="failed authentications allowed per client address (past it: 429 instead of 401)",
+    )
 
     # browser hygiene
     cors_origins: list[str] = Field(default_factory=list)

@@ -12,7 +12,15 @@ from typing import Any
 import httpx
 from pledge_common.identity import Caller, identity_headers
 from pledge_common.observability import current_request_id
-from pledge_common.problems import BadRequest, Forbidden, NotFound, Problem, field_error, problem_response
+from pledge_common.problems import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    Problem,
+    Unauthorized,
+    field_error,
+    problem_response,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pledge_gateway.auth import Authenticator
@@ -109,9 +117,14 @@ class EdgeMiddleware:
                 await (self.meta if path in META_PATHS else self.app)(scope, receive, send_status)
                 return
             gateway: Gateway = scope["app"].state.gateway
-            caller, own_limits = await gateway.authenticator.authenticate(
-                _header(scope, b"authorization"), _header(scope, b"x-api-key")
-            )
+            client = str(scope["client"][0]) if scope.get("client") else ""
+            try:
+                caller, own_limits = await gateway.authenticator.authenticate(
+                    _header(scope, b"authorization"), _header(scope, b"x-api-key"), client
+                )
+            except Unauthorized:
+                await gateway.limiter.failed_authentication(client)  # 429 once this address has failed too often
+                raise
             needed = route.scope_for(scope["method"])
             if not caller.has_scope(needed):
                 raise Forbidden(f"this operation needs the scope `{needed}`", required_scope=needed.value)

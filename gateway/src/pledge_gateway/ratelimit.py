@@ -179,6 +179,20 @@ class RateLimiter:
             )
         return decision
 
+    async def failed_authentication(self, client: str) -> None:
+        """Counts a failed authentication from `client` (an address); 429 problem once its allowance is used up.
+
+        Apart from the per-caller buckets (a failure has no caller) and always on: answering 401s without limit
+        lets anyone try credentials, and wrong secrets of real key prefixes each cost a slow hash."""
+        limit = self.settings.auth_failure_limit
+        allowed, tokens = await self.store.take(f"authfail:{client}", limit)
+        if not allowed:
+            decision = Decision(allowed, limit, tokens)
+            raise TooManyRequests(
+                f"too many failed authentications from this address; retry in {decision.retry_after}s",
+                headers={k.decode(): v.decode() for k, v in decision.headers()},
+            )
+
     async def aclose(self) -> None:
         if isinstance(self.store, RedisStore):
             await self.store.aclose()
