@@ -80,6 +80,10 @@ class Settings(ServiceSettings):
         }
     )
     jwt_leeway_seconds: int = 30
+    metrics_token: str = Field(
+        default="",
+        description="bearer token that may read /metrics (for Prometheus); credentials with `admin` always may",
+    )
 
     # limits
     rate_limit_enabled: bool = True
