@@ -7,6 +7,9 @@ from typing import Any
 import httpx
 import pytest
 from conftest import GatewayFactory
+from pledge_gateway.config import MIN_RATE
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 PROBLEM = "application/problem+json"
 SEGMENT = "/v1/segments/a/b"  # definitions:read
@@ -99,6 +102,10 @@ BAD_OVERRIDES = [
     ({"GET /v1/reports": {"rate": 1, "burst": 1}}, "rate_limits.GET /v1/reports"),
     ({"default": {"rate": 0, "burst": 1}}, "rate_limits.default.rate"),
     ({"default": {"rate": -1, "burst": 1}}, "rate_limits.default.rate"),
+    ({"default": {"rate": 1e-320, "burst": 1}}, "rate_limits.default.rate"),
+    ({"default": {"rate": 0.0009, "burst": 1}}, "rate_limits.default.rate"),
+    ({"default": {"rate": 1e7, "burst": 1}}, "rate_limits.default.rate"),
+    ({"default": {"rate": 1, "burst": 10**10}}, "rate_limits.default.burst"),
     ({"default": {"rate": "fast", "burst": 1}}, "rate_limits.default.rate"),
     ({"default": {"rate": 1, "burst": 0}}, "rate_limits.default.burst"),
     ({"default": {"rate": 1, "burst": 1.5}}, "rate_limits.default.burst"),
@@ -148,3 +155,22 @@ async def test_patching_an_unknown_key_is_404(make_gateway: GatewayFactory, admi
         )
     assert answer.status_code == 404
     assert answer.headers["content-type"] == PROBLEM
+
+
+async def test_a_stored_override_below_the_bounds_never_turns_requests_into_500s(
+    make_gateway: GatewayFactory, admin_key: str, engine: AsyncEngine
+) -> None:
+    # a value written before the bounds existed: the edge applies it within them, and shows it so
+    async with make_gateway(rate_limits=LIMITS) as gw:
+        created = await post_key(gw, admin_key, "tiny", rate_limits={"definitions:read": {"rate": 1, "burst": 2}})
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE api_keys SET rate_limits = CAST(:limits AS jsonb) WHERE id = CAST(:id AS uuid)"),
+                {"limits": '{"definitions:read": {"rate": 1e-320, "burst": 2}}', "id": created.json()["id"]},
+            )
+        answers = [await gw.get(SEGMENT, headers=auth(created.json()["key"])) for _ in range(3)]
+        shown = await gw.get(f"/v1/api-keys/{created.json()['id']}", headers=auth(admin_key))
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert int(answers[2].headers["retry-after"]) == 1000  # one token at the lowest rate, 0.001/s
+    assert shown.status_code == 200
+    assert shown.json()["rate_limits"] == {"definitions:read": {"rate": MIN_RATE, "burst": 2}}

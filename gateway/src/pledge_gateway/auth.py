@@ -32,7 +32,6 @@ from pledge_gateway.routes import ALL_SCOPES
 log = logging.getLogger("pledge.gateway.auth")
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pledge"'}
 CACHE_LIMIT = 50_000
-FAILED_SECRETS = RateLimit(rate=1, burst=10)
 ANONYMOUS_ADMIN = Caller(sub="anonymous", kind="user", scopes=frozenset({"admin"}), sources=None)
 NO_OVERRIDES: Mapping[str, RateLimit] = MappingProxyType({})
 
@@ -51,13 +50,18 @@ class CachedKey:
 
 
 class KeyVerifier:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], cache_seconds: float) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], cache_seconds: float, wrong_secrets: RateLimit
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.cache_seconds = cache_seconds
+        self.wrong_secrets = wrong_secrets
         self.cache: dict[bytes, CachedKey] = {}
         self.inflight: dict[bytes, asyncio.Future[CachedKey]] = {}
-        # wrong secrets for a known prefix: each one costs a slow hash, so they are rationed per prefix
-        self.failures: dict[str, tuple[float, float]] = {}
+        # wrong secrets for a known prefix: each one costs a slow hash, so they are rationed per client address
+        # and prefix. Never per prefix alone: anyone who knows a prefix (it is not secret) could then keep its
+        # holder locked out with one wrong secret a second.
+        self.failures: dict[tuple[str, str], tuple[float, float]] = {}
         # the SHA-256 of the last key that verified per prefix: its holder is never rationed (nor re-hashed)
         self.known_good: dict[str, bytes] = {}
 
@@ -65,18 +69,40 @@ class KeyVerifier:
         for digest in [d for d, entry in self.cache.items() if entry.key_id == key_id]:
             self.cache.pop(digest, None)
 
-    async def verify(self, key: str) -> tuple[Caller, Mapping[str, RateLimit]]:
-        """The key's caller and its own rate limits; 401 problem for a key that is not usable."""
+    async def verify(self, key: str, client: str = "") -> tuple[Caller, Mapping[str, RateLimit]]:
+        """The key's caller and its own rate limits; 401 problem for a key that is not usable.
+
+        `client`: the caller's address, which wrong secrets are rationed by."""
         digest = hashlib.sha256(key.encode()).digest()
         entry = self.cache.get(digest)
         now = time.monotonic()
         if entry is None or entry.valid_until <= now:
-            entry = await self._verify_once(digest, key)
+            parsed = material.parse_key(key)
+            if parsed is not None and self._rationed(client, parsed.prefix, digest, now):
+                # not cached: the answer holds for this address only
+                raise unauthorized("too many wrong secrets for this key from this address; try again later")
+            entry = await self._verify_once(digest, key, client)
         if entry.caller is None:
             raise unauthorized(entry.problem)
         return entry.caller, entry.rate_limits
 
-    async def _verify_once(self, digest: bytes, key: str) -> CachedKey:
+    def _rationed(self, client: str, prefix: str, digest: bytes, now: float) -> bool:
+        """Whether this address has used up its wrong secrets for this prefix (the last good key never is)."""
+        if self.known_good.get(prefix) == digest:
+            return False
+        limit = self.wrong_secrets
+        tokens, last = self.failures.get((client, prefix), (float(limit.burst), now))
+        return min(float(limit.burst), tokens + (now - last) * limit.rate) < 1
+
+    def _failed(self, client: str, prefix: str, now: float) -> None:
+        limit = self.wrong_secrets
+        tokens, last = self.failures.get((client, prefix), (float(limit.burst), now))
+        tokens = min(float(limit.burst), tokens + (now - last) * limit.rate)
+        if len(self.failures) >= CACHE_LIMIT:
+            self.failures.clear()
+        self.failures[(client, prefix)] = (tokens - 1, now)
+
+    async def _verify_once(self, digest: bytes, key: str, client: str) -> CachedKey:
         """Concurrent requests with the same key share one slow verification."""
         pending = self.inflight.get(digest)
         if pending is not None:
@@ -84,7 +110,7 @@ class KeyVerifier:
         future: asyncio.Future[CachedKey] = asyncio.get_running_loop().create_future()
         self.inflight[digest] = future
         try:
-            entry = await self._lookup(key, digest)
+            entry = await self._lookup(key, digest, client)
             if len(self.cache) >= CACHE_LIMIT:
                 self.cache.clear()
             self.cache[digest] = entry
@@ -97,7 +123,7 @@ class KeyVerifier:
         finally:
             self.inflight.pop(digest, None)
 
-    async def _lookup(self, key: str, digest: bytes) -> CachedKey:
+    async def _lookup(self, key: str, digest: bytes, client: str) -> CachedKey:
         now_mono = time.monotonic()
         negative_until = now_mono + self.cache_seconds
         nil = uuid.UUID(int=0)
@@ -109,15 +135,9 @@ class KeyVerifier:
         if row is None:
             return CachedKey(nil, None, negative_until, "the API key is not valid")
         if self.known_good.get(parsed.prefix) != digest:
-            tokens, last = self.failures.get(parsed.prefix, (float(FAILED_SECRETS.burst), now_mono))
-            tokens = min(float(FAILED_SECRETS.burst), tokens + (now_mono - last) * FAILED_SECRETS.rate)
-            if tokens < 1:
-                return CachedKey(row.id, None, negative_until, "too many wrong secrets for this key; try again later")
             matches = await asyncio.to_thread(material.secret_matches, parsed.secret, row.salt, row.secret_hash)
             if not matches:
-                if len(self.failures) >= CACHE_LIMIT:
-                    self.failures.clear()
-                self.failures[parsed.prefix] = (tokens - 1, now_mono)
+                self._failed(client, parsed.prefix, now_mono)
                 return CachedKey(row.id, None, negative_until, "the API key is not valid")
             if len(self.known_good) >= CACHE_LIMIT:
                 self.known_good.clear()
@@ -136,7 +156,10 @@ class KeyVerifier:
             sources=frozenset(row.sources) if row.sources is not None else None,
             owner=str(row.owner_id),
         )
-        overrides = {name: RateLimit(**limit) for name, limit in (row.rate_limits or {}).items()}
+        overrides = {
+            name: RateLimit.within_bounds(limit["rate"], limit["burst"])
+            for name, limit in (row.rate_limits or {}).items()
+        }
         own_limits = MappingProxyType(overrides) if overrides else NO_OVERRIDES
         return CachedKey(row.id, caller, valid_until, rate_limits=own_limits)
 
@@ -252,21 +275,21 @@ class JwtVerifier:
 class Authenticator:
     def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], http: httpx.AsyncClient):
         self.enabled = settings.auth_enabled
-        self.keys = KeyVerifier(sessionmaker, settings.key_cache_seconds)
+        self.keys = KeyVerifier(sessionmaker, settings.key_cache_seconds, settings.wrong_secret_limit)
         self.jwt = JwtVerifier(settings, http)
 
     def forget_key(self, key_id: uuid.UUID) -> None:
         self.keys.forget(key_id)
 
     async def authenticate(
-        self, authorization: str | None, api_key: str | None
+        self, authorization: str | None, api_key: str | None, client: str = ""
     ) -> tuple[Caller, Mapping[str, RateLimit]]:
         """The caller behind `X-API-Key` or `Authorization: Bearer <key or JWT>` and the rate limits of its own
-        (an API key's overrides; none for users); 401 otherwise."""
+        (an API key's overrides; none for users); 401 otherwise. `client`: the caller's address."""
         if not self.enabled:
             return ANONYMOUS_ADMIN, NO_OVERRIDES
         if api_key:
-            return await self.keys.verify(api_key.strip())
+            return await self.keys.verify(api_key.strip(), client)
         if not authorization:
             raise unauthorized("credentials are required: an API key (X-API-Key) or a bearer token")
         scheme, _, token = authorization.partition(" ")
@@ -274,7 +297,7 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token:
             raise unauthorized("the Authorization header must be `Bearer <API key or token>`")
         if material.looks_like_key(token):
-            return await self.keys.verify(token)
+            return await self.keys.verify(token, client)
         return await self.jwt.verify(token), NO_OVERRIDES
 
 

@@ -1,19 +1,34 @@
 """Gateway settings: environment variables prefixed `GATEWAY_` (DATABASE_URL as fallback)."""
 
+import math
+
 from pledge_common.settings import ServiceSettings
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 MIB = 1024 * 1024
+# A bucket's bounds: below MIN_RATE (one request in about 17 minutes) the seconds to wait overflow what a
+# header or a timer can hold; above MAX_RATE a bucket is no limit at all.
+MIN_RATE = 0.001
+MAX_RATE = 1_000_000.0
+MAX_BURST = 1_000_000_000
 
 
 class RateLimit(BaseModel):
     """A token bucket: `rate` requests per second on average, bursts of up to `burst`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    rate: float = Field(gt=0)
-    burst: int = Field(ge=1)
+    rate: float = Field(ge=MIN_RATE, le=MAX_RATE)
+    burst: int = Field(ge=1, le=MAX_BURST)
+
+    @classmethod
+    def within_bounds(cls, rate: float, burst: int) -> "RateLimit":
+        """A limit read back from storage, brought within the bounds (it may predate them): never an error."""
+        rate = float(rate)
+        if math.isnan(rate):
+            rate = MIN_RATE
+        return cls(rate=min(max(rate, MIN_RATE), MAX_RATE), burst=min(max(int(burst), 1), MAX_BURST))
 
 
 class Settings(ServiceSettings):
@@ -65,6 +80,10 @@ class Settings(ServiceSettings):
         }
     )
     jwt_leeway_seconds: int = 30
+    metrics_token: str = Field(
+        default="",
+        description="bearer token that may read /metrics (for Prometheus); credentials with `admin` always may",
+    )
 
     # limits
     rate_limit_enabled: bool = True
@@ -76,6 +95,14 @@ class Settings(ServiceSettings):
         description='buckets by "default", a scope ("events:write") or a route ("POST /v1/events/bulk")',
     )
     redis_url: str = Field(default="", description="shared rate-limit state for several replicas")
+    wrong_secret_limit: RateLimit = Field(
+        default_factory=lambda: RateLimit(rate=1, burst=10),
+        description="wrong secrets hashed per client address and key prefix (past it: refused without hashing)",
+    )
+    auth_failure_limit: RateLimit = Field(
+        default_factory=lambda: RateLimit(rate=1, burst=30),
+        description="failed authentications allowed per client address (past it: 429 instead of 401)",
+    )
 
     # browser hygiene
     cors_origins: list[str] = Field(default_factory=list)

@@ -2,28 +2,41 @@
 either the gateway's own endpoint or the service behind the route. Raw ASGI: the hot path stays short.
 """
 
+import hmac
 import json
 import logging
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from pledge_common.identity import Caller, identity_headers
 from pledge_common.observability import current_request_id
-from pledge_common.problems import Forbidden, NotFound, Problem, problem_response
+from pledge_common.problems import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    Problem,
+    Unauthorized,
+    field_error,
+    problem_response,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pledge_gateway.auth import Authenticator
-from pledge_gateway.config import Settings
+from pledge_gateway.config import RateLimit, Settings
 from pledge_gateway.meta import META_PATHS
+from pledge_gateway.paths import path_fault
 from pledge_gateway.proxy import forward
 from pledge_gateway.ratelimit import RateLimiter
 from pledge_gateway.routes import GATEWAY, PublicRoute, match_route, route_body_limit, route_timeout
+from pledge_gateway.routes import Scope as ApiScope
 
 access_log = logging.getLogger("pledge.gateway.access")
 QUIET_PATHS = frozenset({"/healthz", "/metrics"})
+METRICS_PATH = "/metrics"
 
 
 class Gateway:
@@ -82,12 +95,18 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if path in QUIET_PATHS:
+        raw_path: bytes | None = scope.get("raw_path")
+        fault = path_fault(raw_path.decode("latin-1") if raw_path else path)
+        if path in QUIET_PATHS and fault is None and path != METRICS_PATH:
             await self.app(scope, receive, send)
+            return
+        if path == METRICS_PATH and fault is None:
+            await self._metrics(scope, receive, send)
             return
         started = time.perf_counter()
         status = {"code": 500}
-        route = match_route(path)
+        # the route, and so the scope, is chosen from a path that has one form only (see paths.py)
+        route = match_route(path) if fault is None else None
         caller: Caller | None = None
 
         async def send_status(message: Message) -> None:
@@ -96,15 +115,16 @@ class EdgeMiddleware:
             await send(message)
 
         try:
+            if fault is not None:
+                message = f"the path holds {fault}; send it in its plain form"
+                raise BadRequest(message, errors=[field_error("path", message)])
             if route is None:
                 if path.startswith(("/v1/", "/internal")) or path == "/v1":
                     raise NotFound(f"no route for {path}")
                 await (self.meta if path in META_PATHS else self.app)(scope, receive, send_status)
                 return
             gateway: Gateway = scope["app"].state.gateway
-            caller, own_limits = await gateway.authenticator.authenticate(
-                _header(scope, b"authorization"), _header(scope, b"x-api-key")
-            )
+            caller, own_limits = await _authenticate(gateway, scope)
             needed = route.scope_for(scope["method"])
             if not caller.has_scope(needed):
                 raise Forbidden(f"this operation needs the scope `{needed}`", required_scope=needed.value)
@@ -146,6 +166,39 @@ class EdgeMiddleware:
             await response(scope, receive, send_status)
         finally:
             _log_access(scope, route, caller, status["code"], time.perf_counter() - started)
+
+    async def _metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The gateway's metrics: for the metrics token (Prometheus) or credentials with the `admin` scope."""
+        gateway: Gateway = scope["app"].state.gateway
+        expected = gateway.settings.metrics_token
+        scheme, _, token = (_header(scope, b"authorization") or "").partition(" ")
+        if expected and scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode()):
+            await self.app(scope, receive, send)
+            return
+        try:
+            caller, _ = await _authenticate(gateway, scope)
+            if not caller.has_scope(ApiScope.admin):
+                raise Forbidden("metrics need the metrics token or the scope `admin`", required_scope="admin")
+        except Problem as problem:
+            response = problem_response(
+                problem.status, problem.title, problem.detail, instance=METRICS_PATH, headers=problem.headers,
+                **problem.extra,
+            )  # fmt: skip
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+async def _authenticate(gateway: Gateway, scope: Scope) -> tuple[Caller, Mapping[str, RateLimit]]:
+    """The caller behind the request's credentials; a failure counts against the client's address."""
+    client = str(scope["client"][0]) if scope.get("client") else ""
+    try:
+        return await gateway.authenticator.authenticate(
+            _header(scope, b"authorization"), _header(scope, b"x-api-key"), client
+        )
+    except Unauthorized:
+        await gateway.limiter.failed_authentication(client)  # 429 once this address has failed too often
+        raise
 
 
 def _log_access(scope: Scope, route: PublicRoute | None, caller: Caller | None, status: int, elapsed: float) -> None:

@@ -27,6 +27,7 @@ from pledge_gateway.routes import GATEWAY, SERVICES, match_route
 
 log = logging.getLogger("pledge.gateway.meta")
 GATEWAY_RESPONSES = {
+    "400": "the path is not in its one plain form (a dot segment, an encoded slash, a backslash, an empty segment)",
     "401": "no or invalid credentials",
     "403": "the credentials lack the scope this route needs",
     "413": "the request body is too large",

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 import aiohttp
 import httpx
 from pledge_common.problems import (
+    BadRequest,
     GatewayTimeout,
     PayloadTooLarge,
     Problem,
     ServiceUnavailable,
+    field_error,
 )
 from starlette.types import Message, Receive, Scope, Send
 
@@ -163,6 +165,10 @@ async def forward(
         content=content,
         extensions={"timeout": timeout.as_dict()},
     )
+    if request.url.path != scope["path"]:
+        # the edge matched `scope["path"]`: never forward a path the client library has read differently
+        message = "the path cannot be forwarded in the form it was matched"
+        raise BadRequest(message, errors=[field_error("path", message)])
     try:
         response = await client.send(request, stream=True)
     except (httpx.HTTPError, aiohttp.ClientError, OSError) as err:

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from pledge_common.identity import Caller
 from pledge_common.problems import TooManyRequests
 
-from pledge_gateway.config import RateLimit, Settings
+from pledge_gateway.config import MIN_RATE, RateLimit, Settings
 from pledge_gateway.routes import PublicRoute
 
 log = logging.getLogger("pledge.gateway.ratelimit")
@@ -24,21 +24,25 @@ class Decision:
     tokens: float  # left after this request
 
     @property
+    def rate(self) -> float:
+        return max(self.limit.rate, MIN_RATE)  # never a division that overflows, whatever the limit says
+
+    @property
     def remaining(self) -> int:
         return max(0, math.floor(self.tokens))
 
     @property
     def retry_after(self) -> int:
         """Whole seconds until one token is back (0 when allowed)."""
-        return 0 if self.allowed else max(1, math.ceil((1 - self.tokens) / self.limit.rate))
+        return 0 if self.allowed else max(1, math.ceil((1 - self.tokens) / self.rate))
 
     @property
     def reset(self) -> int:
         """Whole seconds until the bucket is full again."""
-        return max(0, math.ceil((self.limit.burst - self.tokens) / self.limit.rate))
+        return max(0, math.ceil((self.limit.burst - self.tokens) / self.rate))
 
     def headers(self) -> list[tuple[bytes, bytes]]:
-        window = max(1, math.ceil(self.limit.burst / self.limit.rate))
+        window = max(1, math.ceil(self.limit.burst / self.rate))
         values = [
             (b"ratelimit-limit", str(self.limit.burst)),
             (b"ratelimit-remaining", str(self.remaining)),
@@ -174,6 +178,20 @@ class RateLimiter:
                 headers={k.decode(): v.decode() for k, v in decision.headers()},
             )
         return decision
+
+    async def failed_authentication(self, client: str) -> None:
+        """Counts a failed authentication from `client` (an address); 429 problem once its allowance is used up.
+
+        Apart from the per-caller buckets (a failure has no caller) and always on: answering 401s without limit
+        lets anyone try credentials, and wrong secrets of real key prefixes each cost a slow hash."""
+        limit = self.settings.auth_failure_limit
+        allowed, tokens = await self.store.take(f"authfail:{client}", limit)
+        if not allowed:
+            decision = Decision(allowed, limit, tokens)
+            raise TooManyRequests(
+                f"too many failed authentications from this address; retry in {decision.retry_after}s",
+                headers={k.decode(): v.decode() for k, v in decision.headers()},
+            )
 
     async def aclose(self) -> None:
         if isinstance(self.store, RedisStore):

@@ -8,28 +8,15 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+# the vocabulary is shared with the services, which check the same scopes again on their own routes
+from pledge_common.scopes import ALL_SCOPES as ALL_SCOPES
+from pledge_common.scopes import READ_METHODS as READ_METHODS
+from pledge_common.scopes import Scope as Scope
+
 from pledge_gateway.config import Settings
 
 GATEWAY = "gateway"
 SERVICES = ("commitment", "tracking", "evaluation", "feedback")
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class Scope(StrEnum):
-    definitions_read = "definitions:read"
-    definitions_write = "definitions:write"
-    events_write = "events:write"
-    tickets_read = "tickets:read"
-    reports_read = "reports:read"
-    alerts_manage = "alerts:manage"
-    feedback_read = "feedback:read"
-    feedback_write = "feedback:write"
-    complaints_read = "complaints:read"
-    complaints_manage = "complaints:manage"
-    admin = "admin"
-
-
-ALL_SCOPES = frozenset(s.value for s in Scope)
 
 
 class Timeout(StrEnum):

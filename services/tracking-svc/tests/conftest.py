@@ -102,7 +102,10 @@ def ev(
 
 def caller_headers(settings: Settings, sources: set[str] | None) -> dict[str, str]:
     caller = Caller(
-        sub="partner", kind="key", scopes=frozenset(), sources=frozenset(sources) if sources is not None else None
+        sub="partner",
+        kind="key",
+        scopes=frozenset({"events:write", "tickets:read"}),
+        sources=frozenset(sources) if sources is not None else None,
     )
     return identity_headers(caller, settings.service_token)
 

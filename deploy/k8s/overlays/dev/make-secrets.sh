@@ -20,6 +20,7 @@ create() {  # name, then key=value pairs
 }
 
 create pledge-service-token "token=$(rand)"
+create pledge-metrics-token "token=$(rand)"
 admin="$(rand)"
 create pledge-db-admin "password=$admin" "url=postgresql://postgres:${admin}@${host}/pledge"
 for s in commitment tracking evaluation feedback gateway; do

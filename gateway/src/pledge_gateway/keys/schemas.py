@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from pledge_gateway.config import MAX_BURST, MAX_RATE, MIN_RATE
 from pledge_gateway.routes import Scope
 
 
@@ -14,8 +15,10 @@ class RateLimitOverride(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    rate: float = Field(gt=0, le=1_000_000, description="requests per second on average")
-    burst: int = Field(ge=1, le=1_000_000_000, description="requests at once")
+    rate: float = Field(
+        ge=MIN_RATE, le=MAX_RATE, description=f"requests per second on average, {MIN_RATE:g} to {MAX_RATE:g}"
+    )
+    burst: int = Field(ge=1, le=MAX_BURST, description="requests at once")
 
 
 RateLimitOverrides = dict[Annotated[str, StringConstraints(min_length=1, max_length=200)], RateLimitOverride]

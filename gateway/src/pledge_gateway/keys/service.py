@@ -9,6 +9,7 @@ from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import Conflict, NotFound, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pledge_gateway.config import RateLimit
 from pledge_gateway.keys import material
 from pledge_gateway.keys.models import ApiKey
 from pledge_gateway.keys.repository import ApiKeyRepository
@@ -39,7 +40,11 @@ def to_public(key: ApiKey, now: datetime | None = None) -> ApiKeyPublic:
         revoked_at=key.revoked_at,
         replaced_by=key.replaced_by,
         owner_id=key.owner_id,
-        rate_limits={name: RateLimitOverride(**limit) for name, limit in (key.rate_limits or {}).items()},
+        # as the edge applies them (a stored value from before the bounds is shown within them)
+        rate_limits={
+            name: RateLimitOverride(**RateLimit.within_bounds(limit["rate"], limit["burst"]).model_dump())
+            for name, limit in (key.rate_limits or {}).items()
+        },
     )
 
 

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
 from pledge_common.pagination import decode_cursor, encode_cursor, int32
+from pledge_common.scopes import Scope, scoped
 
 from commitment_svc.agreements import service
 from commitment_svc.agreements.models import AgreementRow
@@ -22,7 +23,9 @@ from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
 from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, Limit
 from commitment_svc.core.schemas import KEY_PATTERN, Page
 
-router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
+router = APIRouter(
+    prefix="/v1/agreements", tags=["agreements"], dependencies=scoped(Scope.definitions_read, Scope.definitions_write)
+)
 
 
 @router.get("")

@@ -2,6 +2,7 @@ from fastapi import APIRouter, Request, Response, status
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
 from pledge_common.pagination import decode_cursor, encode_cursor
+from pledge_common.scopes import Scope, scoped
 
 from commitment_svc.calendars import service
 from commitment_svc.calendars.repository import CalendarRepository
@@ -11,7 +12,9 @@ from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
 from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit, MergePatch
 from commitment_svc.core.schemas import Page, created
 
-router = APIRouter(prefix="/v1/calendars", tags=["calendars"])
+router = APIRouter(
+    prefix="/v1/calendars", tags=["calendars"], dependencies=scoped(Scope.definitions_read, Scope.definitions_write)
+)
 
 
 @router.get("")

@@ -7,6 +7,7 @@ from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
 from pledge_common.pagination import decode_cursor, encode_cursor, int32
 from pledge_common.problems import invalid
+from pledge_common.scopes import Scope, scoped
 
 from commitment_svc.commitments import service
 from commitment_svc.commitments.models import CommitmentVersion
@@ -25,7 +26,9 @@ from commitment_svc.core.models import now_utc
 from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, Limit
 from commitment_svc.core.schemas import KEY_PATTERN, Page
 
-router = APIRouter(prefix="/v1/commitments", tags=["commitments"])
+router = APIRouter(
+    prefix="/v1/commitments", tags=["commitments"], dependencies=scoped(Scope.definitions_read, Scope.definitions_write)
+)
 KeyQuery = Annotated[str | None, Query(pattern=KEY_PATTERN)]
 
 

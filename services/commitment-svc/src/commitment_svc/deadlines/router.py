@@ -1,10 +1,11 @@
 from fastapi import APIRouter
 from pledge_common.db import SessionDep
+from pledge_common.scopes import Scope, scoped
 
 from commitment_svc.deadlines import service
 from commitment_svc.deadlines.schemas import DeadlinePreview, DeadlinePreviewRequest
 
-router = APIRouter(prefix="/v1/deadlines", tags=["deadlines"])
+router = APIRouter(prefix="/v1/deadlines", tags=["deadlines"], dependencies=scoped(Scope.definitions_read))
 
 
 @router.post("/preview")

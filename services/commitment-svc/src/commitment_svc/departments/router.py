@@ -2,6 +2,7 @@ from fastapi import APIRouter, Request, Response, status
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
 from pledge_common.pagination import decode_cursor, encode_cursor
+from pledge_common.scopes import Scope, scoped
 
 from commitment_svc.core.etags import set_etag
 from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
@@ -11,7 +12,9 @@ from commitment_svc.departments import service
 from commitment_svc.departments.repository import DepartmentRepository
 from commitment_svc.departments.schemas import DepartmentPublic, DepartmentUpsert
 
-router = APIRouter(prefix="/v1/departments", tags=["departments"])
+router = APIRouter(
+    prefix="/v1/departments", tags=["departments"], dependencies=scoped(Scope.definitions_read, Scope.definitions_write)
+)
 
 
 @router.get("")

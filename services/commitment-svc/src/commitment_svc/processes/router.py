@@ -3,6 +3,7 @@ from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
 from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import NotFound
+from pledge_common.scopes import Scope, scoped
 
 from commitment_svc.core.etags import set_etag
 from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
@@ -12,7 +13,9 @@ from commitment_svc.processes import service
 from commitment_svc.processes.repository import ProcessRepository
 from commitment_svc.processes.schemas import NodePublic, NodeUpsert, ProcessPublic, ProcessUpsert
 
-router = APIRouter(prefix="/v1/processes", tags=["processes"])
+router = APIRouter(
+    prefix="/v1/processes", tags=["processes"], dependencies=scoped(Scope.definitions_read, Scope.definitions_write)
+)
 
 
 @router.get("")

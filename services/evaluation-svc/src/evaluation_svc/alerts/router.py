@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
 from pledge_common.problems import invalid
+from pledge_common.scopes import Scope, scoped
 
 from evaluation_svc.alerts import service
 from evaluation_svc.alerts.schemas import (
@@ -19,7 +20,7 @@ from evaluation_svc.alerts.schemas import (
     AlertUpdate,
 )
 
-router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+router = APIRouter(prefix="/v1/alerts", tags=["alerts"], dependencies=scoped(Scope.reports_read, Scope.alerts_manage))
 ACKNOWLEDGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such alert"},
     409: {"description": "the alert was resolved (its run ended) before anyone acknowledged it"},

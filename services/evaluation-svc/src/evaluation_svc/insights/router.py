@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pledge_common.db import SessionDep
 from pledge_common.problems import invalid
+from pledge_common.scopes import Scope, scoped
 
 from evaluation_svc.config import Settings
 from evaluation_svc.insights import service
@@ -15,7 +16,7 @@ from evaluation_svc.reports.repository import Window
 from evaluation_svc.reports.router import make_query
 from evaluation_svc.settlement.router import context as settlement_context
 
-router = APIRouter(tags=["insights"])
+router = APIRouter(tags=["insights"], dependencies=scoped(Scope.reports_read))
 DEFAULT_DAYS = 30
 
 

@@ -6,13 +6,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pledge_common.db import SessionDep
 from pledge_common.problems import invalid
+from pledge_common.scopes import Scope, scoped
 
 from evaluation_svc.config import Settings
 from evaluation_svc.reports import service
 from evaluation_svc.reports.query import FilterDep, PeriodDep, ReportQuery, build_query
 from evaluation_svc.reports.schemas import AchievementReport, NodeRunPage, StatusReport
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=scoped(Scope.reports_read))
 
 
 async def make_query(

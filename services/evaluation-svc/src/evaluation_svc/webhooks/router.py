@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
 from pledge_common.problems import invalid
+from pledge_common.scopes import Scope, scoped
 
 from evaluation_svc.webhooks import service
 from evaluation_svc.webhooks.schemas import (
@@ -18,7 +19,7 @@ from evaluation_svc.webhooks.schemas import (
     WebhookUpdate,
 )
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], dependencies=scoped(Scope.alerts_manage))
 
 
 @router.post("", response_model=WebhookCreated, status_code=201)

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
+from pledge_common.scopes import Scope, scoped
 
 from feedback_svc.actions import service
 from feedback_svc.actions.repository import ActionFilter
@@ -14,7 +15,11 @@ from feedback_svc.actions.schemas import ActionCreate, ActionPublic, ActionSumma
 from feedback_svc.common import Page
 from feedback_svc.upstream import EvaluationDep, TrackingDep
 
-router = APIRouter(prefix="/v1/corrective-actions", tags=["corrective actions"])
+router = APIRouter(
+    prefix="/v1/corrective-actions",
+    tags=["corrective actions"],
+    dependencies=scoped(Scope.complaints_read, Scope.complaints_manage),
+)
 
 
 def _tz(request: Request) -> str:

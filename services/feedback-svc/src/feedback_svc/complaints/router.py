@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, BackgroundTasks, Query, Request, status
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
+from pledge_common.scopes import Scope, scoped
 
 from feedback_svc.common import Bucket, Page, check_period, timezone_named
 from feedback_svc.complaints import metrics, service
@@ -23,7 +24,9 @@ from feedback_svc.complaints.workflow import Severity, Status
 from feedback_svc.config import Settings
 from feedback_svc.upstream import EvaluationDep, TrackingDep
 
-router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
+router = APIRouter(
+    prefix="/v1/complaints", tags=["complaints"], dependencies=scoped(Scope.complaints_read, Scope.complaints_manage)
+)
 Start = Annotated[datetime | None, Query(alias="from", description="received at or after (ISO 8601 with offset)")]
 End = Annotated[datetime | None, Query(alias="to", description="received before (ISO 8601 with offset)")]
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
+from pledge_common.scopes import Scope, scoped
 
 from feedback_svc.common import Bucket, Page, check_period, timezone_named
 from feedback_svc.feedback import satisfaction, service
@@ -21,7 +22,9 @@ from feedback_svc.feedback.schemas import (
 )
 from feedback_svc.upstream import EvaluationDep, TrackingDep
 
-router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
+router = APIRouter(
+    prefix="/v1/feedback", tags=["feedback"], dependencies=scoped(Scope.feedback_read, Scope.feedback_write)
+)
 Start = Annotated[datetime | None, Query(alias="from", description="given at or after (ISO 8601 with offset)")]
 End = Annotated[datetime | None, Query(alias="to", description="given before (ISO 8601 with offset)")]
 

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, status
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
+from pledge_common.scopes import Scope, scoped
 
 from feedback_svc.common import Bucket, check_period, timezone_named
 from feedback_svc.surveys import service
@@ -20,7 +21,9 @@ from feedback_svc.surveys.schemas import (
 )
 from feedback_svc.upstream import TrackingDep
 
-router = APIRouter(prefix="/v1/surveys", tags=["surveys"])
+router = APIRouter(
+    prefix="/v1/surveys", tags=["surveys"], dependencies=scoped(Scope.feedback_read, Scope.feedback_write)
+)
 
 
 @router.get("", response_model=list[InstrumentSummary])

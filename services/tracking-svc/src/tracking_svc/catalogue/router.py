@@ -6,11 +6,16 @@ It answers whether events naming the process are accepted here, without asking c
 from fastapi import APIRouter, Path
 from pledge_common.db import SessionDep
 from pledge_common.problems import NotFound
+from pledge_common.scopes import Scope, scoped
 
 from tracking_svc.catalogue import repository as repo
 from tracking_svc.catalogue.schemas import KnownNodePublic, KnownProcessPublic
 
-router = APIRouter(prefix="/v1/known-processes", tags=["catalogue"])
+router = APIRouter(
+    prefix="/v1/known-processes",
+    tags=["catalogue"],
+    dependencies=scoped(Scope.definitions_read, Scope.definitions_write),
+)
 
 
 @router.get("/{key}", response_model=KnownProcessPublic, responses={404: {"description": "not in the copy"}})

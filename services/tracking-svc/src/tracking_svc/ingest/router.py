@@ -17,6 +17,7 @@ from pledge_common.problems import (
     field_error,
     invalid,
 )
+from pledge_common.scopes import Scope, scoped
 from pledge_common.textguard import NUL_ESCAPE
 
 from tracking_svc.config import Settings
@@ -33,7 +34,7 @@ from tracking_svc.ingest.schemas import (
 )
 from tracking_svc.ingest.service import ConcurrentTwin
 
-router = APIRouter(prefix="/v1/events", tags=["events"])
+router = APIRouter(prefix="/v1/events", tags=["events"], dependencies=scoped(Scope.tickets_read, Scope.events_write))
 
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
     403: {"description": "the caller may not write this source"},

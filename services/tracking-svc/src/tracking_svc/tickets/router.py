@@ -8,6 +8,7 @@ from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
 from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import NotFound, invalid
+from pledge_common.scopes import Scope, scoped
 from pydantic import AwareDatetime
 
 from tracking_svc.models import Ticket
@@ -21,7 +22,7 @@ from tracking_svc.tickets.schemas import (
     TicketPublic,
 )
 
-router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+router = APIRouter(prefix="/v1/tickets", tags=["tickets"], dependencies=scoped(Scope.tickets_read, Scope.events_write))
 
 
 def _public(ticket: Ticket) -> TicketPublic:
