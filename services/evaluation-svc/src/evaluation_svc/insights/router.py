@@ -1,5 +1,6 @@
 """`/v1/reports/rankings`, `/v1/recommendations`, `/v1/what-if`, `/v1/reports/agreements/{id}`."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -38,7 +39,12 @@ async def rankings(
     n: Annotated[int, Query(ge=1, le=100, description="how many at the top and at the bottom")] = 5,
     min_sample: Annotated[int, Query(ge=1, description="judged runs needed to be ranked")] = 30,
 ) -> Rankings:
-    """Departments (or positions) ranked by achievement, with sample sizes; top and bottom N."""
+    """Departments (or positions) ranked by achievement, with sample sizes; top and bottom N. One population:
+    node runs (`scope=node`, the default) or tickets judged end to end (`scope=end_to_end`), never both."""
+    if flt.scope == "all":
+        if "scope" in request.query_params:
+            raise invalid("scope", "rankings rank one population: scope=node or scope=end_to_end, never both")
+        flt = replace(flt, scope="node")
     q = await make_query(request, session, _last_days(period), flt, default_group=(), require_period=True)
     return await service.rankings(session, q, by, n, min_sample)
 

@@ -36,8 +36,8 @@ class ReportQuery:
     def with_filter(self, flt: ReportFilter) -> "ReportQuery":
         return replace(self, filter=flt)
 
-    def cell_link(self, window: Window, group: dict[str, str | None], state: str | None) -> str:
-        """The runs-list URL behind one cell of a status table."""
+    def cell_link(self, window: Window, group: dict[str, str | None], population: str, state: str | None) -> str:
+        """The runs-list URL behind one cell of a status table (the cell's population only)."""
         params: list[tuple[str, str]] = []
         if window.start is None:
             params.append(("as_of", window.as_of.isoformat()))
@@ -45,7 +45,7 @@ class ReportQuery:
             params.append(("from", window.start.isoformat()))
             params.append(("to", (window.end or window.as_of).isoformat()))
         flt = self.filter
-        end_to_end = "node" in group and group["node"] is None
+        end_to_end = population == "end_to_end"
         for name in DIMENSIONS:
             values = list(getattr(flt, name))
             if name in group:
@@ -54,10 +54,7 @@ class ReportQuery:
                 values = [group[name] or ""]
             params += [(name, v) for v in values]
         params += [("ticket_id", v) for v in flt.ticket_id]
-        if end_to_end:
-            params.append(("scope", "end_to_end"))
-        elif flt.scope != "all":
-            params.append(("scope", flt.scope))
+        params.append(("scope", population))
         agreement = group.get(AGREEMENT, self.agreement)
         if agreement:
             params.append(("agreement", agreement))
