@@ -11,7 +11,14 @@ from pledge_common.problems import invalid
 from evaluation_svc.config import Settings
 from evaluation_svc.insights import service
 from evaluation_svc.insights.schemas import AgreementReview, Rankings, Recommendations, WhatIfReport, WhatIfRequest
-from evaluation_svc.reports.query import FilterDep, PeriodDep, PeriodParams, ReportQuery, build_query
+from evaluation_svc.reports.query import (
+    FilterDep,
+    PeriodBoundsDep,
+    PeriodOnlyDep,
+    PeriodParams,
+    ReportQuery,
+    build_query,
+)
 from evaluation_svc.reports.repository import Window
 from evaluation_svc.reports.router import make_query
 
@@ -21,11 +28,9 @@ DEFAULT_DAYS = 30
 
 def _last_days(period: PeriodParams) -> PeriodParams:
     """Without a period: the last 30 days up to now."""
-    if period.start is None and period.end is None and period.as_of is None:
+    if period.start is None and period.end is None:
         now = datetime.now(UTC)
-        return PeriodParams(
-            None, now - timedelta(days=DEFAULT_DAYS), now, None, period.timezone, None, period.agreement
-        )
+        return replace(period, start=now - timedelta(days=DEFAULT_DAYS), end=now)
     return period
 
 
@@ -33,7 +38,7 @@ def _last_days(period: PeriodParams) -> PeriodParams:
 async def rankings(
     request: Request,
     session: SessionDep,
-    period: PeriodDep,
+    period: PeriodOnlyDep,
     flt: FilterDep,
     by: Annotated[Literal["department", "position"], Query()] = "department",
     n: Annotated[int, Query(ge=1, le=100, description="how many at the top and at the bottom")] = 5,
@@ -53,7 +58,7 @@ async def rankings(
 async def recommendations(
     request: Request,
     session: SessionDep,
-    period: PeriodDep,
+    period: PeriodOnlyDep,
     flt: FilterDep,
     raise_at: Annotated[float | None, Query(gt=0, le=1, description="achievement that suggests raising")] = None,
     improve_at: Annotated[float | None, Query(ge=0, lt=1, description="achievement that asks to improve")] = None,
@@ -111,7 +116,7 @@ async def what_if(request: Request, session: SessionDep, flt: FilterDep, body: W
 
 @router.get("/v1/reports/agreements/{agreement_id}", response_model=AgreementReview, response_model_by_alias=True)
 async def agreement_review(
-    request: Request, session: SessionDep, agreement_id: str, period: PeriodDep, flt: FilterDep
+    request: Request, session: SessionDep, agreement_id: str, period: PeriodBoundsDep, flt: FilterDep
 ) -> AgreementReview:
     """An agreement's review for a period: achievement per covered commitment, exemptions, penalties due."""
     settings: Settings = request.app.state.settings
