@@ -2,12 +2,14 @@
 
 import math
 from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
 from pledge_common.durations import Duration
 from pydantic import BaseModel, ConfigDict, Field
 
+from evaluation_svc.reports.instants import Reached, as_of
 from evaluation_svc.reports.populations import Population, counts_as_exempted
 from evaluation_svc.reports.query import agreement_key
 
@@ -147,7 +149,8 @@ class NodeRunPublic(Out):
     cycle: int
     department: str | None
     position: str | None
-    status: str
+    status: str = Field(description="status as of the report's as_of: a run that ended later is `in_progress`")
+    current_status: str = Field(description="status now (`pending`, `in_progress`, `completed`, `cancelled`)")
     started_at: datetime | None
     completed_at: datetime | None
     cancelled_at: datetime | None
@@ -158,17 +161,39 @@ class NodeRunPublic(Out):
     commitment_limit: str | None = Field(default=None, description="the version's commitment limit (ISO 8601)")
     tolerance_limit: str | None = Field(default=None, description="the version's tolerance limit (ISO 8601)")
     prewarning_due_at: datetime | None
-    commitment_due_at: datetime | None
-    tolerance_due_at: datetime | None
-    counted: Duration | None = Field(description="counted time at completion, rounded up to whole seconds")
+    commitment_due_at: datetime | None = Field(
+        description="judging instant: the last instant at which counted time does not exceed the commitment limit"
+    )
+    tolerance_due_at: datetime | None = Field(description="likewise for the tolerance limit")
+    prewarning_reached_at: datetime | None = Field(
+        default=None, description="when counted time first reaches the pre-warning point"
+    )
+    commitment_reached_at: datetime | None = Field(
+        default=None,
+        description="the deadline a person reads: when counted time first equals the commitment limit (for 3"
+        " business days, the end of the third working day); `commitment_due_at` may be later, when work resumes",
+    )
+    tolerance_reached_at: datetime | None = Field(
+        default=None, description="when counted time first equals the tolerance limit"
+    )
+    counted: Duration | None = Field(
+        description="counted time at completion as of the report's as_of (null for a run not completed by then),"
+        " rounded up to whole seconds"
+    )
     state: str | None = Field(description="state as of the report's as_of")
     exempted: bool = Field(description="an agreement's force majeure exempts it (never a cancelled run)")
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> "NodeRunPublic":
-        seconds = row.get("counted_seconds")
+    def from_row(cls, row: dict[str, Any], t: datetime, reached: Reached | None = None) -> "NodeRunPublic":
+        """A stored run as of `t` (`row["status"]` is its status now)."""
+        seen = as_of(t, status=row["status"], ended_at=row.get("ended_at"), counted_seconds=row.get("counted_seconds"))
+        seconds = seen.counted_seconds
+        skip = {"counted", "pauses", "exempted", "status"}
         return cls(
-            **{k: v for k, v in row.items() if k in cls.model_fields and k not in {"counted", "pauses", "exempted"}},
+            **{k: v for k, v in row.items() if k in cls.model_fields and k not in skip},
+            **asdict(reached or Reached()),
+            status=seen.status,
+            current_status=row["status"],
             pauses=[PausePublic(**p) for p in row.get("pauses") or ()],
             exempted=counts_as_exempted(row.get("state"), bool(row.get("exempted"))),
             # Rounded up: against whole-second limits the judgment is unchanged (<= stays <=, > stays >), and

@@ -7,9 +7,11 @@ from typing import Any, cast
 
 from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import NotFound, invalid
-from pledge_deadlines import State
+from pledge_deadlines import Calendar, State
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from evaluation_svc.readmodel.repository import ReadModelRepository
+from evaluation_svc.reports.instants import Reached, reached
 from evaluation_svc.reports.populations import POPULATIONS, Population, counts_as_exempted, populations_in
 from evaluation_svc.reports.query import ReportQuery, coverage, covered_by_any, narrow_to_agreement
 from evaluation_svc.reports.repository import AGREEMENT, POPULATION, Covered, ReportFilter, ReportRepository, Window
@@ -25,7 +27,14 @@ from evaluation_svc.reports.schemas import (
     StatusReport,
     StatusRow,
 )
-from evaluation_svc.rules import STATES, UNJUDGED, StateCounts, histogram_quantile, wilson_interval
+from evaluation_svc.rules import (
+    STATES,
+    UNJUDGED,
+    StateCounts,
+    calendar_from_payload,
+    histogram_quantile,
+    wilson_interval,
+)
 
 Db = AsyncSession | AsyncConnection
 GroupKey = tuple[int, tuple[str, ...]]
@@ -230,16 +239,41 @@ async def achievement_report(db: Db, q: ReportQuery) -> AchievementReport:
     )
 
 
+async def _reached(db: Db, rows: Sequence[dict[str, Any]]) -> dict[str, Reached]:
+    """The deadlines a person reads, per judged run of a page (a page's versions and calendars read once)."""
+    if not isinstance(db, AsyncSession):
+        return {}
+    repo = ReadModelRepository(db)
+    judged = [r for r in rows if r.get("commitment_id") and r.get("started_at")]
+    versions = {v.id: v for v in await repo.commitment_versions({r["commitment_id"] for r in judged})}
+    stored = await repo.calendars({v.calendar_key for v in versions.values() if v.calendar_key})
+    found: dict[str, Reached] = {}
+    for r in judged:
+        version = versions.get(r["commitment_id"])
+        if version is None:
+            continue
+        try:
+            raw = stored.get(version.calendar_key or "")
+            # a judged run whose calendar is not stored was judged on the built-in round-the-clock calendar
+            calendar = Calendar.always() if raw is None else calendar_from_payload(raw)
+            found[r["id"]] = reached(version, calendar, r["started_at"], r.get("pauses") or ())
+        except (ValueError, TypeError, KeyError, OverflowError):
+            continue  # facts the deadline arithmetic refuses: the run was left unjudged, or is shown without them
+    return found
+
+
 async def runs_page(db: Db, q: ReportQuery, state: str | None, cursor: str | None, limit: int) -> NodeRunPage:
     if state is not None and state not in STATES:
         raise invalid("state", f"unknown state {state!r}; use one of {', '.join(STATES)}")
     if not q.windows:
         raise NotFound("the period has not started yet")
+    window = q.windows[0]
     after = decode_cursor(cursor, str, field="query.cursor")
-    rows = await ReportRepository(db).runs_page(q.windows[0], q.filter, state, after[0] if after else None, limit + 1)
+    rows = await ReportRepository(db).runs_page(window, q.filter, state, after[0] if after else None, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
+    reached_at = await _reached(db, rows)
     return NodeRunPage(
-        items=[NodeRunPublic.from_row(r) for r in rows],
+        items=[NodeRunPublic.from_row(r, window.as_of, reached_at.get(r["id"])) for r in rows],
         next_cursor=encode_cursor(rows[-1]["id"]) if more and rows else None,
     )
