@@ -23,6 +23,8 @@ WEEK = {"from": at("2026-03-02 00:00").isoformat(), "to": at("2026-03-09 00:00")
         ("/v1/recommendations", {**WEEK, "bucket": "week"}, "query.bucket"),
         ("/v1/reports/rankings", {**WEEK, "group_by": "process"}, "query.group_by"),
         ("/v1/reports/rankings", {"as_of": WEEK["to"]}, "query.as_of"),
+        ("/v1/reports/status/runs", {"ticket_id": "crm:WO-1"}, "query.ticket_id.0"),
+        ("/v1/reports/status", {"ticket_id": "T1"}, "query.ticket_id.0"),
     ],
 )
 async def test_a_parameter_the_route_does_not_apply_is_422_naming_it(
@@ -54,3 +56,19 @@ async def test_repeated_group_by_combines_like_a_comma(session: AsyncSession, cl
     assert [r["group"]["segment"] for r in repeated.json()["rows"]] == ["residential", "vip"]
     twice = await client.get("/v1/reports/status", params=[as_of, ("group_by", "process"), ("group_by", "process")])
     assert (twice.status_code, twice.json()["errors"][0]["field"]) == (422, "group_by")
+
+
+async def test_ticket_id_filters_by_tracking_id(session: AsyncSession, client: httpx.AsyncClient) -> None:
+    ticket = "0b6f1b8e-3c1d-4b7e-9a51-2f6a3f0c9d11"
+    projection = Projection()
+    await projection.handle_commitment(session, [calendar_w(), process(), commitment()])
+    await projection.handle_tracking(
+        session,
+        [
+            node_run("mine", started=at("2026-03-03 10:00"), ticket_id=ticket),
+            node_run("other", started=at("2026-03-03 10:00")),
+        ],
+    )
+    params = {"as_of": at("2026-03-03 12:00").isoformat(), "ticket_id": ticket.upper()}
+    items = (await client.get("/v1/reports/status/runs", params=params)).json()["items"]
+    assert [r["id"] for r in items] == ["mine"]

@@ -5,6 +5,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
+from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Depends, Query
@@ -230,7 +231,9 @@ def filter_params(
     source: Annotated[list[str] | None, Query(description="source system(s) of the tickets")] = None,
     commitment: Annotated[list[str] | None, Query(description="commitment key(s)")] = None,
     scope: Annotated[Scope, Query(description="node runs, tickets judged end to end, or both")] = "all",
-    ticket_id: Annotated[list[str] | None, Query(description="only the runs of these tickets")] = None,
+    ticket_id: Annotated[
+        list[UUID] | None, Query(description="only the runs of these tickets (tracking's ids)")
+    ] = None,
 ) -> ReportFilter:
     return ReportFilter(
         process=process or (),
@@ -241,7 +244,7 @@ def filter_params(
         source=source or (),
         commitment=commitment or (),
         scope=scope,
-        ticket_id=ticket_id or (),
+        ticket_id=[str(t) for t in ticket_id or ()],
         caller_sources=caller.sources,
     )
 
