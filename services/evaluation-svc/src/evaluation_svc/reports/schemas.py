@@ -184,15 +184,19 @@ class NodeRunPublic(Out):
     exempted: bool = Field(description="an agreement's force majeure exempts it (never a cancelled run)")
 
     @classmethod
-    def from_row(cls, row: dict[str, Any], t: datetime, reached: Reached | None = None) -> "NodeRunPublic":
-        """A stored run as of `t` (`row["status"]` is its status now)."""
-        seen = as_of(t, status=row["status"], ended_at=row.get("ended_at"), counted_seconds=row.get("counted_seconds"))
-        seconds = seen.counted_seconds
+    def from_row(
+        cls, row: dict[str, Any], t: datetime | None = None, reached: Reached | None = None
+    ) -> "NodeRunPublic":
+        """A stored run as of `t` (`row["status"]` is its status now; without `t`, as it is now)."""
+        status, seconds = row["status"], row.get("counted_seconds")
+        if t is not None:
+            seen = as_of(t, status=status, ended_at=row.get("ended_at"), counted_seconds=seconds)
+            status, seconds = seen.status, seen.counted_seconds
         skip = {"counted", "pauses", "exempted", "status"}
         return cls(
             **{k: v for k, v in row.items() if k in cls.model_fields and k not in skip},
             **asdict(reached or Reached()),
-            status=seen.status,
+            status=status,
             current_status=row["status"],
             pauses=[PausePublic(**p) for p in row.get("pauses") or ()],
             exempted=counts_as_exempted(row.get("state"), bool(row.get("exempted"))),
