@@ -342,6 +342,21 @@ async def test_the_overview_joins_every_service_part(make_gateway: GatewayFactor
     assert body["notes"] == []
 
 
+async def test_the_overview_addressed_by_source_and_external_id_asks_for_the_resolved_ticket(
+    make_gateway: GatewayFactory, admin_key: str
+) -> None:
+    async with make_gateway() as gw:
+        response = await gw.get("/v1/tickets/crm:7/overview", headers=auth(admin_key))
+    body = response.json()
+    assert response.status_code == 200, response.text
+    assert body["ticket"]["id"] == "crm-7"
+    assert [part[0]["ticket_id"] for part in (body["judgments"], body["feedback"], body["complaints"])] == [
+        "crm-7",
+        "crm-7",
+        "crm-7",
+    ]
+
+
 async def test_the_overview_degrades_a_missing_part_to_a_note(
     make_gateway: GatewayFactory, admin_key: str, stub_state: dict[str, dict[str, Any]]
 ) -> None:

@@ -118,8 +118,9 @@ def make_stub(service: str) -> Starlette:
         return JSONResponse(STATE[service].get("jwks", {"keys": []}))
 
     async def ticket(request: Request) -> Response:
-        """Tickets `<source>-<n>`: visible only to callers that may see the source (404 otherwise)."""
-        ticket_id = request.path_params["ticket_id"]
+        """Tickets `<source>-<n>` (also addressed as `<source>:<n>`): visible only to callers that may see the
+        source (404 otherwise)."""
+        ticket_id = request.path_params["ticket_id"].replace(":", "-", 1)
         seen = caller(request)
         source = ticket_id.split("-")[0]
         if seen is None or "rejected" in seen:

@@ -5,9 +5,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from pledge_common.app import create_service_app
 from pledge_common.internal import make_http_client
+from pledge_common.queryparams import refuse_undeclared_query
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
@@ -72,8 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         extra_lifespan=lifespan,
         raw_bodies=["/v1/events/bulk"],  # tracking-svc answers each item of a bulk on its own
     )
-    app.include_router(keys_router)
-    app.include_router(overview_router)
+    strict = [Depends(refuse_undeclared_query)]  # the gateway's own routes refuse parameters they do not take
+    app.include_router(keys_router, dependencies=strict)
+    app.include_router(overview_router, dependencies=strict)
     # inside the request-id middleware that create_service_app installed: outermost first
     app.user_middleware.append(Middleware(SecurityHeadersMiddleware, hsts=settings.hsts))
     if settings.cors_origins:

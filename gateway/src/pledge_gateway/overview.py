@@ -110,7 +110,9 @@ async def ticket_overview(ticket_id: str, request: Request, caller: GatewayCalle
     if response.status_code != 200:
         raise ServiceUnavailable(f"the tracking service answered {response.status_code}", service="tracking")
     ticket = response.json()
-    params = {"ticket_id": ticket_id}
+    # the other services know the ticket by tracking's id, not by the `source:external_id` it may be addressed by
+    resolved = ticket.get("id") if isinstance(ticket, dict) else None
+    params = {"ticket_id": str(resolved or ticket_id)}
     (judgments, n1), (feedback, n2), (complaints, n3) = await asyncio.gather(
         _part(
             gateway.http, caller, Scope.reports_read, "judgments", "evaluation",

@@ -452,7 +452,7 @@ class TestGroupByAgreement:
         ]
         [a_tue, b_tue, _] = body["groups"]
         assert (a_tue["counted_duration"]["completed"], b_tue["counted_duration"]["completed"]) == (2, 1)
-        overall = {o["bucket"]["start"]: o for o in body["overall"]}
+        overall = {o["bucket"]["start"]: o for o in body["overall"] if o["population"] == "node"}
         assert (overall[tuesday]["runs"], overall[tuesday]["counted_duration"]["completed"]) == (2, 2)
         assert overall[wednesday]["runs"] == 1  # `disp`; `none` is in no agreement's group
         assert [a["key"] for a in body["agreements"]] == ["sla-a", "sla-b"]
@@ -479,7 +479,7 @@ class TestGroupByAgreement:
         assert (body["rows"], body["totals"], body["agreements"]) == ([], [], [])
         body = (await client.get("/v1/reports/achievement", params={**WEEK, "group_by": "agreement"})).json()
         assert (body["groups"], body["agreements"]) == ([], [])
-        assert [o["runs"] for o in body["overall"]] == [0]
+        assert [(o["population"], o["runs"]) for o in body["overall"]] == [("node", 0), ("end_to_end", 0)]
 
     async def test_an_agreement_scoped_to_segments_and_a_segment_filter_both_apply(
         self, session: AsyncSession, client: httpx.AsyncClient
@@ -648,7 +648,8 @@ class TestGroupByAgreementAtScale:
         week = {"from": at("2026-03-02 00:00").isoformat(), "to": at("2026-03-09 00:00").isoformat()}
         body = (await client.get("/v1/reports/achievement", params={**week, "group_by": "agreement"})).json()
         assert {g["group"]["agreement"]: g["runs"] for g in body["groups"]} == {k: len(v) for k, v in expected.items()}
-        [overall] = body["overall"]
+        [overall, _] = body["overall"]
+        assert overall["population"] == "node"
         assert overall["runs"] == len(set().union(*expected.values()))
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from upstreams import Upstreams
 
+TICKET_L = "5f0c2d9e-8a41-4d3b-9c7e-1b2a3c4d5e6f"
 PROBLEM = "application/problem+json"
 
 
@@ -401,8 +402,24 @@ class TestList:
     async def test_list_by_ticket_finds_the_complaints_about_it(
         self, client: httpx.AsyncClient, upstreams: Upstreams
     ) -> None:
-        upstreams.tracking.add_ticket("T-L", "fault-repair")
-        about = await file(client, ticket_id="T-L", customer_ref="L-t")
+        upstreams.tracking.add_ticket(TICKET_L, "fault-repair")
+        about = await file(client, ticket_id=TICKET_L, customer_ref="L-t")
         await file(client, customer_ref="L-u")
-        listed = (await client.get("/v1/complaints", params={"ticket_id": "T-L"})).json()["items"]
+        listed = (await client.get("/v1/complaints", params={"ticket_id": TICKET_L})).json()["items"]
         assert [c["id"] for c in listed] == [about["id"]]
+
+    async def test_a_complaint_filed_by_source_and_external_id_is_found_by_trackings_id(
+        self, client: httpx.AsyncClient, upstreams: Upstreams
+    ) -> None:
+        upstreams.tracking.add_ticket("crm:WO-9", "fault-repair")
+        upstreams.tracking.tickets["crm:WO-9"]["id"] = TICKET_L  # tracking resolves the reference to its id
+        about = await file(client, ticket_id="crm:WO-9", customer_ref="L-r")
+        listed = (await client.get("/v1/complaints", params={"ticket_id": TICKET_L})).json()["items"]
+        assert [c["id"] for c in listed] == [about["id"]]
+
+    @pytest.mark.parametrize("path", ["/v1/complaints", "/v1/feedback"])
+    async def test_a_ticket_id_filter_that_is_not_an_id_is_422(self, client: httpx.AsyncClient, path: str) -> None:
+        response = await client.get(path, params={"ticket_id": "crm:WO-9"})
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == PROBLEM
+        assert response.json()["errors"][0]["field"] == "query.ticket_id"

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from upstreams import Upstreams
 
+BILL = "b1110000-0000-4000-8000-000000000001"  # the billing ticket (tracking ids are UUIDs)
 COMPLAINT = {
     "channel": "phone",
     "category": "billing",
@@ -33,7 +34,7 @@ def bound_to(settings: Settings, *sources: str) -> dict[str, str]:
 def tickets(upstreams: Upstreams) -> None:
     upstreams.tracking.add_ticket("T-CRM", "fault-repair", customer_ref="C-1", source="crm")
     upstreams.tracking.add_ticket("T-CRM-2", "fault-repair", customer_ref="C-3", source="crm")
-    upstreams.tracking.add_ticket("T-BILL", "fault-repair", customer_ref="C-2", source="billing")
+    upstreams.tracking.add_ticket(BILL, "fault-repair", customer_ref="C-2", source="billing")
 
 
 async def file(client: httpx.AsyncClient, customer_ref: str, **extra: Any) -> dict[str, Any]:
@@ -48,7 +49,7 @@ async def complaints(client: httpx.AsyncClient, tickets: None) -> dict[str, dict
     """One complaint about a crm ticket, one about a billing ticket, one about no ticket (filed unbound)."""
     return {
         "crm": await file(client, "C-1", ticket_id="T-CRM"),
-        "billing": await file(client, "C-2", ticket_id="T-BILL"),
+        "billing": await file(client, "C-2", ticket_id=BILL),
         "none": await file(client, "C-0", process_key="fault-repair"),
     }
 
@@ -64,7 +65,7 @@ async def give(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
 async def feedback(client: httpx.AsyncClient, tickets: None) -> dict[str, dict[str, Any]]:
     return {
         "crm": await give(client, ticket_id="T-CRM", csat=5),
-        "billing": await give(client, ticket_id="T-BILL", csat=1),
+        "billing": await give(client, ticket_id=BILL, csat=1),
         "none": await give(client, process_key="fault-repair", csat=2),
     }
 
@@ -106,7 +107,7 @@ class TestComplaints:
         )
         assert ids(first_page) | ids(rest) == {complaints["crm"]["id"], second["id"]}
         assert rest.json()["next_cursor"] is None
-        other = await client.get("/v1/complaints", params={"ticket_id": "T-BILL"}, headers=headers)
+        other = await client.get("/v1/complaints", params={"ticket_id": BILL}, headers=headers)
         assert ids(other) == set()
 
     async def test_a_bound_caller_cannot_read_or_change_another_sources_complaint(

@@ -19,6 +19,7 @@ from pledge_common.observability import Metrics, RequestContextMiddleware, confi
 from pledge_common.openapi import install_problem_document
 from pledge_common.outbox import feed_router
 from pledge_common.problems import install_problem_handlers, problem_response
+from pledge_common.queryparams import refuse_undeclared_query
 from pledge_common.settings import ServiceSettings
 from pledge_common.textguard import TextGuardMiddleware
 
@@ -117,8 +118,9 @@ def create_service_app(
     app.add_route("/metrics", _metrics_view(metrics), include_in_schema=False)
     # Every public route knows its caller; with PLEDGE_REQUIRE_IDENTITY a request that did not come
     # through the gateway (no valid signed identity) is refused before any route code runs.
+    # ... and a query parameter the route does not declare is refused, not ignored
     for router in public_routers:
-        app.include_router(router, dependencies=[Depends(current_caller)])
+        app.include_router(router, dependencies=[Depends(current_caller), Depends(refuse_undeclared_query)])
     internal = internal_router()
     if produces_feed:
         internal.include_router(feed_router())

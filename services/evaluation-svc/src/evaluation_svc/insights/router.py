@@ -1,5 +1,6 @@
 """`/v1/reports/rankings`, `/v1/recommendations`, `/v1/what-if`, `/v1/reports/agreements/{id}`."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -11,7 +12,14 @@ from pledge_common.scopes import Scope, scoped
 from evaluation_svc.config import Settings
 from evaluation_svc.insights import service
 from evaluation_svc.insights.schemas import AgreementReview, Rankings, Recommendations, WhatIfReport, WhatIfRequest
-from evaluation_svc.reports.query import FilterDep, PeriodDep, PeriodParams, ReportQuery, build_query
+from evaluation_svc.reports.query import (
+    FilterDep,
+    PeriodBoundsDep,
+    PeriodOnlyDep,
+    PeriodParams,
+    ReportQuery,
+    build_query,
+)
 from evaluation_svc.reports.repository import Window
 from evaluation_svc.reports.router import make_query
 from evaluation_svc.settlement.router import context as settlement_context
@@ -22,11 +30,9 @@ DEFAULT_DAYS = 30
 
 def _last_days(period: PeriodParams) -> PeriodParams:
     """Without a period: the last 30 days up to now."""
-    if period.start is None and period.end is None and period.as_of is None:
+    if period.start is None and period.end is None:
         now = datetime.now(UTC)
-        return PeriodParams(
-            None, now - timedelta(days=DEFAULT_DAYS), now, None, period.timezone, None, period.agreement
-        )
+        return replace(period, start=now - timedelta(days=DEFAULT_DAYS), end=now)
     return period
 
 
@@ -34,13 +40,18 @@ def _last_days(period: PeriodParams) -> PeriodParams:
 async def rankings(
     request: Request,
     session: SessionDep,
-    period: PeriodDep,
+    period: PeriodOnlyDep,
     flt: FilterDep,
     by: Annotated[Literal["department", "position"], Query()] = "department",
     n: Annotated[int, Query(ge=1, le=100, description="how many at the top and at the bottom")] = 5,
     min_sample: Annotated[int, Query(ge=1, description="judged runs needed to be ranked")] = 30,
 ) -> Rankings:
-    """Departments (or positions) ranked by achievement, with sample sizes; top and bottom N."""
+    """Departments (or positions) ranked by achievement, with sample sizes; top and bottom N. One population:
+    node runs (`scope=node`, the default) or tickets judged end to end (`scope=end_to_end`), never both."""
+    if flt.scope == "all":
+        if "scope" in request.query_params:
+            raise invalid("scope", "rankings rank one population: scope=node or scope=end_to_end, never both")
+        flt = replace(flt, scope="node")
     q = await make_query(request, session, _last_days(period), flt, default_group=(), require_period=True)
     return await service.rankings(session, q, by, n, min_sample)
 
@@ -49,7 +60,7 @@ async def rankings(
 async def recommendations(
     request: Request,
     session: SessionDep,
-    period: PeriodDep,
+    period: PeriodOnlyDep,
     flt: FilterDep,
     raise_at: Annotated[float | None, Query(gt=0, le=1, description="achievement that suggests raising")] = None,
     improve_at: Annotated[float | None, Query(ge=0, lt=1, description="achievement that asks to improve")] = None,
@@ -108,7 +119,7 @@ async def what_if(request: Request, session: SessionDep, flt: FilterDep, body: W
 
 @router.get("/v1/reports/agreements/{agreement_id}", response_model=AgreementReview, response_model_by_alias=True)
 async def agreement_review(
-    request: Request, session: SessionDep, agreement_id: str, period: PeriodDep, flt: FilterDep
+    request: Request, session: SessionDep, agreement_id: str, period: PeriodBoundsDep, flt: FilterDep
 ) -> AgreementReview:
     """An agreement's review: each billing period the range overlaps settled whole, and their sum."""
     settings: Settings = request.app.state.settings

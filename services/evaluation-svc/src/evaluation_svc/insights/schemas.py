@@ -28,6 +28,9 @@ class RankedGroup(Out):
 
 class Rankings(Out):
     by: str
+    population: Literal["node", "end_to_end"] = Field(
+        description="the population ranked: node runs (default) or tickets judged end to end, never both"
+    )
     from_: datetime = Field(alias="from")
     to: datetime
     as_of: datetime

@@ -79,6 +79,7 @@ async def rankings(session: AsyncSession, q: ReportQuery, by: str, n: int, min_s
     ranked = [g.model_copy(update={"rank": i + 1}) for i, g in enumerate(eligible)]
     return Rankings(
         by=by,
+        population=q.filter.scope,  # type: ignore[arg-type]
         from_=q.start or q.as_of,
         to=q.end or q.as_of,
         as_of=q.as_of,

@@ -5,9 +5,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
+from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query
 from pledge_common.identity import CallerDep
 from pledge_common.problems import invalid
 
@@ -36,8 +37,8 @@ class ReportQuery:
     def with_filter(self, flt: ReportFilter) -> "ReportQuery":
         return replace(self, filter=flt)
 
-    def cell_link(self, window: Window, group: dict[str, str | None], state: str | None) -> str:
-        """The runs-list URL behind one cell of a status table."""
+    def cell_link(self, window: Window, group: dict[str, str | None], population: str, state: str | None) -> str:
+        """The runs-list URL behind one cell of a status table (the cell's population only)."""
         params: list[tuple[str, str]] = []
         if window.start is None:
             params.append(("as_of", window.as_of.isoformat()))
@@ -45,7 +46,7 @@ class ReportQuery:
             params.append(("from", window.start.isoformat()))
             params.append(("to", (window.end or window.as_of).isoformat()))
         flt = self.filter
-        end_to_end = "node" in group and group["node"] is None
+        end_to_end = population == "end_to_end"
         for name in DIMENSIONS:
             values = list(getattr(flt, name))
             if name in group:
@@ -54,10 +55,7 @@ class ReportQuery:
                 values = [group[name] or ""]
             params += [(name, v) for v in values]
         params += [("ticket_id", v) for v in flt.ticket_id]
-        if end_to_end:
-            params.append(("scope", "end_to_end"))
-        elif flt.scope != "all":
-            params.append(("scope", flt.scope))
+        params.append(("scope", population))
         agreement = group.get(AGREEMENT, self.agreement)
         if agreement:
             params.append(("agreement", agreement))
@@ -152,7 +150,7 @@ def build_query(
     end: datetime | None,
     bucket: str | None,
     timezone: str,
-    group_by: str | None,
+    group_by: Sequence[str] | None,
     default_group: tuple[str, ...],
     flt: ReportFilter,
     agreement: str | None,
@@ -179,8 +177,9 @@ def build_query(
     if bucket is not None and start is None:
         raise invalid("bucket", "buckets divide a period: give from and to")
     groups = default_group
-    if group_by is not None:
-        groups = tuple(g.strip() for g in group_by.split(",") if g.strip())
+    if group_by is not None:  # repeated or comma-separated: group_by=process&group_by=node == group_by=process,node
+        values = (group_by,) if isinstance(group_by, str) else group_by
+        groups = tuple(g.strip() for value in values for g in value.split(",") if g.strip())
         unknown = [g for g in groups if g not in GROUP_DIMENSIONS]
         if unknown:
             raise invalid("group_by", f"unknown dimension {unknown[0]!r}; use any of {', '.join(GROUP_DIMENSIONS)}")
@@ -214,10 +213,11 @@ def build_query(
 
 
 GROUP_BY_DESCRIPTION = (
-    f"comma-separated: {', '.join(GROUP_DIMENSIONS)}. `agreement` puts each run in the group of every agreement"
+    f"comma-separated or repeated (`group_by=process&group_by=node` is `group_by=process,node`):"
+    f" {', '.join(GROUP_DIMENSIONS)}. `agreement` puts each run in the group of every agreement"
     " covering it (its commitments, segments and customers), by the agreement's key: the latest version of each"
     " agreement whose latest version is not terminated (with `agreement=`, only that agreement's group); runs"
-    " no agreement covers are in no group"
+    " no agreement covers are in no group. Node runs and end-to-end runs are always in groups apart (`population`)"
 )
 
 
@@ -231,7 +231,9 @@ def filter_params(
     source: Annotated[list[str] | None, Query(description="source system(s) of the tickets")] = None,
     commitment: Annotated[list[str] | None, Query(description="commitment key(s)")] = None,
     scope: Annotated[Scope, Query(description="node runs, tickets judged end to end, or both")] = "all",
-    ticket_id: Annotated[list[str] | None, Query(description="only the runs of these tickets")] = None,
+    ticket_id: Annotated[
+        list[UUID] | None, Query(description="only the runs of these tickets (tracking's ids)")
+    ] = None,
 ) -> ReportFilter:
     return ReportFilter(
         process=process or (),
@@ -242,7 +244,7 @@ def filter_params(
         source=source or (),
         commitment=commitment or (),
         scope=scope,
-        ticket_id=ticket_id or (),
+        ticket_id=[str(t) for t in ticket_id or ()],
         caller_sources=caller.sources,
     )
 
@@ -255,23 +257,47 @@ class PeriodParams:
     as_of: datetime | None
     start: datetime | None
     end: datetime | None
-    bucket: str | None
-    timezone: str
-    group_by: str | None
-    agreement: str | None
+    bucket: str | None = None
+    timezone: str = "UTC"
+    group_by: tuple[str, ...] | None = None
+    agreement: str | None = None
 
 
-def period_params(
-    request: Request,
-    as_of: Annotated[datetime | None, Query(description="judge as of this instant (default now)")] = None,
-    from_: Annotated[datetime | None, Query(alias="from", description="period start, inclusive")] = None,
-    to: Annotated[datetime | None, Query(description="period end, exclusive")] = None,
+# Each route declares only the parameters it applies (any other is refused: pledge_common.queryparams).
+AsOfQuery = Annotated[datetime | None, Query(description="judge as of this instant (default now)")]
+FromQuery = Annotated[datetime | None, Query(alias="from", description="period start, inclusive")]
+ToQuery = Annotated[datetime | None, Query(description="period end, exclusive")]
+AgreementQuery = Annotated[str | None, Query(description="only runs an agreement (id or key) covers")]
+
+
+def instant_or_period(
+    as_of: AsOfQuery = None, from_: FromQuery = None, to: ToQuery = None, agreement: AgreementQuery = None
+) -> PeriodParams:
+    """An instant (`as_of`, default now) or a period (`from`, `to`), and the agreement whose runs to read."""
+    return PeriodParams(as_of, from_, to, agreement=agreement)
+
+
+def grouped(
+    period: Annotated[PeriodParams, Depends(instant_or_period)],
     bucket: Annotated[Bucket | None, Query(description="split the period into day/week/month buckets")] = None,
     tz: Annotated[str, Query(description="time zone of the buckets")] = "UTC",
-    group_by: Annotated[str | None, Query(description=GROUP_BY_DESCRIPTION)] = None,
-    agreement: Annotated[str | None, Query(description="only runs an agreement (id or key) covers")] = None,
+    group_by: Annotated[list[str] | None, Query(description=GROUP_BY_DESCRIPTION)] = None,
 ) -> PeriodParams:
-    return PeriodParams(as_of, from_, to, bucket, tz, group_by, agreement)
+    """The above, split into buckets and grouped (the tables)."""
+    return replace(period, bucket=bucket, timezone=tz, group_by=None if group_by is None else tuple(group_by))
 
 
-PeriodDep = Annotated[PeriodParams, Depends(period_params)]
+def period_only(from_: FromQuery = None, to: ToQuery = None, agreement: AgreementQuery = None) -> PeriodParams:
+    """A period (rankings and recommendations compare runs over one)."""
+    return PeriodParams(None, from_, to, agreement=agreement)
+
+
+def period_bounds(from_: FromQuery = None, to: ToQuery = None) -> PeriodParams:
+    """A period and nothing else (an agreement's review: the agreement is in the path)."""
+    return PeriodParams(None, from_, to)
+
+
+PeriodDep = Annotated[PeriodParams, Depends(instant_or_period)]
+PeriodBoundsDep = Annotated[PeriodParams, Depends(period_bounds)]
+GroupedPeriodDep = Annotated[PeriodParams, Depends(grouped)]
+PeriodOnlyDep = Annotated[PeriodParams, Depends(period_only)]

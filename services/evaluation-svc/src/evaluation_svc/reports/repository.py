@@ -29,6 +29,9 @@ DIMENSIONS: dict[str, str] = {
 _NULLABLE = {"node_key", "department", "position", "commitment_id", "commitment_key"}
 # the group of the agreements covering a run (a run is in one group per agreement covering it)
 AGREEMENT = "agreement"
+# the population of a run: `node`, or `end_to_end` for a ticket judged as a whole (reports/populations.py);
+# every report groups by it, so that no group ever holds both
+POPULATION = "population"
 
 
 def _raw(column: str) -> str:
@@ -37,6 +40,15 @@ def _raw(column: str) -> str:
 
 def _rolled(column: str) -> str:
     return f"r.{column}"
+
+
+def _population(expr: Any) -> str:
+    """The population of a run or rollup row: the same test as the `scope` filter (no node: end to end)."""
+    return f"CASE WHEN {expr('node_key')} = '' THEN 'end_to_end' ELSE 'node' END"
+
+
+def _dimension(name: str, expr: Any) -> str:
+    return _population(expr) if name == POPULATION else str(expr(DIMENSIONS[name]))
 
 
 IN_PROGRESS_STATE = """
@@ -248,8 +260,8 @@ def _read(
     customers is read row by row (the rollups do not keep customers), the others from the rollups."""
     all_raw = raw or flt.needs_raw
     dims = [g for g in group if g != AGREEMENT]
-    rolled = [_rolled(DIMENSIONS[g]) for g in dims]
-    raw_cols = [_raw(DIMENSIONS[g]) for g in dims]
+    rolled = [_dimension(g, _rolled) for g in dims]
+    raw_cols = [_dimension(g, _raw) for g in dims]
     names = [f"d{i}" for i in range(len(dims))]
     rolled_select, raw_select = list(rolled), list(raw_cols)
     out = [f"f.{n}" for n in names]

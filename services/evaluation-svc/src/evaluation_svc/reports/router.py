@@ -10,7 +10,7 @@ from pledge_common.scopes import Scope, scoped
 
 from evaluation_svc.config import Settings
 from evaluation_svc.reports import service
-from evaluation_svc.reports.query import FilterDep, PeriodDep, ReportQuery, build_query
+from evaluation_svc.reports.query import FilterDep, GroupedPeriodDep, PeriodDep, PeriodParams, ReportQuery, build_query
 from evaluation_svc.reports.schemas import AchievementReport, NodeRunPage, StatusReport
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=scoped(Scope.reports_read))
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=scoped(S
 async def make_query(
     request: Request,
     session: SessionDep,
-    period: PeriodDep,
+    period: PeriodParams,
     flt: FilterDep,
     *,
     default_group: tuple[str, ...],
@@ -45,7 +45,7 @@ async def make_query(
 
 
 @router.get("/status", response_model=StatusReport, response_model_by_alias=True)
-async def status(request: Request, session: SessionDep, period: PeriodDep, flt: FilterDep) -> StatusReport:
+async def status(request: Request, session: SessionDep, period: GroupedPeriodDep, flt: FilterDep) -> StatusReport:
     """The seven-state table as of an instant (default now) or over a period, per node and per process."""
     q = await make_query(request, session, period, flt, default_group=("process", "node"))
     return await service.status_report(session, q)
@@ -70,7 +70,9 @@ async def status_runs(
 
 
 @router.get("/achievement", response_model=AchievementReport, response_model_by_alias=True)
-async def achievement(request: Request, session: SessionDep, period: PeriodDep, flt: FilterDep) -> AchievementReport:
+async def achievement(
+    request: Request, session: SessionDep, period: GroupedPeriodDep, flt: FilterDep
+) -> AchievementReport:
     """Shares of normal / acceptable / warning over judged runs with 95 % Wilson intervals; median and P90."""
     q = await make_query(request, session, period, flt, default_group=("process", "node"), require_period=True)
     return await service.achievement_report(session, q)

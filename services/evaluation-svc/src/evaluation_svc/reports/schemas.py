@@ -2,12 +2,15 @@
 
 import math
 from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
 from pledge_common.durations import Duration
 from pydantic import BaseModel, ConfigDict, Field
 
+from evaluation_svc.reports.instants import Reached, as_of
+from evaluation_svc.reports.populations import Population, counts_as_exempted
 from evaluation_svc.reports.query import agreement_key
 
 
@@ -46,12 +49,22 @@ class AgreementRef(Out):
 AGREEMENTS = "with `group_by=agreement`: the agreements of the groups, by key (otherwise empty)"
 
 
+POPULATION_DESCRIPTION = (
+    "`node`: node runs; `end_to_end`: tickets judged as a whole (a commitment without a node). The two are"
+    " different populations: no row, total or share ever holds both"
+)
+
+
 class StatusRow(Out):
     bucket: BucketPublic
+    population: Population = Field(description=POPULATION_DESCRIPTION)
     group: dict[str, str | None]
     counts: dict[str, int] = Field(description="runs per state (the seven states, and `unjudged`)")
     total: int
-    exempted: int = Field(description="of the runs counted, how many an agreement's force majeure exempts")
+    exempted: int = Field(
+        description="of the runs counted, how many an agreement's force majeure exempts (never a cancelled run:"
+        " cancelled comes first, see docs/reports.md)"
+    )
     links: dict[str, str] = Field(description="per state: the node runs behind the cell (cursor-paginated)")
 
 
@@ -65,8 +78,8 @@ class StatusReport(Out):
     states: list[str]
     rows: list[StatusRow]
     totals: list[StatusRow] = Field(
-        description="per process (and bucket): the sum of its rows; with `group_by=agreement`, per agreement"
-        " and process"
+        description="per process and population (and bucket): the sum of its rows of that population; with"
+        " `group_by=agreement`, per agreement, process and population"
     )
     agreements: list[AgreementRef] = Field(default_factory=list, description=AGREEMENTS)
 
@@ -87,6 +100,7 @@ class DurationStats(Out):
 
 class AchievementGroup(Out):
     bucket: BucketPublic
+    population: Population = Field(description=POPULATION_DESCRIPTION)
     group: dict[str, str | None]
     runs: int = Field(description="every run active in the period, whatever its state")
     judged: int = Field(description="runs the rates are over: not cancelled, not exempted, with a commitment")
@@ -110,7 +124,8 @@ class AchievementReport(Out):
     group_by: list[str]
     groups: list[AchievementGroup]
     overall: list[AchievementGroup] = Field(
-        description="all groups together, per bucket, each run once (a run in several agreements' groups too)"
+        description="all groups together, per bucket and population (node runs, then end-to-end runs, as the"
+        " `scope` keeps them), each run once (a run in several agreements' groups too)"
     )
     agreements: list[AgreementRef] = Field(default_factory=list, description=AGREEMENTS)
 
@@ -134,7 +149,8 @@ class NodeRunPublic(Out):
     cycle: int
     department: str | None
     position: str | None
-    status: str
+    status: str = Field(description="status as of the report's as_of: a run that ended later is `in_progress`")
+    current_status: str = Field(description="status now (`pending`, `in_progress`, `completed`, `cancelled`)")
     started_at: datetime | None
     completed_at: datetime | None
     cancelled_at: datetime | None
@@ -145,21 +161,48 @@ class NodeRunPublic(Out):
     commitment_limit: str | None = Field(default=None, description="the version's commitment limit (ISO 8601)")
     tolerance_limit: str | None = Field(default=None, description="the version's tolerance limit (ISO 8601)")
     prewarning_due_at: datetime | None
-    commitment_due_at: datetime | None
-    tolerance_due_at: datetime | None
-    counted: Duration | None = Field(description="counted time at completion, rounded up to whole seconds")
+    commitment_due_at: datetime | None = Field(
+        description="judging instant: the last instant at which counted time does not exceed the commitment limit"
+    )
+    tolerance_due_at: datetime | None = Field(description="likewise for the tolerance limit")
+    prewarning_reached_at: datetime | None = Field(
+        default=None, description="when counted time first reaches the pre-warning point"
+    )
+    commitment_reached_at: datetime | None = Field(
+        default=None,
+        description="the deadline a person reads: when counted time first equals the commitment limit (for 3"
+        " business days, the end of the third working day); `commitment_due_at` may be later, when work resumes",
+    )
+    tolerance_reached_at: datetime | None = Field(
+        default=None, description="when counted time first equals the tolerance limit"
+    )
+    counted: Duration | None = Field(
+        description="counted time at completion as of the report's as_of (null for a run not completed by then),"
+        " rounded up to whole seconds"
+    )
     state: str | None = Field(description="state as of the report's as_of")
-    exempted: bool
+    exempted: bool = Field(description="an agreement's force majeure exempts it (never a cancelled run)")
     ended_by_ticket: bool = Field(
         default=False, description="ended by its ticket's close (completed) or cancellation, not by a node event"
     )
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> "NodeRunPublic":
-        seconds = row.get("counted_seconds")
+    def from_row(
+        cls, row: dict[str, Any], t: datetime | None = None, reached: Reached | None = None
+    ) -> "NodeRunPublic":
+        """A stored run as of `t` (`row["status"]` is its status now; without `t`, as it is now)."""
+        status, seconds = row["status"], row.get("counted_seconds")
+        if t is not None:
+            seen = as_of(t, status=status, ended_at=row.get("ended_at"), counted_seconds=seconds)
+            status, seconds = seen.status, seen.counted_seconds
+        skip = {"counted", "pauses", "exempted", "status"}
         return cls(
-            **{k: v for k, v in row.items() if k in cls.model_fields and k not in {"counted", "pauses"}},
+            **{k: v for k, v in row.items() if k in cls.model_fields and k not in skip},
+            **asdict(reached or Reached()),
+            status=status,
+            current_status=row["status"],
             pauses=[PausePublic(**p) for p in row.get("pauses") or ()],
+            exempted=counts_as_exempted(row.get("state"), bool(row.get("exempted"))),
             # Rounded up: against whole-second limits the judgment is unchanged (<= stays <=, > stays >), and
             # the value is a valid ISO 8601 / RFC 3339 duration (no fractional seconds).
             counted=None if seconds is None else timedelta(seconds=math.ceil(seconds)),

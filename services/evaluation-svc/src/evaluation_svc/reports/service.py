@@ -3,15 +3,18 @@
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import NotFound, invalid
-from pledge_deadlines import State
+from pledge_deadlines import Calendar, State
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from evaluation_svc.readmodel.repository import ReadModelRepository
+from evaluation_svc.reports.instants import Reached, reached
+from evaluation_svc.reports.populations import POPULATIONS, Population, counts_as_exempted, populations_in
 from evaluation_svc.reports.query import ReportQuery, coverage, covered_by_any, narrow_to_agreement
-from evaluation_svc.reports.repository import AGREEMENT, Covered, ReportFilter, ReportRepository, Window
+from evaluation_svc.reports.repository import AGREEMENT, POPULATION, Covered, ReportFilter, ReportRepository, Window
 from evaluation_svc.reports.schemas import (
     AchievementGroup,
     AchievementReport,
@@ -24,7 +27,14 @@ from evaluation_svc.reports.schemas import (
     StatusReport,
     StatusRow,
 )
-from evaluation_svc.rules import STATES, UNJUDGED, StateCounts, histogram_quantile, wilson_interval
+from evaluation_svc.rules import (
+    STATES,
+    UNJUDGED,
+    StateCounts,
+    calendar_from_payload,
+    histogram_quantile,
+    wilson_interval,
+)
 
 Db = AsyncSession | AsyncConnection
 GroupKey = tuple[int, tuple[str, ...]]
@@ -60,40 +70,51 @@ def _group(names: Sequence[str], values: tuple[str, ...]) -> dict[str, str | Non
     return {n: (v or None) for n, v in zip(names, values, strict=True)}
 
 
+def _row_order(key: GroupKey) -> tuple[int, tuple[str, ...], int]:
+    """Rows by bucket, then group, then population (node runs before the end-to-end run)."""
+    idx, values = key
+    return idx, values[1:], POPULATIONS.index(values[0])  # type: ignore[arg-type]
+
+
 async def status_report(db: Db, q: ReportQuery) -> StatusReport:
     repo = ReportRepository(db)
     agreements = await group_agreements(db, q)
+    # every row and total holds one population: it is the first value of every group key
+    grouping = (POPULATION, *q.group_by)
     counts: dict[GroupKey, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATES, 0))
     exempted: dict[GroupKey, int] = defaultdict(int)
     # one statement whatever the number of agreements: each run counts in the group of every agreement covering it
     for values, idx, state, is_exempt, n in await repo.state_counts(
-        q.windows, q.filter, q.group_by, coverage=coverage(agreements)
+        q.windows, q.filter, grouping, coverage=coverage(agreements)
     ):
         key = (idx, values)
         counts[key][state] += n
-        if is_exempt:
+        if counts_as_exempted(state, is_exempt):
             exempted[key] += n
     windows = {w.idx: w for w in q.windows}
 
     def row(key: GroupKey, names: Sequence[str]) -> StatusRow:
         idx, values = key
-        group = _group(names, values)
+        population = cast(Population, values[0])
+        group = _group(names, values[1:])
         cell = counts[key]
         return StatusRow(
             bucket=_bucket(windows[idx]),
+            population=population,
             group=group,
             counts=cell,
             total=sum(cell.values()),
             exempted=exempted[key],
-            links={s: q.cell_link(windows[idx], group, s) for s, n in cell.items() if n}
-            | {"all": q.cell_link(windows[idx], group, None)},
+            links={s: q.cell_link(windows[idx], group, population, s) for s, n in cell.items() if n}
+            | {"all": q.cell_link(windows[idx], group, population, None)},
         )
 
-    rows = [row(key, q.group_by) for key in sorted(counts)]
+    rows = [row(key, q.group_by) for key in sorted(counts, key=_row_order)]
     totals: list[StatusRow] = []
-    # per process; per agreement and process when grouped by agreement (a run may be in several agreements)
-    kept = [i for i, g in enumerate(q.group_by) if g in ("process", AGREEMENT)]
-    if "process" in q.group_by and len(q.group_by) > len(kept):
+    # per process and population; per agreement, process and population when grouped by agreement (a run may be
+    # in several agreements)
+    kept = [i for i, g in enumerate(grouping) if g in (POPULATION, "process", AGREEMENT)]
+    if "process" in q.group_by and len(grouping) > len(kept):
         sums: dict[GroupKey, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATES, 0))
         sum_exempt: dict[GroupKey, int] = defaultdict(int)
         for (idx, values), cell in counts.items():
@@ -102,7 +123,7 @@ async def status_report(db: Db, q: ReportQuery) -> StatusReport:
                 sums[key][s] += n
             sum_exempt[key] += exempted[idx, values]
         counts, exempted = sums, sum_exempt
-        totals = [row(key, [q.group_by[i] for i in kept]) for key in sorted(sums)]
+        totals = [row(key, [grouping[i] for i in kept[1:]]) for key in sorted(sums, key=_row_order)]
     return StatusReport(
         as_of=q.as_of,
         from_=q.start,
@@ -122,13 +143,14 @@ def _rate(count: int, judged: int) -> Rate:
 
 
 def achievement_group(
-    window: Window, group: dict[str, str | None], sc: StateCounts, hist: dict[int, int]
+    window: Window, population: Population, group: dict[str, str | None], sc: StateCounts, hist: dict[int, int]
 ) -> AchievementGroup:
     judged = sc.judged
     median = histogram_quantile(hist, 0.5)
     p90 = histogram_quantile(hist, 0.9)
     return AchievementGroup(
         bucket=_bucket(window),
+        population=population,
         group=group,
         runs=sum(sc.counts.values()) + sc.exempted,
         judged=judged,
@@ -157,7 +179,7 @@ async def _achievement_counts(
     counts: dict[GroupKey, StateCounts] = defaultdict(StateCounts)
     hists: dict[GroupKey, dict[int, int]] = defaultdict(dict)
     for values, idx, state, is_exempt, n in await repo.state_counts(windows, flt, group, coverage=covered):
-        counts[idx, values].add(state, n, exempted=is_exempt)
+        counts[idx, values].add(state, n, exempted=counts_as_exempted(state, is_exempt))
     for values, idx, bucket, n in await repo.duration_histograms(windows, flt, group, coverage=covered):
         hist = hists[idx, values]
         hist[bucket] = hist.get(bucket, 0) + n
@@ -173,29 +195,37 @@ async def achievement_data(
 
 async def achievement_report(db: Db, q: ReportQuery) -> AchievementReport:
     agreements = await group_agreements(db, q)
-    counts, hists = await _achievement_counts(db, q.windows, q.filter, q.group_by, coverage(agreements))
+    grouping = (POPULATION, *q.group_by)  # populations apart: the first value of every group key
+    counts, hists = await _achievement_counts(db, q.windows, q.filter, grouping, coverage(agreements))
     every, every_hists = counts, hists
     if AGREEMENT in q.group_by:  # a run in the groups of several agreements counts once overall
-        every, every_hists = await _achievement_counts(db, q.windows, covered_by_any(q, agreements), ())
+        every, every_hists = await _achievement_counts(db, q.windows, covered_by_any(q, agreements), (POPULATION,))
     windows = {w.idx: w for w in q.windows}
     groups = [
-        achievement_group(windows[idx], _group(q.group_by, values), counts[idx, values], hists.get((idx, values), {}))
-        for idx, values in sorted(set(counts) | set(hists))
+        achievement_group(
+            windows[idx],
+            cast(Population, values[0]),
+            _group(q.group_by, values[1:]),
+            counts[idx, values],
+            hists.get((idx, values), {}),
+        )
+        for idx, values in sorted(set(counts) | set(hists), key=_row_order)
     ]
     overall: list[AchievementGroup] = []
     for w in q.windows:
-        total = StateCounts()
-        merged: dict[int, int] = {}
-        for (idx, _), sc in every.items():
-            if idx == w.idx:
-                for s, n in sc.counts.items():
-                    total.add(s, n, exempted=False)
-                total.exempted += sc.exempted
-        for (idx, _), hist in every_hists.items():
-            if idx == w.idx:
-                for b, n in hist.items():
-                    merged[b] = merged.get(b, 0) + n
-        overall.append(achievement_group(w, {}, total, merged))
+        for population in populations_in(q.filter.scope):
+            total = StateCounts()
+            merged: dict[int, int] = {}
+            for (idx, values), sc in every.items():
+                if idx == w.idx and values[0] == population:
+                    for s, n in sc.counts.items():
+                        total.add(s, n, exempted=False)
+                    total.exempted += sc.exempted
+            for (idx, values), hist in every_hists.items():
+                if idx == w.idx and values[0] == population:
+                    for b, n in hist.items():
+                        merged[b] = merged.get(b, 0) + n
+            overall.append(achievement_group(w, population, {}, total, merged))
     return AchievementReport(
         from_=q.start,
         to=q.end,
@@ -209,18 +239,43 @@ async def achievement_report(db: Db, q: ReportQuery) -> AchievementReport:
     )
 
 
+async def _reached(db: Db, rows: Sequence[dict[str, Any]]) -> dict[str, Reached]:
+    """The deadlines a person reads, per judged run of a page (a page's versions and calendars read once)."""
+    if not isinstance(db, AsyncSession):
+        return {}
+    repo = ReadModelRepository(db)
+    judged = [r for r in rows if r.get("commitment_id") and r.get("started_at")]
+    versions = {v.id: v for v in await repo.commitment_versions({r["commitment_id"] for r in judged})}
+    stored = await repo.calendars({v.calendar_key for v in versions.values() if v.calendar_key})
+    found: dict[str, Reached] = {}
+    for r in judged:
+        version = versions.get(r["commitment_id"])
+        if version is None:
+            continue
+        try:
+            raw = stored.get(version.calendar_key or "")
+            # a judged run whose calendar is not stored was judged on the built-in round-the-clock calendar
+            calendar = Calendar.always() if raw is None else calendar_from_payload(raw)
+            found[r["id"]] = reached(version, calendar, r["started_at"], r.get("pauses") or ())
+        except (ValueError, TypeError, KeyError, OverflowError):
+            continue  # facts the deadline arithmetic refuses: the run was left unjudged, or is shown without them
+    return found
+
+
 async def runs_page(db: Db, q: ReportQuery, state: str | None, cursor: str | None, limit: int) -> NodeRunPage:
     if state is not None and state not in STATES:
         raise invalid("state", f"unknown state {state!r}; use one of {', '.join(STATES)}")
     if not q.windows:
         raise NotFound("the period has not started yet")
+    window = q.windows[0]
     after = decode_cursor(cursor, str, field="query.cursor")
     repo = ReportRepository(db)
-    rows = await repo.runs_page(q.windows[0], q.filter, state, after[0] if after else None, limit + 1)
+    rows = await repo.runs_page(window, q.filter, state, after[0] if after else None, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
+    reached_at = await _reached(db, rows)
     return NodeRunPage(
-        items=[NodeRunPublic.from_row(r) for r in rows],
+        items=[NodeRunPublic.from_row(r, window.as_of, reached_at.get(r["id"])) for r in rows],
         next_cursor=encode_cursor(rows[-1]["id"]) if more and rows else None,
-        ended_by_ticket=await repo.ended_by_ticket(q.windows[0], q.filter, state),
+        ended_by_ticket=await repo.ended_by_ticket(window, q.filter, state),
     )

@@ -70,7 +70,7 @@ async def list_complaints(
     customer_ref: str | None = None,
     owner_department: str | None = None,
     process_key: str | None = None,
-    ticket_id: Annotated[str | None, Query(description="complaints about this ticket")] = None,
+    ticket_id: Annotated[uuid.UUID | None, Query(description="complaints about this ticket (tracking's id)")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page[ComplaintSummary]:
@@ -85,7 +85,7 @@ async def list_complaints(
         process_key=process_key,
         start=start,
         end=end,
-        ticket_id=ticket_id,
+        ticket_id=None if ticket_id is None else str(ticket_id),
         sources=caller.sources,
     )
     return await service.list_page(session, where, cursor, limit)

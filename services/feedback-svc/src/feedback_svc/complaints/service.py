@@ -59,6 +59,7 @@ async def create(
     received_at = _instant(data.received_at, now, None, "received_at")
     process_key = data.process_key
     source: str | None = None
+    ticket_id: str | None = None  # tracking's id, however the caller named the ticket (`source:external_id` too)
     if data.ticket_id is not None:
         ticket = await tracking.get_ticket(data.ticket_id)
         # a caller bound to some source systems may not name another source's ticket (nor learn it exists)
@@ -68,6 +69,7 @@ async def create(
             raise invalid("process_key", f"ticket {ticket.id} belongs to process {ticket.process_key!r}")
         process_key = ticket.process_key
         source = ticket.source
+        ticket_id = ticket.id
     elif process_key is not None:
         await require_known_process(tracking, process_key)
 
@@ -81,7 +83,7 @@ async def create(
         id=uuid.uuid4(),
         channel=data.channel,
         customer_ref=data.customer_ref,
-        ticket_id=data.ticket_id,
+        ticket_id=ticket_id,
         source=source,
         process_key=process_key,
         category=data.category,

@@ -46,13 +46,14 @@ async def list_feedback(
     process_key: str | None = None,
     segment: str | None = None,
     channel: str | None = None,
-    ticket_id: str | None = None,
+    ticket_id: Annotated[uuid.UUID | None, Query(description="feedback about this ticket (tracking's id)")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page[FeedbackPublic]:
     """Feedback, newest first (a caller bound to source systems sees feedback on their tickets only)."""
     check_period(start, end)
-    where = FeedbackFilter(start, end, process_key, segment, channel, ticket_id, sources=caller.sources)
+    ticket = None if ticket_id is None else str(ticket_id)
+    where = FeedbackFilter(start, end, process_key, segment, channel, ticket, sources=caller.sources)
     return await service.list_page(session, where, cursor, limit)
 
 

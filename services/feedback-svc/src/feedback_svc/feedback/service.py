@@ -51,6 +51,7 @@ async def create(
     nodes: list[FeedbackNode] = []
     segment, customer_ref, process_key = data.segment, data.customer_ref, data.process_key
     source: str | None = None
+    ticket_id: str | None = None  # tracking's id, however the caller named the ticket (`source:external_id` too)
     if data.ticket_id is not None:
         ticket = await tracking.get_ticket(data.ticket_id)
         # a caller bound to some source systems may not name another source's ticket (nor learn it exists)
@@ -60,6 +61,7 @@ async def create(
             raise invalid("process_key", f"ticket {ticket.id} belongs to process {ticket.process_key!r}")
         process_key = ticket.process_key
         source = ticket.source
+        ticket_id = ticket.id
         segment = segment or ticket.segment
         customer_ref = customer_ref or ticket.customer_ref
         ticket_nodes = {n.node_key: n.department for n in ticket.nodes}
@@ -75,7 +77,7 @@ async def create(
             nodes = [FeedbackNode(feedback_id=feedback_id, node_key=data.node_key, department=data.department)]
     feedback = Feedback(
         id=feedback_id,
-        ticket_id=data.ticket_id,
+        ticket_id=ticket_id,
         process_key=process_key,
         segment=segment,
         customer_ref=customer_ref,
@@ -90,8 +92,8 @@ async def create(
     )
     repository = FeedbackRepository(session)
     if not await repository.insert(feedback, nodes):
-        assert data.ticket_id is not None
-        existing = await repository.id_for_ticket_channel(data.ticket_id, data.channel)
+        assert ticket_id is not None
+        existing = await repository.id_for_ticket_channel(ticket_id, data.channel)
         raise Conflict(
             f"ticket {data.ticket_id} already has feedback on channel {data.channel!r}; "
             f"update it with PATCH /v1/feedback/{existing}",
