@@ -127,7 +127,9 @@ def generate(now: datetime, days: int, seed: int) -> Story:
                 if opened >= now:
                     continue
                 story.tickets += 1
-                _ticket(story, f"DEMO-{tag}-{n:05d}", process, opened, now, rng)
+                # each work order draws from its own generator: one that ends sooner because `now` is earlier
+                # changes no other, so a later run the same day sends the same events (and the ones due since)
+                _ticket(story, f"DEMO-{tag}-{n:05d}", process, opened, now, random.Random(f"{seed}-{tag}-{n}"))
     return story
 
 

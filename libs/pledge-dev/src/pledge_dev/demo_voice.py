@@ -65,10 +65,12 @@ def _iso(at: datetime) -> str:
 
 
 def generate_voice(story: Story, now: datetime, days: int, seed: int, tag: str) -> Voice:
-    rng = random.Random(f"{seed}-{tag}-voice")
+    # every answer, complaint and response draws from its own generator (as each work order does), so that a
+    # later run the same day, with more of the month behind it, makes the same ones and adds what is due since
     voice = Voice()
     # CSAT / NPS: a third of the closed work orders get an answer, a few hours to a day after closing
     for facts in story.facts:
+        rng = random.Random(f"{seed}-{tag}-feedback-{facts.external_id}")
         if facts.closed is None or facts.cancelled or rng.random() >= 0.35:
             continue
         given = facts.closed + timedelta(minutes=rng.uniform(30, 30 * 60))
@@ -87,7 +89,8 @@ def generate_voice(story: Story, now: datetime, days: int, seed: int, tag: str) 
     n = 0
     for d in range(days + 1):
         day = first_day + timedelta(days=d)
-        for _ in range(rng.choice([1, 1, 2, 2, 3])):
+        for k in range(random.Random(f"{seed}-{tag}-complaints-{d}").choice([1, 1, 2, 2, 3])):
+            rng = random.Random(f"{seed}-{tag}-complaint-{d}-{k}")
             n += 1
             severity = rng.choices(["simple", "general", "major"], [6, 3, 1])[0]
             received = (
@@ -122,6 +125,7 @@ def generate_voice(story: Story, now: datetime, days: int, seed: int, tag: str) 
             )
     # SERVQUAL: four responses a day on average, from the three customer segments
     for i in range(4 * days):
+        rng = random.Random(f"{seed}-{tag}-servqual-{i}")
         at = first_day + timedelta(days=rng.uniform(0, days), hours=rng.uniform(9, 18))
         if at >= now:
             continue
