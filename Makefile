@@ -34,7 +34,7 @@ typecheck: env ## mypy --strict over every package
 	$(RUN) mypy $(addprefix -p ,$(PACKAGES))
 
 test-libs: env ## the shared libraries' tests (real Postgres for the feed)
-	$(RUN) pytest -q libs/pledge-common/tests libs/pledge-deadlines/tests
+	$(RUN) pytest -q libs/pledge-common/tests libs/pledge-deadlines/tests libs/pledge-dev/tests
 
 test-services: env ## every service's tests against a real Postgres (one pytest process per service)
 	@set -e; for s in $(SERVICES); do echo "== $$s"; $(RUN) pytest -q $$s/tests || [ $$? -eq 5 ]; done

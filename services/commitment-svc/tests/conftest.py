@@ -4,13 +4,30 @@ import httpx
 import pytest
 from commitment_svc.config import Settings
 from commitment_svc.main import ALEMBIC_INI, create_app
+from fastapi import FastAPI
 from pledge_dev.testing import ServiceSpec
-from support import W_CALENDAR, ok
+from support import W_CALENDAR, FakeEvaluation, ok
+
+EVALUATION = FakeEvaluation()
+
+
+def create_test_app(settings: Settings) -> FastAPI:
+    """The app with evaluation-svc (outside this service) answered by `EVALUATION` instead of the network."""
+    return create_app(settings, evaluation_transport=httpx.MockTransport(EVALUATION.handle))
 
 
 @pytest.fixture(scope="session")
 def service_spec() -> ServiceSpec:
-    return ServiceSpec(name="commitment", alembic_ini=ALEMBIC_INI, create_app=create_app, settings_factory=Settings)
+    return ServiceSpec(
+        name="commitment", alembic_ini=ALEMBIC_INI, create_app=create_test_app, settings_factory=Settings
+    )
+
+
+@pytest.fixture(autouse=True)
+def evaluation() -> FakeEvaluation:
+    """evaluation-svc as seen over the network: by default no judged run would change; fresh for every test."""
+    EVALUATION.reset()
+    return EVALUATION
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Helpers for commitment-svc tests (fixtures live in conftest.py)."""
 
+import json
 from typing import Any
 
 import httpx
@@ -64,3 +65,22 @@ async def active_commitment(
             f"/v1/commitments/{created['id']}/transitions", json={"to": "active", "effective_from": effective_from}
         )
     )
+
+
+class FakeEvaluation:
+    """evaluation-svc's preview of a back-dated version: answers `changing` runs (or `status`), keeps requests."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.changing: list[dict[str, Any]] = []
+        self.status = 200
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/internal/v1/rejudgements/preview", request.url
+        self.requests.append(json.loads(request.content))
+        if self.status != 200:
+            return httpx.Response(self.status, json={"title": "unavailable"})
+        return httpx.Response(200, json={"runs_changing": len(self.changing), "runs": self.changing})

@@ -175,13 +175,6 @@ class TestTransitions:
             (1, activated["effective_from"]), (2, None),
         ]  # fmt: skip
 
-    async def test_new_version_cannot_start_in_the_past(self, client: httpx.AsyncClient, org: dict[str, Any]) -> None:
-        v1 = await active_commitment(client)
-        v2 = await new_version(client, v1["id"], commitment_limit="PT4H")
-        await ok(await transition(client, v2["id"], to="negotiating"))
-        response = await transition(client, v2["id"], to="active", effective_from="2026-02-01T00:00:00+08:00")
-        problem(response, 422, "effective_from")
-
     async def test_new_version_cannot_start_before_the_one_it_replaces(
         self, client: httpx.AsyncClient, org: dict[str, Any]
     ) -> None:

@@ -3,11 +3,14 @@
     python -m pledge_dev.demo [--gateway URL] [--api-key KEY] [--days 30] [--seed 3]
 
 Loads the demo organisation (pledge_dev.demo_org), generates a month of realistic tickets — fault
-repairs around the clock, 95598 call-centre orders, new connections counted in business days, complaints
-— with pauses (some that stop the clock, some that do not), cancellations and events that arrive late
-and out of order; pushes them to /v1/events/bulk, waits until evaluation-svc has judged them, and prints
-the seven-state table, the achievement per process and node, the rankings, the recommendations and the
-SLA review. Deterministic for a given day and seed, so running it twice the same day changes nothing.
+repairs around the clock, 95598 call-centre orders, new connections counted in business days — with pauses
+(some that stop the clock, some that do not), cancellations and events that arrive late and out of order;
+pushes them to /v1/events/bulk and waits until evaluation-svc has judged them. Then the customer's side
+(pledge_dev.demo_voice): complaints filed and handled through feedback-svc (their handling judged like any
+work), CSAT/NPS answers, SERVQUAL responses and corrective actions. It prints the seven-state table, the
+achievement per process and node (end to end apart), the rankings, the recommendations, the SLA review,
+satisfaction by process and by the state the work ended in, the SERVQUAL gaps, the complaint figures and the
+corrective actions. Deterministic for a given day and seed, so running it twice the same day changes nothing.
 """
 
 import argparse
@@ -31,6 +34,21 @@ Event = dict[str, Any]
 
 
 @dataclass
+class TicketFacts:
+    """What the voice of the customer is about: one generated work order as it went."""
+
+    source: str
+    external_id: str
+    process: str
+    segment: str
+    customer: str
+    opened: datetime
+    closed: datetime | None = None
+    cancelled: bool = False
+    slow: bool = False  # a step took its slow course, or the work waited for parts (a pause that counts)
+
+
+@dataclass
 class Story:
     """The generated month: events in the order a partner would send them, and what to expect."""
 
@@ -38,6 +56,7 @@ class Story:
     late: list[Event] = field(default_factory=list)
     node_runs: int = 0
     tickets: int = 0
+    facts: list[TicketFacts] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -71,13 +90,10 @@ PROCESS_STEPS: dict[str, list[Step]] = {
         Step("resolve", (40, 300), (500, 3000), 0.15),
     ],
 }
-PER_DAY = {"fault-repair": 24, "call-centre-order": 14, "new-connection": 3, "complaint-handling": 2}
-SOURCES = {
-    "fault-repair": "field-app",
-    "call-centre-order": "cc-95598",
-    "new-connection": "crm",
-    "complaint-handling": "crm",
-}
+# complaints are not pushed as events: they are filed through feedback-svc (pledge_dev.demo_voice), which
+# opens their complaint-handling tickets in tracking-svc
+PER_DAY = {"fault-repair": 24, "call-centre-order": 14, "new-connection": 3}
+SOURCES = {"fault-repair": "field-app", "call-centre-order": "cc-95598", "new-connection": "crm"}
 
 
 def _segment(process: str, rng: random.Random) -> str:
@@ -111,7 +127,9 @@ def generate(now: datetime, days: int, seed: int) -> Story:
                 if opened >= now:
                     continue
                 story.tickets += 1
-                _ticket(story, f"DEMO-{tag}-{n:05d}", process, opened, now, rng)
+                # each work order draws from its own generator: one that ends sooner because `now` is earlier
+                # changes no other, so a later run the same day sends the same events (and the ones due since)
+                _ticket(story, f"DEMO-{tag}-{n:05d}", process, opened, now, random.Random(f"{seed}-{tag}-{n}"))
     return story
 
 
@@ -120,6 +138,8 @@ def _ticket(story: Story, external_id: str, process: str, opened: datetime, now:
     customer = "hengda-steel" if segment == "enterprise" and rng.random() < 0.3 else f"cust-{rng.randrange(4000):04d}"
     ticket = {"external_id": external_id, "process": process, "segment": segment, "customer_ref": customer}
     source = SOURCES[process]
+    facts = TicketFacts(source, external_id, process, segment, customer, opened)
+    story.facts.append(facts)
     seq = iter(range(1000))
 
     def event(type_: str, at: datetime, **extra: Any) -> Event | None:
@@ -135,7 +155,9 @@ def _ticket(story: Story, external_id: str, process: str, opened: datetime, now:
     cancel_at_step = rng.randrange(len(PROCESS_STEPS[process])) if rng.random() < 0.04 else None
     at = opened + timedelta(seconds=rng.randrange(5, 90))
     for i, step in enumerate(PROCESS_STEPS[process]):
-        low, high = step.slow if rng.random() < step.slow_share else step.minutes
+        slow = rng.random() < step.slow_share
+        facts.slow = facts.slow or slow
+        low, high = step.slow if slow else step.minutes
         if segment == "vip":
             low, high = low * 0.6, high * 0.6
         work = timedelta(minutes=rng.uniform(low, high))
@@ -146,11 +168,13 @@ def _ticket(story: Story, external_id: str, process: str, opened: datetime, now:
             cancelled = at + work / 3
             event("node.cancelled", cancelled, node=step.node, reason="customer withdrew")
             event("ticket.cancelled", cancelled + timedelta(seconds=30), reason="customer withdrew")
+            facts.cancelled = True
             return
         end = at + work
         if rng.random() < 0.12 and step.node not in ("dispatch", "accept", "acknowledge"):
             # waiting for the customer stops the clock; waiting for parts does not
             reason = rng.choice(["awaiting-customer", "awaiting-customer", "awaiting-parts"])
+            facts.slow = facts.slow or reason == "awaiting-parts"
             pause_start = at + work / 4
             pause = timedelta(minutes=rng.uniform(60, 60 * 20))
             event("node.paused", pause_start, node=step.node, reason=reason)
@@ -159,7 +183,8 @@ def _ticket(story: Story, external_id: str, process: str, opened: datetime, now:
         if event("node.completed", end, node=step.node) is None:
             return
         at = end + timedelta(seconds=rng.randrange(10, 600))
-    event("ticket.closed", at)
+    if event("ticket.closed", at) is not None:
+        facts.closed = at
 
 
 # --- talking to the gateway ---------------------------------------------------------------------------
@@ -347,9 +372,33 @@ async def run(gateway: str, api_key: str | None, days: int, seed: int) -> None:
             print(f"  rejected: {reason[:200]}")
         start = (now - timedelta(days=days)).astimezone(SHANGHAI).replace(hour=0, minute=0, second=0)
         period = {"from": start.isoformat(), "to": (now + timedelta(seconds=1)).isoformat()}
-        judged = await wait_for_evaluation(client, period, story.node_runs)
+        # the customer's side is built from this month's story (demo_voice imports this module)
+        from pledge_dev.demo_voice import (
+            answer_surveys,
+            file_complaints,
+            generate_voice,
+            give_feedback,
+            print_voice,
+            take_actions,
+        )
+
+        judged = await wait_for_evaluation(client, period, story.node_runs)  # a quieter suite for what follows
         print(f"\r  evaluation has judged {judged} node runs.{' ' * 20}")
+        tag = now.astimezone(SHANGHAI).strftime("%Y%m%d")
+        voice = generate_voice(story, now, days, seed, tag)
+        print(f"Filing {len(voice.complaints)} complaints through feedback-svc, {len(voice.feedback)} CSAT/NPS answers,"
+              f" {len(voice.responses)} SERVQUAL responses…")  # fmt: skip
+        filed, known = await file_complaints(client, voice)
+        given, answered = await give_feedback(client, voice)
+        surveyed = await answer_surveys(client, voice)
+        print(f"  complaints filed {filed} (already there {known}), feedback given {given} (already there"
+              f" {answered}), SERVQUAL responses {surveyed or 'already there'}")  # fmt: skip
+        judged = await wait_for_evaluation(client, period, story.node_runs + voice.complaint_node_runs)
+        print(f"\r  evaluation has judged {judged} node runs.{' ' * 20}")
+        actions = await take_actions(client, voice, now, tag)
+        print(f"  corrective actions opened: {actions or 'already there'}")
         await print_reports(client, period)
+        await print_voice(client, period, table)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -232,6 +232,7 @@ COMMITMENTS: list[dict[str, Any]] = [
     ),
     _c("nc-e2e-residential", "new-connection", None, "residential", "P10D", "P15D", unit=DAYS, name="居民业扩全流程"),
     _c("nc-e2e-enterprise", "new-connection", None, "enterprise", "P40D", "P60D", unit=DAYS, name="企业业扩全流程"),
+    _c("nc-e2e", "new-connection", None, "default", "P20D", "P30D", unit=DAYS, name="业扩全流程 (other segments)"),
     # 抢修: around the clock
     _c(
         "fr-dispatch",
@@ -261,6 +262,17 @@ COMMITMENTS: list[dict[str, Any]] = [
         owner=("marketing", "account-manager"),
     ),
     _c("cc-reply", "call-centre-order", "reply", "default", "PT4H", "PT8H", owner=(CS, "agent")),
+    _c(
+        "cc-e2e",
+        "call-centre-order",
+        None,
+        "default",
+        "P2D",
+        "P3D",
+        unit=DAYS,
+        owner=(CS, None),
+        name="95598 工单全流程",
+    ),
     # complaints: segment = severity
     _c(
         "complaint-simple-acknowledge",
@@ -323,6 +335,39 @@ COMMITMENTS: list[dict[str, Any]] = [
         "P5D",
         unit=DAYS,
         owner=(CS, "complaint-officer"),
+        pauses=["awaiting-customer", "awaiting-third-party"],
+    ),
+    # complaints end to end, per severity: received to closed (closing waits for the customer's confirmation)
+    _c(
+        "complaint-simple-e2e",
+        "complaint-handling",
+        None,
+        "simple",
+        "PT8H",
+        "PT24H",
+        calendar="24x7",
+        owner=(CS, None),
+        pauses=["awaiting-customer"],
+    ),
+    _c(
+        "complaint-general-e2e",
+        "complaint-handling",
+        None,
+        "general",
+        "PT15H",
+        "PT30H",
+        owner=(CS, None),
+        pauses=["awaiting-customer"],
+    ),
+    _c(
+        "complaint-major-e2e",
+        "complaint-handling",
+        None,
+        "major",
+        "P5D",
+        "P10D",
+        unit=DAYS,
+        owner=(CS, None),
         pauses=["awaiting-customer", "awaiting-third-party"],
     ),
 ]

@@ -32,7 +32,7 @@ COMPONENTS: dict[str, tuple[str, str, int]] = {
 }
 # who calls whom: <consumer> -> upstreams it needs a URL for
 UPSTREAMS: dict[str, tuple[str, ...]] = {
-    "commitment": (),
+    "commitment": ("evaluation",),
     "tracking": ("commitment",),
     "evaluation": ("commitment", "tracking", "feedback"),
     "feedback": ("tracking", "evaluation"),

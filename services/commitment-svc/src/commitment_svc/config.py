@@ -14,3 +14,8 @@ class Settings(ServiceSettings):
         ge=60,
         description="how long the first answer to a request with an Idempotency-Key is replayed (default 24 h)",
     )
+    evaluation_url: str = Field(
+        default="http://127.0.0.1:8003",
+        description="evaluation-svc, asked which judged runs a version starting in the past would change",
+    )
+    evaluation_timeout: float = Field(default=30.0, gt=0, description="seconds to wait for that answer")

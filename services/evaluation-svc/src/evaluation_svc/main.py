@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -11,12 +11,17 @@ from fastapi import FastAPI
 from pledge_common.app import create_service_app
 from pledge_common.consumer import FeedConsumer
 from pledge_common.internal import make_http_client
+from pledge_common.outbox import FeedEvent
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_svc.alerts.router import router as alerts_router
 from evaluation_svc.alerts.service import AlertScanner
 from evaluation_svc.config import Settings
 from evaluation_svc.insights.router import router as insights_router
 from evaluation_svc.readmodel.service import Projection
+from evaluation_svc.rejudge.router import internal as rejudge_internal
+from evaluation_svc.rejudge.router import router as rejudge_router
+from evaluation_svc.rejudge.service import apply_requested
 from evaluation_svc.reports.router import router as reports_router
 from evaluation_svc.settlement.router import router as settlement_router
 from evaluation_svc.settlement.satisfaction import FeedbackClient
@@ -33,8 +38,14 @@ GC_THRESHOLDS = (100_000, 50, 100)
 def make_consumers(app: FastAPI, settings: Settings, projection: Projection) -> list[FeedConsumer]:
     """The feed consumers of this service: commitment definitions, and tracking's node runs in
     `tracking_partitions` partitions (every change of one run falls in one partition, in order)."""
+
     # Names carry the service so that cursors and logs read unambiguously (leases are keyed by schema too).
-    feeds = [("evaluation.commitment", settings.commitment_url, projection.handle_commitment, 0, 1)]
+    async def handle_commitment(session: AsyncSession, events: Sequence[FeedEvent]) -> None:
+        # a re-judging act first: it puts its versions in force itself and records every run it takes over
+        await apply_requested(session, projection, events)
+        await projection.handle_commitment(session, events)
+
+    feeds = [("evaluation.commitment", settings.commitment_url, handle_commitment, 0, 1)]
     partitions = settings.tracking_partitions
     feeds += [("evaluation.tracking", settings.tracking_url, projection.handle_tracking, k, partitions)
               for k in range(partitions)]  # fmt: skip
@@ -107,6 +118,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="How far the real service is from the promise: seven states, reports, alerts.",
         settings=settings,
         alembic_ini=ALEMBIC_INI,
-        public_routers=[insights_router, settlement_router, reports_router, alerts_router, webhooks_router],
+        public_routers=[
+            insights_router,
+            settlement_router,
+            rejudge_router,
+            reports_router,
+            alerts_router,
+            webhooks_router,
+        ],
+        internal_routers=[rejudge_internal],
         extra_lifespan=background,
     )

@@ -148,6 +148,7 @@ async def create_version(
 @router.post("/{id}/transitions")
 async def transition_commitment(
     id: UUID,
+    request: Request,
     session: SessionDep,
     caller: CallerDep,
     response: Response,
@@ -157,9 +158,10 @@ async def transition_commitment(
     """Move a version: draft → negotiating → active → retired (negotiating → draft to revise).
 
     Activating a new version closes the range of the version it replaces at its `effective_from`, in the
-    same transaction; both changes go on the feed.
+    same transaction; both changes go on the feed. A version may start in the past when no judged run would
+    change its governing version; otherwise 409 listing them, unless `rejudge` is true (an audited act).
     """
-    changed = await service.transition(session, id, body, caller, if_match)
+    changed = await service.transition(session, id, body, caller, if_match, request.app.state.evaluation)
     row = changed[-1]
     set_etag(response, row.row_version)
     return service.public(row)

@@ -13,8 +13,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "retired": frozenset(),
 }
 IN_FORCE = ("active", "retired")  # statuses whose [effective_from, effective_to) governs
-# a new version may not start before now when it replaces one in force (that would re-judge started runs);
-# this much clock skew between client and server is forgiven
+# a version cannot be retired before now (runs were judged under it); this much clock skew between client
+# and server is forgiven
 PAST_GRACE = timedelta(minutes=5)
 
 
@@ -69,12 +69,13 @@ class InForce:
     effective_to: datetime | None
 
 
-def plan_activation(effective_from: datetime, same_commitment: Sequence[InForce], now: datetime) -> InForce | None:
+def plan_activation(effective_from: datetime, same_commitment: Sequence[InForce]) -> InForce | None:
     """The version whose range closes at `effective_from` (None if none), or RuleError.
 
     The new version governs [effective_from, open). An earlier version still open (or ending later) is
     closed at effective_from; a version that starts at or after effective_from would be erased, which
-    is refused, as is replacing a version from an instant already past.
+    is refused. A start in the past is not refused here: whether it changes judged runs is evaluation's
+    to say (see `starts_in_the_past`).
     """
     predecessor: InForce | None = None
     for other in same_commitment:
@@ -93,13 +94,12 @@ def plan_activation(effective_from: datetime, same_commitment: Sequence[InForce]
                     conflict=True,
                 )
             predecessor = other
-    if predecessor is not None and effective_from < now - PAST_GRACE:
-        raise RuleError(
-            "effective_from",
-            f"version {predecessor.version} governs until now; a new version cannot start in the past"
-            " (runs already started keep the version they started under)",
-        )
     return predecessor
+
+
+def starts_in_the_past(effective_from: datetime, now: datetime) -> bool:
+    """A version starting before now may take runs already judged from the version that governed them."""
+    return effective_from < now
 
 
 def check_retirement(effective_from: datetime, effective_to: datetime | None, at: datetime, now: datetime) -> None:

@@ -80,6 +80,11 @@ class CommitmentTransition(Input):
     )
     effective_to: Instant | None = Field(default=None, description="to retired: when it stops governing (default now)")
     reason: Text | None = None
+    rejudge: bool = Field(
+        default=False,
+        description="to active from an instant in the past: re-judge the judged runs whose governing version this"
+        " changes (refused with 409 otherwise); an audited act (GET /v1/reports/rejudgements)",
+    )
 
 
 class HistoryEntry(Output):

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commitment_svc.calendars.repository import CalendarRepository
+from commitment_svc.clients.evaluation import EvaluationClient
 from commitment_svc.commitments.models import CommitmentVersion
 from commitment_svc.commitments.repository import CommitmentRepository
 from commitment_svc.commitments.rules import (
@@ -20,6 +21,7 @@ from commitment_svc.commitments.rules import (
     format_limit,
     parse_limit,
     plan_activation,
+    starts_in_the_past,
 )
 from commitment_svc.commitments.schemas import (
     CommitmentCreate,
@@ -249,10 +251,62 @@ async def create_version(
     return row
 
 
+# how many of the runs a back-dated version would change a refusal lists
+RUNS_LISTED = 100
+
+
+async def _runs_changed_by(
+    evaluation: EvaluationClient,
+    row: CommitmentVersion,
+    start: datetime,
+    old: CommitmentVersion | None,
+    caller: Caller,
+    body: CommitmentTransition,
+    now: datetime,
+) -> tuple[int, dict[str, Any] | None]:
+    """For a version starting in the past: how many judged runs change their governing version, and the
+    re-judging act to put on the feed (None when there is nothing to re-judge). 409 when runs would change
+    and the caller did not ask to re-judge them."""
+    after = public(row).feed_payload() | {"status": "active", "effective_from": start.isoformat(), "effective_to": None}
+    superseded = [public(old).feed_payload() | {"effective_to": start.isoformat()}] if old is not None else []
+    changing = await evaluation.runs_changing(after, superseded)
+    if changing.count == 0:
+        return 0, None
+    if not body.rejudge:
+        raise Conflict(
+            f"effective_from: {changing.count} judged run(s) started since {start.isoformat()} would change their"
+            " governing version; history is rewritten only on request: send `rejudge: true` to re-judge them"
+            " (an audited act), or start the version later",
+            errors=[field_error("effective_from", f"{changing.count} judged run(s) would change their version")],
+            runs_changing=changing.count,
+            runs=changing.runs[:RUNS_LISTED],
+        )
+    act = {
+        "id": str(uuid.uuid4()),
+        "commitment_key": row.commitment_key,
+        "version_id": str(row.id),
+        "version": row.version,
+        "effective_from": start.isoformat(),
+        "requested_by": caller.sub,
+        "requested_at": now.isoformat(),
+        "reason": body.reason,
+        "runs_expected": changing.count,
+        "versions": [*superseded, after],
+    }
+    return changing.count, act
+
+
 async def transition(
-    session: AsyncSession, id_: uuid.UUID, body: CommitmentTransition, caller: Caller, if_match: str | None
+    session: AsyncSession,
+    id_: uuid.UUID,
+    body: CommitmentTransition,
+    caller: Caller,
+    if_match: str | None,
+    evaluation: EvaluationClient,
 ) -> list[CommitmentVersion]:
     """Move a version along draft → negotiating → active → retired; returns every version changed."""
+    if body.rejudge and body.to != "active":
+        raise invalid("rejudge", "applies only to the transition to active (a version starting in the past)")
     row = await get_version(session, id_)
     # lock every version of the commitment, in version order, so concurrent activations serialise
     versions = await CommitmentRepository(session).versions_of(row.commitment_key, for_update=True)
@@ -272,7 +326,7 @@ async def transition(
             if v.status in ("active", "retired") and v.effective_from is not None
         ]
         try:
-            predecessor = plan_activation(start, in_force, now)
+            predecessor = plan_activation(start, in_force)
         except RuleError as err:
             raise _rule_problem(err) from None
         other = await CommitmentRepository(session).overlapping_in_force(
@@ -286,8 +340,16 @@ async def transition(
                 errors=[field_error("effective_from", "overlaps another commitment's version in force")],
                 conflicting_id=str(other.id),
             )
-        if predecessor is not None:
-            old = next(v for v in versions if str(v.id) == predecessor.id)
+        old = next(v for v in versions if str(v.id) == predecessor.id) if predecessor is not None else None
+        act: dict[str, Any] | None = None
+        if starts_in_the_past(start, now):
+            count, act = await _runs_changed_by(evaluation, row, start, old, caller, body, now)
+            if act is not None:
+                rejudged = f"re-judges {count} run(s) from {start.isoformat()} (rejudgement {act['id']})"
+                body = body.model_copy(update={"reason": f"{body.reason}; {rejudged}" if body.reason else rejudged})
+                # before the versions on the feed: evaluation takes the runs over with the act, never silently
+                await emit(session, "rejudgement.requested", act["id"], act)
+        if old is not None:
             old.effective_to = start
             old.row_version += 1
             old.updated_at = now

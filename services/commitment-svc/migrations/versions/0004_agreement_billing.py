@@ -1,6 +1,6 @@
 """agreement billing: the period an agreement is settled by, its base fee and its cap on credits
 
-Revision ID: commitment_0006
+Revision ID: commitment_0004
 Revises: commitment_0003
 Create Date: 2026-12-03
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "commitment_0006"
+revision: str = "commitment_0004"
 down_revision: str | None = "commitment_0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

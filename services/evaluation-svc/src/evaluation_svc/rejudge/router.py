@@ -1,0 +1,116 @@
+"""`/v1/reports/rejudgements` (the audited acts) and the internal preview commitment-svc asks for."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pledge_common.db import SessionDep
+from pledge_common.identity import CallerDep
+from pledge_common.pagination import decode_cursor, encode_cursor
+from pledge_common.problems import NotFound, invalid
+
+from evaluation_svc.rejudge import service
+from evaluation_svc.rejudge.repository import RejudgeRepository
+from evaluation_svc.rejudge.schemas import (
+    PreviewAnswer,
+    PreviewRequest,
+    RejudgedRun,
+    RejudgedRunPage,
+    RejudgementPage,
+    RejudgementPublic,
+    StateChange,
+)
+
+router = APIRouter(prefix="/v1/reports/rejudgements", tags=["rejudgements"])
+internal = APIRouter(prefix="/v1/rejudgements")
+Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
+Limit = Annotated[int, Query(ge=1)]
+
+
+def _only(request: Request, allowed: set[str]) -> None:
+    """A query parameter this route does not apply is refused, not ignored."""
+    for name in request.query_params:
+        if name not in allowed:
+            raise invalid(f"query.{name}", f"not a parameter of this route (it takes: {', '.join(sorted(allowed))})")
+
+
+def _limit(request: Request, limit: int) -> None:
+    if limit > request.app.state.settings.page_max:
+        raise invalid("query.limit", f"a page holds at most {request.app.state.settings.page_max} items")
+
+
+@router.get("", response_model=RejudgementPage)
+async def list_rejudgements(
+    request: Request,
+    session: SessionDep,
+    commitment_key: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> RejudgementPage:
+    """Acts that re-judged runs under a version put in force from a past instant, newest first."""
+    _only(request, {"commitment_key", "cursor", "limit"})
+    _limit(request, limit)
+    after = decode_cursor(cursor, datetime.fromisoformat, str)
+    repo = RejudgeRepository(session)
+    rows = await repo.acts(commitment_key, (after[0], after[1]) if after else None, limit + 1)
+    page = rows[:limit]
+    changes = await repo.state_changes([r["id"] for r in page])
+    items = [_public(r, changes.get(r["id"], [])) for r in page]
+    last = page[-1] if page else None
+    return RejudgementPage(
+        items=items,
+        next_cursor=encode_cursor(last["requested_at"], last["id"]) if last and len(rows) > limit else None,
+    )
+
+
+@router.get("/{rejudgement_id}", response_model=RejudgementPublic)
+async def get_rejudgement(request: Request, session: SessionDep, rejudgement_id: str) -> RejudgementPublic:
+    """One act: who asked, when, which version from which instant, and how many runs changed state."""
+    _only(request, set())
+    repo = RejudgeRepository(session)
+    row = await repo.act(rejudgement_id)
+    if row is None:
+        raise NotFound(f"no rejudgement `{rejudgement_id}`")
+    return _public(row, (await repo.state_changes([rejudgement_id])).get(rejudgement_id, []))
+
+
+@router.get("/{rejudgement_id}/runs", response_model=RejudgedRunPage)
+async def list_rejudged_runs(
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    rejudgement_id: str,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> RejudgedRunPage:
+    """The runs an act re-judged, each with its governing version, state and counted time before and after."""
+    _only(request, {"cursor", "limit"})
+    _limit(request, limit)
+    repo = RejudgeRepository(session)
+    if await repo.act(rejudgement_id) is None:
+        raise NotFound(f"no rejudgement `{rejudgement_id}`")
+    after = decode_cursor(cursor, datetime.fromisoformat, str)
+    rows = await repo.runs(rejudgement_id, (after[0], after[1]) if after else None, limit + 1, caller.sources)
+    page = rows[:limit]
+    last = page[-1] if page else None
+    return RejudgedRunPage(
+        items=[RejudgedRun.from_record(r) for r in page],
+        next_cursor=encode_cursor(last["started_at"], last["run_id"]) if last and len(rows) > limit else None,
+    )
+
+
+@internal.post("/preview", response_model=PreviewAnswer)
+async def preview(request: Request, session: SessionDep, body: PreviewRequest) -> PreviewAnswer:
+    """The judged runs whose governing version would change if these versions were in force (nothing is kept)."""
+    try:
+        changes = await service.preview(session, request.app.state.projection, body.version, body.superseded)
+    except (KeyError, ValueError, TypeError) as err:
+        raise invalid("version", f"not a commitment version: {err}") from None
+    return PreviewAnswer(
+        runs_changing=len(changes),
+        runs=[RejudgedRun.from_record(c.record()) for c in changes[: body.limit]],
+    )
+
+
+def _public(row: dict[str, object], changes: list[dict[str, object]]) -> RejudgementPublic:
+    return RejudgementPublic.model_validate({**row, "state_changes": [StateChange.model_validate(c) for c in changes]})
