@@ -13,7 +13,7 @@ from pledge_deadlines import Calendar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evaluation_svc.readmodel.repository import ReadModelRepository, RunRow, _row_from_db
+from evaluation_svc.readmodel.repository import ReadModelRepository, RunRow, run_row_from_db
 from evaluation_svc.reports.repository import ReportFilter, ReportRepository, Window
 from evaluation_svc.rules import CommitmentVersion, calendar_from_payload, judge, state_as_of
 
@@ -29,7 +29,7 @@ async def load_runs(session: AsyncSession, window: Window, flt: ReportFilter, ma
     rows = await ReportRepository(session).runs_for_replay(window, flt, max_runs + 1)
     if len(rows) > max_runs:
         raise invalid("to", f"more than {max_runs} runs to replay: narrow the period or the filters")
-    return [_row_from_db(r) for r in rows]
+    return [run_row_from_db(r) for r in rows]
 
 
 async def calendars_by_key(session: AsyncSession, keys: Iterable[str | None]) -> dict[str, Calendar]:

@@ -16,7 +16,7 @@ from evaluation_svc.rules import (
     PauseFacts,
     RunFacts,
     duration_bucket,
-    parse_instant,
+    pauses_of,
 )
 
 # The next due instant the alert scanner must look at, from the levels already alerted (`done`).
@@ -203,12 +203,9 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _row_from_db(m: Mapping[Any, Any]) -> RunRow:
-    pauses = tuple(
-        PauseFacts(start, parse_instant(p.get("end")), str(p.get("reason") or ""))
-        for p in m["pauses"] or ()
-        if (start := parse_instant(p.get("start"))) is not None
-    )
+def run_row_from_db(m: Mapping[Any, Any]) -> RunRow:
+    """A stored node_runs row (every column) as the projection wrote it."""
+    pauses = pauses_of(m)
     facts = RunFacts(
         id=m["id"],
         kind=m["kind"],
@@ -472,7 +469,7 @@ class ReadModelRepository:
         rows = await self.session.execute(
             text("SELECT * FROM node_runs WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"), {"ids": list(ids)}
         )
-        return {r["id"]: _row_from_db(r) for r in rows.mappings()}
+        return {r["id"]: run_row_from_db(r) for r in rows.mappings()}
 
     async def run_ids_to_rejudge_for_processes(self, process_keys: Sequence[str]) -> list[str]:
         """Runs whose governing version may change: still open, or never judged, in these processes."""
