@@ -238,7 +238,7 @@ class TestCapsFeesAndPeriods:
         await setup(session, PER_WARNING)
         response = await client.get(path, params=params)
         assert response.status_code == 422, response.text
-        assert response.json()["errors"][0]["field"] == field
+        assert response.json()["errors"][0]["field"] == f"query.{field}"
 
     async def test_unknown_agreement_is_404(self, client: httpx.AsyncClient) -> None:
         assert (await client.get("/v1/reports/agreements/none/settlements/2025-11")).status_code == 404

@@ -12,6 +12,7 @@ from pledge_common.scopes import Scope, scoped
 from evaluation_svc.config import Settings
 from evaluation_svc.insights import service
 from evaluation_svc.insights.schemas import AgreementReview, Rankings, Recommendations, WhatIfReport, WhatIfRequest
+from evaluation_svc.reports.dependencies import make_query
 from evaluation_svc.reports.query import (
     FilterDep,
     PeriodBoundsDep,
@@ -21,8 +22,7 @@ from evaluation_svc.reports.query import (
     build_query,
 )
 from evaluation_svc.reports.repository import Window
-from evaluation_svc.reports.router import make_query
-from evaluation_svc.settlement.router import context as settlement_context
+from evaluation_svc.settlement.dependencies import settling
 
 router = APIRouter(tags=["insights"], dependencies=scoped(Scope.reports_read))
 DEFAULT_DAYS = 30
@@ -143,4 +143,4 @@ async def agreement_review(
         rollup_timezone=settings.rollup_timezone,
     )
     window = _window(q)
-    return await service.agreement_review(session, agreement_id, window, flt, settlement_context(request))
+    return await service.agreement_review(session, agreement_id, window, flt, settling(request))

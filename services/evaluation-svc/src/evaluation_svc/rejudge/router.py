@@ -8,6 +8,7 @@ from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
 from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import NotFound, invalid
+from pledge_common.scopes import Scope, scoped
 
 from evaluation_svc.rejudge import service
 from evaluation_svc.rejudge.repository import RejudgeRepository
@@ -21,7 +22,7 @@ from evaluation_svc.rejudge.schemas import (
     StateChange,
 )
 
-router = APIRouter(prefix="/v1/reports/rejudgements", tags=["rejudgements"])
+router = APIRouter(prefix="/v1/reports/rejudgements", tags=["rejudgements"], dependencies=scoped(Scope.reports_read))
 internal = APIRouter(prefix="/v1/rejudgements")
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
 Limit = Annotated[int, Query(ge=1)]

@@ -244,7 +244,7 @@ def filter_params(
         source=source or (),
         commitment=commitment or (),
         scope=scope,
-        ticket_id=[str(t) for t in ticket_id or ()],
+        ticket_id=tuple(str(t) for t in ticket_id or ()),
         caller_sources=caller.sources,
     )
 

@@ -1,6 +1,5 @@
 """`/v1/reports/status`, `/v1/reports/status/runs`, `/v1/reports/achievement`."""
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -10,38 +9,11 @@ from pledge_common.scopes import Scope, scoped
 
 from evaluation_svc.config import Settings
 from evaluation_svc.reports import service
-from evaluation_svc.reports.query import FilterDep, GroupedPeriodDep, PeriodDep, PeriodParams, ReportQuery, build_query
+from evaluation_svc.reports.dependencies import make_query
+from evaluation_svc.reports.query import FilterDep, GroupedPeriodDep, PeriodDep
 from evaluation_svc.reports.schemas import AchievementReport, NodeRunPage, StatusReport
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=scoped(Scope.reports_read))
-
-
-async def make_query(
-    request: Request,
-    session: SessionDep,
-    period: PeriodParams,
-    flt: FilterDep,
-    *,
-    default_group: tuple[str, ...],
-    require_period: bool = False,
-) -> ReportQuery:
-    settings: Settings = request.app.state.settings
-    q = build_query(
-        now=datetime.now(UTC),
-        as_of=period.as_of,
-        start=period.start,
-        end=period.end,
-        bucket=period.bucket,
-        timezone=period.timezone,
-        group_by=period.group_by,
-        default_group=default_group,
-        flt=flt,
-        agreement=period.agreement,
-        max_days=settings.report_max_days,
-        require_period=require_period,
-        rollup_timezone=settings.rollup_timezone,
-    )
-    return q.with_filter(await service.with_agreement(session, q.filter, period.agreement))
 
 
 @router.get("/status", response_model=StatusReport, response_model_by_alias=True)

@@ -1,40 +1,25 @@
 """`/v1/reports/agreements/{id}/settlements`: an agreement settled per billing period, draft → approved."""
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from pledge_common.db import SessionDep
 from pledge_common.identity import Caller, CallerDep, require_scope
-from pledge_common.problems import Forbidden, invalid
+from pledge_common.problems import Forbidden
+from pledge_common.scopes import Scope, scoped
 
-from evaluation_svc.config import Settings
 from evaluation_svc.settlement import service
-from evaluation_svc.settlement.satisfaction import FeedbackClient
+from evaluation_svc.settlement.dependencies import settling
 from evaluation_svc.settlement.schemas import Approval, Settlement, SettlementList
 
-
-def only_query(*names: str) -> Callable[[Request], Awaitable[None]]:
-    """A dependency refusing (422, naming it) any query parameter the route does not apply."""
-
-    async def check(request: Request) -> None:
-        for name in request.query_params:
-            if name not in names:
-                raise invalid(name, "this route does not apply this parameter")
-
-    return check
-
-
-router = APIRouter(prefix="/v1/reports/agreements/{agreement_id}/settlements", tags=["settlements"])
-APPROVE_SCOPE = "alerts:manage"
+router = APIRouter(
+    prefix="/v1/reports/agreements/{agreement_id}/settlements",
+    tags=["settlements"],
+    dependencies=scoped(Scope.reports_read, Scope.alerts_manage),
+)
+APPROVE_SCOPE = Scope.alerts_manage
 PeriodPath = Annotated[str, "2026-11 (monthly) or 2026-Q4 (quarterly)"]
-
-
-def context(request: Request) -> service.Settling:
-    settings: Settings = request.app.state.settings
-    feedback: FeedbackClient | None = getattr(request.app.state, "feedback", None)
-    return service.Settling(now=datetime.now(UTC), max_runs=settings.replay_max_runs, feedback=feedback)
 
 
 def _whole_agreement(caller: Caller) -> None:
@@ -42,9 +27,7 @@ def _whole_agreement(caller: Caller) -> None:
         raise Forbidden("a settlement covers every source system; this key is bound to some of them")
 
 
-@router.get(
-    "", response_model=SettlementList, response_model_by_alias=True, dependencies=[Depends(only_query("limit"))]
-)
+@router.get("", response_model=SettlementList, response_model_by_alias=True)
 async def list_settlements(
     session: SessionDep,
     caller: CallerDep,
@@ -56,28 +39,26 @@ async def list_settlements(
     return await service.settlements(session, agreement_id, limit)
 
 
-@router.get("/{period}", response_model=Settlement, response_model_by_alias=True, dependencies=[Depends(only_query())])
+@router.get("/{period}", response_model=Settlement, response_model_by_alias=True)
 async def get_settlement(
     request: Request, session: SessionDep, caller: CallerDep, agreement_id: str, period: PeriodPath
 ) -> Settlement:
     """A period's settlement: as recorded (draft or approved), else a preview computed now."""
     _whole_agreement(caller)
-    return await service.settlement(session, agreement_id, period, context(request))
+    return await service.settlement(session, agreement_id, period, settling(request))
 
 
-@router.post("/{period}", response_model=Settlement, response_model_by_alias=True, dependencies=[Depends(only_query())])
+@router.post("/{period}", response_model=Settlement, response_model_by_alias=True)
 async def draft_settlement(
     request: Request, session: SessionDep, caller: CallerDep, agreement_id: str, period: PeriodPath
 ) -> Settlement:
     """Compute the period now and record it as its draft (409 once the period is approved)."""
     require_scope(caller, APPROVE_SCOPE)
     _whole_agreement(caller)
-    return await service.draft(session, agreement_id, period, caller, context(request))
+    return await service.draft(session, agreement_id, period, caller, settling(request))
 
 
-@router.post(
-    "/{period}/approval", response_model=Settlement, response_model_by_alias=True, dependencies=[Depends(only_query())]
-)
+@router.post("/{period}/approval", response_model=Settlement, response_model_by_alias=True)
 async def approve_settlement(
     session: SessionDep,
     caller: CallerDep,
