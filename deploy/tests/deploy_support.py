@@ -42,7 +42,9 @@ class Component:
 
 # docs/contracts.md: ports, prefixes, schemas, who consumes whose feed; feedback calls tracking/evaluation
 COMPONENTS = (
-    Component("commitment-svc", "services/commitment-svc", "commitment_svc", "COMMITMENT", "commitment", ()),
+    Component(
+        "commitment-svc", "services/commitment-svc", "commitment_svc", "COMMITMENT", "commitment", ("evaluation-svc",)
+    ),
     Component("tracking-svc", "services/tracking-svc", "tracking_svc", "TRACKING", "tracking", ("commitment-svc",)),
     Component(
         "evaluation-svc",
@@ -50,7 +52,7 @@ COMPONENTS = (
         "evaluation_svc",
         "EVALUATION",
         "evaluation",
-        ("commitment-svc", "tracking-svc"),
+        ("commitment-svc", "tracking-svc", "feedback-svc"),
     ),
     Component(
         "feedback-svc",
