@@ -150,6 +150,16 @@ class TestCancelledInsideForceMajeure:
         [group] = (await client.get("/v1/reports/achievement", params={**WEEK, "group_by": "process"})).json()["groups"]
         assert (group["cancelled"], group["exempted"], group["judged"], group["runs"]) == (1, 1, 1, 3)
 
+    async def test_the_agreement_review_and_settlement_say_the_same(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        await self.setup(session)
+        review = (await client.get("/v1/reports/agreements/sla-1", params=WEEK)).json()
+        [covered] = review["commitments"]
+        assert (covered["runs"], covered["cancelled"], covered["excluded"]) == (2, 1, 1)
+        march = (await client.get("/v1/reports/agreements/sla-1/settlements/2026-03")).json()
+        assert [r["node_run_id"] for r in march["excluded"]] == ["storm-done"]
+
     async def test_the_runs_list_says_the_same(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
         await self.setup(session)
         items = (await client.get("/v1/reports/status/runs", params=WEEK)).json()["items"]

@@ -11,6 +11,7 @@ from pledge_common.problems import Conflict, NotFound, field_error, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_svc.insights.replay import calendars_by_key, load_runs, replay, versions_by_id
+from evaluation_svc.reports.populations import counts_as_exempted
 from evaluation_svc.reports.query import agreement_key, narrow_to_agreement
 from evaluation_svc.reports.repository import ReportFilter, ReportRepository, Window
 from evaluation_svc.reports.schemas import Rate
@@ -89,6 +90,8 @@ async def settled_runs(
         if key is None:
             continue
         hit = next((w for w in windows if w.exempts(facts, key, facts.ended_at)), None)
+        if not counts_as_exempted(r.replayed, hit is not None):  # the rule every report uses: cancelled first
+            hit = None
         out.append(
             SettledRun(
                 node_run_id=facts.id,
