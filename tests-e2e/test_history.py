@@ -23,7 +23,7 @@ def ok(response: httpx.Response, *expected: int) -> Any:
     return response.json() if response.content else None
 
 
-async def wait_for(predicate: Callable[[], Awaitable[bool]], within: float = 60.0) -> None:
+async def wait_for(predicate: Callable[[], Awaitable[bool]], within: float = 180.0) -> None:
     deadline = time.monotonic() + within
     while not await predicate():
         assert time.monotonic() < deadline, "timed out"

@@ -1,5 +1,6 @@
 """Rankings and recommendations (from the report rollups); what-if and agreement reviews (replays)."""
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -200,9 +201,11 @@ def _handling_time(stats: DurationFigures | None) -> HandlingTime:
     median, p90 = stats.percentiles[0], stats.percentiles[1]
     return HandlingTime(
         completed=stats.completed,
-        mean=timedelta(seconds=round(stats.mean, 6)),
-        median=timedelta(seconds=median),
-        p90=timedelta(seconds=p90),
+        # whole seconds, rounded up as reports round counted time: RFC 3339 durations have no fraction (the
+        # exact values are the *_seconds fields)
+        mean=timedelta(seconds=math.ceil(stats.mean)),
+        median=timedelta(seconds=math.ceil(median)),
+        p90=timedelta(seconds=math.ceil(p90)),
         mean_seconds=stats.mean,
         median_seconds=median,
         p90_seconds=p90,
