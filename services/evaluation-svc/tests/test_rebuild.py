@@ -1,8 +1,10 @@
 """Rebuilding the rollups from node_runs, and checking them against a rebuild, on a real Postgres."""
 
 import asyncio
+import importlib.util
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -142,6 +144,62 @@ class TestCheckAndRepair:
         assert await rollups(session) == (states, durations)
         assert await session.scalar(text("SELECT count(*) FROM run_state_hourly WHERE n = 0")) == 0
         assert await rollup_differences(session, "UTC") == []
+
+
+async def duration_sums(session: AsyncSession) -> dict[tuple[Any, ...], Any]:
+    """The duration cells' sums of counted seconds."""
+    rows = await session.execute(text(f"SELECT day, {DIMS}, bucket, seconds FROM run_duration_daily WHERE n <> 0"))
+    return {tuple(r[:-1]): r[-1] for r in rows}
+
+
+class TestDurationSums:
+    async def test_the_projection_keeps_each_cells_sum_of_counted_seconds_as_node_runs_give_it(
+        self, session: AsyncSession
+    ) -> None:
+        await project_runs(session, Projection())  # the late run's pause moved its seconds out of its first cell
+        totals = (
+            await session.execute(
+                text(
+                    "SELECT count(*), sum(CAST(counted_seconds AS numeric)) FROM node_runs"
+                    " WHERE starts_with(final_state, 'completed_')"
+                )
+            )
+        ).one()
+        kept = (await session.execute(text("SELECT sum(n), sum(seconds) FROM run_duration_daily"))).one()
+        assert tuple(kept) == tuple(totals)
+        assert await rollup_differences(session, "UTC") == []
+
+    async def test_check_finds_a_drifted_sum_and_the_rebuild_repairs_it(self, session: AsyncSession) -> None:
+        await project_runs(session, Projection())
+        sums = await duration_sums(session)
+        await session.execute(
+            text("UPDATE run_duration_daily SET seconds = seconds + 60 WHERE segment = 'vip' AND n <> 0")
+        )
+
+        [difference] = await rollup_differences(session, "UTC")
+
+        assert (difference.rollup, difference.dims["segment"], difference.stored) == ("run_duration_daily", "vip", 1)
+        assert difference.stored == difference.rebuilt
+        assert difference.stored_seconds - difference.rebuilt_seconds == 60
+        assert "seconds: stored" in difference.describe()
+        await rebuild_rollups(session, "UTC")
+        assert await duration_sums(session) == sums
+        assert await rollup_differences(session, "UTC") == []
+
+    async def test_the_migration_backfills_the_sums_from_node_runs(self, session: AsyncSession) -> None:
+        await project_runs(session, Projection(rollup_timezone="Asia/Shanghai"))  # days the backfill is not told
+        sums = await duration_sums(session)
+        await session.execute(text("UPDATE run_duration_daily SET seconds = 0"))
+        path = Path(__file__).parents[1] / "migrations" / "versions" / "0009_duration_sums.py"
+        spec = importlib.util.spec_from_file_location("duration_sums_migration", path)
+        assert spec is not None
+        assert spec.loader is not None
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        for statement in migration.UPGRADE[1:]:
+            await session.execute(text(statement))
+        assert await duration_sums(session) == sums
+        assert await rollup_differences(session, "Asia/Shanghai") == []
 
 
 class TestAnotherTimeZone:

@@ -1,5 +1,6 @@
 """Status and achievement reports through the HTTP API, against the pure rules, on a real Postgres."""
 
+import math
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,11 +11,11 @@ from evalfactories import agreement, at, calendar_w, commitment, node_run, proce
 from evaluation_svc.readmodel.service import Projection
 from evaluation_svc.reports.query import build_query
 from evaluation_svc.reports.repository import ReportFilter, ReportRepository
-from evaluation_svc.rules import calendar_from_payload, wilson_interval
+from evaluation_svc.rules import calendar_from_payload, parse_duration, wilson_interval
 from pledge_common.identity import Caller, identity_headers
 from pledge_common.outbox import FeedEvent
 from pledge_deadlines import Pause, classify, counted_time
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 PROBLEM = "application/problem+json"
@@ -238,6 +239,61 @@ class TestAchievement:
         assert durations["p90_seconds"] == pytest.approx(14 * 3600, rel=0.02)
         assert durations["median"].startswith("PT")
         assert body["overall"][0]["judged"] == 9
+
+    async def test_runs_of_one_hour_give_one_hour_for_median_p90_and_mean(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await setup_w(session)
+        await projection.handle_tracking(
+            session,
+            [
+                node_run(f"h{i}", started=start, completed=start + timedelta(hours=1))
+                for i, start in enumerate(
+                    at(t) for t in ("2026-03-03 09:00", "2026-03-03 10:00", "2026-03-04 14:00", "2026-03-05 09:00")
+                )
+            ],
+        )
+        period = {"from": q(at("2026-03-02 00:00")), "to": q(at("2026-03-09 00:00"))}
+        body = (await client.get("/v1/reports/achievement", params=period)).json()
+        for row in (*body["groups"], body["overall"][0]):
+            durations = row["counted_duration"]
+            assert durations["completed"] == 4
+            assert (durations["median"], durations["p90"], durations["mean"]) == ("PT1H", "PT1H", "PT1H")
+            assert (durations["median_seconds"], durations["p90_seconds"], durations["mean_seconds"]) == (3600,) * 3
+            for bounds in (durations["median_bounds"], durations["p90_bounds"]):
+                low, high = parse_duration(bounds["from"]), parse_duration(bounds["to"])
+                assert low <= timedelta(hours=1) < high
+                assert high / low <= 1.02 * 1.001  # one bucket, widened to whole seconds
+
+    async def test_mixed_durations_give_the_exact_mean_and_percentiles_within_their_bounds(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await setup_w(session)
+        rng = random.Random(17)
+        events = []
+        for i in range(60):
+            start = at("2026-03-02 09:00") + timedelta(days=rng.randrange(0, 4), minutes=rng.randrange(0, 120))
+            end = start + timedelta(seconds=rng.randrange(60, 40000))
+            events.append(node_run(f"m{i}", started=start, completed=end))
+        await projection.handle_tracking(session, events)
+        completed = text("SELECT counted_seconds FROM node_runs WHERE final_state LIKE 'completed%'")
+        counted = sorted((await session.scalars(completed)).all())
+        assert len(counted) == 60
+        assert len(set(counted)) > 50
+        period = {"from": q(at("2026-02-23 00:00")), "to": q(at("2026-03-16 00:00"))}
+        [group] = (await client.get("/v1/reports/achievement", params=period)).json()["groups"]
+        durations = group["counted_duration"]
+        assert durations["completed"] == 60
+        mean = sum(counted) / len(counted)
+        assert durations["mean_seconds"] == round(mean, 1)
+        assert parse_duration(durations["mean"]) == timedelta(seconds=round(mean))
+        for name, share in (("median", 0.5), ("p90", 0.9)):
+            true = counted[math.ceil(share * len(counted)) - 1]  # nearest rank
+            low = parse_duration(durations[f"{name}_bounds"]["from"]).total_seconds()
+            high = parse_duration(durations[f"{name}_bounds"]["to"]).total_seconds()
+            assert low <= true < high, name
+            assert low <= durations[f"{name}_seconds"] < high, name
+            assert (high - 1) / (low + 1) <= 1.02, name  # one bucket: at most 2 % apart
 
     async def test_exempted_runs_are_counted_apart(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
         projection = await setup_w(session)

@@ -1,8 +1,8 @@
 """Rebuild the report rollups from node_runs, or check them against a rebuild.
 
-The projection keeps run_state_hourly and run_duration_daily up to date one change at a time. They must
-be rebuilt when EVALUATION_ROLLUP_TIMEZONE changes (the duration rollups follow its local days), and can
-be repaired the same way if they ever drift:
+The projection keeps run_state_hourly and run_duration_daily (counts, and sums of counted seconds) up to
+date one change at a time. They must be rebuilt when EVALUATION_ROLLUP_TIMEZONE changes (the duration
+rollups follow its local days), and can be repaired the same way if they ever drift:
 
     uv run python -m evaluation_svc.readmodel.rebuild [--timezone Asia/Shanghai] [--check]
 """
@@ -37,7 +37,7 @@ _C_DIMS = ", ".join(f"c.{d}" for d in ROLLUP_DIMS)
 _SETUP = (
     f"DROP TABLE IF EXISTS {_CONTRIBUTIONS_TABLE}",
     f"""CREATE TEMP TABLE {_CONTRIBUTIONS_TEMP} (hour timestamptz, day date, {_DIM_TYPES}, state text, bucket integer,
-        n bigint) ON COMMIT DROP""",
+        n bigint, seconds numeric) ON COMMIT DROP""",
 )
 _FILL = text(f"INSERT INTO {_CONTRIBUTIONS_TABLE} {CONTRIBUTIONS.format(source='node_runs')}")
 _DAYS = text(f"SELECT DISTINCT day FROM {_CONTRIBUTIONS_TABLE} WHERE bucket IS NOT NULL")
@@ -48,7 +48,7 @@ _WANTED = f"""
         SELECT hour, {_DIMS}, state, sum(n)::bigint AS n FROM {_CONTRIBUTIONS_TABLE} GROUP BY hour, {_DIMS}, state
     ),
     wanted_durations AS (
-        SELECT d.starts_at AS day, {_C_DIMS}, c.bucket, sum(c.n)::bigint AS n
+        SELECT d.starts_at AS day, {_C_DIMS}, c.bucket, sum(c.n)::bigint AS n, sum(c.seconds) AS seconds
         FROM {_CONTRIBUTIONS_TABLE} c
         JOIN unnest(CAST(:days AS date[]), CAST(:starts AS timestamptz[])) AS d(day, starts_at) ON d.day = c.day
         WHERE c.bucket IS NOT NULL
@@ -59,7 +59,9 @@ _REFILL = text(
     f"""
     WITH {_WANTED},
     states AS (INSERT INTO run_state_hourly (hour, {_DIMS}, state, n) SELECT * FROM wanted_states RETURNING n),
-    durations AS (INSERT INTO run_duration_daily (day, {_DIMS}, bucket, n) SELECT * FROM wanted_durations RETURNING n)
+    durations AS (
+        INSERT INTO run_duration_daily (day, {_DIMS}, bucket, n, seconds) SELECT * FROM wanted_durations RETURNING n
+    )
     SELECT (SELECT count(*) FROM states) AS state_cells, (SELECT count(*) FROM durations) AS duration_cells,
            (SELECT coalesce(sum(n), 0) FROM states) AS runs, (SELECT coalesce(sum(n), 0) FROM durations) AS timed_runs
     """
@@ -69,13 +71,15 @@ _DIFFERENCES = text(
     f"""
     WITH {_WANTED}
     SELECT 'run_state_hourly' AS rollup, hour AS at, {_DIMS}, state AS cell,
-           coalesce(s.n, 0) AS stored, coalesce(w.n, 0) AS rebuilt
+           coalesce(s.n, 0) AS stored, coalesce(w.n, 0) AS rebuilt,
+           CAST(0 AS numeric) AS stored_seconds, CAST(0 AS numeric) AS rebuilt_seconds
     FROM wanted_states w FULL JOIN run_state_hourly s USING (hour, {_DIMS}, state)
     WHERE coalesce(s.n, 0) <> coalesce(w.n, 0)
     UNION ALL
-    SELECT 'run_duration_daily', day, {_DIMS}, bucket::text, coalesce(s.n, 0), coalesce(w.n, 0)
+    SELECT 'run_duration_daily', day, {_DIMS}, bucket::text, coalesce(s.n, 0), coalesce(w.n, 0),
+           coalesce(s.seconds, 0), coalesce(w.seconds, 0)
     FROM wanted_durations w FULL JOIN run_duration_daily s USING (day, {_DIMS}, bucket)
-    WHERE coalesce(s.n, 0) <> coalesce(w.n, 0)
+    WHERE coalesce(s.n, 0) <> coalesce(w.n, 0) OR coalesce(s.seconds, 0) <> coalesce(w.seconds, 0)
     ORDER BY rollup DESC, at, {_DIMS}, cell
     """
 )
@@ -107,10 +111,15 @@ class CellDifference:
     cell: str  # the state, or the duration bucket
     stored: int
     rebuilt: int
+    stored_seconds: float = 0.0  # a duration cell's sum of counted seconds (0 for a state cell)
+    rebuilt_seconds: float = 0.0
 
     def describe(self) -> str:
         dims = " ".join(f"{k}={v}" for k, v in self.dims.items() if v not in ("", False))
-        return f"{self.rollup} {self.at.isoformat()} {dims} {self.cell}: stored {self.stored}, rebuilt {self.rebuilt}"
+        counts = f"stored {self.stored}, rebuilt {self.rebuilt}"
+        if self.stored_seconds != self.rebuilt_seconds:
+            counts += f" (seconds: stored {self.stored_seconds:g}, rebuilt {self.rebuilt_seconds:g})"
+        return f"{self.rollup} {self.at.isoformat()} {dims} {self.cell}: {counts}"
 
 
 def check_time_zone(tz: str) -> str:
@@ -179,6 +188,8 @@ async def rollup_differences(session: AsyncSession, tz: str) -> list[CellDiffere
             cell=r["cell"],
             stored=r["stored"],
             rebuilt=r["rebuilt"],
+            stored_seconds=float(r["stored_seconds"]),
+            rebuilt_seconds=float(r["rebuilt_seconds"]),
         )
         for r in rows
     ]

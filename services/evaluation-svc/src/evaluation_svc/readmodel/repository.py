@@ -67,17 +67,20 @@ _CREATE_STAGING = text(
 )
 
 # A finished run's contribution to the rollups (and the stored columns it depends on): the UTC hour and the
-# local day (in :tz) of its end, the dimensions, its final state, and its duration bucket if it completed.
+# local day (in :tz) of its end, the dimensions, its final state, and its duration bucket if it completed
+# with the sum of its counted seconds (numeric: sums are exact whatever the order of the deltas).
 ROLLUP_DIMS = ("process_key", "node_key", "segment", "department", "position", "source", "commitment_id",
                "commitment_key", "exempted")  # fmt: skip
-_CONTRIBUTING = ("id, started_at, ended_at, final_state, duration_bucket, process_key, node_key, segment, department, "
-                 "position, source, commitment_id, commitment_key, exempted")  # fmt: skip
+_CONTRIBUTING = ("id, started_at, ended_at, final_state, duration_bucket, counted_seconds, process_key, node_key, "
+                 "segment, department, position, source, commitment_id, commitment_key, exempted")  # fmt: skip
 CONTRIBUTIONS = """
     SELECT date_trunc('hour', ended_at, 'UTC') AS hour, (ended_at AT TIME ZONE CAST(:tz AS text))::date AS day,
            process_key, coalesce(node_key, '') AS node_key, segment, coalesce(department, '') AS department,
            coalesce(position, '') AS position, source, coalesce(commitment_id, '') AS commitment_id,
            coalesce(commitment_key, '') AS commitment_key, exempted, final_state AS state,
-           CASE WHEN starts_with(final_state, 'completed_') THEN duration_bucket END AS bucket, count(*) AS n
+           CASE WHEN starts_with(final_state, 'completed_') THEN duration_bucket END AS bucket, count(*) AS n,
+           coalesce(sum(CAST(counted_seconds AS numeric)) FILTER (WHERE starts_with(final_state, 'completed_')), 0)
+               AS seconds
     FROM {source}
     WHERE ended_at IS NOT NULL AND started_at IS NOT NULL AND final_state IS NOT NULL
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
@@ -116,9 +119,10 @@ _WRITE_STAGED = text(
     ),
     emptied AS (DELETE FROM pg_temp.{STAGING}),  -- a transaction may write several batches
     cells AS MATERIALIZED (
-        SELECT hour, day, {_DIMS_SQL}, state, bucket, -n AS n FROM ({CONTRIBUTIONS.format(source="old")}) AS o
+        SELECT hour, day, {_DIMS_SQL}, state, bucket, -n AS n, -seconds AS seconds
+        FROM ({CONTRIBUTIONS.format(source="old")}) AS o
         UNION ALL
-        SELECT hour, day, {_DIMS_SQL}, state, bucket, n FROM ({CONTRIBUTIONS.format(source="new")}) AS w
+        SELECT hour, day, {_DIMS_SQL}, state, bucket, n, seconds FROM ({CONTRIBUTIONS.format(source="new")}) AS w
     ),
     states AS (
         INSERT INTO run_state_hourly AS t (hour, {_DIMS_SQL}, state, n)
@@ -127,12 +131,14 @@ _WRITE_STAGED = text(
         ORDER BY hour, {_DIMS_SQL}, state
         ON CONFLICT (hour, {_DIMS_SQL}, state) DO UPDATE SET n = t.n + EXCLUDED.n
     )
-    INSERT INTO run_duration_daily AS t (day, {_DIMS_SQL}, bucket, n)
-    SELECT {LOCAL_DAY_START_SQL.format(day="day", tz="CAST(:tz AS text)")}, {_DIMS_SQL}, bucket, sum(n) FROM cells
+    INSERT INTO run_duration_daily AS t (day, {_DIMS_SQL}, bucket, n, seconds)
+    SELECT {LOCAL_DAY_START_SQL.format(day="day", tz="CAST(:tz AS text)")}, {_DIMS_SQL}, bucket, sum(n), sum(seconds)
+    FROM cells
     WHERE bucket IS NOT NULL
-    GROUP BY day, {_DIMS_SQL}, bucket HAVING sum(n) <> 0
+    GROUP BY day, {_DIMS_SQL}, bucket HAVING sum(n) <> 0 OR sum(seconds) <> 0
     ORDER BY day, {_DIMS_SQL}, bucket
-    ON CONFLICT (day, {_DIMS_SQL}, bucket) DO UPDATE SET n = t.n + EXCLUDED.n
+    ON CONFLICT (day, {_DIMS_SQL}, bucket) DO UPDATE SET n = t.n + EXCLUDED.n,
+        seconds = t.seconds + EXCLUDED.seconds
     """
 )
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -355,29 +356,31 @@ class ReportRepository:
         raw: bool = False,
         coverage: Sequence[Covered] = (),
     ) -> tuple[str, dict[str, Any]]:
-        """Histogram of counted durations of runs completed (not exempted) per (period, group)."""
+        """Histogram of counted durations of runs completed (not exempted) per (period, group), with each
+        bucket's sum of counted seconds."""
         params: dict[str, Any] = {}
         x = _read(windows, flt, group, coverage, raw, params)
         completed = "r.final_state LIKE 'completed%' AND NOT r.exempted AND r.duration_bucket IS NOT NULL"
         sql = f"""
         WITH {x.ctes},
-        facts({x.facts_cols}idx, bucket, n) AS (
-            SELECT {x.rolled_select}p.idx, r.bucket, sum(r.n)::bigint
+        facts({x.facts_cols}idx, bucket, n, seconds) AS (
+            SELECT {x.rolled_select}p.idx, r.bucket, sum(r.n)::bigint, sum(r.seconds)
             FROM periods p JOIN run_duration_daily r ON r.day >= p.d_lo AND r.day < p.d_hi
             WHERE NOT r.exempted AND {x.rolled_filter}
             GROUP BY {x.rolled_group}p.idx, r.bucket
           UNION ALL
-            SELECT {x.raw_select}p.idx, r.duration_bucket, count(*)
+            SELECT {x.raw_select}p.idx, r.duration_bucket, count(*), sum(CAST(r.counted_seconds AS numeric))
             FROM periods p JOIN node_runs r ON r.ended_at >= p.p_from AND r.ended_at < p.d_lo
             WHERE {completed} AND {x.raw_filter}
             GROUP BY {x.raw_group}p.idx, r.duration_bucket
           UNION ALL
-            SELECT {x.raw_select}p.idx, r.duration_bucket, count(*)
+            SELECT {x.raw_select}p.idx, r.duration_bucket, count(*), sum(CAST(r.counted_seconds AS numeric))
             FROM periods p JOIN node_runs r ON r.ended_at >= p.d_hi AND r.ended_at <= p.t
             WHERE {completed} AND r.started_at < p.p_to AND r.ended_at >= p.p_from AND {x.raw_filter}
             GROUP BY {x.raw_group}p.idx, r.duration_bucket
         )
-        SELECT {x.out}f.idx, f.bucket, sum(f.n)::bigint AS n FROM facts f {x.cover}
+        SELECT {x.out}f.idx, f.bucket, sum(f.n)::bigint AS n, coalesce(sum(f.seconds), 0) AS seconds
+        FROM facts f {x.cover}
         GROUP BY {x.out}f.idx, f.bucket
         """
         return sql, params
@@ -405,12 +408,12 @@ class ReportRepository:
         *,
         raw: bool = False,
         coverage: Sequence[Covered] = (),
-    ) -> list[tuple[tuple[str, ...], int, int, int]]:
-        """[(group values, period idx, bucket, n)]"""
+    ) -> list[tuple[tuple[str, ...], int, int, int, Decimal]]:
+        """[(group values, period idx, bucket, n, sum of counted seconds)]"""
         sql, params = self.duration_sql(windows, flt, group, raw=raw, coverage=coverage)
         rows = await self.conn.execute(text(sql), params)
         k = len(group)
-        return [(tuple(r[:k]), r[k], r[k + 1], int(r[k + 2])) for r in rows]
+        return [(tuple(r[:k]), r[k], r[k + 1], int(r[k + 2]), Decimal(r[k + 3])) for r in rows]
 
     def _cell(self, window: Window, flt: ReportFilter, state: str | None, params: dict[str, Any]) -> str:
         """The runs behind a cell of a status table, with their state as of the window's instant (`q`)."""

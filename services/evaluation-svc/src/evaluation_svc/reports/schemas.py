@@ -90,12 +90,28 @@ class Rate(Out):
     interval: tuple[float, float] | None = Field(description="95 % Wilson score interval of the share")
 
 
+class DurationBounds(Out):
+    from_: Duration = Field(alias="from", description="the lower bound (floor of the bucket's, whole seconds)")
+    to: Duration = Field(description="the upper bound, exclusive (ceiling of the bucket's, whole seconds)")
+
+
+PERCENTILE = (
+    "the mean counted time of the completed runs in the histogram bucket holding the percentile's rank"
+    " (nearest rank; runs of equal duration give exactly their value)"
+)
+BOUNDS = "the true nearest-rank value lies within these, at most 2 % apart (its histogram bucket)"
+
+
 class DurationStats(Out):
-    completed: int = Field(description="completed, non-exempted runs behind the percentiles")
-    median: Duration | None
-    p90: Duration | None
+    completed: int = Field(description="completed, non-exempted runs behind the mean and percentiles")
+    mean: Duration | None = Field(description="the exact mean counted time (sum of counted seconds / completed)")
+    median: Duration | None = Field(description=PERCENTILE)
+    p90: Duration | None = Field(description=PERCENTILE)
+    mean_seconds: float | None
     median_seconds: float | None
     p90_seconds: float | None
+    median_bounds: DurationBounds | None = Field(description=BOUNDS)
+    p90_bounds: DurationBounds | None = Field(description=BOUNDS)
 
 
 class AchievementGroup(Out):

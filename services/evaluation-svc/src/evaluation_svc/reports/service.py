@@ -1,8 +1,10 @@
 """Reports: pivot the counts of the repository into seven-state tables and achievement rates."""
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any, cast
 
 from pledge_common.pagination import decode_cursor, encode_cursor
@@ -20,6 +22,7 @@ from evaluation_svc.reports.schemas import (
     AchievementReport,
     AgreementRef,
     BucketPublic,
+    DurationBounds,
     DurationStats,
     NodeRunPage,
     NodeRunPublic,
@@ -30,14 +33,18 @@ from evaluation_svc.reports.schemas import (
 from evaluation_svc.rules import (
     STATES,
     UNJUDGED,
+    BucketCell,
+    Percentile,
     StateCounts,
+    bucket_percentile,
     calendar_from_payload,
-    histogram_quantile,
+    histogram_mean,
     wilson_interval,
 )
 
 Db = AsyncSession | AsyncConnection
 GroupKey = tuple[int, tuple[str, ...]]
+Histogram = dict[int, tuple[int, Decimal]]  # bucket -> (runs, sum of their counted seconds)
 
 
 async def with_agreement(db: Db, flt: ReportFilter, agreement_id: str | None) -> ReportFilter:
@@ -142,12 +149,40 @@ def _rate(count: int, judged: int) -> Rate:
     return Rate(count=count, share=count / judged if judged else None, interval=wilson_interval(count, judged))
 
 
+def _seconds(value: float | None) -> timedelta | None:
+    return None if value is None else timedelta(seconds=round(value))
+
+
+def _bounds(p: Percentile | None) -> DurationBounds | None:
+    """The bucket's bounds in whole seconds, widened outward (floor, ceiling): they still hold the true value."""
+    if p is None:
+        return None
+    return DurationBounds(from_=timedelta(seconds=math.floor(p.low)), to=timedelta(seconds=math.ceil(p.high)))
+
+
+def duration_stats(hist: Histogram) -> DurationStats:
+    """Mean (exact), median and P90 (each the mean of its bucket, with the bucket's bounds) of a histogram."""
+    cells = {b: BucketCell(n=n, seconds=float(seconds)) for b, (n, seconds) in hist.items()}
+    median = bucket_percentile(cells, 0.5)
+    p90 = bucket_percentile(cells, 0.9)
+    mean = histogram_mean(cells)
+    return DurationStats(
+        completed=sum(n for n, _ in hist.values()),
+        mean=_seconds(mean),
+        median=_seconds(None if median is None else median.value),
+        p90=_seconds(None if p90 is None else p90.value),
+        mean_seconds=None if mean is None else round(mean, 1),
+        median_seconds=None if median is None else round(median.value, 1),
+        p90_seconds=None if p90 is None else round(p90.value, 1),
+        median_bounds=_bounds(median),
+        p90_bounds=_bounds(p90),
+    )
+
+
 def achievement_group(
-    window: Window, population: Population, group: dict[str, str | None], sc: StateCounts, hist: dict[int, int]
+    window: Window, population: Population, group: dict[str, str | None], sc: StateCounts, hist: Histogram
 ) -> AchievementGroup:
     judged = sc.judged
-    median = histogram_quantile(hist, 0.5)
-    p90 = histogram_quantile(hist, 0.9)
     return AchievementGroup(
         bucket=_bucket(window),
         population=population,
@@ -162,33 +197,29 @@ def achievement_group(
         cancelled=sc.counts.get(State.CANCELLED.value, 0),
         exempted=sc.exempted,
         unjudged=sc.counts.get(UNJUDGED, 0),
-        counted_duration=DurationStats(
-            completed=sum(hist.values()),
-            median=None if median is None else timedelta(seconds=round(median)),
-            p90=None if p90 is None else timedelta(seconds=round(p90)),
-            median_seconds=None if median is None else round(median, 1),
-            p90_seconds=None if p90 is None else round(p90, 1),
-        ),
+        counted_duration=duration_stats(hist),
     )
 
 
 async def _achievement_counts(
     db: Db, windows: Sequence[Window], flt: ReportFilter, group: Sequence[str], covered: Sequence[Covered] = ()
-) -> tuple[dict[GroupKey, StateCounts], dict[GroupKey, dict[int, int]]]:
+) -> tuple[dict[GroupKey, StateCounts], dict[GroupKey, Histogram]]:
     repo = ReportRepository(db)
     counts: dict[GroupKey, StateCounts] = defaultdict(StateCounts)
-    hists: dict[GroupKey, dict[int, int]] = defaultdict(dict)
+    hists: dict[GroupKey, Histogram] = defaultdict(dict)
     for values, idx, state, is_exempt, n in await repo.state_counts(windows, flt, group, coverage=covered):
         counts[idx, values].add(state, n, exempted=counts_as_exempted(state, is_exempt))
-    for values, idx, bucket, n in await repo.duration_histograms(windows, flt, group, coverage=covered):
-        hist = hists[idx, values]
-        hist[bucket] = hist.get(bucket, 0) + n
+    for values, idx, bucket, n, seconds in await repo.duration_histograms(windows, flt, group, coverage=covered):
+        _add(hists[idx, values], bucket, n, seconds)
     return counts, hists
 
 
-async def achievement_data(
-    db: Db, q: ReportQuery
-) -> tuple[dict[GroupKey, StateCounts], dict[GroupKey, dict[int, int]]]:
+def _add(hist: Histogram, bucket: int, n: int, seconds: Decimal) -> None:
+    had_n, had_seconds = hist.get(bucket, (0, Decimal(0)))
+    hist[bucket] = (had_n + n, had_seconds + seconds)
+
+
+async def achievement_data(db: Db, q: ReportQuery) -> tuple[dict[GroupKey, StateCounts], dict[GroupKey, Histogram]]:
     covered = coverage(await group_agreements(db, q))
     return await _achievement_counts(db, q.windows, q.filter, q.group_by, covered)
 
@@ -215,7 +246,7 @@ async def achievement_report(db: Db, q: ReportQuery) -> AchievementReport:
     for w in q.windows:
         for population in populations_in(q.filter.scope):
             total = StateCounts()
-            merged: dict[int, int] = {}
+            merged: Histogram = {}
             for (idx, values), sc in every.items():
                 if idx == w.idx and values[0] == population:
                     for s, n in sc.counts.items():
@@ -223,8 +254,8 @@ async def achievement_report(db: Db, q: ReportQuery) -> AchievementReport:
                     total.exempted += sc.exempted
             for (idx, values), hist in every_hists.items():
                 if idx == w.idx and values[0] == population:
-                    for b, n in hist.items():
-                        merged[b] = merged.get(b, 0) + n
+                    for b, (n, seconds) in hist.items():
+                        _add(merged, b, n, seconds)
             overall.append(achievement_group(w, population, {}, total, merged))
     return AchievementReport(
         from_=q.start,
