@@ -22,9 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -296,42 +294,24 @@ STATE_COLUMNS = [
 
 async def print_reports(client: httpx.AsyncClient, period: dict[str, str]) -> None:
     status = (await client.get("/v1/reports/status", params=period)).json()
-    subtotals = {t["group"].get("process"): t for t in status.get("totals") or () if t["population"] == "node"}
-    node_rows: list[list[Any]] = []
-    for process in sorted({r["group"]["process"] for r in status["rows"] if r["population"] == "node"}):
-        for r in status["rows"]:
-            if r["population"] == "node" and r["group"]["process"] == process:
-                node_rows.append([process, r["group"]["node"], *(r["counts"][s] for s, _ in STATE_COLUMNS)])
-        if process in subtotals:
-            node_rows.append([process, "(all nodes)", *(subtotals[process]["counts"][s] for s, _ in STATE_COLUMNS)])
-    table(["process", "node", *(c for _, c in STATE_COLUMNS)], node_rows,
+    rows = [
+        [r["group"]["process"], r["group"]["node"] or "(end to end)", *(r["counts"][s] for s, _ in STATE_COLUMNS)]
+        for r in status["rows"]
+    ]
+    table(["process", "node", *(c for _, c in STATE_COLUMNS)], rows,
           "① Seven states of every node run active this month, judged as of now (ok = within the commitment "
           "limit, late = within the tolerance, WARN = beyond it)")  # fmt: skip
-    ticket_rows = [
-        [r["group"]["process"], "(end to end)", *(r["counts"][s] for s, _ in STATE_COLUMNS)]
-        for r in status["rows"]
-        if r["population"] == "end_to_end"
-    ]
-    table(["process", "", *(c for _, c in STATE_COLUMNS)], ticket_rows,
-          "①ᵇ The same month end to end: every ticket judged from its opening to its closing — another "
-          "population, never added to the node runs above")  # fmt: skip
 
     achievement = (await client.get("/v1/reports/achievement", params=period)).json()
-    for population, title in (
-        ("node", "② Achievement of node runs this month: share within the commitment limit (counted time: "
-                 "business calendar, allowed pauses removed)"),
-        ("end_to_end", "②ᵇ Achievement end to end this month: tickets opening to closing, every interval in which "
-                       "a node was paused for a reason the end-to-end commitment allows left out"),
-    ):  # fmt: skip
-        rows = []
-        for g in achievement["groups"]:
-            if g["population"] != population:
-                continue
-            d = g["counted_duration"]
-            rows.append([g["group"]["process"], g["group"]["node"] or "(end to end)", g["judged"], pct(g["normal"]),
-                         interval(g["normal"]), pct(g["acceptable"]), pct(g["warning"]), duration(d["median"]),
-                         duration(d["p90"])])  # fmt: skip
-        table(["process", "node", "runs", "achieved", "95% CI", "late", "WARN", "median", "P90"], rows, title)
+    rows = []
+    for g in achievement["groups"]:
+        d = g["counted_duration"]
+        rows.append([g["group"]["process"], g["group"]["node"] or "(end to end)", g["judged"], pct(g["normal"]),
+                     interval(g["normal"]), pct(g["acceptable"]), pct(g["warning"]), duration(d["median"]),
+                     duration(d["p90"])])  # fmt: skip
+    table(["process", "node", "runs", "achieved", "95% CI", "late", "WARN", "median", "P90"], rows,
+          "② Achievement this month: share of runs within the commitment limit (counted time: business "
+          "calendar, allowed pauses removed)")  # fmt: skip
 
     ranking = (await client.get("/v1/reports/rankings", params={**period, "min_sample": 30})).json()
     rows = [
@@ -352,113 +332,22 @@ async def print_reports(client: httpx.AsyncClient, period: dict[str, str]) -> No
           f"④ Recommendations: raise when ≥ {recs['raise_at']:.0%}, improve when ≤ {recs['improve_at']:.0%}, "
           f"at least {recs['min_sample']} runs")  # fmt: skip
 
-    review_response = await client.get(f"/v1/reports/agreements/{SETTLED_AGREEMENT}", params=period)
+    review_response = await client.get("/v1/reports/agreements/sla-hengda-steel", params=period)
     if review_response.status_code == 200:
         review = review_response.json()
         rows = [[c["commitment_key"], c["judged"], pct(c["normal"]), f"{c['target_rate']:.0%}",
                  {True: "met", False: "MISSED", None: "—"}[c["met"]], c["relieved_by_exemptions"]]
                 for c in review["commitments"]]  # fmt: skip
-        months = ", ".join(f"{p['period']} ({p['status']})" for p in review.get("periods") or ())
         table(["commitment", "runs", "achieved", "target", "", "relieved"], rows,
-              f"⑤ SLA review: {review['agreement']['title']}, each billing month the demo month touches settled "
-              f"whole: {months or '—'}; each run counted in the month it ended")  # fmt: skip
+              f"⑤ SLA review: {review['agreement']['title']}")  # fmt: skip
         totals = ", ".join(f"{v} {k}" for k, v in review["totals"].items()) or "none"
-        print(f"  credits over these months: {totals} ({len(review['penalties'])} charges)")
-    else:
-        print(f"\n⑤ SLA review: {review_response.status_code} {review_response.text[:300]}")
-    await settle(client, last_complete_month(datetime.now(UTC), SHANGHAI))
+        print(f"  penalties due: {totals} ({len(review['penalties'])} items)")
 
     alerts = (await client.get("/v1/alerts", params={"state": "open", "limit": 500})).json()["items"]
     by_level: dict[str, int] = {}
     for a in alerts:
         by_level[a["level"]] = by_level.get(a["level"], 0) + 1
     print(f"\n⑥ Open alerts (latest 500): {by_level or 'none'} — list them at /v1/alerts, subscribe at /v1/webhooks")
-
-
-SETTLED_AGREEMENT = "sla-hengda-steel"  # billed per calendar month of Shanghai (demo_org.AGREEMENTS)
-
-
-def last_complete_month(now: datetime, zone: ZoneInfo) -> str:
-    """The billing period to settle: the last calendar month of `zone` that has ended by `now` (`2026-11`)."""
-    first_of_month = now.astimezone(zone).replace(day=1)
-    previous = first_of_month - timedelta(days=1)
-    return f"{previous.year:04d}-{previous.month:02d}"
-
-
-async def settle(client: httpx.AsyncClient, month: str) -> dict[str, Any] | None:
-    """Draft the settlement of `month` through the gateway and print it. Once the month has been approved
-    (say from the walk-through), it is frozen: the recorded settlement is read and printed instead."""
-    path = f"/v1/reports/agreements/{SETTLED_AGREEMENT}/settlements/{month}"
-    response = await client.post(path)
-    if response.status_code == 409:
-        response = await client.get(path)
-    if response.status_code != 200:
-        print(f"\n⑤ Settlement of {month}: {response.status_code} {response.text[:300]}")
-        return None
-    settlement: dict[str, Any] = response.json()
-    for line in settlement_lines(settlement):
-        print(line)
-    return settlement
-
-
-def _run_label(run: dict[str, Any]) -> str:
-    return f"{run.get('work_order') or run.get('ticket_id')} {run.get('commitment_key') or ''}".rstrip()
-
-
-def settlement_lines(settlement: dict[str, Any]) -> list[str]:
-    """A settlement as a manager reads it: achievement per covered commitment, the charges, the runs pending
-    and excluded, the adjustments and the totals (credits and amount due)."""
-    currency = settlement.get("currency") or ""
-    who = settlement.get("approved_by") or settlement.get("drafted_by")
-    lines = [
-        f"\n⑤ Settlement of {settlement['period']} ({settlement['billing_period']}ly, {settlement['billing_timezone']}:"
-        f" [{settlement['from']}, {settlement['to']})) — {settlement['status']}" + (f" by {who}" if who else ""),
-        "  commitment          ended  judged  achieved  target  warning  pending  excluded",
-    ]
-    for c in settlement["commitments"]:
-        met = {True: "met", False: "MISSED", None: "—"}[c["met"]]
-        lines.append(
-            f"  {c['commitment_key']:<18}  {c['runs']:>5}  {c['judged']:>6}  {pct(c['normal']):>8}"
-            f"  {c['target_rate']:>6.0%}  {c['warning']:>7}  {c['pending']:>7}  {c['excluded']:>8}  {met}"
-        )
-    sat = settlement.get("satisfaction")
-    if sat:
-        csat = "—" if sat["csat"] is None else f"{sat['csat']:.0%}"
-        nps = "—" if sat["nps"] is None else f"{sat['nps']:.0f}"
-        lines.append(f"  satisfaction: {sat['responses']} responses, CSAT {csat}, NPS {nps}")
-    else:
-        lines.append(f"  satisfaction: unavailable ({settlement.get('satisfaction_unavailable')})")
-    charges = settlement["charges"]
-    per_run = [c for c in charges if c["kind"] == "per_warning_run"]
-    lines.append(f"  charges: {len(charges)}")
-    if per_run:
-        total = sum(Decimal(str(c["amount"])) for c in per_run)
-        orders = ", ".join(_run_label(c) for c in per_run[:4]) + (", …" if len(per_run) > 4 else "")
-        lines.append(f"    {total:>10} {currency}  per_warning_run, {len(per_run)} runs ended in warning: {orders}")
-    lines.extend(
-        f"    {c['amount']:>10} {currency}  {c['kind']} ({c['commitment_key'] or 'any covered commitment'}):"
-        f" {c['reason']}"
-        for c in charges
-        if c["kind"] != "per_warning_run"
-    )
-    pending = settlement["pending"]
-    lines.append(f"  pending (open past tolerance at the month's close, charged in the month they end): {len(pending)}")
-    lines.extend(f"    {_run_label(run)} ({run['state']})" for run in pending[:5])
-    lines.append(f"  excluded (force majeure): {len(settlement['excluded'])}")
-    adjustments = settlement["adjustments"]
-    lines.append(f"  adjustments (late changes to approved months): {len(adjustments)}")
-    lines.extend(
-        f"    {a['period']}: settled {a['settled_credit']}, recomputed {a['recomputed_credit']} → {a['amount']}"
-        f" {currency} ({len(a['added'])} added, {len(a['removed'])} removed charges)"
-        for a in adjustments
-    )
-    t = settlement["totals"]
-    lines.append(
-        f"  penalties {t['penalties']}, capped off {t['capped_off']} (cap {t['cap'] or 'none'}), credit {t['credit']},"
-        f" adjustments {t['adjustments']} → credits {t['credits']} {currency}; base fee {t['base_fee'] or '—'},"
-        f" amount due {t['amount_due'] or '—'}"
-    )
-    return lines
 
 
 async def run(gateway: str, api_key: str | None, days: int, seed: int) -> None:

@@ -384,21 +384,12 @@ AGREEMENTS: list[dict[str, Any]] = [
             {"commitment_key": "nc-e2e-enterprise", "target_rate": 0.9},
             {"commitment_key": "fr-arrive", "target_rate": 0.95},
             {"commitment_key": "fr-restore", "target_rate": 0.95},
-            {"commitment_key": "fr-e2e", "target_rate": 0.85},
         ],
         "exemptions": {"pause_reasons": ["awaiting-customer", "force-majeure"], "force_majeure": []},
         "penalties": [
             {"kind": "per_warning_run", "amount": 500, "currency": "CNY"},
-            {"kind": "under_target", "commitment_key": None, "fee_share": 0.05, "currency": "CNY"},
+            {"kind": "under_target", "commitment_key": None, "fee_share": 0.05, "fee": 200000, "currency": "CNY"},
         ],
-        # settled per calendar month of Shanghai: 200 000 CNY a month, at most 30 000 credited for a month's penalties
-        "billing": {
-            "period": "month",
-            "timezone": "Asia/Shanghai",
-            "currency": "CNY",
-            "base_fee": 200000,
-            "cap": 30000,
-        },
         "glossary": {
             "restore": "supply back at the customer's metering point",
             "business day": "a working day of calendar cn-business (holidays and 调休 included)",
@@ -470,26 +461,12 @@ async def _load_commitment(client: httpx.AsyncClient, spec: dict[str, Any]) -> N
         _check(await client.post(f"/v1/commitments/{latest['id']}/transitions", json=body), 200)
 
 
-def _outdated(version: dict[str, Any], spec: dict[str, Any]) -> bool:
-    """A signed version of a demo agreement loaded by an earlier demo: its covered commitments or its billing
-    terms are not those of the spec (the settled SLA gained fr-e2e and billing terms)."""
-    covered = {c["commitment_key"] for c in version["covers"]}
-    billing = spec.get("billing") or {}
-    return covered != {c["commitment_key"] for c in spec["covers"]} or any(
-        version["billing"].get(field) is None for field in billing if field in ("currency", "base_fee", "cap")
-    )
-
-
 async def _load_agreement(client: httpx.AsyncClient, spec: dict[str, Any]) -> None:
     page = _check(await client.get("/v1/agreements", params={"key": spec["key"]}), 200)
     versions = page["items"]
     if not versions:
         versions = [_check(await client.post("/v1/agreements", json=spec), 201)]
     latest = versions[-1]
-    if latest["status"] == "signed" and _outdated(latest, spec):
-        # a new version with the spec's terms, signed below (signing supersedes the signed one)
-        terms = {k: spec[k] for k in ("covers", "exemptions", "penalties", "billing") if k in spec}
-        latest = _check(await client.post(f"/v1/agreements/{latest['id']}/versions", json=terms), 201)
     for current, target in (("draft", "negotiating"), ("negotiating", "signed")):
         if latest["status"] == current:
             latest = _check(
