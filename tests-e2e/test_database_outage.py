@@ -6,6 +6,8 @@ and starts; the shared test server is never touched.
 
 import asyncio
 import contextlib
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -105,15 +107,19 @@ async def readiness(suite: Suite) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoppableServer]:
-    data_dir: Path = tmp_path_factory.mktemp("outage-pg") / "data"
-    pg = StoppableServer(data_dir, free_port())
+def server() -> Iterator[StoppableServer]:
+    # not under pytest's temporary folder: run as root, the server runs as its own system user, which must be
+    # able to reach its data folder (pytest's folders are private to root)
+    base = Path(tempfile.mkdtemp(prefix="pledge-outage-"))
+    base.chmod(0o755)
+    pg = StoppableServer(base / "data", free_port())
     pg.start()
     try:
         yield pg
     finally:
         with contextlib.suppress(Exception):
             pg.stop("immediate")
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
