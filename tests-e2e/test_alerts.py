@@ -4,7 +4,6 @@ run's completion resolves its alerts, whose deliveries still pending are never s
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ import httpx
 import pytest
 from aiohttp import web
 from evaluation_svc.webhooks.signing import verify
+from support import bearer, eventually, ok, post_event
 
 Received = list[tuple[dict[str, str], bytes]]
 
@@ -37,11 +37,6 @@ async def receiver() -> AsyncIterator[tuple[str, Received]]:
         yield f"http://127.0.0.1:{port}/hook", received
     finally:
         await runner.cleanup()
-
-
-def ok(response: httpx.Response, *expected: int) -> Any:
-    assert response.status_code in (expected or (200,)), f"{response.request.url}: {response.text}"
-    return response.json() if response.content else None
 
 
 async def define(gateway: httpx.AsyncClient, tag: str) -> None:
@@ -87,28 +82,6 @@ async def define(gateway: httpx.AsyncClient, tag: str) -> None:
     )
 
 
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-async def wait_for(predicate: Any, within: float = 60.0) -> None:
-    deadline = time.monotonic() + within
-    while not await predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.3)
-
-
-async def post_event(gateway: httpx.AsyncClient, event: dict[str, Any]) -> None:
-    """tracking-svc learns new processes from commitment-svc's feed: retry while it has not yet."""
-    deadline = time.monotonic() + 30
-    while True:
-        response = await gateway.post("/v1/events", json=event)
-        if response.status_code != 422 or "unknown process" not in response.text or time.monotonic() > deadline:
-            ok(response, 201)
-            return
-        await asyncio.sleep(0.3)
-
-
 async def test_alerts_are_raised_once_delivered_signed_and_acknowledged(
     gateway: httpx.AsyncClient, receiver: tuple[str, Received]
 ) -> None:
@@ -134,7 +107,7 @@ async def test_alerts_are_raised_once_delivered_signed_and_acknowledged(
         page = ok(await gateway.get("/v1/alerts", params={"process": tag}))
         return len(page["items"]) >= 3
 
-    await wait_for(three_alerts)
+    await eventually(three_alerts, "three alerts")
     alerts = ok(await gateway.get("/v1/alerts", params={"process": tag}))["items"]
     assert sorted(a["level"] for a in alerts) == ["acceptable", "prewarning", "warning"]
     assert all(a["department"] == f"{tag}-desk" for a in alerts)
@@ -144,7 +117,7 @@ async def test_alerts_are_raised_once_delivered_signed_and_acknowledged(
     async def three_deliveries() -> bool:
         return len(received) >= 3
 
-    await wait_for(three_deliveries)
+    await eventually(three_deliveries, "three deliveries")
     for headers, body in received:
         assert verify(subscription["secret"], headers["X-Pledge-Timestamp"], body, headers["X-Pledge-Signature"])
     assert sorted(json.loads(b)["alert"]["level"] for _, b in received) == ["acceptable", "prewarning", "warning"]
@@ -156,7 +129,7 @@ async def test_alerts_are_raised_once_delivered_signed_and_acknowledged(
     async def acknowledgement_delivered() -> bool:
         return any(json.loads(b)["type"] == "alert.acknowledged" for _, b in received)
 
-    await wait_for(acknowledgement_delivered)
+    await eventually(acknowledgement_delivered, "acknowledgement delivered")
     log = ok(await gateway.get(f"/v1/webhooks/{subscription['id']}/deliveries"))
     assert len(log["items"]) == 4
     assert all(d["status"] == "delivered" and d["log"][0]["status_code"] == 204 for d in log["items"])
@@ -218,7 +191,7 @@ async def test_alerts_resolve_when_their_run_completes_and_are_then_never_delive
         async def alerted_and_refused() -> bool:
             return len(await alerts_of_process()) >= 2 and len(answered) >= 1
 
-        await wait_for(alerted_and_refused)
+        await eventually(alerted_and_refused, "alerted and refused")
         [run_id] = {a["node_run_id"] for a in await alerts_of_process()}
         first = (await alerts_of_process())[0]
         # reading alerts is not acknowledging them: that takes alerts:manage, and records whose key did it
@@ -249,7 +222,7 @@ async def test_alerts_resolve_when_their_run_completes_and_are_then_never_delive
         async def resolved() -> bool:
             return all(a["state"] == "resolved" for a in await alerts_of_process())
 
-        await wait_for(resolved)
+        await eventually(resolved, "resolved")
         alerts = await alerts_of_process()
         assert {(a["final_state"], datetime.fromisoformat(a["resolved_at"])) for a in alerts} == {
             (alerts[0]["final_state"], completed)
@@ -267,7 +240,7 @@ async def test_alerts_resolve_when_their_run_completes_and_are_then_never_delive
         async def second_run_delivered() -> bool:
             return any(s == 204 and p["alert"]["node_run_id"] != run_id for s, p in answered)
 
-        await wait_for(second_run_delivered)
+        await eventually(second_run_delivered, "second run delivered")
         assert all(p["alert"]["node_run_id"] != run_id for s, p in answered if s == 204)
         log = ok(await gateway.get(f"/v1/webhooks/{subscription['id']}/deliveries", params={"limit": 100}))["items"]
         first_ids = {a["id"] for a in alerts}

@@ -18,6 +18,30 @@ async def test_demo_org_loads_through_the_gateway_and_reloads_without_failing(ga
     assert response.json()["commitment_limit"] == "PT15M"
 
 
+async def test_reloading_the_demo_leaves_someone_elses_open_drafts_alone(gateway: httpx.AsyncClient) -> None:
+    """An open draft of a signed agreement or an active commitment is a revision in progress: the loader neither
+    signs nor activates it (an agreement draft with no covers could not even be signed)."""
+    await load_demo_org(gateway)
+    [signed] = (await gateway.get("/v1/agreements", params={"key": "sla-hengda-steel", "status": "signed"})).json()[
+        "items"
+    ]
+    draft = await gateway.post(f"/v1/agreements/{signed['id']}/versions", json={"covers": []})
+    assert draft.status_code == 201, draft.text
+    [active] = (
+        await gateway.get("/v1/commitments", params={"key": "complaint-general-e2e", "status": "active"})
+    ).json()["items"]
+    revision = await gateway.post(f"/v1/commitments/{active['id']}/versions", json={"commitment_limit": "PT1H"})
+    assert revision.status_code == 201, revision.text
+
+    await load_demo_org(gateway)
+
+    assert (await gateway.get(f"/v1/agreements/{draft.json()['id']}")).json()["status"] == "draft"
+    assert (await gateway.get(f"/v1/commitments/{revision.json()['id']}")).json()["status"] == "draft"
+    path = f"/v1/commitments/{revision.json()['id']}"  # agreements keep their drafts; this one goes
+    current = await gateway.get(path)
+    assert (await gateway.delete(path, headers={"If-Match": current.headers["etag"]})).status_code == 204
+
+
 async def test_calendar_etag_and_if_match_pass_through_the_gateway(gateway: httpx.AsyncClient) -> None:
     body = {"name": "E2E office", "timezone": "Asia/Shanghai", "weekly": W}
     created = await gateway.put("/v1/calendars/e2e-office", json=body)

@@ -6,32 +6,12 @@ A complaint received 20 minutes ago has therefore passed its acknowledge commitm
 filed: evaluation-svc's scanner must raise the `acceptable` alert for its acknowledge run.
 """
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from pledge_dev.demo_org import load_demo_org
-
-WAIT_SECONDS = 90.0
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, seen: Callable[[], Any] = lambda: None) -> Any:
-    """Poll `check` until it returns something truthy (no timing assertion: only a generous ceiling)."""
-    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"gave up waiting for {what}; last seen: {seen()}")
-        await asyncio.sleep(0.25)
-
-
-def ok(response: httpx.Response, *statuses: int) -> Any:
-    assert response.status_code in (statuses or (200,)), response.text
-    return response.json()
+from support import eventually, ok
 
 
 async def test_a_complaint_past_its_acknowledge_limit_is_alerted_by_evaluation(gateway: httpx.AsyncClient) -> None:

@@ -8,26 +8,14 @@ judgment before and after.
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+from support import eventually, ok
 
 V1_LIMITS = {"commitment_limit": "PT2H", "tolerance_limit": "PT4H"}
 V2_LIMITS = {"commitment_limit": "PT1H", "tolerance_limit": "PT2H"}
 V3_LIMITS = {"commitment_limit": "PT4H", "tolerance_limit": "PT6H"}
-
-
-def ok(response: httpx.Response, *expected: int) -> Any:
-    assert response.status_code in (expected or (200,)), f"{response.request.url}: {response.text}"
-    return response.json() if response.content else None
-
-
-async def wait_for(predicate: Callable[[], Awaitable[bool]], within: float = 180.0) -> None:
-    deadline = time.monotonic() + within
-    while not await predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.3)
 
 
 async def define(gateway: httpx.AsyncClient, tag: str) -> dict[str, Any]:
@@ -101,7 +89,7 @@ async def test_back_dated_versions_are_accepted_refused_or_re_judged_with_an_aud
         runs = await judged(gateway, tag)
         return len(runs) == 2 and all(c == v1["id"] for c, _ in runs.values())
 
-    await wait_for(both_judged)
+    await eventually(both_judged, "both judged")
 
     # 1. from 2026-08-01: no judged run started since, so it is put in force
     v2 = await new_version(gateway, v1, V2_LIMITS)
@@ -114,7 +102,7 @@ async def test_back_dated_versions_are_accepted_refused_or_re_judged_with_an_aud
     async def september_judged() -> bool:
         return (await judged(gateway, tag)).get(f"{tag}-sept") == (v2["id"], "completed_warning")
 
-    await wait_for(september_judged)
+    await eventually(september_judged, "september judged")
 
     # 2. from 2026-09-01: the September run would change version, so it is refused, the run listed
     v3 = await new_version(gateway, v2, V3_LIMITS)
@@ -142,7 +130,7 @@ async def test_back_dated_versions_are_accepted_refused_or_re_judged_with_an_aud
         page = ok(await gateway.get("/v1/reports/rejudgements", params={"commitment_key": f"{tag}-fix"}))
         return len(page["items"]) == 1
 
-    await wait_for(recorded)
+    await eventually(recorded, "recorded")
     [act] = ok(await gateway.get("/v1/reports/rejudgements", params={"commitment_key": f"{tag}-fix"}))["items"]
     assert (act["version"], act["version_id"], act["runs"], act["reason"]) == (3, v3["id"], 1, "backfill")
     assert act["requested_by"]

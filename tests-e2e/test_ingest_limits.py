@@ -16,15 +16,12 @@ import httpx
 import pytest
 from pledge_common.settings import to_plain_url
 from pledge_dev.suite import Suite
+from support import bearer
 
 PROCESS = "e2e-limits"
 A, B = "lim-a", "lim-b"
 SCOPES = ["events:write", "tickets:read", "reports:read"]
 NDJSON = {"content-type": "application/x-ndjson"}
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 def event(source: str, external_id: str, kind: str, node: str | None = None, **ticket: Any) -> dict[str, Any]:

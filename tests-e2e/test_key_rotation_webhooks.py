@@ -6,10 +6,7 @@ from typing import Any
 
 import httpx
 from pledge_dev.suite import Suite
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
+from support import bearer
 
 
 async def create_key(gateway: httpx.AsyncClient, sources: list[str]) -> dict[str, Any]:

@@ -6,9 +6,8 @@ from typing import Any
 
 import httpx
 from pledge_dev.demo_org import load_demo_org
+from support import FEED_WAIT
 from test_tracking import define_process, event
-
-WAIT_SECONDS = 90.0
 
 
 async def test_the_overview_by_source_and_external_id_has_judgments_feedback_and_complaints(
@@ -42,7 +41,7 @@ async def test_the_overview_by_source_and_external_id_has_judgments_feedback_and
     assert complaint.status_code == 201, complaint.text
 
     last: dict[str, Any] = {}
-    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    deadline = asyncio.get_running_loop().time() + FEED_WAIT
     while True:  # evaluation reads the node run and the ticket (judged end to end) from tracking's feed
         response = await gateway.get(f"/v1/tickets/{ref}/overview")
         assert response.status_code == 200, response.text

@@ -8,11 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-
-
-def ok(response: httpx.Response, *expected: int) -> Any:
-    assert response.status_code in (expected or (200,)), f"{response.request.url}: {response.text}"
-    return response.json() if response.content else None
+from support import ok, post_event
 
 
 async def activate(gateway: httpx.AsyncClient, body: dict[str, Any]) -> None:
@@ -61,17 +57,6 @@ async def define(gateway: httpx.AsyncClient, tag: str) -> None:
             "tolerance_limit": "PT6H",
         },
     )
-
-
-async def post_event(gateway: httpx.AsyncClient, event: dict[str, Any]) -> None:
-    """tracking-svc learns new processes from commitment-svc's feed: retry while it has not yet."""
-    deadline = time.monotonic() + 30
-    while True:
-        response = await gateway.post("/v1/events", json=event)
-        if response.status_code != 422 or "unknown process" not in response.text or time.monotonic() > deadline:
-            ok(response, 201)
-            return
-        await asyncio.sleep(0.3)
 
 
 async def test_a_ticket_s_end_ends_its_runs_and_its_end_to_end_run_counts_the_union_of_allowed_pauses(

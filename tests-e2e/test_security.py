@@ -20,15 +20,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pledge_common.identity import Caller, identity_headers
 from pledge_dev.paths import REPO_ROOT
 from pledge_dev.suite import Suite, free_port
+from support import bearer
 
 PROBLEM = "application/problem+json"
 PROCESS = "gw-isolation"
 CRM, BILLING = "gw-crm", "gw-billing"
 PARTNER_SCOPES = ["events:write", "tickets:read", "reports:read", "feedback:read", "complaints:read"]
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 async def create_key(gateway: httpx.AsyncClient, scopes: list[str], sources: list[str] | None = None) -> dict[str, Any]:

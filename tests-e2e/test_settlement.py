@@ -6,33 +6,13 @@ round the clock: a crew that arrives 3 hours after dispatch is beyond tolerance,
 agreement made here, in the billing period in which its run ended.
 """
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from pledge_dev.demo_org import load_demo_org
-
-WAIT_SECONDS = 90.0
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str) -> Any:
-    """Poll `check` until it returns something truthy (no timing assertion: only a generous ceiling)."""
-    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        await asyncio.sleep(0.25)
-
-
-def ok(response: httpx.Response, *statuses: int) -> Any:
-    assert response.status_code in (statuses or (200,)), response.text
-    return response.json()
+from support import eventually, ok
 
 
 def work_order(external_id: str, at: datetime, kind: str, node: str | None = None) -> dict[str, Any]:

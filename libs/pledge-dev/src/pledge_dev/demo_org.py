@@ -449,6 +449,8 @@ async def _load_commitment(client: httpx.AsyncClient, spec: dict[str, Any]) -> N
     versions = page["items"]
     if not versions:
         versions = [_check(await client.post("/v1/commitments", json=spec), 201)]
+    if any(v["status"] == "active" for v in versions):
+        return  # in force: a later open draft is someone's revision, not the loader's to put in force
     latest = versions[-1]
     if latest["status"] == "draft":
         latest = _check(
@@ -466,6 +468,8 @@ async def _load_agreement(client: httpx.AsyncClient, spec: dict[str, Any]) -> No
     versions = page["items"]
     if not versions:
         versions = [_check(await client.post("/v1/agreements", json=spec), 201)]
+    if any(v["status"] == "signed" for v in versions):
+        return  # signed: a later open draft is someone's revision, not the loader's to sign
     latest = versions[-1]
     for current, target in (("draft", "negotiating"), ("negotiating", "signed")):
         if latest["status"] == current:
