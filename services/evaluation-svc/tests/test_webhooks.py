@@ -2,6 +2,7 @@
 and late alerts are delivered to nobody."""
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -20,11 +21,12 @@ from evaluation_svc.webhooks import service
 from evaluation_svc.webhooks.repository import WebhookRepository
 from evaluation_svc.webhooks.schemas import WebhookCreate, WebhookUpdate
 from evaluation_svc.webhooks.service import WebhookSender, retry_delay
-from evaluation_svc.webhooks.signing import verify
+from evaluation_svc.webhooks.signing import new_secret
 from evaluation_svc.webhooks.targets import refused_reason
 from pledge_common.identity import SYSTEM
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 
 @dataclass
@@ -120,6 +122,7 @@ class TestSubscriptions:
         assert created.status_code == 201, created.text
         body = created.json()
         assert body["secret"].startswith("whsec_")
+        assert len(base64.b64decode(body["secret"].removeprefix("whsec_"), validate=True)) == 32
         got = (await client.get(f"/v1/webhooks/{body['id']}")).json()
         assert "secret" not in got
         patched = await client.patch(f"/v1/webhooks/{body['id']}", json={"levels": [], "enabled": False})
@@ -156,11 +159,33 @@ class TestDeliveries:
             await sender.aclose()
         assert len(receiver.received) == 2
         for headers, body in receiver.received:
-            assert verify(matching.secret, headers["X-Pledge-Timestamp"], body, headers["X-Pledge-Signature"])
+            assert Webhook(matching.secret).verify(body, headers)["alert"]["department"] == "field"
             assert headers["X-Pledge-Event"] == "alert.raised"
-            assert json.loads(body)["alert"]["department"] == "field"
         levels = sorted(json.loads(b)["alert"]["level"] for _, b in receiver.received)
         assert levels == ["acceptable", "prewarning"]
+
+    async def test_a_tampered_delivery_or_an_old_timestamp_fails_verification(
+        self, committed: async_sessionmaker[AsyncSession], settings: Settings, receiver: Receiver
+    ) -> None:
+        sub = await subscribe(committed, settings, url=receiver.url, levels=["acceptable"])
+        await raise_alerts(committed)
+        sender = WebhookSender(committed, fast_settings(settings))
+        try:
+            await drain(sender, 3)
+        finally:
+            await sender.aclose()
+        [(headers, body)] = receiver.received
+        webhook = Webhook(sub.secret)
+        webhook.verify(body, headers)
+        tampered = body.replace(b'"acceptable"', b'"prewarning"')
+        assert tampered != body
+        stale = {**headers, "webhook-timestamp": str(int(headers["webhook-timestamp"]) - 600)}
+        other_id = {**headers, "webhook-id": "00000000-0000-0000-0000-000000000000"}
+        for bad_body, bad_headers in ((tampered, headers), (body, stale), (body, other_id)):
+            with pytest.raises(WebhookVerificationError):
+                webhook.verify(bad_body, bad_headers)
+        with pytest.raises(WebhookVerificationError):  # another subscription's secret
+            Webhook(new_secret()).verify(body, headers)
 
     async def test_failures_are_retried_then_logged(
         self, committed: async_sessionmaker[AsyncSession], settings: Settings, receiver: Receiver
@@ -178,6 +203,10 @@ class TestDeliveries:
             log = await service.deliveries(session, SYSTEM, sub.id, None, 10)
             current = await service.get(session, SYSTEM, sub.id)
         [delivery] = log.items
+        # every retry is the same message: one webhook-id (the delivery's), each attempt signed afresh
+        assert {h["webhook-id"] for h, _ in receiver.received} == {str(delivery.id)}
+        for headers, body in receiver.received:
+            Webhook(sub.secret).verify(body, headers)
         assert (delivery.status, delivery.attempts) == ("delivered", 3)
         assert [(a.attempt, a.status_code) for a in delivery.log] == [(1, 500), (2, 503), (3, 200)]
         assert current.consecutive_failures == 0

@@ -47,7 +47,10 @@ class WebhookPublic(BaseModel):
 
 
 class WebhookCreated(WebhookPublic):
-    secret: str = Field(description="HMAC key of the signatures; shown only once")
+    secret: str = Field(
+        description="Standard Webhooks signing secret (`whsec_<base64>`), for `webhook-signature`; shown only once",
+        examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+    )
 
 
 class WebhookList(BaseModel):

@@ -4,7 +4,6 @@ import asyncio
 import logging
 import math
 import random
-import secrets
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -27,7 +26,7 @@ from evaluation_svc.webhooks.schemas import (
     WebhookPublic,
     WebhookUpdate,
 )
-from evaluation_svc.webhooks.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from evaluation_svc.webhooks.signing import EVENT_HEADER, new_secret, signed_headers
 from evaluation_svc.webhooks.targets import (
     Network,
     TargetRefused,
@@ -73,7 +72,7 @@ async def create(session: AsyncSession, settings: Settings, caller: Caller, body
             "sources": sorted(caller.sources) if caller.sources is not None else None,
             "created_by": caller.sub,
             "owner": caller.holder,
-            "secret": "whsec_" + secrets.token_urlsafe(32),
+            "secret": new_secret(),
         }
     )
     return WebhookCreated(**_public(row).model_dump(), secret=row["secret"])
@@ -154,7 +153,7 @@ class WebhookSender:
 
     async def _send(self, delivery: dict[str, Any]) -> dict[str, Any]:
         body = delivery["body"].encode()
-        timestamp = str(int(time.time()))
+        timestamp = int(time.time())
         started = time.perf_counter()
         status_code: int | None = None
         error: str | None = None
@@ -168,10 +167,8 @@ class WebhookSender:
                 headers={
                     "Content-Type": "application/json",
                     "User-Agent": "pledge-webhooks/1",
-                    TIMESTAMP_HEADER: timestamp,
-                    SIGNATURE_HEADER: sign(delivery["secret"], timestamp, body),
                     EVENT_HEADER: delivery["event_type"],
-                    DELIVERY_HEADER: str(delivery["id"]),
+                    **signed_headers(delivery["secret"], str(delivery["id"]), timestamp, body),
                 },
             )
             status_code = response.status_code
