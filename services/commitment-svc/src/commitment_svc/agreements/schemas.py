@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, PlainSerializer, StringConstraints, field_validator, model_validator
 
+from commitment_svc import feed
 from commitment_svc.core.schemas import Input, Instant, Key, Name, Output, Text
 
 Money = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2), PlainSerializer(float, return_type=float)]
@@ -171,4 +172,4 @@ class AgreementPublic(Output):
     updated_at: datetime
 
     def feed_payload(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"created_at", "updated_at"})
+        return feed.payload("agreement.upserted", self)

@@ -3,6 +3,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
+from commitment_svc import feed
 from commitment_svc.core.schemas import Input, Name, Output
 
 Clock = Annotated[str, StringConstraints(max_length=8)]
@@ -53,19 +54,7 @@ class CalendarPublic(Output):
     updated_at: datetime
 
     def feed_payload(self) -> dict[str, Any]:
-        return self.model_dump(
-            mode="json",
-            include={
-                "key",
-                "name",
-                "timezone",
-                "weekly",
-                "holidays",
-                "extra_working_days",
-                "extra_day_windows",
-                "version",
-            },
-        )
+        return feed.payload("calendar.upserted", self)
 
 
 class HolidayImportResult(Output):

@@ -8,6 +8,7 @@ from pledge_common.problems import Conflict, NotFound, PreconditionFailed, inval
 from pledge_deadlines import Calendar
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from commitment_svc import feed
 from commitment_svc.calendars.models import CalendarRow
 from commitment_svc.calendars.repository import CalendarRepository
 from commitment_svc.calendars.rules import CalendarError, build_calendar, normalise_weekly
@@ -214,4 +215,4 @@ async def delete_calendar(session: AsyncSession, key: str, if_match: str | None)
     if refs:
         raise Conflict(f"calendar `{key}` is still referenced by {', '.join(refs)}", referenced_by=refs)
     await repo.delete(row)
-    await emit(session, "calendar.deleted", key, {"key": key})
+    await emit(session, "calendar.deleted", key, feed.payload("calendar.deleted", {"key": key}))

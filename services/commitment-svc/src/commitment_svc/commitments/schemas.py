@@ -4,6 +4,7 @@ from uuid import UUID
 
 from pydantic import Field, field_validator
 
+from commitment_svc import feed
 from commitment_svc.core.schemas import Input, Instant, Key, Name, Output, Text
 
 LimitUnit = Literal["duration", "business_days"]
@@ -119,25 +120,4 @@ class CommitmentPublic(Output):
     updated_at: datetime
 
     def feed_payload(self) -> dict[str, Any]:
-        return self.model_dump(
-            mode="json",
-            include={
-                "id",
-                "commitment_key",
-                "version",
-                "process_key",
-                "node_key",
-                "segment_key",
-                "limit_unit",
-                "commitment_limit",
-                "tolerance_limit",
-                "calendar_key",
-                "allowed_pause_reasons",
-                "owner_department",
-                "owner_position",
-                "prewarning_fraction",
-                "status",
-                "effective_from",
-                "effective_to",
-            },
-        )
+        return feed.payload("commitment.upserted", self)

@@ -8,6 +8,7 @@ from pledge_common.problems import Conflict, NotFound, Problem, Unprocessable, f
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from commitment_svc import feed
 from commitment_svc.calendars.repository import CalendarRepository
 from commitment_svc.clients.evaluation import EvaluationClient
 from commitment_svc.commitments.models import CommitmentVersion
@@ -348,7 +349,7 @@ async def transition(
                 rejudged = f"re-judges {count} run(s) from {start.isoformat()} (rejudgement {act['id']})"
                 body = body.model_copy(update={"reason": f"{body.reason}; {rejudged}" if body.reason else rejudged})
                 # before the versions on the feed: evaluation takes the runs over with the act, never silently
-                await emit(session, "rejudgement.requested", act["id"], act)
+                await emit(session, "rejudgement.requested", act["id"], feed.payload("rejudgement.requested", act))
         if old is not None:
             old.effective_to = start
             old.row_version += 1
@@ -391,7 +392,12 @@ async def delete_draft(session: AsyncSession, id_: uuid.UUID, if_match: str | No
                 f"commitment `{row.commitment_key}` is still covered by {', '.join(refs)}", referenced_by=refs
             )
     await repo.delete(row)
-    await emit(session, "commitment.deleted", str(row.id), {"id": str(row.id), "commitment_key": row.commitment_key})
+    await emit(
+        session,
+        "commitment.deleted",
+        str(row.id),
+        feed.payload("commitment.deleted", {"id": str(row.id), "commitment_key": row.commitment_key}),
+    )
 
 
 async def resolve(

@@ -3,6 +3,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from commitment_svc import feed
 from commitment_svc.core.schemas import Input, Key, Name, Output
 
 
@@ -41,4 +42,4 @@ class DepartmentPublic(Output):
     updated_at: datetime
 
     def feed_payload(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", include={"key", "name", "parent_key", "positions"})
+        return feed.payload("department.upserted", self)

@@ -4,6 +4,7 @@ from pledge_common.outbox import emit
 from pledge_common.problems import Conflict, NotFound, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from commitment_svc import feed
 from commitment_svc.core.etags import check_if_match
 from commitment_svc.core.models import now_utc
 from commitment_svc.departments.models import Department, Position
@@ -88,7 +89,7 @@ async def delete_department(session: AsyncSession, key: str, if_match: str | Non
     if refs:
         raise Conflict(f"department `{key}` is still referenced by {', '.join(refs)}", referenced_by=refs)
     await repo.delete(department)
-    await emit(session, "department.deleted", key, {"key": key})
+    await emit(session, "department.deleted", key, feed.payload("department.deleted", {"key": key}))
 
 
 async def require_department(

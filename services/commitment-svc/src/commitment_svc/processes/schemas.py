@@ -3,6 +3,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from commitment_svc import feed
 from commitment_svc.core.schemas import Input, Key, Name, Output, Text
 
 
@@ -58,4 +59,4 @@ class ProcessPublic(Output):
     updated_at: datetime
 
     def feed_payload(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", include={"key", "name", "description", "owner_department", "nodes"})
+        return feed.payload("process.upserted", self)

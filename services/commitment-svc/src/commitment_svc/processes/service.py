@@ -5,6 +5,7 @@ from pledge_common.outbox import emit
 from pledge_common.problems import Conflict, NotFound, PreconditionFailed, field_error, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from commitment_svc import feed
 from commitment_svc.core.etags import check_if_match
 from commitment_svc.core.merge_patch import merge_patch
 from commitment_svc.core.models import now_utc
@@ -192,7 +193,7 @@ async def delete_process(session: AsyncSession, key: str, if_match: str | None) 
     if refs:
         raise Conflict(f"process `{key}` is still referenced by {', '.join(refs)}", referenced_by=refs)
     await repo.delete(row)
-    await emit(session, "process.deleted", key, {"key": key})
+    await emit(session, "process.deleted", key, feed.payload("process.deleted", {"key": key}))
 
 
 async def require_node(

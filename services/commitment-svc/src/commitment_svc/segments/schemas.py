@@ -1,5 +1,7 @@
 from datetime import datetime
+from typing import Any
 
+from commitment_svc import feed
 from commitment_svc.core.schemas import Input, Key, Name, Output
 
 
@@ -14,5 +16,5 @@ class SegmentPublic(Output):
     created_at: datetime
     updated_at: datetime
 
-    def feed_payload(self) -> dict[str, object]:
-        return {"key": self.key, "name": self.name}
+    def feed_payload(self) -> dict[str, Any]:
+        return feed.payload("segment.upserted", self)

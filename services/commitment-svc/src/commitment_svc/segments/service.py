@@ -2,6 +2,7 @@ from pledge_common.outbox import emit
 from pledge_common.problems import Conflict, NotFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from commitment_svc import feed
 from commitment_svc.core.etags import check_if_match
 from commitment_svc.core.models import now_utc
 from commitment_svc.segments.models import Segment
@@ -54,4 +55,4 @@ async def delete_segment(session: AsyncSession, key: str, if_match: str | None) 
     if refs:
         raise Conflict(f"segment `{key}` is still referenced by {', '.join(refs)}", referenced_by=refs)
     await repo.delete(segment)
-    await emit(session, "segment.deleted", key, {"key": key})
+    await emit(session, "segment.deleted", key, feed.payload("segment.deleted", {"key": key}))
