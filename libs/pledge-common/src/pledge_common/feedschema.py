@@ -8,20 +8,39 @@ against this file (`decoder_mismatches`).
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
+REF_TEMPLATE = "#/$defs/{name}"
 
 
-def feed_schema(service: str, description: str, events: Mapping[str, type[BaseModel]]) -> dict[str, Any]:
+def _components(models: Sequence[type[Any]]) -> tuple[dict[type[Any], dict[str, Any]], dict[str, Any]]:
+    """JSON Schemas of payload types (pydantic models, as serialised, or msgspec structs): a `$ref` per type
+    and the `$defs` they point into."""
+    if all(isinstance(m, type) and issubclass(m, BaseModel) for m in models):
+        refs, document = models_json_schema([(m, "serialization") for m in models], ref_template="#/$defs/{model}")
+        return {m: refs[(m, "serialization")] for m in models}, document.get("$defs", {})
+    schemas, defs = msgspec.json.schema_components(models, ref_template=REF_TEMPLATE)
+    return dict(zip(models, schemas, strict=True)), dict(defs)
+
+
+def decoder_schema(decoder: type[Any]) -> dict[str, Any]:
+    """A consumer's decoder (a msgspec struct or a pydantic model) as a schema document: its node by `$ref`
+    beside the `$defs` it points into."""
+    refs, defs = _components([decoder])
+    return {**refs[decoder], "$defs": defs}
+
+
+def feed_schema(service: str, description: str, events: Mapping[str, type[Any]]) -> dict[str, Any]:
     """The feed's JSON Schema: an event is one of the declared types, each with its payload's schema."""
     models = sorted(set(events.values()), key=lambda m: m.__name__)
-    refs, document = models_json_schema([(m, "serialization") for m in models], ref_template="#/$defs/{model}")
+    refs, defs = _components(models)
     branches = [
         {
             "type": "object",
@@ -29,7 +48,7 @@ def feed_schema(service: str, description: str, events: Mapping[str, type[BaseMo
             "properties": {
                 "type": {"const": event_type},
                 "key": {"type": "string"},
-                "payload": refs[(model, "serialization")],
+                "payload": refs[model],
             },
         }
         for event_type, model in sorted(events.items())
@@ -39,9 +58,9 @@ def feed_schema(service: str, description: str, events: Mapping[str, type[BaseMo
         "$id": f"https://pledge.invalid/feeds/{service}.schema.json",
         "title": f"{service} feed events",
         "description": description,
-        "x-event-types": {t: refs[(m, "serialization")]["$ref"] for t, m in sorted(events.items())},
+        "x-event-types": {t: refs[m]["$ref"] for t, m in sorted(events.items())},
         "oneOf": branches,
-        "$defs": document.get("$defs", {}),
+        "$defs": defs,
     }
 
 

@@ -16,6 +16,7 @@ from pledge_common.observability import current_request_id
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tracking_svc.feed import NodeRunUpserted
 from tracking_svc.ingest.rules import Fact, feed_instant
 
 
@@ -507,28 +508,6 @@ def time_ordered_ids(count: int) -> list[UUID]:
     return ids
 
 
-class RunPayload(msgspec.Struct):
-    """A node run's feed payload: the fields (in the order) of `to_json` of the row `upsert_runs` emits."""
-
-    id: UUID
-    ticket_id: UUID
-    source: str
-    external_id: str
-    process_key: str
-    node_key: str
-    segment: str | None
-    customer_ref: str | None
-    cycle: int
-    department: str | None
-    position: str | None
-    status: str
-    started_at: str | None
-    completed_at: str | None
-    cancelled_at: str | None
-    pauses: msgspec.Raw  # JSON text
-    ended_by_ticket: bool
-
-
 def _instant(value: datetime | None) -> str | None:
     return feed_instant(value) if value is not None else None
 
@@ -568,7 +547,7 @@ async def insert_new_runs(
             )
         )
         t = tickets[r.ticket_id]
-        payload = RunPayload(
+        payload = NodeRunUpserted(
             run_id,
             r.ticket_id,
             t.source,

@@ -1,0 +1,41 @@
+"""The feed's contract (`tracking_svc.feed`): its JSON Schema file is current, and every event ingest writes —
+built in SQL by `to_json` of rows, or encoded for runs created by COPY — is one the schema accepts."""
+
+import httpx
+from conftest import ev, feed
+from pledge_dev.feeds import example_mismatches, schema_drift, schema_errors
+from sqlalchemy.ext.asyncio import AsyncSession
+from test_bulk import day
+from tracking_svc import feed as contract
+
+SERVICE = "tracking-svc"
+
+
+class TestFeedContract:
+    def test_the_schema_file_is_current(self) -> None:
+        assert schema_drift(SERVICE, contract.schema()) is None, schema_drift(SERVICE, contract.schema())
+
+    async def test_every_event_ingest_writes_matches_the_schema(
+        self, client: httpx.AsyncClient, session: AsyncSession, catalogue: None
+    ) -> None:
+        assert (await client.post("/v1/events/bulk", json=day(2))).status_code == 200
+        for event in (  # one at a time, a late start, a pause left open, a cancellation ending its runs
+            ev("L-o", "ticket.opened", 0, external_id="L", ticket={"segment": "vip", "customer_ref": "c-1"}),
+            ev("L-c1", "node.completed", 1, "accept", external_id="L"),
+            ev("L-s1", "node.started", 0.5, "accept", external_id="L"),
+            ev("L-s2", "node.started", 1, "dispatch", external_id="L"),
+            ev("L-p2", "node.paused", 2, "dispatch", external_id="L", reason="awaiting-customer"),
+            ev("L-x", "ticket.cancelled", 3, external_id="L"),
+        ):
+            response = await client.post("/v1/events", json=event)
+            assert response.status_code in (200, 201, 202), response.text
+        events = await feed(session)
+        assert {e["type"] for e in events} == set(contract.EVENTS)
+        assert any(e["payload"]["pauses"] for e in events if e["type"] == "ticket.upserted")
+        assert any(e["payload"]["ended_by_ticket"] for e in events if e["type"] == "node_run.upserted")
+        assert schema_errors(contract.schema(), events) == []
+        assert example_mismatches(SERVICE, contract.schema(), events) == []
+
+    def test_a_payload_the_schema_refuses_is_reported(self) -> None:
+        wrong = {"type": "node_run.upserted", "key": "r", "payload": {"id": "r", "cycle": "one"}}
+        assert schema_errors(contract.schema(), [wrong]) != []
