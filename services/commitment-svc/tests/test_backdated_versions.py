@@ -118,7 +118,7 @@ class TestBackdatedVersion:
         assert (act["requested_by"], act["reason"], act["runs_expected"]) == ("system", "history", 1)
         assert [v["id"] for v in act["versions"]] == [v1["id"], v2["id"]]
         assert (
-            activated["history"][-1]["reason"] == f"history; re-judges 1 run(s) from {act['effective_from']}"
+            activated["history"][-1]["reason"] == f"history; re-judges 1 run(s) from {datetime.fromisoformat(act['effective_from']).isoformat()}"
             f" (rejudgement {act['id']})"
         )
         order = await session.execute(

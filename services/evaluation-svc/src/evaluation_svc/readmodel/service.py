@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import msgspec
 from pledge_common.outbox import FeedEvent
 from pledge_deadlines import Calendar
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +28,7 @@ from evaluation_svc.rules import (
     governing_version,
     judge,
 )
+from evaluation_svc.upstream import decode, plain
 
 log = logging.getLogger("evaluation.projection")
 REJUDGE_CHUNK = 5000
@@ -39,6 +41,25 @@ def _last_by_key(events: Iterable[FeedEvent], family: str) -> dict[str, FeedEven
         if event.type.split(".", 1)[0] == family:
             latest[event.key] = event
     return latest
+
+
+def _decoded(events: Iterable[FeedEvent], family: str) -> tuple[list[Any], list[str]]:
+    """The last state of each key of a family: the upserted payloads, decoded (a malformed one is logged and
+    skipped), and the keys deleted."""
+    upserts: list[Any] = []
+    deletes: list[str] = []
+    for event in _last_by_key(events, family).values():
+        if event.type.endswith(".deleted"):
+            deletes.append(event.key)
+            continue
+        try:
+            decoded = decode(event)
+        except msgspec.ValidationError as err:
+            log.warning("skipping malformed %s %s: %s", event.type, event.key, err)
+            continue
+        if decoded is not None:
+            upserts.append(decoded)
+    return upserts, deletes
 
 
 class Projection:
@@ -74,54 +95,49 @@ class Projection:
         repo = ReadModelRepository(session)
         rejudge_processes: set[str] = set()
         for family in ("department", "segment", "calendar", "process"):
-            latest = _last_by_key(events, family)
-            upserts = [e.payload for e in latest.values() if e.type.endswith(".upserted")]
-            deletes = [e.key for e in latest.values() if e.type.endswith(".deleted")]
+            upserts, deletes = _decoded(events, family)
+            rows = [plain(u) for u in upserts]
             if family == "department":
-                if upserts:
-                    await repo.upsert_departments(upserts)
+                if rows:
+                    await repo.upsert_departments(rows)
                 if deletes:
                     await repo.delete_refs("ref_departments", deletes)
             elif family == "segment":
-                if upserts:
-                    await repo.upsert_segments(upserts)
+                if rows:
+                    await repo.upsert_segments(rows)
                 if deletes:
                     await repo.delete_refs("ref_segments", deletes)
             elif family == "calendar":
-                if upserts:
-                    await repo.upsert_calendars(upserts)
-                changed = [str(p["key"]) for p in upserts] + deletes
+                if rows:
+                    await repo.upsert_calendars(rows)
+                changed = [str(u.key) for u in upserts] + deletes
                 if changed:
                     rejudge_processes |= await repo.processes_on_calendars(changed)
                 if deletes:
                     await repo.delete_refs("ref_calendars", deletes)
             elif family == "process":
-                if upserts:
-                    await repo.upsert_processes(upserts)
+                if rows:
+                    await repo.upsert_processes(rows)
                 if deletes:
                     await repo.delete_refs("ref_processes", deletes)
-        commitments = _last_by_key(events, "commitment")
-        if commitments:
-            versions = []
-            for e in commitments.values():
-                if e.type != "commitment.upserted":
-                    continue
-                try:
-                    versions.append(CommitmentVersion.from_payload(e.payload))
-                except (KeyError, ValueError, TypeError) as err:
-                    log.warning("skipping malformed %s %s: %s", e.type, e.key, err)
-            deleted = [e.key for e in commitments.values() if e.type == "commitment.deleted"]
-            if versions:
-                await repo.upsert_commitments(versions)
-                rejudge_processes |= {v.process_key for v in versions}
-            if deleted:  # only drafts and negotiating versions are deleted: they never governed a run
-                await repo.delete_commitments(deleted)
-        agreements = _last_by_key(events, "agreement")
+        upserted, deleted = _decoded(events, "commitment")
+        versions = []
+        for c in upserted:
+            try:
+                versions.append(CommitmentVersion.from_feed(c))
+            except ValueError as err:  # an instant that is not one
+                log.warning("skipping malformed commitment.upserted %s: %s", c.id, err)
+        if versions:
+            await repo.upsert_commitments(versions)
+            rejudge_processes |= {v.process_key for v in versions}
+        if deleted:  # only drafts and negotiating versions are deleted: they never governed a run
+            await repo.delete_commitments(deleted)
+        agreements, _ = _decoded(events, "agreement")
         exemption_ids: list[str] = []
-        payloads = [e.payload for e in agreements.values() if e.type == "agreement.upserted" and "id" in e.payload]
-        if payloads:
+        if agreements:
+            payloads = [plain(a) for a in agreements]
             windows = [w for p in payloads for w in force_majeure_of(p)]
-            ids = [str(p["id"]) for p in payloads]
+            ids = [a.id for a in agreements]
             previously_exempted = await repo.run_ids_touching([], ids)
             await repo.upsert_agreements(payloads, windows)
             exemption_ids = sorted(set(previously_exempted) | set(await repo.run_ids_touching(windows, [])))
@@ -138,14 +154,16 @@ class Projection:
         for i, event in enumerate(events):
             if i % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
+            if event.type not in ("node_run.upserted", "ticket.upserted"):
+                continue
             try:
-                if event.type == "node_run.upserted":
-                    run = RunFacts.from_node_run(event.payload)
-                elif event.type == "ticket.upserted":
-                    run = RunFacts.from_ticket(event.payload)
-                else:
-                    continue
-            except (KeyError, ValueError, TypeError) as err:
+                decoded = decode(event)
+                run = (
+                    RunFacts.from_node_run(decoded)
+                    if event.type == "node_run.upserted"
+                    else RunFacts.from_ticket(decoded)
+                )
+            except (msgspec.ValidationError, ValueError) as err:
                 log.warning("skipping malformed %s %s: %s", event.type, event.key, err)
                 continue
             facts[run.id] = run

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from pledge_common.outbox import FeedEvent
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +23,7 @@ from evaluation_svc.readmodel.service import Projection
 from evaluation_svc.rejudge.repository import RejudgeRepository
 from evaluation_svc.rejudge.rules import runs_changing_version
 from evaluation_svc.rules import CommitmentVersion, parse_instant, state_as_of
+from evaluation_svc.upstream import RejudgementIn, decode
 
 log = logging.getLogger("evaluation.rejudge")
 REQUESTED = "rejudgement.requested"
@@ -140,27 +142,27 @@ async def apply_requested(session: AsyncSession, projection: Projection, events:
     for event in events:
         if event.type != REQUESTED:
             continue
-        act = event.payload
         try:
-            versions = [CommitmentVersion.from_payload(p) for p in act["versions"]]
-            subject = next(v for v in versions if v.id == str(act["version_id"]))
-            requested_at = parse_instant(act["requested_at"])
-            effective_from = parse_instant(act["effective_from"])
-        except (KeyError, ValueError, TypeError, StopIteration) as err:
+            act: RejudgementIn = decode(event)
+            versions = [CommitmentVersion.from_feed(v) for v in act.versions]
+            subject = next(v for v in versions if v.id == act.version_id)
+            requested_at = parse_instant(act.requested_at)
+            effective_from = parse_instant(act.effective_from)
+        except (msgspec.ValidationError, ValueError, StopIteration) as err:
             log.warning("skipping malformed %s %s: %s", event.type, event.key, err)
             continue
         now = datetime.now(UTC)
         changes = await rejudge_runs(session, projection, versions, subject, now)
         record = {
-            "id": str(act["id"]),
+            "id": act.id,
             "commitment_key": subject.commitment_key,
             "version_id": subject.id,
             "version": subject.version,
             "effective_from": effective_from,
-            "requested_by": str(act.get("requested_by") or "unknown"),
+            "requested_by": act.requested_by,
             "requested_at": requested_at,
-            "reason": act.get("reason"),
-            "runs_expected": int(act.get("runs_expected") or 0),
+            "reason": act.reason,
+            "runs_expected": act.runs_expected,
             "runs": len(changes),
             "applied_at": now,
         }

@@ -11,6 +11,8 @@ import msgspec
 from pledge_deadlines import Calendar, Window, business_days_limit
 from pydantic import TypeAdapter
 
+from evaluation_svc.upstream import CommitmentIn, NodeRunIn, PauseIn, TicketIn
+
 GOVERNING_STATUSES = frozenset({"active", "retired"})
 _DURATION = TypeAdapter(timedelta)
 
@@ -64,24 +66,29 @@ class CommitmentVersion:
 
     @classmethod
     def from_payload(cls, p: Mapping[str, Any]) -> "CommitmentVersion":
+        """A `commitment.upserted` payload (msgspec.ValidationError when it does not fit the decoder)."""
+        return cls.from_feed(msgspec.convert(p, CommitmentIn, strict=False))
+
+    @classmethod
+    def from_feed(cls, c: CommitmentIn) -> "CommitmentVersion":
         return cls(
-            id=str(p["id"]),
-            commitment_key=str(p["commitment_key"]),
-            version=int(p.get("version") or 1),
-            process_key=str(p["process_key"]),
-            node_key=p.get("node_key"),
-            segment_key=str(p.get("segment_key") or "default"),
-            limit_unit=str(p.get("limit_unit") or "duration"),
-            commitment_limit=str(p["commitment_limit"]),
-            tolerance_limit=str(p["tolerance_limit"]),
-            calendar_key=p.get("calendar_key"),
-            allowed_pause_reasons=frozenset(p.get("allowed_pause_reasons") or ()),
-            owner_department=p.get("owner_department"),
-            owner_position=p.get("owner_position"),
-            prewarning_fraction=p.get("prewarning_fraction"),
-            status=str(p.get("status") or "active"),
-            effective_from=parse_instant(p.get("effective_from")),
-            effective_to=parse_instant(p.get("effective_to")),
+            id=c.id,
+            commitment_key=c.commitment_key,
+            version=c.version,
+            process_key=c.process_key,
+            node_key=c.node_key,
+            segment_key=c.segment_key or "default",
+            limit_unit=c.limit_unit,
+            commitment_limit=c.commitment_limit,
+            tolerance_limit=c.tolerance_limit,
+            calendar_key=c.calendar_key,
+            allowed_pause_reasons=frozenset(c.allowed_pause_reasons),
+            owner_department=c.owner_department,
+            owner_position=c.owner_position,
+            prewarning_fraction=c.prewarning_fraction,
+            status=c.status,
+            effective_from=parse_instant(c.effective_from),
+            effective_to=parse_instant(c.effective_to),
         )
 
     def in_force_at(self, instant: datetime) -> bool:
@@ -162,54 +169,62 @@ class RunFacts(msgspec.Struct, frozen=True, gc=False):
         return end
 
     @classmethod
-    def from_node_run(cls, p: Mapping[str, Any]) -> "RunFacts":
+    def from_node_run(cls, r: NodeRunIn) -> "RunFacts":
         return cls(
-            id=str(p["id"]),
+            id=r.id,
             kind="node",
-            ticket_id=str(p["ticket_id"]),
-            source=str(p.get("source") or ""),
-            external_id=p.get("external_id"),
-            process_key=str(p["process_key"]),
-            node_key=p.get("node_key"),
-            segment=str(p.get("segment") or "default"),
-            customer_ref=p.get("customer_ref"),
-            cycle=int(p.get("cycle") or 1),
-            department=p.get("department"),
-            position=p.get("position"),
-            status=str(p.get("status") or "pending"),
-            started_at=parse_instant(p.get("started_at")),
-            completed_at=parse_instant(p.get("completed_at")),
-            cancelled_at=parse_instant(p.get("cancelled_at")),
-            pauses=pauses_of(p),
-            ended_by_ticket=bool(p.get("ended_by_ticket")),
+            ticket_id=r.ticket_id,
+            source=r.source,
+            external_id=r.external_id,
+            process_key=r.process_key,
+            node_key=r.node_key,
+            segment=r.segment or "default",
+            customer_ref=r.customer_ref,
+            cycle=r.cycle,
+            department=r.department,
+            position=r.position,
+            status=r.status,
+            started_at=parse_instant(r.started_at),
+            completed_at=parse_instant(r.completed_at),
+            cancelled_at=parse_instant(r.cancelled_at),
+            pauses=_pauses(r.pauses),
+            ended_by_ticket=r.ended_by_ticket,
         )
 
     @classmethod
-    def from_ticket(cls, p: Mapping[str, Any]) -> "RunFacts":
-        status = {"open": "in_progress", "closed": "completed", "cancelled": "cancelled"}.get(str(p.get("status")))
+    def from_ticket(cls, t: TicketIn) -> "RunFacts":
+        status = {"open": "in_progress", "closed": "completed", "cancelled": "cancelled"}.get(t.status)
         return cls(
-            id=ticket_run_id(str(p["id"])),
+            id=ticket_run_id(t.id),
             kind="ticket",
-            ticket_id=str(p["id"]),
-            source=str(p.get("source") or ""),
-            external_id=p.get("external_id"),
-            process_key=str(p["process_key"]),
+            ticket_id=t.id,
+            source=t.source,
+            external_id=t.external_id,
+            process_key=t.process_key,
             node_key=None,
-            segment=str(p.get("segment") or "default"),
-            customer_ref=p.get("customer_ref"),
+            segment=t.segment or "default",
+            customer_ref=t.customer_ref,
             cycle=1,
             department=None,
             position=None,
             status=status or "pending",
-            started_at=parse_instant(p.get("opened_at")),
-            completed_at=parse_instant(p.get("closed_at")),
-            cancelled_at=parse_instant(p.get("cancelled_at")),
-            pauses=pauses_of(p),
+            started_at=parse_instant(t.opened_at),
+            completed_at=parse_instant(t.closed_at),
+            cancelled_at=parse_instant(t.cancelled_at),
+            pauses=_pauses(t.pauses),
         )
 
 
+def _pauses(pauses: Iterable[PauseIn]) -> tuple[PauseFacts, ...]:
+    return tuple(
+        PauseFacts(start, parse_instant(q.end), q.reason)
+        for q in pauses
+        if (start := parse_instant(q.start)) is not None
+    )
+
+
 def pauses_of(p: Mapping[str, Any]) -> tuple[PauseFacts, ...]:
-    """The pauses of a feed payload (a node run's, or every pause of a ticket's node runs)."""
+    """The pauses of a stored run (a node run's, or every pause of a ticket's node runs)."""
     return tuple(
         PauseFacts(start, parse_instant(q.get("end")), str(q.get("reason") or ""))
         for q in p.get("pauses") or ()
