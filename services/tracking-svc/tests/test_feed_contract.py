@@ -2,11 +2,16 @@
 built in SQL by `to_json` of rows, or encoded for runs created by COPY — is one the schema accepts."""
 
 import httpx
+import msgspec
 from conftest import ev, feed
-from pledge_dev.feeds import example_mismatches, schema_drift, schema_errors
+from pledge_common.outbox import FeedEvent
+from pledge_dev.feeds import decoder_mismatches, example_mismatches, load_examples, schema_drift, schema_errors
 from sqlalchemy.ext.asyncio import AsyncSession
 from test_bulk import day
 from tracking_svc import feed as contract
+from tracking_svc.catalogue.consumer import apply_commitment_events
+from tracking_svc.catalogue.repository import known_process
+from tracking_svc.catalogue.upstream import DECODERS
 
 SERVICE = "tracking-svc"
 
@@ -39,3 +44,35 @@ class TestFeedContract:
     def test_a_payload_the_schema_refuses_is_reported(self) -> None:
         wrong = {"type": "node_run.upserted", "key": "r", "payload": {"id": "r", "cycle": "one"}}
         assert schema_errors(contract.schema(), [wrong]) != []
+
+
+class TestConsumerContract:
+    """tracking reads commitment-svc's feed through `tracking_svc.catalogue.upstream`."""
+
+    def test_the_decoders_read_only_what_commitment_svc_writes(self) -> None:
+        assert decoder_mismatches("commitment-svc", DECODERS) == []
+
+    def test_a_decoder_reading_a_field_the_producer_lacks_is_reported(self) -> None:
+        class Wishful(msgspec.Struct):
+            key: str
+            colour: str
+            nodes: list[int]
+
+        problems = decoder_mismatches("commitment-svc", {"process.upserted": Wishful})
+        assert any("colour" in p for p in problems), problems
+        assert any("nodes[]" in p for p in problems), problems
+
+    async def test_the_sample_events_of_commitment_svc_decode_and_apply(self, session: AsyncSession) -> None:
+        samples = load_examples("commitment-svc")
+        events = [
+            FeedEvent(cursor=f"1:{n}", seq=n, type=e["type"], key=e["key"], payload=e["payload"], occurred_at="")
+            for n, e in enumerate(samples.values(), start=1)
+        ]
+        for event in events:
+            if event.type in DECODERS:
+                msgspec.convert(event.payload, DECODERS[event.type], strict=False)
+        await apply_commitment_events(session, events)
+        process = samples["process.upserted"]["payload"]
+        known = await known_process(session, process["key"])
+        assert known is not None
+        assert [n["key"] for n in known[1]] == [n["key"] for n in process["nodes"]]

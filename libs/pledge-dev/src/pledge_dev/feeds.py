@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from pledge_common import feedschema
 from pledge_common.feedschema import render
 
 from pledge_dev.paths import REPO_ROOT
@@ -90,4 +91,21 @@ def example_mismatches(service: str, schema: Mapping[str, Any], events: Iterable
             problems.append(f"{path.name}: no sample of {event_type} (run with PLEDGE_WRITE_FEED_EXAMPLES=1)")
         elif _fields(sample["payload"]) != _fields(event["payload"]):
             problems.append(f"{path.name}: the {event_type} sample has other fields than the producer writes")
+    return problems
+
+
+def decoder_mismatches(producer: str, decoders: Mapping[str, type[Any]]) -> list[str]:
+    """What a consumer's decoders (`{event type: msgspec struct or pydantic model}`) read that the producer's
+    schema does not declare compatibly (see `pledge_common.feedschema.decoder_mismatches`)."""
+    schema = load_schema(producer)
+    problems: list[str] = []
+    for event_type, decoder in decoders.items():
+        if event_type not in schema["x-event-types"]:
+            problems.append(f"{event_type}: not written by {producer}")
+            continue
+        consumer = feedschema.decoder_schema(decoder)
+        produced = {"$ref": schema["x-event-types"][event_type]}
+        problems += [
+            f"{event_type} {p}" for p in feedschema.decoder_mismatches(schema, produced, consumer, consumer)
+        ]
     return problems

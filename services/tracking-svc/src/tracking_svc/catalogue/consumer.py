@@ -2,10 +2,11 @@
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 
+import msgspec
 from fastapi import FastAPI
 from pledge_common.consumer import FeedConsumer
 from pledge_common.internal import make_http_client
@@ -13,22 +14,34 @@ from pledge_common.outbox import FeedEvent
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tracking_svc.catalogue import repository as repo
+from tracking_svc.catalogue.upstream import DECODERS, ProcessIn, SegmentIn
 from tracking_svc.config import Settings
 
 CONSUMER_NAME = "commitment"
+log = logging.getLogger("tracking.catalogue")
 
 
 async def apply_commitment_events(session: AsyncSession, events: Sequence[FeedEvent]) -> None:
-    """Apply a batch of commitment-svc feed events (full-state payloads: the last one per key wins)."""
-    processes: dict[str, dict[str, Any] | None] = {}
-    segments: dict[str, dict[str, Any]] = {}
+    """Apply a batch of commitment-svc feed events (full-state payloads: the last one per key wins); a payload
+    that does not decode is logged and skipped."""
+    processes: dict[str, ProcessIn | None] = {}
+    segments: dict[str, SegmentIn] = {}
     for event in events:
-        if event.type == "process.upserted":
-            processes[event.key] = {**event.payload, "key": event.payload.get("key", event.key)}
-        elif event.type == "process.deleted":
+        if event.type == "process.deleted":
             processes[event.key] = None
-        elif event.type == "segment.upserted":
-            segments[event.key] = {**event.payload, "key": event.payload.get("key", event.key)}
+            continue
+        decoder = DECODERS.get(event.type)
+        if decoder is None:
+            continue
+        try:
+            decoded = msgspec.convert(event.payload, decoder, strict=False)
+        except msgspec.ValidationError as err:
+            log.warning("skipping malformed %s %s: %s", event.type, event.key, err)
+            continue
+        if isinstance(decoded, ProcessIn):
+            processes[event.key] = decoded
+        elif isinstance(decoded, SegmentIn):
+            segments[event.key] = decoded
     await repo.delete_processes(session, [k for k, p in processes.items() if p is None])
     await repo.replace_processes(session, [p for p in processes.values() if p is not None])
     await repo.upsert_segments(session, list(segments.values()))

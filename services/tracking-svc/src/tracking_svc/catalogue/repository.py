@@ -6,21 +6,23 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tracking_svc.catalogue.upstream import ProcessIn, SegmentIn
 
-async def replace_processes(session: AsyncSession, processes: Sequence[dict[str, Any]]) -> None:
+
+async def replace_processes(session: AsyncSession, processes: Sequence[ProcessIn]) -> None:
     """Upsert processes (full state) and replace their nodes: three statements for any number."""
     if not processes:
         return
-    keys = [p["key"] for p in processes]
+    keys = [p.key for p in processes]
     await session.execute(
         text(
             "INSERT INTO known_processes (key, name) SELECT k, n FROM unnest(CAST(:k AS text[]), CAST(:n AS text[]))"
             " AS u(k, n) ON CONFLICT (key) DO UPDATE SET name = EXCLUDED.name, updated_at = now()"
         ),
-        {"k": keys, "n": [str(p.get("name") or "") for p in processes]},
+        {"k": keys, "n": [p.name for p in processes]},
     )
     await session.execute(text("DELETE FROM known_nodes WHERE process_key = ANY(CAST(:k AS text[]))"), {"k": keys})
-    nodes = [(p["key"], n) for p in processes for n in p.get("nodes") or []]
+    nodes = [(p.key, n) for p in processes for n in p.nodes]
     if nodes:
         await session.execute(
             text(
@@ -31,11 +33,11 @@ async def replace_processes(session: AsyncSession, processes: Sequence[dict[str,
             ),
             {
                 "p": [p for p, _ in nodes],
-                "k": [n["key"] for _, n in nodes],
-                "n": [str(n.get("name") or "") for _, n in nodes],
-                "o": [int(n.get("position") or 0) for _, n in nodes],
-                "d": [n.get("department") for _, n in nodes],
-                "pk": [n.get("position_key") for _, n in nodes],
+                "k": [n.key for _, n in nodes],
+                "n": [n.name for _, n in nodes],
+                "o": [n.position for _, n in nodes],
+                "d": [n.department for _, n in nodes],
+                "pk": [n.position_key for _, n in nodes],
             },
         )
 
@@ -48,14 +50,14 @@ async def delete_processes(session: AsyncSession, keys: Sequence[str]) -> None:
         )
 
 
-async def upsert_segments(session: AsyncSession, segments: Sequence[dict[str, Any]]) -> None:
+async def upsert_segments(session: AsyncSession, segments: Sequence[SegmentIn]) -> None:
     if segments:
         await session.execute(
             text(
                 "INSERT INTO known_segments (key, name) SELECT * FROM unnest(CAST(:k AS text[]), CAST(:n AS text[]))"
                 " ON CONFLICT (key) DO UPDATE SET name = EXCLUDED.name, updated_at = now()"
             ),
-            {"k": [s["key"] for s in segments], "n": [str(s.get("name") or "") for s in segments]},
+            {"k": [s.key for s in segments], "n": [s.name for s in segments]},
         )
 
 
