@@ -324,3 +324,60 @@ class TestWhatIsDelivered:
         finally:
             await sender.aclose()
         assert [json.loads(b)["alert"]["level"] for _, b in receiver.received] == ["acceptable"]
+
+
+class TestTheDocumentedReceiver:
+    async def test_the_receiver_of_docs_webhooks_md_verifies_deliveries_and_refuses_forgeries(
+        self, committed: async_sessionmaker[AsyncSession], settings: Settings, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The complete receiver in docs/webhooks.md, run as written (on a free port), takes a real delivery
+        once, its retry again without handling it twice, and answers 400 to a forged one."""
+        import contextlib
+        import io
+        import re
+        import threading
+        from http.server import HTTPServer
+
+        from pledge_dev.paths import REPO_ROOT
+
+        text_ = (REPO_ROOT / "docs" / "webhooks.md").read_text(encoding="utf-8")
+        [code] = re.findall(r"```python\n(.*?)```", text_, re.S)
+        code = code.replace('HTTPServer(("0.0.0.0", 8080), Receiver).serve_forever()', "")
+        sub = await subscribe(committed, settings, url="http://127.0.0.1:1/placeholder", levels=["acceptable"])
+        monkeypatch.setenv("PLEDGE_WEBHOOK_SECRET", sub.secret)
+        namespace: dict[str, Any] = {"__name__": "receiver"}
+        exec(compile(code, "docs/webhooks.md", "exec"), namespace)
+        server = HTTPServer(("127.0.0.1", 0), namespace["Receiver"])
+        server.RequestHandlerClass.log_message = lambda *a: None  # type: ignore[method-assign]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        async with committed() as session, session.begin():
+            await service.update(session, settings, SYSTEM, sub.id, WebhookUpdate(url=url))
+        printed = io.StringIO()
+        try:
+            await raise_alerts(committed)
+            sender = WebhookSender(committed, fast_settings(settings))
+            try:
+                with contextlib.redirect_stdout(printed):
+                    await drain(sender, 3)
+                    async with committed() as session, session.begin():  # the same delivery once more
+                        await session.execute(
+                            text("UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now()")
+                        )
+                    await drain(sender, 3)
+            finally:
+                await sender.aclose()
+            async with httpx.AsyncClient() as client:
+                forged = await client.post(
+                    url,
+                    content=b'{"type":"alert.raised","alert":{}}',
+                    headers={"webhook-id": "x", "webhook-timestamp": "1", "webhook-signature": "v1,AAAA"},
+                )
+        finally:
+            server.shutdown()
+            server.server_close()
+        async with committed() as session:
+            [delivery] = (await service.deliveries(session, SYSTEM, sub.id, None, 10)).items
+        assert [a.status_code for a in delivery.log] == [204, 204]
+        assert printed.getvalue().count("alert.raised acceptable") == 1
+        assert forged.status_code == 400
