@@ -17,20 +17,17 @@ from pledge_common import feedschema
 SERVICE = "tracking-svc"
 
 Instant = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
-_INSTANT_OR_NULL = {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}
-_RUN_PAUSE = {
-    "type": "object",
-    "required": ["start", "end", "reason"],
-    "properties": {
-        "start": {"type": "string", "format": "date-time"},
-        "end": {**_INSTANT_OR_NULL, "description": "null: still paused"},
-        "reason": {"type": "string"},
-    },
+_INSTANT_OR_NULL: dict[str, Any] = {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}
+_PAUSE_FIELDS: dict[str, Any] = {
+    "start": {"type": "string", "format": "date-time"},
+    "end": {**_INSTANT_OR_NULL, "description": "null: still paused"},
+    "reason": {"type": "string"},
 }
+_RUN_PAUSE = {"type": "object", "required": ["start", "end", "reason"], "properties": _PAUSE_FIELDS}
 _TICKET_PAUSE = {
-    **_RUN_PAUSE,
-    "required": ["node_key", "cycle", *_RUN_PAUSE["required"]],  # type: ignore[misc]
-    "properties": {"node_key": {"type": "string"}, "cycle": {"type": "integer"}, **_RUN_PAUSE["properties"]},  # type: ignore[dict-item]
+    "type": "object",
+    "required": ["node_key", "cycle", "start", "end", "reason"],
+    "properties": {"node_key": {"type": "string"}, "cycle": {"type": "integer"}, **_PAUSE_FIELDS},
 }
 # pauses are passed through as the JSON text stored with the row (never parsed on the way to the feed)
 RunPauses = Annotated[
