@@ -7,7 +7,7 @@ SERVICES := services/commitment-svc services/tracking-svc services/evaluation-sv
 PACKAGES := pledge_common pledge_deadlines pledge_dev commitment_svc tracking_svc evaluation_svc feedback_svc pledge_gateway
 
 .DEFAULT_GOAL := help
-.PHONY: help env run demo test lint typecheck test-libs test-services test-e2e check-deploy bench clean
+.PHONY: help env run demo test lint typecheck test-libs test-services test-e2e check-deploy feed-schemas bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -44,6 +44,11 @@ test-e2e: env ## end-to-end tests: the whole suite as real processes on free por
 
 check-deploy: env ## render every kustomize overlay and validate it
 	@if [ -d deploy/tests ]; then $(RUN) pytest -q deploy/tests; else echo "no deploy checks yet"; fi
+
+feed-schemas: env ## regenerate docs/feeds/<service>.schema.json from each producer's feed module
+	$(RUN) python -m commitment_svc.feed
+	$(RUN) python -m tracking_svc.feed
+	$(RUN) python -m evaluation_svc.feed
 
 bench: env ## run every benchmark (slow; each prints ratios against a baseline measured in the same run)
 	@for b in bench/*.py; do echo "== $$b"; $(RUN) python $$b || exit 1; done
