@@ -117,10 +117,9 @@ class TestBackdatedVersion:
         assert (act["commitment_key"], act["version_id"], act["version"]) == ("repair-dispatch-vip", v2["id"], 2)
         assert (act["requested_by"], act["reason"], act["runs_expected"]) == ("system", "history", 1)
         assert [v["id"] for v in act["versions"]] == [v1["id"], v2["id"]]
-        assert (
-            activated["history"][-1]["reason"] == f"history; re-judges 1 run(s) from {datetime.fromisoformat(act['effective_from']).isoformat()}"
-            f" (rejudgement {act['id']})"
-        )
+        start = datetime.fromisoformat(act["effective_from"]).isoformat()
+        reason = f"history; re-judges 1 run(s) from {start} (rejudgement {act['id']})"
+        assert activated["history"][-1]["reason"] == reason
         order = await session.execute(
             text("SELECT type, key FROM outbox WHERE type IN ('rejudgement.requested', 'commitment.upserted')"
                  " ORDER BY seq DESC LIMIT 3")

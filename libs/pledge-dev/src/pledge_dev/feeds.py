@@ -105,7 +105,5 @@ def decoder_mismatches(producer: str, decoders: Mapping[str, type[Any]]) -> list
             continue
         consumer = feedschema.decoder_schema(decoder)
         produced = {"$ref": schema["x-event-types"][event_type]}
-        problems += [
-            f"{event_type} {p}" for p in feedschema.decoder_mismatches(schema, produced, consumer, consumer)
-        ]
+        problems += [f"{event_type} {p}" for p in feedschema.decoder_mismatches(schema, produced, consumer, consumer)]
     return problems
