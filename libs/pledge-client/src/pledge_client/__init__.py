@@ -1,10 +1,10 @@
 """Pledge partner kit: a typed client of the public API (`PledgeClient`, `AsyncPledgeClient`).
 
-    from pledge_client import PledgeClient, PledgeProblem
-    with PledgeClient("https://pledge.example.com", api_key) as pledge:
-        result = pledge.push_events(events)          # accepted / duplicates / rejected, per item
-        for ticket in pledge.iter_tickets(process="fault-repair", status="open"):
-            ...
+from pledge_client import PledgeClient, PledgeProblem
+with PledgeClient("https://pledge.example.com", api_key) as pledge:
+    result = pledge.push_events(events)          # accepted / duplicates / rejected, per item
+    for ticket in pledge.iter_tickets(process="fault-repair", status="open"):
+        ...
 """
 
 from pledge_client._calls import RetryPolicy

@@ -97,7 +97,7 @@ class Call(Generic[R]):
             headers["Content-Type"] = "application/json"
         elif self.content_type:
             headers["Content-Type"] = self.content_type
-        return client.build_request(self.method, self.path, params=httpx.QueryParams(self.params), content=content, headers=headers)
+        return client.build_request(self.method, self.path, params=tuple(self.params), content=content, headers=headers)
 
     def read(self, response: httpx.Response) -> R:
         if response.status_code >= 400:

@@ -351,9 +351,7 @@ class AsyncPledgeClient:
     async def rankings(self, *, from_: Instant, to: Instant, **filters: Any) -> Rankings:
         return await self.send(calls.rankings(_report_filters(from_, to, None, None, filters)))
 
-    async def agreement_review(
-        self, agreement: str, *, from_: Instant, to: Instant, **filters: Any
-    ) -> AgreementReview:
+    async def agreement_review(self, agreement: str, *, from_: Instant, to: Instant, **filters: Any) -> AgreementReview:
         return await self.send(calls.agreement_review(agreement, _report_filters(from_, to, None, None, filters)))
 
     async def list_alerts(self, **filters: Any) -> Page[Alert]:
