@@ -292,12 +292,16 @@ def reports_status(ctx: click.Context, /, params: Sequence[str], fmt: str, **giv
     """The seven-state table: runs per state, per group and in total."""
     report = client(ctx).status_report(**report_filters(params, given))
     keys = list(report.group_by)
-    states = [s for s in report.states if s in STATES] or list(STATES)
-    headers = [*keys, "population", *states, "total"]
-    rows = [[*(r.group.get(k) for k in keys), r.population, *(r.counts.get(s, 0) for s in states), r.total]
+    states = list(report.states) or list(STATES)  # the seven, and `unjudged`
+    blank = "-" if fmt == "table" else None  # a run of no node (end to end): a visible cell in a table
+    rows = [[*(r.group.get(k) or blank for k in keys), r.population, *(r.counts.get(s, 0) for s in states), r.total]
             for r in report.rows]  # fmt: skip
-    rows += [["total", *([""] * (len(keys) - 1)), t.population, *(t.counts.get(s, 0) for s in states), t.total]
+    label = ["total", *([blank] * (len(keys) - 1))] if keys else []
+    rows += [[*label, t.population, *(t.counts.get(s, 0) for s in states), t.total]
              for t in report.totals]  # fmt: skip
+    # a terminal table names each state on two lines (`completed` over `normal`) to stay narrow
+    names = [s.replace("_", "\n", 1) for s in states] if fmt == "table" else states
+    headers = [*keys, "population", *names, "total"]
     title = f"Seven states as of {report.as_of.isoformat()}" + (
         f", runs active in [{report.from_.isoformat()}, {report.to.isoformat()})" if report.from_ and report.to else ""
     )
