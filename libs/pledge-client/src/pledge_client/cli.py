@@ -6,6 +6,7 @@ Configured by `--url`/`--key` or `PLEDGE_URL`/`PLEDGE_API_KEY`. Every error is o
 
 import json
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -91,6 +92,11 @@ def show(fmt: str, headers: list[str], rows: list[list[Any]], title: str | None,
         stdout.print(table)
 
 
+def instant(value: datetime | None) -> str | None:
+    """An instant as the guide writes it, to the second: `2026-11-03T08:15:00Z`."""
+    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def share(rate: Rate) -> str:
     return "" if rate.share is None else f"{rate.share:.1%}"
 
@@ -133,7 +139,8 @@ def events_push(
         if out:
             out.write(rejects_line(record, error))
         if len(shown) < 5:
-            shown.append(f"{record.origin}: {error.get('field') or ''} {error.get('detail')}".replace("  ", " "))
+            field = f"{error['field']}: " if error.get("field") else ""
+            shown.append(f"{record.origin}: {field}{error.get('detail')}")
 
     def send(batch: list[Record]) -> None:
         result = pledge.push_events([r.event for r in batch if r.event is not None])
@@ -146,7 +153,7 @@ def events_push(
 
     size = sum(p.stat().st_size for p in files)
     progress = Progress(TextColumn("pushing"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                        console=stderr, disable=quiet, transient=True)  # fmt: skip
+                        console=stderr, disable=quiet or not stderr.is_terminal, transient=True)  # fmt: skip
     try:
         with progress:
             task = progress.add_task("push", total=size)
@@ -191,8 +198,8 @@ TICKET_HEADERS = ["id", "source", "external_id", "process", "segment", "customer
 
 
 def ticket_row(t: Ticket) -> list[Any]:
-    instant = [None if v is None else v.isoformat() for v in (t.opened_at, t.closed_at or t.cancelled_at)]
-    return [t.id, t.source, t.external_id, t.process, t.segment, t.customer, t.status, *instant]
+    return [t.id, t.source, t.external_id, t.process, t.segment, t.customer, t.status, instant(t.opened_at),
+            instant(t.closed_at or t.cancelled_at)]  # fmt: skip
 
 
 @tickets.command("get")
@@ -206,8 +213,7 @@ def tickets_get(ctx: click.Context, ref: str, fmt: str) -> None:
         click.echo(dump(ticket))
         return
     show(fmt, TICKET_HEADERS, [ticket_row(ticket)], f"ticket {ticket.source}:{ticket.external_id}", lambda: "")
-    rows = [[r.node, r.cycle, r.status, r.started_at and r.started_at.isoformat(),
-             (r.completed_at or r.cancelled_at) and (r.completed_at or r.cancelled_at).isoformat(),  # type: ignore[union-attr]
+    rows = [[r.node, r.cycle, r.status, instant(r.started_at), instant(r.completed_at or r.cancelled_at),
              len(r.pauses), r.department] for r in ticket.node_runs]  # fmt: skip
     show(fmt, ["node", "cycle", "status", "started_at", "ended_at", "pauses", "department"], rows, "node runs",
          lambda: "")  # fmt: skip
@@ -299,11 +305,11 @@ def reports_status(ctx: click.Context, /, params: Sequence[str], fmt: str, **giv
     label = ["total", *([blank] * (len(keys) - 1))] if keys else []
     rows += [[*label, t.population, *(t.counts.get(s, 0) for s in states), t.total]
              for t in report.totals]  # fmt: skip
-    # a terminal table names each state on two lines (`completed` over `normal`) to stay narrow
-    names = [s.replace("_", "\n", 1) for s in states] if fmt == "table" else states
+    # a terminal table names each state on two lines (`in_progress` over `normal`) to stay narrow
+    names = ["\n".join(s.rsplit("_", 1)) for s in states] if fmt == "table" else states
     headers = [*keys, "population", *names, "total"]
-    title = f"Seven states as of {report.as_of.isoformat()}" + (
-        f", runs active in [{report.from_.isoformat()}, {report.to.isoformat()})" if report.from_ and report.to else ""
+    title = f"Seven states as of {instant(report.as_of)}" + (
+        f", runs active in [{instant(report.from_)}, {instant(report.to)})" if report.from_ and report.to else ""
     )
     show(fmt, headers, rows, title, lambda: dump(report))
 
@@ -369,7 +375,7 @@ KEY_HEADERS = ["id", "name", "prefix", "scopes", "sources", "status", "created_a
 
 def key_row(k: Any) -> list[Any]:
     return [k.id, k.name, k.prefix, " ".join(k.scopes), " ".join(k.sources or []) or "(all)", k.status,
-            k.created_at.isoformat(), k.expires_at and k.expires_at.isoformat()]  # fmt: skip
+            instant(k.created_at), instant(k.expires_at)]  # fmt: skip
 
 
 @keys.command("create")
