@@ -20,7 +20,7 @@ from rich.table import Table
 from pledge_client._client import PledgeClient
 from pledge_client._problem import PledgeProblem
 from pledge_client.files import FileFormatError, Record, csv_text, file_format, read_records, rejects_line
-from pledge_client.models import STATES, Rate, Ticket
+from pledge_client.models import STATES, ApiKeyCreated, Rate, Ticket
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 CHUNK = 1000
@@ -86,7 +86,7 @@ def show(fmt: str, headers: list[str], rows: list[list[Any]], title: str | None,
         table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
         for i, header in enumerate(headers):
             numeric = bool(rows) and all(isinstance(r[i], int | float) for r in rows)
-            table.add_column(header, justify="right" if numeric else "left")
+            table.add_column(header, justify="right" if numeric else "left", min_width=36 if header == "id" else None)
         for row in rows:
             table.add_row(*("" if c is None else str(c) for c in row))
         stdout.print(table)
@@ -390,7 +390,13 @@ def keys_create(
 ) -> None:
     """A new key; its secret is printed once, now."""
     created = client(ctx).create_api_key(name, scopes, sources=sources or None, expires_at=expires_at)
+    show_created(fmt, created)
+
+
+def show_created(fmt: str, created: ApiKeyCreated) -> None:
     show(fmt, [*KEY_HEADERS, "key"], [[*key_row(created), created.key]], None, lambda: dump(created))
+    if fmt == "table":  # the table may crop it: the whole key on its own line
+        stdout.print(f"key (shown only now, store it): {created.key}", markup=False, highlight=False, crop=False)
 
 
 @keys.command("list")
@@ -420,4 +426,4 @@ def keys_revoke(ctx: click.Context, key_id: str, fmt: str) -> None:
 def keys_rotate(ctx: click.Context, key_id: str, grace: str | None, fmt: str) -> None:
     """A new key replacing KEY_ID; its secret is printed once, now."""
     created = client(ctx).rotate_api_key(key_id, grace_period=grace)
-    show(fmt, [*KEY_HEADERS, "key"], [[*key_row(created), created.key]], None, lambda: dump(created))
+    show_created(fmt, created)
