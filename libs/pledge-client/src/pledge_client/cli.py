@@ -212,7 +212,14 @@ def tickets_get(ctx: click.Context, ref: str, fmt: str) -> None:
     if fmt == "json":
         click.echo(dump(ticket))
         return
-    show(fmt, TICKET_HEADERS, [ticket_row(ticket)], f"ticket {ticket.source}:{ticket.external_id}", lambda: "")
+    if fmt == "table":  # one ticket: a field a line
+        fields = [
+            [name, "" if value is None else value]
+            for name, value in zip(TICKET_HEADERS, ticket_row(ticket), strict=True)
+        ]
+        show(fmt, ["ticket", f"{ticket.source}:{ticket.external_id}"], fields, None, lambda: "")
+    else:
+        show(fmt, TICKET_HEADERS, [ticket_row(ticket)], None, lambda: "")
     rows = [[r.node, r.cycle, r.status, instant(r.started_at), instant(r.completed_at or r.cancelled_at),
              len(r.pauses), r.department] for r in ticket.node_runs]  # fmt: skip
     show(fmt, ["node", "cycle", "status", "started_at", "ended_at", "pauses", "department"], rows, "node runs",
