@@ -401,9 +401,12 @@ def keys_create(
 
 
 def show_created(fmt: str, created: ApiKeyCreated) -> None:
-    show(fmt, [*KEY_HEADERS, "key"], [[*key_row(created), created.key]], None, lambda: dump(created))
-    if fmt == "table":  # the table may crop it: the whole key on its own line
-        stdout.print(f"key (shown only now, store it): {created.key}", markup=False, highlight=False, crop=False)
+    if fmt != "table":
+        show(fmt, [*KEY_HEADERS, "key"], [[*key_row(created), created.key]], None, lambda: dump(created))
+        return
+    show(fmt, KEY_HEADERS, [key_row(created)], None, lambda: "")
+    # a table may crop it: the whole key on its own line
+    stdout.print(f"key (shown only now, store it): {created.key}", markup=False, highlight=False, crop=False)
 
 
 @keys.command("list")
