@@ -1,10 +1,13 @@
 """Reading events from NDJSON and CSV files, and reading a rejects file back."""
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
+from pledge_client import PledgeClient
 from pledge_client.cli import cli
 from pledge_client.files import FileFormatError, Record, read_csv, read_ndjson, rejects_line
 
@@ -79,3 +82,52 @@ def test_the_cli_without_a_key_says_so_in_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "no API key: pass --key or set PLEDGE_API_KEY" in result.output
     assert "Traceback" not in result.output
+
+
+def scripted(*answers: httpx.Response) -> tuple[list[httpx.Request], Callable[[], PledgeClient]]:
+    sent: list[httpx.Request] = []
+    queue = list(answers)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return queue.pop(0)
+
+    return sent, lambda: PledgeClient("http://p", "k", transport=httpx.MockTransport(handler), sleep=lambda s: None)
+
+
+def test_push_sends_chunks_writes_rejects_and_fails_when_any_was_rejected(tmp_path: Path) -> None:
+    events = [{"event_id": f"e{i}", "source": "crm"} for i in range(3)]
+    path = tmp_path / "day.ndjson"
+    path.write_text("\n".join(json.dumps(e) for e in events[:2]) + "\n{oops\n" + json.dumps(events[2]) + "\n")
+    refused = {"index": 1, "event_id": "e1", "status": "rejected", "error": {"status": 422, "field": "node",
+               "detail": "unknown node warp"}}  # fmt: skip
+    sent, connect = scripted(
+        httpx.Response(200, json={"accepted": 1, "duplicates": 0, "rejected": 1, "items": [refused]}),
+        httpx.Response(200, json={"accepted": 0, "duplicates": 1, "rejected": 0, "items": []}),
+    )
+    rejects = tmp_path / "rejects.ndjson"
+    result = CliRunner().invoke(cli, ["events", "push", str(path), "--chunk", "2", "--rejects", str(rejects)],
+                                obj=connect)  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stdout.strip() == "accepted 1, duplicates 1, rejected 2"
+    assert [json.loads(r.content) for r in sent] == [events[:2], events[2:]]
+    lines = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert [(line["origin"], line["event"]) for line in lines] == [(f"{path}:2", events[1]), (f"{path}:3", "{oops")]
+    assert lines[0]["error"]["field"] == "node"
+
+
+def test_a_refused_chunk_stops_the_push_with_one_line_saying_where(tmp_path: Path) -> None:
+    path = tmp_path / "day.ndjson"
+    path.write_text('{"event_id": "e1"}\n{"event_id": "e2"}\n')
+    _, connect = scripted(
+        httpx.Response(200, json={"accepted": 1, "duplicates": 0, "rejected": 0, "items": []}),
+        httpx.Response(
+            413,
+            json={"status": 413, "title": "Content Too Large", "detail": "over 20480000 bytes"},
+            headers={"content-type": "application/problem+json"},
+        ),
+    )
+    result = CliRunner().invoke(cli, ["events", "push", str(path), "--chunk", "1"], obj=connect)
+    assert result.exit_code == 1
+    assert result.stdout.strip() == "accepted 1, duplicates 0, rejected 0"
+    assert result.stderr.strip() == f"Error: stopped at {path}:2: 413 Content Too Large: over 20480000 bytes"

@@ -54,7 +54,8 @@ def cli(ctx: click.Context, url: str, key: str | None) -> None:
             raise click.UsageError("no API key: pass --key or set PLEDGE_API_KEY")
         return ctx.with_resource(PledgeClient(url, key))
 
-    ctx.obj = connect
+    if ctx.obj is None:  # a caller (a test) may hand over its own way to connect
+        ctx.obj = connect
 
 
 def client(ctx: click.Context) -> PledgeClient:
@@ -143,7 +144,11 @@ def events_push(
             shown.append(f"{record.origin}: {field}{error.get('detail')}")
 
     def send(batch: list[Record]) -> None:
-        result = pledge.push_events([r.event for r in batch if r.event is not None])
+        try:
+            result = pledge.push_events([r.event for r in batch if r.event is not None])
+        except PledgeProblem as problem:  # the whole chunk refused: say what was done before it, and where it stopped
+            click.echo(summary(totals))
+            raise click.ClickException(f"stopped at {batch[0].origin}: {problem.one_line()}") from None
         totals["accepted"] += result.accepted
         totals["duplicates"] += result.duplicates
         for item in result.items:
@@ -172,13 +177,17 @@ def events_push(
     finally:
         if out:
             out.close()
-    click.echo(f"accepted {totals['accepted']}, duplicates {totals['duplicates']}, rejected {totals['rejected']}")
+    click.echo(summary(totals))
     if totals["rejected"]:
         for line in shown:
             stderr.print(f"rejected: {line}", markup=False, highlight=False)
         where = f"written to {rejects}" if rejects else "pass --rejects FILE to keep them"
         stderr.print(f"{totals['rejected']} rejected events {where}", markup=False, highlight=False)
         ctx.exit(1)
+
+
+def summary(totals: dict[str, int]) -> str:
+    return f"accepted {totals['accepted']}, duplicates {totals['duplicates']}, rejected {totals['rejected']}"
 
 
 def _records(files: Sequence[Path], fmt: str) -> Iterator[Record]:
