@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen
 SERVICES := services/commitment-svc services/tracking-svc services/evaluation-svc services/feedback-svc gateway
-PACKAGES := pledge_common pledge_deadlines pledge_dev commitment_svc tracking_svc evaluation_svc feedback_svc pledge_gateway
+PACKAGES := pledge_common pledge_deadlines pledge_dev commitment_svc tracking_svc evaluation_svc feedback_svc pledge_gateway pledge_client
 
 .DEFAULT_GOAL := help
 .PHONY: help env run demo test lint typecheck test-libs test-services test-e2e check-deploy feed-schemas bench clean
@@ -34,7 +34,7 @@ typecheck: env ## mypy --strict over every package
 	$(RUN) mypy $(addprefix -p ,$(PACKAGES))
 
 test-libs: env ## the shared libraries' tests (real Postgres for the feed)
-	$(RUN) pytest -q libs/pledge-common/tests libs/pledge-deadlines/tests libs/pledge-dev/tests
+	$(RUN) pytest -q libs/pledge-common/tests libs/pledge-deadlines/tests libs/pledge-dev/tests libs/pledge-client/tests
 
 test-services: env ## every service's tests against a real Postgres (one pytest process per service)
 	@set -e; for s in $(SERVICES); do echo "== $$s"; $(RUN) pytest -q $$s/tests || [ $$? -eq 5 ]; done

@@ -1,6 +1,6 @@
 """`make demo`: a month of a power-supply company's work orders through the gateway, then its reports.
 
-    python -m pledge_dev.demo [--gateway URL] [--api-key KEY] [--days 30] [--seed 3]
+    python -m pledge_dev.demo [--gateway URL] [--api-key KEY] [--days 30] [--seed 3] [--export FILE]
 
 Loads the demo organisation (pledge_dev.demo_org), generates a month of realistic tickets — fault
 repairs around the clock, 95598 call-centre orders, new connections counted in business days — with pauses
@@ -11,10 +11,13 @@ work), CSAT/NPS answers, SERVQUAL responses and corrective actions. It prints th
 achievement per process and node (end to end apart), the rankings, the recommendations, the SLA review,
 satisfaction by process and by the state the work ended in, the SERVQUAL gaps, the complaint figures and the
 corrective actions. Deterministic for a given day and seed, so running it twice the same day changes nothing.
+With `--export FILE` it loads the organisation and writes the month's events to FILE (NDJSON) instead of pushing
+them: what a partner system would send, for `pledge events push FILE` (docs/partner-kit.md).
 """
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import sys
@@ -22,6 +25,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -187,6 +191,14 @@ def _ticket(story: Story, external_id: str, process: str, opened: datetime, now:
         facts.closed = at
 
 
+def write_ndjson(story: Story, path: Path) -> int:
+    """The month's events as a partner would send them, one JSON object a line (the late ones last)."""
+    with path.open("w", encoding="utf-8") as out:
+        for event in story.events + story.late:
+            out.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+    return len(story.events) + len(story.late)
+
+
 # --- talking to the gateway ---------------------------------------------------------------------------
 
 
@@ -350,7 +362,7 @@ async def print_reports(client: httpx.AsyncClient, period: dict[str, str]) -> No
     print(f"\n⑥ Open alerts (latest 500): {by_level or 'none'} — list them at /v1/alerts, subscribe at /v1/webhooks")
 
 
-async def run(gateway: str, api_key: str | None, days: int, seed: int) -> None:
+async def run(gateway: str, api_key: str | None, days: int, seed: int, export: Path | None = None) -> None:
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     async with httpx.AsyncClient(base_url=gateway, headers=headers, timeout=60) as client:
         try:
@@ -363,6 +375,10 @@ async def run(gateway: str, api_key: str | None, days: int, seed: int) -> None:
         await load_demo_org(client)
         now = datetime.now(UTC).replace(microsecond=0)
         story = generate(now, days, seed)
+        if export is not None:
+            written = write_ndjson(story, export)
+            print(f"Wrote {written} events of {story.tickets} tickets to {export}; push them with `pledge events push`")
+            return
         print(f"Pushing {len(story.events) + len(story.late)} events of {story.tickets} tickets "
               f"({len(story.late)} of them late, out of order)…")  # fmt: skip
         accepted, duplicates, rejected, reasons = await push(client, story.events)
@@ -407,9 +423,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-key", default=None, help="default: $PLEDGE_API_KEY, else .data/admin-key")
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--export", type=Path, default=None, help="write the events to this NDJSON file, push nothing")
     args = parser.parse_args(argv)
     try:
-        asyncio.run(run(args.gateway, _api_key(args.api_key), args.days, args.seed))
+        asyncio.run(run(args.gateway, _api_key(args.api_key), args.days, args.seed, args.export))
     except KeyboardInterrupt:
         sys.exit(130)
 

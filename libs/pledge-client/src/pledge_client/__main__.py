@@ -1,0 +1,3 @@
+from pledge_client.cli import main
+
+main()
