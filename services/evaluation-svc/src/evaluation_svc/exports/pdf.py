@@ -122,7 +122,8 @@ def review_pdf(
 ) -> bytes:
     """The review of an agreement over a range: per commitment against its target, per billing period, the
     exemptions, the penalties itemised by work order, and the credits."""
-    currency = review.billing.get("currency")
+    # the billing currency; without one, the penalties' (a review's totals are per currency)
+    currency = review.billing.get("currency") or (next(iter(review.totals)) if len(review.totals) == 1 else None)
     story: list[Any] = []
     _heading(story, organisation, "Service agreement review", review.agreement)
     story.append(_p(f"Period: {text(review.from_)} to {text(review.to)} (judged as of {text(review.as_of)})"))

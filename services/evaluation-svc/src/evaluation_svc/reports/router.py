@@ -54,7 +54,7 @@ async def status_runs(
     if media != JSON:
         limit = limit if "limit" in request.query_params else settings.export_max_rows
         if limit > settings.export_max_rows:
-            raise invalid("limit", f"an export holds at most {settings.export_max_rows} runs")
+            raise invalid("query.limit", f"an export holds at most {settings.export_max_rows} runs")
     elif limit > settings.page_max:
         raise invalid("limit", f"a page holds at most {settings.page_max} runs")
     q = await make_query(request, session, period, flt, default_group=())
