@@ -129,6 +129,11 @@ class TestStatusTable:
         assert response.status_code == 422
         assert response.headers["content-type"] == "application/problem+json"
 
+    async def test_there_is_no_format_parameter_accept_is_the_one_syntax(self, client: httpx.AsyncClient) -> None:
+        response = await get(client, "/v1/reports/status", format="csv")
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "query.format"
+
 
 class TestAchievement:
     async def test_csv_rates_and_intervals_equal_the_json(
