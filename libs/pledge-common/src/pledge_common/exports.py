@@ -18,6 +18,7 @@ from urllib.parse import quote
 import xlsxwriter
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel
 
 from pledge_common.problems import Problem, field_error
 
@@ -135,6 +136,11 @@ def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Cell]:
         else:
             row[name] = _cell(item)
     return row
+
+
+def model_row(item: BaseModel, *, exclude: set[str] | None = None, **first: Cell) -> dict[str, Cell]:
+    """An item of a report as one row: `first` columns (which part of the report), then its JSON flattened."""
+    return {**first, **flatten(item.model_dump(mode="json", by_alias=True, exclude=exclude))}
 
 
 def columns_of(rows: Iterable[Row]) -> list[str]:
