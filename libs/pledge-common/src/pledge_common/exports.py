@@ -41,10 +41,10 @@ class NotAcceptable(Problem):
     status, title = 406, "Not Acceptable"
 
 
-def _media_ranges(accept: str) -> list[tuple[str, float, int]]:
-    """(media range, q, position) of an Accept header, parameters other than q dropped."""
+def _media_ranges(accept: str) -> list[tuple[str, float]]:
+    """(media range, q) of an Accept header, parameters other than q dropped."""
     ranges = []
-    for position, part in enumerate(accept.split(",")):
+    for part in accept.split(","):
         media, *params = (p.strip() for p in part.split(";"))
         if not media:
             continue
@@ -57,7 +57,7 @@ def _media_ranges(accept: str) -> list[tuple[str, float, int]]:
                 except ValueError:
                     q = 0.0
                 q = q if 0.0 <= q <= 1.0 else 0.0
-        ranges.append((media.lower(), q, position))
+        ranges.append((media.lower(), q))
     return ranges
 
 
@@ -81,7 +81,7 @@ def negotiate(accept: str | None, offered: Sequence[str]) -> str:
     ranges = _media_ranges(accept)
     best: tuple[float, int, str] | None = None
     for index, media in enumerate(offered):
-        matches = [(spec, q) for r, q, _ in ranges if (spec := _specificity(r, media)) is not None]
+        matches = [(spec, q) for r, q in ranges if (spec := _specificity(r, media)) is not None]
         if not matches:
             continue
         q = max(matches)[1]  # the most specific range decides (RFC 9110 §12.5.1)
