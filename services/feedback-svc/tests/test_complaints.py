@@ -1,15 +1,18 @@
 """Complaints: ownership, workflow, tracking commands, repeats, metrics (real Postgres; upstreams at the edge)."""
 
 import base64
+import io
 import json
 import uuid
 from datetime import datetime
 from typing import Any
 
 import httpx
+import openpyxl
 import pytest
 from fastapi import FastAPI
 from feedback_svc.complaints.sender import deliver_pass
+from pledge_common.exports import XLSX
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from upstreams import Upstreams
@@ -355,6 +358,14 @@ class TestMetrics:
         assert body["per_1000_tickets"] == [
             {"process_key": "fault-repair", "complaints": 2, "tickets": 2000, "per_1000_tickets": 1.0}
         ]
+        exported = await client.get("/v1/complaints/metrics", headers={"Accept": XLSX})
+        assert exported.status_code == 200, exported.text
+        header, *cells = openpyxl.load_workbook(io.BytesIO(exported.content)).worksheets[0].iter_rows(values_only=True)
+        rows = [dict(zip(header, c, strict=True)) for c in cells]
+        [total] = [r for r in rows if r["part"] == "total"]
+        assert total["received"] == body["totals"]["received"] == 2
+        [rate] = [r for r in rows if r["part"] == "per_1000_tickets"]
+        assert (rate["process_key"], rate["tickets"], rate["per_1000_tickets"]) == ("fault-repair", 2000, 1.0)
 
     async def test_evaluation_down_makes_metrics_503(
         self, client: httpx.AsyncClient, app: FastAPI, session: AsyncSession, upstreams: Upstreams

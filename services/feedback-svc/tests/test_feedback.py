@@ -1,7 +1,11 @@
 """Feedback capture and aggregates, on a real Postgres; tracking-svc answered at the network edge."""
 
+import csv
+import io
+
 import httpx
 import pytest
+from pledge_common.exports import CSV
 from upstreams import Upstreams
 
 PROBLEM = "application/problem+json"
@@ -147,6 +151,22 @@ class TestSummary:
         # promoters 2 (10, 9), passives 1 (7), detractors 1 (0): 50 % - 25 %
         assert (p["promoters"], p["passives"], p["detractors"], p["nps"]) == (2, 1, 1, 25.0)
         assert (q["process_key"], q["nps"], q["nps_responses"]) == ("q", None, 0)
+
+        exported = await client.get("/v1/feedback/summary", params={"group_by": "process"}, headers={"Accept": CSV})
+        assert exported.status_code == 200, exported.text
+        assert exported.headers["content-disposition"] == 'attachment; filename="feedback-summary.csv"; ' + (
+            "filename*=UTF-8''feedback-summary.csv"
+        )
+        text = exported.content.decode("utf-8")
+        assert text.startswith("\ufeff")
+        rows = list(csv.DictReader(io.StringIO(text[1:])))
+        assert [(r["part"], r["process_key"], r["csat"], r["nps"]) for r in rows] == [
+            ("group", "p", "0.5", "25.0"),
+            ("group", "q", "0.0", ""),
+            ("total", "", "0.4", "25.0"),
+        ]
+        refused = await client.get("/v1/feedback/summary", headers={"Accept": "application/pdf"})
+        assert (refused.status_code, refused.json()["errors"][0]["field"]) == (406, "header.Accept")
 
     async def test_groups_by_node_department_and_period_bucket(
         self, client: httpx.AsyncClient, repair_ticket: str, upstreams: Upstreams

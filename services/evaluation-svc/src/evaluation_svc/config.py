@@ -81,6 +81,12 @@ class Settings(ServiceSettings):
     )
     report_max_days: int = Field(default=366, ge=1)
     page_max: int = Field(default=500, ge=1)
+    export_max_rows: int = Field(
+        default=100_000, ge=1, description="node runs a CSV or XLSX export of a status cell holds at most"
+    )
+    organisation_name: str = Field(
+        default="Pledge", min_length=1, description="who issues the PDF agreement reviews and settlements"
+    )
     recommendation_min_sample: int = Field(default=30, ge=1)
     recommendation_raise_at: float = Field(default=0.9, gt=0, le=1)
     recommendation_improve_at: float = Field(default=0.1, ge=0, lt=1)

@@ -4,12 +4,18 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 from pledge_common.db import SessionDep
+from pledge_common.exports import CSV, JSON, PDF, XLSX, accepting, file_response, openapi_responses
 from pledge_common.problems import invalid
 from pledge_common.scopes import Scope, scoped
 
 from evaluation_svc.config import Settings
+from evaluation_svc.exports.pdf import review_pdf
+from evaluation_svc.exports.repository import governing_versions
+from evaluation_svc.exports.respond import TABLES, TabularDep, answer, basename, stamp
+from evaluation_svc.exports.rows import rankings_rows, recommendations_rows, review_rows
 from evaluation_svc.insights import service
 from evaluation_svc.insights.schemas import AgreementReview, Rankings, Recommendations, WhatIfReport, WhatIfRequest
 from evaluation_svc.reports.dependencies import make_query
@@ -26,6 +32,8 @@ from evaluation_svc.settlement.dependencies import settling
 
 router = APIRouter(tags=["insights"], dependencies=scoped(Scope.reports_read))
 DEFAULT_DAYS = 30
+DOCUMENTS = openapi_responses(CSV, XLSX, PDF)
+DocumentDep = Annotated[str, Depends(accepting(CSV, XLSX, PDF))]
 
 
 def _last_days(period: PeriodParams) -> PeriodParams:
@@ -36,16 +44,17 @@ def _last_days(period: PeriodParams) -> PeriodParams:
     return period
 
 
-@router.get("/v1/reports/rankings", response_model=Rankings, response_model_by_alias=True)
+@router.get("/v1/reports/rankings", response_model=Rankings, response_model_by_alias=True, responses=TABLES)
 async def rankings(
     request: Request,
     session: SessionDep,
     period: PeriodOnlyDep,
     flt: FilterDep,
+    media: TabularDep,
     by: Annotated[Literal["department", "position"], Query()] = "department",
     n: Annotated[int, Query(ge=1, le=100, description="how many at the top and at the bottom")] = 5,
     min_sample: Annotated[int, Query(ge=1, description="judged runs needed to be ranked")] = 30,
-) -> Rankings:
+) -> Rankings | Response:
     """Departments (or positions) ranked by achievement, with sample sizes; top and bottom N. One population:
     node runs (`scope=node`, the default) or tickets judged end to end (`scope=end_to_end`), never both."""
     if flt.scope == "all":
@@ -53,21 +62,24 @@ async def rankings(
             raise invalid("scope", "rankings rank one population: scope=node or scope=end_to_end, never both")
         flt = replace(flt, scope="node")
     q = await make_query(request, session, _last_days(period), flt, default_group=(), require_period=True)
-    return await service.rankings(session, q, by, n, min_sample)
+    report = await service.rankings(session, q, by, n, min_sample)
+    name = basename("rankings", by, stamp(report.from_), stamp(report.to))
+    return await answer(media, report, rankings_rows, name)
 
 
-@router.get("/v1/recommendations", response_model=Recommendations, response_model_by_alias=True)
+@router.get("/v1/recommendations", response_model=Recommendations, response_model_by_alias=True, responses=TABLES)
 async def recommendations(
     request: Request,
     session: SessionDep,
     period: PeriodOnlyDep,
     flt: FilterDep,
+    media: TabularDep,
     raise_at: Annotated[float | None, Query(gt=0, le=1, description="achievement that suggests raising")] = None,
     improve_at: Annotated[float | None, Query(ge=0, lt=1, description="achievement that asks to improve")] = None,
     min_sample: Annotated[int | None, Query(ge=1)] = None,
     target_rate: Annotated[float, Query(gt=0, le=1, description="rate the suggested commitment meets")] = 0.9,
     tolerance_target_rate: Annotated[float, Query(gt=0, le=1)] = 0.98,
-) -> Recommendations:
+) -> Recommendations | Response:
     """Per commitment version: raise (≥ 90 %) or improve (≤ 10 %), with intervals and data-calibrated limits."""
     settings: Settings = request.app.state.settings
     raise_at = raise_at if raise_at is not None else settings.recommendation_raise_at
@@ -77,7 +89,7 @@ async def recommendations(
     if tolerance_target_rate < target_rate:
         raise invalid("tolerance_target_rate", "must not be below target_rate")
     q = await make_query(request, session, _last_days(period), flt, default_group=(), require_period=True)
-    return await service.recommendations(
+    report = await service.recommendations(
         session,
         q,
         raise_at=raise_at,
@@ -87,6 +99,8 @@ async def recommendations(
         tolerance_target_rate=tolerance_target_rate,
         max_runs=settings.replay_max_runs,
     )
+    name = basename("recommendations", stamp(report.from_), stamp(report.to))
+    return await answer(media, report, recommendations_rows, name)
 
 
 def _window(query: ReportQuery) -> Window:
@@ -117,11 +131,22 @@ async def what_if(request: Request, session: SessionDep, flt: FilterDep, body: W
     return await service.what_if(session, body, _window(q), flt, settings.replay_max_runs)
 
 
-@router.get("/v1/reports/agreements/{agreement_id}", response_model=AgreementReview, response_model_by_alias=True)
+@router.get(
+    "/v1/reports/agreements/{agreement_id}",
+    response_model=AgreementReview,
+    response_model_by_alias=True,
+    responses=DOCUMENTS,
+)
 async def agreement_review(
-    request: Request, session: SessionDep, agreement_id: str, period: PeriodBoundsDep, flt: FilterDep
-) -> AgreementReview:
-    """An agreement's review: each billing period the range overlaps settled whole, and their sum."""
+    request: Request,
+    session: SessionDep,
+    agreement_id: str,
+    period: PeriodBoundsDep,
+    flt: FilterDep,
+    media: DocumentDep,
+) -> AgreementReview | Response:
+    """An agreement's review: each billing period the range overlaps settled whole, and their sum (also a PDF to
+    hand to the customer)."""
     settings: Settings = request.app.state.settings
     for name, value in (("bucket", period.bucket), ("as_of", period.as_of), ("group_by", period.group_by),
                         ("agreement", period.agreement)):  # fmt: skip
@@ -143,4 +168,11 @@ async def agreement_review(
         rollup_timezone=settings.rollup_timezone,
     )
     window = _window(q)
-    return await service.agreement_review(session, agreement_id, window, flt, settling(request))
+    review = await service.agreement_review(session, agreement_id, window, flt, settling(request))
+    name = basename("agreement", str(review.agreement.get("key")), stamp(review.from_), stamp(review.to))
+    if media == PDF:
+        keys = [c.commitment_key for c in review.commitments]
+        versions = await governing_versions(session, keys, review.from_, review.to)
+        body = review_pdf(review, versions, settings.organisation_name, datetime.now(UTC))
+        return file_response(PDF, body, name)
+    return review if media == JSON else await answer(media, review, review_rows, name)

@@ -4,12 +4,16 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from pledge_common.db import SessionDep
+from pledge_common.exports import JSON, tabular_response
 from pledge_common.identity import CallerDep
 from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import NotFound, invalid
 from pledge_common.scopes import Scope, scoped
 
+from evaluation_svc.exports.respond import TABLES, TabularDep, basename, next_link
+from evaluation_svc.exports.rows import rejudged_run_rows, rejudgement_rows
 from evaluation_svc.rejudge import service
 from evaluation_svc.rejudge.repository import RejudgeRepository
 from evaluation_svc.rejudge.schemas import (
@@ -40,14 +44,15 @@ def _limit(request: Request, limit: int) -> None:
         raise invalid("query.limit", f"a page holds at most {request.app.state.settings.page_max} items")
 
 
-@router.get("", response_model=RejudgementPage)
+@router.get("", response_model=RejudgementPage, responses=TABLES)
 async def list_rejudgements(
     request: Request,
     session: SessionDep,
+    media: TabularDep,
     commitment_key: Annotated[str | None, Query(max_length=200)] = None,
     cursor: Cursor = None,
     limit: Limit = 100,
-) -> RejudgementPage:
+) -> RejudgementPage | Response:
     """Acts that re-judged runs under a version put in force from a past instant, newest first."""
     _only(request, {"commitment_key", "cursor", "limit"})
     _limit(request, limit)
@@ -58,10 +63,15 @@ async def list_rejudgements(
     changes = await repo.state_changes([r["id"] for r in page])
     items = [_public(r, changes.get(r["id"], [])) for r in page]
     last = page[-1] if page else None
-    return RejudgementPage(
+    found = RejudgementPage(
         items=items,
         next_cursor=encode_cursor(last["requested_at"], last["id"]) if last and len(rows) > limit else None,
     )
+    if media == JSON:
+        return found
+    name = basename("rejudgements", commitment_key)
+    link = next_link(request, found.next_cursor)
+    return await tabular_response(media, rejudgement_rows(found.items), name, headers=link)
 
 
 @router.get("/{rejudgement_id}", response_model=RejudgementPublic)
@@ -75,15 +85,16 @@ async def get_rejudgement(request: Request, session: SessionDep, rejudgement_id:
     return _public(row, (await repo.state_changes([rejudgement_id])).get(rejudgement_id, []))
 
 
-@router.get("/{rejudgement_id}/runs", response_model=RejudgedRunPage)
+@router.get("/{rejudgement_id}/runs", response_model=RejudgedRunPage, responses=TABLES)
 async def list_rejudged_runs(
     request: Request,
     session: SessionDep,
     caller: CallerDep,
+    media: TabularDep,
     rejudgement_id: str,
     cursor: Cursor = None,
     limit: Limit = 100,
-) -> RejudgedRunPage:
+) -> RejudgedRunPage | Response:
     """The runs an act re-judged, each with its governing version, state and counted time before and after."""
     _only(request, {"cursor", "limit"})
     _limit(request, limit)
@@ -94,10 +105,15 @@ async def list_rejudged_runs(
     rows = await repo.runs(rejudgement_id, (after[0], after[1]) if after else None, limit + 1, caller.sources)
     page = rows[:limit]
     last = page[-1] if page else None
-    return RejudgedRunPage(
+    found = RejudgedRunPage(
         items=[RejudgedRun.from_record(r) for r in page],
         next_cursor=encode_cursor(last["started_at"], last["run_id"]) if last and len(rows) > limit else None,
     )
+    if media == JSON:
+        return found
+    name = basename("rejudgement", rejudgement_id, "runs")
+    link = next_link(request, found.next_cursor)
+    return await tabular_response(media, rejudged_run_rows(found.items), name, headers=link)
 
 
 @internal.post("/preview", response_model=PreviewAnswer)

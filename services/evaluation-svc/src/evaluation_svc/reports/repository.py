@@ -442,6 +442,17 @@ class ReportRepository:
         rows = await self.conn.execute(text(sql), params)
         return [dict(r) for r in rows.mappings()]
 
+    async def last_of_page(
+        self, window: Window, flt: ReportFilter, state: str | None, after: str | None, limit: int
+    ) -> str | None:
+        """The id ending a page of `limit` runs after `after`, when more runs follow it (else None)."""
+        params: dict[str, Any] = {"after": after or "", "skip": limit - 1}
+        cell = self._cell(window, flt, state, params)
+        where = "AND q.id > :after" if state is not None else "WHERE q.id > :after"
+        sql = f"SELECT q.id FROM {cell} {where} ORDER BY q.id OFFSET :skip LIMIT 2"
+        ids = [r[0] for r in await self.conn.execute(text(sql), params)]
+        return ids[0] if len(ids) == 2 else None
+
     async def ended_by_ticket(self, window: Window, flt: ReportFilter, state: str | None) -> int:
         """How many runs behind a cell of a status table were ended by their ticket (a data-quality count)."""
         params: dict[str, Any] = {}

@@ -2,11 +2,14 @@
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, cast
 
+from fastapi import FastAPI
+from pledge_common.db import unit_of_work
 from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import NotFound, invalid
 from pledge_deadlines import Calendar, State
@@ -310,3 +313,48 @@ async def runs_page(db: Db, q: ReportQuery, state: str | None, cursor: str | Non
         next_cursor=encode_cursor(rows[-1]["id"]) if more and rows else None,
         ended_by_ticket=await repo.ended_by_ticket(window, q.filter, state),
     )
+
+
+RUN_COLUMNS = tuple(NodeRunPublic.model_fields)
+
+
+@dataclass(frozen=True, slots=True)
+class RunsExport:
+    """What an export of a status cell streams: its runs from `after`, at most `limit`."""
+
+    window: Window
+    filter: ReportFilter
+    state: str | None
+    after: str | None
+    limit: int
+    next_cursor: str | None
+
+
+async def runs_export(db: Db, q: ReportQuery, state: str | None, cursor: str | None, limit: int) -> RunsExport:
+    """The bounds of an export of a cell, checked before anything is sent (the next cursor is known then)."""
+    if state is not None and state not in STATES:
+        raise invalid("state", f"unknown state {state!r}; use one of {', '.join(STATES)}")
+    if not q.windows:
+        raise NotFound("the period has not started yet")
+    window = q.windows[0]
+    after = decode_cursor(cursor, str, field="query.cursor")
+    start = after[0] if after else None
+    last = await ReportRepository(db).last_of_page(window, q.filter, state, start, limit)
+    return RunsExport(window, q.filter, state, start, limit, encode_cursor(last) if last else None)
+
+
+async def stream_runs(app: FastAPI, export: RunsExport, chunk: int) -> AsyncIterator[NodeRunPublic]:
+    """The runs of an export, read a chunk at a time in a session of their own (the request's has ended by the
+    time the body is sent): memory holds one chunk, whatever the export's size."""
+    after, remaining = export.after, export.limit
+    async with unit_of_work(app) as db:
+        while remaining > 0:
+            rows = await ReportRepository(db).runs_page(
+                export.window, export.filter, export.state, after, min(chunk, remaining)
+            )
+            reached_at = await _reached(db, rows)
+            for r in rows:
+                yield NodeRunPublic.from_row(r, export.window.as_of, reached_at.get(r["id"]))
+            if len(rows) < min(chunk, remaining):
+                return
+            after, remaining = rows[-1]["id"], remaining - len(rows)

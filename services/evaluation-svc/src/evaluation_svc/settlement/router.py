@@ -3,12 +3,19 @@
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import Response
 from pledge_common.db import SessionDep
+from pledge_common.exports import CSV, JSON, PDF, XLSX, accepting, file_response, openapi_responses
 from pledge_common.identity import Caller, CallerDep, require_scope
 from pledge_common.problems import Forbidden
 from pledge_common.scopes import Scope, scoped
 
+from evaluation_svc.config import Settings
+from evaluation_svc.exports.pdf import settlement_pdf
+from evaluation_svc.exports.repository import governing_versions
+from evaluation_svc.exports.respond import TABLES, TabularDep, answer, basename
+from evaluation_svc.exports.rows import settlement_list_rows, settlement_rows
 from evaluation_svc.settlement import service
 from evaluation_svc.settlement.dependencies import settling
 from evaluation_svc.settlement.schemas import Approval, Settlement, SettlementList
@@ -20,6 +27,7 @@ router = APIRouter(
 )
 APPROVE_SCOPE = Scope.alerts_manage
 PeriodPath = Annotated[str, "2026-11 (monthly) or 2026-Q4 (quarterly)"]
+DocumentDep = Annotated[str, Depends(accepting(CSV, XLSX, PDF))]
 
 
 def _whole_agreement(caller: Caller) -> None:
@@ -27,25 +35,46 @@ def _whole_agreement(caller: Caller) -> None:
         raise Forbidden("a settlement covers every source system; this key is bound to some of them")
 
 
-@router.get("", response_model=SettlementList, response_model_by_alias=True)
+@router.get("", response_model=SettlementList, response_model_by_alias=True, responses=TABLES)
 async def list_settlements(
     session: SessionDep,
     caller: CallerDep,
     agreement_id: str,
+    media: TabularDep,
     limit: Annotated[int, Query(ge=1, le=120, description="most recent periods first")] = 24,
-) -> SettlementList:
+) -> SettlementList | Response:
     """The recorded settlements (drafts and approved periods) of an agreement, latest period first."""
     _whole_agreement(caller)
-    return await service.settlements(session, agreement_id, limit)
+    found = await service.settlements(session, agreement_id, limit)
+    return await answer(media, found, settlement_list_rows, basename("settlements", str(found.agreement.get("key"))))
 
 
-@router.get("/{period}", response_model=Settlement, response_model_by_alias=True)
+@router.get(
+    "/{period}",
+    response_model=Settlement,
+    response_model_by_alias=True,
+    responses=openapi_responses(CSV, XLSX, PDF),
+)
 async def get_settlement(
-    request: Request, session: SessionDep, caller: CallerDep, agreement_id: str, period: PeriodPath
-) -> Settlement:
-    """A period's settlement: as recorded (draft or approved), else a preview computed now."""
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    agreement_id: str,
+    period: PeriodPath,
+    media: DocumentDep,
+) -> Settlement | Response:
+    """A period's settlement: as recorded (draft or approved), else a preview computed now (also a PDF to hand to
+    the customer)."""
     _whole_agreement(caller)
-    return await service.settlement(session, agreement_id, period, settling(request))
+    found = await service.settlement(session, agreement_id, period, settling(request))
+    name = basename("settlement", str(found.agreement.get("key")), found.period)
+    if media == PDF:
+        settings: Settings = request.app.state.settings
+        keys = [c.commitment_key for c in found.commitments]
+        versions = await governing_versions(session, keys, found.from_, found.to)
+        body = settlement_pdf(found, versions, settings.organisation_name, datetime.now(UTC))
+        return file_response(PDF, body, name)
+    return found if media == JSON else await answer(media, found, settlement_rows, name)
 
 
 @router.post("/{period}", response_model=Settlement, response_model_by_alias=True)

@@ -4,8 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, status
+from fastapi.responses import Response
 from pledge_common.db import SessionDep
+from pledge_common.exports import CSV, JSON, XLSX, accepting, model_row, openapi_responses, tabular_response
 from pledge_common.identity import CallerDep
 from pledge_common.scopes import Scope, scoped
 
@@ -91,13 +93,16 @@ async def list_complaints(
     return await service.list_page(session, where, cursor, limit)
 
 
-@router.get("/metrics", response_model=ComplaintMetrics, response_model_by_alias=True)
+@router.get(
+    "/metrics", response_model=ComplaintMetrics, response_model_by_alias=True, responses=openapi_responses(CSV, XLSX)
+)
 async def complaint_metrics(
     request: Request,
     session: SessionDep,
     caller: CallerDep,
     tracking: TrackingDep,
     evaluation: EvaluationDep,
+    media: Annotated[str, Depends(accepting(CSV, XLSX))],
     start: Start = None,
     end: End = None,
     group_by: Literal["period", "process", "severity", "none"] = "period",
@@ -105,12 +110,21 @@ async def complaint_metrics(
     tz: str | None = None,
     process_key: str | None = None,
     severity: Severity | None = None,
-) -> ComplaintMetrics:
-    """Closure, first-contact resolution, reopen and on-time rates, and complaints per 1 000 tickets."""
+) -> ComplaintMetrics | Response:
+    """Closure, first-contact resolution, reopen and on-time rates, and complaints per 1 000 tickets (CSV and
+    XLSX too: one row per group, the totals, then the rate per process)."""
     check_period(start, end)
     zone = timezone_named(tz or _settings(request).report_timezone)
     where = ComplaintFilter(severity=severity, process_key=process_key, start=start, end=end, sources=caller.sources)
-    return await metrics.complaint_metrics(session, tracking, evaluation, where, group_by, bucket, zone)
+    found = await metrics.complaint_metrics(session, tracking, evaluation, where, group_by, bucket, zone)
+    if media == JSON:
+        return found
+    rows = [
+        *(model_row(g, part="group") for g in found.groups),
+        model_row(found.totals, part="total"),
+        *(model_row(p, part="per_1000_tickets") for p in found.per_1000_tickets),
+    ]
+    return await tabular_response(media, rows, "complaint-metrics")
 
 
 @router.get("/{complaint_id}", response_model=ComplaintPublic)

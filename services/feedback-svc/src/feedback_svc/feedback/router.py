@@ -4,8 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import Response
 from pledge_common.db import SessionDep
+from pledge_common.exports import CSV, JSON, XLSX, accepting, model_row, openapi_responses, tabular_response
 from pledge_common.identity import CallerDep
 from pledge_common.scopes import Scope, scoped
 
@@ -57,11 +59,14 @@ async def list_feedback(
     return await service.list_page(session, where, cursor, limit)
 
 
-@router.get("/summary", response_model=FeedbackSummary, response_model_by_alias=True)
+@router.get(
+    "/summary", response_model=FeedbackSummary, response_model_by_alias=True, responses=openapi_responses(CSV, XLSX)
+)
 async def feedback_summary(
     request: Request,
     session: SessionDep,
     caller: CallerDep,
+    media: Annotated[str, Depends(accepting(CSV, XLSX))],
     start: Start = None,
     end: End = None,
     group_by: Annotated[list[GroupBy] | None, Query(description="repeat to group by several")] = None,
@@ -70,12 +75,17 @@ async def feedback_summary(
     process_key: str | None = None,
     segment: str | None = None,
     channel: str | None = None,
-) -> FeedbackSummary:
-    """CSAT (share of 4-5) and NPS (% promoters - % detractors) with counts, grouped as asked."""
+) -> FeedbackSummary | Response:
+    """CSAT (share of 4-5) and NPS (% promoters - % detractors) with counts, grouped as asked (CSV and XLSX too:
+    one row per group, then the totals)."""
     check_period(start, end)
     zone = timezone_named(tz or request.app.state.settings.report_timezone)
     where = FeedbackFilter(start, end, process_key, segment, channel, sources=caller.sources)
-    return await service.summary(session, where, group_by or [], bucket, zone)
+    summary = await service.summary(session, where, group_by or [], bucket, zone)
+    if media == JSON:
+        return summary
+    rows = [model_row(g, part="group") for g in summary.groups] + [model_row(summary.totals, part="total")]
+    return await tabular_response(media, rows, "feedback-summary")
 
 
 @router.get("/by-state", response_model=SatisfactionByState, response_model_by_alias=True)
