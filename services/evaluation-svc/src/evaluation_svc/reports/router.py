@@ -17,14 +17,16 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=scoped(S
 
 
 @router.get("/status", response_model=StatusReport, response_model_by_alias=True)
-async def status(request: Request, session: SessionDep, period: GroupedPeriodDep, flt: FilterDep) -> StatusReport:
+async def status_report(
+    request: Request, session: SessionDep, period: GroupedPeriodDep, flt: FilterDep
+) -> StatusReport:
     """The seven-state table as of an instant (default now) or over a period, per node and per process."""
     q = await make_query(request, session, period, flt, default_group=("process", "node"))
     return await service.status_report(session, q)
 
 
 @router.get("/status/runs", response_model=NodeRunPage)
-async def status_runs(
+async def list_status_runs(
     request: Request,
     session: SessionDep,
     period: PeriodDep,

@@ -25,8 +25,8 @@ from evaluation_svc.reports.schemas import (
     DurationBounds,
     DurationStats,
     NodeRunPage,
-    ReportRunPublic,
     Rate,
+    ReportRunPublic,
     StatusReport,
     StatusRow,
 )
