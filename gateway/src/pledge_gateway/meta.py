@@ -20,7 +20,7 @@ from pledge_common.openapi import (
     path_operations,
     problem_content,
 )
-from pledge_common.problems import problem_response
+from pledge_common.problems import PROBLEM_TYPE_PREFIX, PROBLEM_TYPES, NotFound, problem_response
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
@@ -78,16 +78,35 @@ def router() -> Router:
         """Swagger UI over the merged OpenAPI."""
         return get_swagger_ui_html(openapi_url="/openapi.json", title="Pledge API")
 
+    async def problems(request: Request) -> Response:
+        """The registry of problem types: what each `type` of an error answer means (no credentials needed)."""
+        return JSONResponse({"items": [t.as_json() for t in PROBLEM_TYPES.values()]})
+
+    async def problem(request: Request) -> Response:
+        """One problem type: the page its `type` URI names."""
+        slug = str(request.path_params["slug"])
+        kind = PROBLEM_TYPES.get(slug)
+        if kind is None:
+            raise NotFound(f"no problem type {slug!r}; GET /problems lists them")
+        return JSONResponse(kind.as_json())
+
     return Router(
         routes=[
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/docs", docs, methods=["GET"]),
+            Route(PROBLEM_TYPE_PREFIX.rstrip("/"), problems, methods=["GET"]),
+            Route(PROBLEM_TYPE_PREFIX + "{slug}", problem, methods=["GET"]),
         ]
     )
 
 
-META_PATHS = frozenset({"/readyz", "/openapi.json", "/docs"})
+META_PATHS = frozenset({"/readyz", "/openapi.json", "/docs", PROBLEM_TYPE_PREFIX.rstrip("/")})
+
+
+def is_meta_path(path: str) -> bool:
+    """Whether the gateway answers `path` itself, before its routes and without credentials."""
+    return path in META_PATHS or path.startswith(PROBLEM_TYPE_PREFIX)
 
 
 class MergedOpenAPI:

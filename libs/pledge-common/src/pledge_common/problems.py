@@ -489,3 +489,37 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, on_database)
     # Unexpected exceptions are answered by RequestContextMiddleware (observability.py), which sits
     # inside Starlette's ServerErrorMiddleware and can still add the request id header.
+
+
+def problems_markdown() -> str:
+    """docs/problems.md, generated from the registry (`python -m pledge_common.problems > docs/problems.md`)."""
+    lines = [
+        "# Problem types",
+        "",
+        "<!-- generated from `PROBLEM_TYPES` in libs/pledge-common/src/pledge_common/problems.py:",
+        "     python3 -m uv run --frozen python -m pledge_common.problems > docs/problems.md -->",
+        "",
+        "Every error Pledge answers is an RFC 9457 problem (`application/problem+json`) whose `type` is one of",
+        "these, a URI reference `/problems/<slug>`. Branch on `type`; `title` is the type's English title and",
+        "`detail` English help for the one request. The gateway serves the registry as JSON, without credentials:",
+        "`GET /problems` (all of them) and `GET /problems/<slug>` (one).",
+        "",
+        "| type | status | title | meaning |",
+        "| --- | --- | --- | --- |",
+    ]
+    for kind in PROBLEM_TYPES.values():
+        lines.append(f"| `{kind.uri}` | {kind.status} | {kind.title} | {kind.description} |")
+    lines += [
+        "",
+        "## Members beyond RFC 9457's own",
+        "",
+        "| member | meaning |",
+        "| --- | --- |",
+    ]
+    for name, schema in PROBLEM_EXTENSIONS.items():
+        lines.append(f"| `{name}` | {schema['description']} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(problems_markdown(), end="")
