@@ -86,14 +86,17 @@ def test_a_schema_two_services_define_differently_is_refused_not_renamed() -> No
     assert isinstance(tracking, dict)
     schemas = tracking["components"]["schemas"]
     schemas["CommitmentItem"] = copy.deepcopy(schemas["TrackingItem"])  # same name, another body
-    with pytest.raises(MergeConflict, match="schema CommitmentItem is defined by commitment and, differently, tracking"):
+    with pytest.raises(
+        MergeConflict, match="schema CommitmentItem is defined by commitment and, differently, tracking"
+    ):
         merged(services)
 
 
 def test_the_same_schema_in_two_services_is_kept_once() -> None:
     services = documents()
     commitment, tracking = services["commitment"], services["tracking"]
-    assert isinstance(commitment, dict) and isinstance(tracking, dict)
+    assert isinstance(commitment, dict)
+    assert isinstance(tracking, dict)
     tracking["components"]["schemas"]["CommitmentItem"] = copy.deepcopy(
         commitment["components"]["schemas"]["CommitmentItem"]
     )
@@ -103,7 +106,8 @@ def test_the_same_schema_in_two_services_is_kept_once() -> None:
 def test_an_operation_id_used_by_two_services_is_refused() -> None:
     services = documents()
     tracking, feedback = services["tracking"], services["feedback"]
-    assert isinstance(tracking, dict) and isinstance(feedback, dict)
+    assert isinstance(tracking, dict)
+    assert isinstance(feedback, dict)
     feedback["paths"]["/v1/complaints"]["post"]["operationId"] = tracking["paths"]["/v1/tickets"]["post"]["operationId"]
     with pytest.raises(MergeConflict, match="operationId create_v1_tickets_post of feedback POST /v1/complaints"):
         merged(services)

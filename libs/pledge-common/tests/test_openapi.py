@@ -221,6 +221,11 @@ class TestAnswersMatchTheDocument:
             jsonschema.validate(default, document["components"]["schemas"]["Problem"])
 
     def test_a_problem_with_an_unnamed_field_error_would_not_match(self, document: dict[str, Any]) -> None:
-        malformed = {"type": "/problems/invalid-value", "title": "Invalid Value", "status": 422, "errors": [{"message": "?"}]}
+        malformed = {
+            "type": "/problems/invalid-value",
+            "title": "Invalid Value",
+            "status": 422,
+            "errors": [{"message": "?"}],
+        }
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(malformed, document["components"]["schemas"]["Problem"])

@@ -115,7 +115,7 @@ def create_service_app(
         generate_unique_id_function=operation_id,
     )
     if webhooks is not None:
-        app.webhooks.include_router(webhooks)
+        app.webhooks.include_router(webhooks, generate_unique_id_function=operation_id)
     app.state.settings = settings
     app.state.service = service
     app.state.schema = schema

@@ -103,6 +103,9 @@ def declare_problems(document: dict[str, Any]) -> dict[str, Any]:
                 response["content"] = problem_content()
         for status, description in RANGE_RESPONSES.items():
             responses.setdefault(status, {"description": description, "content": problem_content()})
+    for item in document.get("webhooks", {}).values():  # requests this app sends: the receiver answers them
+        for _, operation in path_operations(item if isinstance(item, dict) else {}):
+            operation.get("responses", {}).pop("422", None)  # FastAPI's, as if this app validated them
     _drop_unreferenced(document, FASTAPI_VALIDATION_SCHEMAS)
     return document
 
@@ -229,7 +232,8 @@ def declare_headers(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def add_examples(document: dict[str, Any], examples: Mapping[str, Any]) -> dict[str, Any]:
-    """Put `examples[operationId]` as the example of that operation's JSON request body, in place.
+    """Put `examples[operationId]` as the example of that operation's JSON request body (`application/json`,
+    or a `+json` type such as merge-patch), in place.
 
     An example for an operation the document does not have, or that takes no JSON body, is an error: an
     examples module cannot drift from its routes silently."""
@@ -238,7 +242,8 @@ def add_examples(document: dict[str, Any], examples: Mapping[str, Any]) -> dict[
         operation_id_ = operation.get("operationId")
         if operation_id_ not in examples:
             continue
-        media = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        content: dict[str, Any] = operation.get("requestBody", {}).get("content", {})
+        media = next((m for t, m in content.items() if t == "application/json" or t.endswith("+json")), None)
         if media is None:
             raise ValueError(f"example for {operation_id_}, which takes no JSON body")
         media["example"] = copy.deepcopy(examples[operation_id_])
