@@ -8,7 +8,7 @@ disabled. These operations document requests Pledge sends; nothing serves them."
 from typing import Annotated
 
 from fastapi import APIRouter, Header
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation_svc.alerts.schemas import AlertPublic
 from evaluation_svc.webhooks.schemas import WebhookEvent
@@ -33,6 +33,8 @@ WebhookSignature = Annotated[
 
 class AlertDelivery(BaseModel):
     """The body of a webhook delivery."""
+
+    model_config = ConfigDict(json_schema_mode_override="serialization")  # the alert as answers write it
 
     type: WebhookEvent = Field(description="the event, also the subscription's filter")
     alert: AlertPublic
