@@ -239,7 +239,7 @@ def add_examples(document: dict[str, Any], examples: Mapping[str, Any]) -> dict[
     examples module cannot drift from its routes silently."""
     placed: set[str] = set()
     for operation in operations(document):
-        operation_id_ = operation.get("operationId")
+        operation_id_ = str(operation.get("operationId"))
         if operation_id_ not in examples:
             continue
         content: dict[str, Any] = operation.get("requestBody", {}).get("content", {})
@@ -247,7 +247,7 @@ def add_examples(document: dict[str, Any], examples: Mapping[str, Any]) -> dict[
         if media is None:
             raise ValueError(f"example for {operation_id_}, which takes no JSON body")
         media["example"] = copy.deepcopy(examples[operation_id_])
-        placed.add(str(operation_id_))
+        placed.add(operation_id_)
     missing = sorted(set(examples) - placed)
     if missing:
         raise ValueError(f"examples for operations this document does not have: {missing}")
