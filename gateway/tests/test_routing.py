@@ -188,11 +188,11 @@ async def test_openapi_merges_public_paths_of_every_service_and_never_internal_o
     assert {"/v1/api-keys", "/v1/tickets/{ticket_id}/overview"} <= paths
     assert not any(p.startswith("/internal") or not p.startswith("/v1/") for p in paths)
     assert document["paths"]["/v1/departments"]["get"]["x-required-scope"] == "definitions:read"
-    # each service calls its schema "Item": the clash is resolved by renaming, refs follow
+    # each service's schemas keep their names, and each title is its name
     ref = document["paths"]["/v1/tickets"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
-    assert ref.rsplit("/", 1)[1] in document["components"]["schemas"]
-    titles = {document["components"]["schemas"][n]["title"] for n in document["components"]["schemas"] if "Item" in n}
-    assert titles == {"commitment item", "tracking item", "evaluation item", "feedback item"}
+    assert ref == "#/components/schemas/TrackingItem"
+    items = {n: s["title"] for n, s in document["components"]["schemas"].items() if "Item" in n}
+    assert items == {n: n for n in ("CommitmentItem", "TrackingItem", "EvaluationItem", "FeedbackItem")}
 
 
 async def test_openapi_without_a_service_misses_its_paths_and_says_so(

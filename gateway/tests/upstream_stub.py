@@ -38,6 +38,7 @@ def openapi_document(service: str) -> dict[str, Any]:
         "evaluation": "/v1/alerts",
         "feedback": "/v1/complaints",
     }
+    item = f"{service.title()}Item"  # each service names its own schemas: the merge renames nothing
     return {
         "openapi": "3.1.0",
         "info": {"title": service, "version": "1"},
@@ -47,7 +48,7 @@ def openapi_document(service: str) -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "ok",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Item"}}},
+                            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{item}"}}},
                         }
                     }
                 }
@@ -55,7 +56,7 @@ def openapi_document(service: str) -> dict[str, Any]:
             "/internal/v1/events": {"get": {"responses": {"200": {"description": "feed"}}}},
             "/healthz": {"get": {"responses": {"200": {"description": "alive"}}}},
         },
-        "components": {"schemas": {"Item": {"type": "object", "title": f"{service} item"}}},
+        "components": {"schemas": {item: {"type": "object", "title": item}}},
     }
 
 

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pledge_gateway.auth import Authenticator
 from pledge_gateway.config import RateLimit, Settings
-from pledge_gateway.meta import META_PATHS
+from pledge_gateway.meta import is_meta_path
 from pledge_gateway.paths import path_fault
 from pledge_gateway.proxy import forward
 from pledge_gateway.ratelimit import RateLimiter
@@ -121,7 +121,7 @@ class EdgeMiddleware:
             if route is None:
                 if path.startswith(("/v1/", "/internal")) or path == "/v1":
                     raise NotFound(f"no route for {path}")
-                await (self.meta if path in META_PATHS else self.app)(scope, receive, send_status)
+                await (self.meta if is_meta_path(path) else self.app)(scope, receive, send_status)
                 return
             gateway: Gateway = scope["app"].state.gateway
             caller, own_limits = await _authenticate(gateway, scope)

@@ -16,6 +16,7 @@ from pledge_gateway import meta
 from pledge_gateway.auth import Authenticator
 from pledge_gateway.config import Settings
 from pledge_gateway.edge import EdgeMiddleware, Gateway, SecurityHeadersMiddleware, configure_access_log
+from pledge_gateway.examples import EXAMPLES
 from pledge_gateway.keys.router import router as keys_router
 from pledge_gateway.overview import router as overview_router
 from pledge_gateway.ratelimit import RateLimiter
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         produces_feed=False,
         extra_lifespan=lifespan,
         raw_bodies=["/v1/events/bulk"],  # tracking-svc answers each item of a bulk on its own
+        examples=EXAMPLES,
     )
     strict = [Depends(refuse_undeclared_query)]  # the gateway's own routes refuse parameters they do not take
     app.include_router(keys_router, dependencies=strict)

@@ -13,12 +13,14 @@ from pledge_common.app import own_readiness
 from pledge_common.openapi import (
     PROBLEM,
     PROBLEM_SCHEMA,
-    SCHEMA_REF,
+    RATE_LIMIT_HEADERS,
+    add_header,
     declare_problems,
+    name_schemas,
     path_operations,
     problem_content,
 )
-from pledge_common.problems import problem_response
+from pledge_common.problems import PROBLEM_TYPE_PREFIX, PROBLEM_TYPES, NotFound, problem_response
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
@@ -76,16 +78,35 @@ def router() -> Router:
         """Swagger UI over the merged OpenAPI."""
         return get_swagger_ui_html(openapi_url="/openapi.json", title="Pledge API")
 
+    async def problems(request: Request) -> Response:
+        """The registry of problem types: what each `type` of an error answer means (no credentials needed)."""
+        return JSONResponse({"items": [t.as_json() for t in PROBLEM_TYPES.values()]})
+
+    async def problem(request: Request) -> Response:
+        """One problem type: the page its `type` URI names."""
+        slug = str(request.path_params["slug"])
+        kind = PROBLEM_TYPES.get(slug)
+        if kind is None:
+            raise NotFound(f"no problem type {slug!r}; GET /problems lists them")
+        return JSONResponse(kind.as_json())
+
     return Router(
         routes=[
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/docs", docs, methods=["GET"]),
+            Route(PROBLEM_TYPE_PREFIX.rstrip("/"), problems, methods=["GET"]),
+            Route(PROBLEM_TYPE_PREFIX + "{slug}", problem, methods=["GET"]),
         ]
     )
 
 
-META_PATHS = frozenset({"/readyz", "/openapi.json", "/docs"})
+META_PATHS = frozenset({"/readyz", "/openapi.json", "/docs", PROBLEM_TYPE_PREFIX.rstrip("/")})
+
+
+def is_meta_path(path: str) -> bool:
+    """Whether the gateway answers `path` itself, before its routes and without credentials."""
+    return path in META_PATHS or path.startswith(PROBLEM_TYPE_PREFIX)
 
 
 class MergedOpenAPI:
@@ -126,26 +147,18 @@ def _own_document(app: FastAPI) -> dict[str, Any]:
     return app.openapi()
 
 
-def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
-    if isinstance(node, dict):
-        out = {}
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str) and value.startswith(SCHEMA_REF):
-                name = value[len(SCHEMA_REF) :]
-                out[key] = SCHEMA_REF + renames.get(name, name)
-            else:
-                out[key] = _rename_refs(value, renames)
-        return out
-    if isinstance(node, list):
-        return [_rename_refs(v, renames) for v in node]
-    return node
+class MergeConflict(ValueError):
+    """Two documents define the same schema differently, or the same operationId: fix it at the source
+    (rename the schema class or the route function); the merge never renames silently."""
 
 
 def merge_documents(own: dict[str, Any], services: dict[str, dict[str, Any] | str]) -> dict[str, Any]:
-    """One OpenAPI 3.1 document: public paths only, schema names kept unless two services clash.
+    """One OpenAPI 3.1 document: public paths only, each service's schemas, operations and webhooks as they are.
 
     Every error is documented as the one shared `Problem` (each document is passed through
-    `declare_problems` first, so a service whose document does not say it yet is read the same way)."""
+    `declare_problems` first, so a service whose document does not say it yet is read the same way). A schema
+    name two documents define differently, an operationId or a webhook name used twice is a `MergeConflict`:
+    a generated client would lose one of them."""
     merged: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -156,6 +169,7 @@ def merge_documents(own: dict[str, Any], services: dict[str, dict[str, Any] | st
             "user token as `Authorization: Bearer`.",
         },
         "paths": {},
+        "webhooks": {},
         "components": {
             "schemas": {PROBLEM: copy.deepcopy(PROBLEM_SCHEMA)},
             "securitySchemes": {
@@ -168,21 +182,21 @@ def merge_documents(own: dict[str, Any], services: dict[str, dict[str, Any] | st
     notes: list[str] = []
     unrouted: list[str] = []
     schemas: dict[str, Any] = merged["components"]["schemas"]
+    defined_in: dict[str, str] = {}
+    operation_ids: dict[str, str] = {}
     sources: list[tuple[str, dict[str, Any] | str]] = [(GATEWAY, own), *services.items()]
     for name, document in sources:
         if isinstance(document, str):
             notes.append(f"{name}: {document}; its paths are missing")
             continue
-        document = declare_problems(copy.deepcopy(document))
+        document = name_schemas(declare_problems(copy.deepcopy(document)))
         theirs: dict[str, Any] = document.get("components", {}).get("schemas", {})
         theirs.pop(PROBLEM)  # the same in every document: the merged one has it once
-        renames = {
-            schema: f"{name}_{schema}"
-            for schema, body in theirs.items()
-            if schema in schemas and schemas[schema] != body
-        }
         for schema, body in theirs.items():
-            schemas[renames.get(schema, schema)] = _rename_refs(body, renames)
+            if schema in schemas and schemas[schema] != body:
+                raise MergeConflict(f"schema {schema} is defined by {defined_in[schema]} and, differently, {name}")
+            schemas[schema] = body
+            defined_in.setdefault(schema, name)
         for path, operations in document.get("paths", {}).items():
             if not path.startswith("/v1/"):
                 continue  # /internal/..., health, metrics: never public
@@ -190,7 +204,16 @@ def merge_documents(own: dict[str, Any], services: dict[str, dict[str, Any] | st
             if route is None or route.target != name:
                 unrouted.append(f"{name}: {path}")
                 continue
-            merged["paths"][path] = _decorate(_rename_refs(operations, renames), route.scope_for)
+            for method, operation in path_operations(operations):
+                where = f"{name} {method.upper()} {path}"
+                clash = operation_ids.setdefault(str(operation.get("operationId", where)), where)
+                if clash != where:
+                    raise MergeConflict(f"operationId {operation.get('operationId')} of {where} is also {clash}'s")
+            merged["paths"][path] = _decorate(operations, route.scope_for)
+        for hook, item in document.get("webhooks", {}).items():
+            if hook in merged["webhooks"]:
+                raise MergeConflict(f"webhook {hook} of {name} is declared twice")
+            merged["webhooks"][hook] = item
     if unrouted:
         merged["info"]["x-pledge-unrouted"] = unrouted
     if notes:
@@ -200,9 +223,19 @@ def merge_documents(own: dict[str, Any], services: dict[str, dict[str, Any] | st
 
 
 def _decorate(operations: dict[str, Any], scope_for: Any) -> dict[str, Any]:
+    """What the gateway adds to a routed operation: its scope, its own errors, the rate limit headers it
+    sends (on successes and the 429), Retry-After (on 429 and 503)."""
     for method, operation in path_operations(operations):
         operation["x-required-scope"] = str(scope_for(method.upper()).value)
         responses = operation.setdefault("responses", {})
         for status, description in GATEWAY_RESPONSES.items():
             responses.setdefault(status, {"description": description, "content": problem_content()})
+        for status, response in responses.items():
+            if not isinstance(response, dict):
+                continue
+            if str(status).startswith("2") or str(status) == "429":
+                for header in RATE_LIMIT_HEADERS:
+                    add_header(response, header)
+            if str(status) in {"429", "503"}:
+                add_header(response, "Retry-After")
     return operations

@@ -98,6 +98,9 @@ async def test_a_route_whose_database_is_down_answers_503_with_retry_after(unrea
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["retry-after"] == str(DATABASE_RETRY_AFTER_SECONDS)
-    assert response.json()["title"] == "Service Unavailable"
+    assert (response.json()["type"], response.json()["title"]) == (
+        "/problems/database-unavailable",
+        "Database Unavailable",
+    )
     assert bug.status_code == 500
     assert "retry-after" not in bug.headers

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from fastapi import APIRouter, FastAPI, Request
 from pledge_common.app import create_service_app
-from pledge_common.openapi import declare_problems, operations, schema_refs
+from pledge_common.openapi import SENDS, add_examples, declare_headers, declare_problems, operations, schema_refs, sends
 from pledge_common.problems import Conflict, NotFound
 from pledge_common.settings import ServiceSettings
 from pydantic import BaseModel, Field
@@ -221,6 +221,82 @@ class TestAnswersMatchTheDocument:
             jsonschema.validate(default, document["components"]["schemas"]["Problem"])
 
     def test_a_problem_with_an_unnamed_field_error_would_not_match(self, document: dict[str, Any]) -> None:
-        malformed = {"type": "about:blank", "title": "Unprocessable", "status": 422, "errors": [{"message": "?"}]}
+        malformed = {
+            "type": "/problems/invalid-value",
+            "title": "Invalid Value",
+            "status": 422,
+            "errors": [{"message": "?"}],
+        }
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(malformed, document["components"]["schemas"]["Problem"])
+
+
+def test_operation_ids_are_the_route_functions_in_camel_case(document: dict[str, Any]) -> None:
+    ids = sorted(op["operationId"] for op in operations(document))
+    assert ids == ["bookingCard", "createBooking", "importBookings", "readBooking"]
+
+
+def test_every_schema_title_is_its_name(document: dict[str, Any]) -> None:
+    assert {n: s["title"] for n, s in document["components"]["schemas"].items()} == {
+        n: n for n in document["components"]["schemas"]
+    }
+
+
+def page_document() -> dict[str, Any]:
+    header = [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}]
+    if_match = [{"name": "If-Match", "in": "header", "schema": {"type": "string"}}]
+    ok = {"description": "ok", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ThingPage"}}}}
+    return {
+        "paths": {
+            "/v1/things": {
+                "get": {"responses": {"200": ok}},
+                "post": {"parameters": header, "responses": {"201": {"description": "made"}}, SENDS: ["Location"]},
+            },
+            "/v1/things/{key}": {
+                "get": {"responses": {"200": {"description": "one"}}},
+                "patch": {"parameters": if_match, "responses": {"200": {"description": "changed"}}},
+                "delete": {"parameters": if_match, "responses": {"204": {"description": "gone"}}},
+            },
+        },
+        "components": {
+            "schemas": {
+                "ThingPage": {
+                    "type": "object",
+                    "properties": {"items": {"type": "array"}, "next_cursor": {"type": ["string", "null"]}},
+                }
+            }
+        },
+    }
+
+
+def test_headers_are_declared_from_request_headers_pages_and_the_marker() -> None:
+    document = declare_headers(page_document())
+    things, thing = document["paths"]["/v1/things"], document["paths"]["/v1/things/{key}"]
+
+    def declared(operation: dict[str, Any], status: str) -> set[str]:
+        return set(operation["responses"][status].get("headers", {}))
+
+    assert declared(things["get"], "200") == {"Link"}
+    assert declared(things["post"], "201") == {"Idempotent-Replayed", "Location"}
+    assert SENDS not in things["post"]
+    assert declared(thing["get"], "200") == {"ETag"}  # the read of a resource updated with If-Match
+    assert declared(thing["patch"], "200") == {"ETag"}
+    assert declared(thing["delete"], "204") == set()
+    assert declare_headers(copy.deepcopy(document)) == document  # twice changes nothing more
+
+
+def test_the_marker_names_only_known_headers() -> None:
+    assert sends("ETag", "Location") == {SENDS: ["ETag", "Location"]}
+    with pytest.raises(ValueError, match="not a declared response header"):
+        sends("X-Made-Up")
+
+
+def test_examples_go_on_json_bodies_and_a_stale_one_is_refused(document: dict[str, Any]) -> None:
+    example = {"name": "Hengda Steel site visit", "seats": 3}
+    with_example = add_examples(copy.deepcopy(document), {"createBooking": example})
+    body = with_example["paths"]["/v1/bookings"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["example"] == example
+    with pytest.raises(ValueError, match="does not have"):
+        add_examples(copy.deepcopy(document), {"deleteBooking": example})
+    with pytest.raises(ValueError, match="takes no JSON body"):
+        add_examples(copy.deepcopy(document), {"readBooking": example})

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from evaluation_svc.reports.schemas import NodeRunPublic
+from evaluation_svc.reports.schemas import ReportRunPublic
 
 ROW = {
     "id": "r1",
@@ -33,16 +33,16 @@ ROW = {
 
 
 def test_fractional_counted_time_is_rounded_up_to_whole_seconds() -> None:
-    run = NodeRunPublic.from_row(ROW | {"counted_seconds": 6 * 3600 + 0.4})
+    run = ReportRunPublic.from_row(ROW | {"counted_seconds": 6 * 3600 + 0.4})
     assert run.counted == timedelta(hours=6, seconds=1)
     # RFC 3339 durations name every unit between the first and the last
     assert run.model_dump(mode="json")["counted"] == "PT6H0M1S"
 
 
 def test_counted_time_on_the_limit_stays_on_the_limit() -> None:
-    run = NodeRunPublic.from_row(ROW | {"counted_seconds": 6 * 3600.0})
+    run = ReportRunPublic.from_row(ROW | {"counted_seconds": 6 * 3600.0})
     assert run.counted == timedelta(hours=6)
 
 
 def test_a_run_without_counted_time_shows_none() -> None:
-    assert NodeRunPublic.from_row(ROW | {"counted_seconds": None}).counted is None
+    assert ReportRunPublic.from_row(ROW | {"counted_seconds": None}).counted is None

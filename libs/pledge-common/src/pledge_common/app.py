@@ -2,7 +2,7 @@
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from pledge_common.db import create_engine, create_sessionmaker, migration_state
 from pledge_common.identity import current_caller
 from pledge_common.internal import internal_router, make_http_client
 from pledge_common.observability import Metrics, RequestContextMiddleware, configure_logging
-from pledge_common.openapi import install_problem_document
+from pledge_common.openapi import install_document, operation_id
 from pledge_common.outbox import feed_router
 from pledge_common.problems import install_problem_handlers, problem_response
 from pledge_common.queryparams import refuse_undeclared_query
@@ -74,11 +74,15 @@ def create_service_app(
     produces_feed: bool = True,
     extra_lifespan: Extra | None = None,
     raw_bodies: Sequence[str] = (),
+    examples: Mapping[str, Any] | None = None,
+    webhooks: APIRouter | None = None,
 ) -> FastAPI:
     """Build a service app. Nothing touches the database until the lifespan starts.
 
     `raw_bodies`: path prefixes whose routes check their bodies for text Postgres cannot store themselves
-    (they answer per item); every other JSON body, query string and path is checked before routing."""
+    (they answer per item); every other JSON body, query string and path is checked before routing.
+    `examples`: a request body example per operationId (the service's examples module).
+    `webhooks`: the requests this service sends to partners' URLs, as the OpenAPI `webhooks` section."""
     schema = settings.db_schema or service
 
     @asynccontextmanager
@@ -103,7 +107,15 @@ def create_service_app(
             await app.state.http.aclose()
             await engine.dispose()
 
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
+    if webhooks is not None:
+        app.webhooks.include_router(webhooks, generate_unique_id_function=operation_id)
     app.state.settings = settings
     app.state.service = service
     app.state.schema = schema
@@ -111,7 +123,7 @@ def create_service_app(
     metrics = Metrics(service)
     app.state.metrics = metrics
     install_problem_handlers(app)
-    install_problem_document(app)  # the document says what the handlers answer: problem+json
+    install_document(app, examples)  # the document says what the handlers answer: problem+json, headers
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.user_middleware.append(Middleware(TextGuardMiddleware, raw_bodies=raw_bodies))  # inside: request ids
     app.include_router(health_router())

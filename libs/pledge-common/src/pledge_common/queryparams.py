@@ -60,4 +60,5 @@ async def refuse_undeclared_query(request: Request) -> None:
         raise Unprocessable(
             f"unknown query parameter(s) {', '.join(unknown)}; this route takes: {known}",
             errors=[field_error(f"query.{n}", "not a parameter of this route") for n in unknown],
+            slug="unknown-field",
         )

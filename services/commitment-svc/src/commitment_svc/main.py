@@ -16,6 +16,7 @@ from commitment_svc.commitments.router import router as commitments_router
 from commitment_svc.config import Settings
 from commitment_svc.deadlines.router import router as deadlines_router
 from commitment_svc.departments.router import router as departments_router
+from commitment_svc.examples import EXAMPLES
 from commitment_svc.processes.router import router as processes_router
 from commitment_svc.segments.router import router as segments_router
 
@@ -58,4 +59,5 @@ def create_app(
             deadlines_router,
         ],
         extra_lifespan=upstreams,
+        examples=EXAMPLES,
     )

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from evaluation_svc.alerts.router import router as alerts_router
 from evaluation_svc.alerts.service import AlertScanner
 from evaluation_svc.config import Settings
+from evaluation_svc.examples import EXAMPLES
 from evaluation_svc.insights.router import router as insights_router
 from evaluation_svc.readmodel.service import Projection
 from evaluation_svc.rejudge.router import internal as rejudge_internal
@@ -25,6 +26,7 @@ from evaluation_svc.rejudge.service import apply_requested
 from evaluation_svc.reports.router import router as reports_router
 from evaluation_svc.settlement.router import router as settlement_router
 from evaluation_svc.settlement.satisfaction import FeedbackClient
+from evaluation_svc.webhooks.outbound import outbound
 from evaluation_svc.webhooks.router import router as webhooks_router
 from evaluation_svc.webhooks.service import WebhookSender
 
@@ -128,4 +130,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         internal_routers=[rejudge_internal],
         extra_lifespan=background,
+        examples=EXAMPLES,
+        webhooks=outbound,
     )

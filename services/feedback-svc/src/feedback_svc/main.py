@@ -14,6 +14,7 @@ from feedback_svc.clients import EvaluationClient, TrackingClient
 from feedback_svc.complaints.router import router as complaints_router
 from feedback_svc.complaints.sender import TrackingCommandSender
 from feedback_svc.config import Settings
+from feedback_svc.examples import EXAMPLES
 from feedback_svc.feedback.router import router as feedback_router
 from feedback_svc.surveys.router import router as surveys_router
 
@@ -60,4 +61,5 @@ def create_app(settings: Settings | None = None, upstream_transport: httpx.Async
         alembic_ini=ALEMBIC_INI,
         public_routers=[feedback_router, surveys_router, complaints_router, actions_router],
         extra_lifespan=lifespan,
+        examples=EXAMPLES,
     )

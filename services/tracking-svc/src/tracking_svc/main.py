@@ -13,6 +13,7 @@ from pledge_common.db import unit_of_work
 from tracking_svc.catalogue.consumer import consume_commitment_feed
 from tracking_svc.catalogue.router import router as catalogue_router
 from tracking_svc.config import Settings
+from tracking_svc.examples import EXAMPLES
 from tracking_svc.ingest.coalesce import SingleEvents
 from tracking_svc.ingest.router import router as events_router
 from tracking_svc.ingest.schemas import openapi_components
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         public_routers=[events_router, tickets_router, catalogue_router],
         extra_lifespan=lifespan,
         raw_bodies=["/v1/events/bulk"],  # checked per item by ingest (one bad item never refuses the others)
+        examples=EXAMPLES,
     )
     _document_event_format(app)
     return app

@@ -4,6 +4,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response, status
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
+from pledge_common.openapi import sends
 from pledge_common.pagination import decode_cursor, encode_cursor, int32
 from pledge_common.scopes import Scope, scoped
 
@@ -52,7 +53,9 @@ def _created(row: AgreementRow) -> Answer:
     return Answer(status.HTTP_201_CREATED, service.public(row), headers)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=AgreementPublic)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=AgreementPublic, openapi_extra=sends("ETag", "Location")
+)
 async def create_agreement(
     request: Request,
     session: SessionDep,
@@ -87,14 +90,19 @@ async def update_agreement(
 
 
 @router.get("/{id}/versions")
-async def list_versions(id: UUID, session: SessionDep) -> list[AgreementPublic]:
+async def list_agreement_versions(id: UUID, session: SessionDep) -> list[AgreementPublic]:
     """Every version of this agreement, oldest first."""
     row = await service.get_agreement(session, id)
     return [service.public(v) for v in await AgreementRepository(session).versions_of(row.key)]
 
 
-@router.post("/{id}/versions", status_code=status.HTTP_201_CREATED, response_model=AgreementPublic)
-async def create_version(
+@router.post(
+    "/{id}/versions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AgreementPublic,
+    openapi_extra=sends("ETag", "Location"),
+)
+async def create_agreement_version(
     id: UUID,
     request: Request,
     session: SessionDep,

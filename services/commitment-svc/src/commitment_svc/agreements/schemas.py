@@ -15,7 +15,7 @@ AgreementStatus = Literal["draft", "negotiating", "signed", "terminated"]
 Term = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
-class Scope(Input):
+class AgreementScope(Input):
     customer_refs: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
         default_factory=list, description="the customers covered (empty: all)"
     )
@@ -97,7 +97,7 @@ class AgreementTerms(Input):
     title: Name | None = None
     provider: Key | None = None
     customer: Term | None = None
-    scope: Scope | None = None
+    scope: AgreementScope | None = None
     covers: list[Cover] | None = None
     exemptions: Exemptions | None = None
     penalties: list[Penalty] | None = None
@@ -116,7 +116,7 @@ class AgreementCreate(Input):
     title: Name
     provider: Key = Field(description="the providing department")
     customer: Term = Field(description="sla: the customer reference; ola: the receiving department's key")
-    scope: Scope = Field(default_factory=Scope)
+    scope: AgreementScope = Field(default_factory=AgreementScope)
     covers: list[Cover] = Field(default_factory=list, max_length=500)
     exemptions: Exemptions = Field(default_factory=Exemptions)
     penalties: list[Penalty] = Field(default_factory=list, max_length=100)

@@ -5,6 +5,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response, status
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
+from pledge_common.openapi import sends
 from pledge_common.pagination import decode_cursor, encode_cursor, int32
 from pledge_common.problems import invalid
 from pledge_common.scopes import Scope, scoped
@@ -81,7 +82,9 @@ def _created(row: CommitmentVersion) -> Answer:
     return Answer(status.HTTP_201_CREATED, service.public(row), headers)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=CommitmentPublic)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=CommitmentPublic, openapi_extra=sends("ETag", "Location")
+)
 async def create_commitment(
     request: Request,
     session: SessionDep,
@@ -122,14 +125,19 @@ async def delete_commitment(id: UUID, session: SessionDep, if_match: IfMatch = N
 
 
 @router.get("/{id}/versions")
-async def list_versions(id: UUID, session: SessionDep) -> list[CommitmentPublic]:
+async def list_commitment_versions(id: UUID, session: SessionDep) -> list[CommitmentPublic]:
     """Every version of the commitment this version belongs to, oldest first."""
     row = await service.get_version(session, id)
     return [service.public(v) for v in await CommitmentRepository(session).versions_of(row.commitment_key)]
 
 
-@router.post("/{id}/versions", status_code=status.HTTP_201_CREATED, response_model=CommitmentPublic)
-async def create_version(
+@router.post(
+    "/{id}/versions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CommitmentPublic,
+    openapi_extra=sends("ETag", "Location"),
+)
+async def create_commitment_version(
     id: UUID,
     request: Request,
     session: SessionDep,

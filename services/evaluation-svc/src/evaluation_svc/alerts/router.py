@@ -87,7 +87,7 @@ async def get_alert(session: SessionDep, caller: CallerDep, alert_id: uuid.UUID)
 
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertPublic, responses=ACKNOWLEDGE_RESPONSES)
-async def acknowledge(
+async def acknowledge_alert(
     session: SessionDep, caller: CallerDep, alert_id: uuid.UUID, body: AlertAcknowledge | None = None
 ) -> AlertPublic:
     """Acknowledge an alert (idempotent: a second acknowledgement changes nothing; 409 once resolved unacknowledged)."""

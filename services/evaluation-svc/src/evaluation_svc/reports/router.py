@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=scoped(S
 
 
 @router.get("/status", response_model=StatusReport, response_model_by_alias=True, responses=TABLES)
-async def status(
+async def status_report(
     request: Request, session: SessionDep, period: GroupedPeriodDep, flt: FilterDep, media: TabularDep
 ) -> StatusReport | Response:
     """The seven-state table as of an instant (default now) or over a period, per node and per process."""
@@ -32,7 +32,7 @@ async def status(
 
 
 @router.get("/status/runs", response_model=NodeRunPage, responses=TABLES)
-async def status_runs(
+async def list_status_runs(
     request: Request,
     session: SessionDep,
     period: PeriodDep,

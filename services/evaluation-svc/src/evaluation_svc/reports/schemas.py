@@ -146,13 +146,13 @@ class AchievementReport(Out):
     agreements: list[AgreementRef] = Field(default_factory=list, description=AGREEMENTS)
 
 
-class PausePublic(Out):
+class ReportPausePublic(Out):
     start: datetime
     end: datetime | None
     reason: str
 
 
-class NodeRunPublic(Out):
+class ReportRunPublic(Out):
     id: str
     kind: str = Field(description="`node`, or `ticket` for a ticket judged end to end")
     ticket_id: str
@@ -170,7 +170,7 @@ class NodeRunPublic(Out):
     started_at: datetime | None
     completed_at: datetime | None
     cancelled_at: datetime | None
-    pauses: list[PausePublic]
+    pauses: list[ReportPausePublic]
     commitment_id: str | None
     commitment_key: str | None
     limit_unit: str | None = Field(default=None, description="`duration` or `business_days` (of the version)")
@@ -205,7 +205,7 @@ class NodeRunPublic(Out):
     @classmethod
     def from_row(
         cls, row: dict[str, Any], t: datetime | None = None, reached: Reached | None = None
-    ) -> "NodeRunPublic":
+    ) -> "ReportRunPublic":
         """A stored run as of `t` (`row["status"]` is its status now; without `t`, as it is now)."""
         status, seconds = row["status"], row.get("counted_seconds")
         if t is not None:
@@ -217,7 +217,7 @@ class NodeRunPublic(Out):
             **asdict(reached or Reached()),
             status=status,
             current_status=row["status"],
-            pauses=[PausePublic(**p) for p in row.get("pauses") or ()],
+            pauses=[ReportPausePublic(**p) for p in row.get("pauses") or ()],
             exempted=counts_as_exempted(row.get("state"), bool(row.get("exempted"))),
             # Rounded up: against whole-second limits the judgment is unchanged (<= stays <=, > stays >), and
             # the value is a valid ISO 8601 / RFC 3339 duration (no fractional seconds).
@@ -226,7 +226,7 @@ class NodeRunPublic(Out):
 
 
 class NodeRunPage(Out):
-    items: list[NodeRunPublic]
+    items: list[ReportRunPublic]
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
     ended_by_ticket: int = Field(
         default=0,

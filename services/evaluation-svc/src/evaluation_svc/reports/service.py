@@ -28,8 +28,8 @@ from evaluation_svc.reports.schemas import (
     DurationBounds,
     DurationStats,
     NodeRunPage,
-    NodeRunPublic,
     Rate,
+    ReportRunPublic,
     StatusReport,
     StatusRow,
 )
@@ -309,7 +309,7 @@ async def runs_page(db: Db, q: ReportQuery, state: str | None, cursor: str | Non
     rows = rows[:limit]
     reached_at = await _reached(db, rows)
     return NodeRunPage(
-        items=[NodeRunPublic.from_row(r, window.as_of, reached_at.get(r["id"])) for r in rows],
+        items=[ReportRunPublic.from_row(r, window.as_of, reached_at.get(r["id"])) for r in rows],
         next_cursor=encode_cursor(rows[-1]["id"]) if more and rows else None,
         ended_by_ticket=await repo.ended_by_ticket(window, q.filter, state),
     )

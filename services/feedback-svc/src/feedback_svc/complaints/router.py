@@ -46,7 +46,7 @@ def _wake_sender(request: Request, background: BackgroundTasks) -> None:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ComplaintPublic)
-async def file_complaint(
+async def create_complaint(
     data: ComplaintCreate,
     request: Request,
     background: BackgroundTasks,
