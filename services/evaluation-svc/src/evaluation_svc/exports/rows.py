@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from evaluation_svc.insights.schemas import AgreementReview, Rankings, Recommendations
 from evaluation_svc.rejudge.schemas import RejudgedRun, RejudgementPublic
-from evaluation_svc.reports.schemas import AchievementReport, NodeRunPublic, StatusReport
+from evaluation_svc.reports.schemas import AchievementReport, ReportRunPublic, StatusReport
 from evaluation_svc.settlement.schemas import Settlement, SettlementList
 
 Row = dict[str, Cell]
@@ -56,7 +56,7 @@ def recommendations_rows(report: Recommendations) -> list[Row]:
     return [row_of(item) for item in report.items]
 
 
-def run_row(run: NodeRunPublic) -> Row:
+def run_row(run: ReportRunPublic) -> Row:
     return row_of(run)
 
 

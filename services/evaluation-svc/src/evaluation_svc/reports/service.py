@@ -315,7 +315,7 @@ async def runs_page(db: Db, q: ReportQuery, state: str | None, cursor: str | Non
     )
 
 
-RUN_COLUMNS = tuple(NodeRunPublic.model_fields)
+RUN_COLUMNS = tuple(ReportRunPublic.model_fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,7 +343,7 @@ async def runs_export(db: Db, q: ReportQuery, state: str | None, cursor: str | N
     return RunsExport(window, q.filter, state, start, limit, encode_cursor(last) if last else None)
 
 
-async def stream_runs(app: FastAPI, export: RunsExport, chunk: int) -> AsyncIterator[NodeRunPublic]:
+async def stream_runs(app: FastAPI, export: RunsExport, chunk: int) -> AsyncIterator[ReportRunPublic]:
     """The runs of an export, read a chunk at a time in a session of their own (the request's has ended by the
     time the body is sent): memory holds one chunk, whatever the export's size."""
     after, remaining = export.after, export.limit
@@ -354,7 +354,7 @@ async def stream_runs(app: FastAPI, export: RunsExport, chunk: int) -> AsyncIter
             )
             reached_at = await _reached(db, rows)
             for r in rows:
-                yield NodeRunPublic.from_row(r, export.window.as_of, reached_at.get(r["id"]))
+                yield ReportRunPublic.from_row(r, export.window.as_of, reached_at.get(r["id"]))
             if len(rows) < min(chunk, remaining):
                 return
             after, remaining = rows[-1]["id"], remaining - len(rows)
