@@ -3,8 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen
-SERVICES := services/commitment-svc services/tracking-svc services/evaluation-svc services/feedback-svc gateway
-PACKAGES := pledge_common pledge_deadlines pledge_dev commitment_svc tracking_svc evaluation_svc feedback_svc pledge_gateway
+SERVICES := services/commitment-svc services/tracking-svc services/evaluation-svc services/feedback-svc gateway console
+PACKAGES := pledge_common pledge_deadlines pledge_dev commitment_svc tracking_svc evaluation_svc feedback_svc pledge_gateway pledge_console
 
 .DEFAULT_GOAL := help
 .PHONY: help env run demo test lint typecheck test-libs test-services test-e2e check-deploy bench clean
