@@ -12,10 +12,14 @@ PACKAGES := pledge_common pledge_deadlines pledge_dev commitment_svc tracking_sv
 help: ## list the targets
 	@grep -hE '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-env: ## create the environment (installs uv through pip when missing, then uv sync --frozen)
+env: ## create the environment (uv through pip when missing, uv sync --frozen; Chromium via apt when root)
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv \
 		|| $(PYTHON) -m pip install --quiet --user --break-system-packages uv
 	@$(UV) sync --frozen --quiet
+	@# the browser tests drive Debian's Chromium: installed when we may (root), skipped otherwise
+	@if [ -x /usr/bin/chromium ]; then :; elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y -q chromium fonts-wqy-microhei >/dev/null || echo "make env: could not install chromium"; \
+	else echo "make env: no /usr/bin/chromium and not root: the browser tests will skip (apt-get install -y chromium)"; fi
 
 run: env ## start the whole suite (embedded Postgres unless DATABASE_URL is set); Ctrl-C stops everything
 	@$(RUN) python -m pledge_dev.run

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pledge_gateway.auth import Authenticator
 from pledge_gateway.config import RateLimit, Settings
-from pledge_gateway.meta import META_PATHS
+from pledge_gateway.meta import is_meta_path
 from pledge_gateway.paths import path_fault
 from pledge_gateway.proxy import DROP_CONSOLE_REQUEST, forward
 from pledge_gateway.ratelimit import RateLimiter
@@ -133,7 +133,7 @@ class EdgeMiddleware:
                     return
                 if path.startswith(("/v1/", "/internal")) or path == "/v1":
                     raise NotFound(f"no route for {path}")
-                await (self.meta if path in META_PATHS else self.app)(scope, receive, send_status)
+                await (self.meta if is_meta_path(path) else self.app)(scope, receive, send_status)
                 return
             gateway: Gateway = scope["app"].state.gateway
             caller, own_limits = await _authenticate(gateway, scope)
@@ -297,10 +297,10 @@ SECURITY_HEADERS = [
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+# the docs page loads only the gateway's own assets; Swagger UI sets style attributes, hence style-src inline
 DOCS_CSP = (
     b"content-security-policy",
-    b"default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    b"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     b"connect-src 'self'; frame-ancestors 'none'",
 )
 
@@ -319,7 +319,7 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        csp = DOCS_CSP if path == "/docs" else None if is_console_path(path) else API_CSP
+        csp = DOCS_CSP if path == "/docs" or path.startswith("/docs/") else None if is_console_path(path) else API_CSP
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
