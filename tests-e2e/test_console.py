@@ -10,9 +10,9 @@ import os
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -213,9 +213,11 @@ async def test_pages_carry_a_strict_csp_and_no_inline_script_or_style(suite: Sui
         assert "unsafe-inline" not in csp
         assert page.headers.get_list("content-security-policy") == [csp]  # not doubled by the gateway's own
         cookie = page.headers["set-cookie"]
-        assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+        assert "HttpOnly" in cookie
+        assert "SameSite=strict" in cookie
         assert not re.search(r"<script(?![^>]*\ssrc=)", page.text)
-        assert " style=" not in page.text and "<style" not in page.text
+        assert " style=" not in page.text
+        assert "<style" not in page.text
         assert (await client.get("/")).headers["location"] == "/console/"
 
 
@@ -245,7 +247,8 @@ async def test_a_session_key_has_the_role_scopes_and_sign_out_revokes_it(suite: 
         assert (await sign_in(client, *admin(suite))).status_code == 303
         keys = ok(await api.get("/v1/api-keys", params={"limit": 500}))["items"]
         mine = [k for k in keys if k["name"] == "console session of admin" and k["status"] == "active"]
-        assert mine and all(k["scopes"] == ["admin"] and k["expires_at"] for k in mine)
+        assert mine
+        assert all(k["scopes"] == ["admin"] and k["expires_at"] for k in mine)
         page = await client.get("/console/alerts")
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
         assert csrf is not None
@@ -277,5 +280,3 @@ async def test_unknown_run_filters_are_refused(suite: Suite) -> None:
         assert (await client.get("/console/runs", params={"evil": "1"})).status_code == 422
         assert (await client.get("/console/status", params={"month": "2026-13"})).status_code == 422
         assert (await client.get("/console/alerts.json", params={"state": "bogus"})).status_code == 422
-
-

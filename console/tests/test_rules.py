@@ -4,13 +4,13 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from pledge_common.scopes import Scope
 from pledge_console import charts
 from pledge_console.accounts.limiter import SignInLimiter
 from pledge_console.accounts.rules import Role, can, hash_password, password_matches, password_problem, scopes_of
 from pledge_console.i18n import STATE_LABELS, STATES, pick_language
 from pledge_console.web.pages import PageError, month_window
 from pledge_console.web.security import safe_next
-from pledge_common.scopes import Scope
 
 
 class TestPasswords:
@@ -103,7 +103,9 @@ class TestMonths:
 
 
 class TestNext:
-    @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/console/", "/v1/alerts", "/console\\x"])
+    @pytest.mark.parametrize(
+        "target", ["https://evil.example/", "//evil.example/console/", "/v1/alerts", "/console\\x"]
+    )
     def test_only_console_paths_are_followed(self, target: str) -> None:
         assert safe_next(target) == "/console/status"
 
@@ -130,12 +132,14 @@ class TestTimeline:
         assert chart is not None
         first, second = chart.lanes
         width = chart.plot_right - chart.plot_left
-        assert first.run.x == chart.plot_left and first.run.width == pytest.approx(width, abs=0.2)
+        assert first.run.x == chart.plot_left
+        assert first.run.width == pytest.approx(width, abs=0.2)
         assert first.pauses[0].x == pytest.approx(chart.plot_left + width * 0.2, abs=0.2)
         assert first.pauses[0].width == pytest.approx(width * 0.2, abs=0.2)
         assert [m.kind for m in first.markers] == ["commitment", "tolerance"]
         assert first.markers[0].x == pytest.approx(chart.plot_left + width * 0.8, abs=0.2)
-        assert second.open_ended and second.run.x == pytest.approx(chart.plot_left + width * 0.5, abs=0.2)
+        assert second.open_ended
+        assert second.run.x == pytest.approx(chart.plot_left + width * 0.5, abs=0.2)
 
     def test_no_started_run_draws_nothing(self) -> None:
         assert charts.timeline([{"node_key": "x", "started_at": None}], datetime.now(UTC), str, str) is None

@@ -31,7 +31,8 @@ async def test_console_paths_pass_without_api_credentials_with_cookies_and_nothi
     seen = echoed["headers"]
     assert seen["cookie"] == "pledge_console_session=abc"
     assert "authorization" not in seen
-    assert "x-pledge-identity" not in seen and "x-pledge-signature" not in seen
+    assert "x-pledge-identity" not in seen
+    assert "x-pledge-signature" not in seen
     assert seen["x-forwarded-for"] != "6.6.6.6"  # the gateway writes the address it sees
     assert "content-security-policy" not in response.headers  # the console sends its own (the stub sends none)
 
@@ -53,8 +54,10 @@ async def test_the_docs_page_loads_only_the_gateways_own_assets(make_gateway: Ga
     assert page.status_code == 200
     assert "/openapi.json" in page.text
     assert not re.search(r"https?://", page.text + script.text)  # no CDN, nothing off the gateway
-    assert sources and all(s.startswith("/docs/") for s in sources)
+    assert sources
+    assert all(s.startswith("/docs/") for s in sources)
     assert all(a.status_code == 200 for a in assets.values()), {s: a.status_code for s, a in assets.items()}
     assert not re.search(r"<script(?![^>]*\ssrc=)", page.text)  # no inline script
     csp = page.headers["content-security-policy"]
-    assert "script-src 'self';" in csp and "cdn" not in csp
+    assert "script-src 'self';" in csp
+    assert "cdn" not in csp

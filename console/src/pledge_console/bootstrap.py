@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pledge_common.db import committing, create_engine, create_sessionmaker
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from pledge_console.accounts import service
 from pledge_console.accounts.rules import USERNAME, Role, new_password, password_problem
@@ -76,7 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     async def add(session: object) -> None:
         await service.create_account(session, username, password, Role(args.role), args.department)  # type: ignore[arg-type]
 
-    asyncio.run(_with_session(args.database_url, add))
+    try:
+        asyncio.run(_with_session(args.database_url, add))
+    except IntegrityError:
+        parser.error(f"--username: an account {username!r} exists already")
     print(f"{username} {password}" if not given else f"{username} created")
     return 0
 

@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return Response('{"detail": "sign in first"}', status_code=401, media_type="application/json")
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         response = RedirectResponse("/console/sign-in?" + _next(target), status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/console")
+        response.delete_cookie(SESSION_COOKIE, path="/console", httponly=True, samesite="strict")
         return response
 
     @app.exception_handler(PageError)

@@ -186,7 +186,7 @@ async def sign_in(request: Request, session: SessionDep) -> Response:
         secure=is_https(request),
         path="/console",
     )
-    response.delete_cookie(CSRF_COOKIE, path="/console")
+    response.delete_cookie(CSRF_COOKIE, path="/console", httponly=True, samesite="strict")
     return response
 
 
@@ -202,7 +202,7 @@ async def sign_out(request: Request, session: SessionDep, me: SignedIn) -> Respo
         if err.status != 404:
             raise PageError(502, err.detail) from None
     response = RedirectResponse("/console/sign-in", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/console")
+    response.delete_cookie(SESSION_COOKIE, path="/console", httponly=True, samesite="strict")
     return response
 
 
@@ -342,7 +342,7 @@ async def ticket_page(request: Request, me: SignedIn, ticket_id: uuid.UUID) -> R
     page = await upstream(
         request, me, "/v1/reports/status/runs", [("ticket_id", str(ticket_id)), ("scope", "all"), ("limit", "500")]
     )
-    runs = page["items"]
+    runs = sorted(page["items"], key=lambda r: (r.get("kind") == "ticket", r.get("started_at") or "~"))
     if not runs:
         raise PageError(404, Translator(lang_of(request))("not_found"))
     tz = zone(request)
