@@ -40,7 +40,7 @@
     const ticket = cell("");
     const link = document.createElement("a");
     link.href = "/console/tickets/" + encodeURIComponent(alert.ticket_id);
-    link.textContent = alert.ticket_id.slice(0, 8);
+    link.textContent = alert.ticket_id.slice(-8);
     ticket.appendChild(link);
     tr.appendChild(ticket);
     const action = cell("");
