@@ -3,8 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen
-SERVICES := services/commitment-svc services/tracking-svc services/evaluation-svc services/feedback-svc gateway
-PACKAGES := pledge_common pledge_deadlines pledge_dev commitment_svc tracking_svc evaluation_svc feedback_svc pledge_gateway pledge_client
+SERVICES := services/commitment-svc services/tracking-svc services/evaluation-svc services/feedback-svc gateway console
+PACKAGES := pledge_common pledge_deadlines pledge_dev commitment_svc tracking_svc evaluation_svc feedback_svc pledge_gateway pledge_client pledge_console
 
 .DEFAULT_GOAL := help
 .PHONY: help env run demo test lint typecheck test-libs test-services test-e2e check-deploy feed-schemas bench clean
@@ -12,11 +12,16 @@ PACKAGES := pledge_common pledge_deadlines pledge_dev commitment_svc tracking_sv
 help: ## list the targets
 	@grep -hE '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-env: ## create the environment (installs uv through pip when missing, then uv sync --frozen)
+env: ## create the environment (uv through pip when missing, uv sync --frozen; Chromium via apt when root)
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv \
 		|| $(PYTHON) -m pip install --quiet --user --break-system-packages uv
 	@$(UV) sync --frozen --quiet
 	@$(MAKE) -s --no-print-directory tools/typegen/node_modules/.package-lock.json
+	@# the browser tests drive Debian's Chromium: installed when we may (root), skipped otherwise
+	@if [ -x /usr/bin/chromium ]; then :; elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		{ apt-get install -y -q chromium fonts-wqy-microhei >/dev/null 2>&1 || { apt-get update -q >/dev/null \
+		&& apt-get install -y -q chromium fonts-wqy-microhei >/dev/null; }; } || echo "make env: could not install chromium"; \
+	else echo "make env: no /usr/bin/chromium and not root: the browser tests will skip (apt-get install -y chromium)"; fi
 
 # openapi-typescript for tests-e2e/test_clients.py, from the committed lock, with the Node of the dev dependencies
 tools/typegen/node_modules/.package-lock.json: tools/typegen/package-lock.json

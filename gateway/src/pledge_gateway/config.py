@@ -39,6 +39,7 @@ class Settings(ServiceSettings):
     tracking_url: str = "http://127.0.0.1:8002"
     evaluation_url: str = "http://127.0.0.1:8003"
     feedback_url: str = "http://127.0.0.1:8004"
+    console_url: str = Field(default="http://127.0.0.1:8005", description="the web console (`/console/...`)")
 
     # routing
     timeout_seconds: float = Field(default=10.0, gt=0, description="default upstream timeout of a route")

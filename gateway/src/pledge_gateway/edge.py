@@ -29,14 +29,17 @@ from pledge_gateway.auth import Authenticator
 from pledge_gateway.config import RateLimit, Settings
 from pledge_gateway.meta import is_meta_path
 from pledge_gateway.paths import path_fault
-from pledge_gateway.proxy import forward
+from pledge_gateway.proxy import DROP_CONSOLE_REQUEST, forward
 from pledge_gateway.ratelimit import RateLimiter
 from pledge_gateway.routes import GATEWAY, PublicRoute, match_route, route_body_limit, route_timeout
 from pledge_gateway.routes import Scope as ApiScope
 
 access_log = logging.getLogger("pledge.gateway.access")
 QUIET_PATHS = frozenset({"/healthz", "/metrics"})
+CONSOLE_PREFIX = "/console"
 METRICS_PATH = "/metrics"
+CONSOLE_TIMEOUT = 60.0  # a console page waits for the report routes it reads
+CONSOLE_BODY_LIMIT = 64 * 1024  # its forms are small
 
 
 class Gateway:
@@ -64,6 +67,9 @@ class Gateway:
             self._signed.clear()
         self._signed[caller] = (second, headers)
         return headers
+
+    def timeout_of(self, seconds: float) -> httpx.Timeout:
+        return httpx.Timeout(seconds, connect=self.settings.connect_timeout_seconds, pool=seconds)
 
     def timeout(self, route: PublicRoute) -> httpx.Timeout:
         found = self._timeouts.get(route)
@@ -119,6 +125,12 @@ class EdgeMiddleware:
                 message = f"the path holds {fault}; send it in its plain form"
                 raise BadRequest(message, errors=[field_error("path", message)])
             if route is None:
+                if path == "/" and scope["method"] in ("GET", "HEAD"):
+                    await _redirect(CONSOLE_PREFIX + "/", scope, receive, send_status)
+                    return
+                if is_console_path(path):
+                    await self._console(scope, receive, send_status)
+                    return
                 if path.startswith(("/v1/", "/internal")) or path == "/v1":
                     raise NotFound(f"no route for {path}")
                 await (self.meta if is_meta_path(path) else self.app)(scope, receive, send_status)
@@ -167,6 +179,22 @@ class EdgeMiddleware:
         finally:
             _log_access(scope, route, caller, status["code"], time.perf_counter() - started)
 
+    async def _console(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The web console: no API credentials here (it signs its users in itself), its cookies pass through."""
+        gateway: Gateway = scope["app"].state.gateway
+        await forward(
+            gateway.http,
+            gateway.settings.console_url.rstrip("/"),
+            "console",
+            scope,
+            receive,
+            send,
+            identity={},
+            timeout=gateway.timeout_of(CONSOLE_TIMEOUT),
+            body_limit=CONSOLE_BODY_LIMIT,
+            drop=DROP_CONSOLE_REQUEST,
+        )
+
     async def _metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The gateway's metrics: for the metrics token (Prometheus) or credentials with the `admin` scope."""
         gateway: Gateway = scope["app"].state.gateway
@@ -187,6 +215,15 @@ class EdgeMiddleware:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def is_console_path(path: str) -> bool:
+    return path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
+
+
+async def _redirect(location: str, scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 307, "headers": [(b"location", location.encode())]})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _authenticate(gateway: Gateway, scope: Scope) -> tuple[Caller, Mapping[str, RateLimit]]:
@@ -260,10 +297,10 @@ SECURITY_HEADERS = [
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+# the docs page loads only the gateway's own assets; Swagger UI sets style attributes, hence style-src inline
 DOCS_CSP = (
     b"content-security-policy",
-    b"default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    b"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     b"connect-src 'self'; frame-ancestors 'none'",
 )
 
@@ -281,14 +318,17 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CSP if scope["path"] == "/docs" else API_CSP
+        path = scope["path"]
+        csp = DOCS_CSP if path == "/docs" or path.startswith("/docs/") else None if is_console_path(path) else API_CSP
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 if not any(k.lower() == b"cache-control" for k, _ in headers):
                     headers.append((b"cache-control", b"no-store"))
-                message["headers"] = [*headers, *self.extra, csp]
+                names = {k.lower() for k, _ in headers}
+                extra = [(k, v) for k, v in self.extra if k not in names]  # the console's own headers win
+                message["headers"] = [*headers, *extra, *([csp] if csp is not None else [])]
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -4,11 +4,11 @@ import asyncio
 import copy
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
 from pledge_common.app import own_readiness
 from pledge_common.openapi import (
     PROBLEM,
@@ -22,12 +22,32 @@ from pledge_common.openapi import (
 )
 from pledge_common.problems import PROBLEM_TYPE_PREFIX, PROBLEM_TYPES, NotFound, problem_response
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, Router
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, Router
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from pledge_gateway.routes import GATEWAY, SERVICES, match_route
 
 log = logging.getLogger("pledge.gateway.meta")
+DOCS_JS = Path(__file__).resolve().parent / "static" / "docs.js"
+# Swagger UI from the gateway's own copy (the swagger-ui-bundle package): nothing is fetched from a CDN, so the
+# page works air-gapped and behind firewalls that block CDNs; no inline script (see edge.DOCS_CSP)
+DOCS_HTML = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Pledge API</title>
+<link rel="stylesheet" href="/docs/static/swagger-ui.css">
+<link rel="icon" type="image/png" href="/docs/static/favicon-32x32.png">
+</head>
+<body>
+<div id="swagger-ui" data-openapi="/openapi.json"></div>
+<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script src="/docs/pledge-docs.js"></script>
+</body>
+</html>
+"""
 GATEWAY_RESPONSES = {
     "400": "the path is not in its one plain form (a dot segment, an encoded slash, a backslash, an empty segment)",
     "401": "no or invalid credentials",
@@ -76,7 +96,10 @@ def router() -> Router:
 
     async def docs(request: Request) -> Response:
         """Swagger UI over the merged OpenAPI."""
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Pledge API")
+        return HTMLResponse(DOCS_HTML)
+
+    async def docs_js(request: Request) -> Response:
+        return FileResponse(DOCS_JS, media_type="text/javascript")
 
     async def problems(request: Request) -> Response:
         """The registry of problem types: what each `type` of an error answer means (no credentials needed)."""
@@ -97,16 +120,19 @@ def router() -> Router:
             Route("/docs", docs, methods=["GET"]),
             Route(PROBLEM_TYPE_PREFIX.rstrip("/"), problems, methods=["GET"]),
             Route(PROBLEM_TYPE_PREFIX + "{slug}", problem, methods=["GET"]),
+            Route("/docs/pledge-docs.js", docs_js, methods=["GET"]),
+            Mount("/docs/static", StaticFiles(directory=Path(str(swagger_ui_path)))),
         ]
     )
 
 
-META_PATHS = frozenset({"/readyz", "/openapi.json", "/docs", PROBLEM_TYPE_PREFIX.rstrip("/")})
+META_PATHS = frozenset({"/readyz", "/openapi.json", "/docs", "/docs/pledge-docs.js", PROBLEM_TYPE_PREFIX.rstrip("/")})
+DOCS_ASSETS = "/docs/static/"
 
 
 def is_meta_path(path: str) -> bool:
     """Whether the gateway answers `path` itself, before its routes and without credentials."""
-    return path in META_PATHS or path.startswith(PROBLEM_TYPE_PREFIX)
+    return path in META_PATHS or path.startswith((PROBLEM_TYPE_PREFIX, DOCS_ASSETS))
 
 
 class MergedOpenAPI:

@@ -53,6 +53,8 @@ DROP_REQUEST = HOP_BY_HOP | {
 }
 # uvicorn writes its own date and server headers; the request id is set by the gateway's middleware
 DROP_RESPONSE = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
+# the web console does its own sign-in with its own cookie (and sends no signed identity): cookies pass to it
+DROP_CONSOLE_REQUEST = DROP_REQUEST - {b"cookie"}
 
 
 class BadGateway(Problem):
@@ -99,9 +101,11 @@ class BodyReader:
                 return
 
 
-def request_headers(scope: Scope, identity: dict[str, str], content_length: int | None) -> list[tuple[bytes, bytes]]:
+def request_headers(
+    scope: Scope, identity: dict[str, str], content_length: int | None, drop: frozenset[bytes] = DROP_REQUEST
+) -> list[tuple[bytes, bytes]]:
     """Client headers minus credentials and hop-by-hop ones, plus the signed identity and forwarding."""
-    headers = [(k, v) for k, v in scope["headers"] if k not in DROP_REQUEST and k != b"content-length"]
+    headers = [(k, v) for k, v in scope["headers"] if k not in drop and k != b"content-length"]
     if content_length is not None:
         headers.append((b"content-length", str(content_length).encode()))
     for name, value in identity.items():
@@ -142,6 +146,7 @@ async def forward(
     identity: dict[str, str],
     timeout: httpx.Timeout,  # noqa: ASYNC109  (httpx applies it per upstream read)
     body_limit: int,
+    drop: frozenset[bytes] = DROP_REQUEST,
 ) -> None:
     """Send the request to `base_url` and stream the answer back; failures become problems."""
     declared = _content_length(scope)
@@ -161,7 +166,7 @@ async def forward(
     request = httpx.Request(
         scope["method"],
         url,
-        headers=request_headers(scope, identity, declared),
+        headers=request_headers(scope, identity, declared, drop),
         content=content,
         extensions={"timeout": timeout.as_dict()},
     )

@@ -14,6 +14,7 @@ COMPONENTS = {
     "evaluation": REPO_ROOT / "services" / "evaluation-svc" / "alembic.ini",
     "feedback": REPO_ROOT / "services" / "feedback-svc" / "alembic.ini",
     "gateway": REPO_ROOT / "gateway" / "alembic.ini",
+    "console": REPO_ROOT / "console" / "alembic.ini",
 }
 
 

@@ -14,7 +14,7 @@ from pledge_common.settings import to_plain_url
 
 from pledge_dev.paths import DATA_DIR
 from pledge_dev.pg import stop_embedded, with_database
-from pledge_dev.suite import COMPONENTS, Suite, bootstrap_admin_key
+from pledge_dev.suite import COMPONENTS, Suite, bootstrap_admin_key, bootstrap_console_admin
 
 log = logging.getLogger("pledge.run")
 RUN_DATABASE = "pledge"
@@ -60,11 +60,17 @@ def main() -> int:
     try:
         suite.migrate()
         suite.admin_key = bootstrap_admin_key(database_url, DATA_DIR / "admin-key")
+        suite.secrets_dir = DATA_DIR
+        suite.console_admin = bootstrap_console_admin(database_url, DATA_DIR / "console-admin")
         suite.start()
         if not args.no_demo:
             load_demo_if_new(suite)
         print(f"\nPledge is ready in {time.monotonic() - started:.1f}s:")
         print(f"  gateway     {suite.gateway_url}        (docs: {suite.gateway_url}/docs)")
+        print(f"  console     {suite.gateway_url}/console/")
+        if suite.console_admin:
+            user, password = suite.console_admin
+            print(f"              sign in as {user} / {password}  (also in {DATA_DIR / 'console-admin'})")
         for component in ("commitment", "tracking", "evaluation", "feedback"):
             print(f"  {component:<11} {suite.url(component)}  (internal; use the gateway)")
         if suite.admin_key:

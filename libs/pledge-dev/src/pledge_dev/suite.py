@@ -29,6 +29,7 @@ COMPONENTS: dict[str, tuple[str, str, int]] = {
     "evaluation": ("evaluation_svc", "EVALUATION_", 8003),
     "feedback": ("feedback_svc", "FEEDBACK_", 8004),
     "gateway": ("pledge_gateway", "GATEWAY_", 8000),
+    "console": ("pledge_console", "CONSOLE_", 8005),
 }
 # who calls whom: <consumer> -> upstreams it needs a URL for
 UPSTREAMS: dict[str, tuple[str, ...]] = {
@@ -36,9 +37,11 @@ UPSTREAMS: dict[str, tuple[str, ...]] = {
     "tracking": ("commitment",),
     "evaluation": ("commitment", "tracking", "feedback"),
     "feedback": ("tracking", "evaluation"),
-    "gateway": ("commitment", "tracking", "evaluation", "feedback"),
+    "gateway": ("commitment", "tracking", "evaluation", "feedback", "console"),
+    "console": ("gateway",),
 }
-START_ORDER = ("commitment", "tracking", "evaluation", "feedback", "gateway")
+# the console starts last: its API key is created through the gateway once the gateway is ready
+START_ORDER = ("commitment", "tracking", "evaluation", "feedback", "gateway", "console")
 
 
 def free_port() -> int:
@@ -64,6 +67,9 @@ class Suite:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     admin_key: str | None = None
     workers: dict[str, int] = field(default_factory=dict)  # worker processes per component (default 1)
+    console_key: str | None = None  # the console's own admin API key (it creates each session's key)
+    console_admin: tuple[str, str] | None = None  # the first console account: (username, password)
+    secrets_dir: Path | None = None  # where the console's key is kept (default: log_dir)
 
     def url(self, component: str) -> str:
         return f"http://127.0.0.1:{self.ports[component]}"
@@ -85,6 +91,8 @@ class Suite:
         )
         for upstream in UPSTREAMS[component]:
             env[f"{prefix}{upstream.upper()}_URL"] = self.url(upstream)
+        if component == "console" and self.console_key:
+            env["CONSOLE_API_KEY"] = self.console_key
         env.update(self.extra_env)
         return env
 
@@ -93,7 +101,16 @@ class Suite:
 
     def start(self, timeout: float = 60.0) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        for component in START_ORDER:
+        self._launch([c for c in START_ORDER if c != "console"])
+        self.wait_ready(timeout)
+        if self.admin_key:
+            key_file = (self.secrets_dir or self.log_dir) / "console-key"
+            self.console_key = ensure_console_key(self.gateway_url, self.admin_key, key_file)
+        self._launch(["console"])
+        self.wait_ready(timeout)
+
+    def _launch(self, components: list[str]) -> None:
+        for component in components:
             package, _, _ = COMPONENTS[component]
             log = (self.log_dir / f"{component}.log").open("ab")
             self.processes[component] = subprocess.Popen(
@@ -118,7 +135,6 @@ class Suite:
                 stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent,
             )
-        self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -171,6 +187,54 @@ def bootstrap_admin_key(database_url: str, key_file: Path) -> str | None:
     return key_file.read_text().strip() if key_file.exists() else None
 
 
+def ensure_console_key(gateway_url: str, admin_key: str, key_file: Path) -> str:
+    """The console's admin API key: the one in `key_file` while the gateway still accepts it, else a new one."""
+    with httpx.Client(base_url=gateway_url, timeout=10.0) as client:
+        if key_file.exists():
+            kept = key_file.read_text().strip()
+            answer = client.get("/v1/api-keys", params={"limit": 1}, headers={"Authorization": f"Bearer {kept}"})
+            if answer.status_code == 200:
+                return kept
+        created = client.post(
+            "/v1/api-keys",
+            json={"name": "console", "scopes": ["admin"]},
+            headers={"Authorization": f"Bearer {admin_key}"},
+        )
+        created.raise_for_status()
+        key = str(created.json()["key"])
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def bootstrap_console_admin(database_url: str, credentials_file: Path) -> tuple[str, str] | None:
+    """The first console account (idempotent): its (username, password), from `credentials_file` once made."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pledge_console.bootstrap",
+            "first-admin",
+            "--database-url",
+            database_url,
+            "--write",
+            str(credentials_file),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"console account bootstrap failed: {result.stderr.strip()[-2000:]}")
+    if not credentials_file.exists():
+        return None
+    username, _, password = credentials_file.read_text().strip().partition(" ")
+    return username, password
+
+
 @contextlib.contextmanager
 def running_suite(
     database_url: str,
@@ -190,7 +254,10 @@ def running_suite(
         workers=dict(workers or {}),
     )
     suite.migrate()
-    suite.admin_key = bootstrap_admin_key(database_url, key_file or suite.log_dir / "admin-key")
+    key_file = key_file or suite.log_dir / "admin-key"
+    suite.admin_key = bootstrap_admin_key(database_url, key_file)
+    suite.secrets_dir = key_file.parent
+    suite.console_admin = bootstrap_console_admin(database_url, key_file.parent / "console-admin")
     try:
         suite.start()
         yield suite

@@ -1,0 +1,59 @@
+"""The console's one upstream: the gateway's public API, called with the session's own API key."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+
+class GatewayError(Exception):
+    """The gateway answered an error (`status`, its problem `detail`) or could not be reached (status 503)."""
+
+    def __init__(self, status: int, detail: str, problem_type: str = "") -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.problem_type = problem_type
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    detail, problem_type = response.reason_phrase, ""
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            detail = str(body.get("detail") or body.get("title") or detail)
+            problem_type = str(body.get("type") or "")
+    except ValueError:
+        pass
+    raise GatewayError(response.status_code, detail, problem_type)
+
+
+class GatewayClient:
+    def __init__(self, http: httpx.AsyncClient, admin_key: str) -> None:
+        self.http = http
+        self.admin_key = admin_key
+
+    async def _send(self, method: str, path: str, key: str, **kwargs: Any) -> Any:
+        try:
+            response = await self.http.request(method, path, headers={"Authorization": f"Bearer {key}"}, **kwargs)
+        except httpx.HTTPError as err:
+            raise GatewayError(503, f"the gateway is unreachable ({type(err).__name__})") from None
+        _raise_for(response)
+        return response.json()
+
+    async def get(self, path: str, key: str, params: Any = None) -> Any:
+        return await self._send("GET", path, key, params=params)
+
+    async def post(self, path: str, key: str, body: Any = None) -> Any:
+        return await self._send("POST", path, key, json=body)
+
+    async def create_session_key(self, name: str, scopes: list[str], expires_at: datetime) -> tuple[str, uuid.UUID]:
+        body = {"name": name, "scopes": scopes, "expires_at": expires_at.isoformat()}
+        created = await self.post("/v1/api-keys", self.admin_key, body)
+        return str(created["key"]), uuid.UUID(str(created["id"]))
+
+    async def revoke_key(self, key_id: uuid.UUID) -> None:
+        await self.post(f"/v1/api-keys/{key_id}/revoke", self.admin_key)

@@ -1,0 +1,188 @@
+"""Chinese and English: the language of a request (cookie, else Accept-Language) and the messages."""
+# ruff: noqa: RUF001  (Chinese text uses its full-width punctuation)
+
+from collections.abc import Mapping
+
+LANGUAGES = ("zh", "en")
+LANG_COOKIE = "pledge_console_lang"
+
+# the seven states with the source documents' labels (reference/000)
+STATES = (
+    "completed_normal",
+    "completed_acceptable",
+    "completed_warning",
+    "in_progress_normal",
+    "in_progress_acceptable",
+    "in_progress_warning",
+    "cancelled",
+)
+STATE_LABELS: dict[str, dict[str, str]] = {
+    "zh": {
+        "completed_normal": "正常完成",
+        "completed_acceptable": "可接受完成",
+        "completed_warning": "警告完成",
+        "in_progress_normal": "进行中·正常",
+        "in_progress_acceptable": "进行中·可接受",
+        "in_progress_warning": "进行中·警告",
+        "cancelled": "已取消",
+        "unjudged": "未评判",
+    },
+    "en": {
+        "completed_normal": "completed normal",
+        "completed_acceptable": "completed acceptable",
+        "completed_warning": "completed warning",
+        "in_progress_normal": "in progress normal",
+        "in_progress_acceptable": "in progress acceptable",
+        "in_progress_warning": "in progress warning",
+        "cancelled": "cancelled",
+        "unjudged": "unjudged",
+    },
+}
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "app": "Pledge console",
+        "sign_in": "Sign in",
+        "sign_out": "Sign out",
+        "username": "Username",
+        "password": "Password",
+        "bad_credentials": "Wrong username or password.",
+        "too_many": "Too many failed sign-ins for this account from this address; try again in {seconds} s.",
+        "csrf": "The form expired; please try again.",
+        "status": "Status",
+        "alerts": "Alerts",
+        "month": "Month",
+        "as_of": "As of",
+        "group_by": "Rows by",
+        "process_node": "process → node",
+        "department": "department",
+        "segment": "segment",
+        "process": "process",
+        "node": "node",
+        "show": "Show",
+        "total": "total",
+        "share": "share",
+        "end_to_end": "(end to end)",
+        "node_runs": "Node runs",
+        "e2e_runs": "Tickets judged end to end",
+        "runs": "Runs",
+        "ticket": "Ticket",
+        "state": "State",
+        "started": "Started",
+        "ended": "Ended",
+        "counted": "Counted",
+        "commitment_due": "Commitment due",
+        "tolerance_due": "Tolerance due",
+        "next_page": "Next page",
+        "timeline": "Timeline",
+        "paused": "paused",
+        "now": "now",
+        "open": "open",
+        "acknowledged": "acknowledged",
+        "resolved": "resolved",
+        "level": "Level",
+        "raised": "Raised",
+        "acknowledge": "Acknowledge",
+        "all": "all",
+        "no_rows": "Nothing here.",
+        "error": "The request failed",
+        "language": "中文",
+        "signed_in_as": "Signed in as {user} ({role})",
+        "filter": "Filter",
+        "updated": "Updated",
+        "not_found": "Not found",
+        "forbidden": "Your role may not do this.",
+        "period": "Period",
+        "instant": "Instant",
+        "run": "Run",
+    },
+    "zh": {
+        "app": "Pledge 控制台",
+        "sign_in": "登录",
+        "sign_out": "退出",
+        "username": "用户名",
+        "password": "密码",
+        "bad_credentials": "用户名或密码错误。",
+        "too_many": "该账号在此地址登录失败次数过多，请 {seconds} 秒后再试。",
+        "csrf": "表单已过期，请重试。",
+        "status": "状态",
+        "alerts": "告警",
+        "month": "月份",
+        "as_of": "截至",
+        "group_by": "行",
+        "process_node": "流程 → 节点",
+        "department": "部门",
+        "segment": "客户群",
+        "process": "流程",
+        "node": "节点",
+        "show": "显示",
+        "total": "合计",
+        "share": "占比",
+        "end_to_end": "（端到端）",
+        "node_runs": "节点运行",
+        "e2e_runs": "端到端评判的工单",
+        "runs": "运行",
+        "ticket": "工单",
+        "state": "状态",
+        "started": "开始",
+        "ended": "结束",
+        "counted": "计时",
+        "commitment_due": "承诺时限",
+        "tolerance_due": "忍耐时限",
+        "next_page": "下一页",
+        "timeline": "时间线",
+        "paused": "暂停",
+        "now": "现在",
+        "open": "未处理",
+        "acknowledged": "已确认",
+        "resolved": "已解决",
+        "level": "级别",
+        "raised": "产生时间",
+        "acknowledge": "确认",
+        "all": "全部",
+        "no_rows": "暂无数据。",
+        "error": "请求失败",
+        "language": "English",
+        "signed_in_as": "当前用户 {user}（{role}）",
+        "filter": "筛选",
+        "updated": "更新于",
+        "not_found": "未找到",
+        "forbidden": "您的角色无权执行此操作。",
+        "period": "期间",
+        "instant": "时刻",
+        "run": "运行",
+    },
+}
+
+
+def pick_language(cookie: str | None, accept_language: str | None) -> str:
+    """The cookie's language when it is one of ours; else the first of Accept-Language we speak; else zh."""
+    if cookie in LANGUAGES:
+        return cookie
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        primary = tag.strip().lower().split("-")[0]
+        if primary in LANGUAGES and quality > 0:
+            ranked.append((-quality, index, primary))
+    return sorted(ranked)[0][2] if ranked else "zh"
+
+
+class Translator:
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.messages: Mapping[str, str] = MESSAGES[lang]
+        self.states: Mapping[str, str] = STATE_LABELS[lang]
+
+    def __call__(self, key: str, **values: object) -> str:
+        text = self.messages.get(key, key)
+        return text.format(**values) if values else text
+
+    def state(self, state: str | None) -> str:
+        return self.states.get(state or "unjudged", state or "")
