@@ -1,14 +1,14 @@
 from fastapi import APIRouter, Request, Response, status
 from pledge_common.db import SessionDep
+from pledge_common.etags import set_etag
+from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
-from pledge_common.pagination import decode_cursor, encode_cursor
+from pledge_common.pagination import Page, PageParams, decode_cursor, encode_cursor, paged
 from pledge_common.problems import NotFound
 from pledge_common.scopes import Scope, scoped
 
-from commitment_svc.core.etags import set_etag
-from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
-from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit, MergePatch
-from commitment_svc.core.schemas import Page, created
+from commitment_svc.core.params import IfMatch, KeyPath, MergePatch
+from commitment_svc.core.schemas import created, upserted
 from commitment_svc.processes import service
 from commitment_svc.processes.repository import ProcessRepository
 from commitment_svc.processes.schemas import NodePublic, NodeUpsert, ProcessPublic, ProcessUpsert
@@ -19,12 +19,18 @@ router = APIRouter(
 
 
 @router.get("")
-async def list_processes(session: SessionDep, after: After = None, limit: Limit = 100) -> Page[ProcessPublic]:
+async def list_processes(
+    session: SessionDep, request: Request, response: Response, page: PageParams
+) -> Page[ProcessPublic]:
     """Service processes (服务流程) with their ordered nodes, by key."""
-    cursor = decode_cursor(after, str, field=AFTER_FIELD)
-    rows = await ProcessRepository(session).page(cursor[0] if cursor else None, limit + 1)
-    items = await service.public(session, rows[:limit])
-    return Page(items=items, next=encode_cursor(items[-1].key) if len(rows) > limit else None)
+    cursor = decode_cursor(page.cursor, str)
+    rows = await ProcessRepository(session).page(cursor[0] if cursor else None, page.limit + 1)
+    items = await service.public(session, rows[: page.limit])
+    return paged(
+        request,
+        response,
+        Page(items=items, next_cursor=encode_cursor(items[-1].key) if len(rows) > page.limit else None),
+    )
 
 
 @router.get("/{key}")
@@ -42,16 +48,16 @@ async def put_process(
     session: SessionDep,
     caller: CallerDep,
     body: ProcessUpsert,
+    idem: IdempotencyDep,
     if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Create a process (201) or replace it with its nodes (needs If-Match); nodes are ordered as listed."""
 
     async def upsert() -> Answer:
         process, created = await service.upsert_process(session, key, body, if_match)
-        return Answer.upserted(process, created, process.version)
+        return upserted(process, created, process.version)
 
-    return await answer_once(request, session, caller, idempotency_key, body, upsert)
+    return await idem.answer(upsert, body)
 
 
 @router.patch("/{key}")
