@@ -211,3 +211,32 @@ async def test_concurrent_requests_with_one_key_create_once(
     async with engine.connect() as conn:
         events = await conn.scalar(text("SELECT count(*) FROM outbox WHERE key = :k"), {"k": RACE_KEY})
     assert events == 1
+
+
+class TestConditionalGet:
+    async def test_if_none_match_with_the_current_etag_is_304_without_a_body(self, client: httpx.AsyncClient) -> None:
+        created = await ok(await client.put("/v1/segments/vip", json={"name": "VIP"}), 201)
+        assert created["key"] == "vip"
+        etag = (await client.get("/v1/segments/vip")).headers["etag"]
+        unchanged = await client.get("/v1/segments/vip", headers={"If-None-Match": etag})
+        assert unchanged.status_code == 304
+        assert unchanged.content == b""
+        assert unchanged.headers["etag"] == etag
+        stale = await client.get("/v1/segments/vip", headers={"If-None-Match": '"999"'})
+        assert stale.status_code == 200
+        assert stale.json()["key"] == "vip"
+
+
+class TestTransitions:
+    async def test_a_repeated_transition_with_one_key_is_replayed_not_refused(
+        self, client: httpx.AsyncClient, session: AsyncSession, org: dict[str, Any]
+    ) -> None:
+        created = await ok(await client.post("/v1/commitments", json=commitment_body()), 201)
+        move = {"to": "negotiating"}
+        headers = {**KEY, "If-Match": '"1"'}
+        first = await client.post(f"/v1/commitments/{created['id']}/transitions", json=move, headers=headers)
+        again = await client.post(f"/v1/commitments/{created['id']}/transitions", json=move, headers=headers)
+        assert first.status_code == again.status_code == 200, first.text
+        assert again.content == first.content
+        assert again.headers["idempotent-replayed"] == "true"
+        assert len(await events(session, "commitment.upserted")) == 2

@@ -3,7 +3,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response, status
 from pledge_common.db import SessionDep
-from pledge_common.etags import etag_of, set_etag
+from pledge_common.etags import etag_of, not_modified, set_etag
 from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
 from pledge_common.pagination import Page, PageParams, decode_cursor, encode_cursor, int32, paged
@@ -75,10 +75,14 @@ async def create_agreement(
     return await idem.answer(create, body)
 
 
-@router.get("/{id}")
-async def get_agreement(id: UUID, session: SessionDep, response: Response) -> AgreementPublic:
+@router.get("/{id}", response_model=AgreementPublic)
+async def get_agreement(
+    id: UUID, session: SessionDep, request: Request, response: Response
+) -> AgreementPublic | Response:
     """One agreement version."""
     row = await service.get_agreement(session, id)
+    if (unchanged := not_modified(request, row.row_version)) is not None:
+        return unchanged
     set_etag(response, row.row_version)
     return service.public(row)
 
@@ -117,16 +121,19 @@ async def create_version(
     return await idem.answer(create, body)
 
 
-@router.post("/{id}/transitions")
+@router.post("/{id}/transitions", response_model=AgreementPublic)
 async def transition_agreement(
     id: UUID,
     session: SessionDep,
     caller: CallerDep,
-    response: Response,
     body: AgreementTransition,
+    idem: IdempotencyDep,
     if_match: IfMatch = None,
-) -> AgreementPublic:
+) -> Response:
     """draft → negotiating → signed → terminated; records who and when. Signing supersedes the signed version."""
-    row = await service.transition(session, id, body, caller, if_match)
-    set_etag(response, row.row_version)
-    return service.public(row)
+
+    async def transition() -> Answer:
+        row = await service.transition(session, id, body, caller, if_match)
+        return Answer(status.HTTP_200_OK, service.public(row), {"ETag": etag_of(row.row_version)})
+
+    return await idem.answer(transition, body)

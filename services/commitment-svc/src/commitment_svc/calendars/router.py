@@ -1,6 +1,6 @@
 from fastapi import APIRouter, Request, Response, status
 from pledge_common.db import SessionDep
-from pledge_common.etags import set_etag
+from pledge_common.etags import etag_of, not_modified, set_etag
 from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
 from pledge_common.pagination import Page, PageParams, decode_cursor, encode_cursor, paged
@@ -32,10 +32,14 @@ async def list_calendars(
     )
 
 
-@router.get("/{key}")
-async def get_calendar(key: KeyPath, session: SessionDep, response: Response) -> CalendarPublic:
+@router.get("/{key}", response_model=CalendarPublic)
+async def get_calendar(
+    key: KeyPath, session: SessionDep, request: Request, response: Response
+) -> CalendarPublic | Response:
     """One business calendar."""
     calendar = await service.get_calendar(session, key)
+    if (unchanged := not_modified(request, calendar.version)) is not None:
+        return unchanged
     set_etag(response, calendar.version)
     return calendar
 
@@ -59,14 +63,17 @@ async def put_calendar(
     return await idem.answer(upsert, body)
 
 
-@router.post("/{key}/holidays/import")
+@router.post("/{key}/holidays/import", response_model=HolidayImportResult)
 async def import_holidays(
-    key: KeyPath, session: SessionDep, response: Response, body: HolidayImport, if_match: IfMatch = None
-) -> HolidayImportResult:
+    key: KeyPath, session: SessionDep, body: HolidayImport, idem: IdempotencyDep, if_match: IfMatch = None
+) -> Response:
     """Add a country's public holidays of a year (and its make-up working days, e.g. CN 调休)."""
-    result = await service.import_holidays(session, key, body, if_match)
-    set_etag(response, result.calendar.version)
-    return result
+
+    async def import_() -> Answer:
+        result = await service.import_holidays(session, key, body, if_match)
+        return Answer(status.HTTP_200_OK, result, {"ETag": etag_of(result.calendar.version)})
+
+    return await idem.answer(import_, body)
 
 
 @router.patch("/{key}")

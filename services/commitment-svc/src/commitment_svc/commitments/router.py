@@ -4,7 +4,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response, status
 from pledge_common.db import SessionDep
-from pledge_common.etags import etag_of, set_etag
+from pledge_common.etags import etag_of, not_modified, set_etag
 from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
 from pledge_common.pagination import Page, PageParams, decode_cursor, encode_cursor, int32, paged
@@ -103,10 +103,14 @@ async def create_commitment(
     return await idem.answer(create, body)
 
 
-@router.get("/{id}")
-async def get_commitment(id: UUID, session: SessionDep, response: Response) -> CommitmentPublic:
+@router.get("/{id}", response_model=CommitmentPublic)
+async def get_commitment(
+    id: UUID, session: SessionDep, request: Request, response: Response
+) -> CommitmentPublic | Response:
     """One commitment version."""
     row = await service.get_version(session, id)
+    if (unchanged := not_modified(request, row.row_version)) is not None:
+        return unchanged
     set_etag(response, row.row_version)
     return service.public(row)
 
@@ -151,23 +155,26 @@ async def create_version(
     return await idem.answer(create, body)
 
 
-@router.post("/{id}/transitions")
+@router.post("/{id}/transitions", response_model=CommitmentPublic)
 async def transition_commitment(
     id: UUID,
     request: Request,
     session: SessionDep,
     caller: CallerDep,
-    response: Response,
     body: CommitmentTransition,
+    idem: IdempotencyDep,
     if_match: IfMatch = None,
-) -> CommitmentPublic:
+) -> Response:
     """Move a version: draft → negotiating → active → retired (negotiating → draft to revise).
 
     Activating a new version closes the range of the version it replaces at its `effective_from`, in the
     same transaction; both changes go on the feed. A version may start in the past when no judged run would
     change its governing version; otherwise 409 listing them, unless `rejudge` is true (an audited act).
     """
-    changed = await service.transition(session, id, body, caller, if_match, request.app.state.evaluation)
-    row = changed[-1]
-    set_etag(response, row.row_version)
-    return service.public(row)
+
+    async def transition() -> Answer:
+        changed = await service.transition(session, id, body, caller, if_match, request.app.state.evaluation)
+        row = changed[-1]
+        return Answer(status.HTTP_200_OK, service.public(row), {"ETag": etag_of(row.row_version)})
+
+    return await idem.answer(transition, body)

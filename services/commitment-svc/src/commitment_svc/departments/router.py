@@ -1,6 +1,6 @@
 from fastapi import APIRouter, Request, Response, status
 from pledge_common.db import SessionDep
-from pledge_common.etags import set_etag
+from pledge_common.etags import not_modified, set_etag
 from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
 from pledge_common.pagination import Page, PageParams, decode_cursor, encode_cursor, paged
@@ -32,10 +32,14 @@ async def list_departments(
     )
 
 
-@router.get("/{key}")
-async def get_department(key: KeyPath, session: SessionDep, response: Response) -> DepartmentPublic:
+@router.get("/{key}", response_model=DepartmentPublic)
+async def get_department(
+    key: KeyPath, session: SessionDep, request: Request, response: Response
+) -> DepartmentPublic | Response:
     """One department with its positions."""
     department = await service.get_department(session, key)
+    if (unchanged := not_modified(request, department.row_version)) is not None:
+        return unchanged
     set_etag(response, department.row_version)
     return (await service.public(session, [department]))[0]
 

@@ -1,6 +1,6 @@
 from fastapi import APIRouter, Request, Response, status
 from pledge_common.db import SessionDep
-from pledge_common.etags import set_etag
+from pledge_common.etags import not_modified, set_etag
 from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
 from pledge_common.pagination import Page, PageParams, decode_cursor, encode_cursor, paged
@@ -33,10 +33,14 @@ async def list_processes(
     )
 
 
-@router.get("/{key}")
-async def get_process(key: KeyPath, session: SessionDep, response: Response) -> ProcessPublic:
+@router.get("/{key}", response_model=ProcessPublic)
+async def get_process(
+    key: KeyPath, session: SessionDep, request: Request, response: Response
+) -> ProcessPublic | Response:
     """One process with its nodes."""
     process = await service.get_process(session, key)
+    if (unchanged := not_modified(request, process.version)) is not None:
+        return unchanged
     set_etag(response, process.version)
     return process
 
@@ -76,18 +80,26 @@ async def delete_process(key: KeyPath, session: SessionDep, if_match: IfMatch = 
     await service.delete_process(session, key, if_match)
 
 
-@router.get("/{key}/nodes")
-async def list_nodes(key: KeyPath, session: SessionDep, response: Response) -> list[NodePublic]:
+@router.get("/{key}/nodes", response_model=list[NodePublic])
+async def list_nodes(
+    key: KeyPath, session: SessionDep, request: Request, response: Response
+) -> list[NodePublic] | Response:
     """The nodes of a process, in order."""
     process = await service.get_process(session, key)
+    if (unchanged := not_modified(request, process.version)) is not None:
+        return unchanged
     set_etag(response, process.version)
     return process.nodes
 
 
-@router.get("/{key}/nodes/{node_key}")
-async def get_node(key: KeyPath, node_key: KeyPath, session: SessionDep, response: Response) -> NodePublic:
+@router.get("/{key}/nodes/{node_key}", response_model=NodePublic)
+async def get_node(
+    key: KeyPath, node_key: KeyPath, session: SessionDep, request: Request, response: Response
+) -> NodePublic | Response:
     """One node of a process (the ETag is the process's)."""
     process = await service.get_process(session, key)
+    if (unchanged := not_modified(request, process.version)) is not None:
+        return unchanged
     set_etag(response, process.version)
     for node in process.nodes:
         if node.key == node_key:

@@ -1,6 +1,6 @@
 from fastapi import APIRouter, Request, Response, status
 from pledge_common.db import SessionDep
-from pledge_common.etags import set_etag
+from pledge_common.etags import not_modified, set_etag
 from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
 from pledge_common.pagination import Page, PageParams, decode_cursor, encode_cursor, paged
@@ -32,10 +32,14 @@ async def list_segments(
     )
 
 
-@router.get("/{key}")
-async def get_segment(key: KeyPath, session: SessionDep, response: Response) -> SegmentPublic:
+@router.get("/{key}", response_model=SegmentPublic)
+async def get_segment(
+    key: KeyPath, session: SessionDep, request: Request, response: Response
+) -> SegmentPublic | Response:
     """One customer segment."""
     segment = await service.get_segment(session, key)
+    if (unchanged := not_modified(request, segment.row_version)) is not None:
+        return unchanged
     set_etag(response, segment.row_version)
     return SegmentPublic.model_validate(segment)
 
