@@ -145,7 +145,10 @@ def link_next(request: Request, response: Response, next_cursor: str | None) -> 
         response.headers["Link"] = next_link(request, next_cursor)
 
 
-def paged(request: Request, response: Response, page: "Page[T]") -> "Page[T]":
+PageT = TypeVar("PageT", bound=Page[Any])
+
+
+def paged(request: Request, response: Response, page: PageT) -> PageT:
     """The page, its `Link` header set: `return paged(request, response, await service.list(...))`."""
     link_next(request, response, page.next_cursor)
     return page

@@ -2,12 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pledge_common.db import SessionDep
-from pledge_common.problems import invalid
+from pledge_common.pagination import PageParams, paged
 from pledge_common.scopes import Scope, scoped
 
-from evaluation_svc.config import Settings
+from evaluation_svc.pages import check_page_max
 from evaluation_svc.reports import service
 from evaluation_svc.reports.dependencies import make_query
 from evaluation_svc.reports.query import FilterDep, GroupedPeriodDep, PeriodDep
@@ -26,19 +26,17 @@ async def status(request: Request, session: SessionDep, period: GroupedPeriodDep
 @router.get("/status/runs", response_model=NodeRunPage)
 async def status_runs(
     request: Request,
+    response: Response,
     session: SessionDep,
+    page: PageParams,
     period: PeriodDep,
     flt: FilterDep,
     state: Annotated[str | None, Query(description="only runs in this state as of the report instant")] = None,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1, description="page size (at most EVALUATION_PAGE_MAX, default 500)")] = 100,
 ) -> NodeRunPage:
     """The node runs behind one cell of a status table, cursor-paginated."""
-    settings: Settings = request.app.state.settings
-    if limit > settings.page_max:
-        raise invalid("limit", f"a page holds at most {settings.page_max} runs")
+    check_page_max(request, page)
     q = await make_query(request, session, period, flt, default_group=())
-    return await service.runs_page(session, q, state, cursor, limit)
+    return paged(request, response, await service.runs_page(session, q, state, page.cursor, page.limit))
 
 
 @router.get("/achievement", response_model=AchievementReport, response_model_by_alias=True)

@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
+from pledge_common.pagination import Page
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation_svc.alerts.schemas import AlertLevel
@@ -50,8 +51,7 @@ class WebhookCreated(WebhookPublic):
     secret: str = Field(description="HMAC key of the signatures; shown only once")
 
 
-class WebhookList(BaseModel):
-    items: list[WebhookPublic]
+WebhookPage = Page[WebhookPublic]
 
 
 class AttemptPublic(BaseModel):
@@ -78,6 +78,4 @@ class DeliveryPublic(BaseModel):
     log: list[AttemptPublic]
 
 
-class DeliveryPage(BaseModel):
-    items: list[DeliveryPublic]
-    next_cursor: str | None
+DeliveryPage = Page[DeliveryPublic]
