@@ -39,7 +39,8 @@ class TestWebhookPages:
         cursor = first.json()["next_cursor"]
         assert cursor is not None
         assert first.headers["link"].startswith("</v1/webhooks?")
-        assert f"cursor={cursor}" in first.headers["link"] and "limit=2" in first.headers["link"]
+        assert f"cursor={cursor}" in first.headers["link"]
+        assert "limit=2" in first.headers["link"]
         rest = await client.get("/v1/webhooks", params={"limit": 2, "cursor": cursor})
         urls = [h["url"] for h in first.json()["items"] + rest.json()["items"]]
         assert sorted(urls) == [f"http://127.0.0.1:9/{n}" for n in range(3)]
