@@ -257,11 +257,15 @@ def namespace_of(request: Request) -> str:
     return str(getattr(settings, "db_schema", "") or "")
 
 
+def idempotency_of(request: Request, session: AsyncSession, caller: Caller, key: str | None) -> Idempotency:
+    """The kit for one request of `caller` (for an app whose caller comes from elsewhere than `CallerDep`)."""
+    return Idempotency(request, session, caller_scope(caller), key, ttl_of(request), namespace_of(request))
+
+
 async def _idempotency(
     request: Request, session: SessionDep, caller: CallerDep, idempotency_key: IdempotencyKey = None
 ) -> Idempotency:
-    scope = caller_scope(caller)
-    return Idempotency(request, session, scope, idempotency_key, ttl_of(request), namespace_of(request))
+    return idempotency_of(request, session, caller, idempotency_key)
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]
