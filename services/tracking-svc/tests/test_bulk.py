@@ -186,11 +186,8 @@ class TestIdempotencyKey:
         kept = await session.scalar(text("SELECT expires_at - created_at FROM idempotency_keys"))
         assert kept is not None
         assert kept.total_seconds() == 24 * 3600
-        await session.execute(
-            text(
-                "UPDATE idempotency_keys SET created_at = now() - interval '2 days', expires_at = now() - interval '1 day'"
-            )
-        )
+        expire = "UPDATE idempotency_keys SET created_at = now() - interval '2 days', expires_at = created_at"
+        await session.execute(text(expire))
         again = await client.post("/v1/events/bulk", json=day(1), headers=headers)
         assert "Idempotent-Replayed" not in again.headers
         assert again.json()["duplicates"] == 8
