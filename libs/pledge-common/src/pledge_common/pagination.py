@@ -99,9 +99,29 @@ class Page(BaseModel, Generic[T]):
 
     @classmethod
     def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
-        """`Page[CommitmentPublic]` is the schema `CommitmentPage` (not pydantic's `Page_CommitmentPublic_`)."""
+        """`Page[CommitmentPublic]` is named `CommitmentPage` (not pydantic's `Page[CommitmentPublic]`)."""
         (item,) = params
         return getattr(item, "__name__", str(item)).removesuffix("Public") + "Page"
+
+    def __class_getitem__(cls, params: Any) -> Any:
+        """`Page[X]` is one concrete class per X, named by `model_parametrized_name`: OpenAPI names a schema after
+        a class, and a parametrized generic would be `Page_CommitmentPublic_` there."""
+        parametrized = super().__class_getitem__(params)
+        if (
+            not isinstance(parametrized, type)
+            or cls is not Page
+            or parametrized.__pydantic_generic_metadata__["parameters"]
+        ):
+            return parametrized  # still generic (Page[T]) or a subclass's own parametrization
+        concrete = _CONCRETE_PAGES.get(parametrized)
+        if concrete is None:
+            name = parametrized.__name__
+            concrete = type(name, (parametrized,), {"__module__": cls.__module__, "__qualname__": name})
+            _CONCRETE_PAGES[parametrized] = concrete
+        return concrete
+
+
+_CONCRETE_PAGES: dict[Any, Any] = {}
 
 
 @dataclass(frozen=True, slots=True)
