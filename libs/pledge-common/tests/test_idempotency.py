@@ -127,6 +127,35 @@ class TestReplay:
         assert [e["field"] for e in refused.json()["errors"]] == ["header.Idempotency-Key"]
 
 
+HELD = (
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+class TestInFlight:
+    async def test_the_same_key_while_the_first_runs_is_409_then_replayed(
+        self, app: FastAPI, client: httpx.AsyncClient, idem_engine: AsyncEngine
+    ) -> None:
+        slow = asyncio.create_task(client.post("/v1/things", params={"slow": "true"}, json={"name": "a"}, headers=KEY))
+        for _ in range(500):  # until the first holds its key (a transaction-scoped advisory lock of this database)
+            async with idem_engine.connect() as conn:
+                if (await conn.execute(text(HELD))).scalar():
+                    break
+            await asyncio.sleep(0.01)
+        busy = await asyncio.wait_for(
+            client.post("/v1/things", params={"slow": "true"}, json={"name": "a"}, headers=KEY), timeout=10
+        )
+        assert busy.status_code == 409
+        assert [e["field"] for e in busy.json()["errors"]] == ["header.Idempotency-Key"]
+        app.state.gate.set()
+        first = await slow
+        again = await client.post("/v1/things", params={"slow": "true"}, json={"name": "a"}, headers=KEY)
+        assert again.content == first.content
+        assert again.headers["idempotent-replayed"] == "true"
+        assert await things(idem_engine) == 1
+
+
 class TestExpiry:
     async def test_an_expired_key_is_not_replayed_and_storing_purges_expired_ones(
         self, client: httpx.AsyncClient, idem_engine: AsyncEngine
