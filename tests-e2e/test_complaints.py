@@ -159,3 +159,28 @@ async def test_a_partner_bound_to_sources_lists_only_complaints_about_its_ticket
 
     other = {"Authorization": f"Bearer {await key_for(['another-crm'])}"}
     assert ok(await gateway.get("/v1/complaints", headers=other))["items"] == []
+
+
+async def test_a_complaint_retried_through_the_gateway_is_one_complaint(gateway: httpx.AsyncClient) -> None:
+    await load_demo_org(gateway)
+    body = {
+        "channel": "phone",
+        "customer_ref": "E2E-C-RETRY",
+        "category": "billing",
+        "severity": "general",
+        "description": "charged twice",
+        "received_by": {"department": "customer-service", "person": "agent-7"},
+    }
+    headers = {"Idempotency-Key": "e2e-complaint-retry"}
+    first = await gateway.post("/v1/complaints", json=body, headers=headers)
+    again = await gateway.post("/v1/complaints", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201, first.text
+    assert again.content == first.content
+    assert again.headers["idempotent-replayed"] == "true"
+    listed = ok(await gateway.get("/v1/complaints", params={"customer_ref": "E2E-C-RETRY"}))
+    assert [c["id"] for c in listed["items"]] == [first.json()["id"]]
+    assert ok(await gateway.get(f"/v1/complaints/{first.json()['id']}"))["repeat_of"] is None
+    ok(await gateway.post("/v1/complaints", json={**body, "customer_ref": "E2E-C-OTHER"}), 201)
+    paged = await gateway.get("/v1/complaints", params={"limit": 1})
+    cursor = paged.json()["next_cursor"]
+    assert paged.headers["link"] == f'</v1/complaints?limit=1&cursor={cursor}>; rel="next"'

@@ -671,3 +671,23 @@ async def test_wrong_secrets_for_one_key_are_rationed_before_hashing(
     assert [a.status_code for a in answers] == [401] * 12
     assert answers[-1].json()["detail"] == "too many wrong secrets for this key from this address; try again later"
     assert after.status_code == 200  # the holder of the real key is not locked out
+
+
+async def test_a_retried_key_creation_makes_one_key_and_answers_the_first_answer(
+    make_gateway: GatewayFactory, admin_key: str
+) -> None:
+    headers = {**auth(admin_key), "Idempotency-Key": "new-partner-key"}
+    body = {"name": "partner", "scopes": ["reports:read"]}
+    async with make_gateway() as gw:
+        first = await gw.post("/v1/api-keys", json=body, headers=headers)
+        again = await gw.post("/v1/api-keys", json=body, headers=headers)
+        other = await gw.post("/v1/api-keys", json={**body, "name": "other"}, headers=headers)
+        listed = await gw.get("/v1/api-keys", params={"limit": 1}, headers=auth(admin_key))
+        everything = (await gw.get("/v1/api-keys", headers=auth(admin_key))).json()
+    assert first.status_code == again.status_code == 201, first.text
+    assert again.content == first.content
+    assert again.headers["idempotent-replayed"] == "true"
+    assert other.status_code == 422
+    assert other.json()["errors"][0]["field"] == "header.Idempotency-Key"
+    assert [i["name"] for i in everything["items"]] == ["admin", "partner"]
+    assert listed.headers["link"] == f'</v1/api-keys?limit=1&cursor={listed.json()["next_cursor"]}>; rel="next"'

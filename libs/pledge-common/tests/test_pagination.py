@@ -8,9 +8,20 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Query
-from pledge_common.pagination import NOT_A_CURSOR, decode_cursor, encode_cursor, int32
+from fastapi import Depends, FastAPI, Query, Request, Response
+from pledge_common.pagination import (
+    NOT_A_CURSOR,
+    Page,
+    PageParams,
+    PageRequest,
+    decode_cursor,
+    encode_cursor,
+    int32,
+    page_params,
+    paged,
+)
 from pledge_common.problems import Unprocessable, install_problem_handlers
+from pydantic import BaseModel
 
 
 def forge(payload: Any) -> str:
@@ -141,3 +152,72 @@ class TestInt32:
         assert rejected(forge(["k", value]), str, int32, field="query.after").errors == [
             {"field": "query.after", "message": NOT_A_CURSOR}
         ]
+
+
+class ItemPublic(BaseModel):
+    name: str
+
+
+def paged_app() -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+    names = [f"n{i}" for i in range(5)]
+
+    @app.get("/v1/items", response_model=Page[ItemPublic])
+    async def items(request: Request, response: Response, page: PageParams, colour: str = "red") -> Page[ItemPublic]:
+        after = decode_cursor(page.cursor, int)
+        start = after[0] if after else 0
+        chosen = names[start : start + page.limit]
+        more = start + page.limit < len(names)
+        next_cursor = encode_cursor(start + page.limit) if more else None
+        return paged(
+            request, response, Page[ItemPublic](items=[ItemPublic(name=n) for n in chosen], next_cursor=next_cursor)
+        )
+
+    @app.get("/v1/small", response_model=Page[ItemPublic])
+    async def small(page: Annotated[PageRequest, Depends(page_params(maximum=10, default=3))]) -> Page[ItemPublic]:
+        return Page[ItemPublic](items=[ItemPublic(name="x")] * page.limit, next_cursor=None)
+
+    return app
+
+
+async def get(path: str, **params: Any) -> httpx.Response:
+    transport = httpx.ASGITransport(app=paged_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        return await client.get(path, params=params)
+
+
+class TestPageEnvelope:
+    def test_the_schema_of_a_page_is_named_after_its_items(self) -> None:
+        spec = paged_app().openapi()
+        assert "ItemPage" in spec["components"]["schemas"]
+        assert set(spec["components"]["schemas"]["ItemPage"]["properties"]) == {"items", "next_cursor"}
+        assert not any(name.startswith("Page") for name in spec["components"]["schemas"])
+
+    async def test_link_names_the_next_page_and_keeps_the_other_parameters(self) -> None:
+        first = await get("/v1/items", limit=2, colour="blue")
+        cursor = first.json()["next_cursor"]
+        assert first.headers["link"] == f'</v1/items?limit=2&colour=blue&cursor={cursor}>; rel="next"'
+        second = await get("/v1/items", limit=2, colour="blue", cursor=cursor)
+        assert [i["name"] for i in second.json()["items"]] == ["n2", "n3"]
+
+    async def test_the_last_page_has_no_link_and_a_null_cursor(self) -> None:
+        last = await get("/v1/items", limit=5)
+        assert last.json()["next_cursor"] is None
+        assert "link" not in last.headers
+
+    async def test_limit_defaults_to_100_and_out_of_range_is_422_naming_query_limit(self) -> None:
+        assert len((await get("/v1/items")).json()["items"]) == 5
+        for limit in (0, 501, "many"):
+            refused = await get("/v1/items", limit=limit)
+            assert refused.status_code == 422
+            assert [e["field"] for e in refused.json()["errors"]] == ["query.limit"]
+
+    async def test_a_list_may_lower_its_maximum_and_default(self) -> None:
+        assert len((await get("/v1/small")).json()["items"]) == 3
+        refused = await get("/v1/small", limit=11)
+        assert [e["field"] for e in refused.json()["errors"]] == ["query.limit"]
+
+    async def test_a_forged_cursor_is_422_naming_query_cursor(self) -> None:
+        refused = await get("/v1/items", cursor="bm90")
+        assert [e["field"] for e in refused.json()["errors"]] == ["query.cursor"]

@@ -285,7 +285,7 @@ class TestListCommitments:
             ("other", 1),
             ("repair-dispatch-vip", 1),
         ]
-        rest = await ok(await client.get("/v1/commitments", params={"limit": 2, "after": page["next"]}))
+        rest = await ok(await client.get("/v1/commitments", params={"limit": 2, "cursor": page["next_cursor"]}))
         assert [(c["commitment_key"], c["version"]) for c in rest["items"]] == [("repair-dispatch-vip", 2)]
         drafts = await ok(await client.get("/v1/commitments", params={"status": "draft", "node": "dispatch"}))
         assert [c["version"] for c in drafts["items"]] == [2]
@@ -303,8 +303,8 @@ class TestListCommitments:
     )
     async def test_forged_cursor_is_422_naming_after(self, client: httpx.AsyncClient, forged: list[Any]) -> None:
         raw = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
-        problem(await client.get("/v1/commitments", params={"after": raw}), 422, "query.after")
-        problem(await client.get("/v1/agreements", params={"after": raw}), 422, "query.after")
+        problem(await client.get("/v1/commitments", params={"cursor": raw}), 422, "query.cursor")
+        problem(await client.get("/v1/agreements", params={"cursor": raw}), 422, "query.cursor")
 
 
 class TestResolve:

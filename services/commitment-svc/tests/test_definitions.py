@@ -74,12 +74,12 @@ class TestListDepartments:
             await ok(await client.put(f"/v1/departments/{key}", json={"name": key}), 201)
         first = await ok(await client.get("/v1/departments", params={"limit": 2}))
         assert [d["key"] for d in first["items"]] == ["d1", "d2"]
-        second = await ok(await client.get("/v1/departments", params={"limit": 2, "after": first["next"]}))
+        second = await ok(await client.get("/v1/departments", params={"limit": 2, "cursor": first["next_cursor"]}))
         assert [d["key"] for d in second["items"]] == ["d3"]
-        assert second["next"] is None
+        assert second["next_cursor"] is None
 
     async def test_garbage_cursor_is_422(self, client: httpx.AsyncClient) -> None:
-        problem(await client.get("/v1/departments", params={"after": "%%%"}), 422, "query.after")
+        problem(await client.get("/v1/departments", params={"cursor": "%%%"}), 422, "query.cursor")
 
 
 class TestSegments:

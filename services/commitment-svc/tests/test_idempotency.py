@@ -9,8 +9,8 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from commitment_svc.config import Settings
-from commitment_svc.core.idempotency import IdempotencyRepository
 from commitment_svc.main import create_app
+from pledge_common.idempotency import IdempotencyStore
 from pledge_common.identity import Caller, identity_headers
 from pledge_dev.testing import table_count
 from sqlalchemy import text
@@ -97,12 +97,12 @@ class TestMisuse:
     ) -> None:
         await ok(await client.post("/v1/commitments", json=commitment_body(), headers=KEY), 201)
         other = commitment_body(key="repair-arrive-vip", node_key="arrive")
-        problem(await client.post("/v1/commitments", json=other, headers=KEY), 422, "Idempotency-Key")
+        problem(await client.post("/v1/commitments", json=other, headers=KEY), 422, "header.Idempotency-Key")
         assert await table_count(session, "commitment_versions") == 1
 
     async def test_same_key_on_another_resource_is_422(self, client: httpx.AsyncClient) -> None:
         await ok(await client.put("/v1/segments/vip", json={"name": "VIP"}, headers=KEY), 201)
-        problem(await client.put("/v1/segments/sme", json={"name": "VIP"}, headers=KEY), 422, "Idempotency-Key")
+        problem(await client.put("/v1/segments/sme", json={"name": "VIP"}, headers=KEY), 422, "header.Idempotency-Key")
         problem(await client.get("/v1/segments/sme"), 404)
 
     async def test_empty_key_is_422(self, client: httpx.AsyncClient) -> None:
@@ -159,7 +159,7 @@ class TestScope:
                 " now() - interval '1 day'), ('key:x', 'new', '\\x00', 201, '{}', now(), now() + interval '1 day')"
             )
         )
-        assert await IdempotencyRepository(session).purge_expired() == 1
+        assert await IdempotencyStore(session, "commitment").purge_expired() == 1
         assert (await session.execute(text("SELECT key FROM idempotency_keys"))).scalars().all() == ["new"]
 
 
@@ -193,13 +193,50 @@ async def committing_client(settings: Settings, engine: AsyncEngine) -> AsyncIte
 async def test_concurrent_requests_with_one_key_create_once(
     committing_client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
+    """While the first request holds its key, another one with the key is a 409; afterwards it is replayed."""
     headers = {"Idempotency-Key": RACE_KEY}
     answers = await asyncio.gather(
         *(committing_client.put(f"/v1/segments/{RACE_KEY}", json={"name": "Race"}, headers=headers) for _ in range(4))
     )
-    assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
-    assert len({a.content for a in answers}) == 1
-    assert sum(a.headers.get("idempotent-replayed") == "true" for a in answers) == 3
+    assert {a.status_code for a in answers} <= {201, 409}, [a.text for a in answers]
+    created = [a for a in answers if a.status_code == 201]
+    assert len({a.content for a in created}) == 1
+    assert sum(a.headers.get("idempotent-replayed") != "true" for a in created) == 1
+    for busy in (a for a in answers if a.status_code == 409):
+        assert busy.json()["errors"][0]["field"] == "header.Idempotency-Key"
+    retried = await committing_client.put(f"/v1/segments/{RACE_KEY}", json={"name": "Race"}, headers=headers)
+    assert retried.status_code == 201
+    assert retried.headers["idempotent-replayed"] == "true"
+    assert retried.content == created[0].content
     async with engine.connect() as conn:
         events = await conn.scalar(text("SELECT count(*) FROM outbox WHERE key = :k"), {"k": RACE_KEY})
     assert events == 1
+
+
+class TestConditionalGet:
+    async def test_if_none_match_with_the_current_etag_is_304_without_a_body(self, client: httpx.AsyncClient) -> None:
+        created = await ok(await client.put("/v1/segments/vip", json={"name": "VIP"}), 201)
+        assert created["key"] == "vip"
+        etag = (await client.get("/v1/segments/vip")).headers["etag"]
+        unchanged = await client.get("/v1/segments/vip", headers={"If-None-Match": etag})
+        assert unchanged.status_code == 304
+        assert unchanged.content == b""
+        assert unchanged.headers["etag"] == etag
+        stale = await client.get("/v1/segments/vip", headers={"If-None-Match": '"999"'})
+        assert stale.status_code == 200
+        assert stale.json()["key"] == "vip"
+
+
+class TestTransitions:
+    async def test_a_repeated_transition_with_one_key_is_replayed_not_refused(
+        self, client: httpx.AsyncClient, session: AsyncSession, org: dict[str, Any]
+    ) -> None:
+        created = await ok(await client.post("/v1/commitments", json=commitment_body()), 201)
+        move = {"to": "negotiating"}
+        headers = {**KEY, "If-Match": '"1"'}
+        first = await client.post(f"/v1/commitments/{created['id']}/transitions", json=move, headers=headers)
+        again = await client.post(f"/v1/commitments/{created['id']}/transitions", json=move, headers=headers)
+        assert first.status_code == again.status_code == 200, first.text
+        assert again.content == first.content
+        assert again.headers["idempotent-replayed"] == "true"
+        assert len(await events(session, "commitment.upserted")) == 2

@@ -79,7 +79,7 @@ class FakeTracking:
             ]
             if not items and process in self.processes:
                 items = [{"id": "some-ticket", "process_key": process}]  # `processes`: known, with tickets
-            return httpx.Response(200, json={"items": items, "next": None})
+            return httpx.Response(200, json={"items": items, "next_cursor": None})
         if request.method == "GET" and path == "/v1/tickets/count":
             process, source = request.url.params.get("process"), request.url.params.get("source")
             count = sum(

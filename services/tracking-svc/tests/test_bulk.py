@@ -168,7 +168,7 @@ class TestIdempotencyKey:
         await client.post("/v1/events/bulk", json=day(1), headers=headers)
         response = await client.post("/v1/events/bulk", json=day(2), headers=headers)
         assert response.status_code == 422
-        assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+        assert response.json()["errors"][0]["field"] == "header.Idempotency-Key"
 
     async def test_same_key_and_ndjson_body_gives_the_same_answer(self, client: httpx.AsyncClient) -> None:
         headers = {"Idempotency-Key": "stream-1", **NDJSON}
@@ -177,6 +177,42 @@ class TestIdempotencyKey:
         assert again.json() == first.json()
         other = await client.post("/v1/events/bulk", content=ndjson(day(2)), headers=headers)
         assert other.status_code == 422
+
+    async def test_a_key_expires_and_its_answer_is_then_not_replayed(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        headers = {"Idempotency-Key": "batch-ttl"}
+        await client.post("/v1/events/bulk", json=day(1), headers=headers)
+        kept = await session.scalar(text("SELECT expires_at - created_at FROM idempotency_keys"))
+        assert kept is not None
+        assert kept.total_seconds() == 24 * 3600
+        expire = "UPDATE idempotency_keys SET created_at = now() - interval '2 days', expires_at = created_at"
+        await session.execute(text(expire))
+        again = await client.post("/v1/events/bulk", json=day(1), headers=headers)
+        assert "Idempotent-Replayed" not in again.headers
+        assert again.json()["duplicates"] == 8
+        assert await session.scalar(text("SELECT count(*) FROM idempotency_keys WHERE expires_at > now()")) == 1
+
+
+class TestSingleEventKey:
+    async def test_same_key_and_event_replays_the_first_answer(self, client: httpx.AsyncClient) -> None:
+        headers = {"Idempotency-Key": "one-event"}
+        first = await client.post("/v1/events", json=ev("k1", "ticket.opened", 0), headers=headers)
+        again = await client.post("/v1/events", json=ev("k1", "ticket.opened", 0), headers=headers)
+        assert first.status_code == again.status_code == 201, first.text
+        assert again.content == first.content
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert "Pledge-Duplicate" not in again.headers
+
+    async def test_another_event_under_the_same_key_is_422_and_not_recorded(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        headers = {"Idempotency-Key": "one-event"}
+        await client.post("/v1/events", json=ev("k1", "ticket.opened", 0), headers=headers)
+        other = await client.post("/v1/events", json=ev("k2", "ticket.opened", 0, external_id="WO-2"), headers=headers)
+        assert other.status_code == 422
+        assert other.json()["errors"][0]["field"] == "header.Idempotency-Key"
+        assert await session.scalar(text("SELECT count(*) FROM events WHERE event_id = 'k2'")) == 0
 
 
 class TestBulkNdjson:

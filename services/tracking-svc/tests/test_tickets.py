@@ -59,9 +59,9 @@ class TestListTickets:
         while True:
             page = (await client.get("/v1/tickets", params=params)).json()
             seen += [t["external_id"] for t in page["items"]]
-            if page["next"] is None:
+            if page["next_cursor"] is None:
                 break
-            params["cursor"] = page["next"]
+            params["cursor"] = page["next_cursor"]
         assert seen == ["D", "C", "B", "A"]
 
     @pytest.mark.parametrize(

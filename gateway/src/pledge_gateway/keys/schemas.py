@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
+from pledge_common.pagination import Page
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from pledge_gateway.config import MAX_BURST, MAX_RATE, MIN_RATE
@@ -84,6 +85,4 @@ class ApiKeyCreated(ApiKeyPublic):
     key: str = Field(description="the full key; shown only in this answer, store it now")
 
 
-class ApiKeyPage(BaseModel):
-    items: list[ApiKeyPublic]
-    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+ApiKeyPage = Page[ApiKeyPublic]

@@ -33,6 +33,11 @@ class ServiceSettings(BaseSettings):
     )
     log_level: str = "INFO"
     log_json: bool = True
+    idempotency_key_ttl_seconds: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description="how long the first answer to a POST with an Idempotency-Key is replayed (default 24 h)",
+    )
 
     @model_validator(mode="after")
     def _database_url_fallback(self) -> "ServiceSettings":

@@ -271,9 +271,9 @@ async def ticket_ids(client: httpx.AsyncClient, tickets: list[TicketFacts]) -> d
             for t in page["items"]:
                 if (t["source"], t["external_id"]) in wanted:
                     ids[(t["source"], t["external_id"])] = t["id"]
-            if not page["next"] or wanted <= ids.keys():
+            if not page["next_cursor"] or wanted <= ids.keys():
                 break
-            params["cursor"] = page["next"]
+            params["cursor"] = page["next_cursor"]
     return ids
 
 

@@ -9,11 +9,6 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="COMMITMENT_", extra="ignore")
 
     db_schema: str = "commitment"
-    idempotency_key_ttl_seconds: int = Field(
-        default=86_400,
-        ge=60,
-        description="how long the first answer to a request with an Idempotency-Key is replayed (default 24 h)",
-    )
     evaluation_url: str = Field(
         default="http://127.0.0.1:8003",
         description="evaluation-svc, asked which judged runs a version starting in the past would change",

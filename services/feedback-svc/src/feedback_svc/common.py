@@ -1,16 +1,14 @@
-"""Small pieces every domain of feedback-svc shares: strict inputs, aware instants, pages, periods.
-
-Cursors come from `pledge_common.pagination` (parameter `cursor`, errors name `query.cursor`)."""
+"""Small pieces every domain of feedback-svc shares: strict inputs, aware instants, periods (pages, cursors
+and `limit` come from `pledge_common.pagination`)."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pledge_common.identity import Caller
 from pledge_common.problems import invalid
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-T = TypeVar("T")
 Bucket = Literal["day", "week", "month"]
 
 
@@ -34,11 +32,6 @@ class Input(BaseModel):
     """Base of every request body: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = Field(description="pass as `cursor` to get the next page; null on the last page")
 
 
 def visible_to(caller: Caller, source: str | None) -> bool:

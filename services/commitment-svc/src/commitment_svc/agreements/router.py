@@ -3,9 +3,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response, status
 from pledge_common.db import SessionDep
+from pledge_common.etags import etag_of, not_modified, set_etag
+from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
 from pledge_common.openapi import sends
-from pledge_common.pagination import decode_cursor, encode_cursor, int32
+from pledge_common.pagination import Page, PageParams, decode_cursor, encode_cursor, int32, paged
 from pledge_common.scopes import Scope, scoped
 
 from commitment_svc.agreements import service
@@ -19,10 +21,8 @@ from commitment_svc.agreements.schemas import (
     AgreementUpdate,
     AgreementVersionCreate,
 )
-from commitment_svc.core.etags import etag_of, set_etag
-from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
-from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, Limit
-from commitment_svc.core.schemas import KEY_PATTERN, Page
+from commitment_svc.core.params import IfMatch
+from commitment_svc.core.schemas import KEY_PATTERN
 
 router = APIRouter(
     prefix="/v1/agreements", tags=["agreements"], dependencies=scoped(Scope.definitions_read, Scope.definitions_write)
@@ -32,20 +32,27 @@ router = APIRouter(
 @router.get("")
 async def list_agreements(
     session: SessionDep,
-    after: After = None,
-    limit: Limit = 100,
+    request: Request,
+    response: Response,
+    page: PageParams,
     key: Annotated[str | None, Query(pattern=KEY_PATTERN)] = None,
     kind: Literal["sla", "ola"] | None = None,
     status: AgreementStatus | None = None,
 ) -> Page[AgreementPublic]:
     """Agreements (SLA/OLA) by key then version; filter by key, kind, status."""
-    cursor = decode_cursor(after, str, int32, field=AFTER_FIELD)
+    cursor = decode_cursor(page.cursor, str, int32)
     rows = await AgreementRepository(session).page(
-        (cursor[0], cursor[1]) if cursor else None, limit + 1, key=key, kind=kind, status=status
+        (cursor[0], cursor[1]) if cursor else None, page.limit + 1, key=key, kind=kind, status=status
     )
-    items = [service.public(r) for r in rows[:limit]]
+    items = [service.public(r) for r in rows[: page.limit]]
     last = items[-1] if items else None
-    return Page(items=items, next=encode_cursor(last.key, last.version) if last and len(rows) > limit else None)
+    return paged(
+        request,
+        response,
+        Page(
+            items=items, next_cursor=encode_cursor(last.key, last.version) if last and len(rows) > page.limit else None
+        ),
+    )
 
 
 def _created(row: AgreementRow) -> Answer:
@@ -61,20 +68,24 @@ async def create_agreement(
     session: SessionDep,
     caller: CallerDep,
     body: AgreementCreate,
-    idempotency_key: IdempotencyKey = None,
+    idem: IdempotencyDep,
 ) -> Response:
     """A new agreement (version 1, draft)."""
 
     async def create() -> Answer:
         return _created(await service.create_agreement(session, body, caller))
 
-    return await answer_once(request, session, caller, idempotency_key, body, create)
+    return await idem.answer(create, body)
 
 
-@router.get("/{id}")
-async def get_agreement(id: UUID, session: SessionDep, response: Response) -> AgreementPublic:
+@router.get("/{id}", response_model=AgreementPublic)
+async def get_agreement(
+    id: UUID, session: SessionDep, request: Request, response: Response
+) -> AgreementPublic | Response:
     """One agreement version."""
     row = await service.get_agreement(session, id)
+    if (unchanged := not_modified(request, row.row_version)) is not None:
+        return unchanged
     set_etag(response, row.row_version)
     return service.public(row)
 
@@ -108,26 +119,29 @@ async def create_agreement_version(
     session: SessionDep,
     caller: CallerDep,
     body: AgreementVersionCreate,
-    idempotency_key: IdempotencyKey = None,
+    idem: IdempotencyDep,
 ) -> Response:
     """A new draft version with this version's terms and the given changes."""
 
     async def create() -> Answer:
         return _created(await service.create_version(session, id, body, caller))
 
-    return await answer_once(request, session, caller, idempotency_key, body, create)
+    return await idem.answer(create, body)
 
 
-@router.post("/{id}/transitions")
+@router.post("/{id}/transitions", response_model=AgreementPublic)
 async def transition_agreement(
     id: UUID,
     session: SessionDep,
     caller: CallerDep,
-    response: Response,
     body: AgreementTransition,
+    idem: IdempotencyDep,
     if_match: IfMatch = None,
-) -> AgreementPublic:
+) -> Response:
     """draft → negotiating → signed → terminated; records who and when. Signing supersedes the signed version."""
-    row = await service.transition(session, id, body, caller, if_match)
-    set_etag(response, row.row_version)
-    return service.public(row)
+
+    async def transition() -> Answer:
+        row = await service.transition(session, id, body, caller, if_match)
+        return Answer(status.HTTP_200_OK, service.public(row), {"ETag": etag_of(row.row_version)})
+
+    return await idem.answer(transition, body)

@@ -2,6 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from pledge_common.etags import check_if_match
 from pledge_common.identity import Caller
 from pledge_common.outbox import emit_many
 from pledge_common.problems import Conflict, NotFound, field_error, invalid
@@ -20,7 +21,6 @@ from commitment_svc.agreements.schemas import (
 )
 from commitment_svc.commitments.repository import CommitmentRepository
 from commitment_svc.core.errors import problem_for
-from commitment_svc.core.etags import check_if_match
 from commitment_svc.core.models import now_utc
 from commitment_svc.departments.repository import DepartmentRepository
 from commitment_svc.segments.repository import SegmentRepository

@@ -3,6 +3,7 @@ from datetime import date
 from typing import Any
 
 import holidays as holiday_data
+from pledge_common.etags import check_if_match
 from pledge_common.outbox import emit
 from pledge_common.problems import Conflict, NotFound, PreconditionFailed, invalid
 from pledge_deadlines import Calendar
@@ -13,7 +14,6 @@ from commitment_svc.calendars.models import CalendarRow
 from commitment_svc.calendars.repository import CalendarRepository
 from commitment_svc.calendars.rules import CalendarError, build_calendar, normalise_weekly
 from commitment_svc.calendars.schemas import CalendarPublic, CalendarUpsert, HolidayImport, HolidayImportResult
-from commitment_svc.core.etags import check_if_match
 from commitment_svc.core.merge_patch import merge_patch
 from commitment_svc.core.models import now_utc
 

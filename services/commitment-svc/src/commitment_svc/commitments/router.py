@@ -4,9 +4,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response, status
 from pledge_common.db import SessionDep
+from pledge_common.etags import etag_of, not_modified, set_etag
+from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
 from pledge_common.openapi import sends
-from pledge_common.pagination import decode_cursor, encode_cursor, int32
+from pledge_common.pagination import Page, PageParams, decode_cursor, encode_cursor, int32, paged
 from pledge_common.problems import invalid
 from pledge_common.scopes import Scope, scoped
 
@@ -21,11 +23,9 @@ from commitment_svc.commitments.schemas import (
     CommitmentUpdate,
     CommitmentVersionCreate,
 )
-from commitment_svc.core.etags import etag_of, set_etag
-from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
 from commitment_svc.core.models import now_utc
-from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, Limit
-from commitment_svc.core.schemas import KEY_PATTERN, Page
+from commitment_svc.core.params import IfMatch
+from commitment_svc.core.schemas import KEY_PATTERN
 
 router = APIRouter(
     prefix="/v1/commitments", tags=["commitments"], dependencies=scoped(Scope.definitions_read, Scope.definitions_write)
@@ -36,8 +36,9 @@ KeyQuery = Annotated[str | None, Query(pattern=KEY_PATTERN)]
 @router.get("")
 async def list_commitments(
     session: SessionDep,
-    after: After = None,
-    limit: Limit = 100,
+    request: Request,
+    response: Response,
+    page: PageParams,
     key: KeyQuery = None,
     process: KeyQuery = None,
     node: KeyQuery = None,
@@ -45,20 +46,25 @@ async def list_commitments(
     status: CommitmentStatus | None = None,
 ) -> Page[CommitmentPublic]:
     """Commitment versions, by commitment key then version; filter by key, process, node, segment, status."""
-    cursor = decode_cursor(after, str, int32, field=AFTER_FIELD)
+    cursor = decode_cursor(page.cursor, str, int32)
     rows = await CommitmentRepository(session).page(
         (cursor[0], cursor[1]) if cursor else None,
-        limit + 1,
+        page.limit + 1,
         key=key,
         process_key=process,
         node_key=node,
         segment_key=segment,
         status=status,
     )
-    items = [service.public(r) for r in rows[:limit]]
+    items = [service.public(r) for r in rows[: page.limit]]
     last = items[-1] if items else None
-    return Page(
-        items=items, next=encode_cursor(last.commitment_key, last.version) if last and len(rows) > limit else None
+    return paged(
+        request,
+        response,
+        Page(
+            items=items,
+            next_cursor=encode_cursor(last.commitment_key, last.version) if last and len(rows) > page.limit else None,
+        ),
     )
 
 
@@ -90,20 +96,24 @@ async def create_commitment(
     session: SessionDep,
     caller: CallerDep,
     body: CommitmentCreate,
-    idempotency_key: IdempotencyKey = None,
+    idem: IdempotencyDep,
 ) -> Response:
     """A new commitment (version 1, draft) for one node, or the whole process when `node_key` is null."""
 
     async def create() -> Answer:
         return _created(await service.create_commitment(session, body, caller))
 
-    return await answer_once(request, session, caller, idempotency_key, body, create)
+    return await idem.answer(create, body)
 
 
-@router.get("/{id}")
-async def get_commitment(id: UUID, session: SessionDep, response: Response) -> CommitmentPublic:
+@router.get("/{id}", response_model=CommitmentPublic)
+async def get_commitment(
+    id: UUID, session: SessionDep, request: Request, response: Response
+) -> CommitmentPublic | Response:
     """One commitment version."""
     row = await service.get_version(session, id)
+    if (unchanged := not_modified(request, row.row_version)) is not None:
+        return unchanged
     set_etag(response, row.row_version)
     return service.public(row)
 
@@ -143,33 +153,36 @@ async def create_commitment_version(
     session: SessionDep,
     caller: CallerDep,
     body: CommitmentVersionCreate,
-    idempotency_key: IdempotencyKey = None,
+    idem: IdempotencyDep,
 ) -> Response:
     """A new draft version with the terms of this one and the given changes; activate it to take effect."""
 
     async def create() -> Answer:
         return _created(await service.create_version(session, id, body, caller))
 
-    return await answer_once(request, session, caller, idempotency_key, body, create)
+    return await idem.answer(create, body)
 
 
-@router.post("/{id}/transitions")
+@router.post("/{id}/transitions", response_model=CommitmentPublic)
 async def transition_commitment(
     id: UUID,
     request: Request,
     session: SessionDep,
     caller: CallerDep,
-    response: Response,
     body: CommitmentTransition,
+    idem: IdempotencyDep,
     if_match: IfMatch = None,
-) -> CommitmentPublic:
+) -> Response:
     """Move a version: draft → negotiating → active → retired (negotiating → draft to revise).
 
     Activating a new version closes the range of the version it replaces at its `effective_from`, in the
     same transaction; both changes go on the feed. A version may start in the past when no judged run would
     change its governing version; otherwise 409 listing them, unless `rejudge` is true (an audited act).
     """
-    changed = await service.transition(session, id, body, caller, if_match, request.app.state.evaluation)
-    row = changed[-1]
-    set_etag(response, row.row_version)
-    return service.public(row)
+
+    async def transition() -> Answer:
+        changed = await service.transition(session, id, body, caller, if_match, request.app.state.evaluation)
+        row = changed[-1]
+        return Answer(status.HTTP_200_OK, service.public(row), {"ETag": etag_of(row.row_version)})
+
+    return await idem.answer(transition, body)

@@ -2,6 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from pledge_common.etags import check_if_match
 from pledge_common.identity import Caller
 from pledge_common.outbox import emit, emit_many
 from pledge_common.problems import Conflict, NotFound, Problem, Unprocessable, field_error, invalid
@@ -33,7 +34,6 @@ from commitment_svc.commitments.schemas import (
     HistoryEntry,
 )
 from commitment_svc.core.errors import problem_for
-from commitment_svc.core.etags import check_if_match
 from commitment_svc.core.models import now_utc
 from commitment_svc.departments.service import require_department
 from commitment_svc.processes.service import require_node

@@ -2,8 +2,11 @@
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 
+from fastapi import status
+from pledge_common.etags import etag_of
+from pledge_common.idempotency import Answer
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -33,14 +36,9 @@ class Output(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    """A page of a list; pass `next` as `after` to get the following page (null = last page)."""
-
-    items: list[T]
-    next: str | None
+def upserted(body: BaseModel, created: bool, version: int) -> Answer:
+    """What a PUT answers: the resource created (201) or replaced (200), with the ETag of its version."""
+    return Answer(status.HTTP_201_CREATED if created else status.HTTP_200_OK, body, {"ETag": etag_of(version)})
 
 
 def created(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:

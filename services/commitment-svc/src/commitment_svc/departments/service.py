@@ -1,11 +1,11 @@
 from collections.abc import Sequence
 
+from pledge_common.etags import check_if_match
 from pledge_common.outbox import emit
 from pledge_common.problems import Conflict, NotFound, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commitment_svc import feed
-from commitment_svc.core.etags import check_if_match
 from commitment_svc.core.models import now_utc
 from commitment_svc.departments.models import Department, Position
 from commitment_svc.departments.repository import DepartmentRepository

@@ -1,14 +1,14 @@
 from fastapi import APIRouter, Request, Response, status
 from pledge_common.db import SessionDep
+from pledge_common.etags import not_modified, set_etag
+from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
-from pledge_common.pagination import decode_cursor, encode_cursor
+from pledge_common.pagination import Page, PageParams, decode_cursor, encode_cursor, paged
 from pledge_common.problems import NotFound
 from pledge_common.scopes import Scope, scoped
 
-from commitment_svc.core.etags import set_etag
-from commitment_svc.core.idempotency import Answer, IdempotencyKey, answer_once
-from commitment_svc.core.params import AFTER_FIELD, After, IfMatch, KeyPath, Limit, MergePatch
-from commitment_svc.core.schemas import Page, created
+from commitment_svc.core.params import IfMatch, KeyPath, MergePatch
+from commitment_svc.core.schemas import created, upserted
 from commitment_svc.processes import service
 from commitment_svc.processes.repository import ProcessRepository
 from commitment_svc.processes.schemas import NodePublic, NodeUpsert, ProcessPublic, ProcessUpsert
@@ -19,18 +19,28 @@ router = APIRouter(
 
 
 @router.get("")
-async def list_processes(session: SessionDep, after: After = None, limit: Limit = 100) -> Page[ProcessPublic]:
+async def list_processes(
+    session: SessionDep, request: Request, response: Response, page: PageParams
+) -> Page[ProcessPublic]:
     """Service processes (服务流程) with their ordered nodes, by key."""
-    cursor = decode_cursor(after, str, field=AFTER_FIELD)
-    rows = await ProcessRepository(session).page(cursor[0] if cursor else None, limit + 1)
-    items = await service.public(session, rows[:limit])
-    return Page(items=items, next=encode_cursor(items[-1].key) if len(rows) > limit else None)
+    cursor = decode_cursor(page.cursor, str)
+    rows = await ProcessRepository(session).page(cursor[0] if cursor else None, page.limit + 1)
+    items = await service.public(session, rows[: page.limit])
+    return paged(
+        request,
+        response,
+        Page(items=items, next_cursor=encode_cursor(items[-1].key) if len(rows) > page.limit else None),
+    )
 
 
-@router.get("/{key}")
-async def get_process(key: KeyPath, session: SessionDep, response: Response) -> ProcessPublic:
+@router.get("/{key}", response_model=ProcessPublic)
+async def get_process(
+    key: KeyPath, session: SessionDep, request: Request, response: Response
+) -> ProcessPublic | Response:
     """One process with its nodes."""
     process = await service.get_process(session, key)
+    if (unchanged := not_modified(request, process.version)) is not None:
+        return unchanged
     set_etag(response, process.version)
     return process
 
@@ -42,16 +52,16 @@ async def put_process(
     session: SessionDep,
     caller: CallerDep,
     body: ProcessUpsert,
+    idem: IdempotencyDep,
     if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Create a process (201) or replace it with its nodes (needs If-Match); nodes are ordered as listed."""
 
     async def upsert() -> Answer:
         process, created = await service.upsert_process(session, key, body, if_match)
-        return Answer.upserted(process, created, process.version)
+        return upserted(process, created, process.version)
 
-    return await answer_once(request, session, caller, idempotency_key, body, upsert)
+    return await idem.answer(upsert, body)
 
 
 @router.patch("/{key}")
@@ -70,18 +80,26 @@ async def delete_process(key: KeyPath, session: SessionDep, if_match: IfMatch = 
     await service.delete_process(session, key, if_match)
 
 
-@router.get("/{key}/nodes")
-async def list_nodes(key: KeyPath, session: SessionDep, response: Response) -> list[NodePublic]:
+@router.get("/{key}/nodes", response_model=list[NodePublic])
+async def list_nodes(
+    key: KeyPath, session: SessionDep, request: Request, response: Response
+) -> list[NodePublic] | Response:
     """The nodes of a process, in order."""
     process = await service.get_process(session, key)
+    if (unchanged := not_modified(request, process.version)) is not None:
+        return unchanged
     set_etag(response, process.version)
     return process.nodes
 
 
-@router.get("/{key}/nodes/{node_key}")
-async def get_node(key: KeyPath, node_key: KeyPath, session: SessionDep, response: Response) -> NodePublic:
+@router.get("/{key}/nodes/{node_key}", response_model=NodePublic)
+async def get_node(
+    key: KeyPath, node_key: KeyPath, session: SessionDep, request: Request, response: Response
+) -> NodePublic | Response:
     """One node of a process (the ETag is the process's)."""
     process = await service.get_process(session, key)
+    if (unchanged := not_modified(request, process.version)) is not None:
+        return unchanged
     set_etag(response, process.version)
     for node in process.nodes:
         if node.key == node_key:

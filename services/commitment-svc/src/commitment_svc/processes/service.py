@@ -1,12 +1,12 @@
 from collections.abc import Sequence
 from typing import Any
 
+from pledge_common.etags import check_if_match
 from pledge_common.outbox import emit
 from pledge_common.problems import Conflict, NotFound, PreconditionFailed, field_error, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commitment_svc import feed
-from commitment_svc.core.etags import check_if_match
 from commitment_svc.core.merge_patch import merge_patch
 from commitment_svc.core.models import now_utc
 from commitment_svc.departments.service import require_department

@@ -1,9 +1,9 @@
+from pledge_common.etags import check_if_match
 from pledge_common.outbox import emit
 from pledge_common.problems import Conflict, NotFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commitment_svc import feed
-from commitment_svc.core.etags import check_if_match
 from commitment_svc.core.models import now_utc
 from commitment_svc.segments.models import Segment
 from commitment_svc.segments.repository import SegmentRepository

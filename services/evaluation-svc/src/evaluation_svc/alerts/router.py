@@ -3,9 +3,11 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pledge_common.db import SessionDep
+from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
+from pledge_common.pagination import PageParams, paged
 from pledge_common.problems import invalid
 from pledge_common.scopes import Scope, scoped
 
@@ -19,6 +21,7 @@ from evaluation_svc.alerts.schemas import (
     AlertState,
     AlertUpdate,
 )
+from evaluation_svc.pages import check_page_max
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"], dependencies=scoped(Scope.reports_read, Scope.alerts_manage))
 ACKNOWLEDGE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -43,8 +46,10 @@ def parse_states(values: list[str] | None) -> list[AlertState]:
 @router.get("", response_model=AlertPage)
 async def list_alerts(
     request: Request,
+    response: Response,
     session: SessionDep,
     caller: CallerDep,
+    page: PageParams,
     department: Annotated[list[str] | None, Query()] = None,
     level: Annotated[list[AlertLevel] | None, Query()] = None,
     state: Annotated[
@@ -59,13 +64,10 @@ async def list_alerts(
     ] = None,
     late: Annotated[bool | None, Query(description="`false`: leave out the late alerts of a backfill")] = None,
     node_run_id: Annotated[str | None, Query()] = None,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1)] = 100,
 ) -> AlertPage:
     """Alerts, newest first."""
-    if limit > request.app.state.settings.page_max:
-        raise invalid("limit", f"a page holds at most {request.app.state.settings.page_max} alerts")
-    return await service.list_alerts(
+    check_page_max(request, page)
+    alerts = await service.list_alerts(
         session,
         caller,
         department=department or (),
@@ -75,9 +77,10 @@ async def list_alerts(
         position=position or (),
         late=late,
         node_run_id=node_run_id,
-        cursor=cursor,
-        limit=limit,
+        cursor=page.cursor,
+        limit=page.limit,
     )
+    return paged(request, response, alerts)
 
 
 @router.get("/{alert_id}", response_model=AlertPublic)
@@ -88,10 +91,19 @@ async def get_alert(session: SessionDep, caller: CallerDep, alert_id: uuid.UUID)
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertPublic, responses=ACKNOWLEDGE_RESPONSES)
 async def acknowledge_alert(
-    session: SessionDep, caller: CallerDep, alert_id: uuid.UUID, body: AlertAcknowledge | None = None
-) -> AlertPublic:
+    session: SessionDep,
+    caller: CallerDep,
+    alert_id: uuid.UUID,
+    idem: IdempotencyDep,
+    body: AlertAcknowledge | None = None,
+) -> Response:
     """Acknowledge an alert (idempotent: a second acknowledgement changes nothing; 409 once resolved unacknowledged)."""
-    return await service.acknowledge(session, caller, alert_id, body.note if body else None)
+
+    async def acknowledge() -> Answer:
+        alert = await service.acknowledge(session, caller, alert_id, body.note if body else None)
+        return Answer(200, alert)
+
+    return await idem.answer(acknowledge, body)
 
 
 @router.patch("/{alert_id}", response_model=AlertPublic, responses=ACKNOWLEDGE_RESPONSES)

@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
+from pledge_common.pagination import Page
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 AlertLevel = Literal["prewarning", "acceptable", "warning"]
@@ -56,9 +57,7 @@ class AlertPublic(BaseModel):
         return self.model_dump(mode="json")
 
 
-class AlertPage(BaseModel):
-    items: list[AlertPublic]
-    next_cursor: str | None
+AlertPage = Page[AlertPublic]
 
 
 class AlertAcknowledge(BaseModel):

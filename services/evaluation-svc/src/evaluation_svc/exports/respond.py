@@ -7,6 +7,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
+from pledge_common import pagination
 from pledge_common.exports import CSV, JSON, XLSX, Row, accepting, openapi_responses, tabular_response
 from pydantic import BaseModel
 
@@ -35,9 +36,5 @@ async def answer(media: str, report: M, rows: Callable[[M], Iterable[Row]], name
 
 
 def next_link(request: Request, cursor: str | None) -> dict[str, str]:
-    """An export of a page links the next one (`Link: <…?cursor=…>; rel="next"`), as the JSON carries
-    `next_cursor`; relative, so that it holds behind the gateway too."""
-    if cursor is None:
-        return {}
-    following = request.url.include_query_params(cursor=cursor)
-    return {"Link": f'<{following.path}?{following.query}>; rel="next"'}
+    """An export of a page links the next one, as the JSON carries `next_cursor` (the pages' own `Link`)."""
+    return {} if cursor is None else {"Link": pagination.next_link(request, cursor)}

@@ -3,17 +3,17 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Query, Request, Response
 from pledge_common.db import SessionDep
 from pledge_common.exports import JSON, tabular_response
 from pledge_common.identity import CallerDep
-from pledge_common.pagination import decode_cursor, encode_cursor
+from pledge_common.pagination import PageParams, decode_cursor, encode_cursor, paged
 from pledge_common.problems import NotFound, invalid
 from pledge_common.scopes import Scope, scoped
 
 from evaluation_svc.exports.respond import TABLES, TabularDep, basename, next_link
 from evaluation_svc.exports.rows import rejudged_run_rows, rejudgement_rows
+from evaluation_svc.pages import check_page_max
 from evaluation_svc.rejudge import service
 from evaluation_svc.rejudge.repository import RejudgeRepository
 from evaluation_svc.rejudge.schemas import (
@@ -28,8 +28,6 @@ from evaluation_svc.rejudge.schemas import (
 
 router = APIRouter(prefix="/v1/reports/rejudgements", tags=["rejudgements"], dependencies=scoped(Scope.reports_read))
 internal = APIRouter(prefix="/v1/rejudgements")
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
-Limit = Annotated[int, Query(ge=1)]
 
 
 def _only(request: Request, allowed: set[str]) -> None:
@@ -39,34 +37,28 @@ def _only(request: Request, allowed: set[str]) -> None:
             raise invalid(f"query.{name}", f"not a parameter of this route (it takes: {', '.join(sorted(allowed))})")
 
 
-def _limit(request: Request, limit: int) -> None:
-    if limit > request.app.state.settings.page_max:
-        raise invalid("query.limit", f"a page holds at most {request.app.state.settings.page_max} items")
-
-
 @router.get("", response_model=RejudgementPage, responses=TABLES)
 async def list_rejudgements(
     request: Request,
+    response: Response,
     session: SessionDep,
     media: TabularDep,
+    page: PageParams,
     commitment_key: Annotated[str | None, Query(max_length=200)] = None,
-    cursor: Cursor = None,
-    limit: Limit = 100,
 ) -> RejudgementPage | Response:
     """Acts that re-judged runs under a version put in force from a past instant, newest first."""
     _only(request, {"commitment_key", "cursor", "limit"})
-    _limit(request, limit)
+    check_page_max(request, page)
+    cursor, limit = page.cursor, page.limit
     after = decode_cursor(cursor, datetime.fromisoformat, str)
     repo = RejudgeRepository(session)
     rows = await repo.acts(commitment_key, (after[0], after[1]) if after else None, limit + 1)
-    page = rows[:limit]
-    changes = await repo.state_changes([r["id"] for r in page])
-    items = [_public(r, changes.get(r["id"], [])) for r in page]
-    last = page[-1] if page else None
-    found = RejudgementPage(
-        items=items,
-        next_cursor=encode_cursor(last["requested_at"], last["id"]) if last and len(rows) > limit else None,
-    )
+    chosen = rows[:limit]
+    changes = await repo.state_changes([r["id"] for r in chosen])
+    items = [_public(r, changes.get(r["id"], [])) for r in chosen]
+    last = chosen[-1] if chosen else None
+    next_cursor = encode_cursor(last["requested_at"], last["id"]) if last and len(rows) > limit else None
+    found = paged(request, response, RejudgementPage(items=items, next_cursor=next_cursor))
     if media == JSON:
         return found
     name = basename("rejudgements", commitment_key)
@@ -88,26 +80,27 @@ async def get_rejudgement(request: Request, session: SessionDep, rejudgement_id:
 @router.get("/{rejudgement_id}/runs", response_model=RejudgedRunPage, responses=TABLES)
 async def list_rejudged_runs(
     request: Request,
+    response: Response,
     session: SessionDep,
     caller: CallerDep,
     media: TabularDep,
     rejudgement_id: str,
-    cursor: Cursor = None,
-    limit: Limit = 100,
+    page: PageParams,
 ) -> RejudgedRunPage | Response:
     """The runs an act re-judged, each with its governing version, state and counted time before and after."""
     _only(request, {"cursor", "limit"})
-    _limit(request, limit)
+    check_page_max(request, page)
+    cursor, limit = page.cursor, page.limit
     repo = RejudgeRepository(session)
     if await repo.act(rejudgement_id) is None:
         raise NotFound(f"no rejudgement `{rejudgement_id}`")
     after = decode_cursor(cursor, datetime.fromisoformat, str)
     rows = await repo.runs(rejudgement_id, (after[0], after[1]) if after else None, limit + 1, caller.sources)
-    page = rows[:limit]
-    last = page[-1] if page else None
-    found = RejudgedRunPage(
-        items=[RejudgedRun.from_record(r) for r in page],
-        next_cursor=encode_cursor(last["started_at"], last["run_id"]) if last and len(rows) > limit else None,
+    chosen = rows[:limit]
+    last = chosen[-1] if chosen else None
+    next_cursor = encode_cursor(last["started_at"], last["run_id"]) if last and len(rows) > limit else None
+    found = paged(
+        request, response, RejudgedRunPage(items=[RejudgedRun.from_record(r) for r in chosen], next_cursor=next_cursor)
     )
     if media == JSON:
         return found

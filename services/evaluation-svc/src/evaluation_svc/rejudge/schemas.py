@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pledge_common.durations import Duration
+from pledge_common.pagination import Page
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -85,11 +86,5 @@ class RejudgementPublic(BaseModel):
     state_changes: list[StateChange] = Field(description="how many runs went from each state to each state")
 
 
-class RejudgementPage(BaseModel):
-    items: list[RejudgementPublic]
-    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
-
-
-class RejudgedRunPage(BaseModel):
-    items: list[RejudgedRun]
-    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+RejudgementPage = Page[RejudgementPublic]
+RejudgedRunPage = Page[RejudgedRun]

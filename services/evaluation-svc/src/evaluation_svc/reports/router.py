@@ -2,16 +2,17 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pledge_common.db import SessionDep
 from pledge_common.exports import JSON, tabular_response
+from pledge_common.pagination import PageRequest, page_params, paged
 from pledge_common.problems import invalid
 from pledge_common.scopes import Scope, scoped
 
 from evaluation_svc.config import Settings
 from evaluation_svc.exports.respond import TABLES, TabularDep, answer, basename, next_link, stamp
 from evaluation_svc.exports.rows import achievement_rows, run_row, status_rows
+from evaluation_svc.pages import check_page_max
 from evaluation_svc.reports import service
 from evaluation_svc.reports.dependencies import make_query
 from evaluation_svc.reports.query import FilterDep, GroupedPeriodDep, PeriodDep
@@ -34,33 +35,30 @@ async def status_report(
 @router.get("/status/runs", response_model=NodeRunPage, responses=TABLES)
 async def list_status_runs(
     request: Request,
+    response: Response,
     session: SessionDep,
+    page: Annotated[PageRequest, Depends(page_params(maximum=1_000_000))],
     period: PeriodDep,
     flt: FilterDep,
     media: TabularDep,
     state: Annotated[str | None, Query(description="only runs in this state as of the report instant")] = None,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
-    limit: Annotated[
-        int,
-        Query(
-            ge=1,
-            description="page size (at most EVALUATION_PAGE_MAX, default 500); in a CSV or XLSX export, the rows"
-            " it holds (at most EVALUATION_EXPORT_MAX_ROWS, and that by default)",
-        ),
-    ] = 100,
 ) -> NodeRunPage | Response:
-    """The node runs behind one cell of a status table, cursor-paginated (CSV and XLSX exports are streamed)."""
+    """The node runs behind one cell of a status table, cursor-paginated (CSV and XLSX exports are streamed).
+
+    A page holds at most EVALUATION_PAGE_MAX runs; a CSV or XLSX export at most EVALUATION_EXPORT_MAX_ROWS, and
+    that many when `limit` is not given."""
     settings: Settings = request.app.state.settings
-    if media != JSON:
+    limit = page.limit
+    if media == JSON:
+        check_page_max(request, page)
+    else:
         limit = limit if "limit" in request.query_params else settings.export_max_rows
         if limit > settings.export_max_rows:
             raise invalid("query.limit", f"an export holds at most {settings.export_max_rows} runs")
-    elif limit > settings.page_max:
-        raise invalid("limit", f"a page holds at most {settings.page_max} runs")
     q = await make_query(request, session, period, flt, default_group=())
     if media == JSON:
-        return await service.runs_page(session, q, state, cursor, limit)
-    export = await service.runs_export(session, q, state, cursor, limit)
+        return paged(request, response, await service.runs_page(session, q, state, page.cursor, limit))
+    export = await service.runs_export(session, q, state, page.cursor, limit)
     runs = service.stream_runs(request.app, export, settings.page_max)
     name = basename("runs", state, stamp(q.windows[0].start), stamp(q.windows[0].as_of))
     rows = (run_row(r) async for r in runs)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pledge_common.durations import Duration
+from pledge_common.pagination import Page
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation_svc.reports.instants import Reached, as_of
@@ -225,9 +226,10 @@ class ReportRunPublic(Out):
         )
 
 
-class NodeRunPage(Out):
-    items: list[ReportRunPublic]
-    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+class NodeRunPage(Page[ReportRunPublic]):
+    """The page envelope, with a data-quality count of the whole cell beside it."""
+
+    model_config = ConfigDict(populate_by_name=True)
     ended_by_ticket: int = Field(
         default=0,
         description="data quality: of the runs behind this cell (every page), how many were ended by their "

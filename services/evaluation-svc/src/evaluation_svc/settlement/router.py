@@ -3,10 +3,10 @@
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pledge_common.db import SessionDep
 from pledge_common.exports import CSV, JSON, PDF, XLSX, accepting, file_response, openapi_responses
+from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import Caller, CallerDep, require_scope
 from pledge_common.problems import Forbidden
 from pledge_common.scopes import Scope, scoped
@@ -79,12 +79,21 @@ async def get_settlement(
 
 @router.post("/{period}", response_model=Settlement, response_model_by_alias=True)
 async def draft_settlement(
-    request: Request, session: SessionDep, caller: CallerDep, agreement_id: str, period: PeriodPath
-) -> Settlement:
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    agreement_id: str,
+    period: PeriodPath,
+    idem: IdempotencyDep,
+) -> Response:
     """Compute the period now and record it as its draft (409 once the period is approved)."""
     require_scope(caller, APPROVE_SCOPE)
     _whole_agreement(caller)
-    return await service.draft(session, agreement_id, period, caller, settling(request))
+
+    async def draft() -> Answer:
+        return Answer(200, await service.draft(session, agreement_id, period, caller, settling(request)))
+
+    return await idem.answer(draft)
 
 
 @router.post("/{period}/approval", response_model=Settlement, response_model_by_alias=True)
@@ -93,10 +102,15 @@ async def approve_settlement(
     caller: CallerDep,
     agreement_id: str,
     period: PeriodPath,
+    idem: IdempotencyDep,
     body: Annotated[Approval | None, Body()] = None,
-) -> Settlement:
+) -> Response:
     """Approve the recorded draft of an ended period: frozen from now on, with who and when."""
     require_scope(caller, APPROVE_SCOPE)
     _whole_agreement(caller)
     expected = body.expected_credits if body is not None else None
-    return await service.approve(session, agreement_id, period, caller, datetime.now(UTC), expected)
+
+    async def approve() -> Answer:
+        return Answer(200, await service.approve(session, agreement_id, period, caller, datetime.now(UTC), expected))
+
+    return await idem.answer(approve, body)

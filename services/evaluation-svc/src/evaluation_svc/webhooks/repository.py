@@ -97,9 +97,23 @@ class WebhookRepository:
         )
         return None if row is None else dict(row)
 
-    async def all(self) -> list[dict[str, Any]]:
+    async def page(
+        self, owner: str | None, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Subscriptions by creation (of one owner, or all when `owner` is None), after a (created_at, id) key."""
         rows = await self.session.execute(
-            text(f"SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions ORDER BY created_at, id")
+            text(
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions"
+                " WHERE (CAST(:owner AS text) IS NULL OR owner = :owner)"
+                " AND (CAST(:after_at AS timestamptz) IS NULL OR (created_at, id) > (:after_at, :after_id))"
+                " ORDER BY created_at, id LIMIT :limit"
+            ),
+            {
+                "owner": owner,
+                "after_at": after[0] if after else None,
+                "after_id": after[1] if after else None,
+                "limit": limit,
+            },
         )
         return [dict(r) for r in rows.mappings()]
 

@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
+from pledge_common.pagination import Page
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation_svc.alerts.schemas import AlertLevel
@@ -53,8 +54,7 @@ class WebhookCreated(WebhookPublic):
     )
 
 
-class WebhookList(BaseModel):
-    items: list[WebhookPublic]
+WebhookPage = Page[WebhookPublic]
 
 
 class AttemptPublic(BaseModel):
@@ -81,6 +81,4 @@ class DeliveryPublic(BaseModel):
     log: list[AttemptPublic]
 
 
-class DeliveryPage(BaseModel):
-    items: list[DeliveryPublic]
-    next_cursor: str | None
+DeliveryPage = Page[DeliveryPublic]

@@ -22,7 +22,7 @@ from evaluation_svc.webhooks.schemas import (
     DeliveryPublic,
     WebhookCreate,
     WebhookCreated,
-    WebhookList,
+    WebhookPage,
     WebhookPublic,
     WebhookUpdate,
 )
@@ -78,9 +78,16 @@ async def create(session: AsyncSession, settings: Settings, caller: Caller, body
     return WebhookCreated(**_public(row).model_dump(), secret=row["secret"])
 
 
-async def list_all(session: AsyncSession, caller: Caller) -> WebhookList:
-    rows = await WebhookRepository(session).all()
-    return WebhookList(items=[_public(r) for r in rows if _owned(r, caller)])
+async def list_page(session: AsyncSession, caller: Caller, cursor: str | None, limit: int) -> WebhookPage:
+    """A page of the subscriptions the caller sees (`_owned`), by creation."""
+    after = decode_cursor(cursor, datetime.fromisoformat, uuid.UUID)
+    owner = None if caller.sources is None else caller.holder
+    rows = await WebhookRepository(session).page(owner, (after[0], after[1]) if after else None, limit + 1)
+    last = rows[limit - 1] if len(rows) > limit else None
+    return WebhookPage(
+        items=[_public(r) for r in rows[:limit]],
+        next_cursor=encode_cursor(last["created_at"], last["id"]) if last else None,
+    )
 
 
 async def get(session: AsyncSession, caller: Caller, subscription_id: uuid.UUID) -> WebhookPublic:

@@ -3,16 +3,17 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pledge_common.db import SessionDep
+from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
+from pledge_common.pagination import Page, PageParams, paged
 from pledge_common.scopes import Scope, scoped
 
 from feedback_svc.actions import service
 from feedback_svc.actions.repository import ActionFilter
 from feedback_svc.actions.rules import ActionStatus
 from feedback_svc.actions.schemas import ActionCreate, ActionPublic, ActionSummary, ActionTransitionCreate
-from feedback_svc.common import Page
 from feedback_svc.upstream import EvaluationDep, TrackingDep
 
 router = APIRouter(
@@ -35,29 +36,35 @@ async def create_action(
     tracking: TrackingDep,
     evaluation: EvaluationDep,
     caller: CallerDep,
-) -> ActionPublic:
+    idem: IdempotencyDep,
+) -> Response:
     """Open a corrective action linked to the complaints, recommendations or survey gaps behind it."""
-    return await service.create(session, tracking, evaluation, _tz(request), caller, data)
+
+    async def create() -> Answer:
+        action = await service.create(session, tracking, evaluation, _tz(request), caller, data)
+        return Answer(status.HTTP_201_CREATED, action)
+
+    return await idem.answer(create, data)
 
 
 @router.get("", response_model=Page[ActionSummary])
 async def list_actions(
     request: Request,
+    response: Response,
     session: SessionDep,
     caller: CallerDep,
+    page: PageParams,
     status: ActionStatus | None = None,
     overdue: Annotated[bool, Query(description="only open actions past their due date")] = False,
     owner_department: str | None = None,
     process_key: str | None = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page[ActionSummary]:
     """Corrective actions by due date (soonest first); `overdue=true` lists the overdue ones."""
     tz = _tz(request)
     where = ActionFilter(
         status, owner_department, process_key, service.today_in(tz) if overdue else None, caller.sources
     )
-    return await service.list_page(session, where, tz, cursor, limit)
+    return paged(request, response, await service.list_page(session, where, tz, page.cursor, page.limit))
 
 
 @router.get("/{action_id}", response_model=ActionPublic, response_model_by_alias=True)
@@ -76,6 +83,12 @@ async def transition_action(
     session: SessionDep,
     evaluation: EvaluationDep,
     caller: CallerDep,
-) -> ActionPublic:
+    idem: IdempotencyDep,
+) -> Response:
     """Move an action: open → in_progress → done → verified (done → in_progress when verification fails)."""
-    return await service.transition(session, evaluation, _tz(request), caller, action_id, data)
+
+    async def transition() -> Answer:
+        action = await service.transition(session, evaluation, _tz(request), caller, action_id, data)
+        return Answer(status.HTTP_200_OK, action)
+
+    return await idem.answer(transition, data)

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from pledge_common.identity import Caller
-from pledge_common.pagination import decode_cursor, encode_cursor
+from pledge_common.pagination import Page, decode_cursor, encode_cursor
 from pledge_common.problems import Conflict, NotFound, Unprocessable, field_error, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +23,7 @@ from feedback_svc.actions.schemas import (
     WindowFigures,
 )
 from feedback_svc.clients import EvaluationClient, TrackingClient, UpstreamRejected, UpstreamUnavailable
-from feedback_svc.common import Page, owned_by, utcnow, written_by
+from feedback_svc.common import owned_by, utcnow, written_by
 from feedback_svc.upstream import require_known_process
 
 

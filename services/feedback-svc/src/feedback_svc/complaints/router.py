@@ -4,14 +4,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, status
-from fastapi.responses import Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
 from pledge_common.db import SessionDep
 from pledge_common.exports import CSV, JSON, XLSX, accepting, model_row, openapi_responses, tabular_response
+from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
+from pledge_common.pagination import Page, PageParams, paged
 from pledge_common.scopes import Scope, scoped
 
-from feedback_svc.common import Bucket, Page, check_period, timezone_named
+from feedback_svc.common import Bucket, check_period, timezone_named
 from feedback_svc.complaints import metrics, service
 from feedback_svc.complaints.repository import ComplaintFilter
 from feedback_svc.complaints.schemas import (
@@ -53,17 +54,25 @@ async def create_complaint(
     session: SessionDep,
     tracking: TrackingDep,
     caller: CallerDep,
-) -> ComplaintPublic:
+    idem: IdempotencyDep,
+) -> Response:
     """File a complaint; its first receiver owns it, and its handling is tracked as a ticket."""
-    complaint = await service.create(session, tracking, _settings(request), caller, data)
-    _wake_sender(request, background)
-    return complaint
+
+    async def file() -> Answer:
+        complaint = await service.create(session, tracking, _settings(request), caller, data)
+        _wake_sender(request, background)
+        return Answer(status.HTTP_201_CREATED, complaint)
+
+    return await idem.answer(file, data)
 
 
 @router.get("", response_model=Page[ComplaintSummary])
 async def list_complaints(
+    request: Request,
+    response: Response,
     session: SessionDep,
     caller: CallerDep,
+    page: PageParams,
     start: Start = None,
     end: End = None,
     status: Status | None = None,
@@ -73,8 +82,6 @@ async def list_complaints(
     owner_department: str | None = None,
     process_key: str | None = None,
     ticket_id: Annotated[uuid.UUID | None, Query(description="complaints about this ticket (tracking's id)")] = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page[ComplaintSummary]:
     """Complaints, newest first (a caller bound to source systems sees complaints about their tickets only)."""
     check_period(start, end)
@@ -90,7 +97,7 @@ async def list_complaints(
         ticket_id=None if ticket_id is None else str(ticket_id),
         sources=caller.sources,
     )
-    return await service.list_page(session, where, cursor, limit)
+    return paged(request, response, await service.list_page(session, where, page.cursor, page.limit))
 
 
 @router.get(
@@ -143,11 +150,16 @@ async def transition_complaint(
     background: BackgroundTasks,
     session: SessionDep,
     caller: CallerDep,
-) -> ComplaintPublic:
+    idem: IdempotencyDep,
+) -> Response:
     """Move a complaint along its workflow (who, when, why are recorded)."""
-    complaint = await service.transition(session, _settings(request), caller, complaint_id, data)
-    _wake_sender(request, background)
-    return complaint
+
+    async def transition() -> Answer:
+        complaint = await service.transition(session, _settings(request), caller, complaint_id, data)
+        _wake_sender(request, background)
+        return Answer(status.HTTP_200_OK, complaint)
+
+    return await idem.answer(transition, data)
 
 
 @router.post("/{complaint_id}/transfers", response_model=ComplaintPublic)
@@ -157,6 +169,12 @@ async def transfer_complaint(
     request: Request,
     session: SessionDep,
     caller: CallerDep,
-) -> ComplaintPublic:
+    idem: IdempotencyDep,
+) -> Response:
     """Hand a complaint to another department or person (kept in its ownership history)."""
-    return await service.transfer(session, _settings(request), caller, complaint_id, data)
+
+    async def transfer() -> Answer:
+        complaint = await service.transfer(session, _settings(request), caller, complaint_id, data)
+        return Answer(status.HTTP_200_OK, complaint)
+
+    return await idem.answer(transfer, data)

@@ -4,12 +4,12 @@ import uuid
 from datetime import datetime, timedelta
 
 from pledge_common.identity import Caller
-from pledge_common.pagination import decode_cursor, encode_cursor
+from pledge_common.pagination import Page, decode_cursor, encode_cursor
 from pledge_common.problems import Conflict, NotFound, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_svc.clients import TrackingClient
-from feedback_svc.common import Page, utcnow, visible_to
+from feedback_svc.common import utcnow, visible_to
 from feedback_svc.complaints import workflow
 from feedback_svc.complaints.models import Complaint, ComplaintOwner, ComplaintTransition
 from feedback_svc.complaints.repository import ComplaintFilter, ComplaintRepository

@@ -4,14 +4,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pledge_common.db import SessionDep
 from pledge_common.exports import CSV, JSON, XLSX, accepting, model_row, openapi_responses, tabular_response
+from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
+from pledge_common.pagination import Page, PageParams, paged
 from pledge_common.scopes import Scope, scoped
 
-from feedback_svc.common import Bucket, Page, check_period, timezone_named
+from feedback_svc.common import Bucket, check_period, timezone_named
 from feedback_svc.feedback import satisfaction, service
 from feedback_svc.feedback.repository import FeedbackFilter
 from feedback_svc.feedback.schemas import (
@@ -33,30 +34,35 @@ End = Annotated[datetime | None, Query(alias="to", description="given before (IS
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=FeedbackPublic)
 async def create_feedback(
-    data: FeedbackCreate, session: SessionDep, tracking: TrackingDep, caller: CallerDep
-) -> FeedbackPublic:
+    data: FeedbackCreate, session: SessionDep, tracking: TrackingDep, caller: CallerDep, idem: IdempotencyDep
+) -> Response:
     """Record a customer's CSAT and/or NPS for a ticket or a process (one per ticket and channel)."""
-    return await service.create(session, tracking, caller, data)
+
+    async def create() -> Answer:
+        return Answer(status.HTTP_201_CREATED, await service.create(session, tracking, caller, data))
+
+    return await idem.answer(create, data)
 
 
 @router.get("", response_model=Page[FeedbackPublic])
 async def list_feedback(
+    request: Request,
+    response: Response,
     session: SessionDep,
     caller: CallerDep,
+    page: PageParams,
     start: Start = None,
     end: End = None,
     process_key: str | None = None,
     segment: str | None = None,
     channel: str | None = None,
     ticket_id: Annotated[uuid.UUID | None, Query(description="feedback about this ticket (tracking's id)")] = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page[FeedbackPublic]:
     """Feedback, newest first (a caller bound to source systems sees feedback on their tickets only)."""
     check_period(start, end)
     ticket = None if ticket_id is None else str(ticket_id)
     where = FeedbackFilter(start, end, process_key, segment, channel, ticket, sources=caller.sources)
-    return await service.list_page(session, where, cursor, limit)
+    return paged(request, response, await service.list_page(session, where, page.cursor, page.limit))
 
 
 @router.get(

@@ -5,12 +5,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pledge_common.identity import Caller
-from pledge_common.pagination import decode_cursor, encode_cursor
+from pledge_common.pagination import Page, decode_cursor, encode_cursor
 from pledge_common.problems import Conflict, NotFound, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_svc.clients import TrackingClient
-from feedback_svc.common import Page, utcnow, visible_to
+from feedback_svc.common import utcnow, visible_to
 from feedback_svc.feedback import scores
 from feedback_svc.feedback.models import Feedback, FeedbackNode
 from feedback_svc.feedback.repository import FeedbackFilter, FeedbackRepository

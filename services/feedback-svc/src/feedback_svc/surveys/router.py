@@ -3,8 +3,9 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pledge_common.db import SessionDep
+from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
 from pledge_common.scopes import Scope, scoped
 
@@ -33,9 +34,13 @@ async def list_instruments(session: SessionDep) -> list[InstrumentSummary]:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=InstrumentPublic)
-async def create_instrument(data: InstrumentCreate, session: SessionDep) -> InstrumentPublic:
+async def create_instrument(data: InstrumentCreate, session: SessionDep, idem: IdempotencyDep) -> Response:
     """A custom instrument: its dimensions and items mapped to them."""
-    return await service.create_instrument(session, data)
+
+    async def create() -> Answer:
+        return Answer(status.HTTP_201_CREATED, await service.create_instrument(session, data))
+
+    return await idem.answer(create, data)
 
 
 @router.get("/{key}", response_model=InstrumentPublic)
@@ -46,10 +51,14 @@ async def get_instrument(key: str, session: SessionDep) -> InstrumentPublic:
 
 @router.post("/{key}/responses", status_code=status.HTTP_201_CREATED, response_model=ResponsePublic)
 async def add_response(
-    key: str, data: ResponseCreate, session: SessionDep, tracking: TrackingDep, caller: CallerDep
-) -> ResponsePublic:
+    key: str, data: ResponseCreate, session: SessionDep, tracking: TrackingDep, caller: CallerDep, idem: IdempotencyDep
+) -> Response:
     """One respondent's expectation and perception (1-7) of every item, and optional importance points."""
-    return await service.add_response(session, tracking, caller, key, data)
+
+    async def add() -> Answer:
+        return Answer(status.HTTP_201_CREATED, await service.add_response(session, tracking, caller, key, data))
+
+    return await idem.answer(add, data)
 
 
 @router.get("/{key}/results", response_model=SurveyResults, response_model_by_alias=True)

@@ -1,11 +1,11 @@
 """`POST /v1/events` (one event) and `POST /v1/events/bulk` (JSON array or NDJSON stream)."""
 
-import json
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pledge_common.db import SessionDep
+from pledge_common.idempotency import Answer, IdempotencyDep, canonical_json
 from pledge_common.identity import CallerDep
 from pledge_common.jsonlimits import split_array
 from pledge_common.problems import (
@@ -22,7 +22,6 @@ from pledge_common.textguard import NUL_ESCAPE
 
 from tracking_svc.config import Settings
 from tracking_svc.ingest import bulk
-from tracking_svc.ingest import repository as repo
 from tracking_svc.ingest.coalesce import SingleEvents
 from tracking_svc.ingest.schemas import (
     EVENT_ARRAY_DECODER,
@@ -30,6 +29,7 @@ from tracking_svc.ingest.schemas import (
     RAW_ARRAY_DECODER,
     BulkResult,
     EventAccepted,
+    EventIn,
     decode_error,
 )
 from tracking_svc.ingest.service import ConcurrentTwin
@@ -53,16 +53,24 @@ _EVENT_BODY: dict[str, Any] = {
 
 
 @router.post("", status_code=201, response_model=EventAccepted, responses=_PROBLEMS, openapi_extra=_EVENT_BODY)
-async def ingest_event(request: Request, response: Response, caller: CallerDep) -> EventAccepted:
+async def ingest_event(request: Request, caller: CallerDep, idem: IdempotencyDep) -> Response:
     """Record one event. Sending the same event again answers the same (header `Pledge-Duplicate: true`).
 
     Single events that arrive together are written together (see `coalesce`); each is answered once
-    committed."""
-    single_events: SingleEvents = request.app.state.single_events
+    committed. The event id already makes a resend harmless; an `Idempotency-Key` is honoured on top of it
+    (the first answer replayed; another event under the same key a 422), its answer stored once the event is."""
     try:  # a NUL in its text was refused before (pledge_common.textguard)
         event = EVENT_DECODER.decode(await request.body())
     except msgspec.DecodeError as err:
         raise invalid(*decode_error(err)) from None
+    digest = idem.fingerprint(canonical_json(msgspec.to_builtins(event)))
+    if idem.key is not None and (stored := await idem.claim()) is not None:
+        return idem.replay(stored, digest)
+    return await idem.record(digest, await _ingest_one(request, caller, event))
+
+
+async def _ingest_one(request: Request, caller: CallerDep, event: EventIn) -> Answer:
+    single_events: SingleEvents = request.app.state.single_events
     try:
         outcome = await single_events.ingest(event, caller)
     except ConcurrentTwin:
@@ -70,13 +78,13 @@ async def ingest_event(request: Request, response: Response, caller: CallerDep) 
     if outcome.status == "rejected":
         kind: type[Problem] = {403: Forbidden, 409: Conflict}.get(outcome.error_status, Unprocessable)
         raise kind(f"{outcome.field}: {outcome.detail}", errors=[field_error(outcome.field, outcome.detail)])
-    if outcome.status == "duplicate":
-        response.headers["Pledge-Duplicate"] = "true"
+    headers = {"Pledge-Duplicate": "true"} if outcome.status == "duplicate" else {}
     assert outcome.ticket_id is not None
     assert outcome.received_at is not None
-    return EventAccepted(
+    accepted = EventAccepted(
         event_id=event.event_id, source=event.source, ticket_id=outcome.ticket_id, received_at=outcome.received_at
     )
+    return Answer(201, accepted, headers)
 
 
 _BULK_BODY: dict[str, Any] = {
@@ -104,16 +112,8 @@ async def ingest_bulk(
     request: Request,
     session: SessionDep,
     caller: CallerDep,
+    idem: IdempotencyDep,
     atomic: bool = Query(default=False, description="refuse the whole request if any item is refused"),
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=200,
-            description="same key and body: the same answer; same key, other body: 422",
-        ),
-    ] = None,
 ) -> Response:
     """Record many events: a JSON array (up to the configured maximum) or an NDJSON stream of any length.
 
@@ -137,13 +137,10 @@ async def ingest_bulk(
             request.stream(), settings, declared, "an atomic NDJSON stream" if is_ndjson else "a JSON array"
         )
         hasher.update(staged)
-    stored: repo.StoredAnswer | None = None
-    if idempotency_key is not None:
-        await repo.lock_idempotency_key(session, caller.sub, idempotency_key)
-        stored = await repo.stored_answer(session, caller.sub, idempotency_key)
+    stored = await idem.claim() if idem.key is not None else None  # a 409 while another holds the key
 
     if staged is not None and stored is not None:
-        return _replay(stored, hasher.digest())
+        return idem.replay(stored, hasher.digest())
     if staged is not None and not is_ndjson:
         items = _json_array(staged, settings)
         result = await bulk.ingest_array(session, items, caller, settings, atomic)
@@ -157,16 +154,13 @@ async def ingest_bulk(
     elif stored is not None:
         async for piece in bulk.paced(request.stream(), settings.body_idle_seconds):
             hasher.update(piece)
-        return _replay(stored, hasher.digest())
+        return idem.replay(stored, hasher.digest())
     else:
         pieces = bulk.paced(request.stream(), settings.body_idle_seconds)
         lines = bulk.ndjson_lines(pieces, hasher, settings.ndjson_max_line_bytes)
         result = await bulk.ingest_stream(session, lines, caller, settings, atomic)
 
-    content = result.decode()
-    if idempotency_key is not None:
-        await repo.store_answer(session, caller.sub, idempotency_key, hasher.digest(), 200, content)
-    return Response(content, media_type="application/json")
+    return await idem.record(hasher.digest(), Answer(200, result.decode()))
 
 
 def _json_array(body: bytes, settings: Settings) -> list[Any]:
@@ -203,14 +197,3 @@ def _bounded(items: list[Any], settings: Settings) -> list[Any]:
             errors=[field_error("body", f"at most {settings.bulk_max_items} items")],
         )
     return items
-
-
-def _replay(stored: repo.StoredAnswer, digest: bytes) -> Response:
-    if stored.request_hash != digest:
-        raise invalid("Idempotency-Key", "this key was already used with a different request body")
-    return Response(
-        json.dumps(stored.response),
-        status_code=stored.status_code,
-        media_type="application/json",
-        headers={"Idempotent-Replayed": "true"},
-    )

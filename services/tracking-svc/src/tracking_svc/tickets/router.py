@@ -3,10 +3,10 @@
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
-from pledge_common.pagination import decode_cursor, encode_cursor
+from pledge_common.pagination import PageParams, decode_cursor, encode_cursor, paged
 from pledge_common.problems import NotFound, invalid
 from pledge_common.scopes import Scope, scoped
 from pydantic import AwareDatetime
@@ -49,17 +49,14 @@ FilterDep = Annotated[repo.TicketFilter, Depends(ticket_filter)]
 
 @router.get("", response_model=TicketPage)
 async def list_tickets(
-    session: SessionDep,
-    caller: CallerDep,
-    where: FilterDep,
-    cursor: str | None = Query(default=None, description="`next` of the previous page"),
-    limit: int = Query(default=50, ge=1, le=500),
+    request: Request, response: Response, session: SessionDep, caller: CallerDep, where: FilterDep, page: PageParams
 ) -> TicketPage:
     """Tickets visible to the caller, newest first."""
-    before = decode_cursor(cursor, int, field="query.cursor")
-    rows = await repo.list_tickets(session, where, caller.sources, before[0] if before else None, limit + 1)
-    page = rows[:limit]
-    return TicketPage(items=[_public(t) for t in page], next=encode_cursor(page[-1].seq) if len(rows) > limit else None)
+    before = decode_cursor(page.cursor, int)
+    rows = await repo.list_tickets(session, where, caller.sources, before[0] if before else None, page.limit + 1)
+    chosen = rows[: page.limit]
+    next_cursor = encode_cursor(chosen[-1].seq) if len(rows) > page.limit else None
+    return paged(request, response, TicketPage(items=[_public(t) for t in chosen], next_cursor=next_cursor))
 
 
 @router.get("/count", response_model=TicketCount)

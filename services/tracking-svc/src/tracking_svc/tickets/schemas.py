@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
+from pledge_common.pagination import Page
 from pydantic import BaseModel, Field
 
 
@@ -59,9 +60,7 @@ class TicketDetailPublic(TicketPublic):
     events: list[RawEventPublic]
 
 
-class TicketPage(BaseModel):
-    items: list[TicketPublic]
-    next: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+TicketPage = Page[TicketPublic]
 
 
 class TicketCount(BaseModel):

@@ -1,6 +1,6 @@
 """webhook secrets in the Standard Webhooks form: `whsec_` + standard base64 (with padding)
 
-Revision ID: evaluation_0010
+Revision ID: evaluation_0011
 Revises: evaluation_0009
 Create Date: 2026-12-03
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "evaluation_0010"
-down_revision: str | None = "evaluation_0009"
+revision: str = "evaluation_0011"
+down_revision: str | None = "evaluation_0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
