@@ -1,6 +1,7 @@
 from datetime import datetime
 from uuid import UUID
 
+from pledge_common.durations import Duration
 from pydantic import Field
 
 from commitment_svc.commitments.schemas import LIMIT_HELP, LimitUnit
@@ -35,7 +36,7 @@ class DeadlinePreviewRequest(Input):
 
 class Judgment(Output):
     at: datetime
-    counted: str = Field(description="counted working time, ISO 8601")
+    counted: Duration = Field(description="counted working time (whole seconds, rounded up)")
     state: str = Field(description="one of the seven states, e.g. in_progress_normal")
 
 
@@ -46,8 +47,8 @@ class DeadlinePreview(Output):
     limit_unit: LimitUnit
     commitment_limit: str
     tolerance_limit: str
-    commitment_counted_limit: str = Field(description="the commitment limit as counted time from this start")
-    tolerance_counted_limit: str
+    commitment_counted_limit: Duration = Field(description="the commitment limit as counted time from this start")
+    tolerance_counted_limit: Duration
     prewarning_at: datetime | None = Field(description="when counted time reaches the pre-warning fraction")
     commitment_reached_at: datetime | None = Field(description="when counted time first equals the commitment limit")
     commitment_due_at: datetime | None = Field(

@@ -18,7 +18,6 @@ from commitment_svc.calendars.service import public as calendar_public
 from commitment_svc.calendars.service import to_library
 from commitment_svc.commitments.rules import RuleError, check_limits, format_limit, parse_limit
 from commitment_svc.commitments.service import get_version
-from commitment_svc.core.durations import format_counted
 from commitment_svc.deadlines.schemas import DeadlinePreview, DeadlinePreviewRequest, Judgment, PreviewTerms
 
 
@@ -69,7 +68,7 @@ def _judge(
 ) -> Judgment:
     counted = counted_time(calendar, start, at, pauses)
     state = classify(counted, limits[0], limits[1], completed=completed)
-    return Judgment(at=at, counted=format_counted(counted), state=str(state))
+    return Judgment(at=at, counted=counted, state=str(state))
 
 
 async def preview(session: AsyncSession, body: DeadlinePreviewRequest) -> DeadlinePreview:
@@ -99,8 +98,8 @@ async def preview(session: AsyncSession, body: DeadlinePreviewRequest) -> Deadli
         limit_unit=terms.limit_unit,
         commitment_limit=terms.commitment_limit,
         tolerance_limit=terms.tolerance_limit,
-        commitment_counted_limit=format_counted(commitment),
-        tolerance_counted_limit=format_counted(tolerance),
+        commitment_counted_limit=commitment,
+        tolerance_counted_limit=tolerance,
         prewarning_at=limit_reached_at(calendar, body.start, prewarning, pauses),
         commitment_reached_at=limit_reached_at(calendar, body.start, commitment, pauses),
         commitment_due_at=due_at(calendar, body.start, commitment, pauses),
