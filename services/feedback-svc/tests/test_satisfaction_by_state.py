@@ -2,8 +2,8 @@
 
 import httpx
 import pytest
-from feedback_svc.durations import format_seconds, parse_seconds
 from feedback_svc.feedback.scores import Counts, first_drop
+from pledge_common.durations import format_seconds, parse_duration
 from upstreams import Upstreams
 
 
@@ -117,4 +117,4 @@ def test_bucket_durations_are_written_as_rfc_3339_reads_them_and_read_back() -> 
     cases = {0: "PT0S", 5400: "PT1H30M", 3605: "PT1H0M5S", 7200: "PT2H", 59: "PT59S", 90061: "PT25H1M1S"}
     for seconds, text in cases.items():
         assert format_seconds(seconds) == text
-        assert parse_seconds(text) == seconds
+        assert parse_duration(text).total_seconds() == seconds

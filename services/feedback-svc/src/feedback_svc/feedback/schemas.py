@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
+from pledge_common.durations import Duration
 from pydantic import BaseModel, Field, model_validator
 
 from feedback_svc.common import AwareDatetime, Input, Key, Text200
@@ -105,13 +106,13 @@ class NodeStateGroup(StateGroup):
 
 class DurationBucket(SatisfactionFigures):
     node_key: str
-    counted_from: str = Field(description="counted time of the node run, lower bound (inclusive), ISO 8601")
-    counted_to: str = Field(description="upper bound (exclusive)")
+    counted_from: Duration = Field(description="counted time of the node run, lower bound (inclusive)")
+    counted_to: Duration = Field(description="upper bound (exclusive)")
 
 
 class SatisfactionDrop(BaseModel):
     node_key: str
-    counted_from: str | None = Field(
+    counted_from: Duration | None = Field(
         description="lower bound of the first duration bucket whose CSAT is under the threshold (null: none is)"
     )
 
@@ -120,7 +121,7 @@ class SatisfactionByState(BaseModel):
     process_key: str
     start: datetime | None = Field(serialization_alias="from")
     end: datetime | None = Field(serialization_alias="to")
-    duration_bucket: str
+    duration_bucket: Duration
     csat_threshold: float
     min_responses: int
     tickets: int = Field(description="tickets with feedback and at least one completed run judged by evaluation-svc")
