@@ -65,11 +65,11 @@ class FakeTracking:
             answer = {
                 "event_id": event["event_id"],
                 "source": event["source"],
-                "status": "accepted",
+                "status": "duplicate" if duplicate else "accepted",
                 "ticket_id": ticket_id,
                 "received_at": "2026-03-03T02:00:00+00:00",
             }
-            return httpx.Response(201, json=answer, headers={"Pledge-Duplicate": "true"} if duplicate else {})
+            return httpx.Response(200 if duplicate else 201, json=answer)
         if request.method == "GET" and path == "/v1/tickets":
             process = request.url.params.get("process")
             items = [t for t in self.tickets.values() if process is None or t["process_key"] == process]

@@ -52,9 +52,16 @@ _EVENT_BODY: dict[str, Any] = {
 }
 
 
-@router.post("", status_code=201, response_model=EventAccepted, responses=_PROBLEMS, openapi_extra=_EVENT_BODY)
+@router.post(
+    "",
+    status_code=201,
+    response_model=EventAccepted,
+    responses={200: {"model": EventAccepted, "description": "the same event again: `status` is `duplicate`"}}
+    | _PROBLEMS,
+    openapi_extra=_EVENT_BODY,
+)
 async def ingest_event(request: Request, response: Response, caller: CallerDep) -> EventAccepted:
-    """Record one event. Sending the same event again answers the same (header `Pledge-Duplicate: true`).
+    """Record one event: 201 `accepted`. The same event sent again answers 200 `duplicate` (as bulk does).
 
     Single events that arrive together are written together (see `coalesce`); each is answered once
     committed."""
@@ -71,11 +78,15 @@ async def ingest_event(request: Request, response: Response, caller: CallerDep) 
         kind: type[Problem] = {403: Forbidden, 409: Conflict}.get(outcome.error_status, Unprocessable)
         raise kind(f"{outcome.field}: {outcome.detail}", errors=[field_error(outcome.field, outcome.detail)])
     if outcome.status == "duplicate":
-        response.headers["Pledge-Duplicate"] = "true"
+        response.status_code = 200
     assert outcome.ticket_id is not None
     assert outcome.received_at is not None
     return EventAccepted(
-        event_id=event.event_id, source=event.source, ticket_id=outcome.ticket_id, received_at=outcome.received_at
+        event_id=event.event_id,
+        source=event.source,
+        status="duplicate" if outcome.status == "duplicate" else "accepted",
+        ticket_id=outcome.ticket_id,
+        received_at=outcome.received_at,
     )
 
 

@@ -118,11 +118,12 @@ def shape_error(event: EventIn) -> tuple[str, str] | None:
 
 
 class EventAccepted(BaseModel):
-    """The answer to an accepted event (the same answer when the same event is sent again)."""
+    """The answer to an event: `accepted` (201), or `duplicate` (200) when the same event is sent again, with
+    the ticket and the instant of its first receipt."""
 
     event_id: str
     source: str
-    status: Literal["accepted"] = "accepted"
+    status: Literal["accepted", "duplicate"] = "accepted"
     ticket_id: UUID
     received_at: datetime
 
