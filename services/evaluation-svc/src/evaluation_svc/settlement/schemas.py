@@ -1,9 +1,10 @@
-"""Public shape of a settlement: one agreement, one billing period."""
+"""Public shape of a settlement: one agreement, one billing period. Amounts are decimal strings in the
+settlement's `currency`, to the cent."""
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Literal
 
+from pledge_common.money import Amount
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation_svc.reports.schemas import Rate
@@ -48,15 +49,15 @@ class Charge(Out):
     ticket_id: str | None = None
     source: str | None = None
     work_order: str | None = None
-    amount: Decimal
+    amount: Amount
     reason: str
 
 
 class AdjustmentOut(Out):
     period: str = Field(description="the approved period the late change belongs to")
-    settled_credit: Decimal = Field(description="what had been settled for it")
-    recomputed_credit: Decimal = Field(description="the period recomputed now")
-    amount: Decimal = Field(description="recomputed - settled: credited (or taken back) in this period")
+    settled_credit: Amount = Field(description="what had been settled for it")
+    recomputed_credit: Amount = Field(description="the period recomputed now")
+    amount: Amount = Field(description="recomputed - settled: credited (or taken back) in this period")
     added: list[Charge]
     removed: list[Charge]
     lines: list[Charge] = Field(description="the period's charges as recomputed (settled from now on)")
@@ -72,14 +73,14 @@ class Satisfaction(Out):
 
 
 class SettlementTotals(Out):
-    penalties: Decimal = Field(description="sum of this period's charges")
-    cap: Decimal | None
-    capped_off: Decimal = Field(description="penalties above the cap, not credited")
-    credit: Decimal = Field(description="this period's penalties, at most the cap")
-    adjustments: Decimal = Field(description="late changes to earlier approved periods")
-    credits: Decimal = Field(description="credit + adjustments: what the provider owes for this settlement")
-    base_fee: Decimal | None
-    amount_due: Decimal | None = Field(description="base fee - credits")
+    penalties: Amount = Field(description="sum of this period's charges")
+    cap: Amount | None
+    capped_off: Amount = Field(description="penalties above the cap, not credited")
+    credit: Amount = Field(description="this period's penalties, at most the cap")
+    adjustments: Amount = Field(description="late changes to earlier approved periods")
+    credits: Amount = Field(description="credit + adjustments: what the provider owes for this settlement")
+    base_fee: Amount | None
+    amount_due: Amount | None = Field(description="base fee - credits")
 
 
 class Settlement(Out):
@@ -117,6 +118,6 @@ class SettlementList(Out):
 class Approval(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    expected_credits: Decimal | None = Field(
+    expected_credits: Amount | None = Field(
         default=None, description="the credits the approver read: refused (409) if the draft says otherwise"
     )
