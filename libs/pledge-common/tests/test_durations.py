@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pledge_common.durations import (
+    ANSWER_PATTERN,
     Duration,
     DurationInDays,
     format_days,
@@ -97,6 +98,7 @@ def test_anything_else_is_refused(text: str) -> None:
 def test_everything_written_matches_the_grammar_and_reads_back_equal(value: timedelta, days: bool) -> None:
     text = rfc3339_duration(value, days=days)
     assert rfc3339(text), text
+    assert re.fullmatch(ANSWER_PATTERN, text), text
     whole = timedelta(seconds=-(-(value // timedelta(microseconds=1)) // 1_000_000))
     assert parse_duration(text) == whole
 

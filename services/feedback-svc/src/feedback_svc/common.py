@@ -7,8 +7,9 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pledge_common.identity import Caller
+from pledge_common.instants import Instant
 from pledge_common.problems import invalid
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
 Bucket = Literal["day", "week", "month"]
@@ -18,13 +19,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("must carry a UTC offset (e.g. 2026-03-03T10:00:00+08:00)")
-    return value.astimezone(UTC)
-
-
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+AwareDatetime = Instant  # an offset required; kept and answered in UTC with `Z`
 Key = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")]
 Text200 = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(min_length=1, max_length=10_000)]

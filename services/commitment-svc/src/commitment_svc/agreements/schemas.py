@@ -1,4 +1,3 @@
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -172,7 +171,7 @@ class AgreementTransition(Input):
 
 class AgreementHistory(Output):
     status: str
-    at: datetime
+    at: Instant
     by: str
     reason: str | None = None
 
@@ -193,10 +192,10 @@ class AgreementPublic(Output):
     glossary: dict[str, str]
     status: AgreementStatus
     history: list[AgreementHistory]
-    signed_at: datetime | None
-    terminated_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
+    signed_at: Instant | None
+    terminated_at: Instant | None
+    created_at: Instant
+    updated_at: Instant
 
     def feed_payload(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"created_at", "updated_at"})

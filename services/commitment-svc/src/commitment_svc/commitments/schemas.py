@@ -1,4 +1,3 @@
-from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -89,7 +88,7 @@ class CommitmentTransition(Input):
 
 class HistoryEntry(Output):
     status: str
-    at: datetime
+    at: Instant
     by: str
     reason: str | None = None
 
@@ -112,11 +111,11 @@ class CommitmentPublic(Output):
     owner_position: str | None
     prewarning_fraction: float
     status: CommitmentStatus
-    effective_from: datetime | None
-    effective_to: datetime | None
+    effective_from: Instant | None
+    effective_to: Instant | None
     history: list[HistoryEntry]
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
 
     def feed_payload(self) -> dict[str, Any]:
         return self.model_dump(

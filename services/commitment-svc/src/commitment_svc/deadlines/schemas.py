@@ -1,4 +1,3 @@
-from datetime import datetime
 from uuid import UUID
 
 from pledge_common.durations import Duration
@@ -35,13 +34,13 @@ class DeadlinePreviewRequest(Input):
 
 
 class Judgment(Output):
-    at: datetime
+    at: Instant
     counted: Duration = Field(description="counted working time (whole seconds, rounded up)")
     state: str = Field(description="one of the seven states, e.g. in_progress_normal")
 
 
 class DeadlinePreview(Output):
-    start: datetime
+    start: Instant
     commitment_id: UUID | None
     calendar_key: str
     limit_unit: LimitUnit
@@ -49,12 +48,12 @@ class DeadlinePreview(Output):
     tolerance_limit: str
     commitment_counted_limit: Duration = Field(description="the commitment limit as counted time from this start")
     tolerance_counted_limit: Duration
-    prewarning_at: datetime | None = Field(description="when counted time reaches the pre-warning fraction")
-    commitment_reached_at: datetime | None = Field(description="when counted time first equals the commitment limit")
-    commitment_due_at: datetime | None = Field(
+    prewarning_at: Instant | None = Field(description="when counted time reaches the pre-warning fraction")
+    commitment_reached_at: Instant | None = Field(description="when counted time first equals the commitment limit")
+    commitment_due_at: Instant | None = Field(
         description="the last instant still within the commitment limit (null: the clock stops before it)"
     )
-    tolerance_due_at: datetime | None
+    tolerance_due_at: Instant | None
     pauses_counted: list[PauseIn] = Field(description="the pauses that stopped the clock (allowed reasons)")
     pauses_ignored: list[PauseIn] = Field(description="pauses whose reason the commitment does not allow")
     as_of: Judgment | None

@@ -1,6 +1,6 @@
-from datetime import datetime
 from typing import Any
 
+from pledge_common.instants import Instant
 from pydantic import Field, field_validator
 
 from commitment_svc.core.schemas import Input, Key, Name, Output
@@ -37,8 +37,8 @@ class DepartmentPublic(Output):
     name: str
     parent_key: str | None
     positions: list[PositionPublic]
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
 
     def feed_payload(self) -> dict[str, Any]:
         return self.model_dump(mode="json", include={"key", "name", "parent_key", "positions"})

@@ -1,6 +1,6 @@
-from datetime import datetime
 from typing import Any
 
+from pledge_common.instants import Instant
 from pydantic import Field, field_validator
 
 from commitment_svc.core.schemas import Input, Key, Name, Output, Text
@@ -54,8 +54,8 @@ class ProcessPublic(Output):
     owner_department: str | None
     nodes: list[NodePublic]
     version: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
 
     def feed_payload(self) -> dict[str, Any]:
         return self.model_dump(mode="json", include={"key", "name", "description", "owner_department", "nodes"})

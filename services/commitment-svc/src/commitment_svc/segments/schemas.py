@@ -1,4 +1,4 @@
-from datetime import datetime
+from pledge_common.instants import Instant
 
 from commitment_svc.core.schemas import Input, Key, Name, Output
 
@@ -11,8 +11,8 @@ class SegmentPublic(Output):
     key: Key
     name: str
     builtin: bool
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
 
     def feed_payload(self) -> dict[str, object]:
         return {"key": self.key, "name": self.name}

@@ -1,10 +1,10 @@
 """Public shapes of rankings, recommendations, what-if replays and agreement reviews."""
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from pledge_common.durations import Duration
+from pledge_common.instants import Instant
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation_svc.reports.schemas import Rate
@@ -31,9 +31,9 @@ class Rankings(Out):
     population: Literal["node", "end_to_end"] = Field(
         description="the population ranked: node runs (default) or tickets judged end to end, never both"
     )
-    from_: datetime = Field(alias="from")
-    to: datetime
-    as_of: datetime
+    from_: Instant = Field(alias="from")
+    to: Instant
+    as_of: Instant
     min_sample: int
     ranked: list[RankedGroup] = Field(description="best first: highest share of normal runs")
     top: list[RankedGroup]
@@ -83,9 +83,9 @@ class Recommendation(Out):
 
 
 class Recommendations(Out):
-    from_: datetime = Field(alias="from")
-    to: datetime
-    as_of: datetime
+    from_: Instant = Field(alias="from")
+    to: Instant
+    as_of: Instant
     raise_at: float
     improve_at: float
     min_sample: int
@@ -113,8 +113,8 @@ def _by_node() -> list[GroupDimension]:
 class WhatIfRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: datetime = Field(alias="from")
-    to: datetime
+    from_: Instant = Field(alias="from")
+    to: Instant
     commitment_key: str = Field(description="the commitment whose runs are replayed (all its versions)")
     commitment_limit: str | None = Field(default=None, description="proposed limit, ISO 8601 (PT4H, or P3D)")
     tolerance_limit: str | None = None
@@ -139,9 +139,9 @@ class WhatIfGroup(Out):
 
 
 class WhatIfReport(Out):
-    from_: datetime = Field(alias="from")
-    to: datetime
-    as_of: datetime
+    from_: Instant = Field(alias="from")
+    to: Instant
+    as_of: Instant
     commitment_key: str
     proposal: dict[str, Any]
     replayed_runs: int
@@ -187,8 +187,8 @@ class PenaltyItem(Out):
 
 class ReviewedPeriod(Out):
     period: str
-    from_: datetime = Field(alias="from")
-    to: datetime
+    from_: Instant = Field(alias="from")
+    to: Instant
     status: str = Field(description="approved: the frozen settlement; draft or preview: computed from the data")
     achievement: list[CommitmentAchievement]
     satisfaction: Satisfaction | None
@@ -203,9 +203,9 @@ class ReviewedPeriod(Out):
 
 class AgreementReview(Out):
     agreement: dict[str, Any]
-    from_: datetime = Field(alias="from")
-    to: datetime
-    as_of: datetime
+    from_: Instant = Field(alias="from")
+    to: Instant
+    as_of: Instant
     billing: dict[str, Any] = Field(description="the agreement's billing period, time zone, fee and cap")
     periods: list[ReviewedPeriod] = Field(description="each billing period the review overlaps, settled whole")
     commitments: list[CoveredCommitment]

@@ -1,9 +1,9 @@
 """Public shape of a settlement: one agreement, one billing period. Amounts are decimal strings in the
 settlement's `currency`, to the cent."""
 
-from datetime import datetime
 from typing import Literal
 
+from pledge_common.instants import Instant
 from pledge_common.money import Amount
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,7 +21,7 @@ class SettledRunOut(Out):
     work_order: str | None = Field(description="the work order's number in its source system (external id)")
     kind: str = Field(description="node: a node run; ticket: the ticket judged end to end")
     commitment_key: str
-    ended_at: datetime | None
+    ended_at: Instant | None
     state: str | None = Field(description="as of the period's close, under the agreement's exemptions")
     reason: str | None = Field(default=None, description="why it is excluded (force majeure)")
 
@@ -86,19 +86,19 @@ class SettlementTotals(Out):
 class Settlement(Out):
     agreement: dict[str, object]
     period: str = Field(description="2026-11 (monthly) or 2026-Q4 (quarterly)")
-    from_: datetime = Field(alias="from")
-    to: datetime
-    as_of: datetime = Field(description="runs are judged as of min(to, computed_at)")
+    from_: Instant = Field(alias="from")
+    to: Instant
+    as_of: Instant = Field(description="runs are judged as of min(to, computed_at)")
     status: Literal["preview", "draft", "approved"] = Field(
         description="preview: computed now, not recorded; draft: recorded, may be recomputed; approved: frozen"
     )
     currency: str | None
     billing_period: str
     billing_timezone: str
-    computed_at: datetime
-    drafted_at: datetime | None = None
+    computed_at: Instant
+    drafted_at: Instant | None = None
     drafted_by: str | None = None
-    approved_at: datetime | None = None
+    approved_at: Instant | None = None
     approved_by: str | None = None
     commitments: list[CommitmentAchievement]
     satisfaction: Satisfaction | None = Field(description="CSAT and NPS of the period (feedback-svc)")

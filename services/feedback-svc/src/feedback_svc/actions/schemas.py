@@ -1,9 +1,10 @@
 """The HTTP contract of corrective actions."""
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Literal
 
+from pledge_common.instants import Instant
 from pydantic import BaseModel, Field
 
 from feedback_svc.actions.rules import ActionStatus, ActionTarget
@@ -46,14 +47,14 @@ class ActionTransitionPublic(BaseModel):
     seq: int
     from_status: str | None
     to_status: str
-    at: datetime
+    at: Instant
     by: str
     note: str | None
 
 
 class WindowFigures(BaseModel):
-    start: datetime = Field(serialization_alias="from")
-    end: datetime = Field(serialization_alias="to")
+    start: Instant = Field(serialization_alias="from")
+    end: Instant = Field(serialization_alias="to")
     runs: int
     normal: int
     achievement_rate: float | None
@@ -86,13 +87,13 @@ class ActionPublic(ActionSummary):
     description: str
     effectiveness_weeks: int
     links: list[LinkPublic]
-    started_at: datetime | None
-    done_at: datetime | None
-    verified_at: datetime | None
+    started_at: Instant | None
+    done_at: Instant | None
+    verified_at: Instant | None
     allowed_transitions: list[str]
     history: list[ActionTransitionPublic]
     effectiveness: Effectiveness | None = Field(
         description="achievement before and after completion (from evaluation-svc); null until done"
     )
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant

@@ -1,12 +1,12 @@
 """`/v1/complaints`: file, transition, transfer, read and measure complaints."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, status
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
+from pledge_common.instants import Instant
 from pledge_common.scopes import Scope, scoped
 
 from feedback_svc.common import Bucket, Page, check_period, timezone_named
@@ -27,8 +27,8 @@ from feedback_svc.upstream import EvaluationDep, TrackingDep
 router = APIRouter(
     prefix="/v1/complaints", tags=["complaints"], dependencies=scoped(Scope.complaints_read, Scope.complaints_manage)
 )
-Start = Annotated[datetime | None, Query(alias="from", description="received at or after (ISO 8601 with offset)")]
-End = Annotated[datetime | None, Query(alias="to", description="received before (ISO 8601 with offset)")]
+Start = Annotated[Instant | None, Query(alias="from", description="received at or after (ISO 8601 with offset)")]
+End = Annotated[Instant | None, Query(alias="to", description="received before (ISO 8601 with offset)")]
 
 
 def _settings(request: Request) -> Settings:

@@ -1,9 +1,9 @@
 """The HTTP contract of complaints."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
+from pledge_common.instants import Instant
 from pydantic import BaseModel, Field
 
 from feedback_svc.common import AwareDatetime, Input, Key, LongText, Text200
@@ -51,7 +51,7 @@ class TransitionPublic(BaseModel):
     seq: int
     from_status: str | None
     to_status: str
-    at: datetime
+    at: Instant
     by: str
     reason: str | None
 
@@ -60,8 +60,8 @@ class OwnerPublic(BaseModel):
     seq: int
     department: str
     person: str | None
-    since: datetime
-    until: datetime | None
+    since: Instant
+    until: Instant | None
     assigned_by: str
     reason: str | None
 
@@ -95,14 +95,14 @@ class ComplaintPublic(BaseModel):
     category: str
     severity: Severity
     description: str
-    received_at: datetime
+    received_at: Instant
     received_by: PartyPublic
     owner: PartyPublic
     resolution: str | None
     root_cause: str | None
-    acknowledged_at: datetime | None
-    resolved_at: datetime | None
-    closed_at: datetime | None
+    acknowledged_at: Instant | None
+    resolved_at: Instant | None
+    closed_at: Instant | None
     customer_confirmation: ConfirmationPublic | None
     repeat_of: uuid.UUID | None = Field(description="the earlier complaint of the same customer and category")
     repeated_by: list[uuid.UUID]
@@ -112,8 +112,8 @@ class ComplaintPublic(BaseModel):
     history: list[TransitionPublic]
     ownership: list[OwnerPublic]
     tracking: TrackingPublic
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
 
 
 class ComplaintSummary(BaseModel):
@@ -125,12 +125,12 @@ class ComplaintSummary(BaseModel):
     source: str | None
     process_key: str | None
     owner: PartyPublic
-    received_at: datetime
+    received_at: Instant
     repeat_of: uuid.UUID | None
 
 
 class MetricsRow(BaseModel):
-    period: datetime | None = None
+    period: Instant | None = None
     process_key: str | None = None
     severity: str | None = None
     received: int
@@ -157,8 +157,8 @@ class ProcessRate(BaseModel):
 
 
 class ComplaintMetrics(BaseModel):
-    start: datetime | None = Field(serialization_alias="from")
-    end: datetime | None = Field(serialization_alias="to")
+    start: Instant | None = Field(serialization_alias="from")
+    end: Instant | None = Field(serialization_alias="to")
     group_by: Literal["period", "process", "severity", "none"]
     bucket: str
     timezone: str

@@ -1,12 +1,12 @@
 """`/v1/feedback`: capture CSAT/NPS, read it back, aggregate it, and read it against commitment states."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
+from pledge_common.instants import Instant
 from pledge_common.scopes import Scope, scoped
 
 from feedback_svc.common import Bucket, Page, check_period, timezone_named
@@ -25,8 +25,8 @@ from feedback_svc.upstream import EvaluationDep, TrackingDep
 router = APIRouter(
     prefix="/v1/feedback", tags=["feedback"], dependencies=scoped(Scope.feedback_read, Scope.feedback_write)
 )
-Start = Annotated[datetime | None, Query(alias="from", description="given at or after (ISO 8601 with offset)")]
-End = Annotated[datetime | None, Query(alias="to", description="given before (ISO 8601 with offset)")]
+Start = Annotated[Instant | None, Query(alias="from", description="given at or after (ISO 8601 with offset)")]
+End = Annotated[Instant | None, Query(alias="to", description="given before (ISO 8601 with offset)")]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=FeedbackPublic)

@@ -1,10 +1,10 @@
 """The HTTP contract of feedback."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pledge_common.durations import Duration
+from pledge_common.instants import Instant
 from pydantic import BaseModel, Field, model_validator
 
 from feedback_svc.common import AwareDatetime, Input, Key, Text200
@@ -60,9 +60,9 @@ class FeedbackPublic(BaseModel):
     csat: int | None
     nps: int | None
     comment: str | None
-    given_at: datetime
-    created_at: datetime
-    updated_at: datetime
+    given_at: Instant
+    created_at: Instant
+    updated_at: Instant
 
 
 class SatisfactionFigures(BaseModel):
@@ -83,12 +83,12 @@ class SummaryGroup(SatisfactionFigures):
     segment: str | None = None
     department: str | None = None
     channel: str | None = None
-    period: datetime | None = Field(default=None, description="start of the period bucket")
+    period: Instant | None = Field(default=None, description="start of the period bucket")
 
 
 class FeedbackSummary(BaseModel):
-    start: datetime | None = Field(serialization_alias="from")
-    end: datetime | None = Field(serialization_alias="to")
+    start: Instant | None = Field(serialization_alias="from")
+    end: Instant | None = Field(serialization_alias="to")
     group_by: list[GroupBy]
     bucket: str
     timezone: str
@@ -119,8 +119,8 @@ class SatisfactionDrop(BaseModel):
 
 class SatisfactionByState(BaseModel):
     process_key: str
-    start: datetime | None = Field(serialization_alias="from")
-    end: datetime | None = Field(serialization_alias="to")
+    start: Instant | None = Field(serialization_alias="from")
+    end: Instant | None = Field(serialization_alias="to")
     duration_bucket: Duration
     csat_threshold: float
     min_responses: int

@@ -1,11 +1,11 @@
 """`/v1/surveys`: SERVQUAL instruments, responses and gap results."""
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, status
 from pledge_common.db import SessionDep
 from pledge_common.identity import CallerDep
+from pledge_common.instants import Instant
 from pledge_common.scopes import Scope, scoped
 
 from feedback_svc.common import Bucket, check_period, timezone_named
@@ -58,8 +58,8 @@ async def survey_results(
     request: Request,
     session: SessionDep,
     caller: CallerDep,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    start: Annotated[Instant | None, Query(alias="from")] = None,
+    end: Annotated[Instant | None, Query(alias="to")] = None,
     group_by: Literal["segment", "period", "none"] = "none",
     bucket: Bucket = "month",
     tz: str | None = None,

@@ -8,6 +8,7 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 from pledge_common.instants import INSTANT_MESSAGE, within_bounds
+from pledge_common.instants import Instant as UtcInstant
 from pydantic import BaseModel, Field
 
 # The event format is checked by msgspec: one decoder for the single, bulk and NDJSON routes, which
@@ -125,7 +126,7 @@ class EventAccepted(BaseModel):
     source: str
     status: Literal["accepted", "duplicate"] = "accepted"
     ticket_id: UUID
-    received_at: datetime
+    received_at: UtcInstant
 
 
 class ItemError(BaseModel):

@@ -1,15 +1,15 @@
 """What ticket queries answer."""
 
-from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
+from pledge_common.instants import Instant
 from pydantic import BaseModel, Field
 
 
 class PausePublic(BaseModel):
-    start: datetime
-    end: datetime | None = Field(description="null while the pause is open")
+    start: Instant
+    end: Instant | None = Field(description="null while the pause is open")
     reason: str
 
 
@@ -18,9 +18,9 @@ class NodeRunPublic(BaseModel):
     node_key: str
     cycle: int = Field(description="1 for the first passage; a reopened node starts the next cycle")
     status: Literal["pending", "in_progress", "completed", "cancelled"]
-    started_at: datetime | None
-    completed_at: datetime | None
-    cancelled_at: datetime | None
+    started_at: Instant | None
+    completed_at: Instant | None
+    cancelled_at: Instant | None
     pauses: list[PausePublic]
     department: str | None
     position: str | None
@@ -33,9 +33,9 @@ class NodeRunPublic(BaseModel):
 class RawEventPublic(BaseModel):
     event_id: str
     type: str
-    occurred_at: datetime
+    occurred_at: Instant
     node_key: str | None
-    received_at: datetime
+    received_at: Instant
     request_id: str | None
     body: dict[str, Any] = Field(description="the event as received (normalised JSON)")
 
@@ -48,9 +48,9 @@ class TicketPublic(BaseModel):
     customer_ref: str | None
     segment: str | None
     status: Literal["open", "closed", "cancelled"]
-    opened_at: datetime | None
-    closed_at: datetime | None
-    cancelled_at: datetime | None
+    opened_at: Instant | None
+    closed_at: Instant | None
+    cancelled_at: Instant | None
     attributes: dict[str, Any]
 
 
