@@ -25,7 +25,8 @@ _ISO_8601 = re.compile(
 EXAMPLES = "PT4H, PT2H0M50S, PT90M or P3D"
 # what the writer writes, in RFC 3339 Appendix A terms: "P" (dur-day [dur-time] / dur-time), no weeks, months,
 # years or fractions (a test holds it against a regex written rule by rule from the ABNF)
-ANSWER_PATTERN = r"^P(?:\d+D(?:T(?:\d+H(?:\d+M(?:\d+S)?)?|\d+M(?:\d+S)?|\d+S))?|T(?:\d+H(?:\d+M(?:\d+S)?)?|\d+M(?:\d+S)?|\d+S))$"
+_TIME = r"T(?:\d+H(?:\d+M(?:\d+S)?)?|\d+M(?:\d+S)?|\d+S)"
+ANSWER_PATTERN = rf"^P(?:\d+D(?:{_TIME})?|{_TIME})$"
 
 
 def parse_duration(text: str) -> timedelta:
