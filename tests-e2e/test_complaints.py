@@ -42,13 +42,13 @@ async def test_a_complaint_past_its_acknowledge_limit_is_alerted_by_evaluation(g
 
     tracking = await eventually(delivered, "the complaint's ticket events to reach tracking-svc", lambda: last)
     ticket = ok(await gateway.get(f"/v1/tickets/{tracking['ticket_id']}"))
-    assert (ticket["process_key"], ticket["segment"], ticket["source"]) == (
+    assert (ticket["process"], ticket["segment"], ticket["source"]) == (
         "complaint-handling",
         "simple",
         "feedback-svc",
     )
     assert ticket["external_id"] == complaint["id"]
-    assert [(r["node_key"], r["status"]) for r in ticket["node_runs"]] == [("acknowledge", "in_progress")]
+    assert [(r["node"], r["status"]) for r in ticket["node_runs"]] == [("acknowledge", "in_progress")]
 
     async def alerted() -> Any:
         page = ok(await gateway.get("/v1/alerts", params={"process": "complaint-handling", "limit": 500}))
@@ -76,7 +76,7 @@ async def test_a_complaint_past_its_acknowledge_limit_is_alerted_by_evaluation(g
         return current if current["status"] == "closed" else None
 
     final = await eventually(closed_ticket, "the complaint ticket to be closed in tracking-svc")
-    assert [(r["node_key"], r["status"]) for r in final["node_runs"]] == [
+    assert [(r["node"], r["status"]) for r in final["node_runs"]] == [
         ("acknowledge", "completed"),
         ("resolve", "completed"),
     ]

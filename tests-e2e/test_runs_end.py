@@ -97,7 +97,7 @@ async def test_a_ticket_s_end_ends_its_runs_and_its_end_to_end_run_counts_the_un
         await post_event(gateway, body)
 
     detail = ok(await gateway.get(f"/v1/tickets/e2e:{tag}-closed"))
-    repair = next(r for r in detail["node_runs"] if r["node_key"] == "repair")
+    repair = next(r for r in detail["node_runs"] if r["node"] == "repair")
     assert (repair["status"], repair["ended_by_ticket"]) == ("completed", True)
     assert repair["completed_at"] == detail["closed_at"]
 

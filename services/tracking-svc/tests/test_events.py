@@ -199,7 +199,7 @@ class TestFeed:
     ) -> None:
         await client.post(
             "/v1/events",
-            json=ev("o", "ticket.opened", 0, ticket={"segment": "vip", "customer_ref": "C-9", "attributes": {"a": 1}}),
+            json=ev("o", "ticket.opened", 0, ticket={"segment": "vip", "customer": "C-9", "attributes": {"a": 1}}),
         )
         await client.post("/v1/events", json=ev("s", "node.started", 0.5, "repair", department="east"))
         await client.post("/v1/events", json=ev("p", "node.paused", 1, "repair", reason="awaiting-customer"))

@@ -136,7 +136,7 @@ def generate(now: datetime, days: int, seed: int) -> Story:
 def _ticket(story: Story, external_id: str, process: str, opened: datetime, now: datetime, rng: random.Random) -> None:
     segment = _segment(process, rng)
     customer = "hengda-steel" if segment == "enterprise" and rng.random() < 0.3 else f"cust-{rng.randrange(4000):04d}"
-    ticket = {"external_id": external_id, "process": process, "segment": segment, "customer_ref": customer}
+    ticket = {"external_id": external_id, "process": process, "segment": segment, "customer": customer}
     source = SOURCES[process]
     facts = TicketFacts(source, external_id, process, segment, customer, opened)
     story.facts.append(facts)

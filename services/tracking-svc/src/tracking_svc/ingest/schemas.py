@@ -43,7 +43,9 @@ class TicketRefIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     external_id: Annotated[Text, Meta(description="the source system's id of the work order (unique per source)")]
     process: Annotated[Key, Meta(description="process key (as defined in commitment-svc)")]
     segment: Annotated[Key, Meta(description="customer segment key; the latest event naming it wins")] | None = None
-    customer_ref: Annotated[Text, Meta(description="the customer; the latest event naming it wins")] | None = None
+    customer_ref: Annotated[Text, Meta(description="the customer; the latest event naming it wins")] | None = (
+        msgspec.field(default=None, name="customer")
+    )
     attributes: Annotated[dict[str, Any], Meta(description=ATTRIBUTES_DOC)] | None = None
 
 

@@ -15,7 +15,7 @@ class PausePublic(BaseModel):
 
 class NodeRunPublic(BaseModel):
     id: UUID
-    node_key: str
+    node_key: str = Field(serialization_alias="node")
     cycle: int = Field(description="1 for the first passage; a reopened node starts the next cycle")
     status: Literal["pending", "in_progress", "completed", "cancelled"]
     started_at: Instant | None
@@ -34,7 +34,7 @@ class RawEventPublic(BaseModel):
     event_id: str
     type: str
     occurred_at: Instant
-    node_key: str | None
+    node_key: str | None = Field(serialization_alias="node")
     received_at: Instant
     request_id: str | None
     body: dict[str, Any] = Field(description="the event as received (normalised JSON)")
@@ -44,8 +44,8 @@ class TicketPublic(BaseModel):
     id: UUID
     source: str
     external_id: str
-    process_key: str
-    customer_ref: str | None
+    process_key: str = Field(serialization_alias="process")
+    customer_ref: str | None = Field(serialization_alias="customer")
     segment: str | None
     status: Literal["open", "closed", "cancelled"]
     opened_at: Instant | None
