@@ -48,7 +48,7 @@ async def list_actions(
     status: ActionStatus | None = None,
     overdue: Annotated[bool, Query(description="only open actions past their due date")] = False,
     owner_department: str | None = None,
-    process_key: str | None = None,
+    process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page[ActionSummary]:

@@ -25,8 +25,10 @@ class ActionCreate(Input):
     description: LongText
     owner_department: Key
     due_date: date
-    process_key: Key | None = Field(default=None, description="the process whose achievement it should raise")
-    node_key: Key | None = Field(default=None, description="narrow the effectiveness check to one node")
+    process_key: Key | None = Field(
+        alias="process", default=None, description="the process whose achievement it should raise"
+    )
+    node_key: Key | None = Field(alias="node", default=None, description="narrow the effectiveness check to one node")
     effectiveness_weeks: Annotated[int, Field(ge=1, le=52)] = 4
     links: Annotated[list[LinkIn], Field(min_length=1, max_length=50)] = Field(description="what caused it")
 
@@ -63,8 +65,8 @@ class WindowFigures(BaseModel):
 class Effectiveness(BaseModel):
     available: bool
     detail: str | None = None
-    process_key: str
-    node_key: str | None
+    process_key: str = Field(serialization_alias="process")
+    node_key: str | None = Field(serialization_alias="node")
     weeks: int
     before: WindowFigures | None = None
     after: WindowFigures | None = None
@@ -79,8 +81,8 @@ class ActionSummary(BaseModel):
     due_date: date
     status: ActionStatus
     overdue: bool
-    process_key: str | None
-    node_key: str | None
+    process_key: str | None = Field(serialization_alias="process")
+    node_key: str | None = Field(serialization_alias="node")
 
 
 class ActionPublic(ActionSummary):

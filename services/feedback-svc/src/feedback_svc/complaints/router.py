@@ -67,9 +67,9 @@ async def list_complaints(
     status: Status | None = None,
     severity: Severity | None = None,
     category: str | None = None,
-    customer_ref: str | None = None,
+    customer_ref: Annotated[str | None, Query(alias="customer", description="customer reference")] = None,
     owner_department: str | None = None,
-    process_key: str | None = None,
+    process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
     ticket_id: Annotated[uuid.UUID | None, Query(description="complaints about this ticket (tracking's id)")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -103,7 +103,7 @@ async def complaint_metrics(
     group_by: Literal["period", "process", "severity", "none"] = "period",
     bucket: Bucket = "month",
     tz: str | None = None,
-    process_key: str | None = None,
+    process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
     severity: Severity | None = None,
 ) -> ComplaintMetrics:
     """Closure, first-contact resolution, reopen and on-time rates, and complaints per 1 000 tickets."""

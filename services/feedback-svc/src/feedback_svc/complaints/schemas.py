@@ -19,9 +19,11 @@ class Party(Input):
 
 class ComplaintCreate(Input):
     channel: Key = Field(description="phone, counter, web, letter, regulator…")
-    customer_ref: Text200
+    customer_ref: Text200 = Field(alias="customer")
     ticket_id: Text200 | None = Field(default=None, description="the ticket in tracking-svc it is about")
-    process_key: Key | None = Field(default=None, description="the process it is about (default: the ticket's)")
+    process_key: Key | None = Field(
+        alias="process", default=None, description="the process it is about (default: the ticket's)"
+    )
     category: Key
     severity: Severity
     description: LongText
@@ -77,7 +79,7 @@ class ConfirmationPublic(BaseModel):
 
 
 class TrackingPublic(BaseModel):
-    process_key: str
+    process_key: str = Field(serialization_alias="process")
     segment: str
     ticket_id: str | None = Field(description="tracking-svc's ticket id, once the first event is delivered")
     pending_events: int
@@ -88,10 +90,10 @@ class ComplaintPublic(BaseModel):
     id: uuid.UUID
     status: Status
     channel: str
-    customer_ref: str
+    customer_ref: str = Field(serialization_alias="customer")
     ticket_id: str | None
     source: str | None = Field(description="the source system of that ticket (null without a ticket)")
-    process_key: str | None
+    process_key: str | None = Field(serialization_alias="process")
     category: str
     severity: Severity
     description: str
@@ -121,9 +123,9 @@ class ComplaintSummary(BaseModel):
     status: Status
     severity: Severity
     category: str
-    customer_ref: str
+    customer_ref: str = Field(serialization_alias="customer")
     source: str | None
-    process_key: str | None
+    process_key: str | None = Field(serialization_alias="process")
     owner: PartyPublic
     received_at: Instant
     repeat_of: uuid.UUID | None
@@ -131,7 +133,7 @@ class ComplaintSummary(BaseModel):
 
 class MetricsRow(BaseModel):
     period: Instant | None = None
-    process_key: str | None = None
+    process_key: str | None = Field(default=None, serialization_alias="process")
     severity: str | None = None
     received: int
     closed: int
@@ -150,7 +152,7 @@ class MetricsRow(BaseModel):
 
 
 class ProcessRate(BaseModel):
-    process_key: str
+    process_key: str = Field(serialization_alias="process")
     complaints: int
     tickets: int | None = Field(description="tickets of the process opened in the period (tracking-svc)")
     per_1000_tickets: float | None

@@ -36,7 +36,7 @@ async def satisfaction_by_state(
         width = None
     if width is None or width < MIN_BUCKET_SECONDS:
         raise invalid("query.duration_bucket", "an ISO 8601 duration of at least a minute, e.g. PT1H")
-    await require_known_process(tracking, where.process_key, "query.process_key")
+    await require_known_process(tracking, where.process_key, "query.process")
     repository = SatisfactionRepository(session)
     await judgments.refresh(session, evaluation, await repository.ticket_ids(where))
     states, judged, unjudged = await repository.by_ticket_state(where)

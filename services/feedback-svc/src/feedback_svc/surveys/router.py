@@ -64,7 +64,7 @@ async def survey_results(
     bucket: Bucket = "month",
     tz: str | None = None,
     segment: str | None = None,
-    process_key: str | None = None,
+    process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
 ) -> SurveyResults:
     """Gaps (perception - expectation) per item and dimension, and the SERVQUAL score, with counts (a partner
     bound to source systems: of the responses it sent)."""

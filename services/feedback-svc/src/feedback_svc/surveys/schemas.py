@@ -64,7 +64,7 @@ class AnswerCreate(Input):
 class ResponseCreate(Input):
     respondent_ref: Text200 | None = None
     segment: Key | None = None
-    process_key: Key | None = None
+    process_key: Key | None = Field(default=None, alias="process")
     responded_at: AwareDatetime | None = Field(default=None, description="default: now")
     answers: Annotated[list[AnswerCreate], Field(min_length=1, max_length=200)] = Field(
         description="every item of the instrument, answered or explicitly skipped"
@@ -79,7 +79,7 @@ class ResponsePublic(BaseModel):
     instrument_key: str
     respondent_ref: str | None
     segment: str | None
-    process_key: str | None
+    process_key: str | None = Field(serialization_alias="process")
     responded_at: Instant
     answered: int
     skipped: int
