@@ -24,7 +24,7 @@ async def define(gateway: httpx.AsyncClient, tag: str) -> dict[str, Any]:
     node = {"key": "fix", "name": "Fix", "department": f"{tag}-desk", "position_key": None}
     process = {"name": "Backfilled process", "owner_department": f"{tag}-desk", "nodes": [node]}
     ok(await gateway.put(f"/v1/processes/{tag}", json=process), 200, 201)
-    body = {"key": f"{tag}-fix", "process_key": tag, "node_key": "fix", **V1_LIMITS, "calendar_key": "24x7"}
+    body = {"key": f"{tag}-fix", "process": tag, "node": "fix", **V1_LIMITS, "calendar": "24x7"}
     v1 = ok(await gateway.post("/v1/commitments", json=body), 201)
     return ok(await activate(gateway, v1["id"], "2026-01-01T00:00:00+00:00"))  # type: ignore[no-any-return]
 

@@ -31,9 +31,9 @@ async def define(gateway: httpx.AsyncClient, tag: str) -> None:
     process = {"name": "Repair", "description": "", "owner_department": f"{tag}-desk", "nodes": nodes}
     ok(await gateway.put(f"/v1/processes/{tag}", json=process), 200, 201)
     common = {
-        "process_key": tag,
-        "segment_key": "default",
-        "calendar_key": "24x7",
+        "process": tag,
+        "segment": "default",
+        "calendar": "24x7",
         "owner_department": f"{tag}-desk",
         "allowed_pause_reasons": ["awaiting-customer"],
     }
@@ -42,7 +42,7 @@ async def define(gateway: httpx.AsyncClient, tag: str) -> None:
         {
             **common,
             "key": f"{tag}-repair",
-            "node_key": "repair",
+            "node": "repair",
             "commitment_limit": "PT8H",
             "tolerance_limit": "PT10H",
         },
@@ -52,7 +52,7 @@ async def define(gateway: httpx.AsyncClient, tag: str) -> None:
         {
             **common,
             "key": f"{tag}-e2e",
-            "node_key": None,
+            "node": None,
             "commitment_limit": "PT4H",
             "tolerance_limit": "PT6H",
         },

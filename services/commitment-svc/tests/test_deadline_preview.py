@@ -9,7 +9,7 @@ from support import active_commitment, ok, problem
 W_TERMS = {
     "commitment_limit": "PT6H",
     "tolerance_limit": "PT10H",
-    "calendar_key": "w",
+    "calendar": "w",
     "allowed_pause_reasons": ["awaiting-customer"],
 }
 TUE = "2026-03-03"
@@ -112,8 +112,8 @@ class TestPreviewBadInput:
         problem(await client.post("/v1/deadlines/preview", json={"start": at(TUE, "10:00")}), 422, "commitment")
 
     async def test_unknown_calendar_is_422(self, client: httpx.AsyncClient) -> None:
-        body = {"start": at(TUE, "10:00"), "commitment": {**W_TERMS, "calendar_key": "ghost"}}
-        problem(await client.post("/v1/deadlines/preview", json=body), 422, "commitment.calendar_key")
+        body = {"start": at(TUE, "10:00"), "commitment": {**W_TERMS, "calendar": "ghost"}}
+        problem(await client.post("/v1/deadlines/preview", json=body), 422, "commitment.calendar")
 
     async def test_tolerance_below_commitment_is_422(self, client: httpx.AsyncClient) -> None:
         body = {"start": at(TUE, "10:00"), "commitment": {**W_TERMS, "tolerance_limit": "PT1H"}}

@@ -145,7 +145,7 @@ async def answer_once(
     """`make()` the answer, unless this caller's key already has one (then replay it, or 422 on another body)."""
     if key is None:
         answer = await make()
-        return _response(answer.status_code, answer.body.model_dump_json(), answer.headers)
+        return _response(answer.status_code, answer.body.model_dump_json(by_alias=True), answer.headers)
     scope = caller_scope(caller)
     digest = request_hash(request, body)
     repo = IdempotencyRepository(session)
@@ -156,7 +156,7 @@ async def answer_once(
             raise invalid(IDEMPOTENCY_FIELD, "already used with a different request (method, path or body)")
         return _response(stored.status_code, stored.body, {**stored.headers, "Idempotent-Replayed": "true"})
     answer = await make()
-    first = StoredAnswer(digest, answer.status_code, answer.body.model_dump_json(), answer.headers)
+    first = StoredAnswer(digest, answer.status_code, answer.body.model_dump_json(by_alias=True), answer.headers)
     ttl: int = request.app.state.settings.idempotency_key_ttl_seconds
     await repo.store(scope, key, first, ttl)
     await repo.purge_expired()

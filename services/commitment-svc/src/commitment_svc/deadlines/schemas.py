@@ -17,7 +17,7 @@ class PreviewTerms(Input):
     limit_unit: LimitUnit = "duration"
     commitment_limit: str = Field(description=LIMIT_HELP, examples=["PT6H"])
     tolerance_limit: str = Field(description=LIMIT_HELP, examples=["PT10H"])
-    calendar_key: Key = "24x7"
+    calendar_key: Key = Field(default="24x7", alias="calendar")
     allowed_pause_reasons: list[Key] | None = Field(
         default=None, description="pause reasons that stop the clock (null: every pause given)"
     )
@@ -42,7 +42,7 @@ class Judgment(Output):
 class DeadlinePreview(Output):
     start: Instant
     commitment_id: UUID | None
-    calendar_key: str
+    calendar_key: str = Field(serialization_alias="calendar")
     limit_unit: LimitUnit
     commitment_limit: str
     tolerance_limit: str

@@ -40,7 +40,7 @@ async def _terms(session: AsyncSession, body: DeadlinePreviewRequest) -> tuple[P
             limit_unit=row.limit_unit,  # type: ignore[arg-type]
             commitment_limit=format_limit(row.commitment_limit, row.limit_unit),
             tolerance_limit=format_limit(row.tolerance_limit, row.limit_unit),
-            calendar_key=row.calendar_key,
+            calendar=row.calendar_key,
             allowed_pause_reasons=list(row.allowed_pause_reasons),
             prewarning_fraction=row.prewarning_fraction,
         )
@@ -74,7 +74,7 @@ def _judge(
 async def preview(session: AsyncSession, body: DeadlinePreviewRequest) -> DeadlinePreview:
     """Due instants (and optionally a judgment) of a run under a commitment, without storing anything."""
     terms, commitment, tolerance = await _terms(session, body)
-    field = "commitment_id" if body.commitment_id is not None else "commitment.calendar_key"
+    field = "commitment_id" if body.commitment_id is not None else "commitment.calendar"
     calendar = await _calendar(session, terms.calendar_key, field)
     for i, p in enumerate(body.pauses):
         if p.end is not None and p.end < p.start:
