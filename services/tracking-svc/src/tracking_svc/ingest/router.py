@@ -56,8 +56,10 @@ _EVENT_BODY: dict[str, Any] = {
     "",
     status_code=201,
     response_model=EventAccepted,
-    responses={200: {"model": EventAccepted, "description": "the same event again: `status` is `duplicate`"}}
-    | _PROBLEMS,
+    responses={
+        200: {"model": EventAccepted, "description": "the same event again: `status` is `duplicate`"},
+        **_PROBLEMS,
+    },
     openapi_extra=_EVENT_BODY,
 )
 async def ingest_event(request: Request, response: Response, caller: CallerDep) -> EventAccepted:
