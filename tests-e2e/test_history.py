@@ -71,7 +71,7 @@ async def judged(
     """external id -> (commitment id, state) of the process's node runs (not its end-to-end runs)."""
     params = {"process": tag, "as_of": as_of, "limit": 100}
     page = ok(await gateway.get("/v1/reports/status/runs", params=params))
-    return {r["external_id"]: (r["commitment_id"], r["state"]) for r in page["items"] if r["node_key"] == "fix"}
+    return {r["external_id"]: (r["commitment_id"], r["state"]) for r in page["items"] if r["node"] == "fix"}
 
 
 async def new_version(gateway: httpx.AsyncClient, base: dict[str, Any], limits: dict[str, str]) -> dict[str, Any]:
@@ -127,11 +127,11 @@ async def test_back_dated_versions_are_accepted_refused_or_re_judged_with_an_aud
     assert accepted["status"] == "active"
 
     async def recorded() -> bool:
-        page = ok(await gateway.get("/v1/reports/rejudgements", params={"commitment_key": f"{tag}-fix"}))
+        page = ok(await gateway.get("/v1/reports/rejudgements", params={"commitment": f"{tag}-fix"}))
         return len(page["items"]) == 1
 
     await eventually(recorded, "recorded")
-    [act] = ok(await gateway.get("/v1/reports/rejudgements", params={"commitment_key": f"{tag}-fix"}))["items"]
+    [act] = ok(await gateway.get("/v1/reports/rejudgements", params={"commitment": f"{tag}-fix"}))["items"]
     assert (act["version"], act["version_id"], act["runs"], act["reason"]) == (3, v3["id"], 1, "backfill")
     assert act["requested_by"]
     assert act["state_changes"] == [{"before_state": "completed_warning", "after_state": "completed_normal", "runs": 1}]

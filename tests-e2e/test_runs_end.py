@@ -110,7 +110,7 @@ async def test_a_ticket_s_end_ends_its_runs_and_its_end_to_end_run_counts_the_un
     deadline = time.monotonic() + 60
     while True:
         page = await runs()
-        by_key = {(r["external_id"], r["node_key"]): r for r in page["items"]}
+        by_key = {(r["external_id"], r["node"]): r for r in page["items"]}
         e2e = by_key.get((f"{tag}-closed", None))
         if e2e is not None and e2e["state"] == "completed_normal" and len(by_key) == 5:
             break

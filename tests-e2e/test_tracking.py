@@ -72,7 +72,7 @@ async def test_a_day_pushed_out_of_order_with_duplicates_and_bad_items_reads_bac
     ticket = (await gateway.get(f"/v1/tickets/crm:{wo}")).json()
     assert ticket["status"] == "open"
     assert ticket["opened_at"] == "2026-03-03T02:00:00Z"
-    runs = {r["node_key"]: r for r in ticket["node_runs"]}
+    runs = {r["node"]: r for r in ticket["node_runs"]}
     assert set(runs) == {"accept", "dispatch"}
     assert (runs["accept"]["status"], runs["accept"]["completed_at"]) == ("completed", "2026-03-03T02:30:00Z")
     dispatch = runs["dispatch"]

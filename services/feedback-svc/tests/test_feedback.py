@@ -178,6 +178,18 @@ class TestSummary:
         assert bad_zone.status_code == 422
         assert bad_zone.json()["errors"][0]["field"] == "query.tz"
 
+    async def test_group_by_is_repeated_and_a_comma_is_not_a_separator(self, client: httpx.AsyncClient) -> None:
+        repeated = await client.get("/v1/feedback/summary", params=[("group_by", "process"), ("group_by", "node")])
+        assert repeated.status_code == 200, repeated.text
+        comma = await client.get("/v1/feedback/summary", params={"group_by": "process,node"})
+        assert comma.status_code == 422
+        assert comma.json()["errors"][0]["field"].startswith("query.group_by")
+
+    async def test_a_report_of_one_dimension_refuses_two(self, client: httpx.AsyncClient) -> None:
+        two = await client.get("/v1/complaints/metrics", params=[("group_by", "process"), ("group_by", "severity")])
+        assert two.status_code == 422
+        assert two.json()["errors"][0]["field"] == "query.group_by"
+
 
 class TestSourceBoundCallers:
     async def test_a_caller_bound_to_other_sources_cannot_name_the_ticket(

@@ -322,7 +322,7 @@ async def print_reports(client: httpx.AsyncClient, period: dict[str, str]) -> No
 
     recs = (await client.get("/v1/recommendations", params=period)).json()
     rows = [
-        [r["commitment_key"], r["recommendation"].upper(), r["judged"], pct(r["achievement"]),
+        [r["commitment"], r["recommendation"].upper(), r["judged"], pct(r["achievement"]),
          interval(r["achievement"]), f"{r['commitment_limit']}/{r['tolerance_limit']}",
          f"{duration(r['suggested_commitment_limit'])}/{duration(r['suggested_tolerance_limit'])}"]
         for r in recs["items"]
@@ -335,7 +335,7 @@ async def print_reports(client: httpx.AsyncClient, period: dict[str, str]) -> No
     review_response = await client.get("/v1/reports/agreements/sla-hengda-steel", params=period)
     if review_response.status_code == 200:
         review = review_response.json()
-        rows = [[c["commitment_key"], c["judged"], pct(c["normal"]), f"{c['target_rate']:.0%}",
+        rows = [[c["commitment"], c["judged"], pct(c["normal"]), f"{c['target_rate']:.0%}",
                  {True: "met", False: "MISSED", None: "—"}[c["met"]], c["relieved_by_exemptions"]]
                 for c in review["commitments"]]  # fmt: skip
         table(["commitment", "runs", "achieved", "target", "", "relieved"], rows,

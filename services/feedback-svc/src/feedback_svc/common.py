@@ -86,3 +86,16 @@ def check_period(start: datetime | None, end: datetime | None) -> None:
 def rate(numerator: int, denominator: int) -> float | None:
     """A share rounded to 4 decimals; None when nothing was counted."""
     return round(numerator / denominator, 4) if denominator else None
+
+
+D = TypeVar("D", bound=str)
+
+
+def one_dimension(group_by: list[D] | None, default: D) -> D:
+    """The dimension of a report that groups by one: `group_by` is a repeatable parameter everywhere (the
+    API guide), and these reports take it at most once."""
+    if not group_by:
+        return default
+    if len(group_by) > 1:
+        raise invalid("query.group_by", "this report groups by one dimension; give group_by once")
+    return group_by[0]

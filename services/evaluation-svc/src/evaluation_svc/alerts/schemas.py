@@ -22,14 +22,14 @@ class AlertPublic(BaseModel):
         "`warning`: the tolerance limit crossed"
     )
     kind: str
-    process_key: str
-    node_key: str | None
+    process_key: str = Field(serialization_alias="process")
+    node_key: str | None = Field(serialization_alias="node")
     segment: str
     department: str | None
     position: str | None
     source: str
     commitment_id: str | None
-    commitment_key: str | None
+    commitment_key: str | None = Field(serialization_alias="commitment")
     due_at: Instant = Field(description="the due instant that was passed")
     raised_at: Instant = Field(description="when the level was detected and the alert recorded")
     state: AlertState = Field(

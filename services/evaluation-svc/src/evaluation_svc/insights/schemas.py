@@ -1,10 +1,10 @@
 """Public shapes of rankings, recommendations, what-if replays and agreement reviews."""
 
-from decimal import Decimal
 from typing import Any, Literal
 
 from pledge_common.durations import Duration
 from pledge_common.instants import Instant
+from pledge_common.money import Amount
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation_svc.reports.schemas import Rate
@@ -55,11 +55,11 @@ class HandlingTime(Out):
 
 class Recommendation(Out):
     commitment_id: str
-    commitment_key: str
+    commitment_key: str = Field(alias="commitment")
     version: int
-    process_key: str
-    node_key: str | None
-    segment_key: str
+    process_key: str = Field(alias="process")
+    node_key: str | None = Field(alias="node")
+    segment_key: str = Field(alias="segment")
     limit_unit: str
     commitment_limit: str
     tolerance_limit: str
@@ -115,7 +115,9 @@ class WhatIfRequest(BaseModel):
 
     from_: Instant = Field(alias="from")
     to: Instant
-    commitment_key: str = Field(description="the commitment whose runs are replayed (all its versions)")
+    commitment_key: str = Field(
+        alias="commitment", description="the commitment whose runs are replayed (all its versions)"
+    )
     commitment_limit: str | None = Field(default=None, description="proposed limit, ISO 8601 (PT4H, or P3D)")
     tolerance_limit: str | None = None
     limit_unit: Literal["duration", "business_days"] | None = None
@@ -142,7 +144,7 @@ class WhatIfReport(Out):
     from_: Instant = Field(alias="from")
     to: Instant
     as_of: Instant
-    commitment_key: str
+    commitment_key: str = Field(alias="commitment")
     proposal: dict[str, Any]
     replayed_runs: int
     groups: list[WhatIfGroup]
@@ -150,7 +152,7 @@ class WhatIfReport(Out):
 
 
 class CoveredCommitment(Out):
-    commitment_key: str
+    commitment_key: str = Field(alias="commitment")
     target_rate: float
     runs: int
     judged: int
@@ -168,7 +170,7 @@ class ExcludedRun(Out):
     node_run_id: str
     ticket_id: str
     work_order: str | None = Field(description="the work order's number in its source system (external id)")
-    commitment_key: str | None
+    commitment_key: str | None = Field(alias="commitment")
     reason: str
 
 
@@ -176,11 +178,11 @@ class PenaltyItem(Out):
     period: str = Field(description="the billing period that charges it")
     clause: int = Field(description="index of the penalty clause in the agreement")
     kind: str
-    commitment_key: str | None
+    commitment_key: str | None = Field(alias="commitment")
     node_run_id: str | None = None
     ticket_id: str | None = None
     work_order: str | None = Field(default=None, description="the work order's number in its source system")
-    amount: Decimal
+    amount: Amount
     currency: str
     reason: str
 
@@ -194,11 +196,11 @@ class ReviewedPeriod(Out):
     satisfaction: Satisfaction | None
     satisfaction_unavailable: str | None = None
     pending: list[SettledRunOut] = Field(description="runs open past tolerance at the period's close: 0 charged")
-    penalties: Decimal
-    credit: Decimal = Field(description="penalties, at most the cap")
-    adjustments: Decimal
-    credits: Decimal
-    amount_due: Decimal | None
+    penalties: Amount
+    credit: Amount = Field(description="penalties, at most the cap")
+    adjustments: Amount
+    credits: Amount
+    amount_due: Amount | None
 
 
 class AgreementReview(Out):
@@ -212,4 +214,4 @@ class AgreementReview(Out):
     exemptions: dict[str, Any]
     excluded: list[ExcludedRun]
     penalties: list[PenaltyItem]
-    totals: dict[str, Decimal] = Field(description="credits per currency: the sum of the periods' credits")
+    totals: dict[str, Amount] = Field(description="credits per currency: the sum of the periods' credits")

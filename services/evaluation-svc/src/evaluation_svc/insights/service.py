@@ -243,7 +243,7 @@ async def what_if(
 ) -> WhatIfReport:
     base = await latest_version(session, body.commitment_key)
     if base is None:
-        raise invalid("commitment_key", f"no active or retired commitment {body.commitment_key!r}")
+        raise invalid("commitment", f"no active or retired commitment {body.commitment_key!r}")
     overrides: dict[str, Any] = {}
     unit = body.limit_unit or base.limit_unit
     for field in ("commitment_limit", "tolerance_limit"):

@@ -44,12 +44,12 @@ def _limit(request: Request, limit: int) -> None:
 async def list_rejudgements(
     request: Request,
     session: SessionDep,
-    commitment_key: Annotated[str | None, Query(max_length=200)] = None,
+    commitment_key: Annotated[str | None, Query(alias="commitment", max_length=200)] = None,
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> RejudgementPage:
     """Acts that re-judged runs under a version put in force from a past instant, newest first."""
-    _only(request, {"commitment_key", "cursor", "limit"})
+    _only(request, {"commitment", "cursor", "limit"})
     _limit(request, limit)
     after = decode_cursor(cursor, datetime.fromisoformat, str)
     repo = RejudgeRepository(session)

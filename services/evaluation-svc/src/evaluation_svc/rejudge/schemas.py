@@ -73,7 +73,7 @@ class RejudgementPublic(BaseModel):
     """One audited act: a version put in force from a past instant, and the runs it re-judged."""
 
     id: str
-    commitment_key: str
+    commitment_key: str = Field(serialization_alias="commitment")
     version: int
     version_id: str
     effective_from: Instant = Field(description="the version governs runs started from this instant")

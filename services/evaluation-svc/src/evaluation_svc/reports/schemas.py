@@ -159,10 +159,10 @@ class NodeRunPublic(Out):
     ticket_id: str
     source: str
     external_id: str | None
-    process_key: str
-    node_key: str | None
+    process_key: str = Field(alias="process")
+    node_key: str | None = Field(alias="node")
     segment: str
-    customer_ref: str | None
+    customer_ref: str | None = Field(alias="customer")
     cycle: int
     department: str | None
     position: str | None
@@ -173,7 +173,7 @@ class NodeRunPublic(Out):
     cancelled_at: Instant | None
     pauses: list[PausePublic]
     commitment_id: str | None
-    commitment_key: str | None
+    commitment_key: str | None = Field(alias="commitment")
     limit_unit: str | None = Field(default=None, description="`duration` or `business_days` (of the version)")
     commitment_limit: str | None = Field(default=None, description="the version's commitment limit (ISO 8601)")
     tolerance_limit: str | None = Field(default=None, description="the version's tolerance limit (ISO 8601)")

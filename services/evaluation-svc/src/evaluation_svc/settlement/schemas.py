@@ -20,14 +20,14 @@ class SettledRunOut(Out):
     source: str
     work_order: str | None = Field(description="the work order's number in its source system (external id)")
     kind: str = Field(description="node: a node run; ticket: the ticket judged end to end")
-    commitment_key: str
+    commitment_key: str = Field(alias="commitment")
     ended_at: Instant | None
     state: str | None = Field(description="as of the period's close, under the agreement's exemptions")
     reason: str | None = Field(default=None, description="why it is excluded (force majeure)")
 
 
 class CommitmentAchievement(Out):
-    commitment_key: str
+    commitment_key: str = Field(alias="commitment")
     target_rate: float
     runs: int = Field(description="covered runs that ended in the period (force majeure apart)")
     judged: int
@@ -44,7 +44,7 @@ class CommitmentAchievement(Out):
 class Charge(Out):
     clause: int = Field(description="index of the penalty clause in the agreement")
     kind: str
-    commitment_key: str | None
+    commitment_key: str | None = Field(alias="commitment")
     node_run_id: str | None = None
     ticket_id: str | None = None
     source: str | None = None

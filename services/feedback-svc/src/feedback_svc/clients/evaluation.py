@@ -53,7 +53,7 @@ class EvaluationClient(UpstreamClient):
             body = self._json_or_reject(response)
             for row in body.get("items") or []:
                 # the filter is asked for, and checked here too: only this ticket's node runs count
-                if str(row.get("ticket_id")) == ticket_id and row.get("node_key") and row.get("state"):
+                if str(row.get("ticket_id")) == ticket_id and row.get("node") and row.get("state"):
                     judgments.append(_judgment(ticket_id, row))
             if not body.get("next_cursor"):
                 break
@@ -91,7 +91,7 @@ def _seconds(value: Any) -> float | None:
 def _judgment(ticket_id: str, row: dict[str, Any]) -> NodeJudgment:
     return NodeJudgment(
         ticket_id=str(row.get("ticket_id", ticket_id)),
-        node_key=str(row["node_key"]),
+        node_key=str(row["node"]),
         cycle=int(row.get("cycle") or 1),
         state=str(row["state"]),
         counted_seconds=_seconds(row.get("counted")),

@@ -9,7 +9,7 @@ from pledge_common.identity import CallerDep
 from pledge_common.instants import Instant
 from pledge_common.scopes import Scope, scoped
 
-from feedback_svc.common import Bucket, Page, check_period, timezone_named
+from feedback_svc.common import Bucket, Page, check_period, one_dimension, timezone_named
 from feedback_svc.complaints import metrics, service
 from feedback_svc.complaints.repository import ComplaintFilter
 from feedback_svc.complaints.schemas import (
@@ -100,7 +100,10 @@ async def complaint_metrics(
     evaluation: EvaluationDep,
     start: Start = None,
     end: End = None,
-    group_by: Literal["period", "process", "severity", "none"] = "period",
+    group_by: Annotated[
+        list[Literal["period", "process", "severity", "none"]] | None,
+        Query(description="the dimension (one; default period)"),
+    ] = None,
     bucket: Bucket = "month",
     tz: str | None = None,
     process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
@@ -110,7 +113,8 @@ async def complaint_metrics(
     check_period(start, end)
     zone = timezone_named(tz or _settings(request).report_timezone)
     where = ComplaintFilter(severity=severity, process_key=process_key, start=start, end=end, sources=caller.sources)
-    return await metrics.complaint_metrics(session, tracking, evaluation, where, group_by, bucket, zone)
+    dimension = one_dimension(group_by, "period")
+    return await metrics.complaint_metrics(session, tracking, evaluation, where, dimension, bucket, zone)
 
 
 @router.get("/{complaint_id}", response_model=ComplaintPublic)

@@ -8,7 +8,7 @@ from pledge_common.identity import CallerDep
 from pledge_common.instants import Instant
 from pledge_common.scopes import Scope, scoped
 
-from feedback_svc.common import Bucket, check_period, timezone_named
+from feedback_svc.common import Bucket, check_period, one_dimension, timezone_named
 from feedback_svc.surveys import service
 from feedback_svc.surveys.repository import ResponseFilter
 from feedback_svc.surveys.schemas import (
@@ -60,7 +60,9 @@ async def survey_results(
     caller: CallerDep,
     start: Annotated[Instant | None, Query(alias="from")] = None,
     end: Annotated[Instant | None, Query(alias="to")] = None,
-    group_by: Literal["segment", "period", "none"] = "none",
+    group_by: Annotated[
+        list[Literal["segment", "period", "none"]] | None, Query(description="the dimension (one; default none)")
+    ] = None,
     bucket: Bucket = "month",
     tz: str | None = None,
     segment: str | None = None,
@@ -71,4 +73,4 @@ async def survey_results(
     check_period(start, end)
     zone = timezone_named(tz or request.app.state.settings.report_timezone)
     where = ResponseFilter(key, start, end, segment, process_key, caller.sources)
-    return await service.results(session, where, group_by, bucket, zone)
+    return await service.results(session, where, one_dimension(group_by, "none"), bucket, zone)
