@@ -1,9 +1,11 @@
 """POST /v1/deadlines/preview: the worked examples of DESIGN.md (calendar W) through the API."""
 
+import re
 from typing import Any
 
 import httpx
 import pytest
+from pledge_common.durations import ANSWER_PATTERN
 from support import active_commitment, ok, problem
 
 W_TERMS = {
@@ -129,3 +131,25 @@ class TestPreviewBadInput:
             await client.post("/v1/deadlines/preview", json={"start": "2026-03-07T22:00:00Z", "commitment": terms})
         )
         assert body["commitment_due_at"] == "2026-03-08T02:00:00Z"
+
+
+class TestValuesInTheAnswer:
+    async def test_durations_follow_rfc_3339_and_instants_are_utc_with_z(
+        self, client: httpx.AsyncClient, org: dict[str, Any]
+    ) -> None:
+        terms = {**W_TERMS, "commitment_limit": "PT2H50S", "tolerance_limit": "PT26H"}  # lenient input
+        pauses = [{"start": at(TUE, "10:00"), "end": at(TUE, "10:30"), "reason": "awaiting-customer"}]
+        body = await preview(
+            client, start=at(TUE, "09:00"), commitment=terms, pauses=pauses, at=at(WED, "11:00"),
+            completed_at=at(WED, "12:00"),
+        )  # fmt: skip
+        durations = [
+            body["commitment_counted_limit"],
+            body["tolerance_counted_limit"],
+            body["as_of"]["counted"],
+            body["completed"]["counted"],
+        ]
+        assert [d for d in durations if not re.fullmatch(ANSWER_PATTERN, d)] == []
+        assert body["commitment_counted_limit"] == "PT2H0M50S"
+        instants = [body["start"], body["commitment_due_at"], body["pauses_counted"][0]["start"], body["as_of"]["at"]]
+        assert [i for i in instants if not i.endswith("Z")] == []
