@@ -6,7 +6,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pledge_common.money import Amount, Currency, finer_than_minor_unit, money_text
 from pydantic import (
     Field,
-    SerializationInfo,
     StringConstraints,
     field_serializer,
     field_validator,
@@ -59,11 +58,9 @@ class Priced(Input):
                 raise ValueError(f"{name}: {value} is finer than the minor unit of {self._currency()}")
         return self
 
-    @field_serializer("*", mode="wrap")
-    def _amounts(self, value: Any, nxt: Any, info: SerializationInfo) -> Any:
-        if isinstance(value, Decimal) and info.mode_is_json():
-            return money_text(value, self._currency())
-        return nxt(value)
+    @field_serializer("amount", "fee", "base_fee", "cap", check_fields=False, when_used="json")
+    def _amounts(self, value: Decimal | None) -> str | None:
+        return None if value is None else money_text(value, self._currency())
 
 
 class PerWarningRun(Priced):
