@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from pledge_common.durations import parse_duration
 
 from pledge_dev.demo_org import SHANGHAI, load_demo_org
 from pledge_dev.paths import DATA_DIR
@@ -268,17 +269,11 @@ def interval(rate: dict[str, Any]) -> str:
 def duration(iso: str | None) -> str:
     if not iso:
         return "—"
-    td = _parse(iso)
+    td = parse_duration(iso)
     hours, rest = divmod(int(td.total_seconds()), 3600)
     days, hours = divmod(hours, 24)
     minutes = rest // 60
     return f"{days}d{hours:02d}h" if days else f"{hours}h{minutes:02d}" if hours else f"{minutes}min"
-
-
-def _parse(iso: str) -> timedelta:
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(timedelta).validate_python(iso)
 
 
 STATE_COLUMNS = [
