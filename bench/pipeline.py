@@ -47,11 +47,11 @@ async def define_commitments(client: httpx.AsyncClient, target: Target) -> None:
     for node in NODES:
         body = {
             "key": f"bench-{node}",
-            "process_key": PROCESS,
-            "node_key": node,
+            "process": PROCESS,
+            "node": node,
             "commitment_limit": "PT1H",
             "tolerance_limit": "PT2H",
-            "calendar_key": "24x7",
+            "calendar": "24x7",
             "allowed_pause_reasons": ["awaiting-customer"],
         }
         response = await client.post(f"{target.base_url}/v1/commitments", json=body, headers=headers)

@@ -62,7 +62,7 @@ async def test_deadline_preview_through_the_gateway(gateway: httpx.AsyncClient) 
         "/v1/deadlines/preview",
         json={
             "start": "2026-03-03T16:00:00+08:00",
-            "commitment": {"commitment_limit": "PT6H", "tolerance_limit": "PT10H", "calendar_key": "e2e-w"},
+            "commitment": {"commitment_limit": "PT6H", "tolerance_limit": "PT10H", "calendar": "e2e-w"},
         },
     )
     assert response.status_code == 200, response.text

@@ -22,7 +22,7 @@ async def test_a_complaint_past_its_acknowledge_limit_is_alerted_by_evaluation(g
             "/v1/complaints",
             json={
                 "channel": "phone",
-                "customer_ref": "E2E-C-1",
+                "customer": "E2E-C-1",
                 "category": "outage-information",
                 "severity": "simple",
                 "description": "nobody told me the power would be off all afternoon",
@@ -42,13 +42,13 @@ async def test_a_complaint_past_its_acknowledge_limit_is_alerted_by_evaluation(g
 
     tracking = await eventually(delivered, "the complaint's ticket events to reach tracking-svc", lambda: last)
     ticket = ok(await gateway.get(f"/v1/tickets/{tracking['ticket_id']}"))
-    assert (ticket["process_key"], ticket["segment"], ticket["source"]) == (
+    assert (ticket["process"], ticket["segment"], ticket["source"]) == (
         "complaint-handling",
         "simple",
         "feedback-svc",
     )
     assert ticket["external_id"] == complaint["id"]
-    assert [(r["node_key"], r["status"]) for r in ticket["node_runs"]] == [("acknowledge", "in_progress")]
+    assert [(r["node"], r["status"]) for r in ticket["node_runs"]] == [("acknowledge", "in_progress")]
 
     async def alerted() -> Any:
         page = ok(await gateway.get("/v1/alerts", params={"process": "complaint-handling", "limit": 500}))
@@ -76,7 +76,7 @@ async def test_a_complaint_past_its_acknowledge_limit_is_alerted_by_evaluation(g
         return current if current["status"] == "closed" else None
 
     final = await eventually(closed_ticket, "the complaint ticket to be closed in tracking-svc")
-    assert [(r["node_key"], r["status"]) for r in final["node_runs"]] == [
+    assert [(r["node"], r["status"]) for r in final["node_runs"]] == [
         ("acknowledge", "completed"),
         ("resolve", "completed"),
     ]
@@ -89,7 +89,7 @@ async def test_feedback_and_a_servqual_response_through_the_gateway(gateway: htt
             "/v1/complaints",
             json={
                 "channel": "web",
-                "customer_ref": "E2E-C-2",
+                "customer": "E2E-C-2",
                 "category": "billing",
                 "severity": "general",
                 "description": "bill estimated instead of read",
@@ -106,7 +106,7 @@ async def test_feedback_and_a_servqual_response_through_the_gateway(gateway: htt
     feedback = ok(
         await gateway.post("/v1/feedback", json={"ticket_id": tid, "csat": 4, "nps": 9, "channel": "sms"}), 201
     )
-    assert (feedback["process_key"], feedback["segment"]) == ("complaint-handling", "general")
+    assert (feedback["process"], feedback["segment"]) == ("complaint-handling", "general")
     again = await gateway.post("/v1/feedback", json={"ticket_id": tid, "csat": 1, "channel": "sms"})
     assert again.status_code == 409
     unknown = await gateway.post("/v1/feedback", json={"ticket_id": "no-such-ticket", "csat": 3, "channel": "sms"})
@@ -132,14 +132,14 @@ async def test_a_partner_bound_to_sources_lists_only_complaints_about_its_ticket
         "description": "charged twice",
         "received_by": {"department": "customer-service"},
     }
-    first = ok(await gateway.post("/v1/complaints", json={**body, "customer_ref": "E2E-S-1"}), 201)
+    first = ok(await gateway.post("/v1/complaints", json={**body, "customer": "E2E-S-1"}), 201)
 
     async def ticket_id() -> Any:
         return ok(await gateway.get(f"/v1/complaints/{first['id']}"))["tracking"]["ticket_id"]
 
     # the complaint-handling ticket of the first complaint comes from source `feedback-svc`
     tid = await eventually(ticket_id, "the complaint ticket in tracking-svc")
-    about = ok(await gateway.post("/v1/complaints", json={**body, "customer_ref": "E2E-S-2", "ticket_id": tid}), 201)
+    about = ok(await gateway.post("/v1/complaints", json={**body, "customer": "E2E-S-2", "ticket_id": tid}), 201)
     assert (first["source"], about["source"]) == (None, "feedback-svc")
 
     async def key_for(sources: list[str]) -> str:

@@ -20,7 +20,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def events(number: str, dispatched: datetime, arrived: datetime) -> list[dict[str, Any]]:
-    ticket = {"external_id": number, "process": "fault-repair", "segment": "enterprise", "customer_ref": "hengda-steel"}
+    ticket = {"external_id": number, "process": "fault-repair", "segment": "enterprise", "customer": "hengda-steel"}
     return [
         {"event_id": f"{number}-{kind}", "type": kind, "occurred_at": at.isoformat(), "source": "e2e-crm",
          "ticket": ticket, **({"node": "arrive"} if kind.startswith("node.") else {})}
@@ -29,7 +29,7 @@ def events(number: str, dispatched: datetime, arrived: datetime) -> list[dict[st
 
 
 def arrivals(review: dict[str, Any]) -> dict[str, Any]:
-    [covered] = [c for c in review["commitments"] if c["commitment_key"] == "fr-arrive"]
+    [covered] = [c for c in review["commitments"] if c["commitment"] == "fr-arrive"]
     return covered
 
 
@@ -79,7 +79,7 @@ async def test_the_demo_agreement_review_downloads_as_csv_xlsx_and_pdf_with_the_
     book = openpyxl.load_workbook(io.BytesIO(response.content), read_only=True)
     header, *cells = book.worksheets[0].iter_rows(values_only=True)
     by_section = [dict(zip(header, c, strict=True)) for c in cells]
-    covered = {r["commitment_key"]: r for r in by_section if r["section"] == "commitment"}
+    covered = {r["commitment"]: r for r in by_section if r["section"] == "commitment"}
     for c in review["commitments"]:
         assert (covered[c["commitment_key"]]["judged"], covered[c["commitment_key"]]["normal.count"]) == (
             c["judged"],

@@ -95,10 +95,10 @@ async def test_text_the_database_cannot_store_is_a_422_naming_its_field_in_every
     nul = "contains the NUL character (U+0000), which cannot be stored"
     refused = [
         await gateway.put("/v1/departments/nul-dept", json={"name": "Depart\x00ment"}),
-        await gateway.post("/v1/complaints", json={"channel": "phone", "summary": "x", "customer_ref": "C\x00"}),
+        await gateway.post("/v1/complaints", json={"channel": "phone", "summary": "x", "customer": "C\x00"}),
         await gateway.post("/v1/api-keys", json={"name": "k\x00", "scopes": ["reports:read"]}),
     ]
-    for response, field in zip(refused, ["name", "customer_ref", "name"], strict=True):
+    for response, field in zip(refused, ["name", "customer", "name"], strict=True):
         assert response.status_code == 422, response.text
         assert response.headers["content-type"] == PROBLEM
         assert {"field": field, "message": nul} in response.json()["errors"]

@@ -24,7 +24,7 @@ async def define(gateway: httpx.AsyncClient, tag: str) -> dict[str, Any]:
     node = {"key": "fix", "name": "Fix", "department": f"{tag}-desk", "position_key": None}
     process = {"name": "Backfilled process", "owner_department": f"{tag}-desk", "nodes": [node]}
     ok(await gateway.put(f"/v1/processes/{tag}", json=process), 200, 201)
-    body = {"key": f"{tag}-fix", "process_key": tag, "node_key": "fix", **V1_LIMITS, "calendar_key": "24x7"}
+    body = {"key": f"{tag}-fix", "process": tag, "node": "fix", **V1_LIMITS, "calendar": "24x7"}
     v1 = ok(await gateway.post("/v1/commitments", json=body), 201)
     return ok(await activate(gateway, v1["id"], "2026-01-01T00:00:00+00:00"))  # type: ignore[no-any-return]
 
@@ -71,7 +71,7 @@ async def judged(
     """external id -> (commitment id, state) of the process's node runs (not its end-to-end runs)."""
     params = {"process": tag, "as_of": as_of, "limit": 100}
     page = ok(await gateway.get("/v1/reports/status/runs", params=params))
-    return {r["external_id"]: (r["commitment_id"], r["state"]) for r in page["items"] if r["node_key"] == "fix"}
+    return {r["external_id"]: (r["commitment_id"], r["state"]) for r in page["items"] if r["node"] == "fix"}
 
 
 async def new_version(gateway: httpx.AsyncClient, base: dict[str, Any], limits: dict[str, str]) -> dict[str, Any]:
@@ -127,11 +127,11 @@ async def test_back_dated_versions_are_accepted_refused_or_re_judged_with_an_aud
     assert accepted["status"] == "active"
 
     async def recorded() -> bool:
-        page = ok(await gateway.get("/v1/reports/rejudgements", params={"commitment_key": f"{tag}-fix"}))
+        page = ok(await gateway.get("/v1/reports/rejudgements", params={"commitment": f"{tag}-fix"}))
         return len(page["items"]) == 1
 
     await eventually(recorded, "recorded")
-    [act] = ok(await gateway.get("/v1/reports/rejudgements", params={"commitment_key": f"{tag}-fix"}))["items"]
+    [act] = ok(await gateway.get("/v1/reports/rejudgements", params={"commitment": f"{tag}-fix"}))["items"]
     assert (act["version"], act["version_id"], act["runs"], act["reason"]) == (3, v3["id"], 1, "backfill")
     assert act["requested_by"]
     assert act["state_changes"] == [{"before_state": "completed_warning", "after_state": "completed_normal", "runs": 1}]

@@ -30,7 +30,7 @@ async def test_the_overview_by_source_and_external_id_has_judgments_feedback_and
         "/v1/complaints",
         json={
             "channel": "phone",
-            "customer_ref": f"E2E-{wo}",
+            "customer": f"E2E-{wo}",
             "category": "outage-information",
             "severity": "simple",
             "description": "the crew came late",

@@ -31,9 +31,9 @@ async def define(gateway: httpx.AsyncClient, tag: str) -> None:
     process = {"name": "Repair", "description": "", "owner_department": f"{tag}-desk", "nodes": nodes}
     ok(await gateway.put(f"/v1/processes/{tag}", json=process), 200, 201)
     common = {
-        "process_key": tag,
-        "segment_key": "default",
-        "calendar_key": "24x7",
+        "process": tag,
+        "segment": "default",
+        "calendar": "24x7",
         "owner_department": f"{tag}-desk",
         "allowed_pause_reasons": ["awaiting-customer"],
     }
@@ -42,7 +42,7 @@ async def define(gateway: httpx.AsyncClient, tag: str) -> None:
         {
             **common,
             "key": f"{tag}-repair",
-            "node_key": "repair",
+            "node": "repair",
             "commitment_limit": "PT8H",
             "tolerance_limit": "PT10H",
         },
@@ -52,7 +52,7 @@ async def define(gateway: httpx.AsyncClient, tag: str) -> None:
         {
             **common,
             "key": f"{tag}-e2e",
-            "node_key": None,
+            "node": None,
             "commitment_limit": "PT4H",
             "tolerance_limit": "PT6H",
         },
@@ -97,7 +97,7 @@ async def test_a_ticket_s_end_ends_its_runs_and_its_end_to_end_run_counts_the_un
         await post_event(gateway, body)
 
     detail = ok(await gateway.get(f"/v1/tickets/e2e:{tag}-closed"))
-    repair = next(r for r in detail["node_runs"] if r["node_key"] == "repair")
+    repair = next(r for r in detail["node_runs"] if r["node"] == "repair")
     assert (repair["status"], repair["ended_by_ticket"]) == ("completed", True)
     assert repair["completed_at"] == detail["closed_at"]
 
@@ -110,7 +110,7 @@ async def test_a_ticket_s_end_ends_its_runs_and_its_end_to_end_run_counts_the_un
     deadline = time.monotonic() + 60
     while True:
         page = await runs()
-        by_key = {(r["external_id"], r["node_key"]): r for r in page["items"]}
+        by_key = {(r["external_id"], r["node"]): r for r in page["items"]}
         e2e = by_key.get((f"{tag}-closed", None))
         if e2e is not None and e2e["state"] == "completed_normal" and len(by_key) == 5:
             break

@@ -75,7 +75,7 @@ async def test_a_late_arrival_is_settled_in_its_month_with_its_work_order_and_th
     ok(
         await gateway.post(
             "/v1/feedback",
-            json={"process_key": "fault-repair", "segment": "residential", "csat": 5, "channel": "sms",
+            json={"process": "fault-repair", "segment": "residential", "csat": 5, "channel": "sms",
                   "given_at": arrived.isoformat()},
         ),
         201,

@@ -2,15 +2,15 @@
 field, in JSON bodies and query parameters, before any route runs."""
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from pledge_common.instants import instant_field, unreasonable
+from pledge_common.instants import Instant, instant_field, unreasonable, utc_text
 from pledge_common.problems import install_problem_handlers
 from pledge_common.textguard import TextGuardMiddleware
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 
 @pytest.mark.parametrize(
@@ -90,3 +90,40 @@ async def test_a_query_parameter_in_year_1_is_422_naming_it(client: httpx.AsyncC
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "query.start"
     assert (await client.get("/visits", params={"start": "2026-03-03T10:00:00+00:00"})).status_code == 200
+
+
+class _Stamped(BaseModel):
+    at: Instant
+    until: Instant | None = None
+
+
+@pytest.mark.parametrize(
+    ("given", "answered"),
+    [
+        ("2026-11-03T16:15:00+08:00", "2026-11-03T08:15:00Z"),
+        ("2026-11-03T08:15:00Z", "2026-11-03T08:15:00Z"),
+        ("2026-11-03T08:15:00.250-01:00", "2026-11-03T09:15:00.250000Z"),
+    ],
+)
+def test_an_instant_field_takes_any_offset_and_answers_in_utc_with_z(given: str, answered: str) -> None:
+    stamped = _Stamped.model_validate({"at": given})
+    assert stamped.at.utcoffset() == timedelta(0)
+    assert stamped.model_dump_json() == f'{{"at":"{answered}","until":null}}'
+
+
+def test_an_instant_in_another_zone_is_answered_in_utc() -> None:
+    shanghai = timezone(timedelta(hours=8))
+    assert _Stamped(at=datetime(2026, 3, 1, 8, tzinfo=shanghai)).model_dump(mode="json")["at"] == "2026-03-01T00:00:00Z"
+
+
+def test_an_instant_without_an_offset_is_refused() -> None:
+    with pytest.raises(ValidationError) as caught:
+        _Stamped.model_validate({"at": "2026-11-03T08:15:00"})
+    assert caught.value.errors()[0]["loc"] == ("at",)
+    with pytest.raises(ValueError, match="offset"):
+        utc_text(datetime(2026, 11, 3))
+
+
+def test_an_instant_field_is_published_as_a_date_time() -> None:
+    schema = _Stamped.model_json_schema(mode="serialization")["properties"]["at"]
+    assert schema == {"format": "date-time", "title": "At", "type": "string"}

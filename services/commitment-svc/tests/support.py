@@ -41,12 +41,12 @@ async def events(session: AsyncSession, type_: str) -> list[dict[str, Any]]:
 def commitment_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "key": "repair-dispatch-vip",
-        "process_key": "repair",
-        "node_key": "dispatch",
-        "segment_key": "vip",
+        "process": "repair",
+        "node": "dispatch",
+        "segment": "vip",
         "commitment_limit": "PT6H",
         "tolerance_limit": "PT10H",
-        "calendar_key": "w",
+        "calendar": "w",
         "allowed_pause_reasons": ["awaiting-customer"],
         "owner_department": "ops",
         "owner_position": "dispatcher",

@@ -69,7 +69,7 @@ class TestCreateAgreement:
         assert set(event) - {"key"} <= FEED_FIELDS
         assert set(FEED_FIELDS) <= set(event)
         assert event["exemptions"]["force_majeure"][0]["from"] == "2026-06-30T16:00:00Z"
-        assert event["penalties"][0] == {"kind": "per_warning_run", "amount": 200.0, "currency": "CNY"}
+        assert event["penalties"][0] == {"kind": "per_warning_run", "amount": "200.00", "currency": "CNY"}
         assert event["penalties"][1]["amount"] is None
         assert event["billing"] == {
             "period": "month",
@@ -84,9 +84,21 @@ class TestCreateAgreement:
     ) -> None:
         billing = {"period": "quarter", "timezone": "Asia/Shanghai", "currency": "CNY", "base_fee": 50000, "cap": 20000}
         body = await ok(await client.post("/v1/agreements", json=sla(billing=billing)), 201)
-        assert body["billing"] == {**billing, "base_fee": 50000.0, "cap": 20000.0}
+        assert body["billing"] == {**billing, "base_fee": "50000.00", "cap": "20000.00"}
         (event,) = await events(session, "agreement.upserted")
         assert event["billing"]["period"] == "quarter"
+
+    async def test_amounts_are_answered_as_decimal_strings_in_the_currencys_minor_digits(
+        self, client: httpx.AsyncClient, covered: dict[str, Any]
+    ) -> None:
+        penalties = [{"kind": "per_warning_run", "amount": "12.5", "currency": "JPY"}]
+        refused = await client.post("/v1/agreements", json=sla(penalties=penalties))
+        assert refused.status_code == 422  # a yen has no minor unit
+        penalties = [{"kind": "per_warning_run", "amount": 1200, "currency": "JPY"}]
+        billing = {"currency": "JPY", "base_fee": "50000", "cap": 20000.0}
+        body = await ok(await client.post("/v1/agreements", json=sla(penalties=penalties, billing=billing)), 201)
+        assert body["penalties"] == [{"kind": "per_warning_run", "amount": "1200", "currency": "JPY"}]
+        assert (body["billing"]["base_fee"], body["billing"]["cap"]) == ("50000", "20000")
 
     async def test_ola_between_departments(self, client: httpx.AsyncClient, covered: dict[str, Any]) -> None:
         body = await ok(
@@ -116,6 +128,10 @@ class TestCreateAgreement:
             ({"billing": {"timezone": "Mars/Olympus"}}, "billing.timezone"),
             ({"billing": {"base_fee": 1000}}, "billing"),
             ({"billing": {"currency": "EUR"}}, "penalties[0].currency"),
+            (
+                {"penalties": [{"kind": "per_warning_run", "amount": "0.005", "currency": "CNY"}]},
+                "penalties.0.per_warning_run",
+            ),
         ],
     )
     async def test_bad_terms_are_422_naming_the_field(

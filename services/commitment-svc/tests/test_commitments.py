@@ -47,8 +47,8 @@ class TestCreateCommitment:
         assert event["prewarning_fraction"] == 0.8
 
     async def test_whole_process_commitment_has_null_node(self, client: httpx.AsyncClient, org: dict[str, Any]) -> None:
-        body = await ok(await client.post("/v1/commitments", json=commitment_body(key="e2e", node_key=None)), 201)
-        assert body["node_key"] is None
+        body = await ok(await client.post("/v1/commitments", json=commitment_body(key="e2e", node=None)), 201)
+        assert body["node"] is None
 
     async def test_business_days_are_whole_days(self, client: httpx.AsyncClient, org: dict[str, Any]) -> None:
         body = await ok(
@@ -79,10 +79,10 @@ class TestCreateCommitment:
     @pytest.mark.parametrize(
         ("override", "field"),
         [
-            ({"calendar_key": "nope"}, "calendar_key"),
-            ({"segment_key": "nope"}, "segment_key"),
-            ({"node_key": "nope"}, "node_key"),
-            ({"process_key": "nope"}, "process_key"),
+            ({"calendar": "nope"}, "calendar"),
+            ({"segment": "nope"}, "segment"),
+            ({"node": "nope"}, "node"),
+            ({"process": "nope"}, "process"),
             ({"owner_department": "nope"}, "owner_department"),
             ({"owner_department": "field", "owner_position": "dispatcher"}, "owner_position"),
             ({"prewarning_fraction": 1.5}, "prewarning_fraction"),
@@ -186,7 +186,7 @@ class TestTransitions:
     async def test_a_second_open_draft_is_409(self, client: httpx.AsyncClient, org: dict[str, Any]) -> None:
         v1 = await active_commitment(client)
         await new_version(client, v1["id"])
-        problem(await client.post(f"/v1/commitments/{v1['id']}/versions", json={}), 409, "commitment_key")
+        problem(await client.post(f"/v1/commitments/{v1['id']}/versions", json={}), 409, "key")
 
     async def test_other_commitment_overlapping_on_the_same_subject_is_409(
         self, client: httpx.AsyncClient, org: dict[str, Any]
@@ -202,8 +202,8 @@ class TestTransitions:
         self, client: httpx.AsyncClient, org: dict[str, Any]
     ) -> None:
         await active_commitment(client)
-        e2e = await active_commitment(client, key="repair-e2e", node_key=None)
-        other_segment = await active_commitment(client, key="repair-dispatch-default", segment_key="default")
+        e2e = await active_commitment(client, key="repair-e2e", node=None)
+        other_segment = await active_commitment(client, key="repair-dispatch-default", segment="default")
         assert e2e["status"] == other_segment["status"] == "active"
 
     async def test_retire_ends_the_range_and_keeps_history(
@@ -279,14 +279,14 @@ class TestListCommitments:
     async def test_filters_and_pages(self, client: httpx.AsyncClient, org: dict[str, Any]) -> None:
         v1 = await active_commitment(client)
         await new_version(client, v1["id"])
-        await ok(await client.post("/v1/commitments", json=commitment_body(key="other", node_key="arrive")), 201)
+        await ok(await client.post("/v1/commitments", json=commitment_body(key="other", node="arrive")), 201)
         page = await ok(await client.get("/v1/commitments", params={"limit": 2}))
-        assert [(c["commitment_key"], c["version"]) for c in page["items"]] == [
+        assert [(c["key"], c["version"]) for c in page["items"]] == [
             ("other", 1),
             ("repair-dispatch-vip", 1),
         ]
         rest = await ok(await client.get("/v1/commitments", params={"limit": 2, "cursor": page["next_cursor"]}))
-        assert [(c["commitment_key"], c["version"]) for c in rest["items"]] == [("repair-dispatch-vip", 2)]
+        assert [(c["key"], c["version"]) for c in rest["items"]] == [("repair-dispatch-vip", 2)]
         drafts = await ok(await client.get("/v1/commitments", params={"status": "draft", "node": "dispatch"}))
         assert [c["version"] for c in drafts["items"]] == [2]
         versions = await ok(await client.get(f"/v1/commitments/{v1['id']}/versions"))
@@ -314,11 +314,11 @@ class TestResolve:
         assert (await ok(await client.get("/v1/commitments/resolve", params=params)))["id"] == active["id"]
 
     async def test_falls_back_to_the_default_segment(self, client: httpx.AsyncClient, org: dict[str, Any]) -> None:
-        fallback = await active_commitment(client, key="dispatch-default", segment_key="default")
+        fallback = await active_commitment(client, key="dispatch-default", segment="default")
         await ok(await client.put("/v1/segments/residential", json={"name": "Residential"}), 201)
         params = {"process": "repair", "node": "dispatch", "segment": "residential", "at": "2026-03-03T10:00:00Z"}
         body = await ok(await client.get("/v1/commitments/resolve", params=params))
-        assert (body["id"], body["segment_key"]) == (fallback["id"], "default")
+        assert (body["id"], body["segment"]) == (fallback["id"], "default")
 
     async def test_none_governing_is_404_problem(self, client: httpx.AsyncClient, org: dict[str, Any]) -> None:
         await active_commitment(client)
@@ -340,7 +340,7 @@ class TestResolve:
         assert (before["version"], after["version"]) == (1, 2)
 
     async def test_whole_process_resolves_without_a_node(self, client: httpx.AsyncClient, org: dict[str, Any]) -> None:
-        e2e = await active_commitment(client, key="repair-e2e", node_key=None)
+        e2e = await active_commitment(client, key="repair-e2e", node=None)
         body = await ok(await client.get("/v1/commitments/resolve", params={"process": "repair", "segment": "vip"}))
         assert body["id"] == e2e["id"]
 

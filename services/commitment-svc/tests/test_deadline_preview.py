@@ -1,15 +1,17 @@
 """POST /v1/deadlines/preview: the worked examples of DESIGN.md (calendar W) through the API."""
 
+import re
 from typing import Any
 
 import httpx
 import pytest
+from pledge_common.durations import ANSWER_PATTERN
 from support import active_commitment, ok, problem
 
 W_TERMS = {
     "commitment_limit": "PT6H",
     "tolerance_limit": "PT10H",
-    "calendar_key": "w",
+    "calendar": "w",
     "allowed_pause_reasons": ["awaiting-customer"],
 }
 TUE = "2026-03-03"
@@ -112,8 +114,8 @@ class TestPreviewBadInput:
         problem(await client.post("/v1/deadlines/preview", json={"start": at(TUE, "10:00")}), 422, "commitment")
 
     async def test_unknown_calendar_is_422(self, client: httpx.AsyncClient) -> None:
-        body = {"start": at(TUE, "10:00"), "commitment": {**W_TERMS, "calendar_key": "ghost"}}
-        problem(await client.post("/v1/deadlines/preview", json=body), 422, "commitment.calendar_key")
+        body = {"start": at(TUE, "10:00"), "commitment": {**W_TERMS, "calendar": "ghost"}}
+        problem(await client.post("/v1/deadlines/preview", json=body), 422, "commitment.calendar")
 
     async def test_tolerance_below_commitment_is_422(self, client: httpx.AsyncClient) -> None:
         body = {"start": at(TUE, "10:00"), "commitment": {**W_TERMS, "tolerance_limit": "PT1H"}}
@@ -129,3 +131,25 @@ class TestPreviewBadInput:
             await client.post("/v1/deadlines/preview", json={"start": "2026-03-07T22:00:00Z", "commitment": terms})
         )
         assert body["commitment_due_at"] == "2026-03-08T02:00:00Z"
+
+
+class TestValuesInTheAnswer:
+    async def test_durations_follow_rfc_3339_and_instants_are_utc_with_z(
+        self, client: httpx.AsyncClient, org: dict[str, Any]
+    ) -> None:
+        terms = {**W_TERMS, "commitment_limit": "PT2H50S", "tolerance_limit": "PT26H"}  # lenient input
+        pauses = [{"start": at(TUE, "10:00"), "end": at(TUE, "10:30"), "reason": "awaiting-customer"}]
+        body = await preview(
+            client, start=at(TUE, "09:00"), commitment=terms, pauses=pauses, at=at(WED, "11:00"),
+            completed_at=at(WED, "12:00"),
+        )  # fmt: skip
+        durations = [
+            body["commitment_counted_limit"],
+            body["tolerance_counted_limit"],
+            body["as_of"]["counted"],
+            body["completed"]["counted"],
+        ]
+        assert [d for d in durations if not re.fullmatch(ANSWER_PATTERN, d)] == []
+        assert body["commitment_counted_limit"] == "PT2H0M50S"
+        instants = [body["start"], body["commitment_due_at"], body["pauses_counted"][0]["start"], body["as_of"]["at"]]
+        assert [i for i in instants if not i.endswith("Z")] == []

@@ -35,7 +35,7 @@ class TestLoadDemoOrg:
         for severity, limit in (("simple", "PT15M"), ("general", "PT1H"), ("major", "PT1H")):
             params = {"process": "complaint-handling", "node": "acknowledge", "segment": severity}
             body = await ok(await client.get("/v1/commitments/resolve", params=params))
-            assert (body["segment_key"], body["commitment_limit"]) == (severity, limit)
+            assert (body["segment"], body["commitment_limit"]) == (severity, limit)
         params = {"process": "complaint-handling", "node": "resolve", "segment": "major"}
         body = await ok(await client.get("/v1/commitments/resolve", params=params))
         assert (body["limit_unit"], body["commitment_limit"]) == ("business_days", "P3D")
@@ -45,4 +45,4 @@ class TestLoadDemoOrg:
         base = {"process": "new-connection", "node": "survey"}
         residential = await ok(await client.get("/v1/commitments/resolve", params={**base, "segment": "residential"}))
         enterprise = await ok(await client.get("/v1/commitments/resolve", params={**base, "segment": "enterprise"}))
-        assert (residential["commitment_key"], enterprise["commitment_key"]) == ("nc-survey-residential", "nc-survey")
+        assert (residential["key"], enterprise["key"]) == ("nc-survey-residential", "nc-survey")

@@ -96,7 +96,7 @@ class TestMisuse:
         self, client: httpx.AsyncClient, session: AsyncSession, org: dict[str, Any]
     ) -> None:
         await ok(await client.post("/v1/commitments", json=commitment_body(), headers=KEY), 201)
-        other = commitment_body(key="repair-arrive-vip", node_key="arrive")
+        other = commitment_body(key="repair-arrive-vip", node="arrive")
         problem(await client.post("/v1/commitments", json=other, headers=KEY), 422, "header.Idempotency-Key")
         assert await table_count(session, "commitment_versions") == 1
 
@@ -112,8 +112,8 @@ class TestMisuse:
     async def test_a_refused_request_stores_nothing_so_its_retry_is_processed(
         self, client: httpx.AsyncClient, org: dict[str, Any]
     ) -> None:
-        body = commitment_body(calendar_key="later")
-        problem(await client.post("/v1/commitments", json=body, headers=KEY), 422, "calendar_key")
+        body = commitment_body(calendar="later")
+        problem(await client.post("/v1/commitments", json=body, headers=KEY), 422, "calendar")
         await ok(await client.put("/v1/calendars/later", json=W_CALENDAR), 201)
         await ok(await client.post("/v1/commitments", json=body, headers=KEY), 201)
 

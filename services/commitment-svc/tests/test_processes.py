@@ -177,7 +177,7 @@ class TestNodes:
 
 class TestDeleteProcess:
     async def test_process_named_by_a_commitment_is_409(self, client: httpx.AsyncClient, org: dict[str, Any]) -> None:
-        await ok(await client.post("/v1/commitments", json=commitment_body(node_key=None, key="e2e")), 201)
+        await ok(await client.post("/v1/commitments", json=commitment_body(node=None, key="e2e")), 201)
         body = problem(await client.delete("/v1/processes/repair"), 409)
         assert body["referenced_by"] == ["commitment e2e v1"]
 

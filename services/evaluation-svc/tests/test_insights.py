@@ -71,7 +71,7 @@ class TestRecommendations:
             session, fast + runs("s", 30, 30, segment="residential") + runs("e", 3, 1, segment="enterprise")
         )
         body = (await client.get("/v1/recommendations", params=WEEK)).json()
-        items = {i["commitment_key"]: i for i in body["items"]}
+        items = {i["commitment"]: i for i in body["items"]}
         assert items["repair-fast"]["recommendation"] == "raise"
         assert items["repair-slow"]["recommendation"] == "improve"
         assert items["repair-few"]["recommendation"] == "insufficient_data"
@@ -149,7 +149,7 @@ class TestWhatIf:
         projection = await setup(session)
         await projection.handle_tracking(session, runs("a", 2, 2) + runs("b", 2, 5))  # 2 h and 4 h counted
         before = (await session.execute(text("SELECT id, final_state FROM node_runs ORDER BY id"))).all()
-        body = {**WEEK, "commitment_key": "repair-residential", "commitment_limit": "PT3H"}
+        body = {**WEEK, "commitment": "repair-residential", "commitment_limit": "PT3H"}
         response = await client.post("/v1/what-if", json=body)
         assert response.status_code == 200, response.text
         report = response.json()
@@ -165,7 +165,7 @@ class TestWhatIf:
         projection = await setup(session)
         await projection.handle_tracking(session, runs("n", 1, 8))  # 7 h counted in office hours, 8 h round the clock
         calendar = {"timezone": "Asia/Shanghai", "weekly": {str(d): [["00:00", "24:00"]] for d in range(7)}}
-        body = {**WEEK, "commitment_key": "repair-residential", "calendar": calendar, "tolerance_limit": "PT7H30M"}
+        body = {**WEEK, "commitment": "repair-residential", "calendar": calendar, "tolerance_limit": "PT7H30M"}
         report = (await client.post("/v1/what-if", json=body)).json()
         assert report["overall"]["actual"]["acceptable"]["count"] == 1
         assert report["overall"]["proposed"]["warning"]["count"] == 1
@@ -173,12 +173,12 @@ class TestWhatIf:
     @pytest.mark.parametrize(
         ("body", "field"),
         [
-            ({"commitment_key": "nope"}, "commitment_key"),
-            ({"commitment_key": "repair-residential", "commitment_limit": "six hours"}, "commitment_limit"),
-            ({"commitment_key": "repair-residential", "tolerance_limit": "PT1H"}, "tolerance_limit"),
-            ({"commitment_key": "repair-residential", "surprise": 1}, "surprise"),
-            ({"commitment_key": "repair-residential", "to": "2027-06-01T00:00:00Z"}, "to"),
-            ({"commitment_key": "repair-residential", "calendar": {"timezone": "Nowhere", "weekly": {}}}, "calendar"),
+            ({"commitment": "nope"}, "commitment"),
+            ({"commitment": "repair-residential", "commitment_limit": "six hours"}, "commitment_limit"),
+            ({"commitment": "repair-residential", "tolerance_limit": "PT1H"}, "tolerance_limit"),
+            ({"commitment": "repair-residential", "surprise": 1}, "surprise"),
+            ({"commitment": "repair-residential", "to": "2027-06-01T00:00:00Z"}, "to"),
+            ({"commitment": "repair-residential", "calendar": {"timezone": "Nowhere", "weekly": {}}}, "calendar"),
         ],
     )
     async def test_bad_proposals_are_422_naming_the_field(

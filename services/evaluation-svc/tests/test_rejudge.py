@@ -180,7 +180,7 @@ class TestAct:
         row = (await session.execute(text("SELECT final_state FROM node_runs WHERE id = 'r2'"))).one()
         assert row.final_state == "completed_acceptable"
 
-        listed = (await client.get("/v1/reports/rejudgements", params={"commitment_key": "repair-residential"})).json()
+        listed = (await client.get("/v1/reports/rejudgements", params={"commitment": "repair-residential"})).json()
         assert len(listed["items"]) == 1
         record = listed["items"][0]
         assert record["id"] == "rj-1"

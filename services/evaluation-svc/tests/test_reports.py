@@ -2,6 +2,7 @@
 
 import math
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,9 @@ from evaluation_svc.readmodel.service import Projection
 from evaluation_svc.reports.query import build_query
 from evaluation_svc.reports.repository import ReportFilter, ReportRepository
 from evaluation_svc.rules import calendar_from_payload, parse_duration, wilson_interval
+from pledge_common.durations import ANSWER_PATTERN
 from pledge_common.identity import Caller, identity_headers
+from pledge_common.instants import DATE_TIME
 from pledge_common.outbox import FeedEvent
 from pledge_deadlines import Pause, classify, counted_time
 from sqlalchemy import event, text
@@ -750,3 +753,53 @@ class TestBadParameters:
         response = await client.get("/v1/reports/status/runs", params={"state": "sleepy"})
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "state"
+
+
+def values_of(body: Any) -> list[tuple[str, str]]:
+    """(key, text) of every string in a JSON answer."""
+    if isinstance(body, dict):
+        return [
+            pair
+            for key, value in body.items()
+            for pair in ([(key, value)] if isinstance(value, str) else values_of(value))
+        ]
+    if isinstance(body, list):
+        return [pair for item in body for pair in values_of(item)]
+    return []
+
+
+class TestValuesInAnswers:
+    async def test_durations_follow_rfc_3339_and_instants_are_utc_with_z(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await setup_w(session)
+        seconds = [50, 2 * 3600 + 50, 26 * 3600 + 61]  # PT50S, PT2H0M50S, PT26H1M1S: the gaps RFC 3339 fills
+        events = [
+            node_run(f"n{i}", started=at("2026-03-03 09:00"), completed=at("2026-03-03 09:00") + timedelta(seconds=s))
+            for i, s in enumerate(seconds)
+        ]
+        await projection.handle_tracking(session, events)
+        period = {"from": q(at("2026-03-02 00:00")), "to": q(at("2026-03-09 00:00"))}  # given in +08:00
+        answers = [
+            await client.get("/v1/reports/achievement", params={**period, "bucket": "day", "tz": "Asia/Shanghai"}),
+            await client.get("/v1/reports/status", params={"as_of": q(at("2026-03-06 12:00"))}),
+            await client.get("/v1/reports/status/runs", params={"as_of": q(at("2026-03-06 12:00"))}),
+        ]
+        durations, instants = [], []
+        for answer in answers:
+            assert answer.status_code == 200, answer.text
+            for key, value in values_of(answer.json()):
+                if re.fullmatch(r"-?P[\dT].*", value):
+                    durations.append(value)
+                elif DATE_TIME.match(value):
+                    instants.append((key, value))
+        assert durations
+        assert [d for d in durations if not re.fullmatch(ANSWER_PATTERN, d)] == []
+        assert "PT2H0M50S" in durations
+        assert instants
+        assert [i for i in instants if not i[1].endswith("Z")] == []
+
+    async def test_an_instant_without_an_offset_is_422_naming_the_parameter(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/v1/reports/status", params={"as_of": "2026-03-06T12:00:00"})
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "as_of"

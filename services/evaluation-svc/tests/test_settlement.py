@@ -336,9 +336,9 @@ class TestSatisfaction:
             seen.append(request)
             figures = {"passives": 0, "csat": None, "nps": None, "node_key": None, "department": None}
             groups = [
-                {**figures, "process_key": "fault-repair", "segment": "residential", "responses": 10,
+                {**figures, "process": "fault-repair", "segment": "residential", "responses": 10,
                  "csat_responses": 10, "csat_satisfied": 8, "nps_responses": 4, "promoters": 3, "detractors": 1},
-                {**figures, "process_key": "new-connection", "segment": "residential", "responses": 50,
+                {**figures, "process": "new-connection", "segment": "residential", "responses": 50,
                  "csat_responses": 50, "csat_satisfied": 10, "nps_responses": 0, "promoters": 0, "detractors": 0},
             ]  # fmt: skip
             return httpx.Response(200, json={"groups": groups, "totals": {}})

@@ -29,7 +29,7 @@ def forge(values: list[Any]) -> str:
 def complaint_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "channel": "phone",
-        "customer_ref": "C-1",
+        "customer": "C-1",
         "category": "billing",
         "severity": "general",
         "description": "charged twice for March",
@@ -92,7 +92,7 @@ class TestFileComplaint:
     ) -> None:
         upstreams.tracking.add_ticket("T-7", "fault-repair", customer_ref="C-1")
         complaint = await file(client, ticket_id="T-7")
-        assert complaint["process_key"] == "fault-repair"
+        assert complaint["process"] == "fault-repair"
 
     async def test_unknown_ticket_is_422_naming_ticket_id(self, client: httpx.AsyncClient) -> None:
         response = await client.post("/v1/complaints", json=complaint_body(ticket_id="nope"))
@@ -112,7 +112,7 @@ class TestFileComplaint:
         self, client: httpx.AsyncClient, upstreams: Upstreams
     ) -> None:
         upstreams.tracking.add_ticket("crm:WO/7?", "fault-repair")
-        assert (await file(client, ticket_id="crm:WO/7?"))["process_key"] == "fault-repair"
+        assert (await file(client, ticket_id="crm:WO/7?"))["process"] == "fault-repair"
 
     async def test_unknown_severity_is_422_naming_it(self, client: httpx.AsyncClient) -> None:
         response = await client.post("/v1/complaints", json=complaint_body(severity="huge"))
@@ -265,12 +265,10 @@ class TestRepeats:
     async def test_same_customer_and_category_within_30_days_is_flagged_and_linked(
         self, client: httpx.AsyncClient
     ) -> None:
-        first = await file(client, customer_ref="C-r", received_at="2026-03-01T10:00:00+08:00")
-        other_category = await file(
-            client, customer_ref="C-r", category="outage", received_at="2026-03-05T10:00:00+08:00"
-        )
-        repeat = await file(client, customer_ref="C-r", received_at="2026-03-30T10:00:00+08:00")
-        late = await file(client, customer_ref="C-r", received_at="2026-05-15T10:00:00+08:00")
+        first = await file(client, customer="C-r", received_at="2026-03-01T10:00:00+08:00")
+        other_category = await file(client, customer="C-r", category="outage", received_at="2026-03-05T10:00:00+08:00")
+        repeat = await file(client, customer="C-r", received_at="2026-03-30T10:00:00+08:00")
+        late = await file(client, customer="C-r", received_at="2026-05-15T10:00:00+08:00")
         assert other_category["repeat_of"] is None
         assert repeat["repeat_of"] == first["id"]
         assert late["repeat_of"] is None
@@ -301,11 +299,11 @@ class TestDelivery:
         self, client: httpx.AsyncClient, app: FastAPI, session: AsyncSession, upstreams: Upstreams
     ) -> None:
         upstreams.tracking.reject_with = 422
-        first = await file(client, customer_ref="C-a")
+        first = await file(client, customer="C-a")
         report = await deliver(app, session)
         assert (report.delivered, report.failed) == (0, 1)  # the head failed; its follower was not tried
         upstreams.tracking.reject_with = None
-        second = await file(client, customer_ref="C-b")
+        second = await file(client, customer="C-b")
         assert (await deliver(app, session)).delivered == 2
         assert {e["ticket"]["external_id"] for e in upstreams.tracking.events} == {second["id"]}
         assert (await client.get(f"/v1/complaints/{first['id']}")).json()["tracking"]["pending_events"] == 2
@@ -321,10 +319,10 @@ class TestMetrics:
         self, client: httpx.AsyncClient, app: FastAPI, session: AsyncSession, upstreams: Upstreams
     ) -> None:
         at = "2026-03-03T10:00:00+08:00"
-        quick = (await file(client, customer_ref="M-1", received_at=at))["id"]
-        transferred = (await file(client, customer_ref="M-2", received_at=at))["id"]
-        reopened = (await file(client, customer_ref="M-3", received_at=at))["id"]
-        await file(client, customer_ref="M-4", received_at=at)  # still open
+        quick = (await file(client, customer="M-1", received_at=at))["id"]
+        transferred = (await file(client, customer="M-2", received_at=at))["id"]
+        reopened = (await file(client, customer="M-3", received_at=at))["id"]
+        await file(client, customer="M-4", received_at=at)  # still open
         for cid in (quick, transferred, reopened):
             await move(client, cid, "acknowledged")
         await client.post(f"/v1/complaints/{transferred}/transfers", json={"to": {"department": "x"}, "reason": "r"})
@@ -352,11 +350,11 @@ class TestMetrics:
     ) -> None:
         upstreams.tracking.add_ticket("T-9", "fault-repair")
         upstreams.tracking.extra_ticket_counts["fault-repair"] = 1999
-        await file(client, ticket_id="T-9", customer_ref="P-1")
-        await file(client, ticket_id="T-9", customer_ref="P-2")
+        await file(client, ticket_id="T-9", customer="P-1")
+        await file(client, ticket_id="T-9", customer="P-2")
         body = (await client.get("/v1/complaints/metrics")).json()
         assert body["per_1000_tickets"] == [
-            {"process_key": "fault-repair", "complaints": 2, "tickets": 2000, "per_1000_tickets": 1.0}
+            {"process": "fault-repair", "complaints": 2, "tickets": 2000, "per_1000_tickets": 1.0}
         ]
         exported = await client.get("/v1/complaints/metrics", headers={"Accept": XLSX})
         assert exported.status_code == 200, exported.text
@@ -383,13 +381,13 @@ class TestMetrics:
 class TestList:
     async def test_list_filters_and_pages(self, client: httpx.AsyncClient) -> None:
         for n in range(3):
-            await file(client, customer_ref=f"L-{n}", received_at=f"2026-03-0{n + 1}T10:00:00+08:00")
+            await file(client, customer=f"L-{n}", received_at=f"2026-03-0{n + 1}T10:00:00+08:00")
         first = (await client.get("/v1/complaints", params={"limit": 2})).json()
-        assert [c["customer_ref"] for c in first["items"]] == ["L-2", "L-1"]
+        assert [c["customer"] for c in first["items"]] == ["L-2", "L-1"]
         rest = (await client.get("/v1/complaints", params={"limit": 2, "cursor": first["next_cursor"]})).json()
-        assert [c["customer_ref"] for c in rest["items"]] == ["L-0"]
+        assert [c["customer"] for c in rest["items"]] == ["L-0"]
         assert rest["next_cursor"] is None
-        by_customer = (await client.get("/v1/complaints", params={"customer_ref": "L-1"})).json()
+        by_customer = (await client.get("/v1/complaints", params={"customer": "L-1"})).json()
         assert len(by_customer["items"]) == 1
 
     @pytest.mark.parametrize(
@@ -414,8 +412,8 @@ class TestList:
         self, client: httpx.AsyncClient, upstreams: Upstreams
     ) -> None:
         upstreams.tracking.add_ticket(TICKET_L, "fault-repair")
-        about = await file(client, ticket_id=TICKET_L, customer_ref="L-t")
-        await file(client, customer_ref="L-u")
+        about = await file(client, ticket_id=TICKET_L, customer="L-t")
+        await file(client, customer="L-u")
         listed = (await client.get("/v1/complaints", params={"ticket_id": TICKET_L})).json()["items"]
         assert [c["id"] for c in listed] == [about["id"]]
 
@@ -424,7 +422,7 @@ class TestList:
     ) -> None:
         upstreams.tracking.add_ticket("crm:WO-9", "fault-repair")
         upstreams.tracking.tickets["crm:WO-9"]["id"] = TICKET_L  # tracking resolves the reference to its id
-        about = await file(client, ticket_id="crm:WO-9", customer_ref="L-r")
+        about = await file(client, ticket_id="crm:WO-9", customer="L-r")
         listed = (await client.get("/v1/complaints", params={"ticket_id": TICKET_L})).json()["items"]
         assert [c["id"] for c in listed] == [about["id"]]
 

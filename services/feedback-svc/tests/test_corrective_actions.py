@@ -48,7 +48,7 @@ class TestCreate:
             "/v1/complaints",
             json={
                 "channel": "phone",
-                "customer_ref": "C-1",
+                "customer": "C-1",
                 "category": "slow-repair",
                 "severity": "general",
                 "description": "waited two days",
@@ -59,7 +59,7 @@ class TestCreate:
             {"kind": "complaint", "ref": complaint.json()["id"]},
             {"kind": "survey_gap", "ref": "servqual-22:responsiveness"},
         ]
-        action = await create(client, links=links, process_key=repair, node_key="dispatch")
+        action = await create(client, links=links, process=repair, node="dispatch")
         assert action["status"] == "open"
         assert action["effectiveness"] is None
         assert sorted(link["kind"] for link in action["links"]) == ["complaint", "survey_gap"]
@@ -89,9 +89,9 @@ class TestCreate:
         assert response.json()["errors"][0]["field"] == "links"
 
     async def test_unknown_process_is_422(self, client: httpx.AsyncClient) -> None:
-        response = await client.post("/v1/corrective-actions", json=action_body(process_key="nope"))
+        response = await client.post("/v1/corrective-actions", json=action_body(process="nope"))
         assert response.status_code == 422
-        assert response.json()["errors"][0]["field"] == "process_key"
+        assert response.json()["errors"][0]["field"] == "process"
 
 
 class TestWorkflow:
@@ -127,7 +127,7 @@ class TestEffectiveness:
     async def test_achievement_n_weeks_before_and_after_completion_is_shown_on_the_action(
         self, client: httpx.AsyncClient, repair: str, upstreams: Upstreams
     ) -> None:
-        aid = (await create(client, process_key=repair, node_key="dispatch", effectiveness_weeks=2))["id"]
+        aid = (await create(client, process=repair, node="dispatch", effectiveness_weeks=2))["id"]
         await move(client, aid, "in_progress")
         done_at = datetime.now(UTC)
 
@@ -163,7 +163,7 @@ class TestEffectiveness:
     async def test_evaluation_down_leaves_the_action_readable_with_effectiveness_unavailable(
         self, client: httpx.AsyncClient, repair: str, upstreams: Upstreams
     ) -> None:
-        aid = (await create(client, process_key=repair))["id"]
+        aid = (await create(client, process=repair))["id"]
         await move(client, aid, "done")
         upstreams.evaluation.down = True
         response = await client.get(f"/v1/corrective-actions/{aid}")

@@ -32,10 +32,10 @@ class TestCreateFeedback:
         )
         assert response.status_code == 201, response.text
         body = response.json()
-        assert body["process_key"] == "fault-repair"
+        assert body["process"] == "fault-repair"
         assert body["segment"] == "residential"
-        assert body["customer_ref"] == "C-9"
-        assert [n["node_key"] for n in body["nodes"]] == ["dispatch", "repair"]
+        assert body["customer"] == "C-9"
+        assert [n["node"] for n in body["nodes"]] == ["dispatch", "repair"]
         assert body["nodes"][1]["department"] == "field"
         fetched = await client.get(f"/v1/feedback/{body['id']}")
         assert fetched.json() == body
@@ -44,7 +44,7 @@ class TestCreateFeedback:
         upstreams.tracking.processes.add("new-connection")
         response = await client.post(
             "/v1/feedback",
-            json={"process_key": "new-connection", "nps": 3, "channel": "web", "segment": "enterprise"},
+            json={"process": "new-connection", "nps": 3, "channel": "web", "segment": "enterprise"},
         )
         assert response.status_code == 201, response.text
         assert response.json()["csat"] is None
@@ -77,12 +77,12 @@ class TestBadFeedback:
     @pytest.mark.parametrize(
         ("body", "field"),
         [
-            ({"process_key": "p", "csat": 6, "channel": "sms"}, "csat"),
-            ({"process_key": "p", "csat": 0, "channel": "sms"}, "csat"),
-            ({"process_key": "p", "nps": 11, "channel": "sms"}, "nps"),
-            ({"process_key": "p", "nps": -1, "channel": "sms"}, "nps"),
-            ({"process_key": "p", "csat": 3, "channel": "sms", "colour": "red"}, "colour"),
-            ({"process_key": "p", "csat": 3}, "channel"),
+            ({"process": "p", "csat": 6, "channel": "sms"}, "csat"),
+            ({"process": "p", "csat": 0, "channel": "sms"}, "csat"),
+            ({"process": "p", "nps": 11, "channel": "sms"}, "nps"),
+            ({"process": "p", "nps": -1, "channel": "sms"}, "nps"),
+            ({"process": "p", "csat": 3, "channel": "sms", "colour": "red"}, "colour"),
+            ({"process": "p", "csat": 3}, "channel"),
         ],
     )
     async def test_scores_out_of_range_and_unknown_fields_are_422_naming_the_field(
@@ -94,7 +94,7 @@ class TestBadFeedback:
         assert field in [e["field"] for e in response.json()["errors"]]
 
     async def test_feedback_without_any_score_is_422(self, client: httpx.AsyncClient) -> None:
-        response = await client.post("/v1/feedback", json={"process_key": "p", "channel": "sms"})
+        response = await client.post("/v1/feedback", json={"process": "p", "channel": "sms"})
         assert response.status_code == 422
         assert "csat" in response.json()["detail"]
 
@@ -103,10 +103,10 @@ class TestBadFeedback:
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "ticket_id"
 
-    async def test_unknown_process_is_422_naming_process_key(self, client: httpx.AsyncClient) -> None:
-        response = await client.post("/v1/feedback", json={"process_key": "nope", "csat": 3, "channel": "sms"})
+    async def test_unknown_process_is_422_naming_process(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/v1/feedback", json={"process": "nope", "csat": 3, "channel": "sms"})
         assert response.status_code == 422
-        assert response.json()["errors"][0]["field"] == "process_key"
+        assert response.json()["errors"][0]["field"] == "process"
 
     async def test_tracking_down_is_503_problem_and_nothing_is_written(
         self, client: httpx.AsyncClient, upstreams: Upstreams
@@ -122,7 +122,7 @@ class TestBadFeedback:
     async def test_naive_instant_is_422(self, client: httpx.AsyncClient, upstreams: Upstreams) -> None:
         upstreams.tracking.processes.add("p")
         response = await client.post(
-            "/v1/feedback", json={"process_key": "p", "csat": 3, "channel": "sms", "given_at": "2026-03-03T10:00:00"}
+            "/v1/feedback", json={"process": "p", "csat": 3, "channel": "sms", "given_at": "2026-03-03T10:00:00"}
         )
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "given_at"
@@ -139,18 +139,18 @@ class TestSummary:
         upstreams.tracking.processes.update({"p", "q"})
         at = "2026-03-03T10:00:00+08:00"
         for csat, nps in [(5, 10), (4, 9), (3, 7), (1, 0)]:
-            await self._give(client, process_key="p", csat=csat, nps=nps, given_at=at)
-        await self._give(client, process_key="q", csat=2, given_at=at)
+            await self._give(client, process="p", csat=csat, nps=nps, given_at=at)
+        await self._give(client, process="q", csat=2, given_at=at)
         response = await client.get("/v1/feedback/summary", params={"group_by": "process"})
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["totals"]["responses"] == 5
         assert body["totals"]["csat"] == 0.4  # 2 of 5
         p, q = body["groups"]
-        assert (p["process_key"], p["csat"], p["csat_responses"]) == ("p", 0.5, 4)
+        assert (p["process"], p["csat"], p["csat_responses"]) == ("p", 0.5, 4)
         # promoters 2 (10, 9), passives 1 (7), detractors 1 (0): 50 % - 25 %
         assert (p["promoters"], p["passives"], p["detractors"], p["nps"]) == (2, 1, 1, 25.0)
-        assert (q["process_key"], q["nps"], q["nps_responses"]) == ("q", None, 0)
+        assert (q["process"], q["nps"], q["nps_responses"]) == ("q", None, 0)
 
         exported = await client.get("/v1/feedback/summary", params={"group_by": "process"}, headers={"Accept": CSV})
         assert exported.status_code == 200, exported.text
@@ -175,7 +175,7 @@ class TestSummary:
         await self._give(client, ticket_id=repair_ticket, csat=5, given_at="2026-03-31T23:30:00+08:00")
         await self._give(client, ticket_id="T-2", csat=2, given_at="2026-04-01T08:00:00+08:00")
         by_node = (await client.get("/v1/feedback/summary", params={"group_by": ["node", "department"]})).json()
-        assert [(g["node_key"], g["department"], g["responses"], g["csat"]) for g in by_node["groups"]] == [
+        assert [(g["node"], g["department"], g["responses"], g["csat"]) for g in by_node["groups"]] == [
             ("dispatch", "ops", 2, 0.5),
             ("repair", "field", 1, 1.0),
         ]
@@ -197,6 +197,18 @@ class TestSummary:
         bad_zone = await client.get("/v1/feedback/summary", params={"tz": "Mars/Olympus"})
         assert bad_zone.status_code == 422
         assert bad_zone.json()["errors"][0]["field"] == "query.tz"
+
+    async def test_group_by_is_repeated_and_a_comma_is_not_a_separator(self, client: httpx.AsyncClient) -> None:
+        repeated = await client.get("/v1/feedback/summary", params=[("group_by", "process"), ("group_by", "node")])
+        assert repeated.status_code == 200, repeated.text
+        comma = await client.get("/v1/feedback/summary", params={"group_by": "process,node"})
+        assert comma.status_code == 422
+        assert comma.json()["errors"][0]["field"].startswith("query.group_by")
+
+    async def test_a_report_of_one_dimension_refuses_two(self, client: httpx.AsyncClient) -> None:
+        two = await client.get("/v1/complaints/metrics", params=[("group_by", "process"), ("group_by", "severity")])
+        assert two.status_code == 422
+        assert two.json()["errors"][0]["field"] == "query.group_by"
 
 
 class TestSourceBoundCallers:

@@ -4,7 +4,7 @@ import httpx
 
 
 async def test_feedback_given_in_year_1_is_422_naming_given_at(client: httpx.AsyncClient) -> None:
-    body = {"channel": "sms", "csat": 4, "process_key": "fault-repair", "given_at": "0001-01-01T00:00:00Z"}
+    body = {"channel": "sms", "csat": 4, "process": "fault-repair", "given_at": "0001-01-01T00:00:00Z"}
     response = await client.post("/v1/feedback", json=body)
     assert response.status_code == 422, response.text
     assert response.json()["errors"] == [

@@ -2,8 +2,8 @@
 
 import httpx
 import pytest
-from feedback_svc.durations import format_seconds, parse_seconds
 from feedback_svc.feedback.scores import Counts, first_drop
+from pledge_common.durations import format_seconds, parse_duration
 from upstreams import Upstreams
 
 
@@ -28,7 +28,7 @@ async def judged_feedback(client: httpx.AsyncClient, upstreams: Upstreams) -> No
 async def by_state(client: httpx.AsyncClient, **params: object) -> dict[str, object]:
     response = await client.get(
         "/v1/feedback/by-state",
-        params={"process_key": "fault-repair", "duration_bucket": "PT2H", "min_responses": 1, **params},
+        params={"process": "fault-repair", "duration_bucket": "PT2H", "min_responses": 1, **params},
     )
     assert response.status_code == 200, response.text
     result: dict[str, object] = response.json()
@@ -50,7 +50,7 @@ async def test_each_ticket_counts_under_the_worst_state_its_nodes_completed_in(
 
 async def test_per_node_state_uses_each_nodes_completed_run(client: httpx.AsyncClient, judged_feedback: None) -> None:
     body = await by_state(client)
-    rows = [(g["node_key"], g["state"], g["responses"]) for g in body["by_node_state"]]  # type: ignore[attr-defined]
+    rows = [(g["node"], g["state"], g["responses"]) for g in body["by_node_state"]]  # type: ignore[attr-defined]
     assert rows == [
         ("dispatch", "completed_acceptable", 1),
         ("dispatch", "completed_normal", 2),
@@ -65,12 +65,10 @@ async def test_satisfaction_against_counted_duration_shows_where_it_drops(
 ) -> None:
     body = await by_state(client, csat_threshold=0.8)
     repair = [
-        (b["counted_from"], b["counted_to"], b["csat"])
-        for b in body["by_counted_duration"]
-        if b["node_key"] == "repair"
+        (b["counted_from"], b["counted_to"], b["csat"]) for b in body["by_counted_duration"] if b["node"] == "repair"
     ]  # type: ignore[attr-defined]
     assert repair == [("PT2H", "PT4H", 1.0), ("PT4H", "PT6H", 1.0), ("PT8H", "PT10H", 0.0)]
-    drops = {d["node_key"]: d["counted_from"] for d in body["satisfaction_drop"]}  # type: ignore[attr-defined]
+    drops = {d["node"]: d["counted_from"] for d in body["satisfaction_drop"]}  # type: ignore[attr-defined]
     assert drops == {"dispatch": "PT0S", "repair": "PT8H"}
 
 
@@ -90,17 +88,17 @@ async def test_missing_process_or_bad_bucket_is_422(client: httpx.AsyncClient, u
     upstreams.tracking.processes.add("fault-repair")
     missing = await client.get("/v1/feedback/by-state")
     assert missing.status_code == 422
-    assert missing.json()["errors"][0]["field"] == "query.process_key"
-    bad = await client.get("/v1/feedback/by-state", params={"process_key": "fault-repair", "duration_bucket": "2h"})
+    assert missing.json()["errors"][0]["field"] == "query.process"
+    bad = await client.get("/v1/feedback/by-state", params={"process": "fault-repair", "duration_bucket": "2h"})
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "query.duration_bucket"
-    unknown = await client.get("/v1/feedback/by-state", params={"process_key": "nope"})
+    unknown = await client.get("/v1/feedback/by-state", params={"process": "nope"})
     assert unknown.status_code == 422
 
 
 async def test_evaluation_down_is_503(client: httpx.AsyncClient, judged_feedback: None, upstreams: Upstreams) -> None:
     upstreams.evaluation.down = True
-    response = await client.get("/v1/feedback/by-state", params={"process_key": "fault-repair"})
+    response = await client.get("/v1/feedback/by-state", params={"process": "fault-repair"})
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
 
@@ -117,4 +115,4 @@ def test_bucket_durations_are_written_as_rfc_3339_reads_them_and_read_back() -> 
     cases = {0: "PT0S", 5400: "PT1H30M", 3605: "PT1H0M5S", 7200: "PT2H", 59: "PT59S", 90061: "PT25H1M1S"}
     for seconds, text in cases.items():
         assert format_seconds(seconds) == text
-        assert parse_seconds(text) == seconds
+        assert parse_duration(text).total_seconds() == seconds

@@ -42,7 +42,7 @@ async def test_two_replicas_never_send_one_complaints_commands_twice_or_out_of_o
             data = ComplaintCreate.model_validate(
                 {
                     "channel": "web",
-                    "customer_ref": f"K-{n}",
+                    "customer": f"K-{n}",
                     "category": "billing",
                     "severity": "simple",
                     "description": "d",

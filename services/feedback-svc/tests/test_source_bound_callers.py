@@ -38,7 +38,7 @@ def tickets(upstreams: Upstreams) -> None:
 
 
 async def file(client: httpx.AsyncClient, customer_ref: str, **extra: Any) -> dict[str, Any]:
-    response = await client.post("/v1/complaints", json={**COMPLAINT, "customer_ref": customer_ref, **extra})
+    response = await client.post("/v1/complaints", json={**COMPLAINT, "customer": customer_ref, **extra})
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -50,7 +50,7 @@ async def complaints(client: httpx.AsyncClient, tickets: None) -> dict[str, dict
     return {
         "crm": await file(client, "C-1", ticket_id="T-CRM"),
         "billing": await file(client, "C-2", ticket_id=BILL),
-        "none": await file(client, "C-0", process_key="fault-repair"),
+        "none": await file(client, "C-0", process="fault-repair"),
     }
 
 
@@ -66,7 +66,7 @@ async def feedback(client: httpx.AsyncClient, tickets: None) -> dict[str, dict[s
     return {
         "crm": await give(client, ticket_id="T-CRM", csat=5),
         "billing": await give(client, ticket_id=BILL, csat=1),
-        "none": await give(client, process_key="fault-repair", csat=2),
+        "none": await give(client, process="fault-repair", csat=2),
     }
 
 
@@ -154,7 +154,7 @@ class TestComplaints:
         assert response.json()["totals"]["received"] == 1
         # 1 complaint about the 2 crm tickets of the process (the billing ticket is not counted)
         assert response.json()["per_1000_tickets"] == [
-            {"process_key": "fault-repair", "complaints": 1, "tickets": 2, "per_1000_tickets": 500.0}
+            {"process": "fault-repair", "complaints": 1, "tickets": 2, "per_1000_tickets": 500.0}
         ]
         everyone = (await client.get("/v1/complaints/metrics")).json()
         assert everyone["totals"]["received"] == 3
@@ -267,7 +267,7 @@ class TestCorrectiveActions:
     ) -> None:
         upstreams.tracking.processes.add("fault-repair")
         headers = bound_to(settings, "crm")
-        action = await open_action(client, headers, process_key="fault-repair")
+        action = await open_action(client, headers, process="fault-repair")
         for to in ("in_progress", "done"):
             moved = await client.post(
                 f"/v1/corrective-actions/{action['id']}/transitions", json={"to": to}, headers=headers

@@ -116,9 +116,9 @@ class TestResponses:
 
     async def test_unknown_process_is_422(self, client: httpx.AsyncClient, mini: str, upstreams: Upstreams) -> None:
         answers = [scored("R1", 5, 3), scored("R2", 5, 3), scored("E1", 5, 3)]
-        response = await client.post(f"/v1/surveys/{mini}/responses", json={"answers": answers, "process_key": "x"})
+        response = await client.post(f"/v1/surveys/{mini}/responses", json={"answers": answers, "process": "x"})
         assert response.status_code == 422
-        assert response.json()["errors"][0]["field"] == "process_key"
+        assert response.json()["errors"][0]["field"] == "process"
 
 
 class TestResults:

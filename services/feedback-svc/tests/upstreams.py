@@ -40,13 +40,11 @@ class FakeTracking:
             "id": ticket_id,
             "source": source,
             "external_id": f"ext-{ticket_id}",
-            "process_key": process_key,
+            "process": process_key,
             "segment": segment,
-            "customer_ref": customer_ref,
+            "customer": customer_ref,
             "status": "closed",
-            "node_runs": [
-                {"node_key": key, "department": dept, "status": "completed", "cycle": 1} for key, dept in nodes
-            ],
+            "node_runs": [{"node": key, "department": dept, "status": "completed", "cycle": 1} for key, dept in nodes],
         }
 
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -65,27 +63,26 @@ class FakeTracking:
             answer = {
                 "event_id": event["event_id"],
                 "source": event["source"],
-                "status": "accepted",
+                "status": "duplicate" if duplicate else "accepted",
                 "ticket_id": ticket_id,
                 "received_at": "2026-03-03T02:00:00+00:00",
             }
-            return httpx.Response(201, json=answer, headers={"Pledge-Duplicate": "true"} if duplicate else {})
+            return httpx.Response(200 if duplicate else 201, json=answer)
         if request.method == "GET" and path == "/v1/tickets":
             process = request.url.params.get("process")
-            items = [t for t in self.tickets.values() if process is None or t["process_key"] == process]
+            items = [t for t in self.tickets.values() if process is None or t["process"] == process]
             items += [
-                {"id": f"bulk-{i}", "process_key": process}
-                for i in range(self.extra_ticket_counts.get(process or "", 0))
+                {"id": f"bulk-{i}", "process": process} for i in range(self.extra_ticket_counts.get(process or "", 0))
             ]
             if not items and process in self.processes:
-                items = [{"id": "some-ticket", "process_key": process}]  # `processes`: known, with tickets
+                items = [{"id": "some-ticket", "process": process}]  # `processes`: known, with tickets
             return httpx.Response(200, json={"items": items, "next_cursor": None})
         if request.method == "GET" and path == "/v1/tickets/count":
             process, source = request.url.params.get("process"), request.url.params.get("source")
             count = sum(
                 1
                 for t in self.tickets.values()
-                if (process is None or t["process_key"] == process) and (source is None or t["source"] == source)
+                if (process is None or t["process"] == process) and (source is None or t["source"] == source)
             )
             extra = self.extra_ticket_counts.get(process or "", 0) if source is None else 0
             return httpx.Response(200, json={"count": count + extra})
@@ -114,8 +111,8 @@ class FakeEvaluation:
                 "id": f"run-{ticket_id}-{node_key}-{cycle}",
                 "kind": "node",
                 "ticket_id": ticket_id,
-                "process_key": "p",
-                "node_key": node_key,
+                "process": "p",
+                "node": node_key,
                 "cycle": cycle,
                 "department": None,
                 "status": "completed" if state.startswith("completed") else "in_progress",

@@ -49,7 +49,7 @@ class TestBulkArray:
         assert [i["index"] for i in body["items"]] == list(range(24))
         detail = (await client.get("/v1/tickets/crm:WO-2")).json()
         assert detail["status"] == "closed"
-        assert [(r["node_key"], r["status"], len(r["pauses"])) for r in detail["node_runs"]] == [
+        assert [(r["node"], r["status"], len(r["pauses"])) for r in detail["node_runs"]] == [
             ("accept", "completed", 1 - 1),
             ("dispatch", "completed", 1),
         ]
@@ -60,7 +60,7 @@ class TestBulkArray:
         detail = (await client.get("/v1/tickets/crm:WO-0")).json()
         assert detail["status"] == "closed"
         assert detail["opened_at"] == "2026-03-03T02:00:00Z"
-        assert [(r["node_key"], r["status"], r["started_at"]) for r in detail["node_runs"]] == [
+        assert [(r["node"], r["status"], r["started_at"]) for r in detail["node_runs"]] == [
             ("accept", "completed", "2026-03-03T02:00:00Z"),
             ("dispatch", "completed", "2026-03-03T02:30:00Z"),
         ]

@@ -33,8 +33,8 @@
     badge.textContent = alert.level;
     level.appendChild(badge);
     tr.appendChild(level);
-    tr.appendChild(cell(alert.process_key));
-    tr.appendChild(cell(alert.node_key || "—"));
+    tr.appendChild(cell(alert.process));
+    tr.appendChild(cell(alert.node || "—"));
     tr.appendChild(cell(alert.department || ""));
     tr.appendChild(cell(local(alert.raised_at)));
     const ticket = cell("");

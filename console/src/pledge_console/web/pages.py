@@ -350,7 +350,7 @@ async def ticket_page(request: Request, me: SignedIn, ticket_id: uuid.UUID) -> R
     chart = charts.timeline(
         runs,
         datetime.now(UTC),
-        lambda r: r.get("node_key") or e2e,
+        lambda r: r.get("node") or e2e,
         lambda moment: moment.astimezone(tz).strftime("%m-%d %H:%M"),
     )
     return render(

@@ -1,9 +1,10 @@
 """The HTTP contract of /v1/api-keys (inputs forbid unknown fields; the hash never leaves the gateway)."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Literal
 
+from pledge_common.instants import Instant
 from pledge_common.pagination import Page
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -69,10 +70,10 @@ class ApiKeyPublic(BaseModel):
     scopes: list[str]
     sources: list[str] | None
     status: Literal["active", "expired", "revoked"]
-    created_at: datetime
+    created_at: Instant
     created_by: str | None
-    expires_at: datetime | None
-    revoked_at: datetime | None
+    expires_at: Instant | None
+    revoked_at: Instant | None
     replaced_by: uuid.UUID | None
     owner_id: uuid.UUID = Field(
         description="the first key of this key's rotation chain (its own id until rotated): what the holder owns "

@@ -6,12 +6,16 @@ overflow. `TextGuardMiddleware` (textguard.py) refuses such a date-time with a 4
 JSON body field and any query parameter of every service and of the gateway, before a route runs; a route
 whose body is read raw (bulk ingest) checks its items with `instant_path`. Only date-times (a date with a
 time of day) are checked: calendar dates (`due_date`) are not instants.
+
+`Instant` is the type of every public instant field: an offset is required, and answers are in UTC with `Z`.
 """
 
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, PlainSerializer, WithJsonSchema
 
 EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
 END_OF_INSTANTS = datetime(2200, 1, 1, tzinfo=UTC)  # excluded
@@ -70,3 +74,24 @@ def instant_field(body: bytes) -> str | None:
     if found is None:
         return None
     return ".".join(found) or "body"
+
+
+def utc_text(value: datetime) -> str:
+    """An instant in UTC with `Z`: `2026-11-03T08:15:00Z` (a fraction of a second only when there is one)."""
+    if value.tzinfo is None:
+        raise ValueError("an instant needs an offset (`Z` or `+08:00`)")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+Instant = Annotated[
+    AwareDatetime,
+    AfterValidator(_to_utc),
+    PlainSerializer(utc_text, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+"""An instant field: any RFC 3339 offset in, a naive date-time refused (422 naming the field), kept and
+answered in UTC with `Z`."""

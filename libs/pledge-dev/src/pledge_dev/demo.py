@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pledge_common.durations import parse_duration
 
 from pledge_dev.demo_org import SHANGHAI, load_demo_org
 from pledge_dev.paths import DATA_DIR
@@ -140,7 +141,7 @@ def generate(now: datetime, days: int, seed: int) -> Story:
 def _ticket(story: Story, external_id: str, process: str, opened: datetime, now: datetime, rng: random.Random) -> None:
     segment = _segment(process, rng)
     customer = "hengda-steel" if segment == "enterprise" and rng.random() < 0.3 else f"cust-{rng.randrange(4000):04d}"
-    ticket = {"external_id": external_id, "process": process, "segment": segment, "customer_ref": customer}
+    ticket = {"external_id": external_id, "process": process, "segment": segment, "customer": customer}
     source = SOURCES[process]
     facts = TicketFacts(source, external_id, process, segment, customer, opened)
     story.facts.append(facts)
@@ -280,17 +281,11 @@ def interval(rate: dict[str, Any]) -> str:
 def duration(iso: str | None) -> str:
     if not iso:
         return "—"
-    td = _parse(iso)
+    td = parse_duration(iso)
     hours, rest = divmod(int(td.total_seconds()), 3600)
     days, hours = divmod(hours, 24)
     minutes = rest // 60
     return f"{days}d{hours:02d}h" if days else f"{hours}h{minutes:02d}" if hours else f"{minutes}min"
-
-
-def _parse(iso: str) -> timedelta:
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(timedelta).validate_python(iso)
 
 
 STATE_COLUMNS = [
@@ -334,7 +329,7 @@ async def print_reports(client: httpx.AsyncClient, period: dict[str, str]) -> No
 
     recs = (await client.get("/v1/recommendations", params=period)).json()
     rows = [
-        [r["commitment_key"], r["recommendation"].upper(), r["judged"], pct(r["achievement"]),
+        [r["commitment"], r["recommendation"].upper(), r["judged"], pct(r["achievement"]),
          interval(r["achievement"]), f"{r['commitment_limit']}/{r['tolerance_limit']}",
          f"{duration(r['suggested_commitment_limit'])}/{duration(r['suggested_tolerance_limit'])}"]
         for r in recs["items"]
@@ -347,7 +342,7 @@ async def print_reports(client: httpx.AsyncClient, period: dict[str, str]) -> No
     review_response = await client.get("/v1/reports/agreements/sla-hengda-steel", params=period)
     if review_response.status_code == 200:
         review = review_response.json()
-        rows = [[c["commitment_key"], c["judged"], pct(c["normal"]), f"{c['target_rate']:.0%}",
+        rows = [[c["commitment"], c["judged"], pct(c["normal"]), f"{c['target_rate']:.0%}",
                  {True: "met", False: "MISSED", None: "—"}[c["met"]], c["relieved_by_exemptions"]]
                 for c in review["commitments"]]  # fmt: skip
         table(["commitment", "runs", "achieved", "target", "", "relieved"], rows,

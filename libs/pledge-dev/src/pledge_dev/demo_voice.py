@@ -103,13 +103,13 @@ def generate_voice(story: Story, now: datetime, days: int, seed: int, tag: str) 
             about = rng.choice(slow or candidates) if candidates and rng.random() < 0.6 else None
             body: dict[str, Any]
             if about is not None:  # its ticket_id is tracking-svc's id, looked up when filing
-                body = {"customer_ref": about.customer, "category": CATEGORY[about.process]}
+                body = {"customer": about.customer, "category": CATEGORY[about.process]}
             elif earlier and rng.random() < 0.2:  # the same customer complains again about the same thing
                 repeated = rng.choice(earlier)
-                body = {"customer_ref": repeated["customer_ref"], "category": repeated["category"]}
+                body = {"customer": repeated["customer"], "category": repeated["category"]}
             else:
                 process = rng.choices(list(CATEGORY), [24, 14, 3])[0]  # as many as the work orders
-                body = {"customer_ref": f"cust-{rng.randrange(4000):04d}", "process_key": process,
+                body = {"customer": f"cust-{rng.randrange(4000):04d}", "process": process,
                         "category": rng.choice([CATEGORY[process], "billing"])}  # fmt: skip
             body |= {
                 "channel": rng.choice(["phone", "phone", "web", "counter", "regulator"]),
@@ -236,7 +236,7 @@ async def file_complaints(client: httpx.AsyncClient, voice: Voice) -> tuple[int,
 
     async def walk(c: Complaint) -> None:
         received = datetime.fromisoformat(c.body["received_at"])
-        window = {"customer_ref": c.body["customer_ref"], "from": _iso(received),
+        window = {"customer": c.body["customer"], "from": _iso(received),
                   "to": _iso(received + timedelta(seconds=1))}  # fmt: skip
         found = _ok(await client.get("/v1/complaints", params=window), 200)["items"]
         if found:
@@ -321,8 +321,8 @@ async def take_actions(client: httpx.AsyncClient, voice: Voice, now: datetime, t
         (
             {"title": f"Second repair crew on night shift ({tag})", "owner_department": "operations-maintenance",
              "description": "outage complaints pile up at night: a second crew on call from 22:00 to 06:00",
-             "due_date": (now - timedelta(days=7)).date().isoformat(), "process_key": "fault-repair",
-             "node_key": "restore", "effectiveness_weeks": 2,
+             "due_date": (now - timedelta(days=7)).date().isoformat(), "process": "fault-repair",
+             "node": "restore", "effectiveness_weeks": 2,
              "links": [{"kind": "complaint", "ref": i} for i in outages] or
                       [{"kind": "survey_gap", "ref": f"{SERVQUAL}:reliability"}]},
             ["in_progress", "done"],
@@ -330,15 +330,15 @@ async def take_actions(client: httpx.AsyncClient, voice: Voice, now: datetime, t
         (
             {"title": f"Call back within the promised time ({tag})", "owner_department": "customer-service",
              "description": "SERVQUAL: households rate reliability lowest; agents confirm a call-back time and keep it",
-             "due_date": (now + timedelta(days=30)).date().isoformat(), "process_key": "call-centre-order",
-             "node_key": "reply", "links": [{"kind": "survey_gap", "ref": f"{SERVQUAL}:reliability"}]},
+             "due_date": (now + timedelta(days=30)).date().isoformat(), "process": "call-centre-order",
+             "node": "reply", "links": [{"kind": "survey_gap", "ref": f"{SERVQUAL}:reliability"}]},
             ["in_progress"],
         ),
         (
             {"title": f"Clear the design-approval backlog ({tag})", "owner_department": "development-planning",
              "description": "new connections wait longest at design approval",
-             "due_date": (now - timedelta(days=3)).date().isoformat(), "process_key": "new-connection",
-             "node_key": "design-approval", "links": [{"kind": "recommendation", "ref": "nc-design-approval"}]},
+             "due_date": (now - timedelta(days=3)).date().isoformat(), "process": "new-connection",
+             "node": "design-approval", "links": [{"kind": "recommendation", "ref": "nc-design-approval"}]},
             [],
         ),
     ]  # fmt: skip
@@ -367,7 +367,7 @@ def _num(value: float | None, digits: int = 1) -> str:
 
 async def print_voice(client: httpx.AsyncClient, period: dict[str, str], table: Callable[..., None]) -> None:
     summary = _ok(await client.get("/v1/feedback/summary", params={**period, "group_by": "process"}), 200)
-    rows = [[g["process_key"], g["responses"], _share(g["csat"]), "—" if g["nps"] is None else f"{g['nps']:+.0f}",
+    rows = [[g["process"], g["responses"], _share(g["csat"]), "—" if g["nps"] is None else f"{g['nps']:+.0f}",
              g["promoters"], g["detractors"]] for g in summary["groups"]]  # fmt: skip
     t = summary["totals"]
     rows.append(["(all)", t["responses"], _share(t["csat"]), "—" if t["nps"] is None else f"{t['nps']:+.0f}",
@@ -376,10 +376,10 @@ async def print_voice(client: httpx.AsyncClient, period: dict[str, str], table: 
           "⑦ Customer satisfaction this month (CSAT: share of 4-5 of 5; NPS: % promoters 9-10 minus %"
           " detractors 0-6)")  # fmt: skip
 
-    by_state = _ok(await client.get("/v1/feedback/by-state", params={**period, "process_key": "fault-repair"}), 200)
+    by_state = _ok(await client.get("/v1/feedback/by-state", params={**period, "process": "fault-repair"}), 200)
     rows = [[g["state"], "", g["responses"], _share(g["csat"]), "—" if g["nps"] is None else f"{g['nps']:+.0f}"]
             for g in by_state["by_ticket_state"]]  # fmt: skip
-    drops = ", ".join(f"{d['node_key']} from {d['counted_from']}" for d in by_state["satisfaction_drop"]
+    drops = ", ".join(f"{d['node']} from {d['counted_from']}" for d in by_state["satisfaction_drop"]
                       if d["counted_from"]) or "none"  # fmt: skip
     table(["worst node state", "", "answers", "CSAT", "NPS"], rows,
           "⑧ Fault repair: satisfaction by the worst state the ticket's nodes ended in")  # fmt: skip
@@ -402,7 +402,7 @@ async def print_voice(client: httpx.AsyncClient, period: dict[str, str], table: 
              g["repeats"]] for g in [*metrics["groups"], {**metrics["totals"], "severity": "(all)"}]]  # fmt: skip
     table(["severity", "", "received", "closed", "closure", "first-contact", "on time", "", "repeats"], rows,
           "⑩ Complaints filed this month (through feedback-svc; handling judged by evaluation-svc)")  # fmt: skip
-    per_1000 = ", ".join(f"{p['process_key']} {p['per_1000_tickets']:.1f}" for p in metrics["per_1000_tickets"]
+    per_1000 = ", ".join(f"{p['process']} {p['per_1000_tickets']:.1f}" for p in metrics["per_1000_tickets"]
                          if p["per_1000_tickets"] is not None)  # fmt: skip
     print(f"  complaints per 1 000 tickets: {per_1000 or 'none'}")
 

@@ -2,12 +2,13 @@
 and `limit` come from `pledge_common.pagination`)."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pledge_common.identity import Caller
+from pledge_common.instants import Instant
 from pledge_common.problems import invalid
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Bucket = Literal["day", "week", "month"]
 
@@ -16,13 +17,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("must carry a UTC offset (e.g. 2026-03-03T10:00:00+08:00)")
-    return value.astimezone(UTC)
-
-
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+AwareDatetime = Instant  # an offset required; kept and answered in UTC with `Z`
 Key = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")]
 Text200 = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(min_length=1, max_length=10_000)]
@@ -84,3 +79,16 @@ def check_period(start: datetime | None, end: datetime | None) -> None:
 def rate(numerator: int, denominator: int) -> float | None:
     """A share rounded to 4 decimals; None when nothing was counted."""
     return round(numerator / denominator, 4) if denominator else None
+
+
+D = TypeVar("D", bound=str)
+
+
+def one_dimension(group_by: list[D] | None, default: D) -> D:
+    """The dimension of a report that groups by one: `group_by` is a repeatable parameter everywhere (the
+    API guide), and these reports take it at most once."""
+    if not group_by:
+        return default
+    if len(group_by) > 1:
+        raise invalid("query.group_by", "this report groups by one dimension; give group_by once")
+    return group_by[0]

@@ -26,7 +26,7 @@ TrackingDep = Annotated[TrackingClient, Depends(_tracking)]
 EvaluationDep = Annotated[EvaluationClient, Depends(_evaluation)]
 
 
-async def require_known_process(tracking: TrackingClient, process_key: str, field: str = "process_key") -> None:
+async def require_known_process(tracking: TrackingClient, process_key: str, field: str = "process") -> None:
     """422 naming `field` when tracking does not know the process; known keys are cached a while."""
     now = time.monotonic()
     if _known_processes.get(process_key, 0.0) > now:

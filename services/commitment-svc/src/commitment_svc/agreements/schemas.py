@@ -1,16 +1,21 @@
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, PlainSerializer, StringConstraints, field_validator, model_validator
+from pledge_common.money import Amount, Currency, finer_than_minor_unit, money_text
+from pydantic import (
+    Field,
+    StringConstraints,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from commitment_svc import feed
 from commitment_svc.core.schemas import Input, Instant, Key, Name, Output, Text
 
-Money = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2), PlainSerializer(float, return_type=float)]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Money = Annotated[Amount, Field(gt=0, max_digits=14)]
 AgreementStatus = Literal["draft", "negotiating", "signed", "terminated"]
 Term = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
@@ -40,13 +45,32 @@ class Exemptions(Input):
     )
 
 
-class PerWarningRun(Input):
+class Priced(Input):
+    """Amounts beside their currency: no finer than its minor unit in, written with its minor digits out."""
+
+    def _currency(self) -> str | None:
+        return getattr(self, "currency", None)
+
+    @model_validator(mode="after")
+    def _in_minor_units(self) -> "Priced":
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, Decimal) and finer_than_minor_unit(value, self._currency()):
+                raise ValueError(f"{name}: {value} is finer than the minor unit of {self._currency()}")
+        return self
+
+    @field_serializer("amount", "fee", "base_fee", "cap", check_fields=False, when_used="json")
+    def _amounts(self, value: Decimal | None) -> str | None:
+        return None if value is None else money_text(value, self._currency())
+
+
+class PerWarningRun(Priced):
     kind: Literal["per_warning_run"]
     amount: Money
     currency: Currency
 
 
-class UnderTarget(Input):
+class UnderTarget(Priced):
     kind: Literal["under_target"]
     commitment_key: Key | None = Field(default=None, description="null: any covered commitment")
     amount: Money | None = None
@@ -58,7 +82,7 @@ class UnderTarget(Input):
 Penalty = Annotated[PerWarningRun | UnderTarget, Field(discriminator="kind")]
 
 
-class Billing(Input):
+class Billing(Priced):
     """How the agreement is settled: per billing period, with a base fee and a cap on credits."""
 
     period: Literal["month", "quarter"] = Field(default="month", description="the billing period")
@@ -145,7 +169,7 @@ class AgreementTransition(Input):
 
 class AgreementHistory(Output):
     status: str
-    at: datetime
+    at: Instant
     by: str
     reason: str | None = None
 
@@ -161,15 +185,15 @@ class AgreementPublic(Output):
     scope: dict[str, Any]
     covers: list[dict[str, Any]]
     exemptions: dict[str, Any]
-    penalties: list[dict[str, Any]]
-    billing: dict[str, Any]
+    penalties: list[Penalty] = Field(description="amounts are decimal strings in the clause's currency")
+    billing: Billing
     glossary: dict[str, str]
     status: AgreementStatus
     history: list[AgreementHistory]
-    signed_at: datetime | None
-    terminated_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
+    signed_at: Instant | None
+    terminated_at: Instant | None
+    created_at: Instant
+    updated_at: Instant
 
     def feed_payload(self) -> dict[str, Any]:
         return feed.payload("agreement.upserted", self)

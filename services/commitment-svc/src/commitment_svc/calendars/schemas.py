@@ -1,6 +1,7 @@
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
+from pledge_common.instants import Instant
 from pydantic import Field, StringConstraints
 
 from commitment_svc import feed
@@ -50,8 +51,8 @@ class CalendarPublic(Output):
     extra_day_windows: list[list[str]] | None
     builtin: bool
     version: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
 
     def feed_payload(self) -> dict[str, Any]:
         return feed.payload("calendar.upserted", self)

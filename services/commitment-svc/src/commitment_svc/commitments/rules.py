@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from commitment_svc.core.durations import format_counted, format_days, parse_duration
+from pledge_common.durations import format_days, parse_duration, rfc3339_duration
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "draft": frozenset({"negotiating"}),
@@ -34,6 +34,8 @@ def parse_limit(text: str, unit: str, field: str) -> timedelta:
         raise RuleError(field, str(err)) from None
     if value <= timedelta(0):
         raise RuleError(field, "must be greater than zero")
+    if value % timedelta(seconds=1):
+        raise RuleError(field, "must be whole seconds")
     if unit == "business_days" and value % timedelta(days=1):
         raise RuleError(field, 'business days are whole days: "P1D", "P3D"')
     return value
@@ -49,7 +51,7 @@ def check_limits(unit: str, commitment: timedelta, tolerance: timedelta) -> None
 
 
 def format_limit(value: timedelta, unit: str) -> str:
-    return format_days(value.days) if unit == "business_days" else format_counted(value)
+    return format_days(value.days) if unit == "business_days" else rfc3339_duration(value)
 
 
 def check_transition(current: str, target: str) -> None:

@@ -1,4 +1,3 @@
-from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -30,7 +29,7 @@ class CommitmentTerms(Input):
     limit_unit: LimitUnit | None = None
     commitment_limit: str | None = Field(default=None, description=LIMIT_HELP, examples=["PT4H"])
     tolerance_limit: str | None = Field(default=None, description=LIMIT_HELP, examples=["PT8H"])
-    calendar_key: Key | None = None
+    calendar_key: Key | None = Field(default=None, alias="calendar")
     allowed_pause_reasons: list[Key] | None = Field(default=None, max_length=50)
     owner_department: Key | None = None
     owner_position: Key | None = None
@@ -47,13 +46,13 @@ class CommitmentCreate(Input):
     key: Key = Field(description="the commitment's stable key; its versions share it")
     name: Name | None = None
     description: Text = ""
-    process_key: Key
-    node_key: Key | None = Field(default=None, description="null: the whole process end to end")
-    segment_key: Key = "default"
+    process_key: Key = Field(alias="process")
+    node_key: Key | None = Field(alias="node", default=None, description="null: the whole process end to end")
+    segment_key: Key = Field(default="default", alias="segment")
     limit_unit: LimitUnit = "duration"
     commitment_limit: str = Field(description=LIMIT_HELP, examples=["PT4H"])
     tolerance_limit: str = Field(description=LIMIT_HELP, examples=["PT8H"])
-    calendar_key: Key = "24x7"
+    calendar_key: Key = Field(default="24x7", alias="calendar")
     allowed_pause_reasons: list[Key] = Field(default_factory=list, max_length=50)
     owner_department: Key | None = None
     owner_position: Key | None = None
@@ -90,34 +89,34 @@ class CommitmentTransition(Input):
 
 class HistoryEntry(Output):
     status: str
-    at: datetime
+    at: Instant
     by: str
     reason: str | None = None
 
 
 class CommitmentPublic(Output):
     id: UUID
-    commitment_key: str
+    commitment_key: str = Field(serialization_alias="key")
     version: int
     name: str
     description: str
-    process_key: str
-    node_key: str | None
-    segment_key: str
+    process_key: str = Field(serialization_alias="process")
+    node_key: str | None = Field(serialization_alias="node")
+    segment_key: str = Field(serialization_alias="segment")
     limit_unit: LimitUnit
     commitment_limit: str
     tolerance_limit: str
-    calendar_key: str
+    calendar_key: str = Field(serialization_alias="calendar")
     allowed_pause_reasons: list[str]
     owner_department: str | None
     owner_position: str | None
     prewarning_fraction: float
     status: CommitmentStatus
-    effective_from: datetime | None
-    effective_to: datetime | None
+    effective_from: Instant | None
+    effective_to: Instant | None
     history: list[HistoryEntry]
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
 
     def feed_payload(self) -> dict[str, Any]:
         return feed.payload("commitment.upserted", self)

@@ -45,8 +45,8 @@ CONSTRAINTS = {
         "effective_from",
         "another version already governs this process, node and segment during that time",
     ),
-    "commitment_versions_one_open_draft": (409, "commitment_key", "this commitment already has an open draft"),
-    "commitment_versions_key_version": (409, "commitment_key", "that version number was taken concurrently"),
+    "commitment_versions_one_open_draft": (409, "key", "this commitment already has an open draft"),
+    "commitment_versions_key_version": (409, "key", "that version number was taken concurrently"),
     "commitment_versions_tolerance_ge_commitment": (422, "tolerance_limit", "must be at least the commitment limit"),
     "commitment_versions_limit_positive": (422, "commitment_limit", "must be greater than zero"),
 }
@@ -127,7 +127,7 @@ async def _apply_terms(session: AsyncSession, row: CommitmentVersion, terms: dic
         raise _rule_problem(err) from None
     calendar_key = terms.get("calendar_key") or row.calendar_key
     if await CalendarRepository(session).get(calendar_key) is None:
-        raise invalid("calendar_key", f"unknown calendar `{calendar_key}`")
+        raise invalid("calendar", f"unknown calendar `{calendar_key}`")
     owner_department = terms.get("owner_department", row.owner_department)
     owner_position = terms.get("owner_position", row.owner_position)
     await require_department(session, "owner_department", owner_department, "owner_position", owner_position)
@@ -151,7 +151,7 @@ async def create_commitment(session: AsyncSession, body: CommitmentCreate, calle
         )
     await require_node(session, body.process_key, body.node_key)
     if await SegmentRepository(session).get(body.segment_key) is None:
-        raise invalid("segment_key", f"unknown segment `{body.segment_key}`")
+        raise invalid("segment", f"unknown segment `{body.segment_key}`")
     try:
         commitment_limit = parse_limit(body.commitment_limit, body.limit_unit, "commitment_limit")
         tolerance_limit = parse_limit(body.tolerance_limit, body.limit_unit, "tolerance_limit")
@@ -218,7 +218,7 @@ async def create_version(
         raise Conflict(
             f"commitment `{base.commitment_key}` already has an open {open_draft.status} version"
             f" {open_draft.version} ({open_draft.id}); edit that one",
-            errors=[field_error("commitment_key", "has an open draft")],
+            errors=[field_error("key", "has an open draft")],
             open_version_id=str(open_draft.id),
         )
     now = now_utc()

@@ -1,1 +1,1 @@
-"""Small helpers every domain of commitment-svc uses: keys, ETags, durations, base schemas."""
+"""Small helpers every domain of commitment-svc uses: keys, ETags, base schemas."""

@@ -1,13 +1,13 @@
 """Base classes and field types of the HTTP contract."""
 
 import re
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import status
 from pledge_common.etags import etag_of
 from pledge_common.idempotency import Answer
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pledge_common.instants import Instant  # kept and answered in UTC with `Z`
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 KEY_RE = re.compile(KEY_PATTERN)
@@ -17,13 +17,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Text = Annotated[str, StringConstraints(max_length=10_000)]
 
 
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("must carry a UTC offset (e.g. 2026-03-03T10:00:00+08:00)")
-    return value.astimezone(UTC)  # instants are kept and answered in UTC
-
-
-Instant = Annotated[datetime, AfterValidator(_aware)]
+__all__ = ["Input", "Instant", "Key", "Name", "Output", "Text", "created"]
 
 
 class Input(BaseModel):

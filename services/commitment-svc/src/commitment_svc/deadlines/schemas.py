@@ -1,6 +1,6 @@
-from datetime import datetime
 from uuid import UUID
 
+from pledge_common.durations import Duration
 from pydantic import Field
 
 from commitment_svc.commitments.schemas import LIMIT_HELP, LimitUnit
@@ -17,7 +17,7 @@ class PreviewTerms(Input):
     limit_unit: LimitUnit = "duration"
     commitment_limit: str = Field(description=LIMIT_HELP, examples=["PT6H"])
     tolerance_limit: str = Field(description=LIMIT_HELP, examples=["PT10H"])
-    calendar_key: Key = "24x7"
+    calendar_key: Key = Field(default="24x7", alias="calendar")
     allowed_pause_reasons: list[Key] | None = Field(
         default=None, description="pause reasons that stop the clock (null: every pause given)"
     )
@@ -34,26 +34,26 @@ class DeadlinePreviewRequest(Input):
 
 
 class Judgment(Output):
-    at: datetime
-    counted: str = Field(description="counted working time, ISO 8601")
+    at: Instant
+    counted: Duration = Field(description="counted working time (whole seconds, rounded up)")
     state: str = Field(description="one of the seven states, e.g. in_progress_normal")
 
 
 class DeadlinePreview(Output):
-    start: datetime
+    start: Instant
     commitment_id: UUID | None
-    calendar_key: str
+    calendar_key: str = Field(serialization_alias="calendar")
     limit_unit: LimitUnit
     commitment_limit: str
     tolerance_limit: str
-    commitment_counted_limit: str = Field(description="the commitment limit as counted time from this start")
-    tolerance_counted_limit: str
-    prewarning_at: datetime | None = Field(description="when counted time reaches the pre-warning fraction")
-    commitment_reached_at: datetime | None = Field(description="when counted time first equals the commitment limit")
-    commitment_due_at: datetime | None = Field(
+    commitment_counted_limit: Duration = Field(description="the commitment limit as counted time from this start")
+    tolerance_counted_limit: Duration
+    prewarning_at: Instant | None = Field(description="when counted time reaches the pre-warning fraction")
+    commitment_reached_at: Instant | None = Field(description="when counted time first equals the commitment limit")
+    commitment_due_at: Instant | None = Field(
         description="the last instant still within the commitment limit (null: the clock stops before it)"
     )
-    tolerance_due_at: datetime | None
+    tolerance_due_at: Instant | None
     pauses_counted: list[PauseIn] = Field(description="the pauses that stopped the clock (allowed reasons)")
     pauses_ignored: list[PauseIn] = Field(description="pauses whose reason the commitment does not allow")
     as_of: Judgment | None

@@ -18,7 +18,6 @@ from commitment_svc.calendars.service import public as calendar_public
 from commitment_svc.calendars.service import to_library
 from commitment_svc.commitments.rules import RuleError, check_limits, format_limit, parse_limit
 from commitment_svc.commitments.service import get_version
-from commitment_svc.core.durations import format_counted
 from commitment_svc.deadlines.schemas import DeadlinePreview, DeadlinePreviewRequest, Judgment, PreviewTerms
 
 
@@ -41,7 +40,7 @@ async def _terms(session: AsyncSession, body: DeadlinePreviewRequest) -> tuple[P
             limit_unit=row.limit_unit,  # type: ignore[arg-type]
             commitment_limit=format_limit(row.commitment_limit, row.limit_unit),
             tolerance_limit=format_limit(row.tolerance_limit, row.limit_unit),
-            calendar_key=row.calendar_key,
+            calendar=row.calendar_key,
             allowed_pause_reasons=list(row.allowed_pause_reasons),
             prewarning_fraction=row.prewarning_fraction,
         )
@@ -69,13 +68,13 @@ def _judge(
 ) -> Judgment:
     counted = counted_time(calendar, start, at, pauses)
     state = classify(counted, limits[0], limits[1], completed=completed)
-    return Judgment(at=at, counted=format_counted(counted), state=str(state))
+    return Judgment(at=at, counted=counted, state=str(state))
 
 
 async def preview(session: AsyncSession, body: DeadlinePreviewRequest) -> DeadlinePreview:
     """Due instants (and optionally a judgment) of a run under a commitment, without storing anything."""
     terms, commitment, tolerance = await _terms(session, body)
-    field = "commitment_id" if body.commitment_id is not None else "commitment.calendar_key"
+    field = "commitment_id" if body.commitment_id is not None else "commitment.calendar"
     calendar = await _calendar(session, terms.calendar_key, field)
     for i, p in enumerate(body.pauses):
         if p.end is not None and p.end < p.start:
@@ -99,8 +98,8 @@ async def preview(session: AsyncSession, body: DeadlinePreviewRequest) -> Deadli
         limit_unit=terms.limit_unit,
         commitment_limit=terms.commitment_limit,
         tolerance_limit=terms.tolerance_limit,
-        commitment_counted_limit=format_counted(commitment),
-        tolerance_counted_limit=format_counted(tolerance),
+        commitment_counted_limit=commitment,
+        tolerance_counted_limit=tolerance,
         prewarning_at=limit_reached_at(calendar, body.start, prewarning, pauses),
         commitment_reached_at=limit_reached_at(calendar, body.start, commitment, pauses),
         commitment_due_at=due_at(calendar, body.start, commitment, pauses),

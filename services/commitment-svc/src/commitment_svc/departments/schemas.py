@@ -1,6 +1,6 @@
-from datetime import datetime
 from typing import Any
 
+from pledge_common.instants import Instant
 from pydantic import Field, field_validator
 
 from commitment_svc import feed
@@ -38,8 +38,8 @@ class DepartmentPublic(Output):
     name: str
     parent_key: str | None
     positions: list[PositionPublic]
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
 
     def feed_payload(self) -> dict[str, Any]:
         return feed.payload("department.upserted", self)

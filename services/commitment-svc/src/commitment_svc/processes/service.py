@@ -200,8 +200,8 @@ async def require_node(
     session: AsyncSession,
     process_key: str,
     node_key: str | None,
-    process_field: str = "process_key",
-    node_field: str = "node_key",
+    process_field: str = "process",
+    node_field: str = "node",
 ) -> None:
     """422 naming the field when the process (or its node) is unknown."""
     repo = ProcessRepository(session)

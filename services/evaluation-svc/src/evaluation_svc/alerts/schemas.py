@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
+from pledge_common.instants import Instant
 from pledge_common.pagination import Page
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
@@ -22,24 +23,24 @@ class AlertPublic(BaseModel):
         "`warning`: the tolerance limit crossed"
     )
     kind: str
-    process_key: str
-    node_key: str | None
+    process_key: str = Field(serialization_alias="process")
+    node_key: str | None = Field(serialization_alias="node")
     segment: str
     department: str | None
     position: str | None
     source: str
     commitment_id: str | None
-    commitment_key: str | None
-    due_at: datetime = Field(description="the due instant that was passed")
-    raised_at: datetime = Field(description="when the level was detected and the alert recorded")
+    commitment_key: str | None = Field(serialization_alias="commitment")
+    due_at: Instant = Field(description="the due instant that was passed")
+    raised_at: Instant = Field(description="when the level was detected and the alert recorded")
     state: AlertState = Field(
         description="`open` → `acknowledged` (by a person) → `resolved` (by itself, when the run ends); "
         "a resolved alert is never delivered"
     )
-    acknowledged_at: datetime | None
+    acknowledged_at: Instant | None
     acknowledged_by: str | None
     note: str | None
-    resolved_at: datetime | None = Field(description="when the run ended (completed or cancelled)")
+    resolved_at: Instant | None = Field(description="when the run ended (completed or cancelled)")
     final_state: str | None = Field(
         description="the run's seven-state judgment at its end, e.g. `completed_acceptable`, `cancelled`"
     )

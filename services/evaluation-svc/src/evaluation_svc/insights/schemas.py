@@ -1,10 +1,10 @@
 """Public shapes of rankings, recommendations, what-if replays and agreement reviews."""
 
-from datetime import datetime
-from decimal import Decimal
 from typing import Any, Literal
 
 from pledge_common.durations import Duration
+from pledge_common.instants import Instant
+from pledge_common.money import Amount
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation_svc.reports.schemas import Rate
@@ -31,9 +31,9 @@ class Rankings(Out):
     population: Literal["node", "end_to_end"] = Field(
         description="the population ranked: node runs (default) or tickets judged end to end, never both"
     )
-    from_: datetime = Field(alias="from")
-    to: datetime
-    as_of: datetime
+    from_: Instant = Field(alias="from")
+    to: Instant
+    as_of: Instant
     min_sample: int
     ranked: list[RankedGroup] = Field(description="best first: highest share of normal runs")
     top: list[RankedGroup]
@@ -55,11 +55,11 @@ class HandlingTime(Out):
 
 class Recommendation(Out):
     commitment_id: str
-    commitment_key: str
+    commitment_key: str = Field(alias="commitment")
     version: int
-    process_key: str
-    node_key: str | None
-    segment_key: str
+    process_key: str = Field(alias="process")
+    node_key: str | None = Field(alias="node")
+    segment_key: str = Field(alias="segment")
     limit_unit: str
     commitment_limit: str
     tolerance_limit: str
@@ -83,9 +83,9 @@ class Recommendation(Out):
 
 
 class Recommendations(Out):
-    from_: datetime = Field(alias="from")
-    to: datetime
-    as_of: datetime
+    from_: Instant = Field(alias="from")
+    to: Instant
+    as_of: Instant
     raise_at: float
     improve_at: float
     min_sample: int
@@ -113,9 +113,11 @@ def _by_node() -> list[GroupDimension]:
 class WhatIfRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: datetime = Field(alias="from")
-    to: datetime
-    commitment_key: str = Field(description="the commitment whose runs are replayed (all its versions)")
+    from_: Instant = Field(alias="from")
+    to: Instant
+    commitment_key: str = Field(
+        alias="commitment", description="the commitment whose runs are replayed (all its versions)"
+    )
     commitment_limit: str | None = Field(default=None, description="proposed limit, ISO 8601 (PT4H, or P3D)")
     tolerance_limit: str | None = None
     limit_unit: Literal["duration", "business_days"] | None = None
@@ -139,10 +141,10 @@ class WhatIfGroup(Out):
 
 
 class WhatIfReport(Out):
-    from_: datetime = Field(alias="from")
-    to: datetime
-    as_of: datetime
-    commitment_key: str
+    from_: Instant = Field(alias="from")
+    to: Instant
+    as_of: Instant
+    commitment_key: str = Field(alias="commitment")
     proposal: dict[str, Any]
     replayed_runs: int
     groups: list[WhatIfGroup]
@@ -150,7 +152,7 @@ class WhatIfReport(Out):
 
 
 class CoveredCommitment(Out):
-    commitment_key: str
+    commitment_key: str = Field(alias="commitment")
     target_rate: float
     runs: int
     judged: int
@@ -168,7 +170,7 @@ class ExcludedRun(Out):
     node_run_id: str
     ticket_id: str
     work_order: str | None = Field(description="the work order's number in its source system (external id)")
-    commitment_key: str | None
+    commitment_key: str | None = Field(alias="commitment")
     reason: str
 
 
@@ -176,40 +178,40 @@ class PenaltyItem(Out):
     period: str = Field(description="the billing period that charges it")
     clause: int = Field(description="index of the penalty clause in the agreement")
     kind: str
-    commitment_key: str | None
+    commitment_key: str | None = Field(alias="commitment")
     node_run_id: str | None = None
     ticket_id: str | None = None
     work_order: str | None = Field(default=None, description="the work order's number in its source system")
-    amount: Decimal
+    amount: Amount
     currency: str
     reason: str
 
 
 class ReviewedPeriod(Out):
     period: str
-    from_: datetime = Field(alias="from")
-    to: datetime
+    from_: Instant = Field(alias="from")
+    to: Instant
     status: str = Field(description="approved: the frozen settlement; draft or preview: computed from the data")
     achievement: list[CommitmentAchievement]
     satisfaction: Satisfaction | None
     satisfaction_unavailable: str | None = None
     pending: list[SettledRunOut] = Field(description="runs open past tolerance at the period's close: 0 charged")
-    penalties: Decimal
-    credit: Decimal = Field(description="penalties, at most the cap")
-    adjustments: Decimal
-    credits: Decimal
-    amount_due: Decimal | None
+    penalties: Amount
+    credit: Amount = Field(description="penalties, at most the cap")
+    adjustments: Amount
+    credits: Amount
+    amount_due: Amount | None
 
 
 class AgreementReview(Out):
     agreement: dict[str, Any]
-    from_: datetime = Field(alias="from")
-    to: datetime
-    as_of: datetime
+    from_: Instant = Field(alias="from")
+    to: Instant
+    as_of: Instant
     billing: dict[str, Any] = Field(description="the agreement's billing period, time zone, fee and cap")
     periods: list[ReviewedPeriod] = Field(description="each billing period the review overlaps, settled whole")
     commitments: list[CoveredCommitment]
     exemptions: dict[str, Any]
     excluded: list[ExcludedRun]
     penalties: list[PenaltyItem]
-    totals: dict[str, Decimal] = Field(description="credits per currency: the sum of the periods' credits")
+    totals: dict[str, Amount] = Field(description="credits per currency: the sum of the periods' credits")

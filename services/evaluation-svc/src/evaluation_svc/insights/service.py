@@ -9,7 +9,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from pledge_common.durations import rfc3339_duration
+from pledge_common.durations import format_days, format_seconds
 from pledge_common.problems import invalid
 from pledge_deadlines import Calendar, business_days_limit
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -186,11 +186,11 @@ def _days_needed(calendar: Calendar, start: datetime, counted: float) -> int:
 
 
 def _duration(seconds: float) -> str:
-    return rfc3339_duration(timedelta(seconds=seconds), days=False)
+    return format_seconds(seconds)
 
 
 def _business_days(days: float) -> str:
-    return f"P{int(days)}D"
+    return format_days(int(days))
 
 
 def _handling_time(stats: DurationFigures | None) -> HandlingTime:
@@ -243,7 +243,7 @@ async def what_if(
 ) -> WhatIfReport:
     base = await latest_version(session, body.commitment_key)
     if base is None:
-        raise invalid("commitment_key", f"no active or retired commitment {body.commitment_key!r}")
+        raise invalid("commitment", f"no active or retired commitment {body.commitment_key!r}")
     overrides: dict[str, Any] = {}
     unit = body.limit_unit or base.limit_unit
     for field in ("commitment_limit", "tolerance_limit"):

@@ -44,10 +44,10 @@ async def list_rejudgements(
     session: SessionDep,
     media: TabularDep,
     page: PageParams,
-    commitment_key: Annotated[str | None, Query(max_length=200)] = None,
+    commitment_key: Annotated[str | None, Query(alias="commitment", max_length=200)] = None,
 ) -> RejudgementPage | Response:
     """Acts that re-judged runs under a version put in force from a past instant, newest first."""
-    _only(request, {"commitment_key", "cursor", "limit"})
+    _only(request, {"commitment", "cursor", "limit"})
     check_page_max(request, page)
     cursor, limit = page.cursor, page.limit
     after = decode_cursor(cursor, datetime.fromisoformat, str)

@@ -1,10 +1,11 @@
 """Shapes of re-judging: the internal preview, and the public record of each act."""
 
 import math
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pledge_common.durations import Duration
+from pledge_common.instants import Instant
 from pledge_common.pagination import Page
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,8 +36,8 @@ class RejudgedRun(BaseModel):
     process_key: str
     node_key: str | None
     segment: str
-    started_at: datetime
-    ended_at: datetime | None
+    started_at: Instant
+    ended_at: Instant | None
     before: JudgedAs
     after: JudgedAs
 
@@ -73,16 +74,16 @@ class RejudgementPublic(BaseModel):
     """One audited act: a version put in force from a past instant, and the runs it re-judged."""
 
     id: str
-    commitment_key: str
+    commitment_key: str = Field(serialization_alias="commitment")
     version: int
     version_id: str
-    effective_from: datetime = Field(description="the version governs runs started from this instant")
+    effective_from: Instant = Field(description="the version governs runs started from this instant")
     requested_by: str = Field(description="who asked (the caller of the activation)")
-    requested_at: datetime
+    requested_at: Instant
     reason: str | None
     runs_expected: int = Field(description="runs the check before the act found would change")
     runs: int = Field(description="runs re-judged when the act was carried out")
-    applied_at: datetime
+    applied_at: Instant
     state_changes: list[StateChange] = Field(description="how many runs went from each state to each state")
 
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pledge_common.durations import Duration
+from pledge_common.instants import Instant
 from pledge_common.pagination import Page
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,9 +21,9 @@ class Out(BaseModel):
 
 
 class BucketPublic(Out):
-    start: datetime | None = Field(description="start of the period (null: every run started by as_of)")
-    end: datetime | None = Field(description="end of the period, exclusive")
-    as_of: datetime = Field(description="the instant runs are judged at: min(end, now)")
+    start: Instant | None = Field(description="start of the period (null: every run started by as_of)")
+    end: Instant | None = Field(description="end of the period, exclusive")
+    as_of: Instant = Field(description="the instant runs are judged at: min(end, now)")
 
 
 class AgreementRef(Out):
@@ -70,9 +71,9 @@ class StatusRow(Out):
 
 
 class StatusReport(Out):
-    as_of: datetime
-    from_: datetime | None = Field(alias="from")
-    to: datetime | None
+    as_of: Instant
+    from_: Instant | None = Field(alias="from")
+    to: Instant | None
     bucket: str | None
     timezone: str
     group_by: list[str]
@@ -133,9 +134,9 @@ class AchievementGroup(Out):
 
 
 class AchievementReport(Out):
-    from_: datetime | None = Field(alias="from")
-    to: datetime | None
-    as_of: datetime
+    from_: Instant | None = Field(alias="from")
+    to: Instant | None
+    as_of: Instant
     bucket: str | None
     timezone: str
     group_by: list[str]
@@ -148,8 +149,8 @@ class AchievementReport(Out):
 
 
 class ReportPausePublic(Out):
-    start: datetime
-    end: datetime | None
+    start: Instant
+    end: Instant | None
     reason: str
 
 
@@ -159,38 +160,38 @@ class ReportRunPublic(Out):
     ticket_id: str
     source: str
     external_id: str | None
-    process_key: str
-    node_key: str | None
+    process_key: str = Field(alias="process")
+    node_key: str | None = Field(alias="node")
     segment: str
-    customer_ref: str | None
+    customer_ref: str | None = Field(alias="customer")
     cycle: int
     department: str | None
     position: str | None
     status: str = Field(description="status as of the report's as_of: a run that ended later is `in_progress`")
     current_status: str = Field(description="status now (`pending`, `in_progress`, `completed`, `cancelled`)")
-    started_at: datetime | None
-    completed_at: datetime | None
-    cancelled_at: datetime | None
+    started_at: Instant | None
+    completed_at: Instant | None
+    cancelled_at: Instant | None
     pauses: list[ReportPausePublic]
     commitment_id: str | None
-    commitment_key: str | None
+    commitment_key: str | None = Field(alias="commitment")
     limit_unit: str | None = Field(default=None, description="`duration` or `business_days` (of the version)")
     commitment_limit: str | None = Field(default=None, description="the version's commitment limit (ISO 8601)")
     tolerance_limit: str | None = Field(default=None, description="the version's tolerance limit (ISO 8601)")
-    prewarning_due_at: datetime | None
-    commitment_due_at: datetime | None = Field(
+    prewarning_due_at: Instant | None
+    commitment_due_at: Instant | None = Field(
         description="judging instant: the last instant at which counted time does not exceed the commitment limit"
     )
-    tolerance_due_at: datetime | None = Field(description="likewise for the tolerance limit")
-    prewarning_reached_at: datetime | None = Field(
+    tolerance_due_at: Instant | None = Field(description="likewise for the tolerance limit")
+    prewarning_reached_at: Instant | None = Field(
         default=None, description="when counted time first reaches the pre-warning point"
     )
-    commitment_reached_at: datetime | None = Field(
+    commitment_reached_at: Instant | None = Field(
         default=None,
         description="the deadline a person reads: when counted time first equals the commitment limit (for 3"
         " business days, the end of the third working day); `commitment_due_at` may be later, when work resumes",
     )
-    tolerance_reached_at: datetime | None = Field(
+    tolerance_reached_at: Instant | None = Field(
         default=None, description="when counted time first equals the tolerance limit"
     )
     counted: Duration | None = Field(

@@ -8,13 +8,12 @@ from functools import lru_cache
 from typing import Any
 
 import msgspec
+from pledge_common import durations
 from pledge_deadlines import Calendar, Window, business_days_limit
-from pydantic import TypeAdapter
 
 from evaluation_svc.upstream import CommitmentIn, NodeRunIn, PauseIn, TicketIn
 
 GOVERNING_STATUSES = frozenset({"active", "retired"})
-_DURATION = TypeAdapter(timedelta)
 
 
 def parse_instant(value: Any) -> datetime | None:
@@ -26,14 +25,10 @@ def parse_instant(value: Any) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+@lru_cache(maxsize=4096)  # a handful of distinct limits, each parsed for every run judged
 def parse_duration(value: str) -> timedelta:
     """An ISO 8601 duration (`PT6H`, `P1DT2H`); days are 24 hours of counted time."""
-    return _parsed_duration(value) if isinstance(value, str) else _DURATION.validate_python(value)
-
-
-@lru_cache(maxsize=4096)  # a handful of distinct limits, each parsed for every run judged
-def _parsed_duration(value: str) -> timedelta:
-    return _DURATION.validate_python(value)
+    return durations.parse_duration(value)
 
 
 def whole_days(value: str) -> int:

@@ -34,7 +34,7 @@ class SatisfactionFigures:
 
 def summed(groups: Sequence[dict[str, Any]], processes: Sequence[str], segments: Sequence[str]) -> SatisfactionFigures:
     """The groups (by process and segment) of the covered processes, in the agreement's segments (none: all)."""
-    keep = [g for g in groups if g.get("process_key") in processes and (not segments or g.get("segment") in segments)]
+    keep = [g for g in groups if g.get("process") in processes and (not segments or g.get("segment") in segments)]
 
     def total(name: str) -> int:
         return sum(int(g.get(name) or 0) for g in keep)

@@ -1,9 +1,10 @@
-"""Public shape of a settlement: one agreement, one billing period."""
+"""Public shape of a settlement: one agreement, one billing period. Amounts are decimal strings in the
+settlement's `currency`, to the cent."""
 
-from datetime import datetime
-from decimal import Decimal
 from typing import Literal
 
+from pledge_common.instants import Instant
+from pledge_common.money import Amount
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation_svc.reports.schemas import Rate
@@ -19,14 +20,14 @@ class SettledRunOut(Out):
     source: str
     work_order: str | None = Field(description="the work order's number in its source system (external id)")
     kind: str = Field(description="node: a node run; ticket: the ticket judged end to end")
-    commitment_key: str
-    ended_at: datetime | None
+    commitment_key: str = Field(alias="commitment")
+    ended_at: Instant | None
     state: str | None = Field(description="as of the period's close, under the agreement's exemptions")
     reason: str | None = Field(default=None, description="why it is excluded (force majeure)")
 
 
 class CommitmentAchievement(Out):
-    commitment_key: str
+    commitment_key: str = Field(alias="commitment")
     target_rate: float
     runs: int = Field(description="covered runs that ended in the period (force majeure apart)")
     judged: int
@@ -43,20 +44,20 @@ class CommitmentAchievement(Out):
 class Charge(Out):
     clause: int = Field(description="index of the penalty clause in the agreement")
     kind: str
-    commitment_key: str | None
+    commitment_key: str | None = Field(alias="commitment")
     node_run_id: str | None = None
     ticket_id: str | None = None
     source: str | None = None
     work_order: str | None = None
-    amount: Decimal
+    amount: Amount
     reason: str
 
 
 class AdjustmentOut(Out):
     period: str = Field(description="the approved period the late change belongs to")
-    settled_credit: Decimal = Field(description="what had been settled for it")
-    recomputed_credit: Decimal = Field(description="the period recomputed now")
-    amount: Decimal = Field(description="recomputed - settled: credited (or taken back) in this period")
+    settled_credit: Amount = Field(description="what had been settled for it")
+    recomputed_credit: Amount = Field(description="the period recomputed now")
+    amount: Amount = Field(description="recomputed - settled: credited (or taken back) in this period")
     added: list[Charge]
     removed: list[Charge]
     lines: list[Charge] = Field(description="the period's charges as recomputed (settled from now on)")
@@ -72,32 +73,32 @@ class Satisfaction(Out):
 
 
 class SettlementTotals(Out):
-    penalties: Decimal = Field(description="sum of this period's charges")
-    cap: Decimal | None
-    capped_off: Decimal = Field(description="penalties above the cap, not credited")
-    credit: Decimal = Field(description="this period's penalties, at most the cap")
-    adjustments: Decimal = Field(description="late changes to earlier approved periods")
-    credits: Decimal = Field(description="credit + adjustments: what the provider owes for this settlement")
-    base_fee: Decimal | None
-    amount_due: Decimal | None = Field(description="base fee - credits")
+    penalties: Amount = Field(description="sum of this period's charges")
+    cap: Amount | None
+    capped_off: Amount = Field(description="penalties above the cap, not credited")
+    credit: Amount = Field(description="this period's penalties, at most the cap")
+    adjustments: Amount = Field(description="late changes to earlier approved periods")
+    credits: Amount = Field(description="credit + adjustments: what the provider owes for this settlement")
+    base_fee: Amount | None
+    amount_due: Amount | None = Field(description="base fee - credits")
 
 
 class Settlement(Out):
     agreement: dict[str, object]
     period: str = Field(description="2026-11 (monthly) or 2026-Q4 (quarterly)")
-    from_: datetime = Field(alias="from")
-    to: datetime
-    as_of: datetime = Field(description="runs are judged as of min(to, computed_at)")
+    from_: Instant = Field(alias="from")
+    to: Instant
+    as_of: Instant = Field(description="runs are judged as of min(to, computed_at)")
     status: Literal["preview", "draft", "approved"] = Field(
         description="preview: computed now, not recorded; draft: recorded, may be recomputed; approved: frozen"
     )
     currency: str | None
     billing_period: str
     billing_timezone: str
-    computed_at: datetime
-    drafted_at: datetime | None = None
+    computed_at: Instant
+    drafted_at: Instant | None = None
     drafted_by: str | None = None
-    approved_at: datetime | None = None
+    approved_at: Instant | None = None
     approved_by: str | None = None
     commitments: list[CommitmentAchievement]
     satisfaction: Satisfaction | None = Field(description="CSAT and NPS of the period (feedback-svc)")
@@ -117,6 +118,6 @@ class SettlementList(Out):
 class Approval(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    expected_credits: Decimal | None = Field(
+    expected_credits: Amount | None = Field(
         default=None, description="the credits the approver read: refused (409) if the draft says otherwise"
     )

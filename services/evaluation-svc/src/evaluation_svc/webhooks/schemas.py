@@ -1,9 +1,9 @@
 """Public shapes of webhook subscriptions and their delivery log."""
 
 import uuid
-from datetime import datetime
 from typing import Literal
 
+from pledge_common.instants import Instant
 from pledge_common.pagination import Page
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,8 +43,8 @@ class WebhookPublic(BaseModel):
     enabled: bool
     disabled_reason: str | None
     consecutive_failures: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
 
 
 class WebhookCreated(WebhookPublic):
@@ -59,7 +59,7 @@ WebhookPage = Page[WebhookPublic]
 
 class AttemptPublic(BaseModel):
     attempt: int
-    at: datetime
+    at: Instant
     status_code: int | None
     error: str | None
     duration_ms: float
@@ -73,9 +73,9 @@ class DeliveryPublic(BaseModel):
         description="`skipped`: its alert resolved (the run ended) before it was delivered; never sent"
     )
     attempts: int
-    created_at: datetime
-    next_attempt_at: datetime | None
-    delivered_at: datetime | None
+    created_at: Instant
+    next_attempt_at: Instant | None
+    delivered_at: Instant | None
     last_status_code: int | None
     last_error: str | None
     log: list[AttemptPublic]

@@ -57,7 +57,7 @@ async def list_actions(
     status: ActionStatus | None = None,
     overdue: Annotated[bool, Query(description="only open actions past their due date")] = False,
     owner_department: str | None = None,
-    process_key: str | None = None,
+    process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
 ) -> Page[ActionSummary]:
     """Corrective actions by due date (soonest first); `overdue=true` lists the overdue ones."""
     tz = _tz(request)

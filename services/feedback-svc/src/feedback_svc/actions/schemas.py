@@ -1,9 +1,10 @@
 """The HTTP contract of corrective actions."""
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Literal
 
+from pledge_common.instants import Instant
 from pydantic import BaseModel, Field
 
 from feedback_svc.actions.rules import ActionStatus, ActionTarget
@@ -24,8 +25,10 @@ class ActionCreate(Input):
     description: LongText
     owner_department: Key
     due_date: date
-    process_key: Key | None = Field(default=None, description="the process whose achievement it should raise")
-    node_key: Key | None = Field(default=None, description="narrow the effectiveness check to one node")
+    process_key: Key | None = Field(
+        alias="process", default=None, description="the process whose achievement it should raise"
+    )
+    node_key: Key | None = Field(alias="node", default=None, description="narrow the effectiveness check to one node")
     effectiveness_weeks: Annotated[int, Field(ge=1, le=52)] = 4
     links: Annotated[list[LinkIn], Field(min_length=1, max_length=50)] = Field(description="what caused it")
 
@@ -46,14 +49,14 @@ class ActionTransitionPublic(BaseModel):
     seq: int
     from_status: str | None
     to_status: str
-    at: datetime
+    at: Instant
     by: str
     note: str | None
 
 
 class WindowFigures(BaseModel):
-    start: datetime = Field(serialization_alias="from")
-    end: datetime = Field(serialization_alias="to")
+    start: Instant = Field(serialization_alias="from")
+    end: Instant = Field(serialization_alias="to")
     runs: int
     normal: int
     achievement_rate: float | None
@@ -62,8 +65,8 @@ class WindowFigures(BaseModel):
 class Effectiveness(BaseModel):
     available: bool
     detail: str | None = None
-    process_key: str
-    node_key: str | None
+    process_key: str = Field(serialization_alias="process")
+    node_key: str | None = Field(serialization_alias="node")
     weeks: int
     before: WindowFigures | None = None
     after: WindowFigures | None = None
@@ -78,21 +81,21 @@ class ActionSummary(BaseModel):
     due_date: date
     status: ActionStatus
     overdue: bool
-    process_key: str | None
-    node_key: str | None
+    process_key: str | None = Field(serialization_alias="process")
+    node_key: str | None = Field(serialization_alias="node")
 
 
 class ActionPublic(ActionSummary):
     description: str
     effectiveness_weeks: int
     links: list[LinkPublic]
-    started_at: datetime | None
-    done_at: datetime | None
-    verified_at: datetime | None
+    started_at: Instant | None
+    done_at: Instant | None
+    verified_at: Instant | None
     allowed_transitions: list[str]
     history: list[ActionTransitionPublic]
     effectiveness: Effectiveness | None = Field(
         description="achievement before and after completion (from evaluation-svc); null until done"
     )
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant

@@ -67,7 +67,7 @@ async def create(
     data: ActionCreate,
 ) -> ActionPublic:
     if data.node_key is not None and data.process_key is None:
-        raise invalid("process_key", "a node is named by its process: give `process_key` with `node_key`")
+        raise invalid("process", "a node is named by its process: give `process` with `node`")
     repository = ActionRepository(session)
     await _check_links(repository, caller, data)
     if data.process_key is not None:

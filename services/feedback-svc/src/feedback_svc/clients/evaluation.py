@@ -4,8 +4,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pledge_common.durations import parse_duration
+
 from feedback_svc.clients.base import UpstreamClient
-from feedback_svc.durations import parse_seconds
 
 PAGE = 500
 MAX_PAGES = 20
@@ -52,7 +53,7 @@ class EvaluationClient(UpstreamClient):
             body = self._json_or_reject(response)
             for row in body.get("items") or []:
                 # the filter is asked for, and checked here too: only this ticket's node runs count
-                if str(row.get("ticket_id")) == ticket_id and row.get("node_key") and row.get("state"):
+                if str(row.get("ticket_id")) == ticket_id and row.get("node") and row.get("state"):
                     judgments.append(_judgment(ticket_id, row))
             if not body.get("next_cursor"):
                 break
@@ -83,15 +84,19 @@ class EvaluationClient(UpstreamClient):
         return _achievement(body)
 
 
+def _seconds(value: Any) -> float | None:
+    return None if value is None else parse_duration(str(value)).total_seconds()
+
+
 def _judgment(ticket_id: str, row: dict[str, Any]) -> NodeJudgment:
     return NodeJudgment(
         ticket_id=str(row.get("ticket_id", ticket_id)),
-        node_key=str(row["node_key"]),
+        node_key=str(row["node"]),
         cycle=int(row.get("cycle") or 1),
         state=str(row["state"]),
-        counted_seconds=parse_seconds(row.get("counted")),
-        commitment_seconds=parse_seconds(row.get("commitment_limit")),  # not in evaluation's run shape yet
-        tolerance_seconds=parse_seconds(row.get("tolerance_limit")),
+        counted_seconds=_seconds(row.get("counted")),
+        commitment_seconds=_seconds(row.get("commitment_limit")),  # not in evaluation's run shape yet
+        tolerance_seconds=_seconds(row.get("tolerance_limit")),
         department=row.get("department"),
     )
 

@@ -67,9 +67,9 @@ class TrackingClient(UpstreamClient):
         if source is not None:
             params["source"] = source
         if opened_from is not None:
-            params["opened_from"] = opened_from.isoformat()
+            params["from"] = opened_from.isoformat()
         if opened_to is not None:
-            params["opened_to"] = opened_to.isoformat()
+            params["to"] = opened_to.isoformat()
         body = self._json_or_reject(await self._request("GET", "/v1/tickets/count", params=params))
         count = body.get("count") if isinstance(body, dict) else None
         return count if isinstance(count, int) else None
@@ -89,14 +89,14 @@ def _ticket_view(body: Any) -> TicketView:
     runs = ticket.get("node_runs") or body.get("node_runs") or []
     nodes: dict[str, TicketNode] = {}
     for run in runs:
-        key = run.get("node_key")
+        key = run.get("node")
         if key and key not in nodes:
             nodes[key] = TicketNode(node_key=str(key), department=run.get("department"))
     return TicketView(
         id=str(ticket["id"]),
-        process_key=str(ticket["process_key"]),
+        process_key=str(ticket["process"]),
         segment=ticket.get("segment"),
-        customer_ref=ticket.get("customer_ref"),
+        customer_ref=ticket.get("customer"),
         source=ticket.get("source"),
         nodes=list(nodes.values()),
     )

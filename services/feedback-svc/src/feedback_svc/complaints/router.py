@@ -1,7 +1,6 @@
 """`/v1/complaints`: file, transition, transfer, read and measure complaints."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
@@ -9,10 +8,11 @@ from pledge_common.db import SessionDep
 from pledge_common.exports import CSV, JSON, XLSX, accepting, model_row, openapi_responses, tabular_response
 from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
+from pledge_common.instants import Instant
 from pledge_common.pagination import Page, PageParams, paged
 from pledge_common.scopes import Scope, scoped
 
-from feedback_svc.common import Bucket, check_period, timezone_named
+from feedback_svc.common import Bucket, check_period, one_dimension, timezone_named
 from feedback_svc.complaints import metrics, service
 from feedback_svc.complaints.repository import ComplaintFilter
 from feedback_svc.complaints.schemas import (
@@ -30,8 +30,8 @@ from feedback_svc.upstream import EvaluationDep, TrackingDep
 router = APIRouter(
     prefix="/v1/complaints", tags=["complaints"], dependencies=scoped(Scope.complaints_read, Scope.complaints_manage)
 )
-Start = Annotated[datetime | None, Query(alias="from", description="received at or after (ISO 8601 with offset)")]
-End = Annotated[datetime | None, Query(alias="to", description="received before (ISO 8601 with offset)")]
+Start = Annotated[Instant | None, Query(alias="from", description="received at or after (ISO 8601 with offset)")]
+End = Annotated[Instant | None, Query(alias="to", description="received before (ISO 8601 with offset)")]
 
 
 def _settings(request: Request) -> Settings:
@@ -78,9 +78,9 @@ async def list_complaints(
     status: Status | None = None,
     severity: Severity | None = None,
     category: str | None = None,
-    customer_ref: str | None = None,
+    customer_ref: Annotated[str | None, Query(alias="customer", description="customer reference")] = None,
     owner_department: str | None = None,
-    process_key: str | None = None,
+    process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
     ticket_id: Annotated[uuid.UUID | None, Query(description="complaints about this ticket (tracking's id)")] = None,
 ) -> Page[ComplaintSummary]:
     """Complaints, newest first (a caller bound to source systems sees complaints about their tickets only)."""
@@ -112,10 +112,13 @@ async def complaint_metrics(
     media: Annotated[str, Depends(accepting(CSV, XLSX))],
     start: Start = None,
     end: End = None,
-    group_by: Literal["period", "process", "severity", "none"] = "period",
+    group_by: Annotated[
+        list[Literal["period", "process", "severity", "none"]] | None,
+        Query(description="the dimension (one; default period)"),
+    ] = None,
     bucket: Bucket = "month",
     tz: str | None = None,
-    process_key: str | None = None,
+    process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
     severity: Severity | None = None,
 ) -> ComplaintMetrics | Response:
     """Closure, first-contact resolution, reopen and on-time rates, and complaints per 1 000 tickets (CSV and
@@ -123,7 +126,8 @@ async def complaint_metrics(
     check_period(start, end)
     zone = timezone_named(tz or _settings(request).report_timezone)
     where = ComplaintFilter(severity=severity, process_key=process_key, start=start, end=end, sources=caller.sources)
-    found = await metrics.complaint_metrics(session, tracking, evaluation, where, group_by, bucket, zone)
+    dimension = one_dimension(group_by, "period")
+    found = await metrics.complaint_metrics(session, tracking, evaluation, where, dimension, bucket, zone)
     if media == JSON:
         return found
     rows = [

@@ -1,9 +1,9 @@
 """The HTTP contract of complaints."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
+from pledge_common.instants import Instant
 from pydantic import BaseModel, Field
 
 from feedback_svc.common import AwareDatetime, Input, Key, LongText, Text200
@@ -19,9 +19,11 @@ class Party(Input):
 
 class ComplaintCreate(Input):
     channel: Key = Field(description="phone, counter, web, letter, regulator…")
-    customer_ref: Text200
+    customer_ref: Text200 = Field(alias="customer")
     ticket_id: Text200 | None = Field(default=None, description="the ticket in tracking-svc it is about")
-    process_key: Key | None = Field(default=None, description="the process it is about (default: the ticket's)")
+    process_key: Key | None = Field(
+        alias="process", default=None, description="the process it is about (default: the ticket's)"
+    )
     category: Key
     severity: Severity
     description: LongText
@@ -51,7 +53,7 @@ class TransitionPublic(BaseModel):
     seq: int
     from_status: str | None
     to_status: str
-    at: datetime
+    at: Instant
     by: str
     reason: str | None
 
@@ -60,8 +62,8 @@ class OwnerPublic(BaseModel):
     seq: int
     department: str
     person: str | None
-    since: datetime
-    until: datetime | None
+    since: Instant
+    until: Instant | None
     assigned_by: str
     reason: str | None
 
@@ -77,7 +79,7 @@ class ConfirmationPublic(BaseModel):
 
 
 class TrackingPublic(BaseModel):
-    process_key: str
+    process_key: str = Field(serialization_alias="process")
     segment: str
     ticket_id: str | None = Field(description="tracking-svc's ticket id, once the first event is delivered")
     pending_events: int
@@ -88,21 +90,21 @@ class ComplaintPublic(BaseModel):
     id: uuid.UUID
     status: Status
     channel: str
-    customer_ref: str
+    customer_ref: str = Field(serialization_alias="customer")
     ticket_id: str | None
     source: str | None = Field(description="the source system of that ticket (null without a ticket)")
-    process_key: str | None
+    process_key: str | None = Field(serialization_alias="process")
     category: str
     severity: Severity
     description: str
-    received_at: datetime
+    received_at: Instant
     received_by: PartyPublic
     owner: PartyPublic
     resolution: str | None
     root_cause: str | None
-    acknowledged_at: datetime | None
-    resolved_at: datetime | None
-    closed_at: datetime | None
+    acknowledged_at: Instant | None
+    resolved_at: Instant | None
+    closed_at: Instant | None
     customer_confirmation: ConfirmationPublic | None
     repeat_of: uuid.UUID | None = Field(description="the earlier complaint of the same customer and category")
     repeated_by: list[uuid.UUID]
@@ -112,8 +114,8 @@ class ComplaintPublic(BaseModel):
     history: list[TransitionPublic]
     ownership: list[OwnerPublic]
     tracking: TrackingPublic
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
 
 
 class ComplaintSummary(BaseModel):
@@ -121,17 +123,17 @@ class ComplaintSummary(BaseModel):
     status: Status
     severity: Severity
     category: str
-    customer_ref: str
+    customer_ref: str = Field(serialization_alias="customer")
     source: str | None
-    process_key: str | None
+    process_key: str | None = Field(serialization_alias="process")
     owner: PartyPublic
-    received_at: datetime
+    received_at: Instant
     repeat_of: uuid.UUID | None
 
 
 class MetricsRow(BaseModel):
-    period: datetime | None = None
-    process_key: str | None = None
+    period: Instant | None = None
+    process_key: str | None = Field(default=None, serialization_alias="process")
     severity: str | None = None
     received: int
     closed: int
@@ -150,15 +152,15 @@ class MetricsRow(BaseModel):
 
 
 class ProcessRate(BaseModel):
-    process_key: str
+    process_key: str = Field(serialization_alias="process")
     complaints: int
     tickets: int | None = Field(description="tickets of the process opened in the period (tracking-svc)")
     per_1000_tickets: float | None
 
 
 class ComplaintMetrics(BaseModel):
-    start: datetime | None = Field(serialization_alias="from")
-    end: datetime | None = Field(serialization_alias="to")
+    start: Instant | None = Field(serialization_alias="from")
+    end: Instant | None = Field(serialization_alias="to")
     group_by: Literal["period", "process", "severity", "none"]
     bucket: str
     timezone: str

@@ -66,7 +66,7 @@ async def create(
         if ticket is None or (ticket.source is not None and not caller.can_see_source(ticket.source)):
             raise invalid("ticket_id", f"tracking-svc knows no ticket {data.ticket_id!r}")
         if process_key is not None and process_key != ticket.process_key:
-            raise invalid("process_key", f"ticket {ticket.id} belongs to process {ticket.process_key!r}")
+            raise invalid("process", f"ticket {ticket.id} belongs to process {ticket.process_key!r}")
         process_key = ticket.process_key
         source = ticket.source
         ticket_id = ticket.id

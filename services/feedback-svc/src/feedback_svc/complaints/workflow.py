@@ -83,7 +83,7 @@ def tracking_events(
                 "external_id": str(facts.complaint_id),
                 "process": facts.process_key,
                 "segment": facts.segment,
-                "customer_ref": facts.customer_ref,
+                "customer": facts.customer_ref,
                 "attributes": {
                     "category": facts.category,
                     "channel": facts.channel,

@@ -1,7 +1,6 @@
 """`/v1/feedback`: capture CSAT/NPS, read it back, aggregate it, and read it against commitment states."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -9,6 +8,7 @@ from pledge_common.db import SessionDep
 from pledge_common.exports import CSV, JSON, XLSX, accepting, model_row, openapi_responses, tabular_response
 from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
+from pledge_common.instants import Instant
 from pledge_common.pagination import Page, PageParams, paged
 from pledge_common.scopes import Scope, scoped
 
@@ -28,8 +28,8 @@ from feedback_svc.upstream import EvaluationDep, TrackingDep
 router = APIRouter(
     prefix="/v1/feedback", tags=["feedback"], dependencies=scoped(Scope.feedback_read, Scope.feedback_write)
 )
-Start = Annotated[datetime | None, Query(alias="from", description="given at or after (ISO 8601 with offset)")]
-End = Annotated[datetime | None, Query(alias="to", description="given before (ISO 8601 with offset)")]
+Start = Annotated[Instant | None, Query(alias="from", description="given at or after (ISO 8601 with offset)")]
+End = Annotated[Instant | None, Query(alias="to", description="given before (ISO 8601 with offset)")]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=FeedbackPublic)
@@ -53,7 +53,7 @@ async def list_feedback(
     page: PageParams,
     start: Start = None,
     end: End = None,
-    process_key: str | None = None,
+    process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
     segment: str | None = None,
     channel: str | None = None,
     ticket_id: Annotated[uuid.UUID | None, Query(description="feedback about this ticket (tracking's id)")] = None,
@@ -78,7 +78,7 @@ async def feedback_summary(
     group_by: Annotated[list[GroupBy] | None, Query(description="repeat to group by several")] = None,
     bucket: Bucket = "month",
     tz: str | None = Query(default=None, description="time zone of period buckets (default: the service's)"),
-    process_key: str | None = None,
+    process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
     segment: str | None = None,
     channel: str | None = None,
 ) -> FeedbackSummary | Response:
@@ -100,7 +100,7 @@ async def satisfaction_by_state(
     caller: CallerDep,
     tracking: TrackingDep,
     evaluation: EvaluationDep,
-    process_key: Annotated[str, Query(description="the process (required)")],
+    process_key: Annotated[str, Query(alias="process", description="the process (required)")],
     start: Start = None,
     end: End = None,
     segment: str | None = None,

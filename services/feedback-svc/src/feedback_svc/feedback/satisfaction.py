@@ -1,11 +1,11 @@
 """Satisfaction by commitment state: feedback read against the states evaluation-svc judged its ticket in."""
 
+from pledge_common.durations import format_seconds, parse_duration
 from pledge_common.problems import invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_svc import judgments
 from feedback_svc.clients import EvaluationClient, TrackingClient
-from feedback_svc.durations import format_seconds, parse_seconds
 from feedback_svc.feedback import scores
 from feedback_svc.feedback.repository import FeedbackFilter, SatisfactionRepository, counts_of
 from feedback_svc.feedback.schemas import (
@@ -30,10 +30,13 @@ async def satisfaction_by_state(
     min_responses: int,
 ) -> SatisfactionByState:
     assert where.process_key is not None
-    width = parse_seconds(duration_bucket)
+    try:
+        width: float | None = parse_duration(duration_bucket).total_seconds()
+    except ValueError:
+        width = None
     if width is None or width < MIN_BUCKET_SECONDS:
         raise invalid("query.duration_bucket", "an ISO 8601 duration of at least a minute, e.g. PT1H")
-    await require_known_process(tracking, where.process_key, "query.process_key")
+    await require_known_process(tracking, where.process_key, "query.process")
     repository = SatisfactionRepository(session)
     await judgments.refresh(session, evaluation, await repository.ticket_ids(where))
     states, judged, unjudged = await repository.by_ticket_state(where)

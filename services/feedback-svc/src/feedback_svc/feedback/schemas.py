@@ -1,9 +1,10 @@
 """The HTTP contract of feedback."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
+from pledge_common.durations import Duration
+from pledge_common.instants import Instant
 from pydantic import BaseModel, Field, model_validator
 
 from feedback_svc.common import AwareDatetime, Input, Key, Text200
@@ -15,15 +16,19 @@ GroupBy = Literal["process", "node", "segment", "department", "channel", "period
 
 class FeedbackCreate(Input):
     ticket_id: Text200 | None = Field(default=None, description="the ticket in tracking-svc this is about")
-    process_key: Key | None = Field(default=None, description="the process, when there is no ticket")
-    node_key: Key | None = Field(default=None, description="attribute to one node only (default: all nodes)")
-    department: Text200 | None = Field(default=None, description="department of `node_key` without a ticket")
+    process_key: Key | None = Field(alias="process", default=None, description="the process, when there is no ticket")
+    node_key: Key | None = Field(
+        alias="node", default=None, description="attribute to one node only (default: all nodes)"
+    )
+    department: Text200 | None = Field(default=None, description="department of `node` without a ticket")
     csat: Csat | None = None
     nps: Nps | None = None
     comment: Annotated[str, Field(max_length=4000)] | None = None
     channel: Key = Field(description="how it was collected: sms, web, phone, app…")
     segment: Key | None = Field(default=None, description="customer segment (default: the ticket's)")
-    customer_ref: Text200 | None = Field(default=None, description="customer reference (default: the ticket's)")
+    customer_ref: Text200 | None = Field(
+        alias="customer", default=None, description="customer reference (default: the ticket's)"
+    )
     given_at: AwareDatetime | None = Field(default=None, description="when the customer gave it (default: now)")
 
     @model_validator(mode="after")
@@ -31,7 +36,7 @@ class FeedbackCreate(Input):
         if self.csat is None and self.nps is None:
             raise ValueError("give `csat` (1-5), `nps` (0-10) or both")
         if self.ticket_id is None and self.process_key is None:
-            raise ValueError("give `ticket_id` or `process_key`")
+            raise ValueError("give `ticket_id` or `process`")
         return self
 
 
@@ -43,25 +48,25 @@ class FeedbackUpdate(Input):
 
 
 class FeedbackNodePublic(BaseModel):
-    node_key: str
+    node_key: str = Field(serialization_alias="node")
     department: str | None
 
 
 class FeedbackPublic(BaseModel):
     id: uuid.UUID
     ticket_id: str | None
-    process_key: str
+    process_key: str = Field(serialization_alias="process")
     nodes: list[FeedbackNodePublic]
     segment: str | None
-    customer_ref: str | None
+    customer_ref: str | None = Field(serialization_alias="customer")
     source: str | None = Field(description="the source system of the ticket (null without a ticket)")
     channel: str
     csat: int | None
     nps: int | None
     comment: str | None
-    given_at: datetime
-    created_at: datetime
-    updated_at: datetime
+    given_at: Instant
+    created_at: Instant
+    updated_at: Instant
 
 
 class SatisfactionFigures(BaseModel):
@@ -77,17 +82,17 @@ class SatisfactionFigures(BaseModel):
 
 
 class SummaryGroup(SatisfactionFigures):
-    process_key: str | None = None
-    node_key: str | None = None
+    process_key: str | None = Field(default=None, serialization_alias="process")
+    node_key: str | None = Field(default=None, serialization_alias="node")
     segment: str | None = None
     department: str | None = None
     channel: str | None = None
-    period: datetime | None = Field(default=None, description="start of the period bucket")
+    period: Instant | None = Field(default=None, description="start of the period bucket")
 
 
 class FeedbackSummary(BaseModel):
-    start: datetime | None = Field(serialization_alias="from")
-    end: datetime | None = Field(serialization_alias="to")
+    start: Instant | None = Field(serialization_alias="from")
+    end: Instant | None = Field(serialization_alias="to")
     group_by: list[GroupBy]
     bucket: str
     timezone: str
@@ -100,27 +105,27 @@ class StateGroup(SatisfactionFigures):
 
 
 class NodeStateGroup(StateGroup):
-    node_key: str
+    node_key: str = Field(serialization_alias="node")
 
 
 class DurationBucket(SatisfactionFigures):
-    node_key: str
-    counted_from: str = Field(description="counted time of the node run, lower bound (inclusive), ISO 8601")
-    counted_to: str = Field(description="upper bound (exclusive)")
+    node_key: str = Field(serialization_alias="node")
+    counted_from: Duration = Field(description="counted time of the node run, lower bound (inclusive)")
+    counted_to: Duration = Field(description="upper bound (exclusive)")
 
 
 class SatisfactionDrop(BaseModel):
-    node_key: str
-    counted_from: str | None = Field(
+    node_key: str = Field(serialization_alias="node")
+    counted_from: Duration | None = Field(
         description="lower bound of the first duration bucket whose CSAT is under the threshold (null: none is)"
     )
 
 
 class SatisfactionByState(BaseModel):
-    process_key: str
-    start: datetime | None = Field(serialization_alias="from")
-    end: datetime | None = Field(serialization_alias="to")
-    duration_bucket: str
+    process_key: str = Field(serialization_alias="process")
+    start: Instant | None = Field(serialization_alias="from")
+    end: Instant | None = Field(serialization_alias="to")
+    duration_bucket: Duration
     csat_threshold: float
     min_responses: int
     tickets: int = Field(description="tickets with feedback and at least one completed run judged by evaluation-svc")

@@ -58,7 +58,7 @@ async def create(
         if ticket is None or (ticket.source is not None and not caller.can_see_source(ticket.source)):
             raise invalid("ticket_id", f"tracking-svc knows no ticket {data.ticket_id!r}")
         if process_key is not None and process_key != ticket.process_key:
-            raise invalid("process_key", f"ticket {ticket.id} belongs to process {ticket.process_key!r}")
+            raise invalid("process", f"ticket {ticket.id} belongs to process {ticket.process_key!r}")
         process_key = ticket.process_key
         source = ticket.source
         ticket_id = ticket.id
@@ -67,7 +67,7 @@ async def create(
         ticket_nodes = {n.node_key: n.department for n in ticket.nodes}
         if data.node_key is not None:
             if ticket_nodes and data.node_key not in ticket_nodes:
-                raise invalid("node_key", f"ticket {ticket.id} has no node {data.node_key!r}")
+                raise invalid("node", f"ticket {ticket.id} has no node {data.node_key!r}")
             ticket_nodes = {data.node_key: data.department or ticket_nodes.get(data.node_key)}
         nodes = [FeedbackNode(feedback_id=feedback_id, node_key=k, department=d) for k, d in ticket_nodes.items()]
     else:

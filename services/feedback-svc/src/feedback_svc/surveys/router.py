@@ -1,15 +1,15 @@
 """`/v1/surveys`: SERVQUAL instruments, responses and gap results."""
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 from pledge_common.db import SessionDep
 from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
+from pledge_common.instants import Instant
 from pledge_common.scopes import Scope, scoped
 
-from feedback_svc.common import Bucket, check_period, timezone_named
+from feedback_svc.common import Bucket, check_period, one_dimension, timezone_named
 from feedback_svc.surveys import service
 from feedback_svc.surveys.repository import ResponseFilter
 from feedback_svc.surveys.schemas import (
@@ -67,17 +67,19 @@ async def survey_results(
     request: Request,
     session: SessionDep,
     caller: CallerDep,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
-    group_by: Literal["segment", "period", "none"] = "none",
+    start: Annotated[Instant | None, Query(alias="from")] = None,
+    end: Annotated[Instant | None, Query(alias="to")] = None,
+    group_by: Annotated[
+        list[Literal["segment", "period", "none"]] | None, Query(description="the dimension (one; default none)")
+    ] = None,
     bucket: Bucket = "month",
     tz: str | None = None,
     segment: str | None = None,
-    process_key: str | None = None,
+    process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
 ) -> SurveyResults:
     """Gaps (perception - expectation) per item and dimension, and the SERVQUAL score, with counts (a partner
     bound to source systems: of the responses it sent)."""
     check_period(start, end)
     zone = timezone_named(tz or request.app.state.settings.report_timezone)
     where = ResponseFilter(key, start, end, segment, process_key, caller.sources)
-    return await service.results(session, where, group_by, bucket, zone)
+    return await service.results(session, where, one_dimension(group_by, "none"), bucket, zone)

@@ -1,9 +1,9 @@
 """The HTTP contract of surveys."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
+from pledge_common.instants import Instant
 from pydantic import BaseModel, Field, model_validator
 
 from feedback_svc.common import AwareDatetime, Input, Key, Text200
@@ -64,7 +64,7 @@ class AnswerCreate(Input):
 class ResponseCreate(Input):
     respondent_ref: Text200 | None = None
     segment: Key | None = None
-    process_key: Key | None = None
+    process_key: Key | None = Field(default=None, alias="process")
     responded_at: AwareDatetime | None = Field(default=None, description="default: now")
     answers: Annotated[list[AnswerCreate], Field(min_length=1, max_length=200)] = Field(
         description="every item of the instrument, answered or explicitly skipped"
@@ -79,8 +79,8 @@ class ResponsePublic(BaseModel):
     instrument_key: str
     respondent_ref: str | None
     segment: str | None
-    process_key: str | None
-    responded_at: datetime
+    process_key: str | None = Field(serialization_alias="process")
+    responded_at: Instant
     answered: int
     skipped: int
     importance: dict[str, int] | None
@@ -107,7 +107,7 @@ class DimensionResult(BaseModel):
 
 class ResultGroup(BaseModel):
     segment: str | None = None
-    period: datetime | None = None
+    period: Instant | None = None
     responses: int
     weighted_responses: int = Field(description="responses with an importance allocation")
     servqual: float | None = Field(description="unweighted SERVQUAL score: mean of the dimension gaps")
@@ -118,8 +118,8 @@ class ResultGroup(BaseModel):
 
 class SurveyResults(BaseModel):
     instrument_key: str
-    start: datetime | None = Field(serialization_alias="from")
-    end: datetime | None = Field(serialization_alias="to")
+    start: Instant | None = Field(serialization_alias="from")
+    end: Instant | None = Field(serialization_alias="to")
     group_by: Literal["segment", "period", "none"]
     bucket: str
     timezone: str

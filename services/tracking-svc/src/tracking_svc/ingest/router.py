@@ -52,9 +52,18 @@ _EVENT_BODY: dict[str, Any] = {
 }
 
 
-@router.post("", status_code=201, response_model=EventAccepted, responses=_PROBLEMS, openapi_extra=_EVENT_BODY)
+@router.post(
+    "",
+    status_code=201,
+    response_model=EventAccepted,
+    responses={
+        200: {"model": EventAccepted, "description": "the same event again: `status` is `duplicate`"},
+        **_PROBLEMS,
+    },
+    openapi_extra=_EVENT_BODY,
+)
 async def ingest_event(request: Request, caller: CallerDep, idem: IdempotencyDep) -> Response:
-    """Record one event. Sending the same event again answers the same (header `Pledge-Duplicate: true`).
+    """Record one event: 201 `accepted`. The same event sent again answers 200 `duplicate` (as bulk does).
 
     Single events that arrive together are written together (see `coalesce`); each is answered once
     committed. The event id already makes a resend harmless; an `Idempotency-Key` is honoured on top of it
@@ -78,13 +87,17 @@ async def _ingest_one(request: Request, caller: CallerDep, event: EventIn) -> An
     if outcome.status == "rejected":
         kind: type[Problem] = {403: Forbidden, 409: Conflict}.get(outcome.error_status, Unprocessable)
         raise kind(f"{outcome.field}: {outcome.detail}", errors=[field_error(outcome.field, outcome.detail)])
-    headers = {"Pledge-Duplicate": "true"} if outcome.status == "duplicate" else {}
     assert outcome.ticket_id is not None
     assert outcome.received_at is not None
+    duplicate = outcome.status == "duplicate"
     accepted = EventAccepted(
-        event_id=event.event_id, source=event.source, ticket_id=outcome.ticket_id, received_at=outcome.received_at
+        event_id=event.event_id,
+        source=event.source,
+        status="duplicate" if duplicate else "accepted",
+        ticket_id=outcome.ticket_id,
+        received_at=outcome.received_at,
     )
-    return Answer(201, accepted, headers)
+    return Answer(200 if duplicate else 201, accepted, {})
 
 
 _BULK_BODY: dict[str, Any] = {

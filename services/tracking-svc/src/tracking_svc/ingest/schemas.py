@@ -8,6 +8,7 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 from pledge_common.instants import INSTANT_MESSAGE, within_bounds
+from pledge_common.instants import Instant as UtcInstant
 from pydantic import BaseModel, Field
 
 # The event format is checked by msgspec: one decoder for the single, bulk and NDJSON routes, which
@@ -42,7 +43,9 @@ class TicketRefIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     external_id: Annotated[Text, Meta(description="the source system's id of the work order (unique per source)")]
     process: Annotated[Key, Meta(description="process key (as defined in commitment-svc)")]
     segment: Annotated[Key, Meta(description="customer segment key; the latest event naming it wins")] | None = None
-    customer_ref: Annotated[Text, Meta(description="the customer; the latest event naming it wins")] | None = None
+    customer_ref: Annotated[Text, Meta(description="the customer; the latest event naming it wins")] | None = (
+        msgspec.field(default=None, name="customer")
+    )
     attributes: Annotated[dict[str, Any], Meta(description=ATTRIBUTES_DOC)] | None = None
 
 
@@ -118,13 +121,14 @@ def shape_error(event: EventIn) -> tuple[str, str] | None:
 
 
 class EventAccepted(BaseModel):
-    """The answer to an accepted event (the same answer when the same event is sent again)."""
+    """The answer to an event: `accepted` (201), or `duplicate` (200) when the same event is sent again, with
+    the ticket and the instant of its first receipt."""
 
     event_id: str
     source: str
-    status: Literal["accepted"] = "accepted"
+    status: Literal["accepted", "duplicate"] = "accepted"
     ticket_id: UUID
-    received_at: datetime
+    received_at: UtcInstant
 
 
 class ItemError(BaseModel):

@@ -35,12 +35,12 @@ def ticket_filter(
     segment: str | None = Query(default=None),
     source: str | None = Query(default=None),
     customer: str | None = Query(default=None, description="customer reference"),
-    opened_from: AwareDatetime | None = Query(default=None, description="opened at or after (inclusive)"),
-    opened_to: AwareDatetime | None = Query(default=None, description="opened before (exclusive)"),
+    opened_from: AwareDatetime | None = Query(default=None, alias="from", description="opened at or after"),
+    opened_to: AwareDatetime | None = Query(default=None, alias="to", description="opened before (exclusive)"),
 ) -> repo.TicketFilter:
-    """The filters shared by the list and the count."""
+    """The filters shared by the list and the count: a window `[from, to)` on the ticket's `opened_at`."""
     if opened_from is not None and opened_to is not None and opened_to <= opened_from:
-        raise invalid("query.opened_to", "must be after opened_from")
+        raise invalid("query.to", "must be after from")
     return repo.TicketFilter(process, status, segment, source, customer, opened_from, opened_to)
 
 

@@ -1,27 +1,27 @@
 """What ticket queries answer."""
 
-from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
+from pledge_common.instants import Instant
 from pledge_common.pagination import Page
 from pydantic import BaseModel, Field
 
 
 class PausePublic(BaseModel):
-    start: datetime
-    end: datetime | None = Field(description="null while the pause is open")
+    start: Instant
+    end: Instant | None = Field(description="null while the pause is open")
     reason: str
 
 
 class NodeRunPublic(BaseModel):
     id: UUID
-    node_key: str
+    node_key: str = Field(serialization_alias="node")
     cycle: int = Field(description="1 for the first passage; a reopened node starts the next cycle")
     status: Literal["pending", "in_progress", "completed", "cancelled"]
-    started_at: datetime | None
-    completed_at: datetime | None
-    cancelled_at: datetime | None
+    started_at: Instant | None
+    completed_at: Instant | None
+    cancelled_at: Instant | None
     pauses: list[PausePublic]
     department: str | None
     position: str | None
@@ -34,9 +34,9 @@ class NodeRunPublic(BaseModel):
 class RawEventPublic(BaseModel):
     event_id: str
     type: str
-    occurred_at: datetime
-    node_key: str | None
-    received_at: datetime
+    occurred_at: Instant
+    node_key: str | None = Field(serialization_alias="node")
+    received_at: Instant
     request_id: str | None
     body: dict[str, Any] = Field(description="the event as received (normalised JSON)")
 
@@ -45,13 +45,13 @@ class TicketPublic(BaseModel):
     id: UUID
     source: str
     external_id: str
-    process_key: str
-    customer_ref: str | None
+    process_key: str = Field(serialization_alias="process")
+    customer_ref: str | None = Field(serialization_alias="customer")
     segment: str | None
     status: Literal["open", "closed", "cancelled"]
-    opened_at: datetime | None
-    closed_at: datetime | None
-    cancelled_at: datetime | None
+    opened_at: Instant | None
+    closed_at: Instant | None
+    cancelled_at: Instant | None
     attributes: dict[str, Any]
 
 
