@@ -40,7 +40,8 @@ class Component:
         return f"pledge_{self.schema}"
 
 
-# docs/contracts.md: ports, prefixes, schemas, who consumes whose feed; feedback calls tracking/evaluation
+# docs/contracts.md: ports, prefixes, schemas, who consumes whose feed; feedback calls tracking/evaluation;
+# the gateway routes /console to the console (docs/console.md), which reads the gateway's public API
 COMPONENTS = (
     Component(
         "commitment-svc", "services/commitment-svc", "commitment_svc", "COMMITMENT", "commitment", ("evaluation-svc",)
@@ -68,8 +69,9 @@ COMPONENTS = (
         "pledge_gateway",
         "GATEWAY",
         "gateway",
-        ("commitment-svc", "tracking-svc", "evaluation-svc", "feedback-svc"),
+        ("commitment-svc", "tracking-svc", "evaluation-svc", "feedback-svc", "console"),
     ),
+    Component("console", "console", "pledge_console", "CONSOLE", "console", ("gateway",)),
 )
 BY_NAME = {c.name: c for c in COMPONENTS}
 

@@ -147,7 +147,7 @@ def image_env(
     image: Image, component: Component, rendered: dict[str, list[dict[str, Any]]], ports: dict[str, int], db_url: str
 ) -> dict[str, str]:
     """What the prod Deployment gives the container: its ConfigMaps (Service names mapped to local
-    ports) and the two Secrets."""
+    ports), its database URL, the service token, and a stand-in for any other Secret it reads."""
     prod = rendered["prod"]
     container = named(prod, "Deployment", component.name)["spec"]["template"]["spec"]["containers"][0]
     maps = {c["metadata"]["name"]: c["data"] for c in prod if c["kind"] == "ConfigMap"}
@@ -160,6 +160,9 @@ def image_env(
             env[key] = value
     env[f"{component.prefix}_DATABASE_URL"] = as_role(db_url, component.role, PASSWORDS[component.schema])
     env["PLEDGE_SERVICE_TOKEN"] = "image-test-token"
+    for var in container.get("env", []):  # e.g. the console's CONSOLE_API_KEY (required outside local/test)
+        if "secretKeyRef" in var.get("valueFrom", {}):
+            env.setdefault(var["name"], f"image-test-{var['valueFrom']['secretKeyRef']['name']}")
     return env
 
 

@@ -431,6 +431,27 @@ def test_the_gateway_alone_is_reachable_from_the_ingress_controller(rendered: di
         assert from_ingress == (component.name == "gateway"), component.name
 
 
+def test_nothing_but_the_gateway_reaches_the_console(rendered: dict[str, list[Obj]]) -> None:
+    """The console trusts the X-Forwarded-For the gateway writes (sign-in rationing per address): no other
+    pod, no namespace (ingress controller, monitoring) and no address may open a connection to it."""
+    for overlay, objects in rendered.items():
+        policies = of_kind(objects, "NetworkPolicy")
+        console = pod_labels(named(objects, "Deployment", "console"))
+        gateway = pod_labels(named(objects, "Deployment", "gateway"))
+        rules = [
+            rule
+            for p in policies
+            if "Ingress" in p["spec"]["policyTypes"] and selects(p["spec"]["podSelector"], console)
+            for rule in p["spec"].get("ingress", [])
+        ]
+        assert rules, overlay
+        for rule in rules:
+            assert rule.get("from"), overlay  # a rule without `from` admits every source
+            for peer in rule["from"]:
+                assert set(peer) == {"podSelector"}, (overlay, peer)
+                assert peer_is_pod(peer, gateway), (overlay, peer)
+
+
 def test_kustomize_sources_are_wired_into_the_tree() -> None:
     """Every YAML file under k8s/ is referenced by a kustomization (nothing silently left out)."""
     referenced: set[Path] = set()
