@@ -246,7 +246,7 @@ class TestAgreementReview:
     async def test_xlsx_keeps_the_chinese_text(self, client: httpx.AsyncClient) -> None:
         rows = sheet(await get(client, REVIEW, XLSX))
         [covered] = [r for r in rows if r["section"] == "commitment"]
-        assert covered["commitment_key"] == "repair-residential"
+        assert covered["commitment"] == "repair-residential"
         assert covered["judged"] == 6
 
     async def test_an_unknown_agreement_is_404_in_every_format(self, client: httpx.AsyncClient) -> None:
@@ -304,8 +304,8 @@ class TestOtherReports:
         ]
         advice = (await get(client, "/v1/recommendations", min_sample=1)).json()
         rows = sheet(await get(client, "/v1/recommendations", XLSX, min_sample=1))
-        assert [(r["commitment_key"], r["recommendation"], r["achievement.share"]) for r in rows] == [
-            (i["commitment_key"], i["recommendation"], i["achievement"]["share"]) for i in advice["items"]
+        assert [(r["commitment"], r["recommendation"], r["achievement.share"]) for r in rows] == [
+            (i["commitment"], i["recommendation"], i["achievement"]["share"]) for i in advice["items"]
         ]
 
     @pytest.mark.parametrize("path", ["/v1/reports/rejudgements", "/v1/reports/agreements/sla-1/settlements"])

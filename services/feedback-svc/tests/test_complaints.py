@@ -363,7 +363,7 @@ class TestMetrics:
         [total] = [r for r in rows if r["part"] == "total"]
         assert total["received"] == body["totals"]["received"] == 2
         [rate] = [r for r in rows if r["part"] == "per_1000_tickets"]
-        assert (rate["process_key"], rate["tickets"], rate["per_1000_tickets"]) == ("fault-repair", 2000, 1.0)
+        assert (rate["process"], rate["tickets"], rate["per_1000_tickets"]) == ("fault-repair", 2000, 1.0)
 
     async def test_evaluation_down_makes_metrics_503(
         self, client: httpx.AsyncClient, app: FastAPI, session: AsyncSession, upstreams: Upstreams

@@ -160,7 +160,7 @@ class TestSummary:
         text = exported.content.decode("utf-8")
         assert text.startswith("\ufeff")
         rows = list(csv.DictReader(io.StringIO(text[1:])))
-        assert [(r["part"], r["process_key"], r["csat"], r["nps"]) for r in rows] == [
+        assert [(r["part"], r["process"], r["csat"], r["nps"]) for r in rows] == [
             ("group", "p", "0.5", "25.0"),
             ("group", "q", "0.0", ""),
             ("total", "", "0.4", "25.0"),

@@ -26,7 +26,7 @@ class TestComplaintRetry:
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
         assert (await client.post("/v1/complaints", json=complaint_body(), headers=KEY)).status_code == 201
-        other = await client.post("/v1/complaints", json=complaint_body(customer_ref="C-2"), headers=KEY)
+        other = await client.post("/v1/complaints", json=complaint_body(customer="C-2"), headers=KEY)
         assert other.status_code == 422
         assert [e["field"] for e in other.json()["errors"]] == ["header.Idempotency-Key"]
         assert await table_count(session, "complaints") == 1

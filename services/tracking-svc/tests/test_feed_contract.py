@@ -25,7 +25,7 @@ class TestFeedContract:
     ) -> None:
         assert (await client.post("/v1/events/bulk", json=day(2))).status_code == 200
         for event in (  # one at a time, a late start, a pause left open, a cancellation ending its runs
-            ev("L-o", "ticket.opened", 0, external_id="L", ticket={"segment": "vip", "customer_ref": "c-1"}),
+            ev("L-o", "ticket.opened", 0, external_id="L", ticket={"segment": "vip", "customer": "c-1"}),
             ev("L-c1", "node.completed", 1, "accept", external_id="L"),
             ev("L-s1", "node.started", 0.5, "accept", external_id="L"),
             ev("L-s2", "node.started", 1, "dispatch", external_id="L"),

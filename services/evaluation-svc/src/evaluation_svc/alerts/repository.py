@@ -17,6 +17,7 @@ ALERT_COLUMNS = (
 )
 _ALERT_NAMES = ALERT_COLUMNS.split(", ")
 _INSTANTS = ("due_at", "raised_at", "acknowledged_at", "resolved_at")
+_PUBLIC_NAMES = {"process_key": "process", "node_key": "node", "commitment_key": "commitment"}  # AlertPublic's aliases
 
 
 def _api_instant(value: str) -> str:
@@ -31,7 +32,10 @@ def _api_instant(value: str) -> str:
 
 def alert_payload_sql(alias: str) -> str:
     """SQL building an alert's event payload from the row `alias`, as AlertPublic.event_payload() renders it."""
-    fields = [f"'{c}', " + (_api_instant(f"{alias}.{c}") if c in _INSTANTS else f"{alias}.{c}") for c in _ALERT_NAMES]
+    fields = [
+        f"'{_PUBLIC_NAMES.get(c, c)}', " + (_api_instant(f"{alias}.{c}") if c in _INSTANTS else f"{alias}.{c}")
+        for c in _ALERT_NAMES
+    ]
     fields.append(f"'reached_at', {_api_instant(f'{alias}.due_at')}")
     return f"jsonb_build_object({', '.join(fields)})"
 

@@ -55,7 +55,8 @@ class AlertPublic(BaseModel):
         return self.due_at
 
     def event_payload(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        """The alert as the API answers it (public names): the feed's and the webhook bodies' one shape."""
+        return self.model_dump(mode="json", by_alias=True)
 
 
 AlertPage = Page[AlertPublic]
