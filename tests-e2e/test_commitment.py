@@ -80,7 +80,7 @@ async def test_a_retried_create_with_an_idempotency_key_is_answered_once(gateway
     assert again.headers["idempotent-replayed"] == "true"
     reused = await gateway.put(path, json={**body, "name": "other"}, headers=key)
     assert reused.status_code == 422
-    assert [e["field"] for e in reused.json()["errors"]] == ["Idempotency-Key"]
+    assert [e["field"] for e in reused.json()["errors"]] == ["header.Idempotency-Key"]
 
 
 async def test_calendar_patch_needs_the_current_etag_through_the_gateway(gateway: httpx.AsyncClient) -> None:

@@ -165,7 +165,7 @@ async def test_a_complaint_retried_through_the_gateway_is_one_complaint(gateway:
     await load_demo_org(gateway)
     body = {
         "channel": "phone",
-        "customer_ref": "E2E-C-RETRY",
+        "customer": "E2E-C-RETRY",
         "category": "billing",
         "severity": "general",
         "description": "charged twice",
@@ -177,10 +177,10 @@ async def test_a_complaint_retried_through_the_gateway_is_one_complaint(gateway:
     assert first.status_code == again.status_code == 201, first.text
     assert again.content == first.content
     assert again.headers["idempotent-replayed"] == "true"
-    listed = ok(await gateway.get("/v1/complaints", params={"customer_ref": "E2E-C-RETRY"}))
+    listed = ok(await gateway.get("/v1/complaints", params={"customer": "E2E-C-RETRY"}))
     assert [c["id"] for c in listed["items"]] == [first.json()["id"]]
     assert ok(await gateway.get(f"/v1/complaints/{first.json()['id']}"))["repeat_of"] is None
-    ok(await gateway.post("/v1/complaints", json={**body, "customer_ref": "E2E-C-OTHER"}), 201)
+    ok(await gateway.post("/v1/complaints", json={**body, "customer": "E2E-C-OTHER"}), 201)
     paged = await gateway.get("/v1/complaints", params={"limit": 1})
     cursor = paged.json()["next_cursor"]
     assert paged.headers["link"] == f'</v1/complaints?limit=1&cursor={cursor}>; rel="next"'

@@ -81,7 +81,7 @@ async def test_the_demo_agreement_review_downloads_as_csv_xlsx_and_pdf_with_the_
     by_section = [dict(zip(header, c, strict=True)) for c in cells]
     covered = {r["commitment"]: r for r in by_section if r["section"] == "commitment"}
     for c in review["commitments"]:
-        assert (covered[c["commitment_key"]]["judged"], covered[c["commitment_key"]]["normal.count"]) == (
+        assert (covered[c["commitment"]]["judged"], covered[c["commitment"]]["normal.count"]) == (
             c["judged"],
             c["normal"]["count"],
         )
