@@ -15,7 +15,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
 _ISO_8601 = re.compile(
     r"P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -99,3 +99,19 @@ DurationInDays = Annotated[
     WithJsonSchema({"type": "string", "format": "duration", "examples": ["P3D"]}),
 ]
 """A duration counted in days (business days): answered with days, `P3D`."""
+
+
+def normal_limit(text: str) -> str:
+    """A limit as text in the answer form, its unit kept: days when days were written (`P3D`, business days),
+    hours otherwise (`PT2H50S` → `PT2H0M50S`, `PT90M` → `PT1H30M`)."""
+    written_days = "D" in text.strip().upper().partition("T")[0]
+    return rfc3339_duration(parse_duration(text), days=written_days)
+
+
+LimitText = Annotated[
+    str,
+    AfterValidator(normal_limit),
+    WithJsonSchema({"type": "string", "format": "duration", "examples": ["PT4H", "P3D"]}),
+]
+"""A commitment or tolerance limit in its commitment's unit (`limit_unit`): text, checked and written in the
+answer form (`PT4H`, `PT2H0M50S`, or whole business days `P3D`)."""

@@ -6,7 +6,7 @@ EXAMPLES: dict[str, Any] = {
     "whatIf": {
         "from": "2026-11-01T00:00:00+08:00",
         "to": "2026-12-01T00:00:00+08:00",
-        "commitment_key": "fr-restore",
+        "commitment": "fr-restore",
         "commitment_limit": "PT3H",
         "tolerance_limit": "PT6H",
         "group_by": ["segment"],

@@ -9,7 +9,7 @@ EXAMPLES: dict[str, Any] = {
         "nps": 8,
         "comment": "The crew arrived quickly; supply was back before the night shift.",
         "channel": "app",
-        "customer_ref": "hengda-steel",
+        "customer": "hengda-steel",
         "given_at": "2026-11-03T15:10:00+08:00",
     },
     "updateFeedback": {"csat": 5, "comment": "Follow-up call resolved the remaining question."},
@@ -33,7 +33,7 @@ EXAMPLES: dict[str, Any] = {
     },
     "createComplaint": {
         "channel": "phone",
-        "customer_ref": "hengda-steel",
+        "customer": "hengda-steel",
         "ticket_id": "field-app:FR-20261103-0042",
         "category": "outage",
         "severity": "major",

@@ -25,7 +25,7 @@ EXAMPLES: dict[str, Any] = {
                 "external_id": "FR-20261103-0042",
                 "process": "fault-repair",
                 "segment": "enterprise",
-                "customer_ref": "hengda-steel",
+                "customer": "hengda-steel",
             },
         },
         {

@@ -1,6 +1,7 @@
 from typing import Any, Literal
 from uuid import UUID
 
+from pledge_common.durations import LimitText
 from pydantic import Field, field_validator
 
 from commitment_svc import feed
@@ -27,8 +28,8 @@ class CommitmentTerms(Input):
     name: Name | None = None
     description: Text | None = None
     limit_unit: LimitUnit | None = None
-    commitment_limit: str | None = Field(default=None, description=LIMIT_HELP, examples=["PT4H"])
-    tolerance_limit: str | None = Field(default=None, description=LIMIT_HELP, examples=["PT8H"])
+    commitment_limit: LimitText | None = Field(default=None, description=LIMIT_HELP, examples=["PT4H"])
+    tolerance_limit: LimitText | None = Field(default=None, description=LIMIT_HELP, examples=["PT8H"])
     calendar_key: Key | None = Field(default=None, alias="calendar")
     allowed_pause_reasons: list[Key] | None = Field(default=None, max_length=50)
     owner_department: Key | None = None
@@ -50,8 +51,8 @@ class CommitmentCreate(Input):
     node_key: Key | None = Field(alias="node", default=None, description="null: the whole process end to end")
     segment_key: Key = Field(default="default", alias="segment")
     limit_unit: LimitUnit = "duration"
-    commitment_limit: str = Field(description=LIMIT_HELP, examples=["PT4H"])
-    tolerance_limit: str = Field(description=LIMIT_HELP, examples=["PT8H"])
+    commitment_limit: LimitText = Field(description=LIMIT_HELP, examples=["PT4H"])
+    tolerance_limit: LimitText = Field(description=LIMIT_HELP, examples=["PT8H"])
     calendar_key: Key = Field(default="24x7", alias="calendar")
     allowed_pause_reasons: list[Key] = Field(default_factory=list, max_length=50)
     owner_department: Key | None = None
@@ -104,8 +105,8 @@ class CommitmentPublic(Output):
     node_key: str | None = Field(serialization_alias="node")
     segment_key: str = Field(serialization_alias="segment")
     limit_unit: LimitUnit
-    commitment_limit: str
-    tolerance_limit: str
+    commitment_limit: LimitText
+    tolerance_limit: LimitText
     calendar_key: str = Field(serialization_alias="calendar")
     allowed_pause_reasons: list[str]
     owner_department: str | None

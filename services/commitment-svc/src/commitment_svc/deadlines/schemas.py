@@ -1,6 +1,6 @@
 from uuid import UUID
 
-from pledge_common.durations import Duration
+from pledge_common.durations import Duration, LimitText
 from pydantic import Field
 
 from commitment_svc.commitments.schemas import LIMIT_HELP, LimitUnit
@@ -15,8 +15,8 @@ class PauseIn(Input):
 
 class PreviewTerms(Input):
     limit_unit: LimitUnit = "duration"
-    commitment_limit: str = Field(description=LIMIT_HELP, examples=["PT6H"])
-    tolerance_limit: str = Field(description=LIMIT_HELP, examples=["PT10H"])
+    commitment_limit: LimitText = Field(description=LIMIT_HELP, examples=["PT6H"])
+    tolerance_limit: LimitText = Field(description=LIMIT_HELP, examples=["PT10H"])
     calendar_key: Key = Field(default="24x7", alias="calendar")
     allowed_pause_reasons: list[Key] | None = Field(
         default=None, description="pause reasons that stop the clock (null: every pause given)"
@@ -44,8 +44,8 @@ class DeadlinePreview(Output):
     commitment_id: UUID | None
     calendar_key: str = Field(serialization_alias="calendar")
     limit_unit: LimitUnit
-    commitment_limit: str
-    tolerance_limit: str
+    commitment_limit: LimitText
+    tolerance_limit: LimitText
     commitment_counted_limit: Duration = Field(description="the commitment limit as counted time from this start")
     tolerance_counted_limit: Duration
     prewarning_at: Instant | None = Field(description="when counted time reaches the pre-warning fraction")

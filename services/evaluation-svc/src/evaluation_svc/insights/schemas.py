@@ -2,7 +2,7 @@
 
 from typing import Any, Literal
 
-from pledge_common.durations import Duration
+from pledge_common.durations import Duration, LimitText
 from pledge_common.instants import Instant
 from pledge_common.money import Amount
 from pydantic import BaseModel, ConfigDict, Field
@@ -61,8 +61,8 @@ class Recommendation(Out):
     node_key: str | None = Field(alias="node")
     segment_key: str = Field(alias="segment")
     limit_unit: str
-    commitment_limit: str
-    tolerance_limit: str
+    commitment_limit: LimitText
+    tolerance_limit: LimitText
     judged: int
     completed: int
     achievement: Rate = Field(description="share of normal runs (within the commitment limit)")
@@ -70,11 +70,11 @@ class Recommendation(Out):
     handling_time: HandlingTime
     recommendation: Literal["raise", "improve", "keep", "insufficient_data"]
     reason: str
-    suggested_commitment_limit: str | None = Field(
+    suggested_commitment_limit: LimitText | None = Field(
         description="in the commitment's own unit (`limit_unit`): a duration rounded up to the minute (PT25M), "
         "or business days (P3D); the counted time `target_rate` of the completed runs did not exceed (exact)"
     )
-    suggested_tolerance_limit: str | None = Field(
+    suggested_tolerance_limit: LimitText | None = Field(
         description="likewise for `tolerance_target_rate`; never below the suggested commitment limit"
     )
     suggestion_capped: bool = Field(
@@ -118,8 +118,8 @@ class WhatIfRequest(BaseModel):
     commitment_key: str = Field(
         alias="commitment", description="the commitment whose runs are replayed (all its versions)"
     )
-    commitment_limit: str | None = Field(default=None, description="proposed limit, ISO 8601 (PT4H, or P3D)")
-    tolerance_limit: str | None = None
+    commitment_limit: LimitText | None = Field(default=None, description="proposed limit, ISO 8601 (PT4H, or P3D)")
+    tolerance_limit: LimitText | None = None
     limit_unit: Literal["duration", "business_days"] | None = None
     calendar: CalendarSpec | None = Field(default=None, description="a proposed calendar instead of the version's")
     allowed_pause_reasons: list[str] | None = None

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from pledge_common.durations import Duration
+from pledge_common.durations import Duration, LimitText
 from pledge_common.instants import Instant
 from pledge_common.pagination import Page
 from pydantic import BaseModel, ConfigDict, Field
@@ -176,8 +176,8 @@ class ReportRunPublic(Out):
     commitment_id: str | None
     commitment_key: str | None = Field(alias="commitment")
     limit_unit: str | None = Field(default=None, description="`duration` or `business_days` (of the version)")
-    commitment_limit: str | None = Field(default=None, description="the version's commitment limit (ISO 8601)")
-    tolerance_limit: str | None = Field(default=None, description="the version's tolerance limit (ISO 8601)")
+    commitment_limit: LimitText | None = Field(default=None, description="the version's commitment limit (ISO 8601)")
+    tolerance_limit: LimitText | None = Field(default=None, description="the version's tolerance limit (ISO 8601)")
     prewarning_due_at: Instant | None
     commitment_due_at: Instant | None = Field(
         description="judging instant: the last instant at which counted time does not exceed the commitment limit"
