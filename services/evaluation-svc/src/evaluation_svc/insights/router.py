@@ -27,6 +27,7 @@ from evaluation_svc.exports.repository import governing_versions
 from evaluation_svc.exports.respond import TABLES, TabularDep, answer, basename, next_link, stamp
 from evaluation_svc.exports.rows import rankings_rows, recommendations_rows, review_rows
 from evaluation_svc.insights import service
+from evaluation_svc.pages import check_page_max
 from evaluation_svc.insights.schemas import AgreementReview, Rankings, Recommendations, WhatIfReport, WhatIfRequest
 from evaluation_svc.reports.dependencies import make_query
 from evaluation_svc.reports.query import (
@@ -94,6 +95,7 @@ async def recommendations(
 ) -> Recommendations | Response:
     """Per commitment version: raise (≥ 90 %) or improve (≤ 10 %), with intervals and data-calibrated limits."""
     settings: Settings = request.app.state.settings
+    check_page_max(request, page)
     raise_at = raise_at if raise_at is not None else settings.recommendation_raise_at
     improve_at = improve_at if improve_at is not None else settings.recommendation_improve_at
     if improve_at >= raise_at:

@@ -26,6 +26,7 @@ from evaluation_svc.exports.pdf import settlement_pdf
 from evaluation_svc.exports.repository import governing_versions
 from evaluation_svc.exports.respond import TABLES, TabularDep, answer, basename, next_link
 from evaluation_svc.exports.rows import settlement_list_rows, settlement_rows
+from evaluation_svc.pages import check_page_max
 from evaluation_svc.settlement import service
 from evaluation_svc.settlement.dependencies import settling
 from evaluation_svc.settlement.schemas import Approval, Settlement, SettlementList
@@ -58,6 +59,7 @@ async def list_settlements(
     """The recorded settlements (drafts and approved periods) of an agreement, latest period first, a page at a
     time (a CSV or XLSX export holds the page asked for)."""
     _whole_agreement(caller)
+    check_page_max(request, page)
     found = await service.settlements(session, agreement_id, page.cursor, page.limit)
     if media == JSON:
         return paged(request, response, found)
