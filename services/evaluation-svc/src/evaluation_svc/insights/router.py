@@ -27,8 +27,8 @@ from evaluation_svc.exports.repository import governing_versions
 from evaluation_svc.exports.respond import TABLES, TabularDep, answer, basename, next_link, stamp
 from evaluation_svc.exports.rows import rankings_rows, recommendations_rows, review_rows
 from evaluation_svc.insights import service
-from evaluation_svc.pages import check_page_max
 from evaluation_svc.insights.schemas import AgreementReview, Rankings, Recommendations, WhatIfReport, WhatIfRequest
+from evaluation_svc.pages import check_page_max
 from evaluation_svc.reports.dependencies import make_query
 from evaluation_svc.reports.query import (
     FilterDep,
