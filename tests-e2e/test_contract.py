@@ -82,8 +82,8 @@ def test_every_list_is_a_page_with_cursor_and_limit(document: dict[str, Any]) ->
     wrong = []
     for method, path, operation in each_operation(document):
         ok = operation["responses"].get("200")
-        if method != "get" or ok is None:
-            continue
+        if method != "get" or ok is None or path.endswith("}"):
+            continue  # a path ending in a parameter names one resource (a survey's `items` are its questions)
         schema = json_schema_of(document, ok)
         properties = schema.get("properties", {})
         is_list = schema.get("type") == "array" or resolve(document, properties.get("items")).get("type") == "array"

@@ -40,7 +40,7 @@ WATCHED = [
     "/v1/api-keys",
 ]
 # listings that take no `limit` (not paged)
-UNPAGED = {"/v1/surveys", "/v1/webhooks"}
+UNPAGED = {"/v1/webhooks"}
 
 
 def concrete(template: str) -> str:

@@ -184,6 +184,15 @@ class TestAgreementLifecycle:
         assert old["status"] == "terminated"
         assert old["history"][-1]["reason"] == "superseded by version 2"
         assert [e["status"] for e in await events(session, "agreement.upserted")][-2:] == ["terminated", "signed"]
+        first = await client.get(f"/v1/agreements/{v2['id']}/versions", params={"limit": 1})
+        assert [a["version"] for a in (await ok(first))["items"]] == [1]
+        assert first.headers["Link"].endswith('rel="next"')
+        rest = await ok(
+            await client.get(
+                f"/v1/agreements/{v2['id']}/versions", params={"limit": 1, "cursor": first.json()["next_cursor"]}
+            )
+        )
+        assert ([a["version"] for a in rest["items"]], rest["next_cursor"]) == ([2], None)
 
     async def test_terminate(self, client: httpx.AsyncClient, covered: dict[str, Any]) -> None:
         v1 = await signed(client)

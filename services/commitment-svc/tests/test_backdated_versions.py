@@ -30,7 +30,7 @@ async def negotiating_v2(client: httpx.AsyncClient, v1: dict[str, Any]) -> dict[
 
 async def versions(client: httpx.AsyncClient, id_: str) -> list[tuple[int, str, str | None, str | None]]:
     listed = await ok(await client.get(f"/v1/commitments/{id_}/versions"))
-    return [(v["version"], v["status"], v["effective_from"], v["effective_to"]) for v in listed]
+    return [(v["version"], v["status"], v["effective_from"], v["effective_to"]) for v in listed["items"]]
 
 
 def soon(days: int = 1) -> str:

@@ -290,7 +290,16 @@ class TestListCommitments:
         drafts = await ok(await client.get("/v1/commitments", params={"status": "draft", "node": "dispatch"}))
         assert [c["version"] for c in drafts["items"]] == [2]
         versions = await ok(await client.get(f"/v1/commitments/{v1['id']}/versions"))
-        assert [v["version"] for v in versions] == [1, 2]
+        assert ([v["version"] for v in versions["items"]], versions["next_cursor"]) == ([1, 2], None)
+        first = await client.get(f"/v1/commitments/{v1['id']}/versions", params={"limit": 1})
+        assert [v["version"] for v in first.json()["items"]] == [1]
+        assert first.headers["Link"].endswith('rel="next"')
+        rest = await ok(
+            await client.get(
+                f"/v1/commitments/{v1['id']}/versions", params={"limit": 1, "cursor": first.json()["next_cursor"]}
+            )
+        )
+        assert ([v["version"] for v in rest["items"]], rest["next_cursor"]) == ([2], None)
 
     @pytest.mark.parametrize(
         "forged",

@@ -72,7 +72,7 @@ class TestReplay:
         assert first.status_code == 201, first.text
         assert (again.status_code, again.content) == (201, first.content)
         versions = await ok(await client.get(f"/v1/commitments/{created['id']}/versions"))
-        assert [v["version"] for v in versions] == [1, 2]
+        assert [v["version"] for v in versions["items"]] == [1, 2]
 
     async def test_create_by_put_is_replayed_instead_of_asking_for_if_match(
         self, client: httpx.AsyncClient, session: AsyncSession

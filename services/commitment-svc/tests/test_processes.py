@@ -157,6 +157,21 @@ class TestNodes:
         )
         assert body["nodes"][1]["name"] == "On site"
 
+    async def test_nodes_are_listed_a_page_at_a_time_in_order(
+        self, client: httpx.AsyncClient, org: dict[str, Any]
+    ) -> None:
+        first = await client.get("/v1/processes/repair/nodes", params={"limit": 2})
+        page = await ok(first)
+        assert [n["key"] for n in page["items"]] == ["dispatch", "arrive"]
+        assert first.headers["ETag"] == '"1"'
+        assert first.headers["Link"].endswith('rel="next"')
+        rest = await ok(
+            await client.get("/v1/processes/repair/nodes", params={"limit": 2, "cursor": page["next_cursor"]})
+        )
+        assert ([n["key"] for n in rest["items"]], rest["next_cursor"]) == (["restore"], None)
+        problem(await client.get("/v1/processes/repair/nodes", params={"cursor": "bm9wZQ"}), 422, "query.cursor")
+        problem(await client.get("/v1/processes/repair/nodes", params={"limit": 0}), 422, "query.limit")
+
     async def test_get_one_node(self, client: httpx.AsyncClient, org: dict[str, Any]) -> None:
         body = await ok(await client.get("/v1/processes/repair/nodes/restore"))
         assert body["position"] == 3

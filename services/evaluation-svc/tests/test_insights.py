@@ -79,6 +79,16 @@ class TestRecommendations:
         # the 27th of 30 durations (30 + 5·26 = 160 min), exactly
         assert items["repair-fast"]["suggested_commitment_limit"] == "PT2H40M"
         assert items["repair-slow"]["suggested_commitment_limit"] is not None
+        assert body["next_cursor"] is None
+        first = await client.get("/v1/recommendations", params={**WEEK, "limit": 2})
+        page = first.json()
+        assert ([i["commitment"] for i in page["items"]], page["raise_at"]) == (["repair-fast", "repair-few"], 0.9)
+        assert first.headers["Link"].endswith('rel="next"')
+        rest = (
+            await client.get("/v1/recommendations", params={**WEEK, "limit": 2, "cursor": page["next_cursor"]})
+        ).json()
+        assert ([i["commitment"] for i in rest["items"]], rest["next_cursor"]) == (["repair-slow"], None)
+        assert rest["items"][0] == items["repair-slow"]
 
     async def test_runs_all_lasting_one_hour_have_every_percentile_and_the_mean_at_one_hour(
         self, session: AsyncSession, client: httpx.AsyncClient

@@ -268,6 +268,24 @@ class TestApproval:
         listed = (await client.get(SETTLEMENTS)).json()["items"]
         assert [(s["period"], s["status"]) for s in listed] == [("2025-11", "approved")]
 
+    async def test_settlements_are_listed_a_page_at_a_time_latest_period_first(
+        self, session: AsyncSession, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        await setup(session, PER_WARNING)
+        manager = as_user(app, "qm-li", "alerts:manage")
+        for period in ("2025-10", "2025-11"):
+            drafted = await client.post(f"{SETTLEMENTS}/{period}", headers=manager)
+            assert drafted.status_code == 200, drafted.text
+        first = await client.get(SETTLEMENTS, params={"limit": 1})
+        page = first.json()
+        assert ([s["period"] for s in page["items"]], page["agreement"]["key"]) == (["2025-11"], "sla-1")
+        assert first.headers["Link"].endswith('rel="next"')
+        rest = (await client.get(SETTLEMENTS, params={"limit": 1, "cursor": page["next_cursor"]})).json()
+        assert ([s["period"] for s in rest["items"]], rest["next_cursor"]) == (["2025-10"], None)
+        naive = await client.get(SETTLEMENTS, params={"cursor": "WyIyMDI1LTExLTAxVDAwOjAwOjAwIl0"})
+        assert (naive.status_code, naive.json()["errors"][0]["field"]) == (422, "query.cursor")
+        assert (await client.get(SETTLEMENTS, params={"limit": 121})).status_code == 422
+
     async def test_approving_needs_the_manage_scope_and_a_draft(
         self, session: AsyncSession, client: httpx.AsyncClient, app: FastAPI
     ) -> None:

@@ -34,7 +34,7 @@ class TestInstruments:
     async def test_the_standard_22_item_instrument_is_built_in_with_five_dimensions(
         self, client: httpx.AsyncClient
     ) -> None:
-        listed = (await client.get("/v1/surveys")).json()
+        listed = (await client.get("/v1/surveys")).json()["items"]
         assert listed[0]["key"] == "servqual-22"
         assert listed[0]["builtin"] is True
         instrument = (await client.get("/v1/surveys/servqual-22")).json()
@@ -42,6 +42,19 @@ class TestInstruments:
         per_dimension = [sum(1 for i in instrument["items"] if i["dimension"] == d) for d in instrument["dimensions"]]
         assert per_dimension == [4, 5, 4, 4, 5]
         assert instrument["item_count"] == 22
+
+    async def test_instruments_are_listed_a_page_at_a_time_built_in_first(
+        self, client: httpx.AsyncClient, mini: str
+    ) -> None:
+        assert (await client.post("/v1/surveys", json={**MINI, "key": "aaa"})).status_code == 201
+        first = await client.get("/v1/surveys", params={"limit": 2})
+        page = first.json()
+        assert [i["key"] for i in page["items"]] == ["servqual-22", "aaa"]
+        assert first.headers["Link"].endswith('rel="next"')
+        rest = (await client.get("/v1/surveys", params={"limit": 2, "cursor": page["next_cursor"]})).json()
+        assert ([i["key"] for i in rest["items"]], rest["next_cursor"]) == ([mini], None)
+        forged = await client.get("/v1/surveys", params={"cursor": "WyJ4IiwibWluaSJd"})  # ["x","mini"]
+        assert (forged.status_code, forged.json()["errors"][0]["field"]) == (422, "query.cursor")
 
     async def test_custom_instrument_maps_items_to_dimensions(self, client: httpx.AsyncClient, mini: str) -> None:
         instrument = (await client.get(f"/v1/surveys/{mini}")).json()

@@ -101,10 +101,19 @@ async def update_agreement(
 
 
 @router.get("/{id}/versions")
-async def list_agreement_versions(id: UUID, session: SessionDep) -> list[AgreementPublic]:
+async def list_agreement_versions(
+    id: UUID, session: SessionDep, request: Request, response: Response, page: PageParams
+) -> Page[AgreementPublic]:
     """Every version of this agreement, oldest first."""
     row = await service.get_agreement(session, id)
-    return [service.public(v) for v in await AgreementRepository(session).versions_of(row.key)]
+    cursor = decode_cursor(page.cursor, int32)
+    rows = await AgreementRepository(session).page(
+        (row.key, cursor[0]) if cursor else None, page.limit + 1, key=row.key
+    )
+    items = [service.public(r) for r in rows[: page.limit]]
+    last = items[-1] if items else None
+    next_cursor = encode_cursor(last.version) if last and len(rows) > page.limit else None
+    return paged(request, response, Page(items=items, next_cursor=next_cursor))
 
 
 @router.post(

@@ -135,10 +135,19 @@ async def delete_commitment(id: UUID, session: SessionDep, if_match: IfMatch = N
 
 
 @router.get("/{id}/versions")
-async def list_commitment_versions(id: UUID, session: SessionDep) -> list[CommitmentPublic]:
+async def list_commitment_versions(
+    id: UUID, session: SessionDep, request: Request, response: Response, page: PageParams
+) -> Page[CommitmentPublic]:
     """Every version of the commitment this version belongs to, oldest first."""
     row = await service.get_version(session, id)
-    return [service.public(v) for v in await CommitmentRepository(session).versions_of(row.commitment_key)]
+    cursor = decode_cursor(page.cursor, int32)
+    rows = await CommitmentRepository(session).page(
+        (row.commitment_key, cursor[0]) if cursor else None, page.limit + 1, key=row.commitment_key
+    )
+    items = [service.public(r) for r in rows[: page.limit]]
+    last = items[-1] if items else None
+    next_cursor = encode_cursor(last.version) if last and len(rows) > page.limit else None
+    return paged(request, response, Page(items=items, next_cursor=next_cursor))
 
 
 @router.post(

@@ -35,6 +35,19 @@ class ProcessRepository:
             out[node.process_key].append(node)
         return out
 
+    async def nodes_page(self, process_key: str, after: int | None, limit: int) -> Sequence[ProcessNode]:
+        """The nodes of one process by position (unique within it), after the position `after`."""
+        statement = (
+            select(ProcessNode)
+            .where(ProcessNode.process_key == process_key)
+            .order_by(col(ProcessNode.position))
+            .limit(limit)
+            .execution_options(populate_existing=True)
+        )
+        if after is not None:
+            statement = statement.where(col(ProcessNode.position) > after)
+        return (await self.session.execute(statement)).scalars().all()
+
     async def node_exists(self, process_key: str, node_key: str) -> bool:
         row = await self.session.execute(
             select(ProcessNode.key).where(ProcessNode.process_key == process_key, ProcessNode.key == node_key)

@@ -3,7 +3,7 @@ from pledge_common.db import SessionDep
 from pledge_common.etags import not_modified, set_etag
 from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
-from pledge_common.pagination import Page, PageParams, decode_cursor, encode_cursor, paged
+from pledge_common.pagination import Page, PageParams, decode_cursor, encode_cursor, int32, paged
 from pledge_common.problems import NotFound
 from pledge_common.scopes import Scope, scoped
 
@@ -80,16 +80,20 @@ async def delete_process(key: KeyPath, session: SessionDep, if_match: IfMatch = 
     await service.delete_process(session, key, if_match)
 
 
-@router.get("/{key}/nodes", response_model=list[NodePublic])
+@router.get("/{key}/nodes", response_model=Page[NodePublic])
 async def list_nodes(
-    key: KeyPath, session: SessionDep, request: Request, response: Response
-) -> list[NodePublic] | Response:
-    """The nodes of a process, in order."""
+    key: KeyPath, session: SessionDep, request: Request, response: Response, page: PageParams
+) -> Page[NodePublic] | Response:
+    """The nodes of a process, in order (the ETag is the process's)."""
+    cursor = decode_cursor(page.cursor, int32)
     process = await service.get_process(session, key)
     if (unchanged := not_modified(request, process.version)) is not None:
         return unchanged
     set_etag(response, process.version)
-    return process.nodes
+    rows = await ProcessRepository(session).nodes_page(key, cursor[0] if cursor else None, page.limit + 1)
+    items = [NodePublic.model_validate(n) for n in rows[: page.limit]]
+    next_cursor = encode_cursor(items[-1].position) if len(rows) > page.limit else None
+    return paged(request, response, Page(items=items, next_cursor=next_cursor))
 
 
 @router.get("/{key}/nodes/{node_key}", response_model=NodePublic)

@@ -7,17 +7,28 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pledge_common.db import SessionDep
-from pledge_common.exports import CSV, JSON, PDF, XLSX, accepting, file_response, openapi_responses
+from pledge_common.exports import (
+    CSV,
+    JSON,
+    PDF,
+    XLSX,
+    accepting,
+    file_response,
+    openapi_responses,
+    tabular_response,
+)
+from pledge_common.pagination import PageParams, paged
 from pledge_common.problems import invalid
 from pledge_common.scopes import Scope, scoped
 
 from evaluation_svc.config import Settings
 from evaluation_svc.exports.pdf import review_pdf
 from evaluation_svc.exports.repository import governing_versions
-from evaluation_svc.exports.respond import TABLES, TabularDep, answer, basename, stamp
+from evaluation_svc.exports.respond import TABLES, TabularDep, answer, basename, next_link, stamp
 from evaluation_svc.exports.rows import rankings_rows, recommendations_rows, review_rows
 from evaluation_svc.insights import service
 from evaluation_svc.insights.schemas import AgreementReview, Rankings, Recommendations, WhatIfReport, WhatIfRequest
+from evaluation_svc.pages import check_page_max
 from evaluation_svc.reports.dependencies import make_query
 from evaluation_svc.reports.query import (
     FilterDep,
@@ -70,10 +81,12 @@ async def rankings(
 @router.get("/v1/recommendations", response_model=Recommendations, response_model_by_alias=True, responses=TABLES)
 async def recommendations(
     request: Request,
+    response: Response,
     session: SessionDep,
     period: PeriodOnlyDep,
     flt: FilterDep,
     media: TabularDep,
+    page: PageParams,
     raise_at: Annotated[float | None, Query(gt=0, le=1, description="achievement that suggests raising")] = None,
     improve_at: Annotated[float | None, Query(ge=0, lt=1, description="achievement that asks to improve")] = None,
     min_sample: Annotated[int | None, Query(ge=1)] = None,
@@ -82,6 +95,7 @@ async def recommendations(
 ) -> Recommendations | Response:
     """Per commitment version: raise (≥ 90 %) or improve (≤ 10 %), with intervals and data-calibrated limits."""
     settings: Settings = request.app.state.settings
+    check_page_max(request, page)
     raise_at = raise_at if raise_at is not None else settings.recommendation_raise_at
     improve_at = improve_at if improve_at is not None else settings.recommendation_improve_at
     if improve_at >= raise_at:
@@ -98,9 +112,14 @@ async def recommendations(
         target_rate=target_rate,
         tolerance_target_rate=tolerance_target_rate,
         max_runs=settings.replay_max_runs,
+        cursor=page.cursor,
+        limit=page.limit,
     )
+    if media == JSON:
+        return paged(request, response, report)
     name = basename("recommendations", stamp(report.from_), stamp(report.to))
-    return await answer(media, report, recommendations_rows, name)
+    rows = recommendations_rows(report)
+    return await tabular_response(media, rows, name, headers=next_link(request, report.next_cursor))
 
 
 def _window(query: ReportQuery) -> Window:

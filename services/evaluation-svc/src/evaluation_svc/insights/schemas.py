@@ -5,6 +5,7 @@ from typing import Any, Literal
 from pledge_common.durations import Duration, LimitText
 from pledge_common.instants import Instant
 from pledge_common.money import Amount
+from pledge_common.pagination import Page
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation_svc.reports.schemas import Rate
@@ -82,7 +83,10 @@ class Recommendation(Out):
     )
 
 
-class Recommendations(Out):
+class Recommendations(Page[Recommendation]):
+    """The page envelope (by process, node, commitment, version), with the report's window and thresholds."""
+
+    model_config = ConfigDict(populate_by_name=True)
     from_: Instant = Field(alias="from")
     to: Instant
     as_of: Instant
@@ -91,7 +95,6 @@ class Recommendations(Out):
     min_sample: int
     target_rate: float
     tolerance_target_rate: float
-    items: list[Recommendation]
 
 
 class CalendarSpec(BaseModel):

@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any
 
 from pledge_common.durations import format_days, format_seconds
+from pledge_common.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor, int32
 from pledge_common.problems import invalid
 from pledge_deadlines import Calendar, business_days_limit
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +46,7 @@ from evaluation_svc.reports.repository import ReportFilter, ReportRepository, Wi
 from evaluation_svc.reports.service import achievement_data
 from evaluation_svc.rules import (
     UNJUDGED,
+    CommitmentVersion,
     calendar_from_payload,
     force_majeure_of,
     parse_duration,
@@ -102,9 +104,19 @@ async def recommendations(
     target_rate: float,
     tolerance_target_rate: float,
     max_runs: int,
+    cursor: str | None = None,
+    limit: int = DEFAULT_LIMIT,
 ) -> Recommendations:
+    """One page of recommendations, by process, node, commitment and version (unique): the achievement of every
+    version is counted in one query, the duration figures and replays only for the versions of the page."""
+    after = decode_cursor(cursor, str, str, str, int32)
     counts, _ = await achievement_data(session, replace(q, group_by=("version",)))
-    versions = await versions_by_id(session, [values[0] for _, values in counts])
+    found = await versions_by_id(session, [values[0] for _, values in counts])
+    ordered = sorted(
+        (v for v in found.values() if after is None or _recommendation_order(v) > after), key=_recommendation_order
+    )
+    more = len(ordered) > limit
+    versions = {v.id: v for v in ordered[:limit]}
     thresholds = Thresholds(raise_at=raise_at, improve_at=improve_at, min_sample=min_sample)
     window = q.windows[0]
     fractions = (0.5, 0.9, target_rate, tolerance_target_rate)
@@ -168,7 +180,9 @@ async def recommendations(
             )
         )
     items.sort(key=lambda r: (r.process_key, r.node_key or "", r.commitment_key, r.version))
+    last = ordered[limit - 1] if more else None
     return Recommendations(
+        next_cursor=None if last is None else encode_cursor(*_recommendation_order(last)),
         from_=q.start or q.as_of,
         to=q.end or q.as_of,
         as_of=q.as_of,
@@ -179,6 +193,10 @@ async def recommendations(
         tolerance_target_rate=tolerance_target_rate,
         items=items,
     )
+
+
+def _recommendation_order(version: CommitmentVersion) -> tuple[str, str, str, int]:
+    return (version.process_key, version.node_key or "", version.commitment_key, version.version)
 
 
 def _days_needed(calendar: Calendar, start: datetime, counted: float) -> int:

@@ -43,13 +43,16 @@ class SettlementRepository:
         ).first()
         return None if row is None else _record(row)
 
-    async def listed(self, agreement_key: str, limit: int) -> list[SettlementRecord]:
+    async def listed(self, agreement_key: str, before: datetime | None, limit: int) -> list[SettlementRecord]:
+        """The settlements of an agreement, latest period first (period_start is unique within it), of periods
+        starting before `before`."""
         rows = await self.session.execute(
             text(
                 "SELECT agreement_key, period, period_start, status, document FROM settlements"
-                " WHERE agreement_key = :k ORDER BY period_start DESC LIMIT :n"
+                " WHERE agreement_key = :k AND (CAST(:b AS timestamptz) IS NULL OR period_start < :b)"
+                " ORDER BY period_start DESC LIMIT :n"
             ),
-            {"k": agreement_key, "n": limit},
+            {"k": agreement_key, "b": before, "n": limit},
         )
         return [_record(r) for r in rows]
 

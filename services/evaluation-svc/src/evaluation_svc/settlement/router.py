@@ -3,19 +3,30 @@
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 from pledge_common.db import SessionDep
-from pledge_common.exports import CSV, JSON, PDF, XLSX, accepting, file_response, openapi_responses
+from pledge_common.exports import (
+    CSV,
+    JSON,
+    PDF,
+    XLSX,
+    accepting,
+    file_response,
+    openapi_responses,
+    tabular_response,
+)
 from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import Caller, CallerDep, require_scope
+from pledge_common.pagination import PageRequest, page_params, paged
 from pledge_common.problems import Forbidden
 from pledge_common.scopes import Scope, scoped
 
 from evaluation_svc.config import Settings
 from evaluation_svc.exports.pdf import settlement_pdf
 from evaluation_svc.exports.repository import governing_versions
-from evaluation_svc.exports.respond import TABLES, TabularDep, answer, basename
+from evaluation_svc.exports.respond import TABLES, TabularDep, answer, basename, next_link
 from evaluation_svc.exports.rows import settlement_list_rows, settlement_rows
+from evaluation_svc.pages import check_page_max
 from evaluation_svc.settlement import service
 from evaluation_svc.settlement.dependencies import settling
 from evaluation_svc.settlement.schemas import Approval, Settlement, SettlementList
@@ -41,12 +52,21 @@ async def list_settlements(
     caller: CallerDep,
     agreement_id: str,
     media: TabularDep,
-    limit: Annotated[int, Query(ge=1, le=120, description="most recent periods first")] = 24,
+    request: Request,
+    response: Response,
+    page: Annotated[PageRequest, Depends(page_params(maximum=120, default=24))],
 ) -> SettlementList | Response:
-    """The recorded settlements (drafts and approved periods) of an agreement, latest period first."""
+    """The recorded settlements (drafts and approved periods) of an agreement, latest period first, a page at a
+    time (a CSV or XLSX export holds the page asked for)."""
     _whole_agreement(caller)
-    found = await service.settlements(session, agreement_id, limit)
-    return await answer(media, found, settlement_list_rows, basename("settlements", str(found.agreement.get("key"))))
+    check_page_max(request, page)
+    found = await service.settlements(session, agreement_id, page.cursor, page.limit)
+    if media == JSON:
+        return paged(request, response, found)
+    name = basename("settlements", str(found.agreement.get("key")))
+    return await tabular_response(
+        media, settlement_list_rows(found), name, headers=next_link(request, found.next_cursor)
+    )
 
 
 @router.get(

@@ -5,6 +5,7 @@ from typing import Literal
 
 from pledge_common.instants import Instant
 from pledge_common.money import Amount
+from pledge_common.pagination import Page
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation_svc.reports.schemas import Rate
@@ -110,9 +111,11 @@ class Settlement(Out):
     totals: SettlementTotals
 
 
-class SettlementList(Out):
+class SettlementList(Page[Settlement]):
+    """The page envelope (recorded settlements, latest period first), with the agreement beside it."""
+
+    model_config = ConfigDict(populate_by_name=True)
     agreement: dict[str, object]
-    items: list[Settlement] = Field(description="recorded settlements, latest period first")
 
 
 class Approval(BaseModel):

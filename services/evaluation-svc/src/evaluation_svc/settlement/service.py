@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from pledge_common.identity import Caller
+from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import Conflict, NotFound, field_error, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -314,10 +315,28 @@ async def settlement(session: AsyncSession, agreement_ref: str, label: str, ctx:
     return await compute(session, agreement, period, ctx)
 
 
-async def settlements(session: AsyncSession, agreement_ref: str, limit: int) -> SettlementList:
+async def settlements(session: AsyncSession, agreement_ref: str, cursor: str | None, limit: int) -> SettlementList:
+    """One page of an agreement's recorded settlements, latest period first."""
+    after = decode_cursor(cursor, _aware)
     agreement = await agreement_named(session, agreement_ref)
-    records = await SettlementRepository(session).listed(agreement_key(agreement), limit)
-    return SettlementList(agreement=summary(agreement), items=[_stored(r) for r in records])
+    records = await SettlementRepository(session).listed(
+        agreement_key(agreement), after[0] if after else None, limit + 1
+    )
+    more = len(records) > limit
+    records = records[:limit]
+    return SettlementList(
+        agreement=summary(agreement),
+        items=[_stored(r) for r in records],
+        next_cursor=encode_cursor(records[-1].period_start) if more and records else None,
+    )
+
+
+def _aware(value: str) -> datetime:
+    """A cursor kind: an ISO 8601 instant with its offset (a naive one cannot be compared to a timestamptz)."""
+    instant = datetime.fromisoformat(value)
+    if instant.tzinfo is None:
+        raise ValueError(f"{value!r} has no offset")
+    return instant
 
 
 def _approved_conflict(record: SettlementRecord) -> Conflict:

@@ -46,12 +46,18 @@ class SurveyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def instruments(self) -> list[tuple[SurveyInstrument, int]]:
+    async def instruments(self, after: tuple[bool, str] | None, limit: int) -> list[tuple[SurveyInstrument, int]]:
+        """Instruments with their item counts, built-in ones first then by key (unique), after the sort key
+        `after` (`(not builtin, key)` of the last row of the previous page)."""
         rows = await self.session.execute(
             text(
                 "SELECT i.key, count(it.item_key) AS n FROM survey_instruments i"
-                " LEFT JOIN survey_items it ON it.instrument_key = i.key GROUP BY i.key ORDER BY NOT i.builtin, i.key"
-            )
+                " LEFT JOIN survey_items it ON it.instrument_key = i.key"
+                " WHERE CAST(:custom AS boolean) IS NULL"
+                " OR (NOT i.builtin, i.key) > (CAST(:custom AS boolean), CAST(:key AS text))"
+                " GROUP BY i.key ORDER BY NOT i.builtin, i.key LIMIT :limit"
+            ),
+            {"custom": after[0] if after else None, "key": after[1] if after else None, "limit": limit},
         )
         counts = {r.key: r.n for r in rows}
         found = await self.session.execute(select(SurveyInstrument).where(col(SurveyInstrument.key).in_(counts)))

@@ -7,6 +7,7 @@ from pledge_common.db import SessionDep
 from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
 from pledge_common.instants import Instant
+from pledge_common.pagination import Page, PageParams, paged
 from pledge_common.scopes import Scope, scoped
 
 from feedback_svc.common import Bucket, check_period, one_dimension, timezone_named
@@ -27,10 +28,12 @@ router = APIRouter(
 )
 
 
-@router.get("", response_model=list[InstrumentSummary])
-async def list_instruments(session: SessionDep) -> list[InstrumentSummary]:
-    """Survey instruments: the built-in SERVQUAL 22 first, then custom ones."""
-    return await service.list_instruments(session)
+@router.get("")
+async def list_instruments(
+    session: SessionDep, request: Request, response: Response, page: PageParams
+) -> Page[InstrumentSummary]:
+    """Survey instruments: the built-in SERVQUAL 22 first, then custom ones by key."""
+    return paged(request, response, await service.list_instruments(session, page.cursor, page.limit))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=InstrumentPublic)

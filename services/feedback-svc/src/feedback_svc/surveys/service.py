@@ -4,6 +4,7 @@ import uuid
 from collections import Counter
 
 from pledge_common.identity import Caller
+from pledge_common.pagination import Page, decode_cursor, encode_cursor
 from pledge_common.problems import Conflict, NotFound, Unprocessable, field_error, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,11 +33,22 @@ def _round(value: float | None) -> float | None:
     return round(value, 3) if value is not None else None
 
 
-async def list_instruments(session: AsyncSession) -> list[InstrumentSummary]:
-    return [
-        InstrumentSummary(**i.model_dump(exclude={"created_at"}), item_count=n)
-        for i, n in await SurveyRepository(session).instruments()
-    ]
+async def list_instruments(session: AsyncSession, cursor: str | None, limit: int) -> Page[InstrumentSummary]:
+    """One page of instruments: built-in ones first, then custom ones by key."""
+    after = decode_cursor(cursor, _boolean, str)
+    rows = await SurveyRepository(session).instruments((after[0], after[1]) if after else None, limit + 1)
+    items = [InstrumentSummary(**i.model_dump(exclude={"created_at"}), item_count=n) for i, n in rows[:limit]]
+    last = items[-1] if items else None
+    return Page(
+        items=items, next_cursor=encode_cursor(not last.builtin, last.key) if last and len(rows) > limit else None
+    )
+
+
+def _boolean(value: object) -> bool:
+    """A cursor kind: a JSON boolean, nothing else (`bool("x")` would be True)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a boolean")
+    return value
 
 
 async def _instrument(repository: SurveyRepository, key: str) -> tuple[SurveyInstrument, list[SurveyItem]]:
