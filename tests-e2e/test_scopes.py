@@ -39,6 +39,8 @@ WATCHED = [
     "/v1/corrective-actions",
     "/v1/api-keys",
 ]
+
+
 # listings that take no `limit` (not paged)
 def concrete(template: str) -> str:
     """A path of the template with a placeholder in each parameter."""
