@@ -14,6 +14,9 @@ ALERT_STATES: tuple[AlertState, ...] = ("open", "acknowledged", "resolved")
 
 
 class AlertPublic(BaseModel):
+    # an answer and a webhook body, never an input: its schema is the one answers are written in (public names)
+    model_config = ConfigDict(json_schema_mode_override="serialization")
+
     id: uuid.UUID
     node_run_id: str
     ticket_id: str
