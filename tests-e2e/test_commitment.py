@@ -36,6 +36,12 @@ async def test_reloading_the_demo_leaves_someone_elses_open_drafts_alone(gateway
     await load_demo_org(gateway)
 
     assert (await gateway.get(f"/v1/agreements/{draft.json()['id']}")).json()["status"] == "draft"
+    # by its key the agreement is reviewed in its signed version, not in the open draft (which covers nothing)
+    review = await gateway.get(
+        "/v1/reports/agreements/sla-hengda-steel", params={"from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}
+    )
+    assert review.status_code == 200, review.text
+    assert {c["commitment"] for c in review.json()["commitments"]} == {c["commitment_key"] for c in signed["covers"]}
     assert (await gateway.get(f"/v1/commitments/{revision.json()['id']}")).json()["status"] == "draft"
     path = f"/v1/commitments/{revision.json()['id']}"  # agreements keep their drafts; this one goes
     current = await gateway.get(path)

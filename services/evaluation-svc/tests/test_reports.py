@@ -663,13 +663,20 @@ class TestGroupByAgreementAtScale:
             seg = tuple(rng.sample(segments, rng.choice([0, 0, 1, 2])))
             cust = tuple(rng.sample(customers, rng.choice([0, 0, 0, 1, 2])))
             status = rng.choice(["signed"] * 6 + ["draft", "terminated"])
-            if i % 5 == 0:  # an earlier version with another coverage: the latest one counts
-                definitions.append(agreement_version(f"{key}-v1", key, 1, covers=(("dispatch-all", 0.9),)))
+            if i % 5 == 0:  # an earlier version with another coverage
+                # signing version 2 terminated version 1; while 2 is an open draft, the signed 1 is in force
+                first = "signed" if status == "draft" else "terminated"
+                definitions.append(
+                    agreement_version(f"{key}-v1", key, 1, covers=(("dispatch-all", 0.9),), status=first)
+                )
                 definitions.append(
                     agreement_version(
                         f"{key}-v2", key, 2, covers=covers, segments=seg, customer_refs=cust, status=status
                     )
                 )
+                if first == "signed":
+                    scopes[key] = ({"dispatch-all"}, set(), set())
+                    continue
             else:
                 definitions.append(agreement(key, covers=covers, segments=seg, customer_refs=cust, status=status))
             if status != "terminated":

@@ -483,21 +483,27 @@ class ReportRepository:
         return [dict(r) for r in rows.mappings()]
 
     async def agreement(self, agreement_id: str) -> dict[str, Any] | None:
+        """A version by its id; by key, the signed version (the one in force), else the latest: an open draft of a
+        signed agreement is a revision in progress, not what is reviewed or settled."""
         row = (
             await self.conn.execute(
-                text("SELECT payload FROM ref_agreements WHERE id = :i OR key = :i ORDER BY version DESC LIMIT 1"),
+                text(
+                    "SELECT payload FROM ref_agreements WHERE id = :i OR key = :i"
+                    " ORDER BY status = 'signed' DESC, version DESC LIMIT 1"
+                ),
                 {"i": agreement_id},
             )
         ).first()
         return None if row is None else dict(row.payload)
 
     async def agreements(self) -> list[dict[str, Any]]:
-        """The latest version of every agreement whose latest version is not terminated, by key."""
+        """Per key, the signed version, else the latest, unless that is terminated."""
         rows = await self.conn.execute(
             text(
                 """
                 SELECT a.payload FROM (
-                    SELECT DISTINCT ON (key) key, status, payload FROM ref_agreements ORDER BY key, version DESC
+                    SELECT DISTINCT ON (key) key, status, payload FROM ref_agreements
+                    ORDER BY key, status = 'signed' DESC, version DESC
                 ) a
                 WHERE a.status <> 'terminated'
                 ORDER BY a.key
