@@ -138,3 +138,44 @@ async def test_a_problem_is_one_line_and_a_failing_exit_code(suite: Suite) -> No
     assert missing.returncode == 1
     assert missing.stderr.startswith("Error: 404 ")
     assert len(missing.stderr.strip().splitlines()) == 1
+
+
+async def test_the_cli_lists_alerts_and_acknowledges_one(
+    suite: Suite, gateway: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """The demo's work orders raise alerts; the CLI lists the open ones and acknowledges one of them."""
+    await load_demo_org(gateway)
+    await eventually(lambda: processes_known(gateway), "tracking-svc to know the demo processes")
+    week = tmp_path / "demo-week.ndjson"
+    story = generate(datetime.now(UTC).replace(microsecond=0), 7, SEED)
+    for event in [
+        *story.events,
+        *story.late,
+    ]:  # work orders of their own: the month test of the same session sent DEMO-…
+        event["event_id"] = f"ALERTS-{event['event_id']}"
+        event["ticket"]["external_id"] = f"ALERTS-{event['ticket']['external_id']}"
+    write_ndjson(story, week)
+    pushed = pledge(suite, "events", "push", str(week), "--quiet")
+    assert pushed.returncode == 0, pushed.stderr
+
+    async def an_open_alert() -> Any:
+        return ok(await gateway.get("/v1/alerts", params={"state": "open", "limit": 1}))["items"] or None
+
+    [alert] = await eventually(an_open_alert, "an open alert of the demo's work orders")
+    listed = pledge(suite, "alerts", "list", "--state", "open", "--all", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert alert["id"] in {a["id"] for a in json.loads(listed.stdout)}
+
+    acked = pledge(suite, "alerts", "ack", alert["id"], "--note", "on it", "--format", "csv")
+    assert acked.returncode == 0, acked.stderr
+    [row] = list(csv.DictReader(io.StringIO(acked.stdout)))
+    assert (row["id"], row["state"]) == (alert["id"], "acknowledged")
+    assert row["acknowledged_by"]
+    assert ok(await gateway.get(f"/v1/alerts/{alert['id']}"))["state"] == "acknowledged"
+
+    still_open = pledge(suite, "alerts", "list", "--state", "open", "--all", "--format", "json")
+    assert alert["id"] not in {a["id"] for a in json.loads(still_open.stdout)}
+    bad = pledge(suite, "alerts", "list", "--level", "no-such-level")
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("Error: 422 ")
+    assert "level" in bad.stderr

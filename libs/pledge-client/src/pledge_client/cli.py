@@ -20,7 +20,7 @@ from rich.table import Table
 from pledge_client._client import PledgeClient
 from pledge_client._problem import PledgeProblem
 from pledge_client.files import FileFormatError, Record, csv_text, file_format, read_records, rejects_line
-from pledge_client.models import STATES, ApiKeyCreated, Rate, Ticket
+from pledge_client.models import STATES, Alert, ApiKeyCreated, Rate, Ticket
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 CHUNK = 1000
@@ -376,6 +376,70 @@ def reports_review(ctx: click.Context, /, agreement: str, params: Sequence[str],
     if fmt == "table":
         totals = ", ".join(f"{v} {k}" for k, v in review.totals.items()) or "none"
         stdout.print(f"credits: {totals} ({len(review.penalties)} penalty items)", markup=False, highlight=False)
+
+
+# --- alerts -------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def alerts() -> None:
+    """Read alerts (scope reports:read) and acknowledge them (alerts:manage)."""
+
+
+ALERT_HEADERS = ["id", "level", "state", "process", "node", "department", "raised_at", "acknowledged_by"]
+
+
+def alert_row(a: Alert) -> list[Any]:
+    return [a.id, a.level, a.state, a.process, a.node, a.department, instant(a.raised_at), a.acknowledged_by]
+
+
+@alerts.command("list")
+@click.option("--state", "states", multiple=True, type=click.Choice(["open", "acknowledged", "resolved"]),
+              help="repeatable; default every state")  # fmt: skip
+@click.option("--level", "levels", multiple=True, help="prewarning, commitment, tolerance, ... (repeatable)")
+@click.option("--department", "departments", multiple=True, help="repeatable")
+@click.option("--position", "positions", multiple=True, help="repeatable")
+@click.option("--process")
+@click.option("--limit", type=click.IntRange(1, 500), default=100, show_default=True, help="page size")
+@click.option("--cursor", help="next_cursor of the previous page")
+@click.option("--all", "every", is_flag=True, help="every page, not only the first")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_context
+def alerts_list(
+    ctx: click.Context,
+    /,
+    states: Sequence[str],
+    levels: Sequence[str],
+    departments: Sequence[str],
+    positions: Sequence[str],
+    every: bool,
+    fmt: str,
+    **filters: Any,
+) -> None:
+    """Alerts, newest first."""
+    pledge = client(ctx)
+    repeated = {"state": states, "level": levels, "department": departments, "position": positions}
+    filters = {k: v for k, v in {**filters, **repeated}.items() if v not in (None, ())}
+    if every:
+        found = list(pledge.iter_alerts(**filters))
+        next_cursor = None
+    else:
+        page = pledge.list_alerts(**filters)
+        found, next_cursor = page.items, page.next_cursor
+    show(fmt, ALERT_HEADERS, [alert_row(a) for a in found], None, lambda: dump(list(found)))
+    if next_cursor and fmt != "json":
+        stderr.print(f"more: --cursor {next_cursor}  (or --all)", markup=False, highlight=False)
+
+
+@alerts.command("ack")
+@click.argument("alert_id")
+@click.option("--note", help="why, for the alert's history")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_context
+def alerts_ack(ctx: click.Context, alert_id: str, note: str | None, fmt: str) -> None:
+    """Acknowledge ALERT_ID: someone is on it (it resolves by itself when its run ends)."""
+    acknowledged = client(ctx).acknowledge_alert(alert_id, note=note)
+    show(fmt, ALERT_HEADERS, [alert_row(acknowledged)], None, lambda: dump(acknowledged))
 
 
 # --- API keys -----------------------------------------------------------------------------------------

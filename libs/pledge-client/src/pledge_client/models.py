@@ -1,14 +1,12 @@
 """Typed answers of the API: the fields partners use, each model keeping every other field it was sent.
 
-Field names follow docs/api-guide.md (`process`, `customer`, `next_cursor`). While the suite's routes are
-brought to the guide, the older names they may still answer (`process_key`, `customer_ref`, `next`) are
-read into the same fields.
+Field names follow docs/api-guide.md (`process`, `customer`, `next_cursor`).
 """
 
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
 
@@ -23,7 +21,7 @@ class Page(Model, Generic[T]):
     """One page of a list; pass `next_cursor` as `cursor` for the next (null on the last page)."""
 
     items: list[T]
-    next_cursor: str | None = Field(default=None, validation_alias=AliasChoices("next_cursor", "next"))
+    next_cursor: str | None = None
 
 
 # --- events -------------------------------------------------------------------------------------------
@@ -79,7 +77,7 @@ class Pause(Model):
 
 class TicketNodeRun(Model):
     id: str
-    node: str = Field(validation_alias=AliasChoices("node", "node_key"))
+    node: str
     cycle: int
     status: str
     started_at: datetime | None = None
@@ -95,8 +93,8 @@ class Ticket(Model):
     id: str
     source: str
     external_id: str
-    process: str = Field(validation_alias=AliasChoices("process", "process_key"))
-    customer: str | None = Field(default=None, validation_alias=AliasChoices("customer", "customer_ref"))
+    process: str
+    customer: str | None = None
     segment: str | None = None
     status: str
     opened_at: datetime | None = None
@@ -149,8 +147,8 @@ class StatusRun(Model):
     ticket_id: str
     source: str
     external_id: str | None = None
-    process: str = Field(validation_alias=AliasChoices("process", "process_key"))
-    node: str | None = Field(default=None, validation_alias=AliasChoices("node", "node_key"))
+    process: str
+    node: str | None = None
     segment: str | None = None
     status: str
     state: str | None = None
@@ -208,7 +206,7 @@ class Rankings(Model):
 
 
 class CoveredCommitment(Model):
-    commitment: str = Field(validation_alias=AliasChoices("commitment", "commitment_key"))
+    commitment: str
     target_rate: float | None = None
     judged: int
     normal: Rate
@@ -231,8 +229,8 @@ class Alert(Model):
     id: str
     level: str
     state: str
-    process: str | None = Field(default=None, validation_alias=AliasChoices("process", "process_key"))
-    node: str | None = Field(default=None, validation_alias=AliasChoices("node", "node_key"))
+    process: str | None = None
+    node: str | None = None
     department: str | None = None
     raised_at: datetime | None = None
     acknowledged_at: datetime | None = None
