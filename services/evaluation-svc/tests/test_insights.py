@@ -149,7 +149,7 @@ class TestRecommendations:
     async def test_thresholds_are_checked(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/v1/recommendations", params={**WEEK, "raise_at": 0.2, "improve_at": 0.5})
         assert response.status_code == 422
-        assert response.json()["errors"][0]["field"] == "improve_at"
+        assert response.json()["errors"][0]["field"] == "query.improve_at"
 
 
 class TestWhatIf:

@@ -55,7 +55,7 @@ async def test_repeated_group_by_combines_like_a_comma(session: AsyncSession, cl
     assert repeated.json()["rows"] == comma.json()["rows"]
     assert [r["group"]["segment"] for r in repeated.json()["rows"]] == ["residential", "vip"]
     twice = await client.get("/v1/reports/status", params=[as_of, ("group_by", "process"), ("group_by", "process")])
-    assert (twice.status_code, twice.json()["errors"][0]["field"]) == (422, "group_by")
+    assert (twice.status_code, twice.json()["errors"][0]["field"]) == (422, "query.group_by")
 
 
 async def test_ticket_id_filters_by_tracking_id(session: AsyncSession, client: httpx.AsyncClient) -> None:

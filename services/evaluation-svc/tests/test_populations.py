@@ -103,7 +103,7 @@ class TestPopulationsAreNeverMixed:
         assert (e2e["population"], [(g["key"], g["runs"]) for g in e2e["ranked"]]) == ("end_to_end", [("field", 10)])
         both = await client.get("/v1/reports/rankings", params={**params, "scope": "all"})
         assert both.status_code == 422
-        assert both.json()["errors"][0]["field"] == "scope"
+        assert both.json()["errors"][0]["field"] == "query.scope"
 
 
 @pytest.mark.parametrize(

@@ -723,19 +723,22 @@ class TestBadParameters:
     @pytest.mark.parametrize(
         ("params", "field"),
         [
-            ({"from": "2026-01-01T00:00:00Z", "to": "2027-01-03T00:00:00Z"}, "to"),
-            ({"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, "to"),
-            ({"from": "2026-01-01T00:00:00Z"}, "to"),
-            ({"as_of": "2026-01-01T00:00:00"}, "as_of"),
-            ({"as_of": "2026-01-01T00:00:00Z", "from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"}, "as_of"),
-            ({"group_by": "planet"}, "group_by"),
-            ({"group_by": "agreement,planet"}, "group_by"),
-            ({"group_by": "agreement,agreement"}, "group_by"),
-            ({"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z", "tz": "Mars/Olympus"}, "tz"),
-            ({"bucket": "day"}, "bucket"),
+            ({"from": "2026-01-01T00:00:00Z", "to": "2027-01-03T00:00:00Z"}, "query.to"),
+            ({"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, "query.to"),
+            ({"from": "2026-01-01T00:00:00Z"}, "query.to"),
+            ({"as_of": "2026-01-01T00:00:00"}, "query.as_of"),
+            (
+                {"as_of": "2026-01-01T00:00:00Z", "from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"},
+                "query.as_of",
+            ),
+            ({"group_by": "planet"}, "query.group_by"),
+            ({"group_by": "agreement,planet"}, "query.group_by"),
+            ({"group_by": "agreement,agreement"}, "query.group_by"),
+            ({"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z", "tz": "Mars/Olympus"}, "query.tz"),
+            ({"bucket": "day"}, "query.bucket"),
             ({"bucket": "fortnight"}, "query.bucket"),
             ({"as_of": "yesterday"}, "query.as_of"),
-            ({"agreement": "nope"}, "agreement"),
+            ({"agreement": "nope"}, "query.agreement"),
         ],
     )
     async def test_bad_parameters_are_422_naming_the_field(
@@ -754,12 +757,12 @@ class TestBadParameters:
     async def test_achievement_needs_a_period(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/v1/reports/achievement")
         assert response.status_code == 422
-        assert response.json()["errors"][0]["field"] == "from"
+        assert response.json()["errors"][0]["field"] == "query.from"
 
     async def test_unknown_state_is_422(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/v1/reports/status/runs", params={"state": "sleepy"})
         assert response.status_code == 422
-        assert response.json()["errors"][0]["field"] == "state"
+        assert response.json()["errors"][0]["field"] == "query.state"
 
 
 def values_of(body: Any) -> list[tuple[str, str]]:
@@ -809,4 +812,4 @@ class TestValuesInAnswers:
     async def test_an_instant_without_an_offset_is_422_naming_the_parameter(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/v1/reports/status", params={"as_of": "2026-03-06T12:00:00"})
         assert response.status_code == 422
-        assert response.json()["errors"][0]["field"] == "as_of"
+        assert response.json()["errors"][0]["field"] == "query.as_of"

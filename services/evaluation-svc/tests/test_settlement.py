@@ -219,7 +219,7 @@ class TestCapsFeesAndPeriods:
         await setup(session, PER_WARNING)
         response = await client.get(f"{SETTLEMENTS}/{period}")
         assert response.status_code == 422, response.text
-        assert response.json()["errors"][0]["field"] == "period"
+        assert response.json()["errors"][0]["field"] == "path.period"
 
     @pytest.mark.parametrize(
         ("path", "params", "field"),
@@ -293,7 +293,7 @@ class TestApproval:
         reader = as_user(app, "viewer", "reports:read")
         assert (await client.post(f"{SETTLEMENTS}/2025-11", headers=reader)).status_code == 403
         no_draft = await client.post(f"{SETTLEMENTS}/2025-11/approval", headers=as_user(app, "qm", "alerts:manage"))
-        assert (no_draft.status_code, no_draft.json()["errors"][0]["field"]) == (409, "period")
+        assert (no_draft.status_code, no_draft.json()["errors"][0]["field"]) == (409, "path.period")
 
     async def test_s4_an_approved_period_never_changes_and_a_late_event_is_adjusted_next_period(
         self, session: AsyncSession, client: httpx.AsyncClient
@@ -311,7 +311,7 @@ class TestApproval:
         await projection.handle_tracking(session, [run("z", "2025-11-20 00:00", 22)])
         assert await settled(client, "2025-11") == approved
         again = await client.post(f"{SETTLEMENTS}/2025-11")
-        assert (again.status_code, again.json()["errors"][0]["field"]) == (409, "period")
+        assert (again.status_code, again.json()["errors"][0]["field"]) == (409, "path.period")
         assert await settled(client, "2025-11") == approved
         december = await settled(client, "2025-12")
         [adjusted] = december["adjustments"]

@@ -25,10 +25,12 @@ class Replayed:
     replayed: str | None  # state under the replayed rules
 
 
-async def load_runs(session: AsyncSession, window: Window, flt: ReportFilter, max_runs: int) -> list[RunRow]:
+async def load_runs(
+    session: AsyncSession, window: Window, flt: ReportFilter, max_runs: int, field: str = "query.to"
+) -> list[RunRow]:
     rows = await ReportRepository(session).runs_for_replay(window, flt, max_runs + 1)
     if len(rows) > max_runs:
-        raise invalid("to", f"more than {max_runs} runs to replay: narrow the period or the filters")
+        raise invalid(field, f"more than {max_runs} runs to replay: narrow the period or the filters")
     return [run_row_from_db(r) for r in rows]
 
 

@@ -70,7 +70,7 @@ async def rankings(
     node runs (`scope=node`, the default) or tickets judged end to end (`scope=end_to_end`), never both."""
     if flt.scope == "all":
         if "scope" in request.query_params:
-            raise invalid("scope", "rankings rank one population: scope=node or scope=end_to_end, never both")
+            raise invalid("query.scope", "rankings rank one population: scope=node or scope=end_to_end, never both")
         flt = replace(flt, scope="node")
     q = await make_query(request, session, _last_days(period), flt, default_group=(), require_period=True)
     report = await service.rankings(session, q, by, n, min_sample)
@@ -99,9 +99,9 @@ async def recommendations(
     raise_at = raise_at if raise_at is not None else settings.recommendation_raise_at
     improve_at = improve_at if improve_at is not None else settings.recommendation_improve_at
     if improve_at >= raise_at:
-        raise invalid("improve_at", "must be below raise_at")
+        raise invalid("query.improve_at", "must be below raise_at")
     if tolerance_target_rate < target_rate:
-        raise invalid("tolerance_target_rate", "must not be below target_rate")
+        raise invalid("query.tolerance_target_rate", "must not be below target_rate")
     q = await make_query(request, session, _last_days(period), flt, default_group=(), require_period=True)
     report = await service.recommendations(
         session,
@@ -122,9 +122,9 @@ async def recommendations(
     return await tabular_response(media, rows, name, headers=next_link(request, report.next_cursor))
 
 
-def _window(query: ReportQuery) -> Window:
+def _window(query: ReportQuery, field_prefix: str = "query.") -> Window:
     if not query.windows:
-        raise invalid("from", "the period has not started yet")
+        raise invalid(f"{field_prefix}from", "the period has not started yet")
     return query.windows[0]
 
 
@@ -146,8 +146,9 @@ async def what_if(request: Request, session: SessionDep, flt: FilterDep, body: W
         max_days=settings.report_max_days,
         require_period=True,
         rollup_timezone=settings.rollup_timezone,
+        field_prefix="",  # a body field is named by its path
     )
-    return await service.what_if(session, body, _window(q), flt, settings.replay_max_runs)
+    return await service.what_if(session, body, _window(q, ""), flt, settings.replay_max_runs)
 
 
 @router.get(
@@ -170,7 +171,9 @@ async def agreement_review(
     for name, value in (("bucket", period.bucket), ("as_of", period.as_of), ("group_by", period.group_by),
                         ("agreement", period.agreement)):  # fmt: skip
         if value is not None:
-            raise invalid(name, "an agreement review is settled per billing period: this parameter does not apply")
+            raise invalid(
+                f"query.{name}", "an agreement review is settled per billing period: this parameter does not apply"
+            )
     q = build_query(
         now=datetime.now(UTC),
         as_of=None,

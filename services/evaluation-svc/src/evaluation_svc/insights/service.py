@@ -292,7 +292,7 @@ async def what_if(
         raise invalid("commitment_limit", str(err)) from None
     if tolerance < commitment:
         raise invalid("tolerance_limit", "must not be below the commitment limit")
-    rows = await load_runs(session, window, replace(flt, commitment=[body.commitment_key]), max_runs)
+    rows = await load_runs(session, window, replace(flt, commitment=[body.commitment_key]), max_runs, "to")
     versions = await versions_by_id(session, [r.commitment_id for r in rows])
     calendars = await calendars_by_key(session, [v.calendar_key for v in versions.values()])
     results = [

@@ -157,34 +157,38 @@ def build_query(
     max_days: int,
     require_period: bool = False,
     rollup_timezone: str = "UTC",
+    field_prefix: Literal["query.", ""] = "query.",
 ) -> ReportQuery:
-    as_of, start, end = _aware(as_of, "as_of"), _aware(start, "from"), _aware(end, "to")
+    def at(name: str) -> str:  # the field at fault as the guide names it: `query.from`, or `from` in a body
+        return f"{field_prefix}{name}"
+
+    as_of, start, end = _aware(as_of, at("as_of")), _aware(start, at("from")), _aware(end, at("to"))
     try:
         tz = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise invalid("tz", f"unknown time zone {timezone!r} (use an IANA name such as Asia/Shanghai)") from None
+        raise invalid(at("tz"), f"unknown time zone {timezone!r} (use an IANA name such as Asia/Shanghai)") from None
     if as_of is not None and (start is not None or end is not None):
-        raise invalid("as_of", "give either as_of or a period (from, to), not both")
+        raise invalid(at("as_of"), "give either as_of or a period (from, to), not both")
     if (start is None) != (end is None):
-        raise invalid("to" if end is None else "from", "a period needs both from and to")
+        raise invalid(at("to" if end is None else "from"), "a period needs both from and to")
     if require_period and start is None:
-        raise invalid("from", "this report needs a period: from and to")
+        raise invalid(at("from"), "this report needs a period: from and to")
     if start is not None and end is not None:
         if end <= start:
-            raise invalid("to", "must be after from")
+            raise invalid(at("to"), "must be after from")
         if end - start > timedelta(days=max_days):
-            raise invalid("to", f"a period may span at most {max_days} days; ask for several periods instead")
+            raise invalid(at("to"), f"a period may span at most {max_days} days; ask for several periods instead")
     if bucket is not None and start is None:
-        raise invalid("bucket", "buckets divide a period: give from and to")
+        raise invalid(at("bucket"), "buckets divide a period: give from and to")
     groups = default_group
     if group_by is not None:  # repeated or comma-separated: group_by=process&group_by=node == group_by=process,node
         values = (group_by,) if isinstance(group_by, str) else group_by
         groups = tuple(g.strip() for value in values for g in value.split(",") if g.strip())
         unknown = [g for g in groups if g not in GROUP_DIMENSIONS]
         if unknown:
-            raise invalid("group_by", f"unknown dimension {unknown[0]!r}; use any of {', '.join(GROUP_DIMENSIONS)}")
+            raise invalid(at("group_by"), f"unknown dimension {unknown[0]!r}; use any of {', '.join(GROUP_DIMENSIONS)}")
         if len(set(groups)) != len(groups):
-            raise invalid("group_by", "a dimension is named twice")
+            raise invalid(at("group_by"), "a dimension is named twice")
     windows: list[Window] = []
     if start is None or end is None:
         t = min(as_of or now, now)

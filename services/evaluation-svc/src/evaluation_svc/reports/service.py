@@ -56,7 +56,7 @@ async def with_agreement(db: Db, flt: ReportFilter, agreement_id: str | None) ->
         return flt
     agreement = await ReportRepository(db).agreement(agreement_id)
     if agreement is None:
-        raise invalid("agreement", f"no agreement {agreement_id!r}")
+        raise invalid("query.agreement", f"no agreement {agreement_id!r}")
     return narrow_to_agreement(flt, agreement)
 
 
@@ -298,7 +298,7 @@ async def _reached(db: Db, rows: Sequence[dict[str, Any]]) -> dict[str, Reached]
 
 async def runs_page(db: Db, q: ReportQuery, state: str | None, cursor: str | None, limit: int) -> NodeRunPage:
     if state is not None and state not in STATES:
-        raise invalid("state", f"unknown state {state!r}; use one of {', '.join(STATES)}")
+        raise invalid("query.state", f"unknown state {state!r}; use one of {', '.join(STATES)}")
     if not q.windows:
         raise NotFound("the period has not started yet")
     window = q.windows[0]
@@ -333,7 +333,7 @@ class RunsExport:
 async def runs_export(db: Db, q: ReportQuery, state: str | None, cursor: str | None, limit: int) -> RunsExport:
     """The bounds of an export of a cell, checked before anything is sent (the next cursor is known then)."""
     if state is not None and state not in STATES:
-        raise invalid("state", f"unknown state {state!r}; use one of {', '.join(STATES)}")
+        raise invalid("query.state", f"unknown state {state!r}; use one of {', '.join(STATES)}")
     if not q.windows:
         raise NotFound("the period has not started yet")
     window = q.windows[0]

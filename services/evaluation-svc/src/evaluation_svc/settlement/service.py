@@ -292,7 +292,7 @@ def _period(agreement: Mapping[str, Any], label: str) -> BillingPeriod:
     try:
         return period_named(Billing.of_agreement(agreement), label)
     except ValueError as err:
-        raise invalid("period", str(err)) from None
+        raise invalid("path.period", str(err)) from None
 
 
 def _document(settlement: Settlement) -> dict[str, Any]:
@@ -311,7 +311,7 @@ async def settlement(session: AsyncSession, agreement_ref: str, label: str, ctx:
     if record is not None:
         return _stored(record)
     if period.start > ctx.now:
-        raise invalid("period", f"{label} has not started yet")
+        raise invalid("path.period", f"{label} has not started yet")
     return await compute(session, agreement, period, ctx)
 
 
@@ -344,7 +344,7 @@ def _approved_conflict(record: SettlementRecord) -> Conflict:
     return Conflict(
         f"{record.period} was approved on {doc.get('approved_at')} by {doc.get('approved_by')} and never changes;"
         " late events appear as an adjustment in the next period",
-        errors=[field_error("period", "is approved")],
+        errors=[field_error("path.period", "is approved")],
     )
 
 
@@ -353,7 +353,7 @@ async def draft(session: AsyncSession, agreement_ref: str, label: str, caller: C
     agreement = await agreement_named(session, agreement_ref)
     period = _period(agreement, label)
     if period.start > ctx.now:
-        raise invalid("period", f"{label} has not started yet")
+        raise invalid("path.period", f"{label} has not started yet")
     repo = SettlementRepository(session)
     key = agreement_key(agreement)
     existing = await repo.get(key, period.start, for_update=True)
@@ -396,7 +396,7 @@ async def approve(
     if record is None:
         raise Conflict(
             f"{label} has no draft: record one with POST …/settlements/{label}",
-            errors=[field_error("period", "has no draft")],
+            errors=[field_error("path.period", "has no draft")],
         )
     if record.status == "approved":
         raise _approved_conflict(record)
@@ -404,7 +404,7 @@ async def approve(
     if doc.computed_at < period.end:
         raise Conflict(
             f"the draft of {label} was computed before the period ended: draft it again after {period.end.isoformat()}",
-            errors=[field_error("period", "draft computed before the period's end")],
+            errors=[field_error("path.period", "draft computed before the period's end")],
         )
     if expected_credits is not None and expected_credits != doc.totals.credits:
         raise Conflict(
