@@ -78,15 +78,15 @@ async def alertmanager_webhook(
         payload = AlertmanagerPayload.model_validate_json(body)
     except ValidationError as err:
         first = err.errors()[0]
-        field = ".".join(["body", *(str(p) for p in first["loc"])])
+        field = ".".join(str(p) for p in first["loc"]) or "body"
         raise invalid(field, f"not an Alertmanager webhook body (version 4): {first['msg']}") from None
     if "\x00" in payload.receiver:
-        raise invalid("body.receiver", NUL_MESSAGE)
+        raise invalid("receiver", NUL_MESSAGE)
     if len(payload.alerts) > settings.alertmanager_max_alerts:
         raise PayloadTooLarge(
             f"{len(payload.alerts)} alerts; a payload may hold at most {settings.alertmanager_max_alerts}"
             " (set max_alerts in the webhook_config)",
-            errors=[field_error("body.alerts", f"at most {settings.alertmanager_max_alerts} alerts")],
+            errors=[field_error("alerts", f"at most {settings.alertmanager_max_alerts} alerts")],
         )
 
     async def make() -> Answer:
@@ -159,7 +159,7 @@ async def create_mapping(session: SessionDep, body: MappingCreate, idem: Idempot
         if row is None:
             raise Conflict(
                 f"a mapping {body.key}, or one for receiver {body.receiver!r}, exists already",
-                errors=[field_error("body.key", "a mapping with this key or receiver exists")],
+                errors=[field_error("key", "a mapping with this key or receiver exists")],
             )
         return Answer(201, _public(row), {"Location": f"/v1/integrations/alertmanager/mappings/{body.key}"})
 

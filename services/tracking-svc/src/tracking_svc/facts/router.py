@@ -57,16 +57,14 @@ async def ingest_service_fact(
     try:
         fact = FACT_DECODER.decode(await request.body())
     except msgspec.DecodeError as err:
-        field, message = decode_error(err)
-        raise invalid(field if field == "body" else f"body.{field}", message) from None
+        raise invalid(*decode_error(err)) from None
 
     async def make() -> Answer:
         settings: Settings = request.app.state.settings
         (outcome,) = await ingest_facts(session, [fact], caller=caller, settings=settings)
         if outcome.status == "rejected":
             kind: type[Problem] = {403: Forbidden, 409: Conflict}.get(outcome.error_status, Unprocessable)
-            field = f"body.{outcome.field}"
-            raise kind(f"{field}: {outcome.detail}", errors=[field_error(field, outcome.detail)])
+            raise kind(f"{outcome.field}: {outcome.detail}", errors=[field_error(outcome.field, outcome.detail)])
         assert outcome.type is not None
         assert outcome.service is not None
         duplicate = outcome.status == "duplicate"
