@@ -151,7 +151,7 @@ async def alertmanager_webhook(
 
 
 @mappings_router.post("", status_code=201, response_model=MappingPublic, responses={409: {"description": "exists"}})
-async def create_mapping(session: SessionDep, body: MappingCreate, idem: IdempotencyDep) -> Response:
+async def create_alertmanager_mapping(session: SessionDep, body: MappingCreate, idem: IdempotencyDep) -> Response:
     """Say how alerts of a receiver (or of any receiver) name their service."""
 
     async def make() -> Answer:
@@ -167,7 +167,9 @@ async def create_mapping(session: SessionDep, body: MappingCreate, idem: Idempot
 
 
 @mappings_router.get("", response_model=MappingPage)
-async def list_mappings(request: Request, response: Response, session: SessionDep, page: PageParams) -> MappingPage:
+async def list_alertmanager_mappings(
+    request: Request, response: Response, session: SessionDep, page: PageParams
+) -> MappingPage:
     """The label mappings, by key."""
     after = decode_cursor(page.cursor, str)
     rows = await repo.list_mappings(session, after[0] if after else None, page.limit + 1)
@@ -177,7 +179,7 @@ async def list_mappings(request: Request, response: Response, session: SessionDe
 
 
 @mappings_router.get("/{key}", response_model=MappingPublic, responses={404: {"description": "no such mapping"}})
-async def get_mapping(session: SessionDep, key: str = Path(max_length=64)) -> MappingPublic:
+async def get_alertmanager_mapping(session: SessionDep, key: str = Path(max_length=64)) -> MappingPublic:
     """One label mapping."""
     row = await repo.get_mapping(session, key)
     if row is None:
@@ -186,7 +188,7 @@ async def get_mapping(session: SessionDep, key: str = Path(max_length=64)) -> Ma
 
 
 @mappings_router.delete("/{key}", status_code=204, responses={404: {"description": "no such mapping"}})
-async def delete_mapping(session: SessionDep, key: str = Path(max_length=64)) -> Response:
+async def delete_alertmanager_mapping(session: SessionDep, key: str = Path(max_length=64)) -> Response:
     """Remove a label mapping (alerts it mapped are refused from then on)."""
     if not await repo.delete_mapping(session, key):
         raise NotFound(f"no mapping {key}")
