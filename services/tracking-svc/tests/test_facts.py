@@ -286,6 +286,21 @@ class TestListOutages:
         everything = await client.get("/v1/outages", params={"from": at(0), "to": at(48)})
         assert [o["outage_ref"] for o in everything.json()["items"]] == ["a", "e", "b", "c", "d"]
 
+    async def test_a_key_bound_to_sources_sees_the_outages_its_sources_reported(
+        self, client: httpx.AsyncClient, settings: Settings
+    ) -> None:
+        facts = [
+            fact("a-s", "outage.started", 0, outage_ref="a"),
+            fact("b-s", "outage.started", 1, outage_ref="b", source="nms"),
+            fact("b-e", "outage.ended", 2, outage_ref="b"),  # reported by both
+        ]
+        assert (await client.post("/v1/service-facts/bulk", json=facts)).json()["accepted"] == 3
+        window = {"from": at(0), "to": at(24)}
+        nms = await client.get("/v1/outages", params=window, headers=caller_headers(settings, {"nms"}))
+        other = await client.get("/v1/outages", params=window, headers=caller_headers(settings, {"crm"}))
+        assert [o["outage_ref"] for o in nms.json()["items"]] == ["b"]
+        assert other.json()["items"] == []
+
     async def test_a_window_ending_before_it_starts_is_a_422_naming_to(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/v1/outages", params={"from": at(2), "to": at(1)})
         assert response.status_code == 422

@@ -2,7 +2,8 @@
 
 `known_services`: the copy of commitment-svc's `/v1/services` (facts naming another service are refused).
 `service_facts`: the raw log of every fact accepted, keyed by (source, external_id) like `events`.
-`outages`: one row per (service, outage_ref), holding its start and its end whichever arrived first.
+`outages`: one row per (service, outage_ref), holding its start and its end whichever arrived first, and the
+sources of its facts (a key bound to sources reads the outages its sources reported).
 `samples` / `occurrences`: one row per fact. `deliverables`: one row per (service, obligation).
 `alertmanager_mappings`: how an Alertmanager alert names its service.
 
@@ -56,6 +57,7 @@ UPGRADE = [
         planned boolean NOT NULL DEFAULT false,
         weight double precision NOT NULL DEFAULT 1.0,
         summary text,
+        sources text[] NOT NULL DEFAULT '{}',
         updated_at timestamptz NOT NULL DEFAULT now(),
         CONSTRAINT outages_ref_unique UNIQUE (service_key, outage_ref),
         CONSTRAINT outages_weight_range CHECK (weight > 0 AND weight <= 1),

@@ -112,19 +112,24 @@ async def insert_facts(session: AsyncSession, facts: Sequence[LoggedFact]) -> No
     )
 
 
-async def upsert_outages(session: AsyncSession, rows: Sequence[tuple[UUID, str, str, OutageState]]) -> None:
-    """Write the outages (id, service_key, outage_ref, state) whose state changed, new or stored."""
+async def upsert_outages(
+    session: AsyncSession, rows: Sequence[tuple[UUID, str, str, OutageState]], sources: Sequence[Sequence[str]]
+) -> None:
+    """Write the outages (id, service_key, outage_ref, state) whose state changed, new or stored, adding the
+    sources of the facts that changed them (`sources[i]` for `rows[i]`)."""
     if not rows:
         return
     await session.execute(
         text(
-            "INSERT INTO outages AS o (id, service_key, outage_ref, started_at, ended_at, planned, weight, summary)"
-            " SELECT * FROM unnest(CAST(:i AS uuid[]), CAST(:s AS text[]), CAST(:r AS text[]),"
-            " CAST(:st AS timestamptz[]), CAST(:en AS timestamptz[]), CAST(:p AS boolean[]),"
-            " CAST(:w AS double precision[]), CAST(:m AS text[])) ORDER BY 2, 3"
+            "INSERT INTO outages AS o (id, service_key, outage_ref, started_at, ended_at, planned, weight, summary,"
+            " sources) SELECT i, s, r, st, en, p, w, m, string_to_array(so, ',') FROM unnest(CAST(:i AS uuid[]),"
+            " CAST(:s AS text[]), CAST(:r AS text[]), CAST(:st AS timestamptz[]), CAST(:en AS timestamptz[]),"
+            " CAST(:p AS boolean[]), CAST(:w AS double precision[]), CAST(:m AS text[]), CAST(:so AS text[]))"
+            " AS u(i, s, r, st, en, p, w, m, so) ORDER BY s, r"
             " ON CONFLICT (service_key, outage_ref) DO UPDATE SET started_at = EXCLUDED.started_at,"
             " ended_at = EXCLUDED.ended_at, planned = EXCLUDED.planned, weight = EXCLUDED.weight,"
-            " summary = EXCLUDED.summary, updated_at = now()"
+            " summary = EXCLUDED.summary, updated_at = now(),"
+            " sources = ARRAY(SELECT DISTINCT x FROM unnest(o.sources || EXCLUDED.sources) AS x ORDER BY x)"
         ),
         {
             "i": [r[0] for r in rows],
@@ -135,6 +140,7 @@ async def upsert_outages(session: AsyncSession, rows: Sequence[tuple[UUID, str, 
             "p": [r[3].planned for r in rows],
             "w": [r[3].weight for r in rows],
             "m": [r[3].summary for r in rows],
+            "so": [",".join(sorted(set(found))) for found in sources],  # source keys hold no comma
         },
     )
 
@@ -224,15 +230,21 @@ class OutageFilter:
 
 
 async def list_outages(
-    session: AsyncSession, where: OutageFilter, after: tuple[datetime, UUID] | None, limit: int
+    session: AsyncSession,
+    where: OutageFilter,
+    sources: frozenset[str] | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
 ) -> list[Any]:
     """Outages of [start, end): begun before `end` and not ended before `start` (an outage whose start has
-    not arrived counts from its end), ordered by their first known instant, then id."""
+    not arrived counts from its end), ordered by their first known instant, then id; for a caller bound to
+    `sources`, those some of its sources reported."""
     rows = await session.execute(
         text(
             "SELECT id, service_key, outage_ref, started_at, ended_at, planned, weight, summary,"
             " coalesce(started_at, ended_at) AS first_at FROM outages"
             " WHERE (CAST(:service AS text) IS NULL OR service_key = CAST(:service AS text))"
+            " AND (CAST(:sources AS text[]) IS NULL OR sources && CAST(:sources AS text[]))"
             " AND coalesce(started_at, ended_at) < :end AND (ended_at IS NULL OR ended_at >= :start)"
             " AND (CAST(:after_at AS timestamptz) IS NULL"
             "      OR (coalesce(started_at, ended_at), id) > (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid)))"
@@ -240,6 +252,7 @@ async def list_outages(
         ),
         {
             "service": where.service,
+            "sources": sorted(sources) if sources is not None else None,
             "start": where.start,
             "end": where.end,
             "after_at": after[0] if after else None,

@@ -162,19 +162,21 @@ async def list_outages(
     request: Request,
     response: Response,
     session: SessionDep,
+    caller: CallerDep,
     page: PageParams,
     start: AwareDatetime = Query(alias="from", description="outages not ended before this instant"),
     end: AwareDatetime = Query(alias="to", description="outages begun before this instant (exclusive)"),
     service: str | None = Query(default=None, max_length=100, description="a service key"),
 ) -> OutagePage:
     """Outages overlapping `[from, to)`, in the order they began (an outage whose start has not arrived yet
-    is placed at its end)."""
+    is placed at its end). A key bound to sources sees the outages its sources reported."""
     if end <= start:
         raise invalid("query.to", "must be after from")
     after = decode_cursor(page.cursor, datetime.fromisoformat, UUID)
     rows = await repo.list_outages(
         session,
         repo.OutageFilter(service, start, end),
+        caller.sources,
         (after[0], after[1]) if after else None,
         page.limit + 1,
     )

@@ -7,7 +7,7 @@ append the facts and write the rows that changed, each change with its feed even
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
 from typing import Any
@@ -153,6 +153,7 @@ class _Plan:
     deliverables: dict[tuple[str, str], tuple[UUID | None, DeliverableState]]
     changed_outages: set[tuple[str, str]]
     changed_deliverables: set[tuple[str, str]]
+    outage_sources: dict[tuple[str, str], set[str]] = field(default_factory=dict)
 
 
 def _apply(plan: _Plan, fact: FactIn) -> bool:
@@ -311,6 +312,9 @@ async def ingest_facts(
                     )
             continue
         accepted.extend(group_accepted)
+        for i in group_accepted:
+            if isinstance(f := facts[i], OutageStartedIn | OutageEndedIn):
+                plan.outage_sources.setdefault((f.service, f.outage_ref), set()).add(f.source)
 
     await _write(session, plan, [facts[i] for i in sorted(accepted)], [hashes[i] for i in sorted(accepted)])
     result = [o for o in outcomes if o is not None]
@@ -373,7 +377,7 @@ async def _write(session: AsyncSession, plan: _Plan, accepted: list[FactIn], has
                 },
             )
         )
-    await repo.upsert_outages(session, outage_rows)
+    await repo.upsert_outages(session, outage_rows, [sorted(plan.outage_sources[key]) for key in outage_keys])
 
     deliverable_rows: list[tuple[UUID, str, str, DeliverableState]] = []
     for dkey in sorted(plan.changed_deliverables):
