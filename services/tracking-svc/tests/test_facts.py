@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from tracking_svc.catalogue.consumer import apply_commitment_events
 from tracking_svc.config import Settings
+from tracking_svc.facts.repository import FEW_KEYS
 
 pytestmark = pytest.mark.usefixtures("services")
 
@@ -236,6 +237,22 @@ class TestBulk:
         )
         assert [i["status"] for i in response.json()["items"]] == ["accepted", "rejected"]
         assert response.json()["items"][1]["error"]["status"] == 403
+
+    async def test_a_bulk_of_many_outages_takes_one_lock_and_writes_them_all(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        items = [
+            fact(f"o{i}-{end}", f"outage.{end}", 1 + (end == "ended"), outage_ref=f"o{i}")
+            for i in range(FEW_KEYS)
+            for end in ("ended", "started")
+        ]
+        response = await client.post("/v1/service-facts/bulk", json=items)
+        assert response.json()["accepted"] == 2 * FEW_KEYS
+        held = await session.scalar(
+            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+        )
+        assert held == 1  # the ingest lock alone, not one per key: Postgres's lock table is shared and bounded
+        assert await session.scalar(text("SELECT count(*) FROM outages WHERE started_at < ended_at")) == FEW_KEYS
 
     async def test_more_items_than_the_maximum_is_a_413(self, client: httpx.AsyncClient, settings: Settings) -> None:
         settings.bulk_max_items = 2

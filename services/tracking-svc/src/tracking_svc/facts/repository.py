@@ -13,18 +13,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tracking_svc.facts.rules import DeliverableState, OutageState
 
+FEW_KEYS = 64  # a request touching more keys takes the whole ingest of facts for itself (see lock_keys)
+
 
 async def lock_keys(session: AsyncSession, keys: Sequence[str]) -> None:
-    """Hold transaction-scoped advisory locks on `keys` (facts, outages, deliverables), taken in one order
-    so that two requests touching the same ones wait for each other and never deadlock."""
-    if keys:
-        await session.execute(
-            text(
-                "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h"
-                " FROM unnest(CAST(:k AS text[])) AS k ORDER BY 1) AS l"
-            ),
-            {"k": sorted(set(keys))},
-        )
+    """Serialise the requests touching the same facts, outages or deliverables, until the transaction ends.
+
+    A request touching few keys holds the ingest lock shared and each key's lock, taken in one order (so two
+    such requests wait for each other only on a common key, and never deadlock); one touching more holds the
+    ingest lock alone (a bulk of thousands of keys would fill Postgres's lock table, which every session
+    shares). Postgres queues a waiting exclusive request before later shared ones: a bulk is not starved."""
+    distinct = sorted(set(keys))
+    if not distinct:
+        return
+    if len(distinct) > FEW_KEYS:
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('service-facts', 0))"))
+        return
+    await session.execute(text("SELECT pg_advisory_xact_lock_shared(hashtextextended('service-facts', 0))"))
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h"
+            " FROM unnest(CAST(:k AS text[])) AS k ORDER BY 1) AS l"
+        ),
+        {"k": distinct},
+    )
 
 
 async def stored_facts(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
