@@ -108,8 +108,7 @@ FACT_UNION_SCHEMA: dict[str, Any] = {
             "DeliverableSignedOffIn",
         )
     ],
-    "discriminator": {"propertyName": "type"},
-}
+}  # no `discriminator`: its implicit mapping would be by schema name, and `type` holds `outage.started`...
 
 
 class FactAccepted(BaseModel):
