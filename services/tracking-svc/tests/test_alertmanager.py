@@ -304,3 +304,11 @@ class TestAlertRules:
         assert choose_mapping([self.MAPPING, own], "r") is own
         assert choose_mapping([self.MAPPING, own], "q") is self.MAPPING
         assert choose_mapping([own], "q") is None
+
+    def test_nanosecond_instants_as_prometheus_writes_them_name_the_outage_the_same_way_each_time(self) -> None:
+        sent = alert("ff00", "firing", "s", "2026-03-03T02:00:00.123456789Z")
+        first = alert_facts(AlertIn.model_validate(sent), self.MAPPING)
+        again = alert_facts(AlertIn.model_validate(sent), self.MAPPING)
+        assert not isinstance(first, Refusal)
+        assert not isinstance(again, Refusal)
+        assert first[0].outage_ref == again[0].outage_ref == "ff00@2026-03-03T02:00:00.123456Z"
