@@ -1,4 +1,5 @@
-"""tracking-svc: How the work actually runs: tickets and node runs ingested from source systems."""
+"""tracking-svc: How the work actually runs: tickets and node runs ingested from source systems, and the facts
+of services (outages, samples, occurrences, deliverables)."""
 
 import gc
 from collections.abc import AsyncIterator
