@@ -38,6 +38,7 @@ WATCHED = [
     "/v1/complaints",
     "/v1/corrective-actions",
     "/v1/api-keys",
+    "/v1/integrations/alertmanager/mappings",
 ]
 
 

@@ -204,8 +204,9 @@ async def test_key_pages_follow_the_cursor(make_gateway: GatewayFactory, admin_k
 def _cases() -> list[tuple[str, str, str]]:
     cases = []
     for route in PROXIED:
-        cases.append((route.path, "GET", route.read_scope.value))
-        cases.append((route.path, "POST", route.write_scope.value))
+        path = sample_path(route.path) if route.prefix else route.path  # a path below it, or the one path
+        cases.append((path, "GET", route.read_scope.value))
+        cases.append((path, "POST", route.write_scope.value))
     return cases
 
 
@@ -216,8 +217,8 @@ async def test_each_route_needs_its_scope_and_no_other_will_do(
     exact, _ = await new_key(engine, [Scope(scope)], name="exact")
     others, _ = await new_key(engine, [Scope(s) for s in sorted(ALL_SCOPES - {scope, "admin"})], name="others")
     async with make_gateway() as gw:
-        allowed = await gw.request(method, sample_path(path), headers=auth(exact), content=b"{}")
-        refused = await gw.request(method, sample_path(path), headers=auth(others), content=b"{}")
+        allowed = await gw.request(method, path, headers=auth(exact), content=b"{}")
+        refused = await gw.request(method, path, headers=auth(others), content=b"{}")
     assert allowed.status_code == 200, allowed.text
     assert refused.status_code == 403
     assert refused.headers["content-type"] == PROBLEM
@@ -691,3 +692,43 @@ async def test_a_retried_key_creation_makes_one_key_and_answers_the_first_answer
     assert other.json()["errors"][0]["field"] == "header.Idempotency-Key"
     assert [i["name"] for i in everything["items"]] == ["admin", "partner"]
     assert listed.headers["link"] == f'</v1/api-keys?limit=1&cursor={listed.json()["next_cursor"]}>; rel="next"'
+
+
+# ---------------------------------------------------------------- monitoring systems (issue 20)
+
+
+def test_the_alertmanager_webhook_needs_ingest_monitoring_and_its_mappings_are_definitions() -> None:
+    from pledge_gateway.routes import match_route
+
+    webhook = match_route("/v1/integrations/alertmanager")
+    mappings = match_route("/v1/integrations/alertmanager/mappings/prod")
+    facts = match_route("/v1/service-facts/bulk")
+    outages = match_route("/v1/outages")
+    assert webhook is not None
+    assert mappings is not None
+    assert facts is not None
+    assert outages is not None
+    assert (webhook.scope_for("POST"), webhook.scope_for("GET")) == (Scope.ingest_monitoring, Scope.ingest_monitoring)
+    assert (mappings.scope_for("GET"), mappings.scope_for("POST")) == (Scope.definitions_read, Scope.definitions_write)
+    assert (facts.scope_for("POST"), facts.body_limit.value) == (Scope.events_write, "bulk")
+    assert (outages.scope_for("GET"), outages.scope_for("POST")) == (Scope.tickets_read, Scope.events_write)
+    assert match_route("/v1/integrations/alertmanager/other") is None  # the webhook is one path, not a prefix
+
+
+async def test_a_key_created_with_ingest_monitoring_reaches_the_webhook_and_nothing_else(
+    make_gateway: GatewayFactory, admin_key: str
+) -> None:
+    async with make_gateway() as gw:
+        created = await gw.post(
+            "/v1/api-keys", json={"name": "alertmanager", "scopes": ["ingest:monitoring"]}, headers=auth(admin_key)
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["scopes"] == ["ingest:monitoring"]
+        key = created.json()["key"]
+        webhook = await gw.post("/v1/integrations/alertmanager", json={}, headers=auth(key))
+        mapping = await gw.post("/v1/integrations/alertmanager/mappings", json={}, headers=auth(key))
+        facts = await gw.post("/v1/service-facts", json={}, headers=auth(key))
+        events = await gw.post("/v1/events", json={}, headers=auth(key))
+    assert webhook.status_code == 200  # the stub upstream answers
+    assert [r.status_code for r in (mapping, facts, events)] == [403, 403, 403]
+    assert mapping.json()["required_scope"] == "definitions:write"

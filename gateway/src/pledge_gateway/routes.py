@@ -76,6 +76,20 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = (
     ),
     PublicRoute("/v1/events", "tracking", S.tickets_read, S.events_write),
     PublicRoute("/v1/tickets", "tracking", S.tickets_read, S.events_write),
+    # facts of services (issue 20): written like events, outages read like tickets
+    PublicRoute(
+        "/v1/service-facts/bulk",
+        "tracking",
+        S.events_write,
+        S.events_write,
+        timeout=Timeout.bulk,
+        body_limit=BodyLimit.bulk,
+    ),
+    PublicRoute("/v1/service-facts", "tracking", S.tickets_read, S.events_write),
+    PublicRoute("/v1/outages", "tracking", S.tickets_read, S.events_write),
+    # Alertmanager's label mappings are definitions; its webhook has a scope of its own (before: a prefix)
+    PublicRoute("/v1/integrations/alertmanager/mappings", "tracking", S.definitions_read, S.definitions_write),
+    PublicRoute("/v1/integrations/alertmanager", "tracking", S.ingest_monitoring, S.ingest_monitoring, prefix=False),
     # tracking-svc's copy of commitment's processes (read-only; commitment-svc owns /v1/processes)
     PublicRoute("/v1/known-processes", "tracking", S.definitions_read, S.definitions_write),
     # evaluation-svc (a settlement is drafted and approved by those who manage alerts: before `/v1/reports`)

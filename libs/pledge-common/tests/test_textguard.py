@@ -54,7 +54,7 @@ async def notes(feed_engine: AsyncEngine) -> AsyncEngine:
 async def client(notes: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     install_problem_handlers(app)
-    app.add_middleware(TextGuardMiddleware, raw_bodies=["/raw"])
+    app.add_middleware(TextGuardMiddleware, raw_bodies=["/raw", "/exact$"])
     sessionmaker = create_sessionmaker(notes)
 
     async def store(title: str, attributes: dict[str, Any]) -> None:
@@ -76,6 +76,15 @@ async def client(notes: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
                 text("SELECT count(*) FROM guard_notes WHERE title = :t OR title = :q"), {"t": title, "q": q}
             )
         return {"title": title}
+
+    @app.post("/exact")
+    async def exact(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}  # checks its body itself (here: not at all)
+
+    @app.post("/exact/notes")
+    async def below_exact(note: Note) -> dict[str, str]:
+        await store(note.title, note.attributes)
+        return {"title": note.title}
 
     @app.post("/raw/notes")
     async def raw(request: Request, note: Note = Body()) -> dict[str, int]:
@@ -183,3 +192,13 @@ async def test_a_body_in_pieces_is_checked_whole_and_passed_on_unchanged() -> No
     sent, read = await run_guard(pieces, max_inspected=100)
     assert sent[0]["status"] == 204
     assert read == body
+
+
+async def test_an_exact_raw_path_is_left_to_its_route_and_the_paths_below_it_are_still_checked(
+    client: httpx.AsyncClient,
+) -> None:
+    body = b'{"title": "a\\u0000b", "attributes": {}}'
+    left = await client.post("/exact", content=body, headers={"content-type": "application/json"})
+    below = await client.post("/exact/notes", content=body, headers={"content-type": "application/json"})
+    assert left.status_code == 200
+    assert_refused(below, "title")

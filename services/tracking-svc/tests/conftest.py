@@ -63,6 +63,40 @@ def segment_upserted(key: str) -> FeedEvent:
     return feed_event("segment.upserted", key, {"key": key, "name": key.title()})
 
 
+def service_upserted(key: str, status: str = "active") -> FeedEvent:
+    """commitment-svc's `service.upserted` (issue 20's contract)."""
+    return feed_event(
+        "service.upserted",
+        key,
+        {
+            "key": key,
+            "name": key.replace("-", " ").title(),
+            "customer_ref": "hengda-steel",
+            "segment": "enterprise",
+            "owner_department": "operations-maintenance",
+            "status": status,
+        },
+    )
+
+
+@pytest.fixture
+async def services(session: AsyncSession) -> None:
+    """The services `core-network` and `backup` in the catalogue copy."""
+    await apply_commitment_events(session, [service_upserted("core-network"), service_upserted("backup")])
+
+
+def fact(external_id: str, type_: str, hours: float, service: str = "core-network", **fields: Any) -> dict[str, Any]:
+    """A service fact body from source `monitoring`, `hours` after Tue 2026-03-03 10:00 +08:00."""
+    return {
+        "source": fields.pop("source", "monitoring"),
+        "external_id": external_id,
+        "type": type_,
+        "service": service,
+        "occurred_at": at(hours),
+        **fields,
+    }
+
+
 @pytest.fixture
 async def catalogue(session: AsyncSession) -> None:
     """The process `fault-repair` (nodes accept, dispatch, repair, verify) and segments vip, residential."""

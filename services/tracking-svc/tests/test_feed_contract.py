@@ -3,9 +3,16 @@ built in SQL by `to_json` of rows, or encoded for runs created by COPY — is on
 
 import httpx
 import msgspec
-from conftest import ev, feed
+from conftest import ev, fact, feed
 from pledge_common.outbox import FeedEvent
-from pledge_dev.feeds import decoder_mismatches, example_mismatches, load_examples, schema_drift, schema_errors
+from pledge_dev.feeds import (
+    decoder_mismatches,
+    example_mismatches,
+    load_examples,
+    load_schema,
+    schema_drift,
+    schema_errors,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from test_bulk import day
 from tracking_svc import feed as contract
@@ -14,6 +21,9 @@ from tracking_svc.catalogue.repository import known_process
 from tracking_svc.catalogue.upstream import DECODERS
 
 SERVICE = "tracking-svc"
+# Issue 20: commitment-svc adds `service.upserted` in the same release. Until its schema declares the type, the
+# consumer is built to the issue's contract (tests/test_facts.py feeds it); once declared, it is checked here.
+AWAITED = {"service.upserted"}
 
 
 class TestFeedContract:
@@ -21,8 +31,18 @@ class TestFeedContract:
         assert schema_drift(SERVICE, contract.schema()) is None, schema_drift(SERVICE, contract.schema())
 
     async def test_every_event_ingest_writes_matches_the_schema(
-        self, client: httpx.AsyncClient, session: AsyncSession, catalogue: None
+        self, client: httpx.AsyncClient, session: AsyncSession, catalogue: None, services: None
     ) -> None:
+        facts = [
+            fact("f1", "outage.started", 0, outage_ref="o-1", summary="core router down"),
+            fact("f2", "outage.ended", 1, outage_ref="o-1"),
+            fact("f3", "sample.recorded", 1, obligation="peak-concurrent-users", value=812),
+            fact("f4", "occurrence.recorded", 2, service="backup", obligation="db-backup", evidence="s3://b/1"),
+            fact("f5", "deliverable.delivered", 3, obligation="staff-training", evidence="https://x/report.pdf"),
+            fact("f6", "deliverable.signed_off", 4, obligation="staff-training", signed_by="li.wei"),
+        ]
+        response = await client.post("/v1/service-facts/bulk", json=facts)
+        assert response.json()["accepted"] == len(facts), response.text
         assert (await client.post("/v1/events/bulk", json=day(2))).status_code == 200
         for event in (  # one at a time, a late start, a pause left open, a cancellation ending its runs
             ev("L-o", "ticket.opened", 0, external_id="L", ticket={"segment": "vip", "customer": "c-1"}),
@@ -50,7 +70,9 @@ class TestConsumerContract:
     """tracking reads commitment-svc's feed through `tracking_svc.catalogue.upstream`."""
 
     def test_the_decoders_read_only_what_commitment_svc_writes(self) -> None:
-        assert decoder_mismatches("commitment-svc", DECODERS) == []
+        declared = load_schema("commitment-svc")["x-event-types"]
+        checked = {t: d for t, d in DECODERS.items() if t in declared or t not in AWAITED}
+        assert decoder_mismatches("commitment-svc", checked) == []
 
     def test_a_decoder_reading_a_field_the_producer_lacks_is_reported(self) -> None:
         class Wishful(msgspec.Struct):

@@ -80,7 +80,8 @@ def create_service_app(
     """Build a service app. Nothing touches the database until the lifespan starts.
 
     `raw_bodies`: path prefixes whose routes check their bodies for text Postgres cannot store themselves
-    (they answer per item); every other JSON body, query string and path is checked before routing.
+    (they answer per item), or exact paths when they end in `$`; every other JSON body, query string and path
+    is checked before routing.
     `examples`: a request body example per operationId (the service's examples module).
     `webhooks`: the requests this service sends to partners' URLs, as the OpenAPI `webhooks` section."""
     schema = settings.db_schema or service

@@ -22,6 +22,7 @@ class Scope(StrEnum):
     definitions_read = "definitions:read"
     definitions_write = "definitions:write"
     events_write = "events:write"
+    ingest_monitoring = "ingest:monitoring"  # monitoring systems' webhooks (Alertmanager): outages only
     tickets_read = "tickets:read"
     reports_read = "reports:read"
     alerts_manage = "alerts:manage"

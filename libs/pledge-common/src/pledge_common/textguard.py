@@ -99,7 +99,8 @@ class TextGuardMiddleware:
     """Refuses NUL in the query string, the path and JSON bodies, and JSON bodies nested deeper than
     `max_depth` (bodies up to `max_inspected` bytes; a larger body passes unread and meets the database's
     refusal or its parser's); a JSON body that takes longer than `max_read_seconds` to arrive is a 408.
-    Paths under `raw_bodies` have their bodies checked by their routes (which answer per item)."""
+    Paths under `raw_bodies` have their bodies checked by their routes (which answer per item); an entry
+    ending in `$` names one path exactly (not the paths below it)."""
 
     def __init__(
         self,
@@ -177,7 +178,8 @@ class TextGuardMiddleware:
     def _inspects(self, scope: Scope) -> bool:
         if scope["method"] not in ("POST", "PUT", "PATCH", "DELETE"):
             return False
-        if self.raw_bodies and scope["path"].startswith(self.raw_bodies):
+        path = scope["path"]
+        if any(path == raw[:-1] if raw.endswith("$") else path.startswith(raw) for raw in self.raw_bodies):
             return False
         content_type = b""
         for name, value in scope["headers"]:

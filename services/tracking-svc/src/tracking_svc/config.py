@@ -41,6 +41,9 @@ class Settings(ServiceSettings):
     ndjson_max_listed_items: int = Field(
         default=10_000, ge=0, description="NDJSON answers list at most this many non-accepted items"
     )
+    alertmanager_max_alerts: int = Field(
+        default=1_000, ge=1, description="most alerts accepted in one Alertmanager webhook payload"
+    )
     ndjson_max_line_bytes: int = Field(default=1_048_576, ge=1024, description="longest NDJSON line accepted")
 
     @property

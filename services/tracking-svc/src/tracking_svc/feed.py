@@ -86,15 +86,65 @@ class NodeRunUpserted(msgspec.Struct):
     ]
 
 
+class OutageUpserted(msgspec.Struct):
+    """An outage of a service, with its start and its end as known so far (either may arrive first)."""
+
+    id: UUID
+    service_key: str
+    outage_ref: str
+    started_at: Annotated[Instant | None, msgspec.Meta(description="null: its start has not arrived yet")]
+    ended_at: Annotated[Instant | None, msgspec.Meta(description="null: still down, or its end not arrived yet")]
+    planned: Annotated[bool, msgspec.Meta(description="planned maintenance")]
+    weight: Annotated[float, msgspec.Meta(gt=0, le=1, description="share of the service lost (1: all of it)")]
+
+
+class SampleRecorded(msgspec.Struct):
+    """A measured value of a count obligation."""
+
+    id: UUID
+    service_key: str
+    obligation_key: str
+    at: Instant
+    value: float
+
+
+class OccurrenceRecorded(msgspec.Struct):
+    """A recurring obligation performed."""
+
+    id: UUID
+    service_key: str
+    obligation_key: str
+    at: Instant
+
+
+class DeliverableUpserted(msgspec.Struct):
+    """A dated deliverable: its earliest delivery, the latest evidence, its earliest sign-off."""
+
+    id: UUID
+    service_key: str
+    obligation_key: str
+    delivered_at: Instant | None
+    signed_off_at: Instant | None
+    signed_by: str | None
+    evidence: str | None
+
+
 EVENTS: dict[str, type[msgspec.Struct]] = {
     "ticket.upserted": TicketUpserted,
     "node_run.upserted": NodeRunUpserted,
+    "outage.upserted": OutageUpserted,
+    "sample.recorded": SampleRecorded,
+    "occurrence.recorded": OccurrenceRecorded,
+    "deliverable.upserted": DeliverableUpserted,
 }
 
 
 def schema() -> dict[str, Any]:
     return feedschema.feed_schema(
-        SERVICE, "Events of GET /internal/v1/events on tracking-svc (docs/contracts.md): tickets and node runs.", EVENTS
+        SERVICE,
+        "Events of GET /internal/v1/events on tracking-svc (docs/contracts.md): tickets and node runs, and the facts"
+        " of services (outages, samples, occurrences, deliverables).",
+        EVENTS,
     )
 
 

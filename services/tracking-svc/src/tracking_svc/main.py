@@ -1,4 +1,5 @@
-"""tracking-svc: How the work actually runs: tickets and node runs ingested from source systems."""
+"""tracking-svc: How the work actually runs: tickets and node runs ingested from source systems, and the facts
+of services (outages, samples, occurrences, deliverables)."""
 
 import gc
 from collections.abc import AsyncIterator
@@ -14,6 +15,9 @@ from tracking_svc.catalogue.consumer import consume_commitment_feed
 from tracking_svc.catalogue.router import router as catalogue_router
 from tracking_svc.config import Settings
 from tracking_svc.examples import EXAMPLES
+from tracking_svc.facts.integrations import mappings_router, webhook_router
+from tracking_svc.facts.router import router as facts_router
+from tracking_svc.facts.schemas import openapi_components as fact_components
 from tracking_svc.ingest.coalesce import SingleEvents
 from tracking_svc.ingest.router import router as events_router
 from tracking_svc.ingest.schemas import openapi_components
@@ -44,9 +48,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="How the work actually runs: tickets and node runs ingested from source systems.",
         settings=settings,
         alembic_ini=ALEMBIC_INI,
-        public_routers=[events_router, tickets_router, catalogue_router],
+        public_routers=[events_router, tickets_router, catalogue_router, facts_router, mappings_router, webhook_router],
         extra_lifespan=lifespan,
-        raw_bodies=["/v1/events/bulk"],  # checked per item by ingest (one bad item never refuses the others)
+        # checked per item by ingest (one bad item never refuses the others); Alertmanager's firing alerts carry
+        # the zero instant `endsAt: 0001-01-01T00:00:00Z`, which the webhook ignores rather than refuses
+        raw_bodies=["/v1/events/bulk", "/v1/service-facts/bulk", "/v1/integrations/alertmanager$"],
         examples=EXAMPLES,
     )
     _document_event_format(app)
@@ -60,7 +66,9 @@ def _document_event_format(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = generate()
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(openapi_components())
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(openapi_components())
+            components.update(fact_components())
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -1,4 +1,5 @@
-"""Keep the catalogue copy current from commitment-svc's feed (`process.*`, `segment.upserted`)."""
+"""Keep the catalogue copy current from commitment-svc's feed (`process.*`, `segment.upserted`,
+`service.upserted`)."""
 
 import asyncio
 import contextlib
@@ -14,7 +15,7 @@ from pledge_common.outbox import FeedEvent
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tracking_svc.catalogue import repository as repo
-from tracking_svc.catalogue.upstream import DECODERS, ProcessIn, SegmentIn
+from tracking_svc.catalogue.upstream import DECODERS, ProcessIn, SegmentIn, ServiceIn
 from tracking_svc.config import Settings
 
 CONSUMER_NAME = "commitment"
@@ -26,6 +27,7 @@ async def apply_commitment_events(session: AsyncSession, events: Sequence[FeedEv
     that does not decode is logged and skipped."""
     processes: dict[str, ProcessIn | None] = {}
     segments: dict[str, SegmentIn] = {}
+    services: dict[str, ServiceIn] = {}
     for event in events:
         if event.type == "process.deleted":
             processes[event.key] = None
@@ -42,9 +44,12 @@ async def apply_commitment_events(session: AsyncSession, events: Sequence[FeedEv
             processes[event.key] = decoded
         elif isinstance(decoded, SegmentIn):
             segments[event.key] = decoded
+        elif isinstance(decoded, ServiceIn):
+            services[decoded.key] = decoded
     await repo.delete_processes(session, [k for k, p in processes.items() if p is None])
     await repo.replace_processes(session, [p for p in processes.values() if p is not None])
     await repo.upsert_segments(session, list(segments.values()))
+    await repo.upsert_services(session, list(services.values()))
 
 
 def commitment_consumer(app: FastAPI) -> FeedConsumer:

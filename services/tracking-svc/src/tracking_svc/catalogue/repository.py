@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tracking_svc.catalogue.upstream import ProcessIn, SegmentIn
+from tracking_svc.catalogue.upstream import ProcessIn, SegmentIn, ServiceIn
 
 
 async def replace_processes(session: AsyncSession, processes: Sequence[ProcessIn]) -> None:
@@ -59,6 +59,39 @@ async def upsert_segments(session: AsyncSession, segments: Sequence[SegmentIn]) 
             ),
             {"k": [s.key for s in segments], "n": [s.name for s in segments]},
         )
+
+
+async def upsert_services(session: AsyncSession, services: Sequence[ServiceIn]) -> None:
+    """Upsert services (full state, one statement); a retired service stays known (its facts still arrive)."""
+    if services:
+        await session.execute(
+            text(
+                "INSERT INTO known_services (key, name, customer_ref, segment, owner_department, status)"
+                " SELECT * FROM unnest(CAST(:k AS text[]), CAST(:n AS text[]), CAST(:c AS text[]),"
+                " CAST(:s AS text[]), CAST(:d AS text[]), CAST(:st AS text[]))"
+                " ON CONFLICT (key) DO UPDATE SET name = EXCLUDED.name, customer_ref = EXCLUDED.customer_ref,"
+                " segment = EXCLUDED.segment, owner_department = EXCLUDED.owner_department,"
+                " status = EXCLUDED.status, updated_at = now()"
+            ),
+            {
+                "k": [s.key for s in services],
+                "n": [s.name for s in services],
+                "c": [s.customer_ref for s in services],
+                "s": [s.segment for s in services],
+                "d": [s.owner_department for s in services],
+                "st": [s.status for s in services],
+            },
+        )
+
+
+async def known_services(session: AsyncSession, keys: Sequence[str]) -> set[str]:
+    """Which of `keys` name a service of the copy."""
+    if not keys:
+        return set()
+    rows = await session.execute(
+        text("SELECT key FROM known_services WHERE key = ANY(CAST(:k AS text[]))"), {"k": list(keys)}
+    )
+    return set(rows.scalars())
 
 
 async def known_process(session: AsyncSession, key: str) -> tuple[str, list[dict[str, Any]]] | None:

@@ -25,4 +25,19 @@ class SegmentIn(msgspec.Struct, frozen=True, kw_only=True):
     name: str = ""
 
 
-DECODERS: dict[str, type[msgspec.Struct]] = {"process.upserted": ProcessIn, "segment.upserted": SegmentIn}
+class ServiceIn(msgspec.Struct, frozen=True, kw_only=True):
+    """A configuration item whose availability, samples, occurrences and deliverables are tracked."""
+
+    key: str
+    name: str = ""
+    customer_ref: str | None = None
+    segment: str | None = None
+    owner_department: str | None = None
+    status: str = "active"
+
+
+DECODERS: dict[str, type[msgspec.Struct]] = {
+    "process.upserted": ProcessIn,
+    "segment.upserted": SegmentIn,
+    "service.upserted": ServiceIn,
+}
