@@ -108,6 +108,10 @@ class TestPeriods:
                                               date(2026, 12, 7)]  # fmt: skip
         assert all(s.tzinfo == SHANGHAI and s.hour == 0 for s in starts)
 
+    def test_days_end_with_today_and_tomorrow_ends_them(self) -> None:
+        starts = trend_window(datetime(2026, 12, 3, 17, tzinfo=UTC), "day", 2, SHANGHAI)  # 01:00 on the 4th
+        assert [s.date() for s in starts] == [date(2026, 12, 3), date(2026, 12, 4), date(2026, 12, 5)]
+
     def test_months_cross_the_year(self) -> None:
         starts = trend_window(datetime(2026, 1, 15, tzinfo=UTC), "month", 3, SHANGHAI)
         assert [s.date() for s in starts] == [date(2025, 11, 1), date(2025, 12, 1), date(2026, 1, 1), date(2026, 2, 1)]

@@ -40,17 +40,19 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 # ---- trends ----------------------------------------------------------------------------------------------
 
 TREND_GROUPS = {"process": ("process",), "node": ("process", "node"), "department": ("department",)}
-# periods shown by default, and at most (a year: the API's longest report spans 366 days)
-TREND_PERIODS = {"week": (8, 52), "month": (6, 12)}
+# periods shown by default, and at most (a year: the API's longest report spans 366 days); days for a short look
+TREND_PERIODS = {"week": (8, 52), "month": (6, 12), "day": (14, 92)}
 POPULATIONS = ("node", "end_to_end")
 SHARES = ("normal", "acceptable", "warning")  # normal is the achievement (DESIGN: achievement rate)
 
 
 def trend_window(now: datetime, bucket: str, periods: int, tz: ZoneInfo) -> list[datetime]:
-    """The starts of the last `periods` local weeks (from Monday) or months up to the one holding `now`, and
-    the end of that one: periods + 1 boundaries, the same the API divides the period by."""
+    """The starts of the last `periods` local days, weeks (from Monday) or months up to the one holding `now`,
+    and the end of that one: periods + 1 boundaries, the same the API divides the period by."""
     local = now.astimezone(tz)
-    if bucket == "week":
+    if bucket == "day":
+        days = [local.date() - timedelta(days=k) for k in range(periods - 1, -2, -1)]
+    elif bucket == "week":
         monday = date.fromordinal(local.date().toordinal() - local.weekday())
         days = [monday - timedelta(weeks=k) for k in range(periods - 1, -2, -1)]
     else:
@@ -60,7 +62,7 @@ def trend_window(now: datetime, bucket: str, periods: int, tz: ZoneInfo) -> list
 
 
 def period_label(start: datetime, bucket: str) -> str:
-    """A week by its Monday (11-30), a month by itself (2026-11)."""
+    """A day by itself and a week by its Monday (11-30), a month by itself (2026-11)."""
     return start.strftime("%Y-%m") if bucket == "month" else start.strftime("%m-%d")
 
 
@@ -176,7 +178,7 @@ async def trends_data(
     request: Request,
     me: SessionRow,
     bucket: str,
-    periods: int | None,
+    periods_given: str | None,
     by: str,
     population: str,
     department: str | None,
@@ -185,7 +187,10 @@ async def trends_data(
     _choice(by, TREND_GROUPS, "query.by")
     _choice(population, POPULATIONS, "query.population")
     default, most = TREND_PERIODS[bucket]
-    periods = default if periods is None else periods
+    try:  # empty: the bucket's default (the form sends the field empty unless one was typed)
+        periods = int(periods_given) if periods_given else default
+    except ValueError:
+        periods = 0
     if not 1 <= periods <= most:
         raise PageError(422, f"query.periods: from 1 to {most} {bucket}s")
     tz, now = zone(request), datetime.now(ZoneInfo("UTC"))
@@ -206,6 +211,7 @@ async def trends_data(
     data = {
         "bucket": bucket,
         "periods": periods,
+        "periods_given": periods_given or "",
         "by": by,
         "population": population,
         "department": department or "",
@@ -241,7 +247,7 @@ async def trends_page(
     request: Request,
     me: SignedIn,
     bucket: Annotated[str, Query()] = "week",
-    periods: Annotated[int | None, Query()] = None,
+    periods: Annotated[str | None, Query()] = None,
     by: Annotated[str, Query()] = "process",
     population: Annotated[str, Query()] = "node",
     department: Annotated[str | None, Query()] = None,
@@ -266,7 +272,7 @@ async def trends_json(
     request: Request,
     me: SignedIn,
     bucket: Annotated[str, Query()] = "week",
-    periods: Annotated[int | None, Query()] = None,
+    periods: Annotated[str | None, Query()] = None,
     by: Annotated[str, Query()] = "process",
     population: Annotated[str, Query()] = "node",
     department: Annotated[str | None, Query()] = None,
