@@ -75,6 +75,8 @@ async def test_trends_draw_the_wilson_band_and_switch_grouping(
     await band_points(p.page)
     await p.fits()
     await p.shot("trends", width)
+    if width == "narrow":
+        await p.page.screenshot(path=str(SCREENSHOTS / "trends-narrow.png"), full_page=True)
     assert p.errors == []
 
 

@@ -6,6 +6,7 @@ only arranges and draws them. The what-if replay changes nothing (the gateway as
 every role that reads reports may run it, through a form carrying the CSRF token like the console's other POSTs.
 """
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import pairwise
@@ -357,14 +358,11 @@ def _rate_row(rate: dict[str, Any]) -> tuple[float, tuple[float, float]] | None:
 
 async def rankings_data(request: Request, me: SessionRow, q: RankingsQuery) -> dict[str, Any]:
     period = [("from", q.start.isoformat()), ("to", q.end.isoformat())]
-    rankings = await upstream(
-        request,
-        me,
-        "/v1/reports/rankings",
-        [*period, ("by", q.by), ("scope", q.population), ("n", "5"), ("min_sample", str(q.min_sample))],
-    )
+    ranked = [*period, ("by", q.by), ("scope", q.population), ("n", "5"), ("min_sample", str(q.min_sample))]
     page = [*period, ("limit", "100"), *([("cursor", q.cursor)] if q.cursor else [])]
-    recommendations = await upstream(request, me, "/v1/recommendations", page)
+    rankings, recommendations = await asyncio.gather(
+        upstream(request, me, "/v1/reports/rankings", ranked), upstream(request, me, "/v1/recommendations", page)
+    )
     items = recommendations["items"]
     return {
         "by": q.by,
