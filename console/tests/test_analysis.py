@@ -3,12 +3,15 @@ the what-if form's body, and their messages in both languages."""
 
 import re
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pledge_console
 import pytest
+from jinja2 import Environment, FileSystemLoader
 from pledge_console import charts
-from pledge_console.i18n import ANALYSIS_MESSAGES, MESSAGES
+from pledge_console.i18n import ANALYSIS_MESSAGES, MESSAGES, Translator
 from pledge_console.web.analysis import (
     day_period,
     draw,
@@ -238,3 +241,110 @@ def test_every_analysis_message_is_in_both_languages_and_merged() -> None:
     assert ANALYSIS_MESSAGES["en"].keys() == ANALYSIS_MESSAGES["zh"].keys()
     for lang in ("en", "zh"):
         assert ANALYSIS_MESSAGES[lang].items() <= MESSAGES[lang].items()
+
+
+class TestPagesRender:
+    """The two templates rendered with API-shaped data whose free text is hostile: every value is escaped."""
+
+    HOSTILE = '<img src=x onerror="alert(1)">'
+
+    def env(self) -> Environment:
+        templates = Path(pledge_console.__file__).parent / "templates"
+        return Environment(loader=FileSystemLoader(templates), autoescape=True)  # as main.create_app makes it
+
+    def base(self) -> dict[str, Any]:
+        t = Translator("en")
+        me = {"username": "viewer", "role": "viewer", "department": None}
+        return {"t": t, "lang": "en", "local": str, "path": "/console/x", "query": "", "me": me, "csrf": "token"}
+
+    def rate(self, share: float) -> dict[str, Any]:
+        return {"count": 1, "share": share, "interval": [share / 2, (1 + share) / 2]}
+
+    def test_trends_escape_group_names_and_draw_the_band(self) -> None:
+        starts = trend_window(datetime(2026, 12, 3, 4, tzinfo=UTC), "week", 2, SHANGHAI)
+        now = datetime(2026, 12, 3, 4, tzinfo=UTC)
+        report = {
+            "groups": [entry(starts[0], 10, 9, (0.6, 0.98), {"department": self.HOSTILE})],
+            "overall": [entry(starts[0], 10, 9, (0.6, 0.98), {}), entry(starts[1], 10, 8, (0.5, 0.94), {})],
+        }
+        series = [draw(s) for s in trend_series(report, "node", starts, "week", SHANGHAI, now)]
+        context = {
+            **self.base(),
+            "bucket": "week",
+            "periods": 2,
+            "periods_given": "",
+            "by": "department",
+            "population": "node",
+            "department": self.HOSTILE,
+            "period_from": "",
+            "period_to": "",
+            "as_of": "",
+            "charts": series,
+            "shares": ("normal", "acceptable", "warning"),
+            "groupings": {"process": (), "node": (), "department": ()},
+            "buckets": {"day": (14, 92), "week": (8, 52), "month": (6, 12)},
+            "populations": ("node", "end_to_end"),
+        }
+        html = self.env().get_template("trends.html").render(**context)
+        assert self.HOSTILE not in html
+        assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html
+        assert html.count('class="band"') == 2
+        assert "-10.0 pp" in html  # 90 % then 80 %
+        assert not re.search(r"<script(?![^>]*\ssrc=)", html)
+        assert " style=" not in html
+
+    def test_rankings_escape_names_and_reasons(self) -> None:
+        group = {"rank": 1, "key": "ops", "name": self.HOSTILE, "runs": 40, "judged": 40, "normal": self.rate(0.9)}
+        recommendation = {
+            "commitment": "fr-arrive",
+            "version": 1,
+            "process": "fault-repair",
+            "node": "arrive",
+            "segment": "default",
+            "limit_unit": "duration",
+            "commitment_limit": "PT45M",
+            "tolerance_limit": "PT90M",
+            "judged": 40,
+            "completed": 40,
+            "achievement": self.rate(0.95),
+            "within_tolerance": self.rate(0.99),
+            "handling_time": {"completed": 40, "median": "PT20M", "p90": "PT40M"},
+            "recommendation": "raise",
+            "reason": self.HOSTILE,
+            "suggested_commitment_limit": "PT40M",
+            "suggested_tolerance_limit": "PT60M",
+            "suggestion_capped": False,
+        }
+        thresholds = {"raise_at": 0.9, "improve_at": 0.1, "min_sample": 30, "target_rate": 0.9,
+                      "tolerance_target_rate": 0.98}  # fmt: skip
+        context = {
+            **self.base(),
+            "by": "department",
+            "population": "node",
+            "period_from": "2026-11-01",
+            "period_to": "2026-11-30",
+            "min_sample": 30,
+            "rankings": {"min_sample": 30, "ranked": [group], "insufficient": []},
+            "recommendations": {"thresholds": thresholds, "raise": [recommendation], "improve": [], "keep": [],
+                                "insufficient_data": [], "next": None},  # fmt: skip
+            "forest": charts.intervals([(self.HOSTILE, 0.9, (0.45, 0.95))]),
+            "group_name": lambda g: g["name"],
+            "try_link": lambda r: "/console/rankings?wi_commitment=" + r["commitment"],
+            "verdicts": ("raise", "improve", "keep", "insufficient_data"),
+            "rank_by": ("department", "position"),
+            "populations": ("node", "end_to_end"),
+            "commitment_keys": ["fr-arrive"],
+            "what_if_groups": ("node", "department"),
+            "limit_units": ("duration", "business_days"),
+            "form": {"commitment": self.HOSTILE, "commitment_limit": "", "tolerance_limit": "", "limit_unit": "",
+                     "group_by": "node"},  # fmt: skip
+            "result": None,
+            "what_if_error": self.HOSTILE,
+            "can_what_if": True,
+        }
+        html = self.env().get_template("rankings.html").render(**context)
+        assert self.HOSTILE not in html
+        assert html.count("&lt;img src=x onerror=&#34;alert(1)&#34;&gt;") == 6  # forest (label, title), table, reason, form, error
+        assert 'id="what-if-form"' in html
+        assert 'name="csrf" value="token"' in html
+        assert not re.search(r"<script(?![^>]*\ssrc=)", html)
