@@ -325,8 +325,12 @@ class TestPagesRender:
             "period_to": "2026-11-30",
             "min_sample": 30,
             "rankings": {"min_sample": 30, "ranked": [group], "insufficient": []},
-            "recommendations": {"thresholds": thresholds, "raise": [recommendation], "improve": [], "keep": [],
-                                "insufficient_data": [], "next": None},  # fmt: skip
+            "recommendations": {
+                "thresholds": thresholds,
+                "raise": [recommendation],
+                **{verdict: [] for verdict in ("improve", "keep", "insufficient_data")},
+                "next": None,
+            },
             "forest": charts.intervals([(self.HOSTILE, 0.9, (0.45, 0.95))]),
             "group_name": lambda g: g["name"],
             "try_link": lambda r: "/console/rankings?wi_commitment=" + r["commitment"],
@@ -336,15 +340,19 @@ class TestPagesRender:
             "commitment_keys": ["fr-arrive"],
             "what_if_groups": ("node", "department"),
             "limit_units": ("duration", "business_days"),
-            "form": {"commitment": self.HOSTILE, "commitment_limit": "", "tolerance_limit": "", "limit_unit": "",
-                     "group_by": "node"},  # fmt: skip
+            "form": {
+                "commitment": self.HOSTILE,
+                **{field: "" for field in ("commitment_limit", "tolerance_limit", "limit_unit")},
+                "group_by": "node",
+            },
             "result": None,
             "what_if_error": self.HOSTILE,
             "can_what_if": True,
         }
         html = self.env().get_template("rankings.html").render(**context)
         assert self.HOSTILE not in html
-        assert html.count("&lt;img src=x onerror=&#34;alert(1)&#34;&gt;") == 6  # forest (label, title), table, reason, form, error
+        escaped = "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;"
+        assert html.count(escaped) == 6  # the forest's label and title, the table, the reason, the form, the error
         assert 'id="what-if-form"' in html
         assert 'name="csrf" value="token"' in html
         assert not re.search(r"<script(?![^>]*\ssrc=)", html)
