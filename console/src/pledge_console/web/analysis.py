@@ -518,15 +518,18 @@ async def what_if(request: Request, me: SignedIn) -> Response:
         min_sample = int(form.get("min_sample") or 30)
     except ValueError:
         raise PageError(422, "body.min_sample: a whole number") from None
-    q = rankings_query(
-        request,
-        form.get("by") or "department",
-        form.get("population") or "node",
-        form.get("from") or None,
-        form.get("to") or None,
-        min_sample,
-        None,
-    )
+    try:
+        q = rankings_query(
+            request,
+            form.get("by") or "department",
+            form.get("population") or "node",
+            form.get("from") or None,
+            form.get("to") or None,
+            min_sample,
+            None,
+        )
+    except PageError as err:  # the page's own fields, posted back with the form
+        raise PageError(err.status, err.detail.replace("query.", "body.", 1)) from None
     result, error, status = None, "", 200
     try:
         body = what_if_body(form, q.start, q.end)
