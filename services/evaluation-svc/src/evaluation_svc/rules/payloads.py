@@ -95,12 +95,19 @@ class CommitmentVersion:
 
     def limits(self, calendar: Calendar, start: datetime) -> tuple[timedelta, timedelta]:
         """(commitment, tolerance) as counted time for a run starting at `start`."""
-        if self.limit_unit == "business_days":
-            return (
-                business_days_limit(calendar, start, whole_days(self.commitment_limit)),
-                business_days_limit(calendar, start, whole_days(self.tolerance_limit)),
-            )
-        return parse_duration(self.commitment_limit), parse_duration(self.tolerance_limit)
+        return limits_at(calendar, start, self.limit_unit, self.commitment_limit, self.tolerance_limit)
+
+
+def limits_at(
+    calendar: Calendar, start: datetime, limit_unit: str, commitment_limit: str, tolerance_limit: str
+) -> tuple[timedelta, timedelta]:
+    """(commitment, tolerance) as counted time from `start`: ISO 8601 durations, or whole business days."""
+    if limit_unit == "business_days":
+        return (
+            business_days_limit(calendar, start, whole_days(commitment_limit)),
+            business_days_limit(calendar, start, whole_days(tolerance_limit)),
+        )
+    return parse_duration(commitment_limit), parse_duration(tolerance_limit)
 
 
 def _clock(value: str) -> time:
