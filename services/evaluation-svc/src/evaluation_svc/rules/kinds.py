@@ -41,14 +41,16 @@ A boundary value is within the limit, as everywhere.
 """
 
 import itertools
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
+from pledge_common import durations
 from pledge_deadlines import Calendar, State, classify, classify_by_deadline, counted_time, due_at
 
-from evaluation_svc.rules.payloads import limits_at
+from evaluation_svc.rules.payloads import GOVERNING_STATUSES, limits_at, parse_instant
+from evaluation_svc.upstream import CommitmentIn
 
 ZERO = timedelta(0)
 
@@ -490,3 +492,101 @@ def judge_clause(
         signed_off=signed,
         awaiting_sign_off=delivered and objective.requires_sign_off and not signed,
     )
+
+
+# --- the commitments themselves ---------------------------------------------------------------------------
+
+KINDS = ("availability", "count", "frequency", "clause")
+
+
+@dataclass(frozen=True, slots=True)
+class KindCommitment:
+    """A commitment version of kind availability, count, frequency or clause (never one on node runs)."""
+
+    id: str
+    commitment_key: str
+    version: int
+    kind: str
+    service_key: str
+    obligation_key: str | None
+    segment_key: str
+    limit_unit: str
+    commitment_limit: str | None
+    tolerance_limit: str | None
+    calendar_key: str | None
+    owner_department: str | None
+    status: str
+    effective_from: datetime | None
+    effective_to: datetime | None
+    objective: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_feed(cls, c: CommitmentIn) -> "KindCommitment":
+        """ValueError for a duration commitment or one that lacks what its kind needs."""
+        if c.kind not in KINDS:
+            raise ValueError(f"not a kind of service commitment: {c.kind}")
+        if not c.service_key:
+            raise ValueError(f"a {c.kind} commitment needs a service_key")
+        if c.kind in ("availability", "frequency") and (c.commitment_limit is None or c.tolerance_limit is None):
+            raise ValueError(f"a {c.kind} commitment needs commitment_limit and tolerance_limit")
+        return cls(
+            id=c.id,
+            commitment_key=c.commitment_key,
+            version=c.version,
+            kind=c.kind,
+            service_key=c.service_key,
+            obligation_key=c.obligation_key,
+            segment_key=c.segment_key or "default",
+            limit_unit=c.limit_unit,
+            commitment_limit=c.commitment_limit,
+            tolerance_limit=c.tolerance_limit,
+            calendar_key=c.calendar_key,
+            owner_department=c.owner_department,
+            status=c.status,
+            effective_from=parse_instant(c.effective_from),
+            effective_to=parse_instant(c.effective_to),
+            objective=dict(c.objective or {}),
+        )
+
+    def in_force_during(self, start: datetime, end: datetime) -> bool:
+        """Governing (active or retired) at some instant of [start, end)."""
+        if self.status not in GOVERNING_STATUSES:
+            return False
+        return (self.effective_from is None or self.effective_from < end) and (
+            self.effective_to is None or self.effective_to > start
+        )
+
+    def limits(self, calendar: Calendar, start: datetime) -> tuple[timedelta, timedelta]:
+        if self.commitment_limit is None or self.tolerance_limit is None:
+            raise ValueError(f"a {self.kind} commitment has no duration limits")
+        return limits_at(calendar, start, self.limit_unit, self.commitment_limit, self.tolerance_limit)
+
+    def availability_objective(self) -> AvailabilityObjective:
+        o = self.objective
+        downtime = o.get("max_downtime")
+        return AvailabilityObjective(
+            max_outages=None if o.get("max_outages") is None else int(o["max_outages"]),
+            max_downtime=None if downtime is None else durations.parse_duration(str(downtime)),
+            planned_maintenance_exempt=bool(o.get("planned_maintenance_exempt", True)),
+        )
+
+    def count_objective(self) -> CountObjective:
+        o = self.objective
+        direction: Literal["at_most", "at_least"] = "at_least" if o.get("direction") == "at_least" else "at_most"
+        return CountObjective(direction, float(o["limit"]), float(o["tolerance"]), str(o.get("unit") or ""))
+
+    def gap_limits(self) -> GapLimits:
+        if self.commitment_limit is None or self.tolerance_limit is None:
+            raise ValueError("a frequency commitment has no gap limits")
+        return GapLimits(self.limit_unit, self.commitment_limit, self.tolerance_limit)
+
+    @property
+    def first_due_at(self) -> datetime | None:
+        return parse_instant(self.objective.get("first_due_at"))
+
+    def clause_objective(self) -> ClauseObjective:
+        o = self.objective
+        due = parse_instant(o.get("due_at"))
+        if due is None:
+            raise ValueError("a clause commitment needs objective.due_at")
+        return ClauseObjective(due, parse_instant(o.get("tolerance_due_at")), bool(o.get("requires_sign_off", True)))

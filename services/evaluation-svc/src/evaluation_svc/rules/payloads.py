@@ -66,6 +66,12 @@ class CommitmentVersion:
 
     @classmethod
     def from_feed(cls, c: CommitmentIn) -> "CommitmentVersion":
+        """A duration commitment (ValueError for another kind, or one without a process or its limits: never a
+        node commitment)."""
+        if c.kind != "duration":
+            raise ValueError(f"a {c.kind} commitment is not a commitment on node runs")
+        if c.process_key is None or c.commitment_limit is None or c.tolerance_limit is None:
+            raise ValueError("a duration commitment needs process_key, commitment_limit and tolerance_limit")
         return cls(
             id=c.id,
             commitment_key=c.commitment_key,
