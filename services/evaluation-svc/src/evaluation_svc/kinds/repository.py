@@ -220,6 +220,21 @@ class KindsRepository:
         )
         return [_commitment(m) for m in rows.mappings()]
 
+    async def targets(self, commitment_keys: Iterable[str]) -> dict[str, float]:
+        """Per commitment key, the highest target_rate of the signed agreements covering it."""
+        rows = await self.session.execute(
+            text(
+                """
+                SELECT c.value->>'commitment_key' AS key, max((c.value->>'target_rate')::double precision) AS target
+                FROM ref_agreements a CROSS JOIN LATERAL jsonb_array_elements(a.payload->'covers') AS c(value)
+                WHERE a.status = 'signed' AND c.value->>'commitment_key' = ANY(:keys)
+                GROUP BY 1
+                """
+            ),
+            {"keys": sorted(set(commitment_keys))},
+        )
+        return {r.key: r.target for r in rows if r.target is not None}
+
     async def services(self, keys: Iterable[str]) -> dict[str, Service]:
         rows = await self.session.execute(
             text("SELECT * FROM ref_services WHERE key = ANY(:k)"), {"k": sorted(set(keys))}
