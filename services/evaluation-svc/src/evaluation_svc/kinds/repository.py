@@ -220,6 +220,14 @@ class KindsRepository:
         )
         return [_commitment(m) for m in rows.mappings()]
 
+    async def kind_keys(self, commitment_keys: Iterable[str]) -> set[str]:
+        """The keys among these that name commitments of another kind than duration."""
+        rows = await self.session.execute(
+            text("SELECT DISTINCT commitment_key FROM ref_kind_commitments WHERE commitment_key = ANY(:keys)"),
+            {"keys": sorted(set(commitment_keys))},
+        )
+        return {r[0] for r in rows}
+
     async def targets(self, commitment_keys: Iterable[str]) -> dict[str, float]:
         """Per commitment key, the highest target_rate of the signed agreements covering it."""
         rows = await self.session.execute(

@@ -18,7 +18,7 @@ calendar of `billing.timezone`):
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -189,7 +189,7 @@ def clauses_of(agreement: Mapping[str, Any]) -> list[Clause]:
     return clauses
 
 
-def settlement_currency(billing: Billing, clauses: Sequence[Clause]) -> str | None:
+def settlement_currency(billing: Billing, clauses: "Sequence[Clause | KindClause]") -> str | None:
     """The one currency a settlement is in: the billing currency, else the clauses' (ValueError if several)."""
     if billing.currency is not None:
         return billing.currency
@@ -272,10 +272,12 @@ class Line:
     source: str | None = None
     external_id: str | None = None
     outage_id: str | None = None  # a per_outage_over_limit line: the outage charged
+    service_key: str | None = None  # the lines of availability commitments: the service
 
     @property
     def key(self) -> tuple[int, str, str]:
-        return self.clause, self.commitment_key or "", self.node_run_id or self.outage_id or ""
+        unit = self.node_run_id or self.outage_id or (f"service:{self.service_key}" if self.service_key else "")
+        return self.clause, self.commitment_key or "", unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +291,7 @@ class PeriodCharges:
     penalties: Decimal
     cap: Decimal | None
     credit: Decimal  # penalties, at most the cap
+    availability: list["AvailabilityFigures"] = field(default_factory=list)  # a population of its own
 
     @property
     def capped_off(self) -> Decimal:
@@ -538,7 +541,7 @@ def credit_tier(tiers: Iterable[CreditTier], availability: float) -> CreditTier 
 
 
 def availability_credit(
-    clause: AvailabilityCredit, availability: float | None, base_fee: Decimal | None
+    clause: AvailabilityCredit, availability: float | None, base_fee: Decimal | None, service_key: str | None = None
 ) -> Line | None:
     """The credit of one period: `fee_share` of the applicable tier x `fee` (or the billing base fee); None
     when no tier applies, the period had no service time, or no fee is known."""
@@ -555,6 +558,7 @@ def availability_credit(
         amount=(tier.fee_share * fee).quantize(CENT),
         reason=f"availability {quoted(availability, [tier.below])} under {quoted(tier.below)}:"
         f" {quoted(float(tier.fee_share))} of the fee",
+        service_key=service_key,
     )
 
 
@@ -594,8 +598,40 @@ def per_outage_over_limit(
                     reason=f"outage {outage.outage_ref} of {outage.service_key} longer than the tolerance limit",
                     outage_id=outage.outage_id,
                     external_id=outage.outage_ref,
+                    service_key=outage.service_key,
                 )
             )
         elif (outage.ended_at is None or outage.ended_at >= period.end) and outage.state == "in_progress_warning":
             pending.append(outage)  # judged as of the close: still open there, past its tolerance
     return lines, pending
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityFigures:
+    """One covered availability commitment and service in one period (never summed with runs)."""
+
+    commitment_key: str
+    service_key: str
+    availability: float | None
+    target: float | None
+    outages: int
+    warning: int  # outages in warning, whatever period they end in
+    pending: list[SettledOutage]
+
+    @property
+    def met(self) -> bool | None:
+        if self.availability is None or self.target is None:
+            return None
+        return self.availability >= self.target
+
+
+def with_kind_lines(
+    charges: PeriodCharges, lines: Sequence[Line], figures: Sequence[AvailabilityFigures], currency: str | None
+) -> PeriodCharges:
+    """The period's charges with those of its availability commitments: one penalty sum, one cap."""
+    every = [*charges.lines, *lines]
+    penalties = sum((line.amount for line in every), ZERO)
+    credit = penalties if charges.cap is None else min(penalties, charges.cap)
+    return replace(
+        charges, currency=currency, lines=every, penalties=penalties, credit=credit, availability=list(figures)
+    )
