@@ -590,3 +590,47 @@ class KindCommitment:
         if due is None:
             raise ValueError("a clause commitment needs objective.due_at")
         return ClauseObjective(due, parse_instant(o.get("tolerance_due_at")), bool(o.get("requires_sign_off", True)))
+
+
+# --- alerts of the kinds ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAlert:
+    """An alert a service commitment raises, deduplicated by (unit, level): `unit` names what is alerted
+    (`occurrence:<commitment id>:<service>:<interval start>`, `burn:<commitment id>:<service>`)."""
+
+    unit: str
+    level: str
+    kind: str  # availability | frequency
+    due_at: datetime  # the instant the level was reached
+    commitment_id: str
+    commitment_key: str
+    service_key: str
+    department: str | None = None
+
+
+def missing_occurrence_alerts(c: KindCommitment, interval: Interval, now: datetime) -> list[ServiceAlert]:
+    """The open interval of a frequency commitment alerts `acceptable` once its commitment due instant passed
+    (the occurrence is missing) and `warning` once its tolerance due instant passed, as a run's alerts do."""
+    if interval.ended_at is not None:
+        return []
+    unit = f"occurrence:{c.id}:{c.service_key}:{interval.started_at.isoformat()}"
+    alerts = []
+    for level, due in (("acceptable", interval.commitment_due_at), ("warning", interval.tolerance_due_at)):
+        if due is None or due >= now:
+            break
+        alerts.append(
+            ServiceAlert(unit, level, "frequency", due, c.id, c.commitment_key, c.service_key, c.owner_department)
+        )
+    return alerts
+
+
+def burn_alert(c: KindCommitment, burn: BurnRates, now: datetime) -> ServiceAlert | None:
+    """The burn-rate alert of an availability commitment (`page` or `ticket`), reached at `now`."""
+    if burn.alert is None:
+        return None
+    unit = f"burn:{c.id}:{c.service_key}"
+    return ServiceAlert(
+        unit, burn.alert, "availability", now, c.id, c.commitment_key, c.service_key, c.owner_department
+    )
