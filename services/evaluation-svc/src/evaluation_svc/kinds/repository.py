@@ -233,9 +233,10 @@ class KindsRepository:
         rows = await self.session.execute(
             text(
                 """
-                SELECT c.value->>'commitment_key' AS key, max((c.value->>'target_rate')::double precision) AS target
+                SELECT k.key, max((c.value->>'target_rate')::double precision) AS target
                 FROM ref_agreements a CROSS JOIN LATERAL jsonb_array_elements(a.payload->'covers') AS c(value)
-                WHERE a.status = 'signed' AND c.value->>'commitment_key' = ANY(:keys)
+                JOIN unnest(CAST(:keys AS text[])) AS k(key) ON k.key = c.value->>'commitment_key'
+                WHERE a.status = 'signed'
                 GROUP BY 1
                 """
             ),

@@ -41,7 +41,6 @@ from evaluation_svc.rules.kinds import (
     judge_clause,
     judge_intervals,
     judge_samples,
-    service_and_downtime,
 )
 from evaluation_svc.rules.payloads import calendar_from_payload
 
@@ -144,9 +143,7 @@ async def judge_availability_commitments(
         if target is not None:
             burn = burn_rates(facts, calendar, target, t)
             if t < end:
-                elapsed, _ = service_and_downtime(
-                    facts, calendar, start, t, planned_maintenance_exempt=objective.planned_maintenance_exempt
-                )
+                elapsed = period.service_so_far
                 predicted = forecast(period.downtime, elapsed, period.service_time, target, burn.rates["3d"])
         judged.append(JudgedAvailability(c, period, burn, predicted, ids))
     return judged

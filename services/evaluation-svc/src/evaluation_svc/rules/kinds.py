@@ -150,18 +150,25 @@ def service_and_downtime(
     service = counted_time(calendar, start, end)
     if not spans:
         return service, ZERO
-    bounds = sorted({b for s in spans for b in (s[0], s[1])})
+    # a sweep in time order: the spans in force over each elementary interval between two bounds
+    spans.sort(key=lambda span: span[0])
+    bounds = sorted({b for span in spans for b in (span[0], span[1])})
     exempted = ZERO
     down = 0.0  # microseconds x weight
+    active: list[tuple[datetime, datetime, float, bool]] = []
+    following = 0
     for lo, hi in itertools.pairwise(bounds):
-        active = [s for s in spans if s[0] <= lo and s[1] >= hi]
+        while following < len(spans) and spans[following][0] <= lo:
+            active.append(spans[following])
+            following += 1
+        active = [span for span in active if span[1] > lo]
         if not active:
             continue
         counted = counted_time(calendar, lo, hi)
-        if any(s[3] for s in active):
+        if any(span[3] for span in active):
             exempted += counted
         else:
-            down += counted / timedelta(microseconds=1) * max(s[2] for s in active)
+            down += counted / timedelta(microseconds=1) * max(span[2] for span in active)
     return service - exempted, timedelta(microseconds=round(down))
 
 
@@ -206,6 +213,8 @@ def burn_rates(outages: Sequence[Outage], calendar: Calendar, target: float, as_
     """Burn rate per window ending at T, and the alert of the first multi-window rule both windows meet."""
     allowed = 1 - target
     rates: dict[str, float] = {}
+    recent = [o for o in outages if _clipped(o, as_of - max(BURN_WINDOWS.values()), as_of) is not None]
+    outages = recent
     for name, width in BURN_WINDOWS.items():
         service, down = service_and_downtime(outages, calendar, as_of - width, as_of)
         if service <= ZERO or allowed <= 0:
@@ -263,6 +272,7 @@ class AvailabilityPeriod:
     max_single_outage: Check  # met: no non-exempt outage longer than the commitment limit
     states: dict[str, int]  # the seven-state counts of the non-exempt outages
     exempted: int
+    service_so_far: timedelta = ZERO  # the service time of [start, T): the forecast's elapsed part
 
     @property
     def judged(self) -> tuple[OutageJudgment, ...]:
@@ -332,6 +342,7 @@ def judge_availability(
         ),
         states=states,
         exempted=len(judgments) - count,
+        service_so_far=service_so_far,
     )
 
 
