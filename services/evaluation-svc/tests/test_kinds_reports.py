@@ -288,3 +288,45 @@ class TestParameters:
         headers = identity_headers(caller, app.state.settings.service_token)
         response = await client.get("/v1/reports/availability", params=YEAR, headers=headers)
         assert response.status_code == 403
+
+
+class TestStatusTable:
+    async def test_the_kinds_are_rows_of_their_own_beside_the_runs(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        await trap(session)
+        projection = Projection()
+        await projection.handle_commitment(
+            session,
+            [
+                kind_commitment(
+                    "c-users",
+                    kind="count",
+                    key="users",
+                    obligation_key="users",
+                    commitment_limit=None,
+                    tolerance_limit=None,
+                    objective={"direction": "at_least", "limit": 1000, "tolerance": 900, "unit": "users"},
+                )
+            ],
+        )
+        await projection.handle_tracking(session, [sample("s1", utc("2026-07-02T10:00"), 950, obligation="users")])
+        july = {"from": "2026-07-01T00:00:00Z", "to": "2026-08-01T00:00:00Z"}
+        body = await report(client, "/v1/reports/status", july)
+        assert body["rows"] == []
+        assert body["totals"] == []
+        rows = {(r["population"], r["group"]["commitment"]): r for r in body["services"]}
+        assert rows["availability", "erp-uptime"]["counts"]["completed_warning"] == 1
+        assert rows["availability", "erp-uptime"]["total"] == 1
+        assert rows["count", "users"]["counts"]["completed_acceptable"] == 1
+        assert rows["count", "users"]["group"] == {"commitment": "users", "service": "erp"}
+
+    async def test_as_of_an_instant_or_filtered_by_process_there_is_none(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        await trap(session)
+        assert (await report(client, "/v1/reports/status", {}))["services"] == []
+        by_process = {**YEAR, "process": "fault-repair"}
+        assert (await report(client, "/v1/reports/status", by_process))["services"] == []
+        by_month = await report(client, "/v1/reports/status", {**YEAR, "bucket": "month"})
+        assert len(by_month["services"]) == 12

@@ -48,7 +48,7 @@ def _every_source(caller: CallerDep) -> None:
 
 
 @router.get("/availability", response_model=AvailabilityReport, response_model_by_alias=True)
-async def availability(
+async def availability_report(
     request: Request,
     session: SessionDep,
     caller: CallerDep,
@@ -67,7 +67,7 @@ async def availability(
 
 
 @router.get("/obligations", response_model=ObligationsReport, response_model_by_alias=True)
-async def obligations(
+async def obligations_report(
     request: Request,
     session: SessionDep,
     caller: CallerDep,

@@ -13,14 +13,14 @@ class Out(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
-class ServiceRef(Out):
+class ReportedService(Out):
     key: str
     name: str
     customer_ref: str | None = Field(alias="customer")
     segment: str
 
 
-class OutagePublic(Out):
+class JudgedOutage(Out):
     id: str
     ref: str = Field(description="the outage's reference in its source (Alertmanager: fingerprint@startsAt)")
     started_at: Instant
@@ -32,27 +32,27 @@ class OutagePublic(Out):
     weight: float
 
 
-class LimitCheck(Out):
+class CountCheck(Out):
     limit: float | None = Field(description="the limit (null: none set)")
     actual: float
     met: bool | None = Field(description="null: no limit set")
 
 
-class DurationCheck(Out):
+class DowntimeCheck(Out):
     limit: Duration | None = Field(description="the limit (null: none set)")
     actual: Duration
     met: bool | None = Field(description="null: no limit set")
 
 
 class AvailabilityLimits(Out):
-    max_outages: LimitCheck
-    max_downtime: DurationCheck
-    max_single_outage: DurationCheck = Field(
+    max_outages: CountCheck
+    max_downtime: DowntimeCheck
+    max_single_outage: DowntimeCheck = Field(
         description="met when no non-exempt outage lasted longer than the commitment limit"
     )
 
 
-class BurnPublic(Out):
+class BurnRatesPublic(Out):
     rates: dict[str, float] = Field(description="per window ending at as_of: (downtime share / (1 - target))")
     alert: Literal["page", "ticket"] | None = Field(
         description="page: 1 h & 5 min >= 14.4x or 6 h & 30 min >= 6x; ticket: 3 d & 6 h >= 1x"
@@ -60,7 +60,7 @@ class BurnPublic(Out):
     reason: str | None
 
 
-class ForecastPublic(Out):
+class AvailabilityForecast(Out):
     downtime: Duration = Field(description="downtime so far + the rest of the period burning at the 3-day rate")
     availability: float | None
     meets_target: bool | None
@@ -71,7 +71,7 @@ class AvailabilityRow(Out):
     commitment_key: str = Field(alias="commitment")
     commitment_id: str
     version: int
-    service: ServiceRef
+    service: ReportedService
     calendar: str | None = Field(description="the service hours (null: 24x7)")
     target: float | None = Field(
         description="the availability target: the highest target_rate of the signed agreements covering it"
@@ -84,14 +84,16 @@ class AvailabilityRow(Out):
     outages: int = Field(description="non-exempt outages overlapping the period")
     exempted: int = Field(description="planned outages the objective exempts")
     states: dict[str, int] = Field(description=STATES_DESCRIPTION)
-    longest_outage: OutagePublic | None
+    longest_outage: JudgedOutage | None
     mttr: Duration | None = Field(description="mean counted duration of the outages ended by as_of")
     mtbf: Duration | None = Field(description="(service time - downtime) / outages")
     error_budget: Duration | None = Field(description="(1 - target) x service time")
     budget_remaining_seconds: float | None = Field(description="budget - downtime, in seconds (negative: overspent)")
     limits: AvailabilityLimits | None
-    burn: BurnPublic | None = Field(description="burn rates as of as_of (null without a target)")
-    forecast: ForecastPublic | None = Field(description="the period's end as forecast (null once the period is over)")
+    burn: BurnRatesPublic | None = Field(description="burn rates as of as_of (null without a target)")
+    forecast: AvailabilityForecast | None = Field(
+        description="the period's end as forecast (null once the period is over)"
+    )
 
 
 class AvailabilityReport(Out):
@@ -106,7 +108,7 @@ class ObligationRow(Out):
     commitment_id: str
     version: int
     kind: Literal["count", "frequency", "clause"]
-    service: ServiceRef
+    service: ReportedService
     obligation: str | None
     target: float | None = Field(description="the highest target_rate of the signed agreements covering it")
     judged: bool = Field(description="false when the commitment cannot be judged (calendar or objective unusable)")

@@ -3,32 +3,37 @@
 One row per commitment and service: when several versions of a commitment were in force during the period,
 the highest one judges the period (a version change inside a billing period is rare; docs/kinds.md)."""
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pledge_deadlines import Calendar
+from pledge_deadlines import Calendar, State
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_svc.kinds.repository import KindsRepository, Service, StoredOutage
 from evaluation_svc.kinds.schemas import (
+    AvailabilityForecast,
     AvailabilityLimits,
     AvailabilityReport,
     AvailabilityRow,
-    BurnPublic,
-    DurationCheck,
-    ForecastPublic,
-    LimitCheck,
+    BurnRatesPublic,
+    CountCheck,
+    DowntimeCheck,
+    JudgedOutage,
     ObligationRow,
     ObligationsReport,
-    OutagePublic,
-    ServiceRef,
+    ReportedService,
 )
 from evaluation_svc.readmodel.repository import ReadModelRepository
+from evaluation_svc.reports.query import ReportQuery
+from evaluation_svc.reports.repository import AGREEMENT
+from evaluation_svc.reports.schemas import BucketPublic, ServiceStatusRow
 from evaluation_svc.rules.kinds import (
     BURN_WINDOWS,
+    KINDS,
     AvailabilityPeriod,
     BurnRates,
     Forecast,
@@ -45,8 +50,10 @@ from evaluation_svc.rules.kinds import (
 from evaluation_svc.rules.payloads import calendar_from_payload
 
 log = logging.getLogger("evaluation.kinds")
+SEVEN = tuple(s.value for s in State)
 BUILTIN_CALENDARS = (None, "24x7")
 LONGEST_WINDOW = max(BURN_WINDOWS.values())
+YIELD_EVERY = 25
 
 
 def latest_versions(commitments: Iterable[KindCommitment]) -> list[KindCommitment]:
@@ -72,11 +79,11 @@ async def calendars_of(session: AsyncSession, commitments: Sequence[KindCommitme
     return parsed
 
 
-def _service_ref(key: str, services: Mapping[str, Service]) -> ServiceRef:
+def _service_ref(key: str, services: Mapping[str, Service]) -> ReportedService:
     s = services.get(key)
     if s is None:  # a commitment whose service.upserted has not arrived yet
-        return ServiceRef(key=key, name=key, customer_ref=None, segment="default")
-    return ServiceRef(key=s.key, name=s.name, customer_ref=s.customer_ref, segment=s.segment)
+        return ReportedService(key=key, name=key, customer_ref=None, segment="default")
+    return ReportedService(key=s.key, name=s.name, customer_ref=s.customer_ref, segment=s.segment)
 
 
 def _wanted(
@@ -122,7 +129,9 @@ async def judge_availability_commitments(
     for o in await repo.outages({c.service_key for c in commitments}, min(start, t - LONGEST_WINDOW), end):
         outages.setdefault(o.service_key, []).append(o)
     judged = []
-    for c in commitments:
+    for i, c in enumerate(commitments):
+        if i % YIELD_EVERY == YIELD_EVERY - 1:
+            await asyncio.sleep(0)  # judging is CPU work: let the other requests of this process through
         calendar = calendars.get(c.calendar_key)
         stored = outages.get(c.service_key, [])
         ids = {o.outage.ref: o.id for o in stored}
@@ -149,8 +158,8 @@ async def judge_availability_commitments(
     return judged
 
 
-def _outage(j: OutageJudgment, ids: Mapping[str, str]) -> OutagePublic:
-    return OutagePublic(
+def _outage(j: OutageJudgment, ids: Mapping[str, str]) -> JudgedOutage:
+    return JudgedOutage(
         id=ids.get(j.ref, j.ref),
         ref=j.ref,
         started_at=j.started_at,
@@ -196,21 +205,21 @@ def _availability_row(
             forecast=None,
         )
     limits = AvailabilityLimits(
-        max_outages=LimitCheck(
+        max_outages=CountCheck(
             limit=None if p.max_outages.limit is None else float(p.max_outages.limit),  # type: ignore[arg-type]
             actual=float(p.max_outages.actual),  # type: ignore[arg-type]
             met=p.max_outages.met,
         ),
-        max_downtime=DurationCheck(limit=p.max_downtime.limit, actual=p.max_downtime.actual, met=p.max_downtime.met),
-        max_single_outage=DurationCheck(
+        max_downtime=DowntimeCheck(limit=p.max_downtime.limit, actual=p.max_downtime.actual, met=p.max_downtime.met),
+        max_single_outage=DowntimeCheck(
             limit=p.max_single_outage.limit, actual=p.max_single_outage.actual, met=p.max_single_outage.met
         ),
     )
-    burn = None if j.burn is None else BurnPublic(rates=j.burn.rates, alert=j.burn.alert, reason=j.burn.reason)
+    burn = None if j.burn is None else BurnRatesPublic(rates=j.burn.rates, alert=j.burn.alert, reason=j.burn.reason)
     predicted = None
     if j.forecast is not None:
         f = j.forecast
-        predicted = ForecastPublic(
+        predicted = AvailabilityForecast(
             downtime=f.downtime, availability=f.availability, meets_target=f.meets_target, certain=f.certain
         )
     return AvailabilityRow(
@@ -300,7 +309,9 @@ async def obligations_report(
     deliverables = await repo.deliverables(_pairs(commitments, "clause"))
     calendars = await calendars_of(session, [c for c in commitments if c.kind == "frequency"])
     rows = []
-    for c in commitments:
+    for i, c in enumerate(commitments):
+        if i % YIELD_EVERY == YIELD_EVERY - 1:
+            await asyncio.sleep(0)
         pair = (c.service_key, c.obligation_key or "")
         try:
             if c.kind == "count":
@@ -386,4 +397,85 @@ def _frequency_row(
         states=states,
         share_within_limit=normal / judged if judged else None,
         next_due_at=None if open_interval is None else open_interval.commitment_due_at,
+    )
+
+
+# --- the status table's service rows -----------------------------------------------------------------------
+
+
+def serves_status(q: ReportQuery) -> bool:
+    """Whether a status table holds the service commitments: only filters that mean something for a service
+    (segment, department, commitment) and no agreement grouping; a key bound to source systems never."""
+    f = q.filter
+    run_only = (f.process, f.node, f.position, f.source, f.version, f.customer_ref, f.ticket_id)
+    return (
+        not any(run_only)
+        and f.scope == "all"
+        and f.caller_sources is None
+        and q.agreement is None
+        and AGREEMENT not in q.group_by
+    )
+
+
+async def status_rows(session: AsyncSession, q: ReportQuery) -> list[ServiceStatusRow]:
+    """Per period bucket, each service commitment's units per state (availability: its outages)."""
+    if not serves_status(q):
+        return []
+    rows: list[ServiceStatusRow] = []
+    repo = KindsRepository(session)
+    f = q.filter
+    for window in q.windows:
+        if window.start is None or window.end is None:
+            continue  # the kinds are judged over periods
+        start, end, t = window.start, window.end, window.as_of
+        found = latest_versions(await repo.commitments(KINDS, start, end))
+        services = await repo.services(c.service_key for c in found)
+        chosen = [
+            c
+            for c in found
+            if (not f.commitment or c.commitment_key in f.commitment)
+            and (not f.department or c.owner_department in f.department)
+            and (
+                not f.segment
+                or (services[c.service_key].segment if c.service_key in services else "default") in f.segment
+            )
+        ]
+        bucket = BucketPublic(start=start, end=end, as_of=t)
+        availability = [c for c in chosen if c.kind == "availability"]
+        judged = await judge_availability_commitments(session, availability, {}, start, end, t)
+        for j in judged:
+            p = j.period
+            counts = dict.fromkeys(SEVEN, 0) | (p.states if p is not None else {})
+            rows.append(_status_row(bucket, j.commitment, counts, 0 if p is None else p.exempted))
+        others = [c for c in chosen if c.kind != "availability"]
+        if others:
+            report = await obligations_report(session, start, end, t, [c.service_key for c in others])
+            wanted = {c.id for c in others}
+            for r in report.rows:
+                if r.commitment_id in wanted:
+                    counts = dict.fromkeys(SEVEN, 0) | r.states
+                    rows.append(
+                        ServiceStatusRow(
+                            bucket=bucket,
+                            population=r.kind,
+                            group={"commitment": r.commitment_key, "service": r.service.key},
+                            counts=counts,
+                            total=sum(counts.values()),
+                            exempted=0,
+                        )
+                    )
+    rows.sort(
+        key=lambda r: (r.bucket.start or start, r.population, r.group["commitment"] or "", r.group["service"] or "")
+    )
+    return rows
+
+
+def _status_row(bucket: BucketPublic, c: KindCommitment, counts: dict[str, int], exempted: int) -> ServiceStatusRow:
+    return ServiceStatusRow(
+        bucket=bucket,
+        population="availability",
+        group={"commitment": c.commitment_key, "service": c.service_key},
+        counts=counts,
+        total=sum(counts.values()),
+        exempted=exempted,
     )
