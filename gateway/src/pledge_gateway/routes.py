@@ -96,6 +96,9 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = (
     PublicRoute(
         "/v1/reports/agreements/{id}/settlements", "evaluation", S.reports_read, S.alerts_manage, timeout=Timeout.report
     ),
+    # the kinds of commitment (docs/kinds.md): read like every report
+    PublicRoute("/v1/reports/availability", "evaluation", S.reports_read, S.reports_read, timeout=Timeout.report),
+    PublicRoute("/v1/reports/obligations", "evaluation", S.reports_read, S.reports_read, timeout=Timeout.report),
     PublicRoute("/v1/reports", "evaluation", S.reports_read, S.reports_read, timeout=Timeout.report),
     PublicRoute("/v1/recommendations", "evaluation", S.reports_read, S.reports_read, timeout=Timeout.report),
     PublicRoute("/v1/what-if", "evaluation", S.reports_read, S.reports_read, timeout=Timeout.report),

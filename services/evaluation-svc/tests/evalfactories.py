@@ -226,3 +226,116 @@ def agreement(
             "terminated_at": None,
         },
     )
+
+
+# --- kinds of commitment (docs/kinds.md) ---------------------------------------------------------------------
+
+
+def service(key: str = "erp", *, customer_ref: str | None = "acme", segment: str = "default") -> FeedEvent:
+    payload = {
+        "key": key,
+        "name": key.upper(),
+        "customer_ref": customer_ref,
+        "segment": segment,
+        "owner_department": "ops",
+        "status": "active",
+    }
+    return event("service.upserted", key, payload)
+
+
+def kind_commitment(
+    id_: str = "c-erp-uptime-v1",
+    *,
+    kind: str = "availability",
+    key: str = "erp-uptime",
+    service_key: str = "erp",
+    obligation_key: str | None = None,
+    objective: dict[str, Any] | None = None,
+    commitment_limit: str | None = "PT4H",
+    tolerance_limit: str | None = "PT8H",
+    limit_unit: str = "duration",
+    calendar_key: str | None = None,
+    status: str = "active",
+    effective_from: str | None = "2026-01-01T00:00:00+00:00",
+    segment_key: str = "default",
+) -> FeedEvent:
+    if objective is None and kind == "availability":
+        objective = {"max_outages": 60, "max_downtime": "P8D", "planned_maintenance_exempt": True}
+    return event(
+        "commitment.upserted",
+        id_,
+        {
+            "id": id_,
+            "commitment_key": key,
+            "version": 1,
+            "kind": kind,
+            "process_key": None,
+            "node_key": None,
+            "service_key": service_key,
+            "obligation_key": obligation_key,
+            "objective": objective,
+            "segment_key": segment_key,
+            "limit_unit": limit_unit,
+            "commitment_limit": commitment_limit,
+            "tolerance_limit": tolerance_limit,
+            "calendar_key": calendar_key,
+            "allowed_pause_reasons": [],
+            "owner_department": "ops",
+            "owner_position": None,
+            "prewarning_fraction": None,
+            "status": status,
+            "effective_from": effective_from,
+            "effective_to": None,
+        },
+    )
+
+
+def outage(
+    id_: str,
+    started: datetime | None,
+    ended: datetime | None = None,
+    *,
+    service_key: str = "erp",
+    planned: bool = False,
+    weight: float = 1.0,
+) -> FeedEvent:
+    payload = {
+        "id": id_,
+        "service_key": service_key,
+        "outage_ref": f"ref-{id_}",
+        "started_at": iso(started),
+        "ended_at": iso(ended),
+        "planned": planned,
+        "weight": weight,
+    }
+    return event("outage.upserted", id_, payload)
+
+
+def sample(id_: str, when: datetime, value: float, *, service_key: str = "erp", obligation: str = "users") -> FeedEvent:
+    payload = {"id": id_, "service_key": service_key, "obligation_key": obligation, "at": iso(when), "value": value}
+    return event("sample.recorded", id_, payload)
+
+
+def occurrence(id_: str, when: datetime, *, service_key: str = "erp", obligation: str = "db-backup") -> FeedEvent:
+    payload = {"id": id_, "service_key": service_key, "obligation_key": obligation, "at": iso(when)}
+    return event("occurrence.recorded", id_, payload)
+
+
+def deliverable(
+    id_: str,
+    delivered: datetime | None,
+    signed: datetime | None = None,
+    *,
+    service_key: str = "erp",
+    obligation: str = "staff-training",
+) -> FeedEvent:
+    payload = {
+        "id": id_,
+        "service_key": service_key,
+        "obligation_key": obligation,
+        "delivered_at": iso(delivered),
+        "signed_off_at": iso(signed),
+        "signed_by": None if signed is None else "li.wei@acme",
+        "evidence": "https://docs.example/training-report.pdf",
+    }
+    return event("deliverable.upserted", id_, payload)

@@ -19,6 +19,7 @@ from evaluation_svc.alerts.service import AlertScanner
 from evaluation_svc.config import Settings
 from evaluation_svc.examples import EXAMPLES
 from evaluation_svc.insights.router import router as insights_router
+from evaluation_svc.kinds.router import router as kinds_router
 from evaluation_svc.readmodel.service import Projection
 from evaluation_svc.rejudge.router import internal as rejudge_internal
 from evaluation_svc.rejudge.router import router as rejudge_router
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settlement_router,
             rejudge_router,
             reports_router,
+            kinds_router,
             alerts_router,
             webhooks_router,
         ],

@@ -64,15 +64,22 @@ class ProcessIn(_In, frozen=True, kw_only=True):
 
 
 class CommitmentIn(_In, frozen=True, kw_only=True):
+    """A commitment version of any kind: `duration` ones (the default, node and end-to-end runs) need
+    `process_key` and both limits; the other kinds name a `service_key` (docs/kinds.md)."""
+
     id: str
     commitment_key: str
     version: int = 1
-    process_key: str
+    kind: str = "duration"
+    process_key: str | None = None
     node_key: str | None = None
+    service_key: str | None = None
+    obligation_key: str | None = None
+    objective: dict[str, Any] | None = None
     segment_key: str = "default"
     limit_unit: str = "duration"
-    commitment_limit: str
-    tolerance_limit: str
+    commitment_limit: str | None = None
+    tolerance_limit: str | None = None
     calendar_key: str | None = None
     allowed_pause_reasons: list[str] = []
     owner_department: str | None = None
@@ -81,6 +88,17 @@ class CommitmentIn(_In, frozen=True, kw_only=True):
     status: str = "active"
     effective_from: str | None = None
     effective_to: str | None = None
+
+
+class ServiceIn(_In, frozen=True, kw_only=True):
+    """A configuration item whose availability, samples, occurrences or deliverables are committed."""
+
+    key: str
+    name: str = ""
+    customer_ref: str | None = None
+    segment: str = "default"
+    owner_department: str | None = None
+    status: str = "active"
 
 
 class CommitmentDeletedIn(_In, frozen=True, kw_only=True):
@@ -187,6 +205,41 @@ class TicketIn(_In, frozen=True, kw_only=True):
     pauses: list[PauseIn] = []
 
 
+class OutageIn(_In, frozen=True, kw_only=True):
+    id: str
+    service_key: str
+    outage_ref: str
+    started_at: str | None = None
+    ended_at: str | None = None
+    planned: bool = False
+    weight: float = 1.0
+
+
+class SampleIn(_In, frozen=True, kw_only=True):
+    id: str
+    service_key: str
+    obligation_key: str
+    at: str
+    value: float
+
+
+class OccurrenceIn(_In, frozen=True, kw_only=True):
+    id: str
+    service_key: str
+    obligation_key: str
+    at: str
+
+
+class DeliverableIn(_In, frozen=True, kw_only=True):
+    id: str
+    service_key: str
+    obligation_key: str
+    delivered_at: str | None = None
+    signed_off_at: str | None = None
+    signed_by: str | None = None
+    evidence: str | None = None
+
+
 COMMITMENT_FEED: dict[str, type[_In]] = {
     "department.upserted": DepartmentIn,
     "department.deleted": KeyIn,
@@ -197,11 +250,20 @@ COMMITMENT_FEED: dict[str, type[_In]] = {
     "process.upserted": ProcessIn,
     "process.deleted": KeyIn,
     "commitment.upserted": CommitmentIn,
+    "service.upserted": ServiceIn,
     "commitment.deleted": CommitmentDeletedIn,
     "agreement.upserted": AgreementIn,
     "rejudgement.requested": RejudgementIn,
 }
-TRACKING_FEED: dict[str, type[_In]] = {"node_run.upserted": NodeRunIn, "ticket.upserted": TicketIn}
+TRACKING_FEED: dict[str, type[_In]] = {
+    "node_run.upserted": NodeRunIn,
+    "ticket.upserted": TicketIn,
+    "outage.upserted": OutageIn,
+    "sample.recorded": SampleIn,
+    "occurrence.recorded": OccurrenceIn,
+    "deliverable.upserted": DeliverableIn,
+}
+SERVICE_FACTS = frozenset({"outage.upserted", "sample.recorded", "occurrence.recorded", "deliverable.upserted"})
 DECODERS = {**COMMITMENT_FEED, **TRACKING_FEED}
 
 

@@ -1,5 +1,6 @@
 """SQL of alerts: raise the due ones (row leases with SKIP LOCKED, each alert recorded once), list, acknowledge."""
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -248,3 +249,71 @@ _RESOLVE_ENDED = text(
     SELECT count(*) FROM resolved
     """
 )
+
+
+# Service alerts (docs/kinds.md): one unresolved alert per (unit, level); a level raised again after its alert was
+# resolved is a new cycle. The unit is the alert's `node_run_id`; ticket, process and source are empty.
+_RAISE_SERVICE = text(
+    f"""
+    WITH x AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(unit text, level text, kind text, segment text,
+            department text, commitment_id text, commitment_key text, due_at timestamptz)
+    ),
+    raised AS (
+        INSERT INTO alerts ({ALERT_COLUMNS})
+        SELECT gen_random_uuid(), x.unit,
+               coalesce((SELECT max(a.cycle) FROM alerts a WHERE a.node_run_id = x.unit AND a.level = x.level), 0) + 1,
+               x.level, '', x.kind, '', NULL, x.segment, x.department, NULL, '', x.commitment_id, x.commitment_key,
+               x.due_at, clock_timestamp(), 'open', NULL, NULL, NULL, NULL, NULL, {LATE_SQL.format(due="x.due_at")}
+        FROM x
+        WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE a.node_run_id = x.unit AND a.level = x.level
+                                                   AND a.state <> 'resolved')
+        ORDER BY x.unit, x.level
+        ON CONFLICT (node_run_id, cycle, level) DO NOTHING
+        RETURNING {ALERT_COLUMNS}
+    ),
+    emitted AS (
+        INSERT INTO outbox (type, key, payload)
+        SELECT 'alert.raised', r.id::text, {alert_payload_sql("r")} FROM raised r ORDER BY r.node_run_id, r.level
+    )
+    SELECT * FROM raised ORDER BY node_run_id, level
+    """
+)
+# Service alerts no longer firing (the occurrence arrived, the burn slowed) resolve at :now.
+_RESOLVE_SERVICE = text(
+    f"""
+    WITH resolved AS (
+        UPDATE alerts a SET state = 'resolved', resolved_at = :now
+        WHERE a.kind IN ('availability', 'frequency') AND a.state <> 'resolved'
+          AND NOT (a.node_run_id || '/' || a.level = ANY(CAST(:active AS text[])))
+        RETURNING a.*
+    ),
+    skipped AS (
+        UPDATE webhook_deliveries d SET status = 'skipped', lease_until = NULL
+        WHERE d.id IN (SELECT q.id FROM webhook_deliveries q
+                       WHERE q.alert_id IN (SELECT id FROM resolved) AND q.status = 'pending'
+                       ORDER BY q.id FOR UPDATE)
+    ),
+    emitted AS (
+        INSERT INTO outbox (type, key, payload)
+        SELECT 'alert.resolved', r.id::text, {alert_payload_sql("r")}
+        FROM resolved r ORDER BY r.raised_at, r.id
+    )
+    SELECT count(*) FROM resolved
+    """
+)
+
+
+async def raise_service_alerts(
+    session: AsyncSession, rows: Sequence[dict[str, Any]], now: datetime, late_after: float
+) -> list[dict[str, Any]]:
+    """Record the service alerts not already open (emitting `alert.raised`); returns those recorded."""
+    if not rows:
+        return []
+    params = {"rows": json.dumps(list(rows)), "now": now, "late_after": late_after}
+    return [dict(r) for r in (await session.execute(_RAISE_SERVICE, params)).mappings()]
+
+
+async def resolve_service_alerts(session: AsyncSession, active: Sequence[str], now: datetime) -> int:
+    """Resolve the open service alerts whose `unit/level` is not in `active` (emitting `alert.resolved`)."""
+    return int(await session.scalar(_RESOLVE_SERVICE, {"active": list(active), "now": now}) or 0)

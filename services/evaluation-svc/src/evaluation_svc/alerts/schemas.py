@@ -8,7 +8,7 @@ from pledge_common.instants import Instant
 from pledge_common.pagination import Page
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-AlertLevel = Literal["prewarning", "acceptable", "warning"]
+AlertLevel = Literal["prewarning", "acceptable", "warning", "page", "ticket"]
 AlertState = Literal["open", "acknowledged", "resolved"]
 ALERT_STATES: tuple[AlertState, ...] = ("open", "acknowledged", "resolved")
 
@@ -23,9 +23,14 @@ class AlertPublic(BaseModel):
     cycle: int
     level: AlertLevel = Field(
         description="`prewarning`: the pre-warning point passed; `acceptable`: the commitment limit crossed; "
-        "`warning`: the tolerance limit crossed"
+        "`warning`: the tolerance limit crossed (a frequency commitment: its occurrence missing past the "
+        "commitment, past the tolerance); `page` / `ticket`: an availability commitment's error budget burning "
+        "(docs/kinds.md)"
     )
-    kind: str
+    kind: str = Field(
+        description="`node`, `ticket` (end to end), or a service commitment's kind: `availability`, `frequency`"
+        " (then `node_run_id` names the unit alerted, `ticket_id`, `process` and `source` are empty)"
+    )
     process_key: str = Field(serialization_alias="process")
     node_key: str | None = Field(serialization_alias="node")
     segment: str

@@ -40,7 +40,7 @@ def _parts(parts: Sequence[tuple[str, Iterable[BaseModel]]], *, exclude: set[str
 
 def status_rows(report: StatusReport) -> list[Row]:
     """One row per cell line (bucket, population, group), then the totals; `links` left out (API paths)."""
-    return _parts([("row", report.rows), ("total", report.totals)], exclude={"links"})
+    return _parts([("row", report.rows), ("total", report.totals), ("service", report.services)], exclude={"links"})
 
 
 def achievement_rows(report: AchievementReport) -> list[Row]:

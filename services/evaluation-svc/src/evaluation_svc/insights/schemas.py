@@ -9,7 +9,12 @@ from pledge_common.pagination import Page
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation_svc.reports.schemas import Rate
-from evaluation_svc.settlement.schemas import CommitmentAchievement, Satisfaction, SettledRunOut
+from evaluation_svc.settlement.schemas import (
+    AvailabilityAchievement,
+    CommitmentAchievement,
+    Satisfaction,
+    SettledRunOut,
+)
 
 GroupDimension = Literal["process", "node", "segment", "department", "position", "source"]
 
@@ -185,6 +190,8 @@ class PenaltyItem(Out):
     node_run_id: str | None = None
     ticket_id: str | None = None
     work_order: str | None = Field(default=None, description="the work order's number in its source system")
+    outage_id: str | None = Field(default=None, description="per_outage_over_limit: the outage charged")
+    service: str | None = Field(default=None, description="the lines of availability commitments: the service")
     amount: Amount
     currency: str
     reason: str
@@ -196,6 +203,9 @@ class ReviewedPeriod(Out):
     to: Instant
     status: str = Field(description="approved: the frozen settlement; draft or preview: computed from the data")
     achievement: list[CommitmentAchievement]
+    availability: list[AvailabilityAchievement] = Field(
+        default_factory=list, description="covered availability commitments per service: a population apart"
+    )
     satisfaction: Satisfaction | None
     satisfaction_unavailable: str | None = None
     pending: list[SettledRunOut] = Field(description="runs open past tolerance at the period's close: 0 charged")

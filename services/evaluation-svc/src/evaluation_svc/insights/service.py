@@ -52,8 +52,16 @@ from evaluation_svc.rules import (
     parse_duration,
     whole_days,
 )
-from evaluation_svc.settlement.rules import Billing, covers_of, periods_overlapping
-from evaluation_svc.settlement.service import Settling, agreement_named, approved_by_start, compute, rate, summary
+from evaluation_svc.settlement.rules import Billing, periods_overlapping
+from evaluation_svc.settlement.service import (
+    Settling,
+    agreement_named,
+    approved_by_start,
+    compute,
+    rate,
+    run_covers,
+    summary,
+)
 
 
 def _level(state: str | None) -> str | None:
@@ -349,7 +357,7 @@ async def agreement_review(
         for p in periods
     ]
     commitments = []
-    for cover in covers_of(agreement):
+    for cover in await run_covers(session, agreement):
         rows = [a for s in settled for a in s.commitments if a.commitment_key == cover.commitment_key]
         judged, normal = sum(a.judged for a in rows), sum(a.normal.count for a in rows)
         share = normal / judged if judged else None
@@ -391,6 +399,7 @@ async def agreement_review(
                 to=s.to,
                 status=s.status,
                 achievement=s.commitments,
+                availability=s.availability,
                 satisfaction=s.satisfaction,
                 satisfaction_unavailable=s.satisfaction_unavailable,
                 pending=s.pending,
@@ -428,6 +437,8 @@ async def agreement_review(
                 node_run_id=c.node_run_id,
                 ticket_id=c.ticket_id,
                 work_order=c.work_order,
+                outage_id=c.outage_id,
+                service=c.service,
                 amount=c.amount,
                 currency=s.currency or "",
                 reason=c.reason,

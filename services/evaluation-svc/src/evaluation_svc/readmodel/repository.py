@@ -428,6 +428,12 @@ class ReadModelRepository:
             {"i": list(ids)},
         )
 
+    async def processes_of_commitments(self, ids: Iterable[str]) -> set[str]:
+        rows = await self.session.execute(
+            text("SELECT DISTINCT process_key FROM ref_commitments WHERE id = ANY(:i)"), {"i": sorted(set(ids))}
+        )
+        return {r[0] for r in rows}
+
     async def commitments_for(self, process_keys: Iterable[str]) -> list[CommitmentVersion]:
         rows = await self.session.execute(
             text("SELECT * FROM ref_commitments WHERE process_key = ANY(:p)"), {"p": sorted(set(process_keys))}

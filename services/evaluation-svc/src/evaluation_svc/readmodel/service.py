@@ -17,6 +17,7 @@ from pledge_deadlines import Calendar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_svc.alerts.service import resolve_ended_runs
+from evaluation_svc.kinds.repository import KindsRepository
 from evaluation_svc.readmodel.repository import ReadModelRepository, RunRow
 from evaluation_svc.rules import (
     CommitmentVersion,
@@ -27,8 +28,10 @@ from evaluation_svc.rules import (
     force_majeure_of,
     governing_version,
     judge,
+    parse_instant,
 )
-from evaluation_svc.upstream import decode, plain
+from evaluation_svc.rules.kinds import KindCommitment
+from evaluation_svc.upstream import SERVICE_FACTS, decode, plain
 
 log = logging.getLogger("evaluation.projection")
 REJUDGE_CHUNK = 5000
@@ -120,18 +123,33 @@ class Projection:
                     await repo.upsert_processes(rows)
                 if deletes:
                     await repo.delete_refs("ref_processes", deletes)
+        kinds = KindsRepository(session)
+        services, _ = _decoded(events, "service")
+        if services:
+            await kinds.upsert_services([plain(s) for s in services])
         upserted, deleted = _decoded(events, "commitment")
         versions = []
+        kind_versions = []
         for c in upserted:
             try:
-                versions.append(CommitmentVersion.from_feed(c))
-            except ValueError as err:  # an instant that is not one
+                # a commitment of another kind is never one on node runs: it has its own table
+                if c.kind == "duration":
+                    versions.append(CommitmentVersion.from_feed(c))
+                else:
+                    kind_versions.append(KindCommitment.from_feed(c))
+            except ValueError as err:  # an instant that is not one, a kind without what it needs
                 log.warning("skipping malformed commitment.upserted %s: %s", c.id, err)
         if versions:
             await repo.upsert_commitments(versions)
+            await kinds.forget_commitments([v.id for v in versions])
             rejudge_processes |= {v.process_key for v in versions}
+        if kind_versions:
+            # a version id that was copied as a node commitment governed runs: they are judged again below
+            rejudge_processes |= await repo.processes_of_commitments([k.id for k in kind_versions])
+            await kinds.upsert_commitments(kind_versions)
         if deleted:  # only drafts and negotiating versions are deleted: they never governed a run
             await repo.delete_commitments(deleted)
+            await kinds.delete_commitments(deleted)
         agreements, _ = _decoded(events, "agreement")
         exemption_ids: list[str] = []
         if agreements:
@@ -151,9 +169,19 @@ class Projection:
 
     async def handle_tracking(self, session: AsyncSession, events: Sequence[FeedEvent]) -> None:
         facts: dict[str, RunFacts] = {}
+        service_facts: dict[str, dict[str, Any]] = {t: {} for t in SERVICE_FACTS}
         for i, event in enumerate(events):
             if i % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
+            if event.type in SERVICE_FACTS:
+                try:
+                    fact = decode(event)
+                    _check_instants(fact)
+                except (msgspec.ValidationError, ValueError) as err:
+                    log.warning("skipping malformed %s %s: %s", event.type, event.key, err)
+                    continue
+                service_facts[event.type][fact.id] = plain(fact)  # the last state of each fact
+                continue
             if event.type not in ("node_run.upserted", "ticket.upserted"):
                 continue
             try:
@@ -169,6 +197,16 @@ class Projection:
             facts[run.id] = run
         if facts:
             await self.project(session, list(facts.values()))
+        kinds = KindsRepository(session)
+        writers = {
+            "outage.upserted": kinds.upsert_outages,
+            "sample.recorded": kinds.insert_samples,
+            "occurrence.recorded": kinds.insert_occurrences,
+            "deliverable.upserted": kinds.upsert_deliverables,
+        }
+        for event_type, write in writers.items():
+            if service_facts[event_type]:
+                await write(list(service_facts[event_type].values()))
 
     # --- judging -------------------------------------------------------------------------------
 
@@ -249,6 +287,14 @@ class Projection:
         except (ValueError, TypeError, OverflowError) as err:
             log.warning("run %s cannot be judged under %s: %s", run.id, version and version.id, err)
             return judge(run, None, None)
+
+
+def _check_instants(fact: Any) -> None:
+    """ValueError when an instant of a service fact is not one (the fact is skipped, as a malformed run is)."""
+    for name in ("started_at", "ended_at", "at", "delivered_at", "signed_off_at"):
+        value = getattr(fact, name, None)
+        if value is not None:
+            parse_instant(value)
 
 
 def _row(

@@ -4,7 +4,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pledge_common.durations import Duration, LimitText
 from pledge_common.instants import Instant
@@ -70,6 +70,21 @@ class StatusRow(Out):
     links: dict[str, str] = Field(description="per state: the node runs behind the cell (cursor-paginated)")
 
 
+ServicePopulation = Literal["availability", "count", "frequency", "clause"]
+
+
+class ServiceStatusRow(Out):
+    """One service commitment in one bucket: its judged units (outages, samples, intervals, the deliverable)
+    per state, a population of its own (docs/kinds.md): never summed with runs nor with another kind."""
+
+    bucket: BucketPublic
+    population: ServicePopulation = Field(description="the commitment's kind: what a unit is")
+    group: dict[str, str | None] = Field(description="`commitment` and `service`")
+    counts: dict[str, int] = Field(description="units per state (the seven states)")
+    total: int
+    exempted: int = Field(description="availability: planned outages the objective exempts (not in counts)")
+
+
 class StatusReport(Out):
     as_of: Instant
     from_: Instant | None = Field(alias="from")
@@ -84,6 +99,12 @@ class StatusReport(Out):
         " `group_by=agreement`, per agreement, process and population"
     )
     agreements: list[AgreementRef] = Field(default_factory=list, description=AGREEMENTS)
+    services: list[ServiceStatusRow] = Field(
+        default_factory=list,
+        description="per period bucket, the service commitments (availability, count, frequency, clause) as"
+        " populations of their own; empty for a report as of an instant, grouped or filtered by what only runs"
+        " have (process, node, position, source, ticket, agreement, scope)",
+    )
 
 
 class Rate(Out):

@@ -15,6 +15,7 @@ from pledge_common.problems import NotFound, invalid
 from pledge_deadlines import Calendar, State
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from evaluation_svc.kinds import service as kinds_service
 from evaluation_svc.readmodel.repository import ReadModelRepository
 from evaluation_svc.reports.instants import Reached, reached
 from evaluation_svc.reports.populations import POPULATIONS, Population, counts_as_exempted, populations_in
@@ -145,6 +146,7 @@ async def status_report(db: Db, q: ReportQuery) -> StatusReport:
         rows=rows,
         totals=totals,
         agreements=[AgreementRef.from_payload(a) for a in agreements],
+        services=await kinds_service.status_rows(db, q) if isinstance(db, AsyncSession) else [],
     )
 
 

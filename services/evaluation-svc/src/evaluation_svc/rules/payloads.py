@@ -66,6 +66,12 @@ class CommitmentVersion:
 
     @classmethod
     def from_feed(cls, c: CommitmentIn) -> "CommitmentVersion":
+        """A duration commitment (ValueError for another kind, or one without a process or its limits: never a
+        node commitment)."""
+        if c.kind != "duration":
+            raise ValueError(f"a {c.kind} commitment is not a commitment on node runs")
+        if c.process_key is None or c.commitment_limit is None or c.tolerance_limit is None:
+            raise ValueError("a duration commitment needs process_key, commitment_limit and tolerance_limit")
         return cls(
             id=c.id,
             commitment_key=c.commitment_key,
@@ -95,12 +101,19 @@ class CommitmentVersion:
 
     def limits(self, calendar: Calendar, start: datetime) -> tuple[timedelta, timedelta]:
         """(commitment, tolerance) as counted time for a run starting at `start`."""
-        if self.limit_unit == "business_days":
-            return (
-                business_days_limit(calendar, start, whole_days(self.commitment_limit)),
-                business_days_limit(calendar, start, whole_days(self.tolerance_limit)),
-            )
-        return parse_duration(self.commitment_limit), parse_duration(self.tolerance_limit)
+        return limits_at(calendar, start, self.limit_unit, self.commitment_limit, self.tolerance_limit)
+
+
+def limits_at(
+    calendar: Calendar, start: datetime, limit_unit: str, commitment_limit: str, tolerance_limit: str
+) -> tuple[timedelta, timedelta]:
+    """(commitment, tolerance) as counted time from `start`: ISO 8601 durations, or whole business days."""
+    if limit_unit == "business_days":
+        return (
+            business_days_limit(calendar, start, whole_days(commitment_limit)),
+            business_days_limit(calendar, start, whole_days(tolerance_limit)),
+        )
+    return parse_duration(commitment_limit), parse_duration(tolerance_limit)
 
 
 def _clock(value: str) -> time:

@@ -18,7 +18,7 @@ calendar of `billing.timezone`):
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -189,7 +189,7 @@ def clauses_of(agreement: Mapping[str, Any]) -> list[Clause]:
     return clauses
 
 
-def settlement_currency(billing: Billing, clauses: Sequence[Clause]) -> str | None:
+def settlement_currency(billing: Billing, clauses: "Sequence[Clause | KindClause]") -> str | None:
     """The one currency a settlement is in: the billing currency, else the clauses' (ValueError if several)."""
     if billing.currency is not None:
         return billing.currency
@@ -271,10 +271,13 @@ class Line:
     ticket_id: str | None = None
     source: str | None = None
     external_id: str | None = None
+    outage_id: str | None = None  # a per_outage_over_limit line: the outage charged
+    service_key: str | None = None  # the lines of availability commitments: the service
 
     @property
     def key(self) -> tuple[int, str, str]:
-        return self.clause, self.commitment_key or "", self.node_run_id or ""
+        unit = self.node_run_id or self.outage_id or (f"service:{self.service_key}" if self.service_key else "")
+        return self.clause, self.commitment_key or "", unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +291,7 @@ class PeriodCharges:
     penalties: Decimal
     cap: Decimal | None
     credit: Decimal  # penalties, at most the cap
+    availability: list["AvailabilityFigures"] = field(default_factory=list)  # a population of its own
 
     @property
     def capped_off(self) -> Decimal:
@@ -471,4 +475,163 @@ def totals(charges: PeriodCharges, adjustments: Sequence[Adjustment], base_fee: 
         credits=credits,
         base_fee=base_fee,
         amount_due=None if base_fee is None else base_fee - credits,
+    )
+
+
+# --- availability commitments (docs/kinds.md "Settlement of availability") ------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CreditTier:
+    below: float  # the tier applies to a period whose availability is under this share
+    fee_share: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityCredit:
+    """`availability_credit`: per period, the tier with the lowest `below` the availability is under."""
+
+    clause: int
+    commitment_key: str
+    tiers: tuple[CreditTier, ...]
+    fee: Decimal | None
+    currency: str
+    kind: str = "availability_credit"
+
+
+@dataclass(frozen=True, slots=True)
+class PerOutageOverLimit:
+    """`per_outage_over_limit`: `amount` per outage in warning, charged in the period the outage ended."""
+
+    clause: int
+    commitment_key: str
+    amount: Decimal
+    currency: str
+    kind: str = "per_outage_over_limit"
+
+
+KindClause = AvailabilityCredit | PerOutageOverLimit
+
+
+def kind_clauses_of(agreement: Mapping[str, Any]) -> list[KindClause]:
+    """The penalty clauses of availability commitments (the others are read by `clauses_of`)."""
+    clauses: list[KindClause] = []
+    for index, raw in enumerate(agreement.get("penalties") or ()):
+        currency = str(raw.get("currency") or "")
+        key = str(raw.get("commitment_key") or "")
+        if raw.get("kind") == "availability_credit":
+            tiers = tuple(
+                CreditTier(float(t["below"]), Decimal(str(t["fee_share"])))
+                for t in raw.get("tiers") or ()
+                if t.get("below") is not None and t.get("fee_share") is not None
+            )
+            clauses.append(AvailabilityCredit(index, key, tiers, money(raw.get("fee")), currency))
+        elif raw.get("kind") == "per_outage_over_limit":
+            clauses.append(PerOutageOverLimit(index, key, money(raw.get("amount")) or ZERO, currency))
+    return clauses
+
+
+def credit_tier(tiers: Iterable[CreditTier], availability: float) -> CreditTier | None:
+    """The tier with the lowest `below` that the availability is under (tiers are never summed); a boundary
+    value is within (exactly 99.9 % is not under 0.999). Availability is compared to 9 decimals, so that
+    1 - 43.2 min / 30 days reads as 0.999."""
+    value = round(availability, 9)
+    applicable = [t for t in tiers if value < t.below]
+    return min(applicable, key=lambda t: t.below, default=None)
+
+
+def availability_credit(
+    clause: AvailabilityCredit, availability: float | None, base_fee: Decimal | None, service_key: str | None = None
+) -> Line | None:
+    """The credit of one period: `fee_share` of the applicable tier x `fee` (or the billing base fee); None
+    when no tier applies, the period had no service time, or no fee is known."""
+    if availability is None:
+        return None
+    tier = credit_tier(clause.tiers, availability)
+    fee = clause.fee if clause.fee is not None else base_fee
+    if tier is None or fee is None:
+        return None
+    return Line(
+        clause=clause.clause,
+        kind=clause.kind,
+        commitment_key=clause.commitment_key,
+        amount=(tier.fee_share * fee).quantize(CENT),
+        reason=f"availability {quoted(availability, [tier.below])} under {quoted(tier.below)}:"
+        f" {quoted(float(tier.fee_share))} of the fee",
+        service_key=service_key,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SettledOutage:
+    """One outage of a covered availability commitment, judged as of the period's close (min(end, now))."""
+
+    outage_id: str
+    outage_ref: str
+    service_key: str
+    commitment_key: str
+    ended_at: datetime | None
+    state: str | None  # its state against the max single outage (None: not judged)
+    exempt: bool = False  # planned maintenance exempted by the commitment's objective
+
+    def ended_in(self, period: BillingPeriod) -> bool:
+        return self.ended_at is not None and period.start <= self.ended_at < period.end
+
+
+def per_outage_over_limit(
+    clause: PerOutageOverLimit, period: BillingPeriod, outages: Iterable[SettledOutage]
+) -> tuple[list[Line], list[SettledOutage]]:
+    """(lines, pending): `amount` for each non-exempt outage of the clause's commitment that ended in the period
+    in warning; those still open in warning at the period's close are pending (charged when they end)."""
+    lines: list[Line] = []
+    pending: list[SettledOutage] = []
+    for outage in sorted(outages, key=lambda o: (o.ended_at is None, o.ended_at or period.end, o.outage_id)):
+        if outage.commitment_key != clause.commitment_key or outage.exempt or level(outage.state) != "warning":
+            continue
+        if outage.ended_in(period):
+            lines.append(
+                Line(
+                    clause=clause.clause,
+                    kind=clause.kind,
+                    commitment_key=outage.commitment_key,
+                    amount=clause.amount,
+                    reason=f"outage {outage.outage_ref} of {outage.service_key} longer than the tolerance limit",
+                    outage_id=outage.outage_id,
+                    external_id=outage.outage_ref,
+                    service_key=outage.service_key,
+                )
+            )
+        elif (outage.ended_at is None or outage.ended_at >= period.end) and outage.state == "in_progress_warning":
+            pending.append(outage)  # judged as of the close: still open there, past its tolerance
+    return lines, pending
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityFigures:
+    """One covered availability commitment and service in one period (never summed with runs)."""
+
+    commitment_key: str
+    service_key: str
+    availability: float | None
+    target: float | None
+    outages: int
+    warning: int  # outages in warning, whatever period they end in
+    pending: list[SettledOutage]
+
+    @property
+    def met(self) -> bool | None:
+        if self.availability is None or self.target is None:
+            return None
+        return self.availability >= self.target
+
+
+def with_kind_lines(
+    charges: PeriodCharges, lines: Sequence[Line], figures: Sequence[AvailabilityFigures], currency: str | None
+) -> PeriodCharges:
+    """The period's charges with those of its availability commitments: one penalty sum, one cap."""
+    every = [*charges.lines, *lines]
+    penalties = sum((line.amount for line in every), ZERO)
+    credit = penalties if charges.cap is None else min(penalties, charges.cap)
+    return replace(
+        charges, currency=currency, lines=every, penalties=penalties, credit=credit, availability=list(figures)
     )

@@ -49,9 +49,30 @@ class Charge(Out):
     node_run_id: str | None = None
     ticket_id: str | None = None
     source: str | None = None
-    work_order: str | None = None
+    work_order: str | None = Field(default=None, description="a run's work order; an outage's reference")
+    outage_id: str | None = Field(default=None, description="per_outage_over_limit: the outage charged")
+    service: str | None = Field(default=None, description="the lines of availability commitments: the service")
     amount: Amount
     reason: str
+
+
+class PendingOutage(Out):
+    id: str
+    ref: str
+    state: str
+
+
+class AvailabilityAchievement(Out):
+    """A covered availability commitment and service in the period: a population apart from the runs."""
+
+    commitment_key: str = Field(alias="commitment")
+    service: str
+    availability: float | None = Field(description="as of the period's close (min(to, now)); docs/kinds.md")
+    target: float | None
+    met: bool | None
+    outages: int = Field(description="non-exempt outages overlapping the period")
+    warning: int = Field(description="of them, how many lasted longer than the tolerance limit")
+    pending: list[PendingOutage] = Field(description="outages open past tolerance at the close: charged when they end")
 
 
 class AdjustmentOut(Out):
@@ -105,6 +126,9 @@ class Settlement(Out):
     satisfaction: Satisfaction | None = Field(description="CSAT and NPS of the period (feedback-svc)")
     satisfaction_unavailable: str | None = Field(default=None, description="why satisfaction is missing")
     charges: list[Charge]
+    availability: list[AvailabilityAchievement] = Field(
+        default_factory=list, description="covered availability commitments, per service (never summed with runs)"
+    )
     pending: list[SettledRunOut]
     excluded: list[SettledRunOut]
     adjustments: list[AdjustmentOut]

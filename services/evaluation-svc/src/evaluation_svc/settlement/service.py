@@ -12,6 +12,8 @@ from pledge_common.problems import Conflict, NotFound, field_error, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_svc.insights.replay import calendars_by_key, load_runs, replay, versions_by_id
+from evaluation_svc.kinds.repository import KindsRepository
+from evaluation_svc.kinds.service import judge_availability_commitments, latest_versions
 from evaluation_svc.reports.populations import counts_as_exempted
 from evaluation_svc.reports.query import agreement_key, narrow_to_agreement
 from evaluation_svc.reports.repository import ReportFilter, ReportRepository, Window
@@ -20,24 +22,37 @@ from evaluation_svc.rules import force_majeure_of, wilson_interval
 from evaluation_svc.settlement.repository import SettlementRecord, SettlementRepository
 from evaluation_svc.settlement.rules import (
     Adjustment,
+    AvailabilityCredit,
+    AvailabilityFigures,
     Billing,
     BillingPeriod,
+    Cover,
+    KindClause,
     Line,
     PeriodCharges,
     Settled,
+    SettledOutage,
     SettledRun,
     adjustment,
+    availability_credit,
     clauses_of,
     covers_of,
+    kind_clauses_of,
+    level,
+    per_outage_over_limit,
     period_named,
     settle,
+    settlement_currency,
     totals,
+    with_kind_lines,
 )
 from evaluation_svc.settlement.satisfaction import FeedbackClient, SatisfactionUnavailable
 from evaluation_svc.settlement.schemas import (
     AdjustmentOut,
+    AvailabilityAchievement,
     Charge,
     CommitmentAchievement,
+    PendingOutage,
     Satisfaction,
     SettledRunOut,
     Settlement,
@@ -119,10 +134,93 @@ async def charges_of(
 ) -> PeriodCharges:
     runs = await settled_runs(session, agreement, period, ctx, flt or ReportFilter())
     billing = Billing.of_agreement(agreement)
+    clauses, kind_clauses = clauses_of(agreement), kind_clauses_of(agreement)
     try:
-        return settle(period, covers_of(agreement), clauses_of(agreement), billing, runs)
+        currency = settlement_currency(billing, [*clauses, *kind_clauses])
+        charges = settle(period, await run_covers(session, agreement), clauses, billing, runs)
     except ValueError as err:
         raise Conflict(str(err), errors=[field_error("billing.currency", str(err))]) from None
+    if flt is not None and flt != ReportFilter():
+        return charges  # a review of part of the runs: the services' figures belong to the whole agreement
+    lines, figures = await availability_charges(session, agreement, period, ctx, kind_clauses, billing)
+    return with_kind_lines(charges, lines, figures, currency)
+
+
+async def run_covers(session: AsyncSession, agreement: Mapping[str, Any]) -> list[Cover]:
+    """The covers of commitments on runs (the other kinds are judged apart: never an achievement of runs)."""
+    covers = covers_of(agreement)
+    kinds = await KindsRepository(session).kind_keys(c.commitment_key for c in covers)
+    return [c for c in covers if c.commitment_key not in kinds]
+
+
+async def availability_charges(
+    session: AsyncSession,
+    agreement: Mapping[str, Any],
+    period: BillingPeriod,
+    ctx: Settling,
+    clauses: Sequence[KindClause],
+    billing: Billing,
+) -> tuple[list[Line], list[AvailabilityFigures]]:
+    """The availability commitments the agreement covers, judged over the period as of min(end, now) for the
+    services in its scope, and the lines of their clauses (docs/kinds.md "Settlement of availability")."""
+    covers = {c.commitment_key: c.target_rate for c in covers_of(agreement)}
+    t = min(period.end, ctx.now)
+    found = latest_versions(await KindsRepository(session).commitments(["availability"], period.start, period.end))
+    commitments = [c for c in found if c.commitment_key in covers]
+    if not commitments:
+        return [], []
+    scope = agreement.get("scope") or {}
+    customers, segments = set(scope.get("customer_refs") or ()), set(scope.get("segments") or ())
+    services = await KindsRepository(session).services(c.service_key for c in commitments)
+    commitments = [
+        c
+        for c in commitments
+        if (not customers or (c.service_key in services and services[c.service_key].customer_ref in customers))
+        and (not segments or (c.service_key in services and services[c.service_key].segment in segments))
+    ]
+    judged = await judge_availability_commitments(session, commitments, covers, period.start, period.end, t)
+    lines: list[Line] = []
+    figures = []
+    for j in judged:
+        c, p = j.commitment, j.period
+        outages = [
+            SettledOutage(
+                j.outage_ids.get(o.ref, o.ref),
+                o.ref,
+                c.service_key,
+                c.commitment_key,
+                o.ended_at,
+                o.state.value,
+                o.exempt,
+            )
+            for o in (p.outages if p is not None else ())
+        ]
+        pending: list[SettledOutage] = []
+        for clause in clauses:
+            if clause.commitment_key != c.commitment_key:
+                continue
+            if isinstance(clause, AvailabilityCredit):
+                line = availability_credit(
+                    clause, None if p is None else p.availability, billing.base_fee, c.service_key
+                )
+                if line is not None:  # judged as of now: downtime only grows, the final credit is not less
+                    lines.append(line)
+            else:
+                charged, open_past = per_outage_over_limit(clause, period, outages)
+                lines += charged
+                pending = open_past
+        figures.append(
+            AvailabilityFigures(
+                commitment_key=c.commitment_key,
+                service_key=c.service_key,
+                availability=None if p is None else p.availability,
+                target=covers.get(c.commitment_key),
+                outages=0 if p is None else len(p.judged),
+                warning=sum(1 for o in outages if not o.exempt and level(o.state) == "warning"),
+                pending=pending,
+            )
+        )
+    return lines, figures
 
 
 def _charge(line: Line) -> Charge:
@@ -134,6 +232,8 @@ def _charge(line: Line) -> Charge:
         ticket_id=line.ticket_id,
         source=line.source,
         work_order=line.external_id,
+        outage_id=line.outage_id,
+        service=line.service_key,
         amount=line.amount,
         reason=line.reason,
     )
@@ -150,6 +250,21 @@ def _line(charge: Charge) -> Line:
         ticket_id=charge.ticket_id,
         source=charge.source,
         external_id=charge.work_order,
+        outage_id=charge.outage_id,
+        service_key=charge.service,
+    )
+
+
+def _availability(a: AvailabilityFigures) -> AvailabilityAchievement:
+    return AvailabilityAchievement(
+        commitment_key=a.commitment_key,
+        service=a.service_key,
+        availability=a.availability,
+        target=a.target,
+        met=a.met,
+        outages=a.outages,
+        warning=a.warning,
+        pending=[PendingOutage(id=o.outage_id, ref=o.outage_ref, state=o.state or "") for o in a.pending],
     )
 
 
@@ -261,6 +376,7 @@ async def compute(
         satisfaction=satisfaction,
         satisfaction_unavailable=unavailable,
         charges=[_charge(line) for line in charges.lines],
+        availability=[_availability(a) for a in charges.availability],
         pending=[_run(r) for r in charges.pending],
         excluded=[_run(r) for r in charges.excluded],
         adjustments=[
