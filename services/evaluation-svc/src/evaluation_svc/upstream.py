@@ -67,12 +67,13 @@ class CommitmentIn(_In, frozen=True, kw_only=True):
     id: str
     commitment_key: str
     version: int = 1
-    process_key: str
+    kind: str = "duration"  # only `duration` versions govern node runs; the other kinds have no process
+    process_key: str | None = None
     node_key: str | None = None
     segment_key: str = "default"
     limit_unit: str = "duration"
-    commitment_limit: str
-    tolerance_limit: str
+    commitment_limit: str | None = None
+    tolerance_limit: str | None = None
     calendar_key: str | None = None
     allowed_pause_reasons: list[str] = []
     owner_department: str | None = None

@@ -72,11 +72,14 @@ class CommitmentRepository:
         )
         return row.first() is not None
 
-    async def existing_keys(self, keys: Sequence[str]) -> set[str]:
+    async def kinds_of(self, keys: Sequence[str]) -> dict[str, str]:
+        """The kind of each commitment that exists among `keys` (a commitment keeps its kind in every version)."""
         rows = await self.session.execute(
-            select(CommitmentVersion.commitment_key).where(col(CommitmentVersion.commitment_key).in_(list(keys)))
+            select(CommitmentVersion.commitment_key, CommitmentVersion.kind)
+            .where(col(CommitmentVersion.commitment_key).in_(list(keys)))
+            .distinct()
         )
-        return set(rows.scalars().all())
+        return {key: kind for key, kind in rows.tuples()}
 
     async def overlapping_in_force(
         self, row: CommitmentVersion, effective_from: datetime, effective_to: datetime | None

@@ -123,6 +123,8 @@ class Projection:
         upserted, deleted = _decoded(events, "commitment")
         versions = []
         for c in upserted:
+            if c.kind != "duration":  # a service's commitment: no node run is judged under it
+                continue
             try:
                 versions.append(CommitmentVersion.from_feed(c))
             except ValueError as err:  # an instant that is not one

@@ -66,6 +66,9 @@ class CommitmentVersion:
 
     @classmethod
     def from_feed(cls, c: CommitmentIn) -> "CommitmentVersion":
+        """A version governing node runs (ValueError for another kind: it has no process or run limits)."""
+        if c.kind != "duration" or c.process_key is None or c.commitment_limit is None or c.tolerance_limit is None:
+            raise ValueError(f"a {c.kind} commitment governs no node run")
         return cls(
             id=c.id,
             commitment_key=c.commitment_key,
