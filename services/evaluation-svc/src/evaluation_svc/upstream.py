@@ -37,6 +37,17 @@ class SegmentIn(_In, frozen=True, kw_only=True):
     name: str
 
 
+class ServiceIn(_In, frozen=True, kw_only=True):
+    """A service (configuration item) the kinds other than duration are about; not projected yet."""
+
+    key: str
+    name: str = ""
+    customer_ref: str | None = None
+    segment: str = "default"
+    owner_department: str | None = None
+    status: str = "active"
+
+
 class CalendarIn(_In, frozen=True, kw_only=True):
     key: str
     name: str
@@ -193,6 +204,7 @@ COMMITMENT_FEED: dict[str, type[_In]] = {
     "department.deleted": KeyIn,
     "segment.upserted": SegmentIn,
     "segment.deleted": KeyIn,
+    "service.upserted": ServiceIn,
     "calendar.upserted": CalendarIn,
     "calendar.deleted": KeyIn,
     "process.upserted": ProcessIn,

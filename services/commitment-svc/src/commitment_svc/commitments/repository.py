@@ -79,7 +79,7 @@ class CommitmentRepository:
             .where(col(CommitmentVersion.commitment_key).in_(list(keys)))
             .distinct()
         )
-        return {key: kind for key, kind in rows.tuples()}
+        return {key: kind for key, kind in rows}
 
     async def overlapping_in_force(
         self, row: CommitmentVersion, effective_from: datetime, effective_to: datetime | None
