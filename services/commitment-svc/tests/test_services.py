@@ -71,7 +71,7 @@ class TestReadServices:
         assert [s["key"] for s in first["items"]] == ["a-svc", "b-svc"]
         second = await ok(await client.get("/v1/services", params={"limit": 2, "cursor": first["next_cursor"]}))
         assert ([s["key"] for s in second["items"]], second["next_cursor"]) == (["c-svc"], None)
-        acme = await ok(await client.get("/v1/services", params={"customer": "acme-corp"}))
+        acme = await ok(await client.get("/v1/services", params={"customer_ref": "acme-corp"}))
         assert [s["key"] for s in acme["items"]] == ["a-svc", "c-svc"]
         problem(await client.get("/v1/services", params={"status": "gone"}), 422, "query.status")
 

@@ -50,6 +50,15 @@ EXAMPLES: dict[str, Any] = {
         "position_key": "repair-crew",
         "position": 3,
     },
+    "createService": {
+        "key": "customer-portal",
+        "name": "网上营业厅 Online service hall",
+        "description": "The customer portal: applications, bills, outage notices.",
+        "customer_ref": "hengda-steel",
+        "segment": "enterprise",
+        "owner_department": "marketing",
+    },
+    "patchService": {"status": "retired"},
     "createCommitment": {
         "key": "fr-restore-vip",
         "name": "VIP supply restored within 2 hours",
@@ -64,6 +73,7 @@ EXAMPLES: dict[str, Any] = {
         "owner_position": "repair-crew",
         "prewarning_fraction": 0.8,
     },
+    # the other kinds (docs/kinds.md) take the same route; OpenAPI shows one example per operation
     "updateCommitment": {"description": "Hospitals and government sites first.", "prewarning_fraction": 0.75},
     "createCommitmentVersion": {
         "commitment_limit": "PT90M",
@@ -87,6 +97,9 @@ EXAMPLES: dict[str, Any] = {
             {"kind": "per_warning_run", "amount": "500.00", "currency": "CNY"},
             {"kind": "under_target", "fee_share": 0.05, "fee": "200000.00", "currency": "CNY"},
         ],
+        # covering an availability commitment (docs/kinds.md) adds its own penalties, e.g.
+        # {"kind": "availability_credit", "commitment_key": "portal-uptime", "fee": "20000.00", "currency": "CNY",
+        #  "tiers": [{"below": 0.999, "fee_share": 0.10}, {"below": 0.99, "fee_share": 0.25}]}
         "billing": {"period": "month", "timezone": "Asia/Shanghai", "currency": "CNY"},
         "glossary": {"restore": "supply back at the customer's metering point"},
     },

@@ -85,25 +85,25 @@ class UnderTarget(Priced):
     currency: Currency
 
 
-class CreditTier(Input):
+class AvailabilityCreditTier(Input):
     below: float = Field(gt=0, le=1, description="applies when the period's availability is under this, e.g. 0.999")
     fee_share: float = Field(gt=0, le=1, description="the share of `fee` credited, e.g. 0.10")
 
 
-class AvailabilityCredit(Priced):
+class AvailabilityCreditPenalty(Priced):
     """A service credit per billing period: the tier with the lowest `below` the availability is under applies
     (tiers are not summed)."""
 
     kind: Literal["availability_credit"]
     commitment_key: Key = Field(description="a covered availability commitment")
-    tiers: list[CreditTier] = Field(
+    tiers: list[AvailabilityCreditTier] = Field(
         min_length=1, max_length=20, description="`below` strictly decreasing, `fee_share` increasing as it falls"
     )
     fee: Money = Field(description="the fee the shares are of (one billing period's)")
     currency: Currency
 
 
-class PerOutageOverLimit(Priced):
+class PerOutageOverLimitPenalty(Priced):
     """`amount` for each outage longer than the tolerance limit, charged in the period the outage ended."""
 
     kind: Literal["per_outage_over_limit"]
@@ -112,7 +112,10 @@ class PerOutageOverLimit(Priced):
     currency: Currency
 
 
-Penalty = Annotated[PerWarningRun | UnderTarget | AvailabilityCredit | PerOutageOverLimit, Field(discriminator="kind")]
+Penalty = Annotated[
+    PerWarningRun | UnderTarget | AvailabilityCreditPenalty | PerOutageOverLimitPenalty,
+    Field(discriminator="kind"),
+]
 
 
 class Billing(Priced):

@@ -26,14 +26,14 @@ async def list_services(
     request: Request,
     response: Response,
     page: PageParams,
-    customer: Annotated[CustomerRef | None, Query(description="only this customer's services")] = None,
+    customer_ref: Annotated[CustomerRef | None, Query(description="only this customer's services")] = None,
     segment: Annotated[str | None, Query(pattern=KEY_PATTERN)] = None,
     status: ServiceStatus | None = None,
 ) -> Page[ServicePublic]:
-    """Services (configuration items), by key; filter by customer, segment, status."""
+    """Services (configuration items), by key; filter by customer_ref, segment, status."""
     cursor = decode_cursor(page.cursor, str)
     rows = await ServiceRepository(session).page(
-        cursor[0] if cursor else None, page.limit + 1, customer_ref=customer, segment_key=segment, status=status
+        cursor[0] if cursor else None, page.limit + 1, customer_ref=customer_ref, segment_key=segment, status=status
     )
     items = [service.public(r) for r in rows[: page.limit]]
     return paged(
