@@ -290,3 +290,10 @@ class TestPenaltiesOfKinds:
         body["penalties"] = [{"kind": "per_warning_run", "amount": 200, "currency": "CNY"}, penalty]
         problem(await client.post("/v1/agreements", json=body), 422, field)
         assert await events(session, "agreement.upserted") == []
+
+    async def test_a_clause_is_covered_with_a_target_of_one(
+        self, client: httpx.AsyncClient, every_kind: list[dict[str, Any]]
+    ) -> None:
+        body = service_sla()
+        body["covers"][4]["target_rate"] = 0.9
+        problem(await client.post("/v1/agreements", json=body), 422, "covers[4].target_rate")

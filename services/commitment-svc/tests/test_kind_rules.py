@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from commitment_svc.agreements.rules import credit_tiers_error, penalty_error
+from commitment_svc.agreements.rules import cover_error, credit_tiers_error, penalty_error
 from commitment_svc.commitments.kinds import check_subject, check_terms, parse_objective
 from commitment_svc.commitments.rules import RuleError
 
@@ -101,3 +101,15 @@ class TestCreditTiers:
             "commitment_key",
             "`gone` is not covered by this agreement",
         )
+
+
+class TestCovers:
+    def test_a_target_means_what_the_kind_makes_of_it(self) -> None:
+        kinds = {"uptime": "availability", "training": "clause"}
+        assert cover_error("uptime", 0.999, kinds) is None
+        assert cover_error("training", 1.0, kinds) is None
+        assert cover_error("training", 0.95, kinds) == (
+            "target_rate",
+            "a clause commitment is one deliverable, met or not: its target is 1.0",
+        )
+        assert cover_error("gone", 0.9, kinds) == ("commitment_key", "unknown commitment `gone`")

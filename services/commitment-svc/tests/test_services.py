@@ -4,7 +4,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
-from support import events, ok, portal, problem
+from support import events, kind_body, ok, portal, problem
 
 KEY = {"Idempotency-Key": "svc-portal-once"}
 
@@ -106,3 +106,20 @@ class TestPatchService:
         same = await client.patch("/v1/services/portal", json={"name": "Customer portal"}, headers={"If-Match": '"1"'})
         assert (await ok(same))["name"] == "Customer portal"
         assert same.headers["etag"] == '"1"'
+
+
+class TestServiceReferences:
+    async def test_a_segment_or_department_a_service_names_is_not_deleted(
+        self, client: httpx.AsyncClient, org: dict[str, Any]
+    ) -> None:
+        await portal(client, segment="vip")
+        segment = problem(await client.delete("/v1/segments/vip"), 409)
+        assert "service portal" in segment["referenced_by"]
+        department = problem(await client.delete("/v1/departments/ops"), 409)
+        assert "service portal" in department["referenced_by"]
+
+    async def test_no_new_commitment_is_made_about_a_retired_service(
+        self, client: httpx.AsyncClient, org: dict[str, Any]
+    ) -> None:
+        await portal(client, status="retired")
+        problem(await client.post("/v1/commitments", json=kind_body("availability")), 422, "service")

@@ -22,6 +22,18 @@ def transition_error(current: str, target: str) -> str | None:
     return f"a {current} agreement cannot become {target} (allowed: {allowed})"
 
 
+def cover_error(commitment_key: str, target_rate: float, kinds: Mapping[str, str]) -> tuple[str, str] | None:
+    """(field under the cover, message) when a cover names no commitment (`kinds`: key → kind of those that
+    exist) or a target its kind cannot mean; None when it fits. A clause is one deliverable, met or not: its
+    target is 1.0."""
+    kind = kinds.get(commitment_key)
+    if kind is None:
+        return "commitment_key", f"unknown commitment `{commitment_key}`"
+    if kind == "clause" and target_rate != 1:
+        return "target_rate", "a clause commitment is one deliverable, met or not: its target is 1.0"
+    return None
+
+
 def credit_tiers_error(tiers: Sequence[tuple[float, float]]) -> tuple[str, str] | None:
     """(field under the penalty, message) when availability-credit tiers `(below, fee_share)` are out of order:
     each tier's `below` strictly under the one before, its `fee_share` strictly over it (a deeper miss credits

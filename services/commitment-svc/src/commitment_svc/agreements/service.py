@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from commitment_svc.agreements.models import AgreementRow
 from commitment_svc.agreements.repository import AgreementRepository
-from commitment_svc.agreements.rules import EDITABLE, penalty_error, transition_error
+from commitment_svc.agreements.rules import EDITABLE, cover_error, penalty_error, transition_error
 from commitment_svc.agreements.schemas import (
     AgreementCreate,
     AgreementHistory,
@@ -78,9 +78,11 @@ async def _check(session: AsyncSession, kind: str, terms: dict[str, Any]) -> Non
             raise invalid(f"scope.segments[{i}]", f"unknown segment `{segment}`")
     covered = [c["commitment_key"] for c in terms["covers"]]
     kinds = await CommitmentRepository(session).kinds_of(covered)
-    for i, key in enumerate(covered):
-        if key not in kinds:
-            raise invalid(f"covers[{i}].commitment_key", f"unknown commitment `{key}`")
+    for i, cover in enumerate(terms["covers"]):
+        error = cover_error(cover["commitment_key"], float(cover["target_rate"]), kinds)
+        if error is not None:
+            field, message = error
+            raise invalid(f"covers[{i}].{field}", message)
     for i, period in enumerate(terms["exemptions"].get("force_majeure", [])):
         if datetime.fromisoformat(period["to"]) <= datetime.fromisoformat(period["from"]):
             raise invalid(f"exemptions.force_majeure[{i}].to", "must be after `from`")

@@ -192,8 +192,11 @@ async def create_commitment(session: AsyncSession, body: CommitmentCreate, calle
         raise _rule_problem(err) from None
     if body.process_key is not None:
         await require_node(session, body.process_key, body.node_key)
-    if body.service_key is not None:
-        await require_service(session, "service", body.service_key)
+    if (
+        body.service_key is not None
+        and (await require_service(session, "service", body.service_key)).status != "active"
+    ):
+        raise invalid("service", f"service `{body.service_key}` is retired; no new commitment is made about it")
     if await SegmentRepository(session).get(body.segment_key) is None:
         raise invalid("segment", f"unknown segment `{body.segment_key}`")
     now = now_utc()
