@@ -3,8 +3,10 @@ from typing import Any
 from pledge_common.etags import check_if_match
 from pledge_common.outbox import emit
 from pledge_common.problems import Conflict, NotFound, field_error, invalid
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from commitment_svc.core.errors import problem_for
 from commitment_svc.core.merge_patch import merge_patch
 from commitment_svc.core.models import now_utc
 from commitment_svc.departments.service import require_department
@@ -13,6 +15,11 @@ from commitment_svc.services.models import ServiceRow
 from commitment_svc.services.repository import ServiceRepository
 from commitment_svc.services.schemas import ServiceCreate, ServiceFields, ServicePublic
 
+CONSTRAINTS = {
+    "services_pkey": (409, "key", "a service with this key was created concurrently"),
+    "services_segment_key_fkey": (422, "segment", "the segment was deleted concurrently"),
+    "services_owner_department_fkey": (422, "owner_department", "the department was deleted concurrently"),
+}
 FIELDS = ("name", "description", "customer_ref", "segment_key", "owner_department", "status")
 
 
@@ -41,7 +48,11 @@ async def _check_references(session: AsyncSession, body: ServiceFields) -> None:
     await require_department(session, "owner_department", body.owner_department)
 
 
-async def _emit(session: AsyncSession, row: ServiceRow) -> None:
+async def _save(session: AsyncSession, row: ServiceRow) -> None:
+    try:
+        await ServiceRepository(session).add(row)
+    except IntegrityError as err:
+        raise problem_for(err, CONSTRAINTS) from None
     await emit(session, "service.upserted", row.key, public(row).feed_payload())
 
 
@@ -55,8 +66,7 @@ async def create_service(session: AsyncSession, body: ServiceCreate) -> ServiceR
     await _check_references(session, body)
     now = now_utc()
     row = ServiceRow(key=body.key, **{f: getattr(body, f) for f in FIELDS}, created_at=now, updated_at=now)
-    await repo.add(row)
-    await _emit(session, row)
+    await _save(session, row)
     return row
 
 
@@ -77,6 +87,5 @@ async def patch_service(session: AsyncSession, key: str, patch: dict[str, Any], 
         setattr(row, field, getattr(body, field))
     row.row_version += 1
     row.updated_at = now_utc()
-    await repo.add(row)
-    await _emit(session, row)
+    await _save(session, row)
     return row
