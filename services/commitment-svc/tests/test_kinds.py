@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+from commitment_svc.examples import EXAMPLES, KIND_EXAMPLES
 from sqlalchemy.ext.asyncio import AsyncSession
 from support import KIND_BODIES, active_commitment, commitment_body, events, kind_body, ok, portal, problem
 
@@ -241,3 +242,20 @@ class TestFeed:
         assert (event["kind"], event["service_key"], event["obligation_key"], event["objective"]) == (
             "duration", None, None, None,
         )  # fmt: skip
+
+
+class TestDocumentedExamples:
+    async def test_every_kind_example_of_the_openapi_document_is_accepted(
+        self, client: httpx.AsyncClient, org: dict[str, Any]
+    ) -> None:
+        await ok(
+            await client.post(
+                "/v1/services", json=EXAMPLES["createService"] | {"segment": "vip", "owner_department": "ops"}
+            ),
+            201,
+        )
+        documented = (await ok(await client.get("/openapi.json")))["components"]["schemas"]["CommitmentCreate"]
+        assert documented["examples"] == KIND_EXAMPLES
+        for example in KIND_EXAMPLES:
+            body = await ok(await client.post("/v1/commitments", json=example), 201)
+            assert (body["kind"], body["service"]) == (example["kind"], "customer-portal")

@@ -3,7 +3,50 @@ power utility: fault repair, new connections, the call centre; its customer Heng
 
 from typing import Any
 
+from pydantic import JsonValue
+
 CN_BUSINESS_WINDOWS = [["08:30", "12:00"], ["13:30", "17:30"]]
+
+# one commitment of each kind but duration (docs/kinds.md), about the service of `createService`: shown as the
+# examples of the CommitmentCreate schema beside the operation's own example
+KIND_EXAMPLES: list[JsonValue] = [
+    {
+        "key": "portal-uptime",
+        "kind": "availability",
+        "service": "customer-portal",
+        "commitment_limit": "PT4H",
+        "tolerance_limit": "PT8H",
+        "calendar": "24x7",
+        "objective": {"max_outages": 3, "max_downtime": "PT8H", "planned_maintenance_exempt": True},
+    },
+    {
+        "key": "portal-concurrency",
+        "kind": "count",
+        "service": "customer-portal",
+        "obligation": "peak-concurrent-users",
+        "objective": {"direction": "at_most", "limit": 100, "tolerance": 110, "unit": "users"},
+    },
+    {
+        "key": "portal-backup",
+        "kind": "frequency",
+        "service": "customer-portal",
+        "obligation": "db-backup",
+        "commitment_limit": "P2D",
+        "tolerance_limit": "P3D",
+        "objective": {"first_due_at": "2026-12-05T02:00:00+08:00"},
+    },
+    {
+        "key": "portal-training",
+        "kind": "clause",
+        "service": "customer-portal",
+        "obligation": "staff-training",
+        "objective": {
+            "due_at": "2026-12-15T00:00:00+08:00",
+            "tolerance_due_at": "2026-12-22T00:00:00+08:00",
+            "requires_sign_off": True,
+        },
+    },
+]
 
 EXAMPLES: dict[str, Any] = {
     "putDepartment": {

@@ -2,11 +2,12 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pledge_common.durations import LimitText
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from commitment_svc import feed
 from commitment_svc.commitments.kinds import Kind
 from commitment_svc.core.schemas import Input, Instant, Key, Name, Output, Text
+from commitment_svc.examples import KIND_EXAMPLES
 
 LimitUnit = Literal["duration", "business_days"]
 CommitmentStatus = Literal["draft", "negotiating", "active", "retired"]
@@ -52,6 +53,8 @@ class CommitmentTerms(Input):
 
 
 class CommitmentCreate(Input):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": KIND_EXAMPLES})
+
     key: Key = Field(description="the commitment's stable key; its versions share it")
     kind: Kind = Field(default="duration", description="what is promised (docs/kinds.md); fixed for a commitment")
     name: Name | None = None
