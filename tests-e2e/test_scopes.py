@@ -30,6 +30,7 @@ WATCHED = [
     "/v1/segments",
     "/v1/calendars",
     "/v1/processes",
+    "/v1/services",
     "/v1/commitments",
     "/v1/agreements",
     "/v1/webhooks",

@@ -62,6 +62,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = (
     PublicRoute("/v1/segments", "commitment", S.definitions_read, S.definitions_write),
     PublicRoute("/v1/calendars", "commitment", S.definitions_read, S.definitions_write),
     PublicRoute("/v1/processes", "commitment", S.definitions_read, S.definitions_write),
+    PublicRoute("/v1/services", "commitment", S.definitions_read, S.definitions_write),
     PublicRoute("/v1/commitments", "commitment", S.definitions_read, S.definitions_write),
     PublicRoute("/v1/agreements", "commitment", S.definitions_read, S.definitions_write),
     PublicRoute("/v1/deadlines/preview", "commitment", S.definitions_read, S.definitions_read),

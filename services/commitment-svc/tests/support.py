@@ -84,3 +84,51 @@ class FakeEvaluation:
         if self.status != 200:
             return httpx.Response(self.status, json={"title": "unavailable"})
         return httpx.Response(200, json={"runs_changing": len(self.changing), "runs": self.changing})
+
+
+# one request per kind of commitment (docs/kinds.md "Defining each kind"), about service `portal`
+KIND_BODIES: dict[str, dict[str, Any]] = {
+    "availability": {
+        "key": "portal-uptime",
+        "kind": "availability",
+        "service": "portal",
+        "commitment_limit": "PT4H",
+        "tolerance_limit": "PT8H",
+        "calendar": "w",
+        "objective": {"max_outages": 3, "max_downtime": "PT8H"},
+    },
+    "count": {
+        "key": "portal-concurrency",
+        "kind": "count",
+        "service": "portal",
+        "obligation": "peak-concurrent-users",
+        "objective": {"direction": "at_most", "limit": 100, "tolerance": 110, "unit": "users"},
+    },
+    "frequency": {
+        "key": "portal-backup",
+        "kind": "frequency",
+        "service": "portal",
+        "obligation": "db-backup",
+        "commitment_limit": "P2D",
+        "tolerance_limit": "P3D",
+    },
+    "clause": {
+        "key": "portal-training",
+        "kind": "clause",
+        "service": "portal",
+        "obligation": "staff-training",
+        "objective": {"due_at": "2026-12-15T00:00:00+08:00", "tolerance_due_at": "2026-12-22T00:00:00+08:00"},
+    },
+}
+
+
+def kind_body(kind: str, **overrides: Any) -> dict[str, Any]:
+    body = json.loads(json.dumps(KIND_BODIES[kind]))
+    body.update(overrides)
+    return body  # type: ignore[no-any-return]
+
+
+async def portal(client: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
+    """Service `portal` (a configuration item) run by ops for acme-corp."""
+    body = {"key": "portal", "name": "Customer portal", "customer_ref": "acme-corp", "owner_department": "ops"}
+    return await ok(await client.post("/v1/services", json=body | overrides), 201)  # type: ignore[no-any-return]

@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
-from support import active_commitment, events, ok, problem
+from support import active_commitment, events, kind_body, ok, portal, problem
 
 FEED_FIELDS = {
     "id", "key", "version", "kind", "title", "provider", "customer", "scope", "covers", "exemptions", "penalties",
@@ -205,3 +205,95 @@ class TestAgreementLifecycle:
         await ok(await client.post("/v1/agreements", json=sla(key="other")), 201)
         page = await ok(await client.get("/v1/agreements", params={"status": "signed"}))
         assert [a["key"] for a in page["items"]] == ["acme-sla"]
+
+
+CREDIT = {
+    "kind": "availability_credit",
+    "commitment_key": "portal-uptime",
+    "tiers": [{"below": 0.999, "fee_share": 0.10}, {"below": 0.99, "fee_share": 0.25}],
+    "fee": "20000.00",
+    "currency": "CNY",
+}
+OVER_LIMIT = {"kind": "per_outage_over_limit", "commitment_key": "portal-uptime", "amount": 500, "currency": "CNY"}
+
+
+def tiers(*pairs: tuple[float, float]) -> dict[str, Any]:
+    return CREDIT | {"tiers": [{"below": below, "fee_share": share} for below, share in pairs]}
+
+
+@pytest.fixture
+async def every_kind(client: httpx.AsyncClient, covered: dict[str, Any]) -> list[dict[str, Any]]:
+    """The duration commitment `covered` beside one commitment of each other kind, all about service portal."""
+    await portal(client)
+    created = [covered]
+    for kind in ("availability", "count", "frequency", "clause"):
+        created.append(await ok(await client.post("/v1/commitments", json=kind_body(kind)), 201))
+    return created
+
+
+def service_sla(**overrides: Any) -> dict[str, Any]:
+    covers = [
+        {"commitment_key": "repair-dispatch-vip", "target_rate": 0.95},
+        {"commitment_key": "portal-uptime", "target_rate": 0.999},
+        {"commitment_key": "portal-concurrency", "target_rate": 0.95},
+        {"commitment_key": "portal-backup", "target_rate": 0.9},
+        {"commitment_key": "portal-training", "target_rate": 1.0},
+    ]
+    return sla(covers=covers, penalties=[CREDIT, OVER_LIMIT], **overrides)
+
+
+class TestPenaltiesOfKinds:
+    async def test_covers_any_kind_and_keeps_the_new_penalties_on_the_feed(
+        self, client: httpx.AsyncClient, session: AsyncSession, every_kind: list[dict[str, Any]]
+    ) -> None:
+        body = await ok(await client.post("/v1/agreements", json=service_sla()), 201)
+        assert [c["commitment_key"] for c in body["covers"]][1:] == [c["key"] for c in every_kind[1:]]
+        assert body["penalties"] == [
+            CREDIT,
+            {"kind": "per_outage_over_limit", "commitment_key": "portal-uptime", "amount": "500.00", "currency": "CNY"},
+        ]
+        (event,) = await events(session, "agreement.upserted")
+        assert event["penalties"] == body["penalties"]
+        await ok(await move(client, body["id"], "negotiating"))
+        assert (await ok(await move(client, body["id"], "signed")))["status"] == "signed"
+
+    @pytest.mark.parametrize(
+        ("penalty", "field"),
+        [
+            (OVER_LIMIT | {"commitment_key": "portal-backup"}, "penalties[1].commitment_key"),
+            (OVER_LIMIT | {"commitment_key": "repair-dispatch-vip"}, "penalties[1].commitment_key"),
+            (OVER_LIMIT | {"commitment_key": "not-covered"}, "penalties[1].commitment_key"),
+            (CREDIT | {"commitment_key": "portal-concurrency"}, "penalties[1].commitment_key"),
+            (tiers((0.99, 0.10), (0.999, 0.25)), "penalties[1].tiers[1].below"),
+            (tiers((0.999, 0.10), (0.999, 0.25)), "penalties[1].tiers[1].below"),
+            (tiers((0.999, 0.25), (0.99, 0.10)), "penalties[1].tiers[1].fee_share"),
+            (tiers((0.999, 0.10), (0.99, 0.10)), "penalties[1].tiers[1].fee_share"),
+            (tiers((0.999, 0)), "penalties.1.availability_credit.tiers.0.fee_share"),
+            (tiers((0.999, 1.5)), "penalties.1.availability_credit.tiers.0.fee_share"),
+            (tiers((0, 0.1)), "penalties.1.availability_credit.tiers.0.below"),
+            (tiers(), "penalties.1.availability_credit.tiers"),
+            (CREDIT | {"fee": "20000.005"}, "penalties.1.availability_credit"),
+            ({k: v for k, v in CREDIT.items() if k != "fee"}, "penalties.1.availability_credit.fee"),
+            (OVER_LIMIT | {"amount": 0}, "penalties.1.per_outage_over_limit.amount"),
+            (OVER_LIMIT | {"currency": "USD"}, "penalties[1].currency"),
+        ],
+    )
+    async def test_a_penalty_that_does_not_fit_is_422_naming_the_field(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        every_kind: list[dict[str, Any]],
+        penalty: dict[str, Any],
+        field: str,
+    ) -> None:
+        body = service_sla(billing={"currency": "CNY"})
+        body["penalties"] = [{"kind": "per_warning_run", "amount": 200, "currency": "CNY"}, penalty]
+        problem(await client.post("/v1/agreements", json=body), 422, field)
+        assert await events(session, "agreement.upserted") == []
+
+    async def test_a_clause_is_covered_with_a_target_of_one(
+        self, client: httpx.AsyncClient, every_kind: list[dict[str, Any]]
+    ) -> None:
+        body = service_sla()
+        body["covers"][4]["target_rate"] = 0.9
+        problem(await client.post("/v1/agreements", json=body), 422, "covers[4].target_rate")

@@ -16,7 +16,8 @@ from support import active_commitment, commitment_body, events, ok, problem
 FEED_FIELDS = {
     "id", "commitment_key", "version", "process_key", "node_key", "segment_key", "limit_unit", "commitment_limit",
     "tolerance_limit", "calendar_key", "allowed_pause_reasons", "owner_department", "owner_position",
-    "prewarning_fraction", "status", "effective_from", "effective_to",
+    "prewarning_fraction", "status", "effective_from", "effective_to", "kind", "service_key", "obligation_key",
+    "objective",
 }  # fmt: skip
 
 

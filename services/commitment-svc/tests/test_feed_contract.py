@@ -11,7 +11,7 @@ from pledge_dev.demo_org import load_demo_org
 from pledge_dev.feeds import example_mismatches, schema_drift, schema_errors
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-from support import FakeEvaluation, active_commitment, commitment_body, ok
+from support import KIND_BODIES, FakeEvaluation, active_commitment, commitment_body, kind_body, ok, portal
 
 SERVICE = "commitment-svc"
 RUN = {
@@ -50,6 +50,9 @@ async def every_kind_of_event(client: httpx.AsyncClient, evaluation: FakeEvaluat
             json={"to": "active", "effective_from": "2026-02-01T00:00:00+08:00", "rejudge": True},
         )
     )
+    await portal(client)
+    for kind in KIND_BODIES:  # every shape of objective
+        await ok(await client.post("/v1/commitments", json=kind_body(kind)), 201)
 
 
 class TestFeedContract:

@@ -174,6 +174,41 @@ class TestGoverningVersion:
         await projection.handle_tracking(session, [node_run("r", started=at("2026-03-03 10:00"))])
         assert (await run_row(session, "r"))["commitment_id"] is None
 
+    async def test_a_service_commitment_is_never_a_node_commitment(self, session: AsyncSession) -> None:
+        projection = Projection()
+        availability = commitment("c-uptime-v1", key="portal-uptime").payload | {
+            "kind": "availability",
+            "process_key": None,
+            "node_key": None,
+            "service_key": "portal",
+            "obligation_key": None,
+            "objective": {"max_outages": 3, "max_downtime": "PT8H", "planned_maintenance_exempt": True},
+        }
+        clause = commitment("c-training-v1", key="staff-training").payload | {
+            "kind": "clause",
+            "process_key": None,
+            "node_key": None,
+            "commitment_limit": None,
+            "tolerance_limit": None,
+            "service_key": "portal",
+            "obligation_key": "staff-training",
+            "objective": {"due_at": "2026-12-15T00:00:00Z", "tolerance_due_at": None, "requires_sign_off": True},
+        }
+        await projection.handle_commitment(
+            session,
+            [
+                calendar_w(),
+                process(),
+                commitment(),
+                event("commitment.upserted", "c-uptime-v1", availability),
+                event("commitment.upserted", "c-training-v1", clause),
+            ],
+        )
+        stored = await session.scalars(text("SELECT id FROM ref_commitments ORDER BY id"))
+        assert list(stored) == ["c-repair-v1"]
+        await projection.handle_tracking(session, [node_run("r", started=at("2026-03-03 10:00"))])
+        assert (await run_row(session, "r"))["commitment_id"] == "c-repair-v1"
+
     async def test_runs_arriving_before_their_commitment_are_judged_when_it_arrives(
         self, session: AsyncSession
     ) -> None:

@@ -3,7 +3,50 @@ power utility: fault repair, new connections, the call centre; its customer Heng
 
 from typing import Any
 
+from pydantic import JsonValue
+
 CN_BUSINESS_WINDOWS = [["08:30", "12:00"], ["13:30", "17:30"]]
+
+# one commitment of each kind but duration (docs/kinds.md), about the service of `createService`: shown as the
+# examples of the CommitmentCreate schema beside the operation's own example
+KIND_EXAMPLES: list[JsonValue] = [
+    {
+        "key": "portal-uptime",
+        "kind": "availability",
+        "service": "customer-portal",
+        "commitment_limit": "PT4H",
+        "tolerance_limit": "PT8H",
+        "calendar": "24x7",
+        "objective": {"max_outages": 3, "max_downtime": "PT8H", "planned_maintenance_exempt": True},
+    },
+    {
+        "key": "portal-concurrency",
+        "kind": "count",
+        "service": "customer-portal",
+        "obligation": "peak-concurrent-users",
+        "objective": {"direction": "at_most", "limit": 100, "tolerance": 110, "unit": "users"},
+    },
+    {
+        "key": "portal-backup",
+        "kind": "frequency",
+        "service": "customer-portal",
+        "obligation": "db-backup",
+        "commitment_limit": "P2D",
+        "tolerance_limit": "P3D",
+        "objective": {"first_due_at": "2026-12-05T02:00:00+08:00"},
+    },
+    {
+        "key": "portal-training",
+        "kind": "clause",
+        "service": "customer-portal",
+        "obligation": "staff-training",
+        "objective": {
+            "due_at": "2026-12-15T00:00:00+08:00",
+            "tolerance_due_at": "2026-12-22T00:00:00+08:00",
+            "requires_sign_off": True,
+        },
+    },
+]
 
 EXAMPLES: dict[str, Any] = {
     "putDepartment": {
@@ -50,6 +93,15 @@ EXAMPLES: dict[str, Any] = {
         "position_key": "repair-crew",
         "position": 3,
     },
+    "createService": {
+        "key": "customer-portal",
+        "name": "网上营业厅 Online service hall",
+        "description": "The customer portal: applications, bills, outage notices.",
+        "customer_ref": "hengda-steel",
+        "segment": "enterprise",
+        "owner_department": "marketing",
+    },
+    "patchService": {"status": "retired"},
     "createCommitment": {
         "key": "fr-restore-vip",
         "name": "VIP supply restored within 2 hours",
@@ -64,6 +116,7 @@ EXAMPLES: dict[str, Any] = {
         "owner_position": "repair-crew",
         "prewarning_fraction": 0.8,
     },
+    # the other kinds (docs/kinds.md) take the same route; OpenAPI shows one example per operation
     "updateCommitment": {"description": "Hospitals and government sites first.", "prewarning_fraction": 0.75},
     "createCommitmentVersion": {
         "commitment_limit": "PT90M",
@@ -87,6 +140,9 @@ EXAMPLES: dict[str, Any] = {
             {"kind": "per_warning_run", "amount": "500.00", "currency": "CNY"},
             {"kind": "under_target", "fee_share": 0.05, "fee": "200000.00", "currency": "CNY"},
         ],
+        # covering an availability commitment (docs/kinds.md) adds its own penalties, e.g.
+        # {"kind": "availability_credit", "commitment_key": "portal-uptime", "fee": "20000.00", "currency": "CNY",
+        #  "tiers": [{"below": 0.999, "fee_share": 0.10}, {"below": 0.99, "fee_share": 0.25}]}
         "billing": {"period": "month", "timezone": "Asia/Shanghai", "currency": "CNY"},
         "glossary": {"restore": "supply back at the customer's metering point"},
     },

@@ -73,16 +73,66 @@ class ProcessUpserted(FeedPayload):
     nodes: list[Node] = Field(description="ordered by position")
 
 
+class ServiceUpserted(FeedPayload):
+    key: str
+    name: str
+    customer_ref: str | None
+    segment: str
+    owner_department: str | None
+    status: Literal["active", "retired"]
+
+
+class ObjectiveShape(BaseModel):
+    # exactly one shape fits an objective: each has a field the others lack, and none takes others' fields
+    model_config = ConfigDict(extra="forbid")
+
+
+class AvailabilityObjective(ObjectiveShape):
+    max_outages: int | None = Field(description="most outages per billing period (null: no limit)")
+    max_downtime: str | None = Field(
+        json_schema_extra={"format": "duration"}, description="most downtime per billing period (null: no limit)"
+    )
+    planned_maintenance_exempt: bool
+
+
+class CountObjective(ObjectiveShape):
+    direction: Literal["at_most", "at_least"]
+    limit: float
+    tolerance: float = Field(description="on the looser side of `limit`")
+    unit: str
+
+
+class FrequencyObjective(ObjectiveShape):
+    first_due_at: datetime | None = Field(description="null: effective_from + the commitment limit")
+
+
+class ClauseObjective(ObjectiveShape):
+    due_at: datetime
+    tolerance_due_at: datetime | None
+    requires_sign_off: bool
+
+
 class CommitmentUpserted(FeedPayload):
     id: UUID
     commitment_key: str
     version: int
-    process_key: str
-    node_key: str | None = Field(description="null: the whole process, end to end")
+    kind: Literal["duration", "availability", "count", "frequency", "clause"] = Field(
+        description="what is promised; consumers judging node runs read `duration` versions only"
+    )
+    process_key: str | None = Field(description="duration: the process; null for the other kinds")
+    node_key: str | None = Field(description="null: the whole process, end to end (or not a duration)")
+    service_key: str | None = Field(description="the other kinds: the service promised; null for duration")
+    obligation_key: str | None = Field(description="count, frequency, clause: what is measured or owed")
     segment_key: str
     limit_unit: Literal["duration", "business_days"]
-    commitment_limit: str = Field(json_schema_extra={"format": "duration"})
-    tolerance_limit: str = Field(json_schema_extra={"format": "duration"})
+    commitment_limit: str | None = Field(
+        json_schema_extra={"format": "duration"},
+        description="availability: the longest single outage; frequency: the gap; null for count and clause",
+    )
+    tolerance_limit: str | None = Field(json_schema_extra={"format": "duration"})
+    objective: AvailabilityObjective | CountObjective | FrequencyObjective | ClauseObjective | None = Field(
+        description="per kind (docs/kinds.md); null for duration"
+    )
     calendar_key: str
     allowed_pause_reasons: list[str]
     owner_department: str | None
@@ -137,7 +187,10 @@ class AgreementUpserted(FeedPayload):
     scope: Scope
     covers: list[Cover]
     exemptions: Exemptions
-    penalties: list[dict[str, Any]] = Field(description="`per_warning_run` or `under_target` (docs/contracts.md)")
+    penalties: list[dict[str, Any]] = Field(
+        description="`per_warning_run`, `under_target`, `availability_credit` or `per_outage_over_limit`"
+        " (docs/contracts.md, docs/kinds.md)"
+    )
     billing: dict[str, Any]
     glossary: dict[str, str]
     status: Literal["draft", "negotiating", "signed", "terminated"]
@@ -164,6 +217,7 @@ EVENTS: dict[str, type[FeedPayload]] = {
     "department.deleted": KeyOnly,
     "segment.upserted": SegmentUpserted,
     "segment.deleted": KeyOnly,
+    "service.upserted": ServiceUpserted,
     "calendar.upserted": CalendarUpserted,
     "calendar.deleted": KeyOnly,
     "process.upserted": ProcessUpserted,

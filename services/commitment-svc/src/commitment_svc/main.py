@@ -19,6 +19,7 @@ from commitment_svc.departments.router import router as departments_router
 from commitment_svc.examples import EXAMPLES
 from commitment_svc.processes.router import router as processes_router
 from commitment_svc.segments.router import router as segments_router
+from commitment_svc.services.router import router as services_router
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
@@ -54,6 +55,7 @@ def create_app(
             segments_router,
             calendars_router,
             processes_router,
+            services_router,
             commitments_router,
             agreements_router,
             deadlines_router,

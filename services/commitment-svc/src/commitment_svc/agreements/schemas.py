@@ -29,7 +29,13 @@ class AgreementScope(Input):
 
 class Cover(Input):
     commitment_key: Key
-    target_rate: float = Field(gt=0, le=1, description="the agreed achievement rate, e.g. 0.95")
+    target_rate: float = Field(
+        gt=0,
+        le=1,
+        description="per the commitment's kind: duration, the achievement rate (e.g. 0.95); availability, the"
+        " availability target (e.g. 0.999); count, the share of samples within the limit; frequency, the share of"
+        " intervals within the commitment; clause, 1.0",
+    )
 
 
 class ForceMajeure(Input):
@@ -79,7 +85,37 @@ class UnderTarget(Priced):
     currency: Currency
 
 
-Penalty = Annotated[PerWarningRun | UnderTarget, Field(discriminator="kind")]
+class AvailabilityCreditTier(Input):
+    below: float = Field(gt=0, le=1, description="applies when the period's availability is under this, e.g. 0.999")
+    fee_share: float = Field(gt=0, le=1, description="the share of `fee` credited, e.g. 0.10")
+
+
+class AvailabilityCreditPenalty(Priced):
+    """A service credit per billing period: the tier with the lowest `below` the availability is under applies
+    (tiers are not summed)."""
+
+    kind: Literal["availability_credit"]
+    commitment_key: Key = Field(description="a covered availability commitment")
+    tiers: list[AvailabilityCreditTier] = Field(
+        min_length=1, max_length=20, description="`below` strictly decreasing, `fee_share` increasing as it falls"
+    )
+    fee: Money = Field(description="the fee the shares are of (one billing period's)")
+    currency: Currency
+
+
+class PerOutageOverLimitPenalty(Priced):
+    """`amount` for each outage longer than the tolerance limit, charged in the period the outage ended."""
+
+    kind: Literal["per_outage_over_limit"]
+    commitment_key: Key = Field(description="a covered availability commitment")
+    amount: Money
+    currency: Currency
+
+
+Penalty = Annotated[
+    PerWarningRun | UnderTarget | AvailabilityCreditPenalty | PerOutageOverLimitPenalty,
+    Field(discriminator="kind"),
+]
 
 
 class Billing(Priced):

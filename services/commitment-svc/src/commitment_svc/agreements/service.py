@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from commitment_svc.agreements.models import AgreementRow
 from commitment_svc.agreements.repository import AgreementRepository
-from commitment_svc.agreements.rules import EDITABLE, transition_error
+from commitment_svc.agreements.rules import EDITABLE, cover_error, penalty_error, transition_error
 from commitment_svc.agreements.schemas import (
     AgreementCreate,
     AgreementHistory,
@@ -77,10 +77,12 @@ async def _check(session: AsyncSession, kind: str, terms: dict[str, Any]) -> Non
         if segment not in known_segments:
             raise invalid(f"scope.segments[{i}]", f"unknown segment `{segment}`")
     covered = [c["commitment_key"] for c in terms["covers"]]
-    known = await CommitmentRepository(session).existing_keys(covered)
-    for i, key in enumerate(covered):
-        if key not in known:
-            raise invalid(f"covers[{i}].commitment_key", f"unknown commitment `{key}`")
+    kinds = await CommitmentRepository(session).kinds_of(covered)
+    for i, cover in enumerate(terms["covers"]):
+        error = cover_error(cover["commitment_key"], float(cover["target_rate"]), kinds)
+        if error is not None:
+            field, message = error
+            raise invalid(f"covers[{i}].{field}", message)
     for i, period in enumerate(terms["exemptions"].get("force_majeure", [])):
         if datetime.fromisoformat(period["to"]) <= datetime.fromisoformat(period["from"]):
             raise invalid(f"exemptions.force_majeure[{i}].to", "must be after `from`")
@@ -88,13 +90,12 @@ async def _check(session: AsyncSession, kind: str, terms: dict[str, Any]) -> Non
     for i, penalty in enumerate(terms["penalties"]):
         if billing_currency is not None and penalty["currency"] != billing_currency:
             raise invalid(f"penalties[{i}].currency", f"must be the billing currency {billing_currency}")
-        if penalty["kind"] != "under_target":
+        if penalty["kind"] == "per_warning_run":
             continue
-        if (penalty.get("amount") is None) == (penalty.get("fee_share") is None):
-            raise invalid(f"penalties[{i}]", "give either `amount` or `fee_share`")
-        key = penalty.get("commitment_key")
-        if key is not None and key not in covered:
-            raise invalid(f"penalties[{i}].commitment_key", f"`{key}` is not covered by this agreement")
+        error = penalty_error(penalty, kinds)
+        if error is not None:
+            field, message = error
+            raise invalid(f"penalties[{i}].{field}" if field else f"penalties[{i}]", message)
 
 
 def _history(row: AgreementRow, status: str, caller: Caller, at: datetime, reason: str | None) -> None:

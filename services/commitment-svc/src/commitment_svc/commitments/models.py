@@ -17,12 +17,16 @@ class CommitmentVersion(SQLModel, table=True):
     version: int
     name: str = ""
     description: str = ""
-    process_key: str
+    kind: str = "duration"
+    process_key: str | None = None
     node_key: str | None = None
+    service_key: str | None = None
+    obligation_key: str | None = None
     segment_key: str
     limit_unit: str
-    commitment_limit: timedelta = Field(sa_column=Column(Interval, nullable=False))
-    tolerance_limit: timedelta = Field(sa_column=Column(Interval, nullable=False))
+    commitment_limit: timedelta | None = Field(default=None, sa_column=Column(Interval))
+    tolerance_limit: timedelta | None = Field(default=None, sa_column=Column(Interval))
+    objective: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB(none_as_null=True)))
     calendar_key: str
     allowed_pause_reasons: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False))
     owner_department: str | None = None

@@ -3,7 +3,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select, tuple_
 
@@ -31,6 +31,8 @@ class CommitmentRepository:
         node_key: str | None = None,
         segment_key: str | None = None,
         status: str | None = None,
+        kind: str | None = None,
+        service_key: str | None = None,
     ) -> Sequence[CommitmentVersion]:
         statement = (
             select(CommitmentVersion)
@@ -47,6 +49,8 @@ class CommitmentRepository:
             (CommitmentVersion.node_key, node_key),
             (CommitmentVersion.segment_key, segment_key),
             (CommitmentVersion.status, status),
+            (CommitmentVersion.kind, kind),
+            (CommitmentVersion.service_key, service_key),
         ):
             if value is not None:
                 statement = statement.where(col(column) == value)
@@ -68,30 +72,40 @@ class CommitmentRepository:
         )
         return row.first() is not None
 
-    async def existing_keys(self, keys: Sequence[str]) -> set[str]:
+    async def kinds_of(self, keys: Sequence[str]) -> dict[str, str]:
+        """The kind of each commitment that exists among `keys` (a commitment keeps its kind in every version)."""
         rows = await self.session.execute(
-            select(CommitmentVersion.commitment_key).where(col(CommitmentVersion.commitment_key).in_(list(keys)))
+            select(CommitmentVersion.commitment_key, CommitmentVersion.kind)
+            .where(col(CommitmentVersion.commitment_key).in_(list(keys)))
+            .distinct()
         )
-        return set(rows.scalars().all())
+        return {key: kind for key, kind in rows}
 
     async def overlapping_in_force(
-        self,
-        process_key: str,
-        node_key: str | None,
-        segment_key: str,
-        effective_from: datetime,
-        effective_to: datetime | None,
-        exclude_key: str,
+        self, row: CommitmentVersion, effective_from: datetime, effective_to: datetime | None
     ) -> CommitmentVersion | None:
-        """A version of another commitment on the same subject whose range overlaps the given one."""
+        """A version of another commitment on the same subject as `row` whose range overlaps the given one: the
+        same process, node and segment (duration), or the same kind, service, obligation and segment."""
+        subject: list[ColumnElement[bool]] = (
+            [
+                col(CommitmentVersion.kind) == "duration",
+                col(CommitmentVersion.process_key) == row.process_key,
+                col(CommitmentVersion.node_key).is_not_distinct_from(row.node_key),
+            ]
+            if row.kind == "duration"
+            else [
+                col(CommitmentVersion.kind) == row.kind,
+                col(CommitmentVersion.service_key) == row.service_key,
+                col(CommitmentVersion.obligation_key).is_not_distinct_from(row.obligation_key),
+            ]
+        )
         statement = (
             select(CommitmentVersion)
             .where(
-                CommitmentVersion.process_key == process_key,
-                col(CommitmentVersion.node_key).is_not_distinct_from(node_key),
-                CommitmentVersion.segment_key == segment_key,
+                *subject,
+                CommitmentVersion.segment_key == row.segment_key,
                 col(CommitmentVersion.status).in_(IN_FORCE),
-                CommitmentVersion.commitment_key != exclude_key,
+                CommitmentVersion.commitment_key != row.commitment_key,
                 text("tstzrange(effective_from, effective_to) && tstzrange(:f, :t)").bindparams(
                     f=effective_from, t=effective_to
                 ),

@@ -13,6 +13,7 @@ from pledge_common.problems import invalid
 from pledge_common.scopes import Scope, scoped
 
 from commitment_svc.commitments import service
+from commitment_svc.commitments.kinds import Kind
 from commitment_svc.commitments.models import CommitmentVersion
 from commitment_svc.commitments.repository import CommitmentRepository
 from commitment_svc.commitments.schemas import (
@@ -44,8 +45,11 @@ async def list_commitments(
     node: KeyQuery = None,
     segment: KeyQuery = None,
     status: CommitmentStatus | None = None,
+    kind: Kind | None = None,
+    service_key: Annotated[str | None, Query(alias="service", pattern=KEY_PATTERN)] = None,
 ) -> Page[CommitmentPublic]:
-    """Commitment versions, by commitment key then version; filter by key, process, node, segment, status."""
+    """Commitment versions, by commitment key then version; filter by key, kind, process, node, service,
+    segment, status."""
     cursor = decode_cursor(page.cursor, str, int32)
     rows = await CommitmentRepository(session).page(
         (cursor[0], cursor[1]) if cursor else None,
@@ -55,6 +59,8 @@ async def list_commitments(
         node_key=node,
         segment_key=segment,
         status=status,
+        kind=kind,
+        service_key=service_key,
     )
     items = [service.public(r) for r in rows[: page.limit]]
     last = items[-1] if items else None
@@ -98,7 +104,8 @@ async def create_commitment(
     body: CommitmentCreate,
     idem: IdempotencyDep,
 ) -> Response:
-    """A new commitment (version 1, draft) for one node, or the whole process when `node_key` is null."""
+    """A new commitment (version 1, draft): of a node, or the whole process when `node` is null (kind `duration`),
+    or of a service (kinds `availability`, `count`, `frequency`, `clause`; docs/kinds.md)."""
 
     async def create() -> Answer:
         return _created(await service.create_commitment(session, body, caller))

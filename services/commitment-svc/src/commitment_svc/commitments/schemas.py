@@ -1,11 +1,13 @@
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pledge_common.durations import LimitText
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from commitment_svc import feed
+from commitment_svc.commitments.kinds import Kind
 from commitment_svc.core.schemas import Input, Instant, Key, Name, Output, Text
+from commitment_svc.examples import KIND_EXAMPLES
 
 LimitUnit = Literal["duration", "business_days"]
 CommitmentStatus = Literal["draft", "negotiating", "active", "retired"]
@@ -14,6 +16,12 @@ LIMIT_HELP = (
     ' limit_unit "business_days": whole days, "P3D" = end of the working hours of the 3rd working day after'
     " the start day"
 )
+OBJECTIVE_HELP = (
+    "what the kind is judged by besides its limits (docs/kinds.md): availability {max_outages, max_downtime,"
+    " planned_maintenance_exempt}; count {direction, limit, tolerance, unit}; frequency {first_due_at};"
+    " clause {due_at, tolerance_due_at, requires_sign_off}; null for duration"
+)
+Objective = Annotated[dict[str, Any] | None, Field(max_length=20, description=OBJECTIVE_HELP)]
 
 
 def _unique(values: list[str]) -> list[str]:
@@ -23,7 +31,7 @@ def _unique(values: list[str]) -> list[str]:
 
 
 class CommitmentTerms(Input):
-    """The terms a version can change (process, node and segment are fixed for a commitment)."""
+    """The terms a version can change (kind, process, node, service, obligation and segment are fixed)."""
 
     name: Name | None = None
     description: Text | None = None
@@ -36,6 +44,7 @@ class CommitmentTerms(Input):
     owner_position: Key | None = None
     prewarning_fraction: float | None = Field(default=None, gt=0, lt=1)
     effective_from: Instant | None = Field(default=None, description="proposed start of validity")
+    objective: Objective = None
 
     @field_validator("allowed_pause_reasons")
     @classmethod
@@ -44,21 +53,37 @@ class CommitmentTerms(Input):
 
 
 class CommitmentCreate(Input):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": KIND_EXAMPLES})
+
     key: Key = Field(description="the commitment's stable key; its versions share it")
+    kind: Kind = Field(default="duration", description="what is promised (docs/kinds.md); fixed for a commitment")
     name: Name | None = None
     description: Text = ""
-    process_key: Key = Field(alias="process")
+    process_key: Key | None = Field(alias="process", default=None, description="duration: the process (required)")
     node_key: Key | None = Field(alias="node", default=None, description="null: the whole process end to end")
+    service_key: Key | None = Field(
+        alias="service", default=None, description="the other kinds: the service (GET /v1/services) promised"
+    )
+    obligation_key: Key | None = Field(
+        alias="obligation",
+        default=None,
+        description="count, frequency, clause: what is measured or owed, e.g. `db-backup` (null for availability)",
+    )
     segment_key: Key = Field(default="default", alias="segment")
     limit_unit: LimitUnit = "duration"
-    commitment_limit: LimitText = Field(description=LIMIT_HELP, examples=["PT4H"])
-    tolerance_limit: LimitText = Field(description=LIMIT_HELP, examples=["PT8H"])
+    commitment_limit: LimitText | None = Field(
+        default=None, description=LIMIT_HELP + " (null for count and clause)", examples=["PT4H"]
+    )
+    tolerance_limit: LimitText | None = Field(
+        default=None, description=LIMIT_HELP + " (null for count and clause)", examples=["PT8H"]
+    )
     calendar_key: Key = Field(default="24x7", alias="calendar")
     allowed_pause_reasons: list[Key] = Field(default_factory=list, max_length=50)
     owner_department: Key | None = None
     owner_position: Key | None = None
     prewarning_fraction: float = Field(default=0.8, gt=0, lt=1)
     effective_from: Instant | None = Field(default=None, description="proposed start of validity")
+    objective: Objective = None
 
     @field_validator("allowed_pause_reasons")
     @classmethod
@@ -99,14 +124,17 @@ class CommitmentPublic(Output):
     id: UUID
     commitment_key: str = Field(serialization_alias="key")
     version: int
+    kind: Kind
     name: str
     description: str
-    process_key: str = Field(serialization_alias="process")
+    process_key: str | None = Field(serialization_alias="process")
     node_key: str | None = Field(serialization_alias="node")
+    service_key: str | None = Field(serialization_alias="service")
+    obligation_key: str | None = Field(serialization_alias="obligation")
     segment_key: str = Field(serialization_alias="segment")
     limit_unit: LimitUnit
-    commitment_limit: LimitText
-    tolerance_limit: LimitText
+    commitment_limit: LimitText | None
+    tolerance_limit: LimitText | None
     calendar_key: str = Field(serialization_alias="calendar")
     allowed_pause_reasons: list[str]
     owner_department: str | None
@@ -115,6 +143,7 @@ class CommitmentPublic(Output):
     status: CommitmentStatus
     effective_from: Instant | None
     effective_to: Instant | None
+    objective: dict[str, Any] | None
     history: list[HistoryEntry]
     created_at: Instant
     updated_at: Instant

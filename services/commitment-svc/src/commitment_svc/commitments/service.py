@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pledge_common.etags import check_if_match
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from commitment_svc import feed
 from commitment_svc.calendars.repository import CalendarRepository
 from commitment_svc.clients.evaluation import EvaluationClient
+from commitment_svc.commitments.kinds import check_subject, check_terms, parse_objective
 from commitment_svc.commitments.models import CommitmentVersion
 from commitment_svc.commitments.repository import CommitmentRepository
 from commitment_svc.commitments.rules import (
@@ -38,6 +39,7 @@ from commitment_svc.core.models import now_utc
 from commitment_svc.departments.service import require_department
 from commitment_svc.processes.service import require_node
 from commitment_svc.segments.repository import SegmentRepository
+from commitment_svc.services.service import require_service
 
 CONSTRAINTS = {
     "commitment_versions_one_governs": (
@@ -49,6 +51,8 @@ CONSTRAINTS = {
     "commitment_versions_key_version": (409, "key", "that version number was taken concurrently"),
     "commitment_versions_tolerance_ge_commitment": (422, "tolerance_limit", "must be at least the commitment limit"),
     "commitment_versions_limit_positive": (422, "commitment_limit", "must be greater than zero"),
+    "commitment_versions_kind_subject": (422, "kind", "the subject does not fit the kind"),
+    "commitment_versions_kind_limits": (422, "kind", "the limits do not fit the kind"),
 }
 
 
@@ -57,14 +61,18 @@ def public(row: CommitmentVersion) -> CommitmentPublic:
         id=row.id,
         commitment_key=row.commitment_key,
         version=row.version,
+        kind=row.kind,  # type: ignore[arg-type]
         name=row.name,
         description=row.description,
         process_key=row.process_key,
         node_key=row.node_key,
+        service_key=row.service_key,
+        obligation_key=row.obligation_key,
         segment_key=row.segment_key,
         limit_unit=row.limit_unit,  # type: ignore[arg-type]
-        commitment_limit=format_limit(row.commitment_limit, row.limit_unit),
-        tolerance_limit=format_limit(row.tolerance_limit, row.limit_unit),
+        commitment_limit=_limit_text(row.commitment_limit, row.limit_unit),
+        tolerance_limit=_limit_text(row.tolerance_limit, row.limit_unit),
+        objective=row.objective,
         calendar_key=row.calendar_key,
         allowed_pause_reasons=list(row.allowed_pause_reasons),
         owner_department=row.owner_department,
@@ -77,6 +85,17 @@ def public(row: CommitmentVersion) -> CommitmentPublic:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def subject_text(row: CommitmentVersion) -> str:
+    """What a version governs, for messages: process/node/segment or kind service/obligation/segment."""
+    if row.kind == "duration":
+        return f"{row.process_key}/{row.node_key or '(end to end)'}/{row.segment_key}"
+    return f"{row.kind} of {row.service_key}/{row.obligation_key or '(the service)'}/{row.segment_key}"
+
+
+def _limit_text(value: timedelta | None, unit: str) -> str | None:
+    return None if value is None else format_limit(value, unit)
 
 
 def _rule_problem(err: RuleError) -> Problem:
@@ -110,19 +129,30 @@ async def get_version(session: AsyncSession, id_: uuid.UUID, *, for_update: bool
 
 
 async def _apply_terms(session: AsyncSession, row: CommitmentVersion, terms: dict[str, Any]) -> None:
-    """Check and set terms on a version (references, limits, owner)."""
+    """Check and set terms on a version (references, limits, objective, owner) as its kind takes them."""
     unit = terms.get("limit_unit") or row.limit_unit
-    limits = {}
+    limits: dict[str, timedelta | None] = {}
     for field in ("commitment_limit", "tolerance_limit"):
         text = terms.get(field)
-        if text is None and "limit_unit" in terms and terms["limit_unit"] != row.limit_unit:
+        current = getattr(row, field)
+        if text is None and current is not None and "limit_unit" in terms and terms["limit_unit"] != row.limit_unit:
             raise invalid(field, "give both limits again when the limit unit changes")
         try:
-            limits[field] = parse_limit(text, unit, field) if text is not None else getattr(row, field)
+            limits[field] = parse_limit(text, unit, field) if text is not None else current
         except RuleError as err:
             raise _rule_problem(err) from None
+    pause_reasons = terms.get("allowed_pause_reasons")
     try:
-        check_limits(unit, limits["commitment_limit"], limits["tolerance_limit"])
+        check_terms(
+            row.kind,
+            commitment_limit=limits["commitment_limit"],
+            tolerance_limit=limits["tolerance_limit"],
+            limit_unit=unit,
+            allowed_pause_reasons=list(row.allowed_pause_reasons if pause_reasons is None else pause_reasons),
+        )
+        if limits["commitment_limit"] is not None and limits["tolerance_limit"] is not None:
+            check_limits(unit, limits["commitment_limit"], limits["tolerance_limit"])
+        objective = parse_objective(row.kind, terms["objective"]) if "objective" in terms else row.objective
     except RuleError as err:
         raise _rule_problem(err) from None
     calendar_key = terms.get("calendar_key") or row.calendar_key
@@ -134,6 +164,7 @@ async def _apply_terms(session: AsyncSession, row: CommitmentVersion, terms: dic
     row.limit_unit = unit
     row.commitment_limit = limits["commitment_limit"]
     row.tolerance_limit = limits["tolerance_limit"]
+    row.objective = objective
     row.calendar_key = calendar_key
     row.owner_department, row.owner_position = owner_department, owner_position
     for field in ("name", "description", "allowed_pause_reasons", "prewarning_fraction", "effective_from"):
@@ -149,25 +180,37 @@ async def create_commitment(session: AsyncSession, body: CommitmentCreate, calle
             f"commitment `{body.key}` exists; change it with POST /v1/commitments/{{id}}/versions",
             errors=[field_error("key", "already exists")],
         )
-    await require_node(session, body.process_key, body.node_key)
-    if await SegmentRepository(session).get(body.segment_key) is None:
-        raise invalid("segment", f"unknown segment `{body.segment_key}`")
     try:
-        commitment_limit = parse_limit(body.commitment_limit, body.limit_unit, "commitment_limit")
-        tolerance_limit = parse_limit(body.tolerance_limit, body.limit_unit, "tolerance_limit")
+        check_subject(
+            body.kind,
+            process=body.process_key,
+            node=body.node_key,
+            service=body.service_key,
+            obligation=body.obligation_key,
+        )
     except RuleError as err:
         raise _rule_problem(err) from None
+    if body.process_key is not None:
+        await require_node(session, body.process_key, body.node_key)
+    if (
+        body.service_key is not None
+        and (await require_service(session, "service", body.service_key)).status != "active"
+    ):
+        raise invalid("service", f"service `{body.service_key}` is retired; no new commitment is made about it")
+    if await SegmentRepository(session).get(body.segment_key) is None:
+        raise invalid("segment", f"unknown segment `{body.segment_key}`")
     now = now_utc()
     row = CommitmentVersion(
         id=uuid.uuid4(),
         commitment_key=body.key,
-        commitment_limit=commitment_limit,
-        tolerance_limit=tolerance_limit,
         version=1,
+        kind=body.kind,
         name=body.name or body.key,
         description=body.description,
         process_key=body.process_key,
         node_key=body.node_key,
+        service_key=body.service_key,
+        obligation_key=body.obligation_key,
         segment_key=body.segment_key,
         limit_unit=body.limit_unit,
         calendar_key=body.calendar_key,
@@ -177,7 +220,9 @@ async def create_commitment(session: AsyncSession, body: CommitmentCreate, calle
         created_at=now,
         updated_at=now,
     )
-    terms = body.model_dump(exclude={"key", "process_key", "node_key", "segment_key"})
+    terms = body.model_dump(
+        exclude={"key", "kind", "process_key", "node_key", "service_key", "obligation_key", "segment_key"}
+    )
     await _apply_terms(session, row, terms)
     _history(row, "draft", caller, now, None)
     await _flush(session, [row])
@@ -226,10 +271,13 @@ async def create_version(
         id=uuid.uuid4(),
         commitment_key=base.commitment_key,
         version=max(v.version for v in versions) + 1,
+        kind=base.kind,
         name=base.name,
         description=base.description,
         process_key=base.process_key,
         node_key=base.node_key,
+        service_key=base.service_key,
+        obligation_key=base.obligation_key,
         segment_key=base.segment_key,
         limit_unit=base.limit_unit,
         commitment_limit=base.commitment_limit,
@@ -239,6 +287,7 @@ async def create_version(
         owner_department=base.owner_department,
         owner_position=base.owner_position,
         prewarning_fraction=base.prewarning_fraction,
+        objective=base.objective,
         status="draft",
         effective_from=None,
         status_history=[],
@@ -330,20 +379,19 @@ async def transition(
             predecessor = plan_activation(start, in_force)
         except RuleError as err:
             raise _rule_problem(err) from None
-        other = await CommitmentRepository(session).overlapping_in_force(
-            row.process_key, row.node_key, row.segment_key, start, None, row.commitment_key
-        )
+        other = await CommitmentRepository(session).overlapping_in_force(row, start, None)
         if other is not None:
             raise Conflict(
                 f"effective_from: commitment `{other.commitment_key}` version {other.version} ({other.id}) already"
-                f" governs {row.process_key}/{row.node_key or '(end to end)'}/{row.segment_key} from"
+                f" governs {subject_text(row)} from"
                 f" {other.effective_from.isoformat() if other.effective_from else '?'}; retire it first",
                 errors=[field_error("effective_from", "overlaps another commitment's version in force")],
                 conflicting_id=str(other.id),
             )
         old = next(v for v in versions if str(v.id) == predecessor.id) if predecessor is not None else None
         act: dict[str, Any] | None = None
-        if starts_in_the_past(start, now):
+        # only node runs are judged under a version by its instant; other kinds are judged by period
+        if row.kind == "duration" and starts_in_the_past(start, now):
             count, act = await _runs_changed_by(evaluation, row, start, old, caller, body, now)
             if act is not None:
                 rejudged = f"re-judges {count} run(s) from {start.isoformat()} (rejudgement {act['id']})"

@@ -36,6 +36,8 @@ async def _terms(session: AsyncSession, body: DeadlinePreviewRequest) -> tuple[P
         raise invalid("commitment", "give either `commitment_id` or `commitment` (limits and calendar)")
     if body.commitment_id is not None:
         row = await get_version(session, body.commitment_id)
+        if row.kind != "duration" or row.commitment_limit is None or row.tolerance_limit is None:
+            raise invalid("commitment_id", f"a {row.kind} commitment has no run deadlines; preview a duration one")
         terms = PreviewTerms(
             limit_unit=row.limit_unit,  # type: ignore[arg-type]
             commitment_limit=format_limit(row.commitment_limit, row.limit_unit),

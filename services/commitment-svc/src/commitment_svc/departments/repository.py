@@ -109,6 +109,7 @@ class DepartmentRepository:
             text(
                 "SELECT 'department ' || key FROM departments WHERE parent_key = :k"
                 " UNION ALL SELECT 'process ' || key FROM processes WHERE owner_department = :k"
+                " UNION ALL SELECT 'service ' || key FROM services WHERE owner_department = :k"
                 " UNION ALL SELECT 'node ' || process_key || '/' || key FROM process_nodes WHERE department = :k"
                 " UNION ALL SELECT 'commitment ' || commitment_key || ' v' || version FROM commitment_versions"
                 " WHERE owner_department = :k"

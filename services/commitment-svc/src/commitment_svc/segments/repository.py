@@ -36,11 +36,12 @@ class SegmentRepository:
         await self.session.flush()
 
     async def references(self, key: str) -> list[str]:
-        """What still points at this segment (commitment versions, agreement scopes)."""
+        """What still points at this segment (commitment versions, services, agreement scopes)."""
         rows = await self.session.execute(
             text(
                 "SELECT 'commitment ' || commitment_key || ' v' || version FROM commitment_versions"
                 " WHERE segment_key = :k"
+                " UNION ALL SELECT 'service ' || key FROM services WHERE segment_key = :k"
                 " UNION ALL SELECT 'agreement ' || key || ' v' || version FROM agreements"
                 " WHERE scope -> 'segments' ? :k LIMIT 20"
             ),

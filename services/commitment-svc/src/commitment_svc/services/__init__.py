@@ -1,0 +1,1 @@
+"""Services (configuration items): what availability, count, frequency and clause commitments are about."""
