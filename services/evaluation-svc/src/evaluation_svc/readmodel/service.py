@@ -131,8 +131,6 @@ class Projection:
         versions = []
         kind_versions = []
         for c in upserted:
-            if c.kind != "duration":  # a service's commitment: no node run is judged under it
-                continue
             try:
                 # a commitment of another kind is never one on node runs: it has its own table
                 if c.kind == "duration":
