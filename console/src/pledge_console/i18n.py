@@ -198,6 +198,8 @@ REVIEW_MESSAGES: dict[str, dict[str, str]] = {
         "token": "Bearer token (JWT)",
         "bad_token": "The token was refused: {detail}",
         "token_no_scope": "The token does not allow reading reports (scope reports:read).",
+        "not_a_user_token": "not a user token of the gateway's issuer, or expired",
+        "token_hint": "A token of the organisation's sign-in service, as the gateway accepts it.",
     },
     "zh": {
         "review": "协议考核",
@@ -241,6 +243,8 @@ REVIEW_MESSAGES: dict[str, dict[str, str]] = {
         "token": "Bearer 令牌（JWT）",
         "bad_token": "令牌被拒绝：{detail}",
         "token_no_scope": "该令牌无权读取报表（需要 reports:read）。",
+        "not_a_user_token": "不是网关签发方的用户令牌，或已过期",
+        "token_hint": "组织登录服务签发、网关认可的令牌。",
     },
 }
 for _lang, _messages in REVIEW_MESSAGES.items():
