@@ -6,17 +6,21 @@ charge under its work-order number, and the PDF and XLSX downloaded from the pag
 gateway accepts tokens signed by the suite's test key pair (conftest.py), so a token signs a user in too.
 """
 
+import asyncio
 import csv
 import io
 import re
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import openpyxl
 import pytest
+from conftest import USER_TOKEN_AUDIENCE, USER_TOKEN_ISSUER
 from pledge_dev.demo_org import load_demo_org
 from pledge_dev.suite import Suite
 from pypdf import PdfReader
@@ -145,3 +149,110 @@ async def test_the_review_json_twin_and_csv_download_carry_the_work_order(
         assert (
             await anonymous.get("/console/review.pdf", params={"agreement": AGREEMENT, "month": month})
         ).status_code == 303
+
+
+# ---- sign-in with a user token of the gateway's issuer ----------------------------------------------------------
+
+
+def user_token(key: Any, **overrides: Any) -> str:
+    claims = {
+        "sub": f"ana-{uuid.uuid4().hex[:6]}",
+        "iss": USER_TOKEN_ISSUER,
+        "aud": USER_TOKEN_AUDIENCE,
+        "exp": int(time.time()) + 600,
+        "realm_access": {"roles": ["pledge-viewer"]},
+        "department": "grid-ops",
+        **overrides,
+    }
+    return jwt.encode(claims, key, algorithm="RS256")
+
+
+async def token_sign_in(client: httpx.AsyncClient, token: str, **headers: str) -> httpx.Response:
+    form = await client.get("/console/sign-in")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert csrf is not None
+    return await client.post("/console/session/token", data={"csrf": csrf.group(1), "token": token}, headers=headers)
+
+
+@needs_browser
+async def test_a_user_token_signs_in_and_reads_the_review_with_its_own_scopes(
+    suite: Suite,
+    late_work_order: dict[str, Any],
+    page_factory: Any,  # noqa: F811 (the fixture imported above)
+    user_token_key: Any,
+) -> None:
+    p = await page_factory("wide")
+    await p.page.goto(suite.gateway_url + "/console/sign-in")
+    await p.page.click("#token-sign-in summary")
+    await p.page.fill("textarea[name=token]", user_token(user_token_key, sub="ana"))
+    await p.page.click("#sign-in-token")
+    await p.page.wait_for_url(re.compile(r".*/console/status$"))
+    assert "ana (token)" in await p.page.locator("header .user").inner_text()
+    assert await p.page.locator("input[name=department]").input_value() == "grid-ops"  # the token's department
+    await p.page.goto(f"{suite.gateway_url}/console/review?agreement={AGREEMENT}&month={late_work_order['month']}")
+    assert await p.page.locator("#review-penalties tbody tr", has_text=late_work_order["late"]).count() == 1
+    await p.page.goto(f"{suite.gateway_url}/console/alerts?state=open")
+    assert await p.page.locator("button.ack").count() == 0  # a viewer's token may not acknowledge
+    await p.page.click("header form button[type=submit]")  # sign out
+    await p.page.wait_for_url(re.compile(r".*/console/sign-in$"))
+    await p.page.goto(f"{suite.gateway_url}/console/status")
+    await p.page.wait_for_url(re.compile(r".*/console/sign-in\?next="))
+    assert p.errors == []
+
+
+async def test_a_token_session_calls_the_api_with_the_token_and_ends_when_it_expires(
+    suite: Suite, user_token_key: Any
+) -> None:
+    async with httpx.AsyncClient(base_url=suite.gateway_url, timeout=30) as client:
+        signed_in = await token_sign_in(client, user_token(user_token_key, exp=int(time.time()) + 4))
+        assert signed_in.status_code == 303, signed_in.text
+        cookie = signed_in.headers["set-cookie"]
+        assert "HttpOnly" in cookie
+        assert "SameSite=strict" in cookie
+        assert "Path=/console" in cookie
+        twin = await client.get("/console/status.json")
+        assert twin.status_code == 200, twin.text
+        assert twin.json()["department"] == "grid-ops"
+        await asyncio.sleep(5)
+        assert (await client.get("/console/status.json")).status_code == 401  # the token expired: so did the session
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status"),
+    [
+        ({"iss": "https://someone-else"}, 401),
+        ({"aud": "another-app"}, 401),
+        ({"exp": 1}, 401),
+        ({"realm_access": {"roles": []}}, 403),
+    ],
+    ids=["unknown issuer", "another audience", "expired", "no role that reads reports"],
+)
+async def test_a_token_the_gateway_refuses_opens_no_session(
+    suite: Suite, user_token_key: Any, overrides: dict[str, Any], status: int
+) -> None:
+    async with httpx.AsyncClient(base_url=suite.url("console"), timeout=30) as client:
+        address = f"198.51.100.{uuid.uuid4().int % 250 + 1}"
+        refused = await token_sign_in(client, user_token(user_token_key, **overrides), **{"X-Forwarded-For": address})
+        assert refused.status_code == status, refused.text
+        assert "pledge_console_session" not in refused.cookies
+        assert 'role="alert"' in refused.text
+
+
+async def test_token_sign_in_needs_the_csrf_token_and_is_rationed_per_address(
+    suite: Suite, user_token_key: Any
+) -> None:
+    """Straight to the console (the gateway would write its own X-Forwarded-For): two addresses."""
+    async with httpx.AsyncClient(base_url=suite.url("console"), timeout=30) as client:
+        await client.get("/console/sign-in")
+        forged = await client.post(
+            "/console/session/token", data={"csrf": "forged", "token": user_token(user_token_key)}
+        )
+        assert forged.status_code == 403
+        bad = user_token(user_token_key, iss="https://someone-else")
+        statuses = [
+            (await token_sign_in(client, bad, **{"X-Forwarded-For": "203.0.113.9"})).status_code for _ in range(6)
+        ]
+        assert statuses == [401] * 5 + [429]
+        good = user_token(user_token_key)
+        assert (await token_sign_in(client, good, **{"X-Forwarded-For": "203.0.113.9"})).status_code == 429
+        assert (await token_sign_in(client, good, **{"X-Forwarded-For": "198.51.100.77"})).status_code == 303
