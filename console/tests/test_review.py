@@ -1,6 +1,12 @@
 """The agreement review's pure parts: the agreements to choose from, the download's name, the page's values."""
 
+import re
+from pathlib import Path
+
+import pledge_console
 import pytest
+from jinja2 import Environment, FileSystemLoader
+from pledge_console.i18n import Translator
 from pledge_console.web.review import EXPORTS, agreement_choices, download_name, review_view
 
 
@@ -123,3 +129,41 @@ class TestReviewView:
         assert view["agreement"]["title"] == "<b>A</b>"
         assert view["exemptions"] == {"pause_reasons": ["awaiting-customer"], "force_majeure": []}
         assert view["totals"] == {"CNY": "10500.00"}
+
+
+class TestReviewTemplate:
+    def render(self, lang: str) -> str:
+        templates = Path(pledge_console.__file__).parent / "templates"
+        env = Environment(loader=FileSystemLoader(templates), autoescape=True)
+        hostile = {**REVIEW, "agreement": {**REVIEW["agreement"], "title": '<script>alert("x")</script>'}}  # type: ignore[dict-item]
+        html = env.get_template("review.html").render(
+            t=Translator(lang),
+            lang=lang,
+            local=lambda v: str(v or ""),
+            path="/console/review",
+            query="",
+            me={"username": "ana", "role": "viewer"},
+            csrf="c",
+            agreements=[{"key": "sla-a", "title": "<i>A</i>", "kind": "sla", "version": 2}],
+            agreement="sla-a",
+            month="2026-11",
+            billing_timezone="UTC",
+            review=review_view(hostile),
+            downloads={f: f"/console/review.{f}?agreement=sla-a&month=2026-11" for f in EXPORTS},
+        )
+        assert not re.search(r"<script(?![^>]*\ssrc=)", html)  # escaped: no inline script can appear
+        assert " style=" not in html
+        return html
+
+    def test_values_are_escaped_and_the_work_order_links_to_its_ticket(self) -> None:
+        html = self.render("en")
+        assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+        assert "&lt;i&gt;A&lt;/i&gt;" in html
+        assert '<a href="/console/tickets/t1">WO-1</a>' in html
+        assert 'id="download-pdf" href="/console/review.pdf?agreement=sla-a&amp;month=2026-11"' in html
+
+    def test_the_page_speaks_chinese(self) -> None:
+        html = self.render("zh")
+        assert "协议考核" in html
+        assert "工单号" in html
+        assert "已批准" in html
