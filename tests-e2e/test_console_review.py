@@ -256,3 +256,25 @@ async def test_token_sign_in_needs_the_csrf_token_and_is_rationed_per_address(
         good = user_token(user_token_key)
         assert (await token_sign_in(client, good, **{"X-Forwarded-For": "203.0.113.9"})).status_code == 429
         assert (await token_sign_in(client, good, **{"X-Forwarded-For": "198.51.100.77"})).status_code == 303
+
+
+# ---- ReDoc, served by the gateway ------------------------------------------------------------------------------
+
+
+@needs_browser
+async def test_redoc_renders_the_merged_openapi_from_the_gateways_own_assets(
+    suite: Suite,
+    page_factory: Any,  # noqa: F811 (the fixture imported above)
+) -> None:
+    p = await page_factory("wide")
+    requested: list[str] = []
+    failed: list[str] = []
+    p.page.on("request", lambda r: requested.append(r.url))
+    p.page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    await p.page.goto(suite.gateway_url + "/redoc")
+    await p.page.locator("h1", has_text="Pledge API").wait_for(timeout=60_000)
+    await p.page.get_by_text("Who Am I").first.wait_for(state="attached")  # an operation of the merged document
+    elsewhere = [u for u in requested if not u.startswith((suite.gateway_url, "blob:", "data:"))]
+    assert elsewhere == []  # nothing from a CDN or any other site
+    assert failed == []
+    assert p.errors == []  # no script, style or worker refused by the page's CSP

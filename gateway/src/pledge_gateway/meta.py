@@ -60,6 +60,7 @@ REDOC_HTML = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Pledge API</title>
+<link rel="icon" type="image/png" href="/docs/static/favicon-32x32.png">
 </head>
 <body>
 <div id="redoc" data-openapi="/openapi.json"></div>
@@ -141,6 +142,10 @@ def router() -> Router:
     async def redoc_js(request: Request) -> Response:
         return FileResponse(REDOC_JS, media_type="text/javascript")
 
+    async def redoc_logo(request: Request) -> Response:
+        """The logo ReDoc asks for beside the page (a relative URL inside its bundle)."""
+        return FileResponse(REDOC_ASSETS / "logo-mini.svg", media_type="image/svg+xml")
+
     async def problems(request: Request) -> Response:
         """The registry of problem types: what each `type` of an error answer means (no credentials needed)."""
         return JSONResponse({"items": [t.as_json() for t in PROBLEM_TYPES.values()]})
@@ -164,6 +169,7 @@ def router() -> Router:
             Mount("/docs/static", AssetFiles(directory=Path(str(swagger_ui_path)))),
             Route("/redoc", redoc, methods=["GET"]),
             Route("/redoc/pledge-redoc.js", redoc_js, methods=["GET"]),
+            Route("/redoc/logo-mini.svg", redoc_logo, methods=["GET"]),
             Mount("/redoc/static", AssetFiles(directory=REDOC_ASSETS)),
         ]
     )
@@ -177,6 +183,7 @@ META_PATHS = frozenset(
         "/docs/pledge-docs.js",
         "/redoc",
         "/redoc/pledge-redoc.js",
+        "/redoc/logo-mini.svg",
         PROBLEM_TYPE_PREFIX.rstrip("/"),
     }
 )
