@@ -229,6 +229,9 @@ async def sign_in_with_token(request: Request, session: SessionDep) -> Response:
         if err.status == 403:
             limiter.failed(TOKEN_SIGN_IN, address)
             return _sign_in_page(request, t("token_no_scope"), 403)
+        if err.status == 429:  # the gateway rations failed authentications from the console's address too
+            limiter.failed(TOKEN_SIGN_IN, address)
+            return _sign_in_page(request, t("bad_token", detail=err.detail), 429)
         raise PageError(503 if err.status >= 500 else 502, err.detail) from None
     if isinstance(opened, str):
         limiter.failed(TOKEN_SIGN_IN, address)
