@@ -5,18 +5,35 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pledge_dev.pg import fresh_database
 from pledge_dev.suite import Suite, running_suite
+from support import USER_TOKEN_AUDIENCE, USER_TOKEN_ISSUER
 
 
 @pytest.fixture(scope="session")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+def user_token_key() -> rsa.RSAPrivateKey:
+    """The private key of the test identity provider whose tokens the suite's gateway accepts."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def suite(tmp_path_factory: pytest.TempPathFactory, user_token_key: rsa.RSAPrivateKey) -> Iterator[Suite]:
     """Started once per e2e session; scanners tick fast so that alert tests need not wait long."""
     log_dir: Path = tmp_path_factory.mktemp("suite-logs")
+    public_pem = user_token_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     fast = {
         "EVALUATION_SCANNER_INTERVAL": "0.2",
         "EVALUATION_WEBHOOK_ALLOW_PRIVATE": "true",
         "FEEDBACK_SENDER_INTERVAL": "0.2",
+        "GATEWAY_JWT_PUBLIC_KEY": public_pem.decode(),
+        "GATEWAY_JWT_ISSUER": USER_TOKEN_ISSUER,
+        "GATEWAY_JWT_AUDIENCE": USER_TOKEN_AUDIENCE,
+        "GATEWAY_JWT_ROLES_CLAIM": "realm_access.roles",
+        "GATEWAY_JWT_DEPARTMENT_CLAIM": "department",
     }
     with (
         fresh_database("test") as database_url,

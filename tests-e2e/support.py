@@ -47,3 +47,8 @@ async def post_event(gateway: httpx.AsyncClient, event: dict[str, Any]) -> httpx
             ok(response, 201)
             return response
         await asyncio.sleep(0.3)
+
+
+# the suite's gateway accepts user tokens signed by the session's own key pair (conftest's `user_token_key`)
+USER_TOKEN_ISSUER = "https://idp.suite.e2e"
+USER_TOKEN_AUDIENCE = "pledge-suite-e2e"

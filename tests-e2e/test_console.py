@@ -88,6 +88,7 @@ class Page:
 
     async def fits(self) -> None:
         """Nothing but the tables' own scroll boxes is wider than the window."""
+        await self.page.wait_for_load_state("load")  # the stylesheet applied: a busy machine may serve it late
         overflow = await self.page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )

@@ -732,3 +732,49 @@ async def test_a_key_created_with_ingest_monitoring_reaches_the_webhook_and_noth
     assert webhook.status_code == 200  # the stub upstream answers
     assert [r.status_code for r in (mapping, facts, events)] == [403, 403, 403]
     assert mapping.json()["required_scope"] == "definitions:write"
+
+
+class TestWhoAmI:
+    async def test_a_user_token_reports_its_subject_scopes_department_and_expiry(
+        self, make_gateway: GatewayFactory, rsa_key: Any
+    ) -> None:
+        body = claims(org={"department": "grid-ops"})
+        token = jwt.encode(body, rsa_key, algorithm="RS256")
+        async with make_gateway(
+            jwt_public_key=public_pem(rsa_key), jwt_department_claim="org.department", **JWT_SETTINGS
+        ) as gw:
+            me = await gw.get("/v1/me", headers=auth(token))
+        assert me.status_code == 200, me.text
+        assert me.json() == {
+            "sub": "alice",
+            "kind": "user",
+            "scopes": ["complaints:read", "definitions:read", "feedback:read", "reports:read", "tickets:read"],
+            "sources": None,
+            "department": "grid-ops",
+            "expires_at": datetime.fromtimestamp(body["exp"], UTC).isoformat().replace("+00:00", "Z"),
+        }
+
+    async def test_without_a_department_claim_configured_the_department_is_null(
+        self, make_gateway: GatewayFactory, rsa_key: Any
+    ) -> None:
+        token = jwt.encode(claims(department="grid-ops"), rsa_key, algorithm="RS256")
+        async with make_gateway(jwt_public_key=public_pem(rsa_key), **JWT_SETTINGS) as gw:
+            me = await gw.get("/v1/me", headers=auth(token))
+        assert me.json()["department"] is None
+
+    async def test_an_api_key_reports_its_id_and_scopes(self, make_gateway: GatewayFactory, admin_key: str) -> None:
+        async with make_gateway() as gw:
+            me = await gw.get("/v1/me", headers=auth(admin_key))
+        assert me.status_code == 200, me.text
+        assert (me.json()["kind"], me.json()["scopes"], me.json()["expires_at"]) == ("key", ["admin"], None)
+
+    async def test_a_token_without_reports_read_is_403_and_a_bad_one_401(
+        self, make_gateway: GatewayFactory, rsa_key: Any
+    ) -> None:
+        none = jwt.encode(claims(roles=["nobody"]), rsa_key, algorithm="RS256")
+        expired = jwt.encode(claims(exp=1), rsa_key, algorithm="RS256")
+        async with make_gateway(jwt_public_key=public_pem(rsa_key), **JWT_SETTINGS) as gw:
+            refused = await gw.get("/v1/me", headers=auth(none))
+            stale = await gw.get("/v1/me", headers=auth(expired))
+        assert refused.status_code == 403
+        assert stale.status_code == 401

@@ -61,3 +61,34 @@ async def test_the_docs_page_loads_only_the_gateways_own_assets(make_gateway: Ga
     csp = page.headers["content-security-policy"]
     assert "script-src 'self';" in csp
     assert "cdn" not in csp
+
+
+async def test_the_redoc_page_loads_only_the_gateways_own_assets(make_gateway: GatewayFactory) -> None:
+    async with make_gateway() as gw:
+        page = await gw.get("/redoc")
+        sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assets = {source: await gw.get(source) for source in sources}
+    assert page.status_code == 200
+    assert 'data-openapi="/openapi.json"' in page.text
+    assert not re.search(r"https?://", page.text + assets["/redoc/pledge-redoc.js"].text)  # no CDN
+    assert sources == ["/docs/static/favicon-32x32.png", "/redoc/static/redoc.standalone.js", "/redoc/pledge-redoc.js"]
+    assert all(a.status_code == 200 for a in assets.values()), {s: a.status_code for s, a in assets.items()}
+    bundle = assets["/redoc/static/redoc.standalone.js"]
+    assert bundle.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    assert len(bundle.content) > 500_000  # ReDoc itself, not a stub
+    assert b"Redoc" in bundle.content[:2000]
+    assert not re.search(r"<script(?![^>]*\ssrc=)", page.text)  # no inline script
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self';" in csp
+    assert "worker-src 'self' blob:" in csp
+
+
+async def test_the_redoc_assets_need_no_credentials_and_stay_inside_their_folder(make_gateway: GatewayFactory) -> None:
+    async with make_gateway() as gw:
+        logo = await gw.get("/redoc/logo-mini.svg")  # asked for by the bundle, beside the page
+        outside = await gw.get("/redoc/static/%2e%2e/%2e%2e/meta.py")
+        unknown = [await gw.get("/redoc/static/nothing.js"), await gw.get("/docs/static/nothing.js")]
+    assert (logo.status_code, logo.headers["content-type"]) == (200, "image/svg+xml")
+    assert outside.status_code == 400  # a dot segment: refused before any file is looked up
+    assert [u.status_code for u in unknown] == [404, 404]  # a problem, never a 500
+    assert all(u.headers["content-type"] == "application/problem+json" for u in unknown)

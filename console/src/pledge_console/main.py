@@ -21,6 +21,7 @@ from pledge_console.config import Settings
 from pledge_console.web.analysis import router as analysis_router
 from pledge_console.web.pages import PageError, SignInRequired, render
 from pledge_console.web.pages import router as pages_router
+from pledge_console.web.review import router as review_router
 from pledge_console.web.security import SESSION_COOKIE, ConsoleHeadersMiddleware, safe_next
 
 HERE = Path(__file__).resolve().parent
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sign_in_limiter = SignInLimiter(settings.sign_in_burst, settings.sign_in_rate)
     app.include_router(pages_router)
     app.include_router(analysis_router)
+    app.include_router(review_router)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="static")
     app.user_middleware.append(Middleware(ConsoleHeadersMiddleware))
 

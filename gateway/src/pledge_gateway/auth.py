@@ -212,7 +212,8 @@ class JwtVerifier:
             if not self.jwks:
                 raise unauthorized("user tokens cannot be verified right now") from None
 
-    async def verify(self, token: str) -> Caller:
+    async def claims(self, token: str) -> dict[str, Any]:
+        """The token's claims once its signature, algorithm, issuer, audience and expiry hold; 401 otherwise."""
         if not self.configured:
             raise unauthorized("this gateway does not accept user tokens (no JWT key configured)")
         settings = self.settings
@@ -224,7 +225,7 @@ class JwtVerifier:
             raise unauthorized(f"the token algorithm {header.get('alg')!r} is not allowed")
         key = self.static_key if self.static_key is not None else await self._jwks_key(header.get("kid"))
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
                 algorithms=settings.jwt_algorithms,
@@ -241,12 +242,23 @@ class JwtVerifier:
             raise unauthorized("the token comes from an unknown issuer") from None
         except jwt.PyJWTError:
             raise unauthorized("the token is not valid") from None
+        return claims
+
+    async def verify(self, token: str) -> Caller:
+        claims = await self.claims(token)
         return Caller(
             sub=str(claims["sub"]),
             kind="user",
             scopes=frozenset(self._scopes(claims)),
             sources=self._sources(claims),
         )
+
+    def department(self, claims: dict[str, Any]) -> str | None:
+        """The user's department from `jwt_department_claim` (None when not configured or absent)."""
+        if not self.settings.jwt_department_claim:
+            return None
+        value = self._claim(claims, self.settings.jwt_department_claim)
+        return str(value)[:64] if isinstance(value, str | int) and str(value) else None
 
     def _claim(self, claims: dict[str, Any], path: str) -> Any:
         value: Any = claims

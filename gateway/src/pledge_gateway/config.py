@@ -63,6 +63,9 @@ class Settings(ServiceSettings):
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
     jwt_roles_claim: str = Field(default="roles", description="claim holding the user's roles; dots for nesting")
     jwt_sources_claim: str = Field(default="", description="optional claim restricting a user to source systems")
+    jwt_department_claim: str = Field(
+        default="", description="optional claim naming the user's department (GET /v1/me reports it); dots for nesting"
+    )
     jwt_role_scopes: dict[str, list[str]] = Field(
         default_factory=lambda: {
             "pledge-admin": ["admin"],

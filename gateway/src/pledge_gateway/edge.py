@@ -304,6 +304,22 @@ DOCS_CSP = (
     b"connect-src 'self'; frame-ancestors 'none'",
 )
 
+# ReDoc injects its styles (style-src inline) and runs its search index in a worker made from a blob
+REDOC_CSP = (
+    b"content-security-policy",
+    b"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    b"font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'",
+)
+
+
+def csp_of(path: str) -> tuple[bytes, bytes] | None:
+    """The docs pages' own CSPs; none for the console (it sends its own); the API's for everything else."""
+    if path == "/docs" or path.startswith("/docs/"):
+        return DOCS_CSP
+    if path == "/redoc" or path.startswith("/redoc/"):
+        return REDOC_CSP
+    return None if is_console_path(path) else API_CSP
+
 
 class SecurityHeadersMiddleware:
     """Hardening headers on every answer (API answers are never cached by shared caches)."""
@@ -318,8 +334,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
-        csp = DOCS_CSP if path == "/docs" or path.startswith("/docs/") else None if is_console_path(path) else API_CSP
+        csp = csp_of(scope["path"])
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

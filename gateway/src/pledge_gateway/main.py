@@ -18,6 +18,7 @@ from pledge_gateway.config import Settings
 from pledge_gateway.edge import EdgeMiddleware, Gateway, SecurityHeadersMiddleware, configure_access_log
 from pledge_gateway.examples import EXAMPLES
 from pledge_gateway.keys.router import router as keys_router
+from pledge_gateway.me import router as me_router
 from pledge_gateway.overview import router as overview_router
 from pledge_gateway.ratelimit import RateLimiter
 
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     strict = [Depends(refuse_undeclared_query)]  # the gateway's own routes refuse parameters they do not take
     app.include_router(keys_router, dependencies=strict)
     app.include_router(overview_router, dependencies=strict)
+    app.include_router(me_router, dependencies=strict)
     # inside the request-id middleware that create_service_app installed: outermost first
     app.user_middleware.append(Middleware(SecurityHeadersMiddleware, hsts=settings.hsts))
     if settings.cors_origins:

@@ -2,6 +2,7 @@
 
 import asyncio
 import copy
+import importlib.resources
 import logging
 import time
 from pathlib import Path
@@ -21,10 +22,12 @@ from pledge_common.openapi import (
     problem_content,
 )
 from pledge_common.problems import PROBLEM_TYPE_PREFIX, PROBLEM_TYPES, NotFound, problem_response
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 from swagger_ui_bundle import swagger_ui_path
 
 from pledge_gateway.routes import GATEWAY, SERVICES, match_route
@@ -48,6 +51,24 @@ DOCS_HTML = """<!doctype html>
 </body>
 </html>
 """
+REDOC_JS = Path(__file__).resolve().parent / "static" / "redoc.js"
+# ReDoc's standalone bundle from the gateway's own copy (the fastapi-standalone-docs package ships it)
+REDOC_ASSETS = Path(str(importlib.resources.files("fastapi_standalone_docs") / "static" / "redoc"))
+REDOC_HTML = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Pledge API</title>
+<link rel="icon" type="image/png" href="/docs/static/favicon-32x32.png">
+</head>
+<body>
+<div id="redoc" data-openapi="/openapi.json"></div>
+<script src="/redoc/static/redoc.standalone.js"></script>
+<script src="/redoc/pledge-redoc.js"></script>
+</body>
+</html>
+"""
 GATEWAY_RESPONSES = {
     "400": "the path is not in its one plain form (a dot segment, an encoded slash, a backslash, an empty segment)",
     "401": "no or invalid credentials",
@@ -66,6 +87,19 @@ async def service_readiness(http: httpx.AsyncClient, base_url: str, timeout: flo
     except httpx.HTTPError as err:
         return f"unreachable ({type(err).__name__})"
     return "ready" if response.status_code == 200 else f"not ready ({response.status_code})"
+
+
+class AssetFiles(StaticFiles):
+    """A folder of the docs pages' assets: a missing one is a 404 problem (the meta router has no handler that
+    would turn StaticFiles' HTTPException into an answer: it would be a 500)."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        try:
+            return await super().get_response(path, scope)
+        except HTTPException as err:
+            return problem_response(
+                err.status_code, "Not Found" if err.status_code == 404 else "Error", "no such asset"
+            )
 
 
 def router() -> Router:
@@ -101,6 +135,17 @@ def router() -> Router:
     async def docs_js(request: Request) -> Response:
         return FileResponse(DOCS_JS, media_type="text/javascript")
 
+    async def redoc(request: Request) -> Response:
+        """ReDoc over the merged OpenAPI."""
+        return HTMLResponse(REDOC_HTML)
+
+    async def redoc_js(request: Request) -> Response:
+        return FileResponse(REDOC_JS, media_type="text/javascript")
+
+    async def redoc_logo(request: Request) -> Response:
+        """The logo ReDoc asks for beside the page (a relative URL inside its bundle)."""
+        return FileResponse(REDOC_ASSETS / "logo-mini.svg", media_type="image/svg+xml")
+
     async def problems(request: Request) -> Response:
         """The registry of problem types: what each `type` of an error answer means (no credentials needed)."""
         return JSONResponse({"items": [t.as_json() for t in PROBLEM_TYPES.values()]})
@@ -121,18 +166,33 @@ def router() -> Router:
             Route(PROBLEM_TYPE_PREFIX.rstrip("/"), problems, methods=["GET"]),
             Route(PROBLEM_TYPE_PREFIX + "{slug}", problem, methods=["GET"]),
             Route("/docs/pledge-docs.js", docs_js, methods=["GET"]),
-            Mount("/docs/static", StaticFiles(directory=Path(str(swagger_ui_path)))),
+            Mount("/docs/static", AssetFiles(directory=Path(str(swagger_ui_path)))),
+            Route("/redoc", redoc, methods=["GET"]),
+            Route("/redoc/pledge-redoc.js", redoc_js, methods=["GET"]),
+            Route("/redoc/logo-mini.svg", redoc_logo, methods=["GET"]),
+            Mount("/redoc/static", AssetFiles(directory=REDOC_ASSETS)),
         ]
     )
 
 
-META_PATHS = frozenset({"/readyz", "/openapi.json", "/docs", "/docs/pledge-docs.js", PROBLEM_TYPE_PREFIX.rstrip("/")})
-DOCS_ASSETS = "/docs/static/"
+META_PATHS = frozenset(
+    {
+        "/readyz",
+        "/openapi.json",
+        "/docs",
+        "/docs/pledge-docs.js",
+        "/redoc",
+        "/redoc/pledge-redoc.js",
+        "/redoc/logo-mini.svg",
+        PROBLEM_TYPE_PREFIX.rstrip("/"),
+    }
+)
+DOCS_ASSETS = ("/docs/static/", "/redoc/static/")
 
 
 def is_meta_path(path: str) -> bool:
     """Whether the gateway answers `path` itself, before its routes and without credentials."""
-    return path in META_PATHS or path.startswith((PROBLEM_TYPE_PREFIX, DOCS_ASSETS))
+    return path in META_PATHS or path.startswith((PROBLEM_TYPE_PREFIX, *DOCS_ASSETS))
 
 
 class MergedOpenAPI:

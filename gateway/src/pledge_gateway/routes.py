@@ -57,6 +57,8 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = (
     # gateway's own
     PublicRoute("/v1/api-keys", GATEWAY, S.admin, S.admin),
     PublicRoute("/v1/tickets/{id}/overview", GATEWAY, S.tickets_read, S.tickets_read, prefix=False),
+    # who the caller is: what the console reads (reports:read) to sign a user token's holder in
+    PublicRoute("/v1/me", GATEWAY, S.reports_read, S.reports_read, prefix=False),
     # commitment-svc
     PublicRoute("/v1/departments", "commitment", S.definitions_read, S.definitions_write),
     PublicRoute("/v1/segments", "commitment", S.definitions_read, S.definitions_write),

@@ -7,6 +7,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pledge_console.accounts.rules import TOKEN_ROLE, Role, scopes_of
+
 
 @dataclass(frozen=True)
 class Account:
@@ -19,11 +21,18 @@ class Account:
 
 @dataclass(frozen=True)
 class SessionRow:
+    """A signed-in session. A token session's `account` stands in for the token's holder (no local account:
+    the subject as username, role `token`, the department the gateway reported); its `api_key` is the token."""
+
     account: Account
     csrf_token: str
     api_key: str
-    api_key_id: uuid.UUID
+    api_key_id: uuid.UUID | None  # the gateway key made for an account's session; None for a token session
     expires_at: datetime
+    scopes: frozenset[str] = frozenset()
+
+    def may(self, scope: str) -> bool:
+        return "admin" in self.scopes or scope in self.scopes
 
 
 ACCOUNT_COLUMNS = "a.id, a.username, a.password_hash, a.role, a.department"
@@ -89,20 +98,54 @@ class SessionRepository:
             },
         )
 
+    async def add_token_session(
+        self,
+        token_hash: bytes,
+        csrf_token: str,
+        user_token: str,
+        subject: str,
+        scopes: list[str],
+        department: str | None,
+        now: datetime,
+        expires_at: datetime,
+    ) -> None:
+        await self.session.execute(
+            text(
+                "INSERT INTO sessions (token_hash, csrf_token, api_key, subject, scopes, department, created_at, "
+                "expires_at) VALUES (:t, :c, :k, :sub, :scopes, :d, :now, :exp)"
+            ),
+            {
+                "t": token_hash,
+                "c": csrf_token,
+                "k": user_token,
+                "sub": subject,
+                "scopes": scopes,
+                "d": department,
+                "now": now,
+                "exp": expires_at,
+            },
+        )
+
     async def active(self, token_hash: bytes, now: datetime) -> SessionRow | None:
         row = (
             await self.session.execute(
                 text(
-                    f"SELECT {ACCOUNT_COLUMNS}, s.csrf_token, s.api_key, s.api_key_id, s.expires_at "
-                    "FROM sessions s JOIN accounts a ON a.id = s.account_id "
-                    "WHERE s.token_hash = :t AND s.expires_at > :now AND a.disabled_at IS NULL"
+                    f"SELECT {ACCOUNT_COLUMNS}, s.csrf_token, s.api_key, s.api_key_id, s.expires_at, "
+                    "s.subject, s.scopes, s.department "
+                    "FROM sessions s LEFT JOIN accounts a ON a.id = s.account_id "
+                    "WHERE s.token_hash = :t AND s.expires_at > :now "
+                    "AND (s.account_id IS NULL OR a.disabled_at IS NULL)"
                 ),
                 {"t": token_hash, "now": now},
             )
         ).first()
         if row is None:
             return None
-        return SessionRow(Account(*row[:5]), row[5], row[6], row[7], row[8])
+        if row[9] is not None:  # a token session
+            holder = Account(uuid.UUID(int=0), row[9], "", TOKEN_ROLE, row[11])
+            return SessionRow(holder, row[5], row[6], None, row[8], frozenset(row[10]))
+        account = Account(*row[:5])
+        return SessionRow(account, row[5], row[6], row[7], row[8], frozenset(scopes_of(Role(account.role))))
 
     async def remove(self, token_hash: bytes) -> uuid.UUID | None:
         """Delete the session; the id of its API key (to revoke), or None when there was none."""

@@ -5,7 +5,10 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from pledge_common.scopes import Scope
 
@@ -22,6 +25,7 @@ class Role(StrEnum):
     admin = "admin"
 
 
+TOKEN_ROLE = "token"  # shown for a user signed in with a token: its scopes are the gateway's, not a role's
 _VIEWER = (Scope.definitions_read, Scope.tickets_read, Scope.reports_read, Scope.feedback_read, Scope.complaints_read)
 # the same mapping as the gateway's default JWT roles (pledge-viewer, pledge-manager, pledge-admin)
 ROLE_SCOPES: dict[Role, tuple[Scope, ...]] = {
@@ -95,3 +99,41 @@ def password_problem(password: str) -> str | None:
 
 def new_password() -> str:
     return secrets.token_urlsafe(15)
+
+
+@dataclass(frozen=True)
+class TokenTerms:
+    """What a session opened with a user token holds: the gateway's account of the token's holder."""
+
+    subject: str
+    scopes: list[str]
+    department: str | None
+    expires_at: datetime
+
+
+MAX_TOKEN = 8192  # a JWT is a few hundred bytes to a few kilobytes: anything longer is refused unread
+
+
+def token_terms(me: dict[str, Any], now: datetime, lifetime: timedelta) -> TokenTerms | str:
+    """A session's terms from the gateway's `GET /v1/me` answer for a token, or why no session is opened.
+
+    Only a user token signs in (an API key has its own uses); it must read reports (every page does); the
+    session ends when the token expires, or after the console's own session lifetime if that comes first."""
+    if me.get("kind") != "user":
+        return "not_a_user_token"
+    scopes = sorted(str(s) for s in me.get("scopes") or [])
+    if "admin" not in scopes and Scope.reports_read.value not in scopes:
+        return "token_no_scope"
+    try:
+        token_expiry = datetime.fromisoformat(str(me["expires_at"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return "not_a_user_token"
+    if token_expiry.tzinfo is None or token_expiry <= now:
+        return "not_a_user_token"
+    department = me.get("department")
+    return TokenTerms(
+        subject=str(me.get("sub") or "")[:200],
+        scopes=scopes,
+        department=str(department)[:64] if department else None,
+        expires_at=min(token_expiry, now + lifetime),
+    )

@@ -18,6 +18,7 @@ from pledge_console.accounts.rules import (
     new_password,
     password_matches,
     scopes_of,
+    token_terms,
 )
 from pledge_console.clients.gateway import GatewayClient
 
@@ -59,6 +60,32 @@ async def open_session(
         token_hash(token), account.id, secrets.token_urlsafe(32), key, key_id, now, expires_at
     )
     return NewSession(token, expires_at)
+
+
+async def open_token_session(
+    session: AsyncSession, gateway: GatewayClient, user_token: str, lifetime: timedelta
+) -> NewSession | str:
+    """A session for the holder of a user token of the gateway's issuer, or why not (a message key).
+
+    The gateway verifies the token (`GET /v1/me` with it): the console holds no verifier of its own. The token
+    is kept server-side and sent with every API call of the session; the session ends when the token expires.
+    A GatewayError (401: the gateway refused the token) reaches the caller."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    terms = token_terms(await gateway.get("/v1/me", user_token), now, lifetime)
+    if isinstance(terms, str):
+        return terms
+    token = secrets.token_urlsafe(32)
+    await SessionRepository(session).add_token_session(
+        token_hash(token),
+        secrets.token_urlsafe(32),
+        user_token,
+        terms.subject,
+        terms.scopes,
+        terms.department,
+        now,
+        terms.expires_at,
+    )
+    return NewSession(token, terms.expires_at)
 
 
 async def current(session: AsyncSession, token: str | None) -> SessionRow | None:

@@ -50,6 +50,23 @@ class GatewayClient:
     async def post(self, path: str, key: str, body: Any = None) -> Any:
         return await self._send("POST", path, key, json=body)
 
+    async def open_download(self, path: str, key: str, params: Any, accept: str) -> httpx.Response:
+        """An export of the API as a stream (the caller closes it): its headers are read, its body is not yet."""
+        request = self.http.build_request(
+            "GET", path, params=params, headers={"Authorization": f"Bearer {key}", "Accept": accept}
+        )
+        try:
+            response = await self.http.send(request, stream=True)
+        except httpx.HTTPError as err:
+            raise GatewayError(503, f"the gateway is unreachable ({type(err).__name__})") from None
+        if response.status_code >= 400:
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+            _raise_for(response)
+        return response
+
     async def create_session_key(self, name: str, scopes: list[str], expires_at: datetime) -> tuple[str, uuid.UUID]:
         body = {"name": name, "scopes": scopes, "expires_at": expires_at.isoformat()}
         created = await self.post("/v1/api-keys", self.admin_key, body)

@@ -20,7 +20,7 @@ from pledge_console import charts
 from pledge_console.accounts import service
 from pledge_console.accounts.limiter import SignInLimiter
 from pledge_console.accounts.repository import SessionRow
-from pledge_console.accounts.rules import Role, can
+from pledge_console.accounts.rules import MAX_TOKEN
 from pledge_console.clients.gateway import GatewayClient, GatewayError
 from pledge_console.config import Settings
 from pledge_console.i18n import LANG_COOKIE, LANGUAGES, STATES, Translator, pick_language
@@ -126,7 +126,7 @@ async def upstream(request: Request, me: SessionRow, path: str, params: Any = No
 
 
 def user_context(me: SessionRow) -> dict[str, Any]:
-    return {"me": me.account, "csrf": me.csrf_token, "can_manage": can(Role(me.account.role), Scope.alerts_manage)}
+    return {"me": me.account, "csrf": me.csrf_token, "can_manage": me.may(Scope.alerts_manage)}
 
 
 # ---- sign-in ---------------------------------------------------------------------------------------------
@@ -176,11 +176,16 @@ async def sign_in(request: Request, session: SessionDep) -> Response:
         )
     except GatewayError as err:
         raise PageError(503 if err.status >= 500 else 502, err.detail) from None
-    response = RedirectResponse(safe_next(form.get("next")), status_code=303)
+    return _signed_in(request, opened, form.get("next"))
+
+
+def _signed_in(request: Request, opened: service.NewSession, next_: str | None) -> Response:
+    """To the page asked for, with the session's cookie (HttpOnly, SameSite=Strict, lasting as the session)."""
+    response = RedirectResponse(safe_next(next_), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         opened.token,
-        max_age=settings.session_seconds,
+        max_age=max(1, int((opened.expires_at - datetime.now(UTC)).total_seconds())),
         httponly=True,
         samesite="strict",
         secure=is_https(request),
@@ -188,6 +193,50 @@ async def sign_in(request: Request, session: SessionDep) -> Response:
     )
     response.delete_cookie(CSRF_COOKIE, path="/console", httponly=True, samesite="strict")
     return response
+
+
+TOKEN_SIGN_IN = "(token)"  # the limiter's account name for sign-ins with a token: rationed per address
+
+
+@router.post("/session/token")
+async def sign_in_with_token(request: Request, session: SessionDep) -> Response:
+    """Sign in with a user token of the gateway's JWT issuer: the gateway verifies it and says whose it is."""
+    t = Translator(lang_of(request))
+    form = await read_form(request)
+    if form is None or not same_token(form.get("csrf"), request.cookies.get(CSRF_COOKIE)):
+        return _sign_in_page(request, t("csrf"), 403)
+    user_token = form.get("token", "").strip()
+    user_token = user_token.removeprefix("Bearer ").strip()
+    address = client_address(request)
+    limiter: SignInLimiter = request.app.state.sign_in_limiter
+    wait = limiter.retry_after(TOKEN_SIGN_IN, address)
+    if wait:
+        refused = _sign_in_page(request, t("too_many", seconds=wait), 429)
+        refused.headers["Retry-After"] = str(wait)
+        return refused
+    if not user_token or len(user_token) > MAX_TOKEN:
+        limiter.failed(TOKEN_SIGN_IN, address)
+        return _sign_in_page(request, t("bad_token", detail=t("not_a_user_token")), 401)
+    settings: Settings = request.app.state.settings
+    try:
+        opened = await service.open_token_session(
+            session, gateway_of(request), user_token, timedelta(seconds=settings.session_seconds)
+        )
+    except GatewayError as err:
+        if err.status == 401:
+            limiter.failed(TOKEN_SIGN_IN, address)
+            return _sign_in_page(request, t("bad_token", detail=err.detail), 401)
+        if err.status == 403:
+            limiter.failed(TOKEN_SIGN_IN, address)
+            return _sign_in_page(request, t("token_no_scope"), 403)
+        if err.status == 429:  # the gateway rations failed authentications from the console's address too
+            limiter.failed(TOKEN_SIGN_IN, address)
+            return _sign_in_page(request, t("bad_token", detail=err.detail), 429)
+        raise PageError(503 if err.status >= 500 else 502, err.detail) from None
+    if isinstance(opened, str):
+        limiter.failed(TOKEN_SIGN_IN, address)
+        return _sign_in_page(request, t("bad_token", detail=t(opened)), 403 if opened == "token_no_scope" else 401)
+    return _signed_in(request, opened, form.get("next"))
 
 
 @router.post("/sign-out")
@@ -422,7 +471,7 @@ async def acknowledge(request: Request, me: SignedIn, alert_id: uuid.UUID) -> Re
     form = await read_form(request)
     if form is None or not same_token(form.get("csrf"), me.csrf_token):
         raise PageError(403, t("csrf"))
-    if not can(Role(me.account.role), Scope.alerts_manage):
+    if not me.may(Scope.alerts_manage):
         raise PageError(403, t("forbidden"))
     try:
         await gateway_of(request).post(f"/v1/alerts/{alert_id}/acknowledge", me.api_key, {})
