@@ -73,7 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         alembic_ini=ALEMBIC_INI,
         produces_feed=False,
         extra_lifespan=lifespan,
-        raw_bodies=["/v1/events/bulk"],  # tracking-svc answers each item of a bulk on its own
+        # tracking-svc answers each item of a bulk, and each alert of an Alertmanager payload, on its own
+        # (Alertmanager's firing alerts carry `endsAt: 0001-01-01T00:00:00Z`, which the shared check refuses)
+        raw_bodies=["/v1/events/bulk", "/v1/service-facts/bulk", "/v1/integrations/alertmanager$"],
         examples=EXAMPLES,
     )
     strict = [Depends(refuse_undeclared_query)]  # the gateway's own routes refuse parameters they do not take

@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 from pledge_common.durations import parse_duration
 
+from pledge_dev import demo_services
 from pledge_dev.demo_org import SHANGHAI, load_demo_org
 from pledge_dev.paths import DATA_DIR
 
@@ -410,6 +411,12 @@ async def run(gateway: str, api_key: str | None, days: int, seed: int, export: P
         print(f"  corrective actions opened: {actions or 'already there'}")
         await print_reports(client, period)
         await print_voice(client, period, table)
+        facts = demo_services.generate_facts(now, days)
+        print(f"\nSending {len(facts)} facts of the cloud platform (outages, backups, the training)…")
+        sent = await demo_services.send_facts(client, facts)
+        print("  accepted {}, already known {}, rejected {}".format(*sent))
+        await asyncio.sleep(2)  # evaluation reads them from tracking-svc's feed
+        await demo_services.print_services(client, period, table)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,6 +15,8 @@ Choices the issue left open (also in the README):
             counted time ("the same working day" cannot be a limit of zero business days);
   major     acknowledge PT1H (PT2H) on cn-business, resolve P3D (P5D) business days.
 - Every version starts governing on 1 January of the current year, 00:00 Asia/Shanghai.
+- Beside the utility, an IT-services customer (`demo_services`): a cloud platform under an SLA with an
+  availability, a frequency (backups) and a clause (training) commitment.
 """
 
 from datetime import UTC, datetime
@@ -22,6 +24,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+
+from pledge_dev import demo_services
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CALENDAR = "cn-business"
@@ -483,7 +487,7 @@ async def _load_agreement(client: httpx.AsyncClient, spec: dict[str, Any]) -> No
 
 async def load_demo_org(client: httpx.AsyncClient) -> None:
     """Load the demo organisation through the public API of `client`'s base URL (idempotent)."""
-    for key, body in DEPARTMENTS:
+    for key, body in [*DEPARTMENTS, demo_services.DEPARTMENT]:
         _check(await client.put(f"/v1/departments/{key}", json=body), 200, 201)
     for key, name in SEGMENTS:
         _check(await client.put(f"/v1/segments/{key}", json={"name": name}), 200, 201)
@@ -494,13 +498,16 @@ async def load_demo_org(client: httpx.AsyncClient) -> None:
             _check(await client.put(f"/v1/processes/{key}", json=body), 201)
         else:
             _check(response, 200)
-    for spec in COMMITMENTS:
+    service = demo_services.SERVICE_BODY
+    if (await client.get(f"/v1/services/{service['key']}")).status_code == 404:
+        _check(await client.post("/v1/services", json=service), 201, 409)
+    for spec in [*COMMITMENTS, *demo_services.commitments(datetime.now(UTC))]:
         await _load_commitment(client, spec)
-    for spec in AGREEMENTS:
+    for spec in [*AGREEMENTS, demo_services.AGREEMENT_BODY]:
         await _load_agreement(client, spec)
 
 
 async def demo_org_loaded(client: httpx.AsyncClient) -> bool:
-    """True when the last step of the loader (the signed OLA) is in place."""
-    response = await client.get("/v1/agreements", params={"key": AGREEMENTS[-1]["key"], "status": "signed"})
+    """True when the last step of the loader (the signed cloud SLA) is in place."""
+    response = await client.get("/v1/agreements", params={"key": demo_services.AGREEMENT, "status": "signed"})
     return response.status_code == 200 and bool(response.json()["items"])

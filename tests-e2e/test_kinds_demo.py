@@ -1,0 +1,61 @@
+"""The demo's IT-services customer end to end: its definitions loaded through the gateway, a month of facts
+sent as its sources would, then the availability, obligations and SLA review as a quality manager reads them
+(docs/kinds.md; the demo is `pledge_dev.demo_services`)."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from pledge_dev import demo_services
+from pledge_dev.demo_org import load_demo_org
+from support import eventually, ok
+
+DAYS = 30
+
+
+async def test_the_cloud_customer_s_month_breaks_the_longest_outage_and_credits_its_tier(
+    gateway: httpx.AsyncClient,
+) -> None:
+    await load_demo_org(gateway)
+    now = datetime.now(UTC).replace(microsecond=0)
+    facts = demo_services.generate_facts(now, DAYS)
+    accepted, known, rejected = await demo_services.send_facts(gateway, facts)
+    assert (accepted + known, rejected) == (len(facts), 0)
+    again = await demo_services.send_facts(gateway, facts)
+    assert again == (0, len(facts), 0)  # the same day's facts again are duplicates
+
+    period = {"from": (now - timedelta(days=DAYS + 1)).isoformat(), "to": now.isoformat(), "customer": "yunhai-tech"}
+
+    async def availability() -> Any:
+        rows = ok(await gateway.get("/v1/reports/availability", params=period))["rows"]
+        return rows if rows and rows[0]["outages"] + rows[0]["exempted"] == 5 else None
+
+    [uptime] = await eventually(availability, "evaluation to judge the cloud platform's five outages")
+    assert uptime["commitment"] == "cloud-uptime"
+    assert uptime["target"] == 0.999
+    assert (uptime["outages"], uptime["exempted"]) == (4, 1)  # the announced maintenance is exempt
+    assert uptime["states"] == {"completed_normal": 3, "completed_warning": 1}
+    assert uptime["downtime"] == "PT10H17M"  # 20 + 45 + 540 + 12 minutes
+    assert uptime["target_met"] is False
+    assert uptime["longest_outage"]["counted"] == "PT9H"
+    assert uptime["longest_outage"]["state"] == "completed_warning"
+    assert uptime["limits"]["max_single_outage"]["met"] is False
+    assert uptime["limits"]["max_downtime"]["met"] is False  # PT10H17M > PT8H
+    assert uptime["limits"]["max_outages"]["met"] is False  # 4 > 3
+
+    obligations = ok(await gateway.get("/v1/reports/obligations", params=period))["rows"]
+    by_key = {r["commitment"]: r for r in obligations}
+    backup = by_key["cloud-backup"]
+    assert backup["kind"] == "frequency"
+    assert backup["states"].get("completed_acceptable", 0) >= 1  # the 60 h gap
+    assert backup["states"].get("completed_warning", 0) >= 1  # the 96 h gap
+    training = by_key["cloud-training"]
+    assert (training["kind"], training["outcome"], training["signed_off"]) == ("clause", "late", True)
+
+    review = ok(await gateway.get(f"/v1/reports/agreements/{demo_services.AGREEMENT}", params={
+        "from": period["from"], "to": period["to"]}))  # fmt: skip
+    lines = [p for p in review["penalties"] if p["service"] == demo_services.SERVICE]
+    over = [p for p in lines if p["kind"] == "per_outage_over_limit"]
+    assert [(p["amount"], p["work_order"].endswith("OUT-3")) for p in over] == [("500.00", True)]
+    credits = [p["amount"] for p in lines if p["kind"] == "availability_credit"]
+    assert "5000.00" in credits  # the month of the nine-hour outage is under 99 %: 25 % of the 20 000 fee
