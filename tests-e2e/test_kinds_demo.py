@@ -6,15 +6,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from pledge_dev import demo_services
-from pledge_dev.demo_org import load_demo_org
+from pledge_dev.demo_org import SHANGHAI, load_demo_org
+from pledge_dev.suite import Suite
 from support import eventually, ok
+from test_console import admin, sign_in
 
 DAYS = 30
 
 
 async def test_the_cloud_customer_s_month_breaks_the_longest_outage_and_credits_its_tier(
-    gateway: httpx.AsyncClient,
+    suite: Suite, gateway: httpx.AsyncClient
 ) -> None:
     await load_demo_org(gateway)
     now = datetime.now(UTC).replace(microsecond=0)
@@ -59,3 +62,18 @@ async def test_the_cloud_customer_s_month_breaks_the_longest_outage_and_credits_
     assert [(p["amount"], p["work_order"].endswith("OUT-3")) for p in over] == [("500.00", True)]
     credits = [p["amount"] for p in lines if p["kind"] == "availability_credit"]
     assert "5000.00" in credits  # the month of the nine-hour outage is under 99 %: 25 % of the 20 000 fee
+
+    # the console's status table shows the service commitments apart from the runs, each kind its own unit
+    nine_hours = uptime["longest_outage"]["started_at"]
+    month = datetime.fromisoformat(nine_hours).astimezone(SHANGHAI).strftime("%Y-%m")
+    async with httpx.AsyncClient(base_url=suite.gateway_url) as console:
+        assert (await sign_in(console, *admin(suite))).status_code == 303
+        status = ok(await console.get("/console/status.json", params={"month": month, "department": ""}))
+        html = (await console.get("/console/status", params={"month": month, "department": ""})).text
+    mine = {r["commitment"]: r for r in status["services"] if r["service"] == demo_services.SERVICE}
+    assert mine["cloud-uptime"]["population"] == "availability"
+    assert mine["cloud-uptime"]["cells"][2] == {"state": "completed_warning", "count": 1, "share": pytest.approx(
+        1 / mine["cloud-uptime"]["total"])}  # fmt: skip
+    assert all(r["population"] != "availability" for r in status["table"])  # never among the runs' rows
+    assert 'id="services-table"' in html
+    assert "outages (availability)" in html or "中断次数(可用性)" in html

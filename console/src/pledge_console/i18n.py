@@ -441,3 +441,33 @@ ANALYSIS_MESSAGES: dict[str, dict[str, str]] = {
 for _lang, _extra in ANALYSIS_MESSAGES.items():
     MESSAGES[_lang].update(_extra)
 # ---- end of the analysis pages' messages -------------------------------------------------------------------
+
+
+# ---- service commitments on the status page (availability, count, frequency, clause; docs/kinds.md) --------
+SERVICE_MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "service_commitments": "Service commitments",
+        "service_commitments_help": "Each kind counts its own units in the seven states; never added to the runs"
+        " above nor to another kind.",
+        "service": "Service",
+        "unit": "Counted unit",
+        "exempted": "Exempt",
+        "unit_availability": "outages (availability)",
+        "unit_count": "samples (count)",
+        "unit_frequency": "intervals (frequency)",
+        "unit_clause": "deliverable (clause)",
+    },
+    "zh": {
+        "service_commitments": "服务类承诺",
+        "service_commitments_help": "每类承诺按自己的单位计入七种状态,不与上方的环节运行相加,也不与其他类相加。",
+        "service": "服务",
+        "unit": "计量单位",
+        "exempted": "豁免",
+        "unit_availability": "中断次数(可用性)",
+        "unit_count": "采样(数量)",
+        "unit_frequency": "间隔(频次)",
+        "unit_clause": "交付物(条款)",
+    },
+}
+for _lang, _extra in SERVICE_MESSAGES.items():
+    MESSAGES[_lang].update(_extra)

@@ -38,7 +38,7 @@ from pledge_console.web.security import (
 router = APIRouter(prefix="/console", include_in_schema=False)
 ROW_CHOICES = {"process_node": ("process", "node"), "department": ("department",), "segment": ("segment",)}
 ALERT_STATES = ("open", "acknowledged", "resolved")
-ALERT_LEVELS = ("prewarning", "acceptable", "warning")
+ALERT_LEVELS = ("prewarning", "acceptable", "warning", "page", "ticket")  # page, ticket: error-budget burn
 # what a runs page may pass on to /v1/reports/status/runs (a cell's link holds only these)
 RUN_PARAMS = frozenset(
     {
@@ -327,6 +327,22 @@ async def status_data(
             for s in STATES
         ]
         table.append({"group": row["group"], "population": row["population"], "total": total, "cells": cells})
+    # the service commitments (availability, count, frequency, clause): each kind its own population, apart
+    services = [
+        {
+            "commitment": row["group"].get("commitment"),
+            "service": row["group"].get("service"),
+            "population": row["population"],
+            "total": int(row["total"]),
+            "exempted": int(row.get("exempted") or 0),
+            "cells": [
+                {"state": s, "count": row["counts"].get(s, 0),
+                 "share": row["counts"].get(s, 0) / int(row["total"]) if int(row["total"]) else None}
+                for s in STATES
+            ],
+        }
+        for row in report.get("services", [])
+    ]  # fmt: skip
     return {
         "month": month or "",
         "as_of": as_of or "",
@@ -335,6 +351,7 @@ async def status_data(
         "columns": ROW_CHOICES[rows],
         "table": table,
         "totals_from": len(report["rows"]),
+        "services": services,
         "report_as_of": report["as_of"],
     }
 
