@@ -87,6 +87,10 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = (
     PublicRoute("/v1/what-if", "evaluation", S.reports_read, S.reports_read, timeout=Timeout.report),
     PublicRoute("/v1/alerts", "evaluation", S.reports_read, S.alerts_manage),
     PublicRoute("/v1/webhooks", "evaluation", S.alerts_manage, S.alerts_manage),
+    PublicRoute("/v1/contacts", "evaluation", S.alerts_manage, S.alerts_manage),
+    PublicRoute("/v1/channels", "evaluation", S.alerts_manage, S.alerts_manage),
+    PublicRoute("/v1/notification-rules", "evaluation", S.alerts_manage, S.alerts_manage),
+    PublicRoute("/v1/notifications", "evaluation", S.alerts_manage, S.alerts_manage),
     # feedback-svc
     PublicRoute("/v1/feedback", "feedback", S.feedback_read, S.feedback_write),
     PublicRoute("/v1/surveys", "feedback", S.feedback_read, S.feedback_write),

@@ -19,6 +19,8 @@ from evaluation_svc.alerts.service import AlertScanner
 from evaluation_svc.config import Settings
 from evaluation_svc.examples import EXAMPLES
 from evaluation_svc.insights.router import router as insights_router
+from evaluation_svc.notify.router import ROUTERS as NOTIFY_ROUTERS
+from evaluation_svc.notify.service import Notifier
 from evaluation_svc.readmodel.service import Projection
 from evaluation_svc.rejudge.router import internal as rejudge_internal
 from evaluation_svc.rejudge.router import router as rejudge_router
@@ -87,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.alert_late_after,
         )
         sender = WebhookSender(app.state.sessionmaker, settings)
+        notifier = Notifier(app.state.sessionmaker, settings)
+        app.state.notifier = notifier
         feedback = None
         if settings.feedback_url:
             http = make_http_client(settings.feedback_url, timeout=settings.feedback_timeout_seconds)
@@ -100,6 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tasks.append(asyncio.create_task(scanner.run(), name="alert-scanner"))
         if settings.run_webhooks:
             tasks.append(asyncio.create_task(sender.run(), name="webhook-sender"))
+        if settings.run_notifications:
+            tasks.append(asyncio.create_task(notifier.run(), name="notifier"))
         try:
             yield
         finally:
@@ -111,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for consumer in consumers:
                 await consumer.client.aclose()
             await sender.aclose()
+            await notifier.aclose()
             if feedback is not None:
                 await feedback.aclose()
 
@@ -127,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             reports_router,
             alerts_router,
             webhooks_router,
+            *NOTIFY_ROUTERS,
         ],
         internal_routers=[rejudge_internal],
         extra_lifespan=background,
