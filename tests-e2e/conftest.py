@@ -7,15 +7,28 @@ import httpx
 import pytest
 from pledge_dev.pg import fresh_database
 from pledge_dev.suite import Suite, running_suite
+from support import MailSink, running_mail_sink
 
 
 @pytest.fixture(scope="session")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+def mail_sink() -> Iterator[MailSink]:
+    """A real SMTP server (aiosmtpd) on loopback: evaluation-svc sends its emails there."""
+    with running_mail_sink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+def suite(tmp_path_factory: pytest.TempPathFactory, mail_sink: MailSink) -> Iterator[Suite]:
     """Started once per e2e session; scanners tick fast so that alert tests need not wait long."""
     log_dir: Path = tmp_path_factory.mktemp("suite-logs")
     fast = {
         "EVALUATION_SCANNER_INTERVAL": "0.2",
         "EVALUATION_WEBHOOK_ALLOW_PRIVATE": "true",
+        "EVALUATION_NOTIFY_POLL_SECONDS": "0.2",
+        "EVALUATION_SMTP_HOST": "127.0.0.1",
+        "EVALUATION_SMTP_PORT": str(mail_sink.port),
+        "EVALUATION_SMTP_SECURITY": "none",
+        "EVALUATION_SMTP_FROM": "pledge@example.cn",
         "FEEDBACK_SENDER_INTERVAL": "0.2",
     }
     with (

@@ -145,6 +145,11 @@ class TestRendering:
         assert en.subject.startswith("Tolerance limit crossed (warning)")
         assert "Ticket: T-1" in en.text
 
+    def test_the_tickets_own_reference_is_shown_when_known(self) -> None:
+        content = render_alert({**ALERT, "external_id": "FR-2026-0042"}, "zh")
+        assert "FR-2026-0042" in content.subject
+        assert "工单: FR-2026-0042" in content.text
+
     def test_an_escalation_says_so_and_html_is_escaped(self) -> None:
         content = render_alert({**ALERT, "ticket_id": "<script>"}, "zh", escalation_step=2)
         assert content.subject.startswith("【升级 2】")

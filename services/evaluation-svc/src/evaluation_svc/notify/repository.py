@@ -138,7 +138,8 @@ class NotifyRepository:
                     INSERT INTO notify_planned (alert_id) SELECT id FROM candidates
                     ON CONFLICT DO NOTHING RETURNING alert_id
                 )
-                SELECT {cols} FROM alerts a JOIN taken t ON t.alert_id = a.id ORDER BY a.raised_at, a.id
+                SELECT {cols}, (SELECT r.external_id FROM node_runs r WHERE r.id = a.node_run_id) AS external_id
+                FROM alerts a JOIN taken t ON t.alert_id = a.id ORDER BY a.raised_at, a.id
                 """
             ),
             {"window": window_seconds, "limit": limit},
@@ -186,7 +187,8 @@ class NotifyRepository:
         rows = await self.session.execute(
             text(
                 f"""
-                SELECT e.alert_id, e.rule_id, e.step, e.department, e.position, e.due_at, {cols}
+                SELECT e.alert_id, e.rule_id, e.step, e.department, e.position, e.due_at, {cols},
+                       (SELECT r.external_id FROM node_runs r WHERE r.id = a.node_run_id) AS alert_external_id
                 FROM notify_escalations e JOIN alerts a ON a.id = e.alert_id
                 WHERE e.closed_at IS NULL AND e.due_at <= now()
                 ORDER BY e.due_at LIMIT :limit

@@ -201,7 +201,8 @@ def render_alert(
     console_url: str | None = None,
     mentions: Sequence[str] = (),
 ) -> Content:
-    """The message about one alert (its public JSON shape) in `language`; an escalation says so first."""
+    """The message about one alert (its public JSON shape, with the ticket's `external_id` when known) in
+    `language`; an escalation says so first."""
     level = LEVEL_LABELS.get(str(alert["level"]), {"zh": str(alert["level"]), "en": str(alert["level"])})[language]
     where = str(alert.get("node") or alert.get("process") or "")
     if escalation_step:
@@ -209,9 +210,10 @@ def render_alert(
         note = "此预警在规定时间内无人确认, 已升级." if language == "zh" else "Nobody acknowledged this alert in time."
     else:
         prefix, note = "", ""
-    subject = f"{prefix}{level}: {alert.get('ticket_id')} · {where}"
+    ticket = alert.get("external_id") or alert.get("ticket_id")
+    subject = f"{prefix}{level}: {ticket} · {where}"
     rows = [
-        (_FIELDS["ticket"][language], alert.get("ticket_id")),
+        (_FIELDS["ticket"][language], ticket),
         (_FIELDS["process"][language], alert.get("process")),
         (_FIELDS["node"][language], alert.get("node")),
         (_FIELDS["segment"][language], alert.get("segment")),

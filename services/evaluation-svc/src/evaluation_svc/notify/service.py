@@ -397,7 +397,7 @@ async def plan_once(session: AsyncSession, settings: Settings, now: datetime, li
     messages: list[dict[str, Any]] = []
     escalations: list[dict[str, Any]] = []
     for row in alerts:
-        alert = AlertPublic(**row).event_payload()
+        alert = AlertPublic(**row).event_payload() | {"external_id": row["external_id"]}
         facts = AlertFacts(row["level"], row["department"], row["position"], row["process_key"], row["node_key"],
                            row["segment"])  # fmt: skip
         for rule in rules:
@@ -456,7 +456,7 @@ async def escalate_once(session: AsyncSession, settings: Settings, now: datetime
             updates.append(base | {"closed_at": now.isoformat(), "closed_reason": "no further level"})
             continue
         alert = AlertPublic(**{k.removeprefix("alert_"): v for k, v in e.items() if k.startswith("alert_")})
-        payload = alert.event_payload()
+        payload = alert.event_payload() | {"external_id": e["alert_external_id"]}
         recipients = responsible_contacts(contacts, target.department, target.position)
         not_before = send_not_before(alert.level, now, calendars.get(rule["quiet_calendar"] or ""))
         rule_channels = [channel_map[i] for i in rule["channel_ids"] if i in channel_map]
