@@ -91,6 +91,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = (
     PublicRoute("/v1/channels", "evaluation", S.alerts_manage, S.alerts_manage),
     PublicRoute("/v1/notification-rules", "evaluation", S.alerts_manage, S.alerts_manage),
     PublicRoute("/v1/notifications", "evaluation", S.alerts_manage, S.alerts_manage),
+    PublicRoute("/v1/report-subscriptions", "evaluation", S.alerts_manage, S.alerts_manage, timeout=Timeout.report),
     # feedback-svc
     PublicRoute("/v1/feedback", "feedback", S.feedback_read, S.feedback_write),
     PublicRoute("/v1/surveys", "feedback", S.feedback_read, S.feedback_write),

@@ -6,10 +6,12 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import io
 import json
 import socket
 import time
 import uuid
+import zipfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,7 +28,7 @@ from evaluation_svc.alerts import service as alerts
 from evaluation_svc.alerts.service import scan_once
 from evaluation_svc.config import Settings
 from evaluation_svc.notify import service
-from evaluation_svc.notify.schemas import ChannelCreate, ContactCreate, RuleCreate
+from evaluation_svc.notify.schemas import ChannelCreate, ContactCreate, RuleCreate, ScheduleCreate
 from evaluation_svc.notify.service import Notifier
 from evaluation_svc.readmodel.service import Projection
 from pledge_common.identity import SYSTEM
@@ -282,6 +284,31 @@ class TestApi:
         assert [r["id"] for r in listed.json()["items"]] == [first.json()["id"]]
         used = await client.delete(f"/v1/channels/{channel['id']}")
         assert used.status_code == 409
+
+    async def test_report_subscriptions(self, client: httpx.AsyncClient) -> None:
+        channel = (await client.post("/v1/channels", json={"kind": "email", "name": "mail"})).json()
+        bad = await client.post(
+            "/v1/report-subscriptions",
+            json={"name": "m", "department": "field", "timezone": "Mars/Olympus", "channel_ids": [channel["id"]]},
+        )
+        assert bad.status_code == 422
+        assert bad.json()["errors"][0]["field"] == "body.timezone"
+        late = await client.post(
+            "/v1/report-subscriptions",
+            json={"name": "m", "department": "field", "day_of_month": 31, "channel_ids": [channel["id"]]},
+        )
+        assert late.status_code == 422
+        created = await client.post(
+            "/v1/report-subscriptions", json={"name": "m", "department": "field", "channel_ids": [channel["id"]]}
+        )
+        assert created.status_code == 201, created.text
+        body = created.json()
+        assert (body["day_of_month"], body["at_time"], body["timezone"]) == (1, "09:00:00", "Asia/Shanghai")
+        assert body["next_run_at"].endswith("T01:00:00Z")  # 09:00 in Shanghai
+        listed = await client.get("/v1/report-subscriptions", params={"department": "field"})
+        assert [x["id"] for x in listed.json()["items"]] == [body["id"]]
+        assert (await client.delete(f"/v1/report-subscriptions/{body['id']}")).status_code == 204
+        assert (await client.get(f"/v1/report-subscriptions/{body['id']}")).status_code == 404
 
     async def test_the_log_refuses_an_unknown_status(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/v1/notifications", params={"status": "lost"})
@@ -545,3 +572,47 @@ class TestEscalation:
         async with committed() as session:
             reason = await session.scalar(text("SELECT closed_reason FROM notify_escalations"))
         assert reason == "resolved"
+
+
+class TestScheduledReports:
+    async def test_the_monthly_status_table_arrives_as_xlsx_by_email(
+        self,
+        committed: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        smtp: tuple[Sink, int],
+        client: httpx.AsyncClient,
+    ) -> None:
+        sink, port = smtp
+        s = notifier_settings(settings, port)
+        await setup_routing(committed, s, [{"kind": "email", "name": "mail"}])
+        await raise_prewarning(committed)  # a run of March at the field department
+        async with committed() as session, session.begin():
+            channel_id = await session.scalar(text("SELECT id FROM notify_channels"))
+            created = await service.create_schedule(
+                session,
+                ScheduleCreate(name="monthly", department="field", channel_ids=[channel_id]),
+                datetime(2026, 3, 20, tzinfo=UTC),
+            )
+        assert created.next_run_at == datetime(2026, 4, 1, 1, 0, tzinfo=UTC)  # the 1st, 09:00 in Shanghai
+        notifier = Notifier(committed, s)
+        try:
+            await run_rounds(notifier, 3)
+        finally:
+            await notifier.aclose()
+        head = [m for m in sink.messages if m["To"] == "head@example.cn" and "状态表" in m["Subject"]]
+        assert len(head) == 1
+        assert head[0]["Subject"] == "服务承诺执行状态表: field (2026-02-28 - 2026-03-31)"
+        [attachment] = list(head[0].iter_attachments())
+        assert attachment.get_filename() == "status-field-2026-03.xlsx"
+        data = attachment.get_content()
+        assert data[:2] == b"PK"  # a zip: the XLSX container
+        with zipfile.ZipFile(io.BytesIO(data)) as book:
+            strings = book.read("xl/sharedStrings.xml").decode() if "xl/sharedStrings.xml" in book.namelist() else ""
+            sheet = book.read("xl/worksheets/sheet1.xml").decode()
+        assert "fault-repair" in strings + sheet  # the department's process, one of its rows
+        async with committed() as session:
+            row = (await session.execute(text("SELECT next_run_at, last_run_at FROM notify_schedules"))).one()
+        assert row.next_run_at > datetime.now(UTC)
+        assert row.last_run_at is not None
+        rows = [r for r in await log_rows(committed) if r["reason"] == "report"]
+        assert {(r["recipient"], r["status"]) for r in rows} == {("head@example.cn", "sent"), ("li@example.cn", "sent")}

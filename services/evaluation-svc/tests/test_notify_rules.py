@@ -11,6 +11,8 @@ from evaluation_svc.notify.rules import (
     digest_window_start,
     escalation_target,
     next_escalation_at,
+    next_monthly_run,
+    previous_month,
     render_alert,
     responsible_contacts,
     route_matches,
@@ -189,3 +191,21 @@ class TestProviderFormats:
         assert provider_error("feishu", 200, b'{"code":19021,"msg":"sign match fail"}') is not None
         assert provider_error("slack", 200, b"ok") is None
         assert provider_error("teams", 500, b"") == "HTTP 500"
+
+
+class TestSchedules:
+    def test_monthly_on_the_first_at_nine_in_shanghai(self) -> None:
+        nine = time(9)
+        before = datetime(2026, 3, 1, 0, 59, tzinfo=UTC)  # 08:59 in Shanghai
+        assert next_monthly_run(before, 1, nine, "Asia/Shanghai") == datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
+        on_time = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
+        assert next_monthly_run(on_time, 1, nine, "Asia/Shanghai") == datetime(2026, 4, 1, 1, 0, tzinfo=UTC)
+        december = datetime(2026, 12, 15, tzinfo=UTC)
+        assert next_monthly_run(december, 1, nine, "Asia/Shanghai") == datetime(2027, 1, 1, 1, 0, tzinfo=UTC)
+
+    def test_the_report_covers_the_month_before_in_local_time(self) -> None:
+        start, end = previous_month(datetime(2026, 4, 1, 1, 0, tzinfo=UTC), "Asia/Shanghai")
+        assert (start, end) == (datetime(2026, 2, 28, 16, 0, tzinfo=UTC), datetime(2026, 3, 31, 16, 0, tzinfo=UTC))
+        start, end = previous_month(datetime(2027, 1, 1, 1, 0, tzinfo=UTC), "Asia/Shanghai")
+        assert start == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
+        assert end == datetime(2026, 12, 31, 16, 0, tzinfo=UTC)

@@ -112,9 +112,30 @@ UPGRADE = (
     "CREATE INDEX notify_messages_due ON notify_messages (next_attempt_at) WHERE status IN ('queued', 'retrying')",
     "CREATE INDEX notify_messages_recent ON notify_messages (created_at DESC, id)",
     "CREATE INDEX notify_messages_alert ON notify_messages (alert_id)",
+    # scheduled reports: a department's report for the last period, to its contacts, on a monthly schedule
+    """
+    CREATE TABLE notify_schedules (
+        id uuid PRIMARY KEY,
+        name text NOT NULL,
+        department text NOT NULL,
+        report text NOT NULL CHECK (report IN ('status')),
+        format text NOT NULL CHECK (format IN ('xlsx')),
+        day_of_month integer NOT NULL CHECK (day_of_month BETWEEN 1 AND 28),
+        at_time time NOT NULL,
+        timezone text NOT NULL,
+        channel_ids uuid[] NOT NULL,
+        enabled boolean NOT NULL DEFAULT true,
+        next_run_at timestamptz NOT NULL,
+        last_run_at timestamptz,
+        created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+    )
+    """,
+    "CREATE INDEX notify_schedules_due ON notify_schedules (next_run_at) WHERE enabled",
 )
 
 DOWNGRADE = (
+    "DROP TABLE notify_schedules",
     "DROP TABLE notify_messages",
     "DROP TABLE notify_escalations",
     "DROP TABLE notify_planned",

@@ -24,6 +24,11 @@ TABLES = {
         "quiet_calendar, escalate_after, escalate_to_department, escalate_to_position, escalate_levels, enabled, "
         "created_at, updated_at",
     ),
+    "schedules": (
+        "notify_schedules",
+        "id, name, department, report, format, day_of_month, at_time, timezone, channel_ids, enabled, next_run_at, "
+        "last_run_at, created_at, updated_at",
+    ),
 }
 MESSAGE_COLUMNS = (
     "id, alert_id, rule_id, channel_id, channel_kind, recipient, language, reason, escalation_step, "
@@ -225,6 +230,18 @@ class NotifyRepository:
                 "FROM notify_escalations WHERE alert_id = :a ORDER BY rule_id"
             ),
             {"a": alert_id},
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def claim_schedules(self, limit: int) -> list[dict[str, Any]]:
+        """Lock due, enabled report schedules (others' are skipped)."""
+        _, columns = TABLES["schedules"]
+        rows = await self.session.execute(
+            text(
+                f"SELECT {columns} FROM notify_schedules WHERE enabled AND next_run_at <= now() "
+                "ORDER BY next_run_at LIMIT :limit FOR UPDATE SKIP LOCKED"
+            ),
+            {"limit": limit},
         )
         return [dict(r) for r in rows.mappings()]
 

@@ -4,6 +4,7 @@ All under `alerts:manage`, reads included: contacts are personal data (addresses
 are credentials of the chat groups, and the log names recipients."""
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -30,6 +31,9 @@ from evaluation_svc.notify.schemas import (
     RulePage,
     RulePublic,
     RuleUpdate,
+    ScheduleCreate,
+    SchedulePage,
+    SchedulePublic,
 )
 from evaluation_svc.pages import check_page_max
 
@@ -38,7 +42,8 @@ contacts = APIRouter(prefix="/v1/contacts", tags=["notifications"], dependencies
 channels = APIRouter(prefix="/v1/channels", tags=["notifications"], dependencies=SCOPED)
 rules = APIRouter(prefix="/v1/notification-rules", tags=["notifications"], dependencies=SCOPED)
 log = APIRouter(prefix="/v1/notifications", tags=["notifications"], dependencies=SCOPED)
-ROUTERS = (contacts, channels, rules, log)
+schedules = APIRouter(prefix="/v1/report-subscriptions", tags=["notifications"], dependencies=SCOPED)
+ROUTERS = (contacts, channels, rules, log, schedules)
 
 
 @contacts.post("", response_model=ContactPublic, status_code=201)
@@ -178,3 +183,37 @@ async def list_notifications(
         limit=page.limit,
     )
     return paged(request, response, answer)
+
+
+@schedules.post("", response_model=SchedulePublic, status_code=201)
+async def create_schedule(session: SessionDep, body: ScheduleCreate, idem: IdempotencyDep) -> Response:
+    """Deliver a department's report for the last month to its contacts, monthly on a day at a local time (by
+    default the 1st at 09:00 Asia/Shanghai): emails carry the file, chat channels a line with the console link."""
+
+    async def create() -> Answer:
+        return Answer(201, await service.create_schedule(session, body, datetime.now(UTC)))
+
+    return await idem.answer(create, body)
+
+
+@schedules.get("", response_model=SchedulePage)
+async def list_schedules(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    page: PageParams,
+    department: Annotated[str | None, Query(max_length=200)] = None,
+) -> SchedulePage:
+    check_page_max(request, page)
+    return paged(request, response, await service.list_schedules(session, department, page.cursor, page.limit))
+
+
+@schedules.get("/{schedule_id}", response_model=SchedulePublic)
+async def get_schedule(session: SessionDep, schedule_id: uuid.UUID) -> SchedulePublic:
+    return await service.get_schedule(session, schedule_id)
+
+
+@schedules.delete("/{schedule_id}", status_code=204)
+async def delete_schedule(session: SessionDep, schedule_id: uuid.UUID) -> Response:
+    await service.delete_schedule(session, schedule_id)
+    return Response(status_code=204)

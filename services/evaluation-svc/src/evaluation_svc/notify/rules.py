@@ -4,8 +4,9 @@ unacknowledged alert escalates to, and what a message says (zh / en)."""
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pledge_deadlines import Calendar, due_at
 
@@ -240,3 +241,68 @@ def render_alert(
         + "</body></html>"
     )
     return Content(subject, "\n".join(text_lines), "\n".join(md_lines), html_body, tuple(mentions))
+
+
+def next_monthly_run(after: datetime, day: int, at: time, timezone: str) -> datetime:
+    """The first instant after `after` that is day `day` of a month at `at` in `timezone` (in UTC).
+
+    Worked example (the 1st at 09:00, Asia/Shanghai): after 2026-03-01 00:59 UTC (08:59 local) comes
+    2026-03-01 01:00 UTC; after 2026-03-01 01:00 UTC comes 2026-04-01 01:00 UTC."""
+    tz = ZoneInfo(timezone)
+    local = after.astimezone(tz)
+    year, month = local.year, local.month
+    for _ in range(3):
+        candidate = datetime.combine(date(year, month, day), at, tzinfo=tz)
+        if candidate > after:
+            return candidate.astimezone(UTC)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    raise AssertionError("unreachable: a month ahead is always after")
+
+
+def previous_month(run_at: datetime, timezone: str) -> tuple[datetime, datetime]:
+    """The period a report run at `run_at` covers: the whole month before the run's local month, in UTC.
+
+    Worked example: run 2026-04-01 09:00 Asia/Shanghai covers 2026-03-01 00:00 to 2026-04-01 00:00 local
+    (2026-02-28 16:00 UTC to 2026-03-31 16:00 UTC)."""
+    tz = ZoneInfo(timezone)
+    local = run_at.astimezone(tz)
+    end = datetime(local.year, local.month, 1, tzinfo=tz)
+    start = (
+        datetime(local.year - 1, 12, 1, tzinfo=tz)
+        if local.month == 1
+        else datetime(local.year, local.month - 1, 1, tzinfo=tz)
+    )
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+_REPORT_WORDS: dict[str, dict[str, str]] = {
+    "status": {"zh": "服务承诺执行状态表", "en": "Service commitment status table"},
+    "attached": {"zh": "附件为本部门上一期的报表.", "en": "The report for the last period is attached."},
+    "console": {"zh": "在控制台查看", "en": "Open in the console"},
+}
+
+
+def render_report(
+    report: str, department: str, start: datetime, end: datetime, language: Language, console_url: str | None
+) -> Content:
+    """The message carrying a scheduled report (the file is attached to it)."""
+    title = _REPORT_WORDS[report][language]
+    period = f"{start.date().isoformat()} - {end.date().isoformat()}"
+    subject = f"{title}: {department} ({period})"
+    link = f"{console_url.rstrip('/')}/reports/{report}?department={department}" if console_url else None
+    lines = [subject, "", _REPORT_WORDS["attached"][language]]
+    if link:
+        lines.append(f"{_REPORT_WORDS['console'][language]}: {link}")
+    md = f"### {subject}\n{_REPORT_WORDS['attached'][language]}" + (
+        f"\n[{_REPORT_WORDS['console'][language]}]({link})" if link else ""
+    )
+    page = (
+        f"<html><body><h3>{html.escape(subject)}</h3><p>{html.escape(_REPORT_WORDS['attached'][language])}</p>"
+        + (
+            f"<p><a href='{html.escape(link)}'>{html.escape(_REPORT_WORDS['console'][language])}</a></p>"
+            if link
+            else ""
+        )
+        + "</body></html>"
+    )
+    return Content(subject, "\n".join(lines), md, page)

@@ -1,6 +1,7 @@
 """Public shapes of contacts, channels, routing rules and the notification log."""
 
 import uuid
+from datetime import time
 from typing import Literal
 
 from pledge_common.durations import Duration
@@ -198,3 +199,37 @@ class NotificationPublic(BaseModel):
 
 
 NotificationPage = Page[NotificationPublic]
+
+
+class ScheduleCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    department: str = Field(min_length=1, max_length=200, description="whose report, sent to its contacts")
+    report: Literal["status"] = Field(default="status", description="the seven-state status table")
+    format: Literal["xlsx"] = Field(default="xlsx", description="the attached file")
+    day_of_month: int = Field(default=1, ge=1, le=28)
+    at_time: time = Field(default=time(9, 0), description="local time of the department's time zone")
+    timezone: str = Field(default="Asia/Shanghai", max_length=64, description="an IANA time zone")
+    channel_ids: list[uuid.UUID] = Field(min_length=1, max_length=20)
+    enabled: bool = True
+
+
+class SchedulePublic(BaseModel):
+    id: uuid.UUID
+    name: str
+    department: str
+    report: str
+    format: str
+    day_of_month: int
+    at_time: time
+    timezone: str
+    channel_ids: list[uuid.UUID]
+    enabled: bool
+    next_run_at: Instant = Field(description="when the next report goes (the last month's)")
+    last_run_at: Instant | None
+    created_at: Instant
+    updated_at: Instant
+
+
+SchedulePage = Page[SchedulePublic]

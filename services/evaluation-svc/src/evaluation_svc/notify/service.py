@@ -2,15 +2,20 @@
 messages, escalate unacknowledged ones, send what is due; the message log."""
 
 import asyncio
+import base64
 import logging
+import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiosmtplib
 import httpx
+from pledge_common.exports import XLSX, columns_of, xlsx_file
 from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import Conflict, NotFound, invalid
 from pledge_deadlines import Calendar
@@ -19,7 +24,8 @@ from standardwebhooks.webhooks import Webhook
 
 from evaluation_svc.alerts.schemas import AlertPublic
 from evaluation_svc.config import Settings
-from evaluation_svc.notify.email import SmtpConfig, build_email, send_email
+from evaluation_svc.exports.rows import status_rows
+from evaluation_svc.notify.email import Attachment, SmtpConfig, build_email, send_email
 from evaluation_svc.notify.providers import chat_request, provider_error
 from evaluation_svc.notify.repository import NotifyRepository
 from evaluation_svc.notify.rules import (
@@ -29,7 +35,10 @@ from evaluation_svc.notify.rules import (
     Route,
     escalation_target,
     next_escalation_at,
+    next_monthly_run,
+    previous_month,
     render_alert,
+    render_report,
     responsible_contacts,
     route_matches,
     send_not_before,
@@ -49,7 +58,13 @@ from evaluation_svc.notify.schemas import (
     RulePage,
     RulePublic,
     RuleUpdate,
+    ScheduleCreate,
+    SchedulePage,
+    SchedulePublic,
 )
+from evaluation_svc.reports.query import build_query
+from evaluation_svc.reports.repository import ReportFilter
+from evaluation_svc.reports.service import status_report
 from evaluation_svc.rules.payloads import calendar_from_payload
 from evaluation_svc.webhooks.service import retry_delay
 from evaluation_svc.webhooks.targets import (
@@ -250,6 +265,101 @@ async def delete_rule(session: AsyncSession, rule_id: uuid.UUID) -> None:
     repo = NotifyRepository(session)
     await _found(repo, "rules", rule_id, for_update=True)
     await repo.delete("rules", rule_id)
+
+
+# report schedules ---------------------------------------------------------------------------------
+
+
+async def create_schedule(session: AsyncSession, body: ScheduleCreate, now: datetime) -> SchedulePublic:
+    repo = NotifyRepository(session)
+    try:
+        ZoneInfo(body.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise invalid("body.timezone", f"unknown time zone {body.timezone!r} (an IANA name: Asia/Shanghai)") from None
+    missing = set(body.channel_ids) - await repo.existing_ids("channels", body.channel_ids)
+    if missing:
+        raise invalid("body.channel_ids", f"no such channel: {', '.join(sorted(map(str, missing)))}")
+    values = body.model_dump() | {"channel_ids": list(dict.fromkeys(body.channel_ids))}
+    values["next_run_at"] = next_monthly_run(now, body.day_of_month, body.at_time, body.timezone)
+    return SchedulePublic(**await repo.insert("schedules", {"id": uuid.uuid4(), **values}))
+
+
+async def list_schedules(session: AsyncSession, department: str | None, cursor: str | None, limit: int) -> SchedulePage:
+    rows = await NotifyRepository(session).page("schedules", {"department": department}, _page_after(cursor), limit + 1)
+    return SchedulePage(items=[SchedulePublic(**r) for r in rows[:limit]], next_cursor=_next(rows, limit))
+
+
+async def get_schedule(session: AsyncSession, schedule_id: uuid.UUID) -> SchedulePublic:
+    return SchedulePublic(**await _found(NotifyRepository(session), "schedules", schedule_id))
+
+
+async def delete_schedule(session: AsyncSession, schedule_id: uuid.UUID) -> None:
+    repo = NotifyRepository(session)
+    await _found(repo, "schedules", schedule_id, for_update=True)
+    await repo.delete("schedules", schedule_id)
+
+
+async def status_xlsx(session: AsyncSession, settings: Settings, department: str, start: datetime, end: datetime,
+                      timezone: str, now: datetime) -> bytes:  # fmt: skip
+    """The status table of a department over a period, as the XLSX export of `/v1/reports/status` writes it."""
+    q = build_query(
+        now=now, as_of=None, start=start, end=end, bucket=None, timezone=timezone, group_by=None,
+        default_group=("process", "node"), flt=ReportFilter(department=[department]), agreement=None,
+        max_days=settings.report_max_days, rollup_timezone=settings.rollup_timezone,
+    )  # fmt: skip
+    rows = status_rows(await status_report(session, q))
+    path = await xlsx_file(columns_of(rows), rows, sheet="status")
+    try:
+        return await asyncio.to_thread(Path(path).read_bytes)
+    finally:
+        os.unlink(path)
+
+
+async def report_once(session: AsyncSession, settings: Settings, now: datetime, limit: int = 5) -> int:
+    """Run the due report schedules: the last month's report of the department, to its contacts (email, with the
+    file attached) and to chat channels (a line with the console link); the next run is set a month on."""
+    repo = NotifyRepository(session)
+    due = await repo.claim_schedules(limit)
+    if not due:
+        return 0
+    _, channels, contact_rows = await repo.all_enabled()
+    channel_map = {ch["id"]: ch for ch in channels}
+    contacts = [_contact(c) for c in contact_rows]
+    messages: list[dict[str, Any]] = []
+    updates = []
+    for schedule in due:
+        start, end = previous_month(schedule["next_run_at"], schedule["timezone"])
+        data = await status_xlsx(session, settings, schedule["department"], start, end, schedule["timezone"], now)
+        name = f"status-{schedule['department']}-{start.astimezone(ZoneInfo(schedule['timezone'])):%Y-%m}.xlsx"
+        attachment = {"filename": name, "media_type": XLSX, "data": base64.b64encode(data).decode()}
+        recipients = [c for c in contacts if c.department == schedule["department"]]
+        for channel_id in schedule["channel_ids"]:
+            channel = channel_map.get(channel_id)
+            if channel is None:
+                continue
+            base = {"alert_id": None, "rule_id": None, "channel_id": str(channel_id), "channel_kind": channel["kind"],
+                    "reason": "report", "escalation_step": 0, "not_before": now.isoformat()}  # fmt: skip
+            if channel["kind"] == "email":
+                for contact in recipients:
+                    if contact.email:
+                        content = render_report(schedule["report"], schedule["department"], start, end,
+                                                contact.language, settings.console_url).as_json()  # fmt: skip
+                        content["attachments"] = [attachment]
+                        messages.append(base | {"id": str(uuid.uuid4()), "contact_id": contact.id,
+                                                "recipient": contact.email, "language": contact.language,
+                                                "content": content})  # fmt: skip
+            else:
+                content = render_report(schedule["report"], schedule["department"], start, end, channel["language"],
+                                        settings.console_url).as_json()  # fmt: skip
+                messages.append(base | {"id": str(uuid.uuid4()), "contact_id": None, "recipient": channel["name"],
+                                        "language": channel["language"], "content": content})  # fmt: skip
+        after = max(now, schedule["next_run_at"])
+        following = next_monthly_run(after, schedule["day_of_month"], schedule["at_time"], schedule["timezone"])
+        updates.append((schedule["id"], following))
+    await repo.queue(messages)
+    for schedule_id, following in updates:
+        await repo.update("schedules", schedule_id, {"next_run_at": following, "last_run_at": now})
+    return len(due)
 
 
 # the log ------------------------------------------------------------------------------------------
@@ -530,7 +640,12 @@ class Notifier:
             if self.smtp is None:
                 return None, None, "SMTP is not configured (EVALUATION_SMTP_HOST)"
             try:
-                answer = await send_email(self.smtp, build_email(self.smtp.sender, message["recipient"], content))
+                files = [
+                    Attachment(a["filename"], a["media_type"], base64.b64decode(a["data"]))
+                    for a in content.get("attachments") or ()
+                ]
+                email = build_email(self.smtp.sender, message["recipient"], content, files)
+                answer = await send_email(self.smtp, email)
             except aiosmtplib.SMTPResponseException as err:
                 return err.code, err.message[:EXCERPT], f"SMTP {err.code}"
             except (aiosmtplib.SMTPException, OSError) as err:
@@ -597,8 +712,10 @@ class Notifier:
             planned = await plan_once(session, self.settings, now)
         async with self.sessionmaker() as session, session.begin():
             escalated = await escalate_once(session, self.settings, now)
+        async with self.sessionmaker() as session, session.begin():
+            reported = await report_once(session, self.settings, now)
         sent = await self.send_once()
-        return planned + escalated + sent
+        return planned + escalated + reported + sent
 
     async def run(self) -> None:
         while True:
