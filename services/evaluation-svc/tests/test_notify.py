@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import io
 import json
+import logging
 import socket
 import time
 import uuid
@@ -372,8 +373,13 @@ class TestDelivery:
         assert json.loads(ding["response_excerpt"]) == {"errcode": 0, "errmsg": "ok"}
 
     async def test_a_wrong_signature_is_a_failure_with_the_providers_answer(
-        self, committed: async_sessionmaker[AsyncSession], settings: Settings, provider: Provider
+        self,
+        committed: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        provider: Provider,
+        caplog: pytest.LogCaptureFixture,
     ) -> None:
+        caplog.set_level(logging.DEBUG)
         s = notifier_settings(settings)
         url = f"{provider.base}/robot/send?access_token=t1"
         await setup_routing(committed, s, [{"kind": "dingtalk", "name": "d", "url": url, "secret": "SECwrong"}])

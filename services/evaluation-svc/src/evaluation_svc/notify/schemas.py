@@ -96,7 +96,10 @@ class ChannelPublic(BaseModel):
     id: uuid.UUID
     kind: ChannelKind
     name: str
-    url: str | None
+    url: str | None = Field(
+        description="only the origin of the incoming webhook URL (`https://oapi.dingtalk.com/…`): the URL carries the "
+        "group's credential (a key, an access token), so it is write-only like the secret"
+    )
     has_secret: bool = Field(description="a secret is set (it is never answered)")
     language: Language
     enabled: bool

@@ -8,9 +8,11 @@ import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiosmtplib
@@ -78,6 +80,28 @@ from evaluation_svc.webhooks.targets import (
 
 log = logging.getLogger("evaluation.notify")
 EXCERPT = 500  # characters of a provider's answer kept in the log
+# set while the notifier sends: chat webhook URLs carry their credential (a key, an access token, a hook id)
+_SENDING: ContextVar[bool] = ContextVar("notify_sending", default=False)
+
+
+def origin(url: str) -> str:
+    """What may be shown of a chat webhook URL: its scheme and host (the rest is the group's credential)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"
+
+
+class _HideChatUrls(logging.Filter):
+    """httpx logs each request's URL at INFO; while the notifier sends, only the URL's origin is logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _SENDING.get() and isinstance(record.args, tuple) and len(record.args) >= 2:
+            args = list(record.args)
+            args[1] = origin(str(args[1]))
+            record.args = tuple(args)
+        return True
+
+
+logging.getLogger("httpx").addFilter(_HideChatUrls())
 
 
 def _networks(settings: Settings) -> list[Network]:
@@ -149,7 +173,10 @@ async def delete_contact(session: AsyncSession, contact_id: uuid.UUID) -> None:
 
 
 def _channel_public(row: Mapping[str, Any]) -> ChannelPublic:
-    return ChannelPublic(**{k: v for k, v in row.items() if k != "secret"}, has_secret=row["secret"] is not None)
+    """A channel as answered: never its secret, and of its URL (a credential too) only the origin."""
+    values = {k: v for k, v in row.items() if k not in ("secret", "url")}
+    url = None if row["url"] is None else origin(row["url"])
+    return ChannelPublic(**values, url=url, has_secret=row["secret"] is not None)
 
 
 def _check_secret(kind: str, secret: str | None, field: str) -> None:
@@ -698,7 +725,11 @@ class Notifier:
             claimed = await NotifyRepository(session).claim_messages(self.batch_size, s.notify_timeout_seconds * 3 + 5)
         if not claimed:
             return 0
-        outcomes = await asyncio.gather(*(self._send(m) for m in claimed))
+        token = _SENDING.set(True)  # the tasks gathered below copy this context
+        try:
+            outcomes = await asyncio.gather(*(self._send(m) for m in claimed))
+        finally:
+            _SENDING.reset(token)
         for outcome in outcomes:
             if outcome["error"] and not outcome["skipped"]:
                 log.warning("notification %s failed: %s", outcome["id"], outcome["error"])
