@@ -416,6 +416,30 @@ class TestDelivery:
         assert len(row["response_excerpt"]) == 500
         assert len(provider.received["down"]) == 2
 
+    async def test_a_message_failed_for_good_is_told_to_the_admins(
+        self,
+        committed: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        provider: Provider,
+        smtp: tuple[Sink, int],
+    ) -> None:
+        sink, port = smtp
+        s = notifier_settings(settings, port).model_copy(update={"notify_admin_emails": ["admin@example.cn"]})
+        await setup_routing(committed, s, [{"kind": "slack", "name": "ops-slack", "url": f"{provider.base}/down"}])
+        await raise_prewarning(committed)
+        notifier = Notifier(committed, s)
+        try:
+            await run_rounds(notifier)
+        finally:
+            await notifier.aclose()
+        [told] = [m for m in sink.messages if m["To"] == "admin@example.cn"]
+        assert told["Subject"] == "通知发送失败: slack → ops-slack"
+        body = told.get_body(preferencelist=("plain",))
+        assert body is not None
+        assert "HTTP 503" in body.get_content()
+        rows = {r["reason"]: r["status"] for r in await log_rows(committed)}
+        assert rows == {"alert": "failed", "failure": "sent"}
+
     async def test_email_in_each_contacts_language_through_smtp(
         self,
         committed: async_sessionmaker[AsyncSession],

@@ -93,7 +93,7 @@ UPGRADE = (
         contact_id uuid,
         recipient text NOT NULL,
         language text NOT NULL,
-        reason text NOT NULL CHECK (reason IN ('alert', 'escalation', 'digest', 'report')),
+        reason text NOT NULL CHECK (reason IN ('alert', 'escalation', 'digest', 'report', 'failure')),
         escalation_step integer NOT NULL DEFAULT 0,
         content jsonb NOT NULL,
         status text NOT NULL DEFAULT 'queued'

@@ -82,6 +82,10 @@ class Settings(ServiceSettings):
     notify_backoff_max_seconds: float = Field(default=900.0, gt=0)
     notify_timeout_seconds: float = Field(default=10.0, gt=0, description="per chat request or SMTP session")
     console_url: str | None = Field(default=None, description="the web console's base URL, for links in messages")
+    notify_admin_emails: list[str] = Field(
+        default_factory=list, description="addresses told by email when a message fails after its last attempt"
+    )
+    notify_admin_language: Literal["zh", "en"] = "zh"
     smtp_host: str | None = Field(default=None, description="the SMTP server (None: email channels fail, logged)")
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_security: Literal["starttls", "tls", "none"] = Field(

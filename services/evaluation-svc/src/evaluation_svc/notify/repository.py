@@ -272,10 +272,11 @@ class NotifyRepository:
         )
         return [dict(r) for r in rows.mappings()]
 
-    async def record(self, outcomes: Sequence[dict[str, Any]], max_attempts: int) -> None:
+    async def record(self, outcomes: Sequence[dict[str, Any]], max_attempts: int) -> list[dict[str, Any]]:
+        """Store the outcome of attempts; returns the messages that failed for good with this attempt."""
         if not outcomes:
-            return
-        await self.session.execute(
+            return []
+        result = await self.session.execute(
             text(
                 """
                 UPDATE notify_messages m SET
@@ -290,6 +291,8 @@ class NotifyRepository:
                 FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(id uuid, ok boolean, skipped boolean,
                      at timestamptz, retry_at timestamptz, status_code integer, excerpt text, error text)
                 WHERE m.id = x.id
+                RETURNING m.id, m.status, m.channel_kind, m.recipient, m.reason, m.alert_id, m.attempts, m.error,
+                          m.content->>'subject' AS subject
                 """
             ),
             {
@@ -297,6 +300,7 @@ class NotifyRepository:
                 "max_attempts": max_attempts,
             },
         )
+        return [dict(r) for r in result.mappings() if r["status"] == "failed"]
 
     async def messages(
         self, filters: dict[str, Any], after: tuple[datetime, uuid.UUID] | None, limit: int

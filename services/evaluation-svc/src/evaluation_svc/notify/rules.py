@@ -306,3 +306,16 @@ def render_report(
         + "</body></html>"
     )
     return Content(subject, "\n".join(lines), md, page)
+
+
+def render_failure(failed: Mapping[str, Any], language: Language) -> Content:
+    """The message telling the administrators that a message failed after its last attempt."""
+    if language == "zh":
+        subject = f"通知发送失败: {failed['channel_kind']} → {failed['recipient']}"
+        lines = [subject, f"原消息: {failed['subject']}", f"尝试次数: {failed['attempts']}", f"原因: {failed['error']}"]
+    else:
+        subject = f"Notification failed: {failed['channel_kind']} to {failed['recipient']}"
+        lines = [subject, f"Message: {failed['subject']}", f"Attempts: {failed['attempts']}", f"Why: {failed['error']}"]
+    text_body = "\n".join(str(line) for line in lines)
+    page = "<html><body>" + "".join(f"<p>{html.escape(str(line))}</p>" for line in lines) + "</body></html>"
+    return Content(subject, text_body, "\n\n".join(str(line) for line in lines), page)

@@ -14,7 +14,7 @@ from evaluation_svc.alerts.schemas import AlertLevel
 Language = Literal["zh", "en"]
 ChannelKind = Literal["email", "wecom", "dingtalk", "feishu", "slack", "teams", "webhook"]
 MessageStatus = Literal["queued", "retrying", "sent", "failed", "skipped"]
-MessageReason = Literal["alert", "escalation", "digest", "report"]
+MessageReason = Literal["alert", "escalation", "digest", "report", "failure"]
 
 
 class ContactCreate(BaseModel):

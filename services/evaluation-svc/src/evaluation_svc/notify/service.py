@@ -40,6 +40,7 @@ from evaluation_svc.notify.rules import (
     next_monthly_run,
     previous_month,
     render_alert,
+    render_failure,
     render_report,
     responsible_contacts,
     route_matches,
@@ -627,6 +628,24 @@ async def escalate_once(session: AsyncSession, settings: Settings, now: datetime
     return len(due)
 
 
+def failure_messages(
+    failed: Sequence[Mapping[str, Any]], admins: Sequence[str], language: Language
+) -> list[dict[str, Any]]:
+    """An email to each administrator per message that failed for good (not for the failure emails themselves)."""
+    now = datetime.now(UTC).isoformat()
+    out = []
+    for message in failed:
+        if message["reason"] == "failure":
+            continue
+        content = render_failure(message, language).as_json()
+        for address in admins:
+            alert_id = None if message["alert_id"] is None else str(message["alert_id"])
+            out.append({"id": str(uuid.uuid4()), "alert_id": alert_id, "rule_id": None, "channel_id": None,
+                        "channel_kind": "email", "contact_id": None, "recipient": address, "language": language,
+                        "reason": "failure", "escalation_step": 0, "content": content, "not_before": now})  # fmt: skip
+    return out
+
+
 # sending ------------------------------------------------------------------------------------------
 
 
@@ -734,7 +753,9 @@ class Notifier:
             if outcome["error"] and not outcome["skipped"]:
                 log.warning("notification %s failed: %s", outcome["id"], outcome["error"])
         async with self.sessionmaker() as session, session.begin():
-            await NotifyRepository(session).record(outcomes, s.notify_max_attempts)
+            repo = NotifyRepository(session)
+            failed = await repo.record(outcomes, s.notify_max_attempts)
+            await repo.queue(failure_messages(failed, s.notify_admin_emails, s.notify_admin_language))
         return len(claimed)
 
     async def tick(self) -> int:
