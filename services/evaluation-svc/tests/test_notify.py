@@ -196,6 +196,12 @@ async def raise_prewarning(maker: async_sessionmaker[AsyncSession], department: 
         await scan_once(session, at("2026-03-03 16:00"), 100)  # the prewarning (15:48)
 
 
+async def end_run(maker: async_sessionmaker[AsyncSession]) -> None:
+    async with maker() as session, session.begin():
+        run = node_run("n1", started=at("2026-03-03 10:00"), completed=at("2026-03-03 16:30"))
+        await Projection().handle_tracking(session, [run])
+
+
 async def run_rounds(notifier: Notifier, rounds: int = 5) -> None:
     for _ in range(rounds):
         await notifier.tick()
@@ -646,3 +652,54 @@ class TestScheduledReports:
         assert row.last_run_at is not None
         rows = [r for r in await log_rows(committed) if r["reason"] == "report"]
         assert {(r["recipient"], r["status"]) for r in rows} == {("head@example.cn", "sent"), ("li@example.cn", "sent")}
+
+
+class TestDigests:
+    async def test_the_alerts_of_a_window_go_as_one_message_per_recipient(
+        self, committed: async_sessionmaker[AsyncSession], settings: Settings, smtp: tuple[Sink, int]
+    ) -> None:
+        sink, port = smtp
+        s = notifier_settings(settings, port)
+        await setup_routing(committed, s, [{"kind": "email", "name": "mail"}], digest_every="PT1M")
+        async with committed() as session, session.begin():
+            projection = Projection()
+            await projection.handle_commitment(session, [calendar_w(), process(), commitment()])
+            runs = [node_run(f"d{i}", started=at("2026-03-03 10:00"), department="field") for i in range(5)]
+            await projection.handle_tracking(session, runs)
+            await scan_once(session, at("2026-03-03 16:00"), 100)  # five prewarnings at once
+        planned_at = datetime(2026, 3, 3, 8, 0, 30, tzinfo=UTC)
+        async with committed() as session, session.begin():
+            assert await service.plan_once(session, s, planned_at) == 5
+            assert await service.digest_once(session, s, planned_at) == 0  # the window is still open
+            held = await session.scalar(text("SELECT count(*) FROM notify_digest_items"))
+            window_end = await session.scalar(text("SELECT DISTINCT window_end FROM notify_digest_items"))
+        assert held == 5
+        assert window_end == datetime(2026, 3, 3, 8, 1, tzinfo=UTC)  # the digest goes when its minute ends
+        notifier = Notifier(committed, s)
+        try:
+            await run_rounds(notifier, 3)  # that minute is long past: the digest goes now
+        finally:
+            await notifier.aclose()
+        head = [m for m in sink.messages if m["To"] == "head@example.cn"]
+        assert len(head) == 1
+        assert head[0]["Subject"] == "field: 5 条预警汇总"
+        body = head[0].get_body(preferencelist=("plain",))
+        assert body is not None
+        assert body.get_content().count("预警 · ") == 5
+        assert len([m for m in sink.messages if m["To"] == "li@example.cn"]) == 1
+        rows = await log_rows(committed)
+        assert {(r["reason"], r["status"]) for r in rows} == {("digest", "sent")}
+        assert len(rows) == 2
+
+    async def test_a_digest_leaves_out_resolved_alerts(
+        self, committed: async_sessionmaker[AsyncSession], settings: Settings
+    ) -> None:
+        s = notifier_settings(settings)
+        await setup_routing(committed, s, [{"kind": "email", "name": "mail"}], digest_every="PT1M")
+        await raise_prewarning(committed)
+        async with committed() as session, session.begin():
+            await service.plan_once(session, s, datetime(2026, 3, 3, 8, 0, 30, tzinfo=UTC))
+        await end_run(committed)
+        async with committed() as session, session.begin():
+            assert await service.digest_once(session, s, datetime.now(UTC)) == 1
+        assert await log_rows(committed) == []

@@ -8,12 +8,14 @@ from evaluation_svc.notify.rules import (
     AlertFacts,
     ContactView,
     Route,
+    digest_window_end,
     digest_window_start,
     escalation_target,
     next_escalation_at,
     next_monthly_run,
     previous_month,
     render_alert,
+    render_digest,
     responsible_contacts,
     route_matches,
     send_not_before,
@@ -121,6 +123,21 @@ def test_digest_windows() -> None:
     epoch = datetime(2026, 3, 3, tzinfo=UTC)
     at = datetime(2026, 3, 3, 10, 7, tzinfo=UTC)
     assert digest_window_start(at, timedelta(minutes=15), epoch) == datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
+    assert digest_window_end(at, timedelta(minutes=15)) == datetime(2026, 3, 3, 10, 15, tzinfo=UTC)
+    on_the_edge = datetime(2026, 3, 3, 10, 15, tzinfo=UTC)  # the next window's first instant
+    assert digest_window_end(on_the_edge, timedelta(minutes=15)) == datetime(2026, 3, 3, 10, 30, tzinfo=UTC)
+
+
+def test_a_digest_lists_the_most_severe_first() -> None:
+    alerts = [
+        {"level": "prewarning", "ticket_id": "T-1", "process": "repair", "due_at": "2026-03-03T09:00:00Z"},
+        {"level": "warning", "ticket_id": "T-2", "process": "repair", "due_at": "2026-03-03T09:01:00Z"},
+    ]
+    content = render_digest(alerts, "ops", "en", None)
+    assert content.subject == "ops: digest of 2 alerts"
+    lines = content.text.splitlines()
+    assert lines[2].startswith("Tolerance limit crossed (warning) · T-2")
+    assert lines[3].startswith("Pre-warning · T-1")
 
 
 ALERT = {

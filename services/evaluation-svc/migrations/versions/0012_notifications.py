@@ -61,11 +61,23 @@ UPGRADE = (
         escalate_to_department text,
         escalate_to_position text,
         escalate_levels integer NOT NULL DEFAULT 1,
+        digest_every interval,
         enabled boolean NOT NULL DEFAULT true,
         created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
         updated_at timestamptz NOT NULL DEFAULT now()
     )
     """,
+    # alerts waiting for their rule's digest window to close: one message per rule and department per window
+    """
+    CREATE TABLE notify_digest_items (
+        id bigserial PRIMARY KEY,
+        rule_id uuid NOT NULL,
+        department text,
+        window_end timestamptz NOT NULL,
+        alert jsonb NOT NULL
+    )
+    """,
+    "CREATE INDEX notify_digest_items_due ON notify_digest_items (window_end)",
     # one row per alert taken up by the planner: an alert is planned by exactly one replica
     "CREATE TABLE notify_planned (alert_id uuid PRIMARY KEY, planned_at timestamptz NOT NULL DEFAULT now())",
     """
@@ -139,6 +151,7 @@ DOWNGRADE = (
     "DROP TABLE notify_messages",
     "DROP TABLE notify_escalations",
     "DROP TABLE notify_planned",
+    "DROP TABLE notify_digest_items",
     "DROP TABLE notify_rules",
     "DROP TABLE notify_channels",
     "DROP TABLE notify_contacts",

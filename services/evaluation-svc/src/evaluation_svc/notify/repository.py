@@ -21,8 +21,8 @@ TABLES = {
     "rules": (
         "notify_rules",
         "id, name, departments, positions, processes, nodes, segments, levels, channel_ids, contact_ids, responsible, "
-        "quiet_calendar, escalate_after, escalate_to_department, escalate_to_position, escalate_levels, enabled, "
-        "created_at, updated_at",
+        "quiet_calendar, escalate_after, escalate_to_department, escalate_to_position, escalate_levels, digest_every, "
+        "enabled, created_at, updated_at",
     ),
     "schedules": (
         "notify_schedules",
@@ -169,6 +169,42 @@ class NotifyRepository:
             {"rows": json.dumps(list(messages), default=str)},
         )
         return len(messages)
+
+    async def hold_for_digest(self, items: Sequence[dict[str, Any]]) -> None:
+        if not items:
+            return
+        await self.session.execute(
+            text(
+                """
+                INSERT INTO notify_digest_items (rule_id, department, window_end, alert)
+                SELECT x.rule_id, x.department, x.window_end, x.alert
+                FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+                     AS x(rule_id uuid, department text, window_end timestamptz, alert jsonb)
+                """
+            ),
+            {"rows": json.dumps(list(items), default=str)},
+        )
+
+    async def take_closed_digests(self, now: datetime) -> list[dict[str, Any]]:
+        """Remove and return the items of every window closed at `now` (rows another replica holds are skipped)."""
+        rows = await self.session.execute(
+            text(
+                """
+                DELETE FROM notify_digest_items d
+                WHERE d.id IN (SELECT q.id FROM notify_digest_items q WHERE q.window_end <= :now
+                               FOR UPDATE SKIP LOCKED)
+                RETURNING d.rule_id, d.department, d.window_end, d.alert, d.id
+                """
+            ),
+            {"now": now},
+        )
+        return sorted((dict(r) for r in rows.mappings()), key=lambda r: r["id"])
+
+    async def alert_states(self, ids: Sequence[str]) -> dict[str, str]:
+        rows = await self.session.execute(
+            text("SELECT id::text, state FROM alerts WHERE id = ANY(CAST(:ids AS uuid[]))"), {"ids": list(ids)}
+        )
+        return {r[0]: r[1] for r in rows}
 
     async def start_escalations(self, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:

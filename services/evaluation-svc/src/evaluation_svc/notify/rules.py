@@ -319,3 +319,36 @@ def render_failure(failed: Mapping[str, Any], language: Language) -> Content:
     text_body = "\n".join(str(line) for line in lines)
     page = "<html><body>" + "".join(f"<p>{html.escape(str(line))}</p>" for line in lines) + "</body></html>"
     return Content(subject, text_body, "\n\n".join(str(line) for line in lines), page)
+
+
+DIGEST_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def digest_window_end(at: datetime, every: timedelta) -> datetime:
+    """When the digest holding an alert planned at `at` goes: the end of its window (windows from 2000-01-01 UTC).
+
+    Worked example: every PT15M, an alert at 10:07 goes in the digest sent at 10:15, with those of 10:00-10:15."""
+    return digest_window_start(at, every, DIGEST_EPOCH) + every
+
+
+def render_digest(
+    alerts: Sequence[Mapping[str, Any]], department: str | None, language: Language, console_url: str | None
+) -> Content:
+    """One message listing the alerts of a department gathered in one window, most severe first."""
+    order = {level: i for i, level in enumerate(reversed(LEVELS))}
+    ranked = sorted(alerts, key=lambda a: (order.get(str(a["level"]), 9), str(a.get("raised_at"))))
+    who = department or "-"
+    subject = f"{who}: {len(alerts)} 条预警汇总" if language == "zh" else f"{who}: digest of {len(alerts)} alerts"
+    lines = []
+    for a in ranked:
+        level = LEVEL_LABELS.get(str(a["level"]), {"zh": str(a["level"]), "en": str(a["level"])})[language]
+        ticket = a.get("external_id") or a.get("ticket_id")
+        lines.append(f"{level} · {ticket} · {a.get('node') or a.get('process')} · {a.get('due_at')}")
+    link = f"{console_url.rstrip('/')}/alerts?department={who}" if console_url else None
+    tail = [f"{_FIELDS['console'][language]}: {link}"] if link else []
+    text_body = "\n".join([subject, "", *lines, *(["", *tail] if tail else [])])
+    markdown = "\n".join([f"### {subject}", *(f"- {line}" for line in lines), *tail])
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    anchor = f"<p><a href='{html.escape(link)}'>{html.escape(_FIELDS['console'][language])}</a></p>" if link else ""
+    page = f"<html><body><h3>{html.escape(subject)}</h3><ul>{items}</ul>{anchor}</body></html>"
+    return Content(subject, text_body, markdown, page)

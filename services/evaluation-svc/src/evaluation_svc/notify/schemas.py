@@ -141,6 +141,11 @@ class RuleCreate(BaseModel):
     )
     escalate_to_position: str | None = Field(default=None, max_length=200, description="escalate to this position")
     escalate_levels: int = Field(default=1, ge=1, le=5, description="how many levels up the tree it may climb")
+    digest_every: Duration | None = Field(
+        default=None,
+        description="gather the alerts of a department into one message per window of this length (e.g. PT15M; "
+        "at least PT1M) instead of one message per alert",
+    )
     enabled: bool = True
 
 
@@ -168,6 +173,7 @@ class RulePublic(BaseModel):
     escalate_to_department: str | None
     escalate_to_position: str | None
     escalate_levels: int
+    digest_every: Duration | None
     enabled: bool
     created_at: Instant
     updated_at: Instant

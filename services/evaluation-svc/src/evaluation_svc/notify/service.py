@@ -35,11 +35,13 @@ from evaluation_svc.notify.rules import (
     ContactView,
     Language,
     Route,
+    digest_window_end,
     escalation_target,
     next_escalation_at,
     next_monthly_run,
     previous_month,
     render_alert,
+    render_digest,
     render_failure,
     render_report,
     responsible_contacts,
@@ -258,6 +260,8 @@ async def create_rule(session: AsyncSession, body: RuleCreate) -> RulePublic:
             raise invalid(f"body.{field}", f"no such {kind[:-1]}: {', '.join(sorted(map(str, missing)))}")
     if body.escalate_after is not None and body.escalate_after <= timedelta(0):
         raise invalid("body.escalate_after", "must be positive")
+    if body.digest_every is not None and body.digest_every < timedelta(minutes=1):
+        raise invalid("body.digest_every", "must be at least PT1M")
     if body.escalate_after is None and (body.escalate_to_department or body.escalate_to_position):
         raise invalid("body.escalate_after", "an escalation target needs `escalate_after`")
     if not body.responsible and not body.contact_ids:
@@ -534,6 +538,7 @@ async def plan_once(session: AsyncSession, settings: Settings, now: datetime, li
     calendars = _calendars(await repo.calendars(sorted({r["quiet_calendar"] for r in rules if r["quiet_calendar"]})))
     messages: list[dict[str, Any]] = []
     escalations: list[dict[str, Any]] = []
+    held: list[dict[str, Any]] = []
     for row in alerts:
         alert = AlertPublic(**row).event_payload() | {"external_id": row["external_id"]}
         facts = AlertFacts(row["level"], row["department"], row["position"], row["process_key"], row["node_key"],
@@ -547,18 +552,77 @@ async def plan_once(session: AsyncSession, settings: Settings, now: datetime, li
             ]
             not_before = send_not_before(facts.level, now, calendars.get(rule["quiet_calendar"] or ""))
             rule_channels = [channel_map[i] for i in rule["channel_ids"] if i in channel_map]
-            messages += build_messages(
-                alert, str(rule["id"]), rule_channels, recipients, not_before=not_before, step=0,
-                console_url=settings.console_url,
-            )  # fmt: skip
+            if rule["digest_every"] is not None:
+                window_end = max(digest_window_end(now, rule["digest_every"]), not_before)
+                held.append({"rule_id": str(rule["id"]), "department": facts.department,
+                             "window_end": window_end.isoformat(), "alert": alert})  # fmt: skip
+            else:
+                messages += build_messages(
+                    alert, str(rule["id"]), rule_channels, recipients, not_before=not_before, step=0,
+                    console_url=settings.console_url,
+                )  # fmt: skip
             if rule["escalate_after"] is not None:
                 due = next_escalation_at(row["raised_at"], rule["escalate_after"], 1)
                 escalations.append({"alert_id": str(row["id"]), "rule_id": str(rule["id"]),
                                     "department": facts.department, "position": facts.position,
                                     "due_at": due.isoformat()})  # fmt: skip
     await repo.queue(_dedupe(messages))
+    await repo.hold_for_digest(held)
     await repo.start_escalations(escalations)
     return len(alerts)
+
+
+async def digest_once(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """Send the digests whose window has closed: per rule, department and window one message per recipient (email)
+    or channel (chat) listing the window's alerts that are not resolved. Returns how many alerts were taken."""
+    repo = NotifyRepository(session)
+    items = await repo.take_closed_digests(now)
+    if not items:
+        return 0
+    states = await repo.alert_states([str(i["alert"]["id"]) for i in items])
+    rules, channels, contact_rows = await repo.all_enabled()
+    rule_map = {str(r["id"]): r for r in rules}
+    channel_map = {ch["id"]: ch for ch in channels}
+    contacts = [_contact(c) for c in contact_rows]
+    by_id = {c.id: c for c in contacts}
+    groups: dict[tuple[str, str | None, datetime], list[dict[str, Any]]] = {}
+    for item in items:
+        if states.get(str(item["alert"]["id"])) != "resolved":
+            groups.setdefault((str(item["rule_id"]), item["department"], item["window_end"]), []).append(item["alert"])
+    messages: list[dict[str, Any]] = []
+    for (rule_id, department, _), alerts in groups.items():
+        rule = rule_map.get(rule_id)
+        if rule is None:
+            continue
+        recipients: list[ContactView] = []
+        if rule["responsible"]:
+            for a in alerts:
+                recipients += [
+                    c for c in responsible_contacts(contacts, department, a.get("position")) if c not in recipients
+                ]
+        recipients += [
+            by_id[str(i)] for i in rule["contact_ids"] if str(i) in by_id and by_id[str(i)] not in recipients
+        ]
+        for channel in (channel_map[i] for i in rule["channel_ids"] if i in channel_map):
+            base = {"alert_id": None, "rule_id": rule_id, "channel_id": str(channel["id"]),
+                    "channel_kind": channel["kind"], "reason": "digest", "escalation_step": 0,
+                    "not_before": now.isoformat()}  # fmt: skip
+            if channel["kind"] == "email":
+                for contact in recipients:
+                    if contact.email:
+                        content = render_digest(alerts, department, contact.language, settings.console_url)
+                        messages.append(base | {"id": str(uuid.uuid4()), "contact_id": contact.id,
+                                                "recipient": contact.email, "language": contact.language,
+                                                "content": content.as_json()})  # fmt: skip
+            else:
+                content = render_digest(alerts, department, channel["language"], settings.console_url)
+                body = content.as_json() | {"mentions": [c.chat_handle for c in recipients if c.chat_handle]}
+                if channel["kind"] == "webhook":
+                    body["payload"] = {"type": "alert.digest", "department": department, "alerts": alerts}
+                messages.append(base | {"id": str(uuid.uuid4()), "contact_id": None, "recipient": channel["name"],
+                                        "language": channel["language"], "content": body})  # fmt: skip
+    await repo.queue(messages)
+    return len(items)
 
 
 async def escalate_once(session: AsyncSession, settings: Settings, now: datetime, limit: int = 100) -> int:
@@ -766,6 +830,8 @@ class Notifier:
             escalated = await escalate_once(session, self.settings, now)
         async with self.sessionmaker() as session, session.begin():
             reported = await report_once(session, self.settings, now)
+        async with self.sessionmaker() as session, session.begin():
+            reported += await digest_once(session, self.settings, now)
         sent = await self.send_once()
         return planned + escalated + reported + sent
 
