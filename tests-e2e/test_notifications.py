@@ -96,3 +96,31 @@ async def test_the_department_head_receives_the_prewarning_and_the_escalation_by
 async def _first(sink: MailSink, address: str) -> EmailMessage | None:
     found = sink.to(address)
     return found[0] if found else None
+
+
+async def test_the_department_head_receives_the_monthly_status_table_as_xlsx(
+    gateway: httpx.AsyncClient, mail_sink: MailSink
+) -> None:
+    tag = f"e2e-{uuid.uuid4().hex[:8]}"
+    head = f"head-{tag}@example.cn"
+    ok(await gateway.put(f"/v1/departments/{tag}-desk", json={"name": "Desk", "positions": []}), 200, 201)
+    ok(await gateway.post("/v1/contacts", json={"department": f"{tag}-desk", "name": "Head", "email": head}), 201)
+    channel = ok(await gateway.post("/v1/channels", json={"kind": "email", "name": f"{tag} mail"}), 201)
+    body = {"name": "monthly status", "department": f"{tag}-desk", "channel_ids": [channel["id"]]}
+    subscription = ok(await gateway.post("/v1/report-subscriptions", json=body), 201)
+    assert subscription["next_run_at"].endswith("T01:00:00Z")  # the 1st, 09:00 in Shanghai
+    assert subscription["day_of_month"] == 1
+    # the 1st is not today: send the last month's report now, as the 1st would
+    ok(await gateway.post(f"/v1/report-subscriptions/{subscription['id']}/send"), 202)
+
+    email = await eventually(lambda: _first(mail_sink, head), "the monthly status table")
+    assert email["Subject"].startswith(f"服务承诺执行状态表: {tag}-desk")
+    [attachment] = list(email.iter_attachments())
+    filename = attachment.get_filename()
+    assert filename is not None
+    assert filename.startswith(f"status-{tag}-desk-")
+    assert filename.endswith(".xlsx")
+    assert attachment.get_content_type() == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert attachment.get_content()[:2] == b"PK"
+    after = ok(await gateway.get(f"/v1/report-subscriptions/{subscription['id']}"))
+    assert after["last_run_at"] is not None

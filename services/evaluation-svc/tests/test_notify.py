@@ -314,6 +314,10 @@ class TestApi:
         assert body["next_run_at"].endswith("T01:00:00Z")  # 09:00 in Shanghai
         listed = await client.get("/v1/report-subscriptions", params={"department": "field"})
         assert [x["id"] for x in listed.json()["items"]] == [body["id"]]
+        sent = await client.post(f"/v1/report-subscriptions/{body['id']}/send")
+        assert sent.status_code == 202
+        assert datetime.fromisoformat(sent.json()["next_run_at"]) <= datetime.now(UTC)
+        assert (await client.post(f"/v1/report-subscriptions/{uuid.uuid4()}/send")).status_code == 404
         assert (await client.delete(f"/v1/report-subscriptions/{body['id']}")).status_code == 204
         assert (await client.get(f"/v1/report-subscriptions/{body['id']}")).status_code == 404
 

@@ -80,6 +80,7 @@ UPGRADE = (
     "CREATE INDEX notify_digest_items_due ON notify_digest_items (window_end)",
     # one row per alert taken up by the planner: an alert is planned by exactly one replica
     "CREATE TABLE notify_planned (alert_id uuid PRIMARY KEY, planned_at timestamptz NOT NULL DEFAULT now())",
+    "CREATE INDEX notify_planned_at ON notify_planned (planned_at)",
     """
     CREATE TABLE notify_escalations (
         alert_id uuid NOT NULL,

@@ -151,6 +151,14 @@ class NotifyRepository:
         )
         return [dict(r) for r in rows.mappings()]
 
+    async def forget_marks(self, window_seconds: float) -> None:
+        """Drop the marks of alerts too old to be planned again anyway (raised before the window): kept twice as
+        long as the window, since an alert is marked after it was raised."""
+        await self.session.execute(
+            text("DELETE FROM notify_planned WHERE planned_at < now() - make_interval(secs => :w)"),
+            {"w": 2 * window_seconds},
+        )
+
     async def queue(self, messages: Sequence[dict[str, Any]]) -> int:
         if not messages:
             return 0

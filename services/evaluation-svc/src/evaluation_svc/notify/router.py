@@ -213,6 +213,16 @@ async def get_schedule(session: SessionDep, schedule_id: uuid.UUID) -> ScheduleP
     return await service.get_schedule(session, schedule_id)
 
 
+@schedules.post("/{schedule_id}/send", response_model=SchedulePublic, status_code=202)
+async def send_schedule_now(session: SessionDep, schedule_id: uuid.UUID, idem: IdempotencyDep) -> Response:
+    """Send the last month's report now (to try a subscription out); the subscription then goes on monthly."""
+
+    async def send() -> Answer:
+        return Answer(202, await service.send_schedule_now(session, schedule_id, datetime.now(UTC)))
+
+    return await idem.answer(send, None)
+
+
 @schedules.delete("/{schedule_id}", status_code=204)
 async def delete_schedule(session: SessionDep, schedule_id: uuid.UUID) -> Response:
     await service.delete_schedule(session, schedule_id)

@@ -325,6 +325,16 @@ async def get_schedule(session: AsyncSession, schedule_id: uuid.UUID) -> Schedul
     return SchedulePublic(**await _found(NotifyRepository(session), "schedules", schedule_id))
 
 
+async def send_schedule_now(session: AsyncSession, schedule_id: uuid.UUID, now: datetime) -> SchedulePublic:
+    """Make a subscription due now: the notifier sends the last month's report at its next round, then the
+    subscription goes on monthly from now."""
+    repo = NotifyRepository(session)
+    row = await _found(repo, "schedules", schedule_id, for_update=True)
+    if not row["enabled"]:
+        raise Conflict(f"report subscription {schedule_id} is disabled")
+    return SchedulePublic(**await repo.update("schedules", schedule_id, {"next_run_at": now}))
+
+
 async def delete_schedule(session: AsyncSession, schedule_id: uuid.UUID) -> None:
     repo = NotifyRepository(session)
     await _found(repo, "schedules", schedule_id, for_update=True)
@@ -528,6 +538,7 @@ async def plan_once(session: AsyncSession, settings: Settings, now: datetime, li
     repo = NotifyRepository(session)
     alerts = await repo.take_new_alerts(settings.alert_late_after.total_seconds(), limit)
     if not alerts:
+        await repo.forget_marks(settings.alert_late_after.total_seconds())
         return 0
     rules, channels, contact_rows = await repo.all_enabled()
     if not rules:
