@@ -321,6 +321,13 @@ class TestApi:
         assert (await client.delete(f"/v1/report-subscriptions/{body['id']}")).status_code == 204
         assert (await client.get(f"/v1/report-subscriptions/{body['id']}")).status_code == 404
 
+    async def test_a_rule_names_a_known_calendar(self, client: httpx.AsyncClient) -> None:
+        channel = (await client.post("/v1/channels", json={"kind": "email", "name": "mail"})).json()
+        body = {"name": "r", "channel_ids": [channel["id"]], "quiet_calendar": "no-such-calendar"}
+        response = await client.post("/v1/notification-rules", json=body)
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "body.quiet_calendar"
+
     async def test_the_log_refuses_an_unknown_status(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/v1/notifications", params={"status": "lost"})
         assert response.status_code == 422
@@ -519,8 +526,8 @@ class TestDelivery:
     ) -> None:
         s = notifier_settings(settings)
         url = f"{provider.base}/services/T/B/X"
+        await raise_prewarning(committed)  # the calendar cn-office arrives with it
         await setup_routing(committed, s, [{"kind": "slack", "name": "s", "url": url}], quiet_calendar="cn-office")
-        await raise_prewarning(committed)
         # planned on Wednesday 2027-03-03 at 02:00 in Shanghai: the office opens at 09:00 (01:00 UTC)
         async with committed() as session, session.begin():
             assert await service.plan_once(session, s, datetime(2027, 3, 2, 18, 0, tzinfo=UTC)) == 1
@@ -533,6 +540,28 @@ class TestDelivery:
         assert row["not_before"] == datetime(2027, 3, 3, 1, 0, tzinfo=UTC)
         assert row["status"] == "queued"
         assert row["attempts"] == 0
+        assert provider.received == {}
+
+
+class TestChannelDisabled:
+    async def test_messages_of_a_disabled_channel_are_skipped(
+        self, committed: async_sessionmaker[AsyncSession], settings: Settings, provider: Provider
+    ) -> None:
+        s = notifier_settings(settings)
+        url = f"{provider.base}/services/T/B/X"
+        [channel_id] = await setup_routing(committed, s, [{"kind": "slack", "name": "s", "url": url}])
+        await raise_prewarning(committed)
+        async with committed() as session, session.begin():
+            await service.plan_once(session, s, datetime.now(UTC))
+            await session.execute(text("UPDATE notify_channels SET enabled = false WHERE id = :i"), {"i": channel_id})
+        notifier = Notifier(committed, s)
+        try:
+            await run_rounds(notifier, 2)
+        finally:
+            await notifier.aclose()
+        [row] = await log_rows(committed)
+        assert row["status"] == "skipped"
+        assert row["error"] == "the channel was disabled before the message went"
         assert provider.received == {}
 
 

@@ -169,6 +169,12 @@ class TestRendering:
         assert "FR-2026-0042" in content.subject
         assert "工单: FR-2026-0042" in content.text
 
+    def test_a_subject_is_one_line_whatever_the_ticket_says(self) -> None:
+        content = render_alert({**ALERT, "external_id": "T-9\r\nBcc: victim@example.cn"}, "en")
+        assert "\n" not in content.subject
+        assert "\r" not in content.subject
+        assert len(render_alert({**ALERT, "external_id": "x" * 1000}, "en").subject) == 200
+
     def test_an_escalation_says_so_and_html_is_escaped(self) -> None:
         content = render_alert({**ALERT, "ticket_id": "<script>"}, "zh", escalation_step=2)
         assert content.subject.startswith("【升级 2】")

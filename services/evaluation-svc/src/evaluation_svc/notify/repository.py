@@ -309,7 +309,8 @@ class NotifyRepository:
                           m.attempts,
                           (SELECT a.state FROM alerts a WHERE a.id = m.alert_id) AS alert_state,
                           (SELECT c.url FROM notify_channels c WHERE c.id = m.channel_id) AS url,
-                          (SELECT c.secret FROM notify_channels c WHERE c.id = m.channel_id) AS secret
+                          (SELECT c.secret FROM notify_channels c WHERE c.id = m.channel_id) AS secret,
+                          (SELECT c.enabled FROM notify_channels c WHERE c.id = m.channel_id) AS channel_enabled
                 """
             ),
             {"limit": limit, "lease": lease_seconds},

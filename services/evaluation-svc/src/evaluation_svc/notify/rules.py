@@ -161,6 +161,12 @@ def digest_window_start(at: datetime, every: timedelta, epoch: datetime) -> date
     return epoch + every * windows
 
 
+def one_line(value: str, limit: int = 200) -> str:
+    """A subject: one line (values from outside carry no line break into an email header), at most `limit` long."""
+    flat = " ".join(value.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 @dataclass(frozen=True, slots=True)
 class Content:
     """A rendered message: a subject, plain text, Markdown (chat) and HTML (email)."""
@@ -212,7 +218,7 @@ def render_alert(
     else:
         prefix, note = "", ""
     ticket = alert.get("external_id") or alert.get("ticket_id")
-    subject = f"{prefix}{level}: {ticket} · {where}"
+    subject = one_line(f"{prefix}{level}: {ticket} · {where}")
     rows = [
         (_FIELDS["ticket"][language], ticket),
         (_FIELDS["process"][language], alert.get("process")),
@@ -288,7 +294,7 @@ def render_report(
     """The message carrying a scheduled report (the file is attached to it)."""
     title = _REPORT_WORDS[report][language]
     period = f"{start.date().isoformat()} - {end.date().isoformat()}"
-    subject = f"{title}: {department} ({period})"
+    subject = one_line(f"{title}: {department} ({period})")
     link = f"{console_url.rstrip('/')}/reports/{report}?department={department}" if console_url else None
     lines = [subject, "", _REPORT_WORDS["attached"][language]]
     if link:
@@ -311,10 +317,10 @@ def render_report(
 def render_failure(failed: Mapping[str, Any], language: Language) -> Content:
     """The message telling the administrators that a message failed after its last attempt."""
     if language == "zh":
-        subject = f"通知发送失败: {failed['channel_kind']} → {failed['recipient']}"
+        subject = one_line(f"通知发送失败: {failed['channel_kind']} → {failed['recipient']}")
         lines = [subject, f"原消息: {failed['subject']}", f"尝试次数: {failed['attempts']}", f"原因: {failed['error']}"]
     else:
-        subject = f"Notification failed: {failed['channel_kind']} to {failed['recipient']}"
+        subject = one_line(f"Notification failed: {failed['channel_kind']} to {failed['recipient']}")
         lines = [subject, f"Message: {failed['subject']}", f"Attempts: {failed['attempts']}", f"Why: {failed['error']}"]
     text_body = "\n".join(str(line) for line in lines)
     page = "<html><body>" + "".join(f"<p>{html.escape(str(line))}</p>" for line in lines) + "</body></html>"

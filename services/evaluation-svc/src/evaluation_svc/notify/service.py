@@ -264,6 +264,8 @@ async def create_rule(session: AsyncSession, body: RuleCreate) -> RulePublic:
         raise invalid("body.digest_every", "must be at least PT1M")
     if body.escalate_after is None and (body.escalate_to_department or body.escalate_to_position):
         raise invalid("body.escalate_after", "an escalation target needs `escalate_after`")
+    if body.quiet_calendar is not None and not await repo.calendars([body.quiet_calendar]):
+        raise invalid("body.quiet_calendar", f"no calendar {body.quiet_calendar!r} (calendars of commitment-svc)")
     if not body.responsible and not body.contact_ids:
         raise invalid("body.contact_ids", "a rule that does not tell the responsible contacts must name contacts")
     values = body.model_dump()
@@ -791,14 +793,22 @@ class Notifier:
         )
 
     async def _send(self, message: Mapping[str, Any]) -> dict[str, Any]:
-        skipped = message["reason"] in ("alert", "escalation") and message["alert_state"] == "resolved"
+        resolved = message["reason"] in ("alert", "escalation") and message["alert_state"] == "resolved"
+        disabled = message["channel_enabled"] is False
+        skipped = resolved or disabled
         status: int | None = None
         excerpt: str | None = None
         error: str | None = None
-        if skipped:
+        if resolved:
             error = "the alert was resolved before the message went"
+        elif disabled:
+            error = "the channel was disabled before the message went"
         else:
-            status, excerpt, error = await self._deliver(message)
+            try:
+                status, excerpt, error = await self._deliver(message)
+            except Exception as err:  # one bad message must not stop the others of its batch
+                log.exception("notification %s could not be sent", message["id"])
+                error = f"{type(err).__name__}: {err}"[:EXCERPT]
         now = datetime.now(UTC)
         s = self.settings
         delay = retry_delay(message["attempts"], s.notify_backoff_seconds, s.notify_backoff_max_seconds)
