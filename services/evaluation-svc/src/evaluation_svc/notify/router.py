@@ -127,7 +127,7 @@ async def delete_channel(session: SessionDep, channel_id: uuid.UUID) -> Response
 
 
 @rules.post("", response_model=RulePublic, status_code=201)
-async def create_rule(session: SessionDep, body: RuleCreate, idem: IdempotencyDep) -> Response:
+async def create_notification_rule(session: SessionDep, body: RuleCreate, idem: IdempotencyDep) -> Response:
     """Route alerts by department, position, process, node, segment and level to channels and contacts, with
     quiet hours and escalation."""
 
@@ -138,24 +138,26 @@ async def create_rule(session: SessionDep, body: RuleCreate, idem: IdempotencyDe
 
 
 @rules.get("", response_model=RulePage)
-async def list_rules(request: Request, response: Response, session: SessionDep, page: PageParams) -> RulePage:
+async def list_notification_rules(
+    request: Request, response: Response, session: SessionDep, page: PageParams
+) -> RulePage:
     check_page_max(request, page)
     return paged(request, response, await service.list_rules(session, page.cursor, page.limit))
 
 
 @rules.get("/{rule_id}", response_model=RulePublic)
-async def get_rule(session: SessionDep, rule_id: uuid.UUID) -> RulePublic:
+async def get_notification_rule(session: SessionDep, rule_id: uuid.UUID) -> RulePublic:
     return await service.get_rule(session, rule_id)
 
 
 @rules.patch("/{rule_id}", response_model=RulePublic)
-async def update_rule(session: SessionDep, rule_id: uuid.UUID, body: RuleUpdate) -> RulePublic:
+async def update_notification_rule(session: SessionDep, rule_id: uuid.UUID, body: RuleUpdate) -> RulePublic:
     """Rename, disable or enable a rule (to change what it routes, create another and delete this one)."""
     return await service.update_rule(session, rule_id, body)
 
 
 @rules.delete("/{rule_id}", status_code=204)
-async def delete_rule(session: SessionDep, rule_id: uuid.UUID) -> Response:
+async def delete_notification_rule(session: SessionDep, rule_id: uuid.UUID) -> Response:
     await service.delete_rule(session, rule_id)
     return Response(status_code=204)
 
@@ -186,7 +188,7 @@ async def list_notifications(
 
 
 @schedules.post("", response_model=SchedulePublic, status_code=201)
-async def create_schedule(session: SessionDep, body: ScheduleCreate, idem: IdempotencyDep) -> Response:
+async def create_report_subscription(session: SessionDep, body: ScheduleCreate, idem: IdempotencyDep) -> Response:
     """Deliver a department's report for the last month to its contacts, monthly on a day at a local time (by
     default the 1st at 09:00 Asia/Shanghai): emails carry the file, chat channels a line with the console link."""
 
@@ -197,7 +199,7 @@ async def create_schedule(session: SessionDep, body: ScheduleCreate, idem: Idemp
 
 
 @schedules.get("", response_model=SchedulePage)
-async def list_schedules(
+async def list_report_subscriptions(
     request: Request,
     response: Response,
     session: SessionDep,
@@ -209,12 +211,12 @@ async def list_schedules(
 
 
 @schedules.get("/{schedule_id}", response_model=SchedulePublic)
-async def get_schedule(session: SessionDep, schedule_id: uuid.UUID) -> SchedulePublic:
+async def get_report_subscription(session: SessionDep, schedule_id: uuid.UUID) -> SchedulePublic:
     return await service.get_schedule(session, schedule_id)
 
 
 @schedules.post("/{schedule_id}/send", response_model=SchedulePublic, status_code=202)
-async def send_schedule_now(session: SessionDep, schedule_id: uuid.UUID, idem: IdempotencyDep) -> Response:
+async def send_report_subscription(session: SessionDep, schedule_id: uuid.UUID, idem: IdempotencyDep) -> Response:
     """Send the last month's report now (to try a subscription out); the subscription then goes on monthly."""
 
     async def send() -> Answer:
@@ -224,6 +226,6 @@ async def send_schedule_now(session: SessionDep, schedule_id: uuid.UUID, idem: I
 
 
 @schedules.delete("/{schedule_id}", status_code=204)
-async def delete_schedule(session: SessionDep, schedule_id: uuid.UUID) -> Response:
+async def delete_report_subscription(session: SessionDep, schedule_id: uuid.UUID) -> Response:
     await service.delete_schedule(session, schedule_id)
     return Response(status_code=204)
