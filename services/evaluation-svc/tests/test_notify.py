@@ -543,6 +543,34 @@ class TestDelivery:
         assert provider.received == {}
 
 
+class TestIsolation:
+    async def test_a_report_that_cannot_be_built_does_not_hold_up_the_alerts(
+        self, committed: async_sessionmaker[AsyncSession], settings: Settings, provider: Provider
+    ) -> None:
+        s = notifier_settings(settings)
+        url = f"{provider.base}/services/T/B/X"
+        [channel_id] = await setup_routing(committed, s, [{"kind": "slack", "name": "s", "url": url}])
+        async with committed() as session, session.begin():  # a broken row (the API refuses such a zone)
+            await session.execute(
+                text(
+                    "INSERT INTO notify_schedules (id, name, department, report, format, day_of_month, at_time, "
+                    "timezone, channel_ids, next_run_at) VALUES (gen_random_uuid(), 'b', 'field', 'status', 'xlsx', "
+                    "1, '09:00', 'Nowhere/Bogus', ARRAY[CAST(:c AS uuid)], now() - interval '1 minute')"
+                ),
+                {"c": channel_id},
+            )
+        await raise_prewarning(committed)
+        notifier = Notifier(committed, s)
+        try:
+            await run_rounds(notifier, 2)
+        finally:
+            await notifier.aclose()
+        assert len(provider.received["slack"]) == 1  # the alert went all the same
+        [row] = await log_rows(committed)
+        assert row["reason"] == "alert"
+        assert row["status"] == "sent"
+
+
 class TestChannelDisabled:
     async def test_messages_of_a_disabled_channel_are_skipped(
         self, committed: async_sessionmaker[AsyncSession], settings: Settings, provider: Provider

@@ -7,7 +7,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -843,18 +843,26 @@ class Notifier:
             await repo.queue(failure_messages(failed, s.notify_admin_emails, s.notify_admin_language))
         return len(claimed)
 
+    async def _phase(self, name: str, step: Callable[[AsyncSession, Settings, datetime], Awaitable[int]],
+                     now: datetime) -> int:  # fmt: skip
+        """One phase in its own transaction: a phase that fails (a report that cannot be built) is logged and
+        retried at the next round, and does not hold up the others (sending above all)."""
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                return await step(session, self.settings, now)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("notification %s failed", name)
+            return 0
+
     async def tick(self) -> int:
         now = datetime.now(UTC)
-        async with self.sessionmaker() as session, session.begin():
-            planned = await plan_once(session, self.settings, now)
-        async with self.sessionmaker() as session, session.begin():
-            escalated = await escalate_once(session, self.settings, now)
-        async with self.sessionmaker() as session, session.begin():
-            reported = await report_once(session, self.settings, now)
-        async with self.sessionmaker() as session, session.begin():
-            reported += await digest_once(session, self.settings, now)
-        sent = await self.send_once()
-        return planned + escalated + reported + sent
+        busy = await self._phase("planning", plan_once, now)
+        busy += await self._phase("escalation", escalate_once, now)
+        busy += await self._phase("report", report_once, now)
+        busy += await self._phase("digest", digest_once, now)
+        return busy + await self.send_once()
 
     async def run(self) -> None:
         while True:
