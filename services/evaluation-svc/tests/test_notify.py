@@ -764,3 +764,26 @@ class TestDigests:
         async with committed() as session, session.begin():
             assert await service.digest_once(session, s, datetime.now(UTC)) == 1
         assert await log_rows(committed) == []
+
+    async def test_the_achievement_report_too(
+        self, committed: async_sessionmaker[AsyncSession], settings: Settings, smtp: tuple[Sink, int]
+    ) -> None:
+        sink, port = smtp
+        s = notifier_settings(settings, port)
+        await setup_routing(committed, s, [{"kind": "email", "name": "mail"}], levels=["warning"])
+        await raise_prewarning(committed)
+        async with committed() as session, session.begin():
+            channel_id = await session.scalar(text("SELECT id FROM notify_channels"))
+            body = ScheduleCreate(name="m", department="field", report="achievement", channel_ids=[channel_id])
+            created = await service.create_schedule(session, body, datetime(2026, 3, 20, tzinfo=UTC))
+            await service.send_schedule_now(session, created.id, datetime(2026, 4, 1, 1, 0, tzinfo=UTC))
+        notifier = Notifier(committed, s)
+        try:
+            await run_rounds(notifier, 2)
+        finally:
+            await notifier.aclose()
+        [head] = [m for m in sink.messages if m["To"] == "head@example.cn"]
+        assert head["Subject"] == "服务承诺达成率: field (2026-02-28 - 2026-03-31)"
+        [attachment] = list(head.iter_attachments())
+        assert attachment.get_filename() == "achievement-field-2026-03.xlsx"
+        assert attachment.get_content()[:2] == b"PK"

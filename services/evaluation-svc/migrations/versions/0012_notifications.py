@@ -131,7 +131,7 @@ UPGRADE = (
         id uuid PRIMARY KEY,
         name text NOT NULL,
         department text NOT NULL,
-        report text NOT NULL CHECK (report IN ('status')),
+        report text NOT NULL CHECK (report IN ('status', 'achievement')),
         format text NOT NULL CHECK (format IN ('xlsx')),
         day_of_month integer NOT NULL CHECK (day_of_month BETWEEN 1 AND 28),
         at_time time NOT NULL,

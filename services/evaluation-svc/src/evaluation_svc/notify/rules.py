@@ -283,6 +283,7 @@ def previous_month(run_at: datetime, timezone: str) -> tuple[datetime, datetime]
 
 _REPORT_WORDS: dict[str, dict[str, str]] = {
     "status": {"zh": "服务承诺执行状态表", "en": "Service commitment status table"},
+    "achievement": {"zh": "服务承诺达成率", "en": "Service commitment achievement"},
     "attached": {"zh": "附件为本部门上一期的报表.", "en": "The report for the last period is attached."},
     "console": {"zh": "在控制台查看", "en": "Open in the console"},
 }

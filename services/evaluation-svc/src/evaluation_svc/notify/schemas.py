@@ -215,7 +215,9 @@ class ScheduleCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     department: str = Field(min_length=1, max_length=200, description="whose report, sent to its contacts")
-    report: Literal["status"] = Field(default="status", description="the seven-state status table")
+    report: Literal["status", "achievement"] = Field(
+        default="status", description="`status`: the seven-state status table; `achievement`: the achievement rates"
+    )
     format: Literal["xlsx"] = Field(default="xlsx", description="the attached file")
     day_of_month: int = Field(default=1, ge=1, le=28)
     at_time: time = Field(default=time(9, 0), description="local time of the department's time zone")

@@ -26,7 +26,7 @@ from standardwebhooks.webhooks import Webhook
 
 from evaluation_svc.alerts.schemas import AlertPublic
 from evaluation_svc.config import Settings
-from evaluation_svc.exports.rows import status_rows
+from evaluation_svc.exports.rows import achievement_rows, status_rows
 from evaluation_svc.notify.email import Attachment, SmtpConfig, build_email, send_email
 from evaluation_svc.notify.providers import chat_request, provider_error
 from evaluation_svc.notify.repository import NotifyRepository
@@ -69,7 +69,7 @@ from evaluation_svc.notify.schemas import (
 )
 from evaluation_svc.reports.query import build_query
 from evaluation_svc.reports.repository import ReportFilter
-from evaluation_svc.reports.service import status_report
+from evaluation_svc.reports.service import achievement_report, status_report
 from evaluation_svc.rules.payloads import calendar_from_payload
 from evaluation_svc.webhooks.service import retry_delay
 from evaluation_svc.webhooks.targets import (
@@ -343,16 +343,19 @@ async def delete_schedule(session: AsyncSession, schedule_id: uuid.UUID) -> None
     await repo.delete("schedules", schedule_id)
 
 
-async def status_xlsx(session: AsyncSession, settings: Settings, department: str, start: datetime, end: datetime,
-                      timezone: str, now: datetime) -> bytes:  # fmt: skip
-    """The status table of a department over a period, as the XLSX export of `/v1/reports/status` writes it."""
+async def report_xlsx(session: AsyncSession, settings: Settings, report: str, department: str, start: datetime,
+                      end: datetime, timezone: str, now: datetime) -> bytes:  # fmt: skip
+    """A department's report over a period, as the XLSX export of `/v1/reports/status` or `/achievement` writes it."""
     q = build_query(
         now=now, as_of=None, start=start, end=end, bucket=None, timezone=timezone, group_by=None,
         default_group=("process", "node"), flt=ReportFilter(department=[department]), agreement=None,
         max_days=settings.report_max_days, rollup_timezone=settings.rollup_timezone,
     )  # fmt: skip
-    rows = status_rows(await status_report(session, q))
-    path = await xlsx_file(columns_of(rows), rows, sheet="status")
+    if report == "achievement":
+        rows = achievement_rows(await achievement_report(session, q))
+    else:
+        rows = status_rows(await status_report(session, q))
+    path = await xlsx_file(columns_of(rows), rows, sheet=report)
     try:
         return await asyncio.to_thread(Path(path).read_bytes)
     finally:
@@ -373,8 +376,10 @@ async def report_once(session: AsyncSession, settings: Settings, now: datetime, 
     updates = []
     for schedule in due:
         start, end = previous_month(schedule["next_run_at"], schedule["timezone"])
-        data = await status_xlsx(session, settings, schedule["department"], start, end, schedule["timezone"], now)
-        name = f"status-{schedule['department']}-{start.astimezone(ZoneInfo(schedule['timezone'])):%Y-%m}.xlsx"
+        data = await report_xlsx(session, settings, schedule["report"], schedule["department"], start, end,
+                                 schedule["timezone"], now)  # fmt: skip
+        month = start.astimezone(ZoneInfo(schedule["timezone"]))
+        name = f"{schedule['report']}-{schedule['department']}-{month:%Y-%m}.xlsx"
         attachment = {"filename": name, "media_type": XLSX, "data": base64.b64encode(data).decode()}
         recipients = [c for c in contacts if c.department == schedule["department"]]
         for channel_id in schedule["channel_ids"]:
