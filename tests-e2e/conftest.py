@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pledge_dev.pg import fresh_database
 from pledge_dev.suite import Suite, running_suite
-from support import USER_TOKEN_AUDIENCE, USER_TOKEN_ISSUER
+from support import USER_TOKEN_AUDIENCE, USER_TOKEN_ISSUER, MailSink, running_mail_sink
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +19,16 @@ def user_token_key() -> rsa.RSAPrivateKey:
 
 
 @pytest.fixture(scope="session")
-def suite(tmp_path_factory: pytest.TempPathFactory, user_token_key: rsa.RSAPrivateKey) -> Iterator[Suite]:
+def mail_sink() -> Iterator[MailSink]:
+    """A real SMTP server (aiosmtpd) on loopback: evaluation-svc sends its emails there."""
+    with running_mail_sink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+def suite(
+    tmp_path_factory: pytest.TempPathFactory, user_token_key: rsa.RSAPrivateKey, mail_sink: MailSink
+) -> Iterator[Suite]:
     """Started once per e2e session; scanners tick fast so that alert tests need not wait long."""
     log_dir: Path = tmp_path_factory.mktemp("suite-logs")
     public_pem = user_token_key.public_key().public_bytes(
@@ -28,6 +37,11 @@ def suite(tmp_path_factory: pytest.TempPathFactory, user_token_key: rsa.RSAPriva
     fast = {
         "EVALUATION_SCANNER_INTERVAL": "0.2",
         "EVALUATION_WEBHOOK_ALLOW_PRIVATE": "true",
+        "EVALUATION_NOTIFY_POLL_SECONDS": "0.2",
+        "EVALUATION_SMTP_HOST": "127.0.0.1",
+        "EVALUATION_SMTP_PORT": str(mail_sink.port),
+        "EVALUATION_SMTP_SECURITY": "none",
+        "EVALUATION_SMTP_FROM": "pledge@example.cn",
         "FEEDBACK_SENDER_INTERVAL": "0.2",
         "GATEWAY_JWT_PUBLIC_KEY": public_pem.decode(),
         "GATEWAY_JWT_ISSUER": USER_TOKEN_ISSUER,

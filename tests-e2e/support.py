@@ -5,11 +5,17 @@ ceiling is not a timing assertion: it only stops a test that would otherwise wai
 machine, so it is generous and the same everywhere."""
 
 import asyncio
+import contextlib
+import socket
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from typing import Any
 
 import httpx
+from aiosmtpd.controller import Controller
 
 FEED_WAIT = 180.0  # seconds: the ceiling for anything that travels over a feed
 
@@ -52,3 +58,36 @@ async def post_event(gateway: httpx.AsyncClient, event: dict[str, Any]) -> httpx
 # the suite's gateway accepts user tokens signed by the session's own key pair (conftest's `user_token_key`)
 USER_TOKEN_ISSUER = "https://idp.suite.e2e"
 USER_TOKEN_AUDIENCE = "pledge-suite-e2e"
+
+
+class MailSink:
+    """What a local SMTP server received (aiosmtpd calls `handle_DATA` from its own thread)."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self._lock = threading.Lock()
+        self._messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        with self._lock:
+            self._messages.append(message)  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self._lock:
+            return [m for m in self._messages if m["To"] == address]
+
+
+@contextlib.contextmanager
+def running_mail_sink() -> Iterator[MailSink]:
+    sink = MailSink()
+    with socket.socket() as probe:  # aiosmtpd checks readiness by connecting to the port it was given
+        probe.bind(("127.0.0.1", 0))
+        sink.port = probe.getsockname()[1]
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()

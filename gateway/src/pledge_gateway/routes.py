@@ -107,6 +107,11 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = (
     PublicRoute("/v1/what-if", "evaluation", S.reports_read, S.reports_read, timeout=Timeout.report),
     PublicRoute("/v1/alerts", "evaluation", S.reports_read, S.alerts_manage),
     PublicRoute("/v1/webhooks", "evaluation", S.alerts_manage, S.alerts_manage),
+    PublicRoute("/v1/contacts", "evaluation", S.alerts_manage, S.alerts_manage),
+    PublicRoute("/v1/channels", "evaluation", S.alerts_manage, S.alerts_manage),
+    PublicRoute("/v1/notification-rules", "evaluation", S.alerts_manage, S.alerts_manage),
+    PublicRoute("/v1/notifications", "evaluation", S.alerts_manage, S.alerts_manage),
+    PublicRoute("/v1/report-subscriptions", "evaluation", S.alerts_manage, S.alerts_manage, timeout=Timeout.report),
     # feedback-svc
     PublicRoute("/v1/feedback", "feedback", S.feedback_read, S.feedback_write),
     PublicRoute("/v1/surveys", "feedback", S.feedback_read, S.feedback_write),

@@ -14,6 +14,7 @@ TEST_ENV: dict[str, Any] = {
     "consume_feeds": False,
     "run_scanner": False,
     "run_webhooks": False,
+    "run_notifications": False,
     "webhook_allowed_networks": ["127.0.0.0/8"],
 }
 
@@ -26,6 +27,8 @@ def service_spec() -> ServiceSpec:
 
 
 TABLES = (
+    "notify_digest_items, notify_schedules, notify_messages, notify_escalations, notify_planned, notify_rules, "
+    "notify_channels, notify_contacts, "
     "webhook_attempts, webhook_deliveries, webhook_subscriptions, alerts, node_runs, run_state_hourly, "
     "run_duration_daily, ref_commitments, ref_calendars, ref_processes, ref_agreements, force_majeure, outbox"
 )

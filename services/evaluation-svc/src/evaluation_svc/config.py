@@ -1,9 +1,10 @@
 """evaluation-svc settings: environment variables prefixed `EVALUATION_` (DATABASE_URL as fallback)."""
 
 from datetime import timedelta
+from typing import Literal
 
 from pledge_common.settings import ServiceSettings
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from evaluation_svc.alerts.rules import DEFAULT_LATE_AFTER
@@ -72,6 +73,27 @@ class Settings(ServiceSettings):
         default=20, ge=1, description="consecutive failed attempts that disable a subscription"
     )
     webhook_poll_seconds: float = Field(default=0.5, gt=0)
+
+    # notifications to people (notify/): the planner, the escalator and the sender share one loop
+    run_notifications: bool = True
+    notify_poll_seconds: float = Field(default=1.0, gt=0, description="seconds between notification rounds when idle")
+    notify_max_attempts: int = Field(default=6, ge=1, description="attempts per message before it fails")
+    notify_backoff_seconds: float = Field(default=5.0, gt=0, description="first retry delay; doubles per attempt")
+    notify_backoff_max_seconds: float = Field(default=900.0, gt=0)
+    notify_timeout_seconds: float = Field(default=10.0, gt=0, description="per chat request or SMTP session")
+    console_url: str | None = Field(default=None, description="the web console's base URL, for links in messages")
+    notify_admin_emails: list[str] = Field(
+        default_factory=list, description="addresses told by email when a message fails after its last attempt"
+    )
+    notify_admin_language: Literal["zh", "en"] = "zh"
+    smtp_host: str | None = Field(default=None, description="the SMTP server (None: email channels fail, logged)")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="`starttls` (port 587), `tls` (implicit TLS, port 465), `none` (tests only)"
+    )
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = Field(default=None, description="never answered nor logged")
+    smtp_from: str = Field(default="pledge@localhost", description="the From address of emails")
 
     # reports
     rollup_timezone: str = Field(

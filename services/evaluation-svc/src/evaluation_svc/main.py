@@ -20,6 +20,8 @@ from evaluation_svc.config import Settings
 from evaluation_svc.examples import EXAMPLES
 from evaluation_svc.insights.router import router as insights_router
 from evaluation_svc.kinds.router import router as kinds_router
+from evaluation_svc.notify.router import ROUTERS as NOTIFY_ROUTERS
+from evaluation_svc.notify.service import Notifier
 from evaluation_svc.readmodel.service import Projection
 from evaluation_svc.rejudge.router import internal as rejudge_internal
 from evaluation_svc.rejudge.router import router as rejudge_router
@@ -88,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.alert_late_after,
         )
         sender = WebhookSender(app.state.sessionmaker, settings)
+        notifier = Notifier(app.state.sessionmaker, settings)
+        app.state.notifier = notifier
         feedback = None
         if settings.feedback_url:
             http = make_http_client(settings.feedback_url, timeout=settings.feedback_timeout_seconds)
@@ -101,6 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tasks.append(asyncio.create_task(scanner.run(), name="alert-scanner"))
         if settings.run_webhooks:
             tasks.append(asyncio.create_task(sender.run(), name="webhook-sender"))
+        if settings.run_notifications:
+            tasks.append(asyncio.create_task(notifier.run(), name="notifier"))
         try:
             yield
         finally:
@@ -112,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for consumer in consumers:
                 await consumer.client.aclose()
             await sender.aclose()
+            await notifier.aclose()
             if feedback is not None:
                 await feedback.aclose()
 
@@ -129,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             kinds_router,
             alerts_router,
             webhooks_router,
+            *NOTIFY_ROUTERS,
         ],
         internal_routers=[rejudge_internal],
         extra_lifespan=background,
