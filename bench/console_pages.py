@@ -125,7 +125,7 @@ async def pages_of(browser_context: Any, base: str, cell: str) -> list[Page]:
         answered = await browser_context.request.get(f"{base}/console/{name}?month={MONTH_PARAM}", max_redirects=0)
         answers[name] = answered.status
         if answered.status != 200:
-            print(f"  note: /console/{name} answered {answered.status}: not timed")
+            print(f"  note: /console/{name} answered {answered.status}: not timed", flush=True)
     return [spec for make in PAGES if (spec := make({"cell": cell, "has": has})) is not None]
 
 
@@ -230,7 +230,7 @@ def main() -> None:
         results = []
         for first, last in ((1, args.rows), (args.rows + 1, args.rows * args.factor)):
             took = asyncio.run(generate(url, first, last)) + asyncio.run(add_alerts(url))
-            print(f"generated up to {last:,} node runs, their rollups and alerts in {took:.0f} s")
+            print(f"generated up to {last:,} node runs, their rollups and alerts in {took:.0f} s", flush=True)
             results.append(asyncio.run(measure(suite, args.repeat)))
     table(args.rows, args.factor, *results)
 
