@@ -25,6 +25,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -74,7 +75,10 @@ PAGES: list[Callable[[dict[str, Any]], Page | None]] = [
                    f"/v1/reports/status?group_by=process&group_by=node&{MONTH_QUERY}"),
     lambda _: Page("status by department", f"/console/status?month={MONTH_PARAM}&rows=department", "#status-table",
                    f"/v1/reports/status?group_by=department&{MONTH_QUERY}"),
-    lambda c: Page("runs of one cell", "/console/runs?" + urlsplit(c["cell"]).query, "#runs-table", c["cell"]),
+    lambda c: Page("runs of the largest cell", "/console/runs?" + urlsplit(c["large"]).query, "#runs-table",
+                   c["large"]),
+    lambda c: Page("runs of the smallest cell", "/console/runs?" + urlsplit(c["small"]).query, "#runs-table",
+                   c["small"]),
     lambda _: Page("alerts inbox", "/console/alerts", "#alert-list", "/v1/alerts?state=open&limit=500"),
     # pages that may not exist yet: timed when they answer 200, else skipped with a note
     lambda c: Page("trends", f"/console/trends?month={MONTH_PARAM}", "main svg") if c["has"]("trends") else None,
@@ -105,16 +109,17 @@ async def add_alerts(url: str) -> float:
     return time.perf_counter() - started
 
 
-async def cell_link(api: httpx.AsyncClient) -> str:
-    """The runs link of the status table's largest cell by process → node (its `/v1/reports/status/runs?…`)."""
+async def cell_links(api: httpx.AsyncClient) -> dict[str, str]:
+    """The runs links (`/v1/reports/status/runs?…`) of the largest and the smallest non-empty cell of the status
+    table by process → node: a page of a large cell is found early in its runs, of a small one late."""
     response = await api.get(f"/v1/reports/status?group_by=process&group_by=node&{MONTH_QUERY}")
     response.raise_for_status()
     rows = response.json()["rows"]
-    _, link = max((c, row["links"][s]) for row in rows for s, c in row["counts"].items() if s in row["links"])
-    return str(link)
+    cells = sorted((c, row["links"][s]) for row in rows for s, c in row["counts"].items() if c and s in row["links"])
+    return {"large": str(cells[-1][1]), "small": str(cells[0][1])}
 
 
-async def pages_of(browser_context: Any, base: str, cell: str) -> list[Page]:
+async def pages_of(browser_context: Any, base: str, cells: dict[str, str]) -> list[Page]:
     """The pages to time; a page of PAGES that does not answer 200 (signed in) is skipped with a note."""
     answers: dict[str, int] = {}
 
@@ -126,7 +131,7 @@ async def pages_of(browser_context: Any, base: str, cell: str) -> list[Page]:
         answers[name] = answered.status
         if answered.status != 200:
             print(f"  note: /console/{name} answered {answered.status}: not timed", flush=True)
-    return [spec for make in PAGES if (spec := make({"cell": cell, "has": has})) is not None]
+    return [spec for make in PAGES if (spec := make({**cells, "has": has})) is not None]
 
 
 async def open_page(page: Any, base: str, spec: Page) -> tuple[float, float]:
@@ -160,7 +165,7 @@ async def measure(suite: Suite, repeat: int) -> dict[str, Figures]:
     async with httpx.AsyncClient(
         base_url=base, headers={"Authorization": f"Bearer {suite.admin_key}"}, timeout=600
     ) as api:
-        cell = await cell_link(api)
+        cells = await cell_links(api)
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             try:
@@ -171,7 +176,7 @@ async def measure(suite: Suite, repeat: int) -> dict[str, Figures]:
                 await page.fill("input[name=password]", suite.console_admin[1])
                 await page.click("#sign-in")
                 await page.wait_for_url("**/console/status")
-                pages = await pages_of(browser_context, base, cell)
+                pages = await pages_of(browser_context, base, cells)
                 figures = {p.name: Figures([], [], []) for p in pages}
                 for spec in pages:  # one warm-up each (caches of the browser, the services and Postgres)
                     await open_page(page, base, spec)
@@ -216,6 +221,8 @@ def main() -> None:
     parser.add_argument("--factor", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
+    if not Path(CHROMIUM).exists():
+        raise SystemExit(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or `make env` as root)")
     (DATA_DIR / "logs").mkdir(parents=True, exist_ok=True)
     env = {
         "EVALUATION_CONSUME_FEEDS": "false",
@@ -232,6 +239,9 @@ def main() -> None:
             took = asyncio.run(generate(url, first, last)) + asyncio.run(add_alerts(url))
             print(f"generated up to {last:,} node runs, their rollups and alerts in {took:.0f} s", flush=True)
             results.append(asyncio.run(measure(suite, args.repeat)))
+            for name, f in results[-1].items():  # the figures so far, should a later step fail
+                print(f"  {name:<26} first byte {best_median(f.first)}  drawn {best_median(f.drawn)}  "
+                      f"API {best_median(f.api)}  (ms, best median)", flush=True)  # fmt: skip
     table(args.rows, args.factor, *results)
 
 

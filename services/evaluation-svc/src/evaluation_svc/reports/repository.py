@@ -421,13 +421,19 @@ class ReportRepository:
         where = flt.sql(_raw, params)
         if state is not None:
             params["state"] = state
-            # the same test as `q.state = :state`, split on the CASE's branches: an ended run's state is its
-            # final state, whose statistics let the planner see how many runs a cell holds (a CASE it cannot)
+            # the same test as `q.state = :state`, on the CASE's one branch that can give the state: a run that
+            # ended by t is in its final state (statistics tell the planner how many runs a cell holds, which a
+            # CASE hides), a run in progress at t in one of IN_PROGRESS_STATE's (found by the GiST index of the
+            # runs' active ranges); `unjudged` comes from either
             t = "CAST(:t AS timestamptz)"
-            where += (
-                f" AND ((r.ended_at <= {t} AND r.final_state = :state)"
-                f" OR ((r.ended_at IS NULL OR r.ended_at > {t}) AND {IN_PROGRESS_STATE.format(t=t)} = :state))"
-            )
+            ended = f"r.ended_at <= {t} AND r.final_state = :state"
+            running = f"tstzrange(r.started_at, r.ended_at, '[)') @> {t} AND {IN_PROGRESS_STATE.format(t=t)} = :state"
+            if state.startswith("in_progress_"):
+                where += f" AND {running}"
+            elif state == "unjudged":
+                where += f" AND (({ended}) OR ({running}))"
+            else:  # completed or cancelled: only a run that ended is
+                where += f" AND {ended}"
         return f"""(
             SELECT r.*, {STATE_AS_OF.format(t="CAST(:t AS timestamptz)")} AS state,
                    c.limit_unit, c.commitment_limit, c.tolerance_limit
