@@ -97,19 +97,23 @@ class TestPeriodSemantics:
                 node_run("late", started=start, completed=at("2026-03-05 10:00")),  # after the instant
                 node_run("open", started=start + timedelta(hours=5)),
                 node_run("gone", started=start, cancelled=start + timedelta(hours=2)),
+                # no commitment for this node: unjudged, whether it ended or not
+                node_run("u-done", started=start, completed=start + timedelta(hours=1), node_key="survey"),
+                node_run("u-open", started=start, node_key="survey"),
             ],
         )
         body = (await client.get("/v1/reports/status", params={"as_of": q(at("2026-03-04 12:00"))})).json()
-        [row] = body["rows"]
         listed: dict[str, str] = {}
-        for state, link in row["links"].items():
-            if state == "all":
-                continue
-            items = (await client.get(link + "&limit=100")).json()["items"]
-            assert len(items) == row["counts"][state], state
-            assert {r["state"] for r in items} <= {state}
-            listed |= {r["id"]: r["state"] for r in items}
-        assert listed.keys() == {"done", "late", "open", "gone"}
+        for row in body["rows"]:
+            for state, link in row["links"].items():
+                if state == "all":
+                    continue
+                items = (await client.get(link + "&limit=100")).json()["items"]
+                assert len(items) == row["counts"].get(state, 0), state
+                assert {r["state"] for r in items} <= {state}
+                listed |= {r["id"]: r["state"] for r in items}
+        assert listed.keys() == {"done", "late", "open", "gone", "u-done", "u-open"}
+        assert listed["u-done"] == listed["u-open"] == "unjudged"
         assert listed["done"].startswith("completed_")
         assert listed["gone"] == "cancelled"
         assert listed["late"].startswith("in_progress_")
