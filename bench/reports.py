@@ -88,10 +88,11 @@ ROLLUPS = (
                coalesce(commitment_id, ''), coalesce(commitment_key, ''), exempted, final_state, count(*)
         FROM node_runs WHERE ended_at IS NOT NULL AND started_at IS NOT NULL
         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11""",
-    f"""INSERT INTO run_duration_daily (day, {DIMS}, bucket, n)
+    f"""INSERT INTO run_duration_daily (day, {DIMS}, bucket, n, seconds)
         SELECT date_trunc('day', ended_at AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai', process_key,
                coalesce(node_key, ''), segment, coalesce(department, ''), coalesce(position, ''), source,
-               coalesce(commitment_id, ''), coalesce(commitment_key, ''), exempted, duration_bucket, count(*)
+               coalesce(commitment_id, ''), coalesce(commitment_key, ''), exempted, duration_bucket, count(*),
+               sum(CAST(counted_seconds AS numeric))
         FROM node_runs WHERE final_state LIKE 'completed%' AND duration_bucket IS NOT NULL
         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11""",
     "VACUUM ANALYZE node_runs",

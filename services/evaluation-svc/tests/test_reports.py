@@ -83,6 +83,42 @@ class TestPeriodSemantics:
             page = (await client.get(link + "&limit=100")).json()
             assert len(page["items"]) == (row["total"] if state == "all" else row["counts"][state])
 
+    async def test_each_cell_lists_its_runs_whether_ended_before_or_after_the_instant(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        """A run's state as of an instant is its final state when it ended by then, else the state of a run in
+        progress: each cell's link lists exactly the runs it counts, in that state."""
+        projection = await setup_w(session)
+        start = at("2026-03-03 10:00")
+        await projection.handle_tracking(
+            session,
+            [
+                node_run("done", started=start, completed=start + timedelta(hours=1)),
+                node_run("late", started=start, completed=at("2026-03-05 10:00")),  # after the instant
+                node_run("open", started=start + timedelta(hours=5)),
+                node_run("gone", started=start, cancelled=start + timedelta(hours=2)),
+                # no commitment for this node: unjudged, whether it ended or not
+                node_run("u-done", started=start, completed=start + timedelta(hours=1), node_key="survey"),
+                node_run("u-open", started=start, node_key="survey"),
+            ],
+        )
+        body = (await client.get("/v1/reports/status", params={"as_of": q(at("2026-03-04 12:00"))})).json()
+        listed: dict[str, str] = {}
+        for row in body["rows"]:
+            for state, link in row["links"].items():
+                if state == "all":
+                    continue
+                items = (await client.get(link + "&limit=100")).json()["items"]
+                assert len(items) == row["counts"].get(state, 0), state
+                assert {r["state"] for r in items} <= {state}
+                listed |= {r["id"]: r["state"] for r in items}
+        assert listed.keys() == {"done", "late", "open", "gone", "u-done", "u-open"}
+        assert listed["u-done"] == listed["u-open"] == "unjudged"
+        assert listed["done"].startswith("completed_")
+        assert listed["gone"] == "cancelled"
+        assert listed["late"].startswith("in_progress_")
+        assert listed["open"].startswith("in_progress_")
+
     async def test_past_period_gives_the_same_answer_after_later_events(
         self, session: AsyncSession, client: httpx.AsyncClient
     ) -> None:

@@ -419,17 +419,28 @@ class ReportRepository:
         """The runs behind a cell of a status table, with their state as of the window's instant (`q`)."""
         params.update({"t": window.as_of, "p_from": window.start or DAWN, "p_to": window.end or DUSK})
         where = flt.sql(_raw, params)
-        state_clause = ""
         if state is not None:
             params["state"] = state
-            state_clause = "WHERE q.state = :state"
+            # the same test as `q.state = :state`, on the CASE's one branch that can give the state: a run that
+            # ended by t is in its final state (statistics tell the planner how many runs a cell holds, which a
+            # CASE hides), a run in progress at t in one of IN_PROGRESS_STATE's (found by the GiST index of the
+            # runs' active ranges); `unjudged` comes from either
+            t = "CAST(:t AS timestamptz)"
+            ended = f"r.ended_at <= {t} AND r.final_state = :state"
+            running = f"tstzrange(r.started_at, r.ended_at, '[)') @> {t} AND {IN_PROGRESS_STATE.format(t=t)} = :state"
+            if state.startswith("in_progress_"):
+                where += f" AND {running}"
+            elif state == "unjudged":
+                where += f" AND (({ended}) OR ({running}))"
+            else:  # completed or cancelled: only a run that ended is
+                where += f" AND {ended}"
         return f"""(
             SELECT r.*, {STATE_AS_OF.format(t="CAST(:t AS timestamptz)")} AS state,
                    c.limit_unit, c.commitment_limit, c.tolerance_limit
             FROM node_runs r LEFT JOIN ref_commitments c ON c.id = r.commitment_id
             WHERE r.started_at IS NOT NULL AND r.started_at <= :t AND r.started_at < :p_to
               AND (r.ended_at IS NULL OR r.ended_at >= :p_from) AND {where}
-        ) q {state_clause}"""
+        ) q WHERE TRUE"""
 
     async def runs_page(
         self, window: Window, flt: ReportFilter, state: str | None, after: str | None, limit: int
@@ -437,8 +448,7 @@ class ReportRepository:
         """The runs behind a cell of a status table, ordered by id (keyset pagination)."""
         params: dict[str, Any] = {"after": after or "", "limit": limit}
         cell = self._cell(window, flt, state, params)
-        where = "AND q.id > :after" if state is not None else "WHERE q.id > :after"
-        sql = f"SELECT q.* FROM {cell} {where} ORDER BY q.id LIMIT :limit"
+        sql = f"SELECT q.* FROM {cell} AND q.id > :after ORDER BY q.id LIMIT :limit"
         rows = await self.conn.execute(text(sql), params)
         return [dict(r) for r in rows.mappings()]
 
@@ -448,8 +458,7 @@ class ReportRepository:
         """The id ending a page of `limit` runs after `after`, when more runs follow it (else None)."""
         params: dict[str, Any] = {"after": after or "", "skip": limit - 1}
         cell = self._cell(window, flt, state, params)
-        where = "AND q.id > :after" if state is not None else "WHERE q.id > :after"
-        sql = f"SELECT q.id FROM {cell} {where} ORDER BY q.id OFFSET :skip LIMIT 2"
+        sql = f"SELECT q.id FROM {cell} AND q.id > :after ORDER BY q.id OFFSET :skip LIMIT 2"
         ids = [r[0] for r in await self.conn.execute(text(sql), params)]
         return ids[0] if len(ids) == 2 else None
 
@@ -457,8 +466,8 @@ class ReportRepository:
         """How many runs behind a cell of a status table were ended by their ticket (a data-quality count)."""
         params: dict[str, Any] = {}
         cell = self._cell(window, flt, state, params)
-        where = "AND q.ended_by_ticket" if state is not None else "WHERE q.ended_by_ticket"
-        return int((await self.conn.execute(text(f"SELECT count(*) FROM {cell} {where}"), params)).scalar_one())
+        counted = await self.conn.execute(text(f"SELECT count(*) FROM {cell} AND q.ended_by_ticket"), params)
+        return int(counted.scalar_one())
 
     async def runs_for_replay(self, window: Window, flt: ReportFilter, limit: int) -> list[dict[str, Any]]:
         """Every run active in the window with its facts (what-if and agreement reviews replay them)."""
