@@ -66,6 +66,10 @@ def share(rate: Rate) -> str:
     return "-" if rate.share is None else f"{rate.share * 100:.1f} %"
 
 
+# the page's 180 mm between margins: period, work order, commitment, kind, amount, reason
+PENALTY_WIDTHS = tuple(w * mm for w in (20, 36, 28, 30, 26, 40))
+
+
 def _p(value: Any, style: ParagraphStyle = BODY) -> Paragraph:
     return Paragraph(escape(text(value)), style)
 
@@ -77,9 +81,15 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], widths: Sequenc
     return table
 
 
-def _section(story: list[Any], title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def _section(
+    story: list[Any],
+    title: str,
+    header: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    widths: Sequence[float] | None = None,
+) -> None:
     story.append(Paragraph(escape(title), HEADING))
-    story.append(_table(header, rows) if rows else _p("None."))
+    story.append(_table(header, rows, widths) if rows else _p("None."))
 
 
 def _heading(story: list[Any], organisation: str, kind: str, agreement: dict[str, Any]) -> None:
@@ -159,6 +169,7 @@ def review_pdf(
         ("Period", "Work order", "Commitment", "Kind", "Amount", "Reason"),
         [(p.period, p.work_order, p.commitment_key, p.kind, _money(p.amount, p.currency), p.reason)
          for p in review.penalties],
+        PENALTY_WIDTHS,  # fixed: a long reason or work order elsewhere never wraps an amount
     )  # fmt: skip
     _section(
         story,
