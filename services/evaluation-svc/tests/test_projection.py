@@ -221,6 +221,27 @@ class TestGoverningVersion:
         row = await run_row(session, "early")
         assert (row["commitment_id"], row["final_state"]) == ("c-repair-v1", "completed_normal")
 
+    async def test_a_finished_run_that_came_before_the_version_in_force_at_its_start_is_judged_by_it(
+        self, session: AsyncSession
+    ) -> None:
+        """The two feeds race: version 2 was put in force from March 2nd before the run was sent, but reaches
+        this read model after the run (which version 1 judged meanwhile)."""
+        projection = Projection()
+        await setup_w(session, projection)
+        await projection.handle_tracking(
+            session, [node_run("raced", started=at("2026-03-03 10:00"), completed=at("2026-03-03 15:00"))]
+        )
+        assert (await run_row(session, "raced"))["commitment_id"] == "c-repair-v1"
+        v1_until = commitment(status="retired", effective_to="2026-03-02T00:00:00+00:00")
+        v2 = commitment("c-repair-v2", version=2, commitment_limit="PT1H", tolerance_limit="PT2H",
+                        effective_from="2026-03-02T00:00:00+00:00")  # fmt: skip
+        await projection.handle_commitment(session, [v1_until, v2])
+        row = await run_row(session, "raced")
+        assert (row["commitment_id"], row["final_state"]) == ("c-repair-v2", "completed_warning")
+        # the same events again change nothing: the version is not new any more
+        await projection.handle_commitment(session, [v1_until, v2])
+        assert (await run_row(session, "raced"))["commitment_id"] == "c-repair-v2"
+
     async def test_calendar_change_moves_deadlines_of_open_runs_but_not_finished_ones(
         self, session: AsyncSession
     ) -> None:

@@ -315,6 +315,14 @@ class ReadModelRepository:
             {"rows": json.dumps(list(payloads))},
         )
 
+    async def in_force_since(self, ids: Sequence[str]) -> dict[str, datetime | None]:
+        """The stored versions among `ids` that are active: id -> the instant they govern from."""
+        rows = await self.session.execute(
+            text("SELECT id, effective_from FROM ref_commitments WHERE id = ANY(:i) AND status = 'active'"),
+            {"i": list(ids)},
+        )
+        return {r.id: r.effective_from for r in rows}
+
     async def upsert_commitments(self, versions: Sequence[CommitmentVersion]) -> None:
         rows = [
             {

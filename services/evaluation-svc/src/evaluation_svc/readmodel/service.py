@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from evaluation_svc.alerts.service import resolve_ended_runs
 from evaluation_svc.kinds.repository import KindsRepository
 from evaluation_svc.readmodel.repository import ReadModelRepository, RunRow
+from evaluation_svc.rejudge.repository import RejudgeRepository
+from evaluation_svc.rejudge.rules import runs_changing_version
 from evaluation_svc.rules import (
     CommitmentVersion,
     ForceMajeure,
@@ -130,6 +132,7 @@ class Projection:
         upserted, deleted = _decoded(events, "commitment")
         versions = []
         kind_versions = []
+        rejudge_finished: list[str] = []
         for c in upserted:
             try:
                 # a commitment of another kind is never one on node runs: it has its own table
@@ -140,7 +143,15 @@ class Projection:
             except ValueError as err:  # an instant that is not one, a kind without what it needs
                 log.warning("skipping malformed commitment.upserted %s: %s", c.id, err)
         if versions:
+            # versions put in force since this read model last saw them (a back-dated one included)
+            stored = await repo.in_force_since([v.id for v in versions])
+            newly_in_force = [
+                v for v in versions
+                if v.status == "active" and v.effective_from is not None
+                and (v.id not in stored or stored[v.id] != v.effective_from)
+            ]  # fmt: skip
             await repo.upsert_commitments(versions)
+            rejudge_finished = await self._finished_runs_governed_anew(session, newly_in_force)
             await kinds.forget_commitments([v.id for v in versions])
             rejudge_processes |= {v.process_key for v in versions}
         if kind_versions:
@@ -161,7 +172,7 @@ class Projection:
             exemption_ids = sorted(set(previously_exempted) | set(await repo.run_ids_touching(windows, [])))
         if rejudge_processes:
             ids = await repo.run_ids_to_rejudge_for_processes(sorted(rejudge_processes))
-            await self.rejudge(session, ids)
+            await self.rejudge(session, sorted(set(ids) | set(rejudge_finished)))
         if exemption_ids:
             await self.rejudge(session, exemption_ids, keep_finished=True)
 
@@ -209,6 +220,29 @@ class Projection:
                 await write(list(service_facts[event_type].values()))
 
     # --- judging -------------------------------------------------------------------------------
+
+    async def _finished_runs_governed_anew(
+        self, session: AsyncSession, versions: Sequence[CommitmentVersion]
+    ) -> list[str]:
+        """Judged runs that a version now in force governs instead of the one that judged them.
+
+        The two feeds race: a work order's run can come over tracking's feed before the version in force at its
+        start comes over commitment's (commitment-svc checked, when it put the version in force, only the runs
+        judged then). A run is judged by the version in force when it started, finished or not, so such runs
+        are judged again when their version arrives. (An audited re-judging act has put its versions in the
+        read model already: they are not new here.)"""
+        judged = RejudgeRepository(session)
+        changing: set[str] = set()
+        for v in versions:
+            if v.effective_from is None:
+                continue
+            candidates = await judged.judged_runs_since(v.process_key, v.node_key, v.segment_key, v.effective_from)
+            if candidates:
+                in_force = await ReadModelRepository(session).commitments_for({v.process_key})
+                changing |= set(runs_changing_version(candidates, in_force))
+        if changing:
+            log.info("%d judged run(s) taken over by versions that arrived after them", len(changing))
+        return sorted(changing)
 
     async def rejudge(self, session: AsyncSession, ids: Sequence[str], *, keep_finished: bool = False) -> None:
         """Judge stored runs again from their stored facts (after a definition changed)."""
