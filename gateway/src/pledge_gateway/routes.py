@@ -107,6 +107,10 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = (
     PublicRoute("/v1/what-if", "evaluation", S.reports_read, S.reports_read, timeout=Timeout.report),
     PublicRoute("/v1/alerts", "evaluation", S.reports_read, S.alerts_manage),
     PublicRoute("/v1/webhooks", "evaluation", S.alerts_manage, S.alerts_manage),
+    # KPIs (docs/kpis.md): the catalogue and scorecards are read like reports; targets are definitions
+    PublicRoute("/v1/kpis", "evaluation", S.reports_read, S.definitions_write),
+    PublicRoute("/v1/kpi-targets", "evaluation", S.reports_read, S.definitions_write),
+    PublicRoute("/v1/scorecards", "evaluation", S.reports_read, S.reports_read, timeout=Timeout.report),
     # feedback-svc
     PublicRoute("/v1/feedback", "feedback", S.feedback_read, S.feedback_write),
     PublicRoute("/v1/surveys", "feedback", S.feedback_read, S.feedback_write),
