@@ -74,7 +74,7 @@ async def create_target(
     (409 for a second: delete the first to change it)."""
     _every_source(caller)
     if KPIS[body.kpi].unit == "rate" and body.target > 1:
-        raise invalid("body.target", "a rate is a share between 0 and 1")
+        raise invalid("target", "a rate is a share between 0 and 1")
 
     async def create() -> Answer:
         row = await KpiRepository(session).insert_target({**body.model_dump(), "created_by": caller.sub})
