@@ -22,4 +22,10 @@ EXAMPLES: dict[str, Any] = {
         "levels": ["prewarning", "warning"],
     },
     "updateWebhook": {"levels": ["warning"], "enabled": True},
+    "createKpiTarget": {
+        "kpi": "on_time_rate",
+        "department": "operations-maintenance",
+        "period": "2026-11",
+        "target": 0.95,
+    },
 }

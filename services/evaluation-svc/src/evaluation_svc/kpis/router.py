@@ -18,11 +18,11 @@ from evaluation_svc.kpis.repository import KpiRepository
 from evaluation_svc.kpis.rules import CATALOGUE, KPIS, parse_period
 from evaluation_svc.kpis.schemas import (
     DepartmentScorecard,
-    KpiList,
+    KpiPage,
     KpiPublic,
-    TargetCreate,
-    TargetPage,
-    TargetPublic,
+    KpiTargetCreate,
+    KpiTargetPage,
+    KpiTargetPublic,
     UtilityScorecards,
 )
 from evaluation_svc.pages import check_page_max
@@ -59,16 +59,22 @@ def _every_source(caller: CallerDep) -> None:
         raise Forbidden("KPIs and scorecards cover every source system; this key is bound to some of them")
 
 
-@catalogue.get("", response_model=KpiList)
-async def list_kpis(request: Request) -> KpiList:
+@catalogue.get("", response_model=KpiPage)
+async def list_kpis(request: Request, response: Response, page: PageParams) -> KpiPage:
     """The built-in KPIs: key, unit, which way is better, where the figures come from, and the definition."""
-    _only(request, set())
-    return KpiList(items=[KpiPublic.model_validate(k, from_attributes=True) for k in CATALOGUE])
+    _only(request, {"cursor", "limit"})
+    check_page_max(request, page)
+    after = decode_cursor(page.cursor, str)
+    rest = [k for k in sorted(CATALOGUE, key=lambda k: k.key) if after is None or k.key > after[0]]
+    chosen = rest[: page.limit]
+    next_cursor = encode_cursor(chosen[-1].key) if len(rest) > page.limit else None
+    items = [KpiPublic.model_validate(k, from_attributes=True) for k in chosen]
+    return paged(request, response, KpiPage(items=items, next_cursor=next_cursor))
 
 
-@targets_write.post("", response_model=TargetPublic, status_code=201)
-async def create_target(
-    request: Request, session: SessionDep, caller: CallerDep, body: TargetCreate, idem: IdempotencyDep
+@targets_write.post("", response_model=KpiTargetPublic, status_code=201)
+async def create_kpi_target(
+    request: Request, session: SessionDep, caller: CallerDep, body: KpiTargetCreate, idem: IdempotencyDep
 ) -> Response:
     """Set a KPI's target for a department (and segment) and month; one per KPI, department, segment, month
     (409 for a second: delete the first to change it)."""
@@ -80,13 +86,13 @@ async def create_target(
         row = await KpiRepository(session).insert_target({**body.model_dump(), "created_by": caller.sub})
         if row is None:
             raise Conflict(f"a target of `{body.kpi}` for `{body.department}` in {body.period} exists already")
-        return Answer(201, TargetPublic.model_validate(row))
+        return Answer(201, KpiTargetPublic.model_validate(row))
 
     return await idem.answer(create, body)
 
 
-@targets_read.get("", response_model=TargetPage)
-async def list_targets(
+@targets_read.get("", response_model=KpiTargetPage)
+async def list_kpi_targets(
     request: Request,
     response: Response,
     session: SessionDep,
@@ -94,7 +100,7 @@ async def list_targets(
     kpi: Key = None,
     department: Key = None,
     period: Annotated[str | None, Query(max_length=7)] = None,
-) -> TargetPage:
+) -> KpiTargetPage:
     """Targets by month, department and KPI."""
     _only(request, {"kpi", "department", "period", "cursor", "limit"})
     check_page_max(request, page)
@@ -110,12 +116,12 @@ async def list_targets(
     next_cursor = None
     if last is not None and len(rows) > page.limit:
         next_cursor = encode_cursor(last["period"], last["department"], last["kpi"], str(last["id"]))
-    items = [TargetPublic.model_validate(r) for r in chosen]
-    return paged(request, response, TargetPage(items=items, next_cursor=next_cursor))
+    items = [KpiTargetPublic.model_validate(r) for r in chosen]
+    return paged(request, response, KpiTargetPage(items=items, next_cursor=next_cursor))
 
 
 @targets_write.delete("/{target_id}", status_code=204)
-async def delete_target(session: SessionDep, caller: CallerDep, target_id: uuid.UUID) -> Response:
+async def delete_kpi_target(session: SessionDep, caller: CallerDep, target_id: uuid.UUID) -> Response:
     """Remove a target."""
     _every_source(caller)
     if not await KpiRepository(session).delete_target(target_id):
@@ -131,7 +137,7 @@ async def _utility(request: Request, session: SessionDep, period: str) -> Utilit
 
 
 @scorecards.get("", response_model=DepartmentScorecard)
-async def department_scorecard(
+async def get_scorecard(
     request: Request,
     session: SessionDep,
     caller: CallerDep,
@@ -151,7 +157,7 @@ async def department_scorecard(
 
 
 @scorecards.get("/utility", response_model=UtilityScorecards)
-async def utility_scorecards(
+async def get_utility_scorecards(
     request: Request,
     session: SessionDep,
     caller: CallerDep,

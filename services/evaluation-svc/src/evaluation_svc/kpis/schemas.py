@@ -22,11 +22,7 @@ class KpiPublic(BaseModel):
     definition: str
 
 
-class KpiList(BaseModel):
-    items: list[KpiPublic]
-
-
-class TargetCreate(BaseModel):
+class KpiTargetCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kpi: str = Field(description="a key of `GET /v1/kpis`")
     department: str = Field(pattern=KEY)
@@ -60,7 +56,7 @@ class TargetCreate(BaseModel):
         return value
 
 
-class TargetPublic(BaseModel):
+class KpiTargetPublic(BaseModel):
     id: uuid.UUID
     kpi: str
     department: str
@@ -71,7 +67,8 @@ class TargetPublic(BaseModel):
     created_at: Instant
 
 
-TargetPage = Page[TargetPublic]
+KpiTargetPage = Page[KpiTargetPublic]
+KpiPage = Page[KpiPublic]
 
 
 class TrendPoint(BaseModel):
