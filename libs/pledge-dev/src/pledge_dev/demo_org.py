@@ -505,6 +505,34 @@ async def load_demo_org(client: httpx.AsyncClient) -> None:
         await _load_commitment(client, spec)
     for spec in [*AGREEMENTS, demo_services.AGREEMENT_BODY]:
         await _load_agreement(client, spec)
+    await _load_kpi_targets(client, datetime.now(UTC))
+
+
+# The targets of document 003's six KPIs, the same for every department (docs/kpis.md): connection time in
+# working days (at most), the rest as shares (at least)
+KPI_TARGETS: dict[str, float] = {
+    "connection_time": 15.0,
+    "first_time_fix_rate": 0.95,
+    "on_time_rate": 0.95,
+    "complaint_first_time_resolution_rate": 0.9,
+    "csat": 0.9,
+    "commitment_fulfilment_rate": 0.95,
+}
+
+
+def _months_around(now: datetime) -> list[str]:
+    """This month in UTC and in the organisation's zone (they differ on a month's edge)."""
+    return sorted({m.strftime("%Y-%m") for m in (now, now.astimezone(ZoneInfo("Asia/Shanghai")))})
+
+
+async def _load_kpi_targets(client: httpx.AsyncClient, now: datetime) -> None:
+    """Each department's targets of the six KPIs for the demo's months (a target already set is kept)."""
+    for period in _months_around(now):
+        for department, _ in DEPARTMENTS:
+            for kpi, target in KPI_TARGETS.items():
+                body = {"kpi": kpi, "department": department, "period": period, "target": target}
+                key = {"Idempotency-Key": f"demo-kpi-target-{kpi}-{department}-{period}"}
+                _check(await client.post("/v1/kpi-targets", json=body, headers=key), 201, 409)
 
 
 async def demo_org_loaded(client: httpx.AsyncClient) -> bool:
