@@ -1,6 +1,7 @@
 """The KPIs that are feedback-svc's figures, read over its public HTTP API with the internal credentials:
-CSAT from `GET /v1/feedback/summary` (by department and month) and complaint first-time resolution from
-`GET /v1/complaints/metrics` (by department, one month per call). No cross-schema read."""
+CSAT from `GET /v1/feedback/summary` (by department and month), and complaint first-time resolution from
+the read-only `GET /internal/v1/complaints/resolution` (by owning department and month, the counts of
+`GET /v1/complaints/metrics`). No cross-schema read."""
 
 from datetime import datetime
 from typing import Any
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from pledge_common.identity import service_headers
 
-from evaluation_svc.kpis.rules import bounds, parse_period, period_key
+from evaluation_svc.kpis.rules import period_key
 from evaluation_svc.settlement.satisfaction import SERVICE_NAME, FeedbackClient
 
 # (department, period) → (part, whole)
@@ -21,8 +22,11 @@ class FeedbackUnavailable(Exception):
 
 
 async def _get(client: FeedbackClient, path: str, params: httpx.QueryParams) -> dict[str, Any]:
+    headers = service_headers(SERVICE_NAME, client._token)
+    if path.startswith("/internal/"):
+        headers["Authorization"] = f"Bearer {client._token}"
     try:
-        response = await client.http.get(path, params=params, headers=service_headers(SERVICE_NAME, client._token))
+        response = await client.http.get(path, params=params, headers=headers)
     except httpx.HTTPError as err:
         raise FeedbackUnavailable(f"feedback-svc did not answer ({type(err).__name__})") from None
     if response.status_code != 200:
@@ -57,17 +61,14 @@ async def csat(client: FeedbackClient, start: datetime, end: datetime, zone: Zon
     return out
 
 
-async def complaint_resolution(client: FeedbackClient, periods: list[str], zone: ZoneInfo) -> Counts:
+async def complaint_resolution(client: FeedbackClient, start: datetime, end: datetime, zone: ZoneInfo) -> Counts:
+    params = httpx.QueryParams([("from", start.isoformat()), ("to", end.isoformat()), ("tz", zone.key)])
+    body = await _get(client, "/internal/v1/complaints/resolution", params)
     out: Counts = {}
-    for period in periods:
-        start, end = bounds(parse_period(period), zone)
-        params = httpx.QueryParams([("from", start.isoformat()), ("to", end.isoformat()), ("group_by", "department")])
-        body = await _get(client, "/v1/complaints/metrics", params)
-        for g in body["groups"]:
-            department = isinstance(g, dict) and (g.get("department") or g.get("owner_department"))
-            if department:
-                out[(str(department), period)] = (
-                    int(g.get("first_contact_resolved") or 0),
-                    int(g.get("resolved") or 0),
-                )
+    for g in body["groups"]:
+        if isinstance(g, dict) and g.get("department") and g.get("period"):
+            out[(str(g["department"]), str(g["period"]))] = (
+                int(g.get("first_contact_resolved") or 0),
+                int(g.get("resolved") or 0),
+            )
     return out

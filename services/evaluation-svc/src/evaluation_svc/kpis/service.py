@@ -74,7 +74,7 @@ async def compute(
                 if key == "csat":
                     counts = await fb.csat(feedback, start, end, zone)
                 else:
-                    counts = await fb.complaint_resolution(feedback, periods, zone)
+                    counts = await fb.complaint_resolution(feedback, start, end, zone)
             except fb.FeedbackUnavailable as err:
                 unavailable[key] = str(err)
                 continue
