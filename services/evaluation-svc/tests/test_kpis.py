@@ -176,6 +176,11 @@ class TestScorecards:
         later = by_kpi((await client.get("/v1/scorecards", params=params)).json())["on_time_rate"]
         assert (later["value"], later["adjustment"]) == (0.5, 0.1667)
         assert later["trend"][-1]["value"] == 0.5
+        # April's scorecard (April was never computed: frozen now, with no work order) shows March as frozen
+        april = by_kpi((await client.get("/v1/scorecards", params={**params, "period": "2026-04"})).json())
+        on_time = april["on_time_rate"]
+        assert [p["value"] for p in on_time["trend"][-2:]] == [0.5, None]
+        assert (on_time["value"], on_time["change"], on_time["adjustment"]) == (None, None, None)
 
     async def test_the_current_month_is_not_frozen(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
         await march(session)

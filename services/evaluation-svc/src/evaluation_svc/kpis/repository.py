@@ -159,6 +159,14 @@ class KpiRepository:
 
     # frozen scorecards
 
+    async def frozen_many(self, periods: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """period → {values, frozen_at} of the frozen ones among `periods`."""
+        rows = await self.session.execute(
+            text("SELECT period, values, frozen_at FROM scorecard_snapshots WHERE period = ANY(:p)"),
+            {"p": list(periods)},
+        )
+        return {r.period: {"values": r.values, "frozen_at": r.frozen_at} for r in rows}
+
     async def frozen(self, period: str) -> dict[str, Any] | None:
         row = await self.session.execute(
             text("SELECT values, frozen_at FROM scorecard_snapshots WHERE period = :p"), {"p": period}

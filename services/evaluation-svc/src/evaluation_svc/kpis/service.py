@@ -22,6 +22,7 @@ from evaluation_svc.kpis.rules import (
     closed,
     mean,
     met,
+    parse_period,
     period_key,
     ranks,
     rate,
@@ -99,27 +100,25 @@ async def utility(
     period = periods[-1]
     repo = KpiRepository(session)
     fresh = await compute(session, feedback, periods, first, zone)
-    frozen_values: Values | None = None
-    frozen_at = None
-    if closed(first, zone, now):
-        stored = await repo.frozen(period)
-        answered = [k for k in KPIS if k not in fresh.unavailable]
-        missing = [k for k in answered if stored is None or k not in stored["values"]]
-        if missing:  # each KPI is frozen at its first computation whose source answered
-            current = {k: {d: _of(fresh.values, k, d, period) for d in fresh.departments} for k in missing}
-            stored = await repo.freeze(period, current, now)
-        if stored is not None:
-            frozen_values = {k: {d: {period: v} for d, v in per.items()} for k, per in stored["values"].items()}
-            frozen_at = stored["frozen_at"]
+    stored = await repo.frozen_many(periods)
+    answered = [k for k in KPIS if k not in fresh.unavailable]
+    for p in periods:
+        if not closed(parse_period(p), zone, now):
+            continue
+        missing = [k for k in answered if p not in stored or k not in stored[p]["values"]]
+        if missing:  # each closed month's KPI is frozen at its first computation whose source answered
+            current = {k: {d: _of(fresh.values, k, d, p) for d in fresh.departments} for k in missing}
+            stored[p] = await repo.freeze(p, current, now)
     targets = await repo.targets_for(periods)
     departments = sorted(set(fresh.departments) | {d for (_, d, _) in targets})
     shown: Values = {k: {d: dict(fresh.values[k].get(d, {})) for d in departments} for k in KPIS}
     for key in KPIS:
         for d in departments:
             for p in periods:
-                shown[key][d].setdefault(p, None)
-            if frozen_values is not None and key in frozen_values:  # a closed month reads as frozen
-                shown[key][d][period] = _of(frozen_values, key, d, period)
+                frozen = stored.get(p, {}).get("values", {}).get(key)
+                # a closed month reads as frozen (a department it did not know: no value then)
+                shown[key][d][p] = frozen.get(d) if frozen is not None else shown[key][d].get(p)
+    frozen_now = stored.get(period, {}).get("values", {})
     rank_of = {k.key: ranks({d: shown[k.key][d][period] for d in departments}, k.direction) for k in CATALOGUE}
     cards = []
     for department in departments:
@@ -142,14 +141,16 @@ async def utility(
                     ranked=len(rank_of[k.key]),
                     trend=[TrendPoint(period=p, value=series[p]) for p in periods],
                     adjustment=(
-                        adjustment(_of(fresh.values, k.key, department, period), value)
-                        if frozen_values is not None and k.key in frozen_values
-                        else None
+                        adjustment(_of(fresh.values, k.key, department, period), value) if k.key in frozen_now else None
                     ),
                     unavailable=fresh.unavailable.get(k.key),
                 )
             )
         cards.append(Scorecard(department=department, period=period, kpis=items))
     return UtilityScorecards(
-        period=period, timezone=zone.key, closed=closed(first, zone, now), frozen_at=frozen_at, scorecards=cards
+        period=period,
+        timezone=zone.key,
+        closed=closed(first, zone, now),
+        frozen_at=stored[period]["frozen_at"] if period in stored else None,
+        scorecards=cards,
     )
