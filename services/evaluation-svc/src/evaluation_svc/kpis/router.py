@@ -1,7 +1,7 @@
 """`/v1/kpis` (the catalogue), `/v1/kpi-targets` and `/v1/scorecards` (docs/kpis.md)."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -132,8 +132,12 @@ async def delete_kpi_target(session: SessionDep, caller: CallerDep, target_id: u
 async def _utility(request: Request, session: SessionDep, period: str) -> UtilityScorecards:
     month = _month(period, "query.period")
     assert month is not None
-    zone = ZoneInfo(request.app.state.settings.rollup_timezone)
-    return await service.utility(session, request.app.state.feedback, parse_period(month), zone, datetime.now(UTC))
+    settings = request.app.state.settings
+    zone = ZoneInfo(settings.rollup_timezone)
+    window = timedelta(days=settings.kpi_reopen_days)
+    return await service.utility(
+        session, request.app.state.feedback, parse_period(month), zone, datetime.now(UTC), window
+    )
 
 
 @scorecards.get("", response_model=DepartmentScorecard)

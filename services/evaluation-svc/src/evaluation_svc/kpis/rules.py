@@ -18,7 +18,7 @@ Source = Literal["runs", "feedback"]
 
 NEW_CONNECTION = "new-connection"
 FAULT_REPAIR = "fault-repair"
-REOPEN_WINDOW = timedelta(days=7)  # a repair reopened within this window after its completion was not fixed
+REOPEN_WINDOW = timedelta(days=7)  # the default of `kpi_reopen_days`: a repair reopened within it was not fixed
 TREND_PERIODS = 12
 
 
@@ -42,7 +42,7 @@ CATALOGUE: tuple[Kpi, ...] = (
     Kpi(
         "first_time_fix_rate", "抢修一次性复电率 One-time restoration rate of repairs", "rate", "higher", "runs",
         f"end-to-end `{FAULT_REPAIR}` runs of cycle 1 completed in the period with no later cycle of the same "
-        "ticket started within 7 days of the completion, over those completed (not exempted, judged)",
+        "ticket started within `kpi_reopen_days` (7) of the completion, over those completed (not exempted, judged)",
     ),
     Kpi(
         "on_time_rate", "工单处理及时率 Work-order on-time rate", "rate", "higher", "runs",

@@ -3,7 +3,7 @@ targets, ranks and trend; a closed month's values frozen at their first computat
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pledge_deadlines import Calendar
@@ -15,7 +15,6 @@ from evaluation_svc.kpis.repository import KpiRepository
 from evaluation_svc.kpis.rules import (
     CATALOGUE,
     KPIS,
-    REOPEN_WINDOW,
     adjustment,
     bounds,
     change,
@@ -44,7 +43,12 @@ class Computed:
 
 
 async def compute(
-    session: AsyncSession, feedback: FeedbackClient | None, periods: list[str], first: date, zone: ZoneInfo
+    session: AsyncSession,
+    feedback: FeedbackClient | None,
+    periods: list[str],
+    first: date,
+    zone: ZoneInfo,
+    reopen_window: timedelta,
 ) -> Computed:
     """Every built-in KPI of every department in each of `periods` (consecutive months ending with `first`)."""
     start = bounds(date.fromisoformat(periods[0] + "-01"), zone)[0]
@@ -55,7 +59,7 @@ async def compute(
     for r in await repo.run_counts(start, end, tz):
         values["on_time_rate"][r["department"]][r["period"]] = rate(r["on_time"], r["orders"])
         values["commitment_fulfilment_rate"][r["department"]][r["period"]] = rate(r["fulfilled"], r["runs"])
-    for r in await repo.repairs(start, end, tz, REOPEN_WINDOW):
+    for r in await repo.repairs(start, end, tz, reopen_window):
         values["first_time_fix_rate"][r["department"]][r["period"]] = rate(r["fixed"], r["repairs"])
     connections = await repo.connections(start, end, tz)
     calendars = await calendars_by_key(session, {r["calendar_key"] for r in connections})
@@ -93,13 +97,18 @@ def _of(values: Values, kpi: str, department: str, period: str) -> float | None:
 
 
 async def utility(
-    session: AsyncSession, feedback: FeedbackClient | None, first: date, zone: ZoneInfo, now: datetime
+    session: AsyncSession,
+    feedback: FeedbackClient | None,
+    first: date,
+    zone: ZoneInfo,
+    now: datetime,
+    reopen_window: timedelta,
 ) -> UtilityScorecards:
     """The six KPIs of every department for one month, frozen once the month is closed."""
     periods = [period_key(p) for p in trend_periods(first)]
     period = periods[-1]
     repo = KpiRepository(session)
-    fresh = await compute(session, feedback, periods, first, zone)
+    fresh = await compute(session, feedback, periods, first, zone, reopen_window)
     stored = await repo.frozen_many(periods)
     answered = [k for k in KPIS if k not in fresh.unavailable]
     for p in periods:
