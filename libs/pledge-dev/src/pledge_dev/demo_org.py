@@ -1,7 +1,8 @@
 """The demo organisation: a city power-supply company (reference 003), loaded through the public API.
 
 `load_demo_org(client)` PUTs/POSTs every definition through whatever base URL the client has (the gateway
-when run by `make run`/`make demo`). It is idempotent: what exists is left as it is, a half-finished
+when run by `make run`/`make demo`), and last the KPI targets of evaluation-svc (`kpi_targets=False` leaves
+them out, for a client of commitment-svc alone). It is idempotent: what exists is left as it is, a half-finished
 earlier run is completed, and running it twice changes nothing and never fails.
 
 Choices the issue left open (also in the README):
@@ -485,7 +486,7 @@ async def _load_agreement(client: httpx.AsyncClient, spec: dict[str, Any]) -> No
             )
 
 
-async def load_demo_org(client: httpx.AsyncClient) -> None:
+async def load_demo_org(client: httpx.AsyncClient, *, kpi_targets: bool = True) -> None:
     """Load the demo organisation through the public API of `client`'s base URL (idempotent)."""
     for key, body in [*DEPARTMENTS, demo_services.DEPARTMENT]:
         _check(await client.put(f"/v1/departments/{key}", json=body), 200, 201)
@@ -505,7 +506,8 @@ async def load_demo_org(client: httpx.AsyncClient) -> None:
         await _load_commitment(client, spec)
     for spec in [*AGREEMENTS, demo_services.AGREEMENT_BODY]:
         await _load_agreement(client, spec)
-    await _load_kpi_targets(client, datetime.now(UTC))
+    if kpi_targets:
+        await _load_kpi_targets(client, datetime.now(UTC))
 
 
 # The targets of document 003's six KPIs, the same for every department (docs/kpis.md): connection time in
