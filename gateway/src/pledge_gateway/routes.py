@@ -112,6 +112,10 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = (
     PublicRoute("/v1/notification-rules", "evaluation", S.alerts_manage, S.alerts_manage),
     PublicRoute("/v1/notifications", "evaluation", S.alerts_manage, S.alerts_manage),
     PublicRoute("/v1/report-subscriptions", "evaluation", S.alerts_manage, S.alerts_manage, timeout=Timeout.report),
+    # KPIs (docs/kpis.md): the catalogue and scorecards are read like reports; targets are definitions
+    PublicRoute("/v1/kpis", "evaluation", S.reports_read, S.definitions_write),
+    PublicRoute("/v1/kpi-targets", "evaluation", S.reports_read, S.definitions_write),
+    PublicRoute("/v1/scorecards", "evaluation", S.reports_read, S.reports_read, timeout=Timeout.report),
     # feedback-svc
     PublicRoute("/v1/feedback", "feedback", S.feedback_read, S.feedback_write),
     PublicRoute("/v1/surveys", "feedback", S.feedback_read, S.feedback_write),

@@ -29,7 +29,7 @@ async def written(session: AsyncSession) -> list[dict[str, Any]]:
 
 
 async def every_kind_of_event(client: httpx.AsyncClient, evaluation: FakeEvaluation) -> None:
-    await load_demo_org(client)
+    await load_demo_org(client, kpi_targets=False)
     for path, body in (
         ("/v1/segments/gone", {"name": "Gone"}),
         ("/v1/departments/gone", {"name": "Gone"}),

@@ -1,7 +1,8 @@
 """The demo organisation: a city power-supply company (reference 003), loaded through the public API.
 
 `load_demo_org(client)` PUTs/POSTs every definition through whatever base URL the client has (the gateway
-when run by `make run`/`make demo`). It is idempotent: what exists is left as it is, a half-finished
+when run by `make run`/`make demo`), and last the KPI targets of evaluation-svc (`kpi_targets=False` leaves
+them out, for a client of commitment-svc alone). It is idempotent: what exists is left as it is, a half-finished
 earlier run is completed, and running it twice changes nothing and never fails.
 
 Choices the issue left open (also in the README):
@@ -485,7 +486,7 @@ async def _load_agreement(client: httpx.AsyncClient, spec: dict[str, Any]) -> No
             )
 
 
-async def load_demo_org(client: httpx.AsyncClient) -> None:
+async def load_demo_org(client: httpx.AsyncClient, *, kpi_targets: bool = True) -> None:
     """Load the demo organisation through the public API of `client`'s base URL (idempotent)."""
     for key, body in [*DEPARTMENTS, demo_services.DEPARTMENT]:
         _check(await client.put(f"/v1/departments/{key}", json=body), 200, 201)
@@ -505,6 +506,35 @@ async def load_demo_org(client: httpx.AsyncClient) -> None:
         await _load_commitment(client, spec)
     for spec in [*AGREEMENTS, demo_services.AGREEMENT_BODY]:
         await _load_agreement(client, spec)
+    if kpi_targets:
+        await _load_kpi_targets(client, datetime.now(UTC))
+
+
+# The targets of document 003's six KPIs, the same for every department (docs/kpis.md): connection time in
+# working days (at most), the rest as shares (at least)
+KPI_TARGETS: dict[str, float] = {
+    "connection_time": 15.0,
+    "first_time_fix_rate": 0.95,
+    "on_time_rate": 0.95,
+    "complaint_first_time_resolution_rate": 0.9,
+    "csat": 0.9,
+    "commitment_fulfilment_rate": 0.95,
+}
+
+
+def _months_around(now: datetime) -> list[str]:
+    """This month in UTC and in the organisation's zone (they differ on a month's edge)."""
+    return sorted({m.strftime("%Y-%m") for m in (now, now.astimezone(ZoneInfo("Asia/Shanghai")))})
+
+
+async def _load_kpi_targets(client: httpx.AsyncClient, now: datetime) -> None:
+    """Each department's targets of the six KPIs for the demo's months (a target already set is kept)."""
+    for period in _months_around(now):
+        for department, _ in DEPARTMENTS:
+            for kpi, target in KPI_TARGETS.items():
+                body = {"kpi": kpi, "department": department, "period": period, "target": target}
+                key = {"Idempotency-Key": f"demo-kpi-target-{kpi}-{department}-{period}"}
+                _check(await client.post("/v1/kpi-targets", json=body, headers=key), 201, 409)
 
 
 async def demo_org_loaded(client: httpx.AsyncClient) -> bool:

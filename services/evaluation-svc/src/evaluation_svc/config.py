@@ -109,6 +109,9 @@ class Settings(ServiceSettings):
     organisation_name: str = Field(
         default="Pledge", min_length=1, description="who issues the PDF agreement reviews and settlements"
     )
+    kpi_reopen_days: int = Field(
+        default=7, ge=1, le=90, description="a repair reopened within this many days was not fixed the first time"
+    )
     recommendation_min_sample: int = Field(default=30, ge=1)
     recommendation_raise_at: float = Field(default=0.9, gt=0, le=1)
     recommendation_improve_at: float = Field(default=0.1, ge=0, lt=1)

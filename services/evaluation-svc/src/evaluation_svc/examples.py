@@ -57,4 +57,10 @@ EXAMPLES: dict[str, Any] = {
         "timezone": "Asia/Shanghai",
         "channel_ids": ["0b6d3f4e-8a39-4d6e-9a51-1c1b1b1b1b1b"],
     },
+    "createKpiTarget": {
+        "kpi": "on_time_rate",
+        "department": "operations-maintenance",
+        "period": "2026-11",
+        "target": 0.95,
+    },
 }

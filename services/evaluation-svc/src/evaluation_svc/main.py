@@ -20,6 +20,7 @@ from evaluation_svc.config import Settings
 from evaluation_svc.examples import EXAMPLES
 from evaluation_svc.insights.router import router as insights_router
 from evaluation_svc.kinds.router import router as kinds_router
+from evaluation_svc.kpis.router import routers as kpi_routers
 from evaluation_svc.notify.router import ROUTERS as NOTIFY_ROUTERS
 from evaluation_svc.notify.service import Notifier
 from evaluation_svc.readmodel.service import Projection
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             rejudge_router,
             reports_router,
             kinds_router,
+            *kpi_routers,
             alerts_router,
             webhooks_router,
             *NOTIFY_ROUTERS,

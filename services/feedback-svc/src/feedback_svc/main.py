@@ -11,6 +11,7 @@ from pledge_common.internal import make_http_client
 
 from feedback_svc.actions.router import router as actions_router
 from feedback_svc.clients import EvaluationClient, TrackingClient
+from feedback_svc.complaints.internal import internal as complaints_internal
 from feedback_svc.complaints.router import router as complaints_router
 from feedback_svc.complaints.sender import TrackingCommandSender
 from feedback_svc.config import Settings
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, upstream_transport: httpx.Async
         settings=settings,
         alembic_ini=ALEMBIC_INI,
         public_routers=[feedback_router, surveys_router, complaints_router, actions_router],
+        internal_routers=[complaints_internal],
         extra_lifespan=lifespan,
         examples=EXAMPLES,
     )

@@ -1,0 +1,74 @@
+"""The KPIs that are feedback-svc's figures, read over its public HTTP API with the internal credentials:
+CSAT from `GET /v1/feedback/summary` (by department and month), and complaint first-time resolution from
+the read-only `GET /internal/v1/complaints/resolution` (by owning department and month, the counts of
+`GET /v1/complaints/metrics`). No cross-schema read."""
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from pledge_common.identity import service_headers
+
+from evaluation_svc.kpis.rules import period_key
+from evaluation_svc.settlement.satisfaction import SERVICE_NAME, FeedbackClient
+
+# (department, period) → (part, whole)
+Counts = dict[tuple[str, str], tuple[int, int]]
+
+
+class FeedbackUnavailable(Exception):
+    """feedback-svc gave no usable answer (the scorecard says so beside the KPI instead of failing)."""
+
+
+async def _get(client: FeedbackClient, path: str, params: httpx.QueryParams) -> dict[str, Any]:
+    headers = service_headers(SERVICE_NAME, client._token)
+    if path.startswith("/internal/"):
+        headers["Authorization"] = f"Bearer {client._token}"
+    try:
+        response = await client.http.get(path, params=params, headers=headers)
+    except httpx.HTTPError as err:
+        raise FeedbackUnavailable(f"feedback-svc did not answer ({type(err).__name__})") from None
+    if response.status_code != 200:
+        raise FeedbackUnavailable(f"feedback-svc answered {response.status_code} to {path}")
+    try:
+        body = response.json()
+        if not isinstance(body, dict) or not isinstance(body.get("groups"), list):
+            raise ValueError
+        return body
+    except ValueError:
+        raise FeedbackUnavailable(f"feedback-svc answered an unexpected body to {path}") from None
+
+
+def _month_of(value: Any, zone: ZoneInfo) -> str | None:
+    try:
+        return period_key(datetime.fromisoformat(str(value)).astimezone(zone).date())
+    except ValueError:
+        return None
+
+
+async def csat(client: FeedbackClient, start: datetime, end: datetime, zone: ZoneInfo) -> Counts:
+    params = httpx.QueryParams(
+        [("from", start.isoformat()), ("to", end.isoformat()), ("group_by", "department"), ("group_by", "period"),
+         ("bucket", "month"), ("tz", zone.key)]
+    )  # fmt: skip
+    body = await _get(client, "/v1/feedback/summary", params)
+    out: Counts = {}
+    for g in body["groups"]:
+        month = _month_of(g.get("period"), zone)
+        if isinstance(g, dict) and g.get("department") and month:
+            out[(str(g["department"]), month)] = (int(g.get("csat_satisfied") or 0), int(g.get("csat_responses") or 0))
+    return out
+
+
+async def complaint_resolution(client: FeedbackClient, start: datetime, end: datetime, zone: ZoneInfo) -> Counts:
+    params = httpx.QueryParams([("from", start.isoformat()), ("to", end.isoformat()), ("tz", zone.key)])
+    body = await _get(client, "/internal/v1/complaints/resolution", params)
+    out: Counts = {}
+    for g in body["groups"]:
+        if isinstance(g, dict) and g.get("department") and g.get("period"):
+            out[(str(g["department"]), str(g["period"]))] = (
+                int(g.get("first_contact_resolved") or 0),
+                int(g.get("resolved") or 0),
+            )
+    return out

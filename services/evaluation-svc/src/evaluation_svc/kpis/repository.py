@@ -1,0 +1,192 @@
+"""SQL of the built-in KPIs over the read model (one set-based query per family, every department and month
+at once), of KPI targets and of frozen scorecards."""
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from evaluation_svc.kpis.rules import FAULT_REPAIR, NEW_CONNECTION
+
+# the run's department, else its process owner's (ticket runs carry no department of their own)
+_DEPARTMENT = "coalesce(r.department, p.owner_department)"
+_MONTH = "to_char(r.ended_at AT TIME ZONE :tz, 'YYYY-MM')"
+# completed in [start, end), judged, not exempted (docs/reports.md: cancelled, exempted, unjudged apart)
+_COUNTED = """
+    r.ended_at >= :start AND r.ended_at < :end AND r.final_state LIKE 'completed%'
+    AND r.commitment_id IS NOT NULL AND NOT r.exempted
+"""
+MAX_CONNECTION_RUNS = 200_000
+
+
+class KpiRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def run_counts(self, start: datetime, end: datetime, tz: str) -> list[dict[str, Any]]:
+        """Per (department, month): work orders completed and on time, runs completed and within commitment."""
+        rows = await self.session.execute(
+            text(
+                f"""
+                SELECT {_DEPARTMENT} AS department, {_MONTH} AS period,
+                       count(*) FILTER (WHERE r.kind = 'ticket') AS orders,
+                       count(*) FILTER (WHERE r.kind = 'ticket' AND r.final_state = 'completed_normal') AS on_time,
+                       count(*) AS runs,
+                       count(*) FILTER (WHERE r.final_state = 'completed_normal') AS fulfilled
+                FROM node_runs r LEFT JOIN ref_processes p ON p.key = r.process_key
+                WHERE {_COUNTED} AND {_DEPARTMENT} IS NOT NULL
+                GROUP BY 1, 2
+                """
+            ),
+            {"start": start, "end": end, "tz": tz},
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def repairs(self, start: datetime, end: datetime, tz: str, window: timedelta) -> list[dict[str, Any]]:
+        """Per (department, month): repairs (`fault-repair` tickets) completed, and those fixed the first time:
+        no node run of a later cycle started within `window` after the end of the ticket's first cycle."""
+        rows = await self.session.execute(
+            text(
+                f"""
+                WITH t AS (
+                    SELECT r.ticket_id, {_DEPARTMENT} AS department, {_MONTH} AS period,
+                           (SELECT max(f.ended_at) FROM node_runs f
+                            WHERE f.ticket_id = r.ticket_id AND f.kind = 'node' AND f.cycle = 1) AS first_end
+                    FROM node_runs r LEFT JOIN ref_processes p ON p.key = r.process_key
+                    WHERE {_COUNTED} AND r.kind = 'ticket' AND r.process_key = :process
+                )
+                SELECT department, period, count(*) AS repairs,
+                       count(*) FILTER (WHERE NOT EXISTS (
+                           SELECT 1 FROM node_runs c
+                           WHERE c.ticket_id = t.ticket_id AND c.kind = 'node' AND c.cycle > 1
+                             AND (t.first_end IS NULL OR c.started_at <= t.first_end + :window))) AS fixed
+                FROM t WHERE department IS NOT NULL GROUP BY 1, 2
+                """
+            ),
+            {"start": start, "end": end, "tz": tz, "process": FAULT_REPAIR, "window": window},
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def connections(self, start: datetime, end: datetime, tz: str) -> list[dict[str, Any]]:
+        """(department, month, start, counted seconds, calendar key) of the completed new connections."""
+        rows = await self.session.execute(
+            text(
+                f"""
+                SELECT {_DEPARTMENT} AS department, {_MONTH} AS period, r.started_at, r.counted_seconds,
+                       v.calendar_key
+                FROM node_runs r LEFT JOIN ref_processes p ON p.key = r.process_key
+                     JOIN ref_commitments v ON v.id = r.commitment_id
+                WHERE {_COUNTED} AND r.kind = 'ticket' AND r.process_key = :process
+                  AND r.counted_seconds IS NOT NULL AND {_DEPARTMENT} IS NOT NULL
+                LIMIT :limit
+                """
+            ),
+            {"start": start, "end": end, "tz": tz, "process": NEW_CONNECTION, "limit": MAX_CONNECTION_RUNS},
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def departments(self) -> list[str]:
+        """Every department the read model knows: of runs and of process owners."""
+        rows = await self.session.execute(
+            text(
+                """
+                SELECT owner_department AS d FROM ref_processes WHERE owner_department IS NOT NULL
+                UNION SELECT DISTINCT department FROM node_runs WHERE department IS NOT NULL
+                ORDER BY 1
+                """
+            )
+        )
+        return [r.d for r in rows]
+
+    # targets
+
+    async def insert_target(self, values: dict[str, Any]) -> dict[str, Any] | None:
+        """A new target; None when one exists for the same KPI, department, segment and period."""
+        row = await self.session.execute(
+            text(
+                """
+                INSERT INTO kpi_targets (id, kpi, department, segment, period, target, created_by)
+                VALUES (:id, :kpi, :department, :segment, :period, :target, :created_by)
+                ON CONFLICT DO NOTHING RETURNING *
+                """
+            ),
+            {"id": uuid.uuid4(), **values},
+        )
+        found = row.mappings().first()
+        return None if found is None else dict(found)
+
+    async def targets_page(
+        self, filters: dict[str, str | None], after: tuple[str, str, str, str] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        rows = await self.session.execute(
+            text(
+                """
+                SELECT * FROM kpi_targets
+                WHERE (CAST(:kpi AS text) IS NULL OR kpi = :kpi)
+                  AND (CAST(:department AS text) IS NULL OR department = :department)
+                  AND (CAST(:period AS text) IS NULL OR period = :period)
+                  AND (CAST(:a_period AS text) IS NULL
+                       OR (period, department, kpi, id::text) > (:a_period, :a_department, :a_kpi, :a_id))
+                ORDER BY period, department, kpi, id::text LIMIT :limit
+                """
+            ),
+            {
+                **filters,
+                "a_period": after[0] if after else None,
+                "a_department": after[1] if after else None,
+                "a_kpi": after[2] if after else None,
+                "a_id": after[3] if after else None,
+                "limit": limit,
+            },
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def delete_target(self, id_: uuid.UUID) -> bool:
+        row = await self.session.execute(text("DELETE FROM kpi_targets WHERE id = :i RETURNING id"), {"i": id_})
+        return row.first() is not None
+
+    async def targets_for(self, periods: Sequence[str]) -> dict[tuple[str, str, str], float]:
+        """Department-wide targets (no segment) of these periods: (kpi, department, period) → target."""
+        rows = await self.session.execute(
+            text("SELECT kpi, department, period, target FROM kpi_targets WHERE period = ANY(:p) AND segment IS NULL"),
+            {"p": list(periods)},
+        )
+        return {(r.kpi, r.department, r.period): r.target for r in rows}
+
+    # frozen scorecards
+
+    async def frozen_many(self, periods: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """period → {values, frozen_at} of the frozen ones among `periods`."""
+        rows = await self.session.execute(
+            text("SELECT period, values, frozen_at FROM scorecard_snapshots WHERE period = ANY(:p)"),
+            {"p": list(periods)},
+        )
+        return {r.period: {"values": r.values, "frozen_at": r.frozen_at} for r in rows}
+
+    async def frozen(self, period: str) -> dict[str, Any] | None:
+        row = await self.session.execute(
+            text("SELECT values, frozen_at FROM scorecard_snapshots WHERE period = :p"), {"p": period}
+        )
+        found = row.mappings().first()
+        return None if found is None else dict(found)
+
+    async def freeze(self, period: str, values: dict[str, dict[str, float | None]], at: datetime) -> dict[str, Any]:
+        """Store a closed period's values of these KPIs; a KPI's first stored values win (a concurrent freeze
+        reads them back)."""
+        await self.session.execute(
+            text(
+                """
+                INSERT INTO scorecard_snapshots (period, values, frozen_at)
+                VALUES (:p, CAST(:v AS jsonb), :at)
+                ON CONFLICT (period) DO UPDATE SET values = EXCLUDED.values || scorecard_snapshots.values
+                """
+            ),
+            {"p": period, "v": json.dumps(values), "at": at},
+        )
+        stored = await self.frozen(period)
+        assert stored is not None
+        return stored

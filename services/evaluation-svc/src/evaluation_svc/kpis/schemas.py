@@ -1,0 +1,114 @@
+"""Bodies of `/v1/kpis`, `/v1/kpi-targets` and `/v1/scorecards`."""
+
+import math
+import uuid
+from typing import Literal
+
+from pledge_common.instants import Instant
+from pledge_common.pagination import Page
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from evaluation_svc.kpis.rules import KPIS, parse_period
+
+KEY = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+
+
+class KpiPublic(BaseModel):
+    key: str
+    name: str
+    unit: Literal["working_days", "rate"] = Field(description="`rate`: 0-1; `working_days`: mean working days")
+    direction: Literal["higher", "lower"] = Field(description="which way is better (a target is met at or beyond)")
+    source: Literal["runs", "feedback"] = Field(description="evaluation's read model, or feedback-svc's API")
+    definition: str
+
+
+class KpiTargetCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kpi: str = Field(description="a key of `GET /v1/kpis`")
+    department: str = Field(pattern=KEY)
+    segment: str | None = Field(default=None, pattern=KEY, description="none: the department as a whole")
+    period: str = Field(description="the month, YYYY-MM", examples=["2026-11"])
+    target: float = Field(description="a rate in 0-1, or working days ≥ 0")
+
+    @field_validator("kpi")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in KPIS:
+            raise ValueError(f"not a KPI (one of: {', '.join(KPIS)})")
+        return value
+
+    @field_validator("period")
+    @classmethod
+    def _month(cls, value: str) -> str:
+        try:
+            first = parse_period(value)
+        except ValueError:
+            raise ValueError("a month as YYYY-MM") from None
+        if not 2000 <= first.year <= 2100:
+            raise ValueError("a month of the years 2000 to 2100")
+        return value
+
+    @field_validator("target")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value) or value < 0:
+            raise ValueError("a finite number ≥ 0")
+        return value
+
+
+class KpiTargetPublic(BaseModel):
+    id: uuid.UUID
+    kpi: str
+    department: str
+    segment: str | None
+    period: str
+    target: float
+    created_by: str | None
+    created_at: Instant
+
+
+KpiTargetPage = Page[KpiTargetPublic]
+KpiPage = Page[KpiPublic]
+
+
+class TrendPoint(BaseModel):
+    period: str
+    value: float | None
+
+
+class ScorecardKpi(BaseModel):
+    kpi: str
+    name: str
+    unit: str
+    direction: str
+    value: float | None = Field(description="the period's value (a closed period: as frozen at its close)")
+    target: float | None = Field(description="the department-wide target of the period, if one is set")
+    met: bool | None = Field(description="value reaches the target (at or beyond, in the KPI's direction)")
+    change: float | None = Field(description="value minus the previous period's value")
+    rank: int | None = Field(description="the department's rank among departments with a value (1 = best)")
+    ranked: int = Field(description="how many departments have a value")
+    trend: list[TrendPoint] = Field(description="the last 12 periods, oldest first, ending with this one")
+    adjustment: float | None = Field(
+        description="a frozen period: the value computed now minus the frozen value (late events); null: none"
+    )
+    unavailable: str | None = Field(default=None, description="why the value is missing when its source failed")
+
+
+class Scorecard(BaseModel):
+    department: str
+    period: str
+    kpis: list[ScorecardKpi]
+
+
+class DepartmentScorecard(Scorecard):
+    timezone: str
+    closed: bool
+    frozen_at: Instant | None
+
+
+class UtilityScorecards(BaseModel):
+    period: str
+    timezone: str = Field(description="the time zone of the months (the organisation's)")
+    closed: bool = Field(description="the month has ended")
+    frozen_at: Instant | None = Field(description="when its values were frozen (a closed month)")
+    scorecards: list[Scorecard]

@@ -1,0 +1,165 @@
+"""Scorecards: every built-in KPI for every department over the 12 months ending with the asked one, their
+targets, ranks and trend; a closed month's values frozen at their first computation (docs/kpis.md)."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from pledge_deadlines import Calendar
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from evaluation_svc.insights.replay import calendars_by_key
+from evaluation_svc.kpis import feedback as fb
+from evaluation_svc.kpis.repository import KpiRepository
+from evaluation_svc.kpis.rules import (
+    CATALOGUE,
+    KPIS,
+    adjustment,
+    bounds,
+    change,
+    closed,
+    mean,
+    met,
+    parse_period,
+    period_key,
+    ranks,
+    rate,
+    trend_periods,
+    working_days,
+)
+from evaluation_svc.kpis.schemas import Scorecard, ScorecardKpi, TrendPoint, UtilityScorecards
+from evaluation_svc.settlement.satisfaction import FeedbackClient
+
+# kpi → department → period → value
+Values = dict[str, dict[str, dict[str, float | None]]]
+
+
+@dataclass
+class Computed:
+    values: Values
+    departments: list[str]
+    unavailable: dict[str, str] = field(default_factory=dict)  # kpi → why it has no value
+
+
+async def compute(
+    session: AsyncSession,
+    feedback: FeedbackClient | None,
+    periods: list[str],
+    first: date,
+    zone: ZoneInfo,
+    reopen_window: timedelta,
+) -> Computed:
+    """Every built-in KPI of every department in each of `periods` (consecutive months ending with `first`)."""
+    start = bounds(date.fromisoformat(periods[0] + "-01"), zone)[0]
+    end = bounds(first, zone)[1]
+    repo = KpiRepository(session)
+    values: Values = {k.key: defaultdict(dict) for k in CATALOGUE}
+    tz = zone.key
+    for r in await repo.run_counts(start, end, tz):
+        values["on_time_rate"][r["department"]][r["period"]] = rate(r["on_time"], r["orders"])
+        values["commitment_fulfilment_rate"][r["department"]][r["period"]] = rate(r["fulfilled"], r["runs"])
+    for r in await repo.repairs(start, end, tz, reopen_window):
+        values["first_time_fix_rate"][r["department"]][r["period"]] = rate(r["fixed"], r["repairs"])
+    connections = await repo.connections(start, end, tz)
+    calendars = await calendars_by_key(session, {r["calendar_key"] for r in connections})
+    days: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for r in connections:
+        calendar = calendars.get(r["calendar_key"] or "") or Calendar.always()
+        days[(r["department"], r["period"])].append(working_days(calendar, r["started_at"], r["counted_seconds"]))
+    for (department, period), found in days.items():
+        values["connection_time"][department][period] = mean(found)
+    unavailable: dict[str, str] = {}
+    if feedback is None:
+        for key in ("csat", "complaint_first_time_resolution_rate"):
+            unavailable[key] = "feedback-svc is not configured (`feedback_url`)"
+    else:
+        for key in ("csat", "complaint_first_time_resolution_rate"):
+            try:
+                if key == "csat":
+                    counts = await fb.csat(feedback, start, end, zone)
+                else:
+                    counts = await fb.complaint_resolution(feedback, start, end, zone)
+            except fb.FeedbackUnavailable as err:
+                unavailable[key] = str(err)
+                continue
+            for (department, period), (part, whole) in counts.items():
+                if period in periods:
+                    values[key][department][period] = rate(part, whole)
+    known = set(await repo.departments())
+    for per_department in values.values():
+        known.update(per_department)
+    return Computed({k: dict(v) for k, v in values.items()}, sorted(known), unavailable)
+
+
+def _of(values: Values, kpi: str, department: str, period: str) -> float | None:
+    return values.get(kpi, {}).get(department, {}).get(period)
+
+
+async def utility(
+    session: AsyncSession,
+    feedback: FeedbackClient | None,
+    first: date,
+    zone: ZoneInfo,
+    now: datetime,
+    reopen_window: timedelta,
+) -> UtilityScorecards:
+    """The six KPIs of every department for one month, frozen once the month is closed."""
+    periods = [period_key(p) for p in trend_periods(first)]
+    period = periods[-1]
+    repo = KpiRepository(session)
+    fresh = await compute(session, feedback, periods, first, zone, reopen_window)
+    stored = await repo.frozen_many(periods)
+    answered = [k for k in KPIS if k not in fresh.unavailable]
+    for p in periods:
+        if not closed(parse_period(p), zone, now):
+            continue
+        missing = [k for k in answered if p not in stored or k not in stored[p]["values"]]
+        if missing:  # each closed month's KPI is frozen at its first computation whose source answered
+            current = {k: {d: _of(fresh.values, k, d, p) for d in fresh.departments} for k in missing}
+            stored[p] = await repo.freeze(p, current, now)
+    targets = await repo.targets_for(periods)
+    departments = sorted(set(fresh.departments) | {d for (_, d, _) in targets})
+    shown: Values = {k: {d: dict(fresh.values[k].get(d, {})) for d in departments} for k in KPIS}
+    for key in KPIS:
+        for d in departments:
+            for p in periods:
+                frozen = stored.get(p, {}).get("values", {}).get(key)
+                # a closed month reads as frozen (a department it did not know: no value then)
+                shown[key][d][p] = frozen.get(d) if frozen is not None else shown[key][d].get(p)
+    frozen_now = stored.get(period, {}).get("values", {})
+    rank_of = {k.key: ranks({d: shown[k.key][d][period] for d in departments}, k.direction) for k in CATALOGUE}
+    cards = []
+    for department in departments:
+        items = []
+        for k in CATALOGUE:
+            series = shown[k.key][department]
+            value = series[period]
+            target = targets.get((k.key, department, period))
+            items.append(
+                ScorecardKpi(
+                    kpi=k.key,
+                    name=k.name,
+                    unit=k.unit,
+                    direction=k.direction,
+                    value=value,
+                    target=target,
+                    met=met(value, target, k.direction),
+                    change=change(value, series[periods[-2]]) if len(periods) > 1 else None,
+                    rank=rank_of[k.key].get(department),
+                    ranked=len(rank_of[k.key]),
+                    trend=[TrendPoint(period=p, value=series[p]) for p in periods],
+                    adjustment=(
+                        adjustment(_of(fresh.values, k.key, department, period), value) if k.key in frozen_now else None
+                    ),
+                    unavailable=fresh.unavailable.get(k.key),
+                )
+            )
+        cards.append(Scorecard(department=department, period=period, kpis=items))
+    return UtilityScorecards(
+        period=period,
+        timezone=zone.key,
+        closed=closed(first, zone, now),
+        frozen_at=stored[period]["frozen_at"] if period in stored else None,
+        scorecards=cards,
+    )

@@ -1,0 +1,208 @@
+"""KPI targets and scorecards through the HTTP API, on a real Postgres (docs/kpis.md)."""
+
+from typing import Any
+
+import httpx
+from evalfactories import at, calendar_w, commitment, node_run, process, ticket
+from evaluation_svc.readmodel.service import Projection
+from pledge_common.identity import Caller, identity_headers
+from sqlalchemy.ext.asyncio import AsyncSession
+
+PERIOD = "2026-03"  # closed: the scorecard freezes it at its first computation
+
+
+async def march(session: AsyncSession) -> Projection:
+    """Repairs (process owner `ops`, nodes of department `field`) and new connections (owner `marketing`):
+
+    - repair t1: opened Tue 03-03 10:00, closed 12:00 (2 h, within PT6H); its node run likewise;
+    - repair t2: opened Tue 10:00, closed Thu 03-05 12:00 (18 h of office time, past PT10H); node cycle 1
+      10:00-11:00, cycle 2 (a reopen) Wed 09:00 - Thu 12:00 (11 h, past the node's PT10H tolerance);
+    - connections n1 (Mon 03-02 10:00 - Tue 17:00, 1 business day) and n2 (Mon 10:00 - Wed 17:00, 2).
+    """
+    projection = Projection()
+    await projection.handle_commitment(
+        session,
+        [
+            calendar_w(),
+            process(owner="ops"),
+            process("new-connection", nodes=("accept",), owner="marketing"),
+            commitment(),
+            commitment("c-e2e", key="repair-e2e", node_key=None, owner_department="ops"),
+            commitment(
+                "c-nc", key="nc-e2e", process_key="new-connection", node_key=None, limit_unit="business_days",
+                commitment_limit="P3D", tolerance_limit="P5D", owner_department="marketing",
+            ),
+        ],
+    )  # fmt: skip
+    await projection.handle_tracking(
+        session,
+        [
+            ticket("t1", opened=at("2026-03-03 10:00"), closed=at("2026-03-03 12:00")),
+            node_run("r1", ticket_id="t1", started=at("2026-03-03 10:00"), completed=at("2026-03-03 12:00")),
+            ticket("t2", opened=at("2026-03-03 10:00"), closed=at("2026-03-05 12:00")),
+            node_run("r2a", ticket_id="t2", started=at("2026-03-03 10:00"), completed=at("2026-03-03 11:00")),
+            node_run("r2b", ticket_id="t2", cycle=2, started=at("2026-03-04 09:00"), completed=at("2026-03-05 12:00")),
+            ticket("n1", process_key="new-connection", opened=at("2026-03-02 10:00"), closed=at("2026-03-03 17:00")),
+            ticket("n2", process_key="new-connection", opened=at("2026-03-02 10:00"), closed=at("2026-03-04 17:00")),
+        ],
+    )
+    return projection
+
+
+def by_kpi(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k["kpi"]: k for k in card["kpis"]}
+
+
+class TestCatalogue:
+    async def test_the_catalogue_lists_the_six_kpis_with_unit_and_direction(self, client: httpx.AsyncClient) -> None:
+        found = await client.get("/v1/kpis")
+        assert found.status_code == 200, found.text
+        kpis = {k["key"]: k for k in found.json()["items"]}
+        assert len(kpis) == 6
+        assert kpis["connection_time"]["unit"] == "working_days"
+        assert kpis["connection_time"]["direction"] == "lower"
+        assert kpis["csat"]["source"] == "feedback"
+
+
+class TestTargets:
+    async def test_a_target_is_set_once_listed_in_pages_and_deleted(self, client: httpx.AsyncClient) -> None:
+        body = {"kpi": "on_time_rate", "department": "ops", "period": PERIOD, "target": 0.9}
+        key = {"Idempotency-Key": "target-once"}
+        first = await client.post("/v1/kpi-targets", json=body, headers=key)
+        again = await client.post("/v1/kpi-targets", json=body, headers=key)
+        assert first.status_code == again.status_code == 201, first.text
+        assert again.content == first.content
+        assert (await client.post("/v1/kpi-targets", json=body)).status_code == 409
+        for department in ("a", "b"):
+            made = await client.post("/v1/kpi-targets", json={**body, "department": department})
+            assert made.status_code == 201
+        page = await client.get("/v1/kpi-targets", params={"limit": 2, "period": PERIOD})
+        assert [t["department"] for t in page.json()["items"]] == ["a", "b"]
+        rest = await client.get("/v1/kpi-targets", params={"limit": 2, "cursor": page.json()["next_cursor"]})
+        assert [t["department"] for t in rest.json()["items"]] == ["ops"]
+        gone = await client.delete(f"/v1/kpi-targets/{first.json()['id']}")
+        assert gone.status_code == 204
+        assert (await client.delete(f"/v1/kpi-targets/{first.json()['id']}")).status_code == 404
+
+    async def test_bad_targets_are_422_naming_the_field(self, client: httpx.AsyncClient) -> None:
+        good = {"kpi": "on_time_rate", "department": "ops", "period": PERIOD, "target": 0.9}
+        for change, field in (
+            ({"kpi": "nps"}, "kpi"),
+            ({"period": "2026-13"}, "period"),
+            ({"period": "2026-3"}, "period"),
+            ({"target": 1.5}, "target"),
+            ({"target": -1}, "target"),
+            ({"department": "x" * 101}, "department"),
+            ({"extra": 1}, "extra"),
+        ):
+            refused = await client.post("/v1/kpi-targets", json={**good, **change})
+            assert refused.status_code == 422, (change, refused.text)
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert [e["field"] for e in refused.json()["errors"]] == [field], change
+        refused = await client.get("/v1/kpi-targets", params={"period": "march"})
+        assert [e["field"] for e in refused.json()["errors"]] == ["query.period"]
+        refused = await client.get("/v1/kpi-targets", params={"segment": "vip"})
+        assert [e["field"] for e in refused.json()["errors"]] == ["query.segment"]
+
+    async def test_setting_a_target_needs_the_definitions_scope(self, client: httpx.AsyncClient, settings: Any) -> None:
+        reader = Caller(sub="u-1", kind="user", scopes=frozenset({"reports:read"}), sources=None)
+        headers = identity_headers(reader, settings.service_token)
+        body = {"kpi": "csat", "department": "ops", "period": PERIOD, "target": 0.9}
+        refused = await client.post("/v1/kpi-targets", json=body, headers=headers)
+        assert refused.status_code == 403
+        assert refused.json()["required_scope"] == "definitions:write"
+        assert (await client.get("/v1/kpi-targets", headers=headers)).status_code == 200
+
+
+class TestScorecards:
+    async def test_a_departments_scorecard_of_the_month(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
+        await march(session)
+        target = {"kpi": "on_time_rate", "department": "ops", "period": PERIOD, "target": 0.9}
+        assert (await client.post("/v1/kpi-targets", json=target)).status_code == 201
+        found = await client.get("/v1/scorecards", params={"department": "ops", "period": PERIOD})
+        assert found.status_code == 200, found.text
+        card = found.json()
+        assert (card["department"], card["period"], card["closed"]) == ("ops", PERIOD, True)
+        kpis = by_kpi(card)
+        assert len(kpis) == 6
+        on_time = kpis["on_time_rate"]
+        # t1 within its commitment, t2 not: 1 of 2; target 0.9 not met; of 2 departments with work orders
+        # (marketing: 2 of 2) ops is second
+        assert (on_time["value"], on_time["target"], on_time["met"]) == (0.5, 0.9, False)
+        assert (on_time["rank"], on_time["ranked"]) == (2, 2)
+        assert [p["period"] for p in on_time["trend"]][::11] == ["2025-04", PERIOD]
+        assert on_time["trend"][-1]["value"] == 0.5
+        assert on_time["change"] is None  # no February
+        # t2 reopened within 7 days: 1 of 2 repairs fixed the first time
+        assert kpis["first_time_fix_rate"]["value"] == 0.5
+        # the tickets of ops (its end-to-end runs): 1 of 2 within the commitment
+        assert kpis["commitment_fulfilment_rate"]["value"] == 0.5
+        # feedback-svc does not run here: said, not a 500
+        assert kpis["csat"]["value"] is None
+        assert kpis["csat"]["unavailable"]
+        field = by_kpi((await client.get("/v1/scorecards", params={"department": "field", "period": PERIOD})).json())
+        # node runs r1, r2a within PT6H, r2b past it: 2 of 3
+        assert field["commitment_fulfilment_rate"]["value"] == 0.6667
+        marketing = by_kpi(
+            (await client.get("/v1/scorecards", params={"department": "marketing", "period": PERIOD})).json()
+        )
+        # n1 took 1 business day, n2 2: 1.5 working days
+        assert marketing["connection_time"]["value"] == 1.5
+        assert marketing["on_time_rate"]["rank"] == 1
+
+    async def test_one_view_of_the_six_kpis_for_every_department(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        await march(session)
+        found = await client.get("/v1/scorecards/utility", params={"period": PERIOD})
+        assert found.status_code == 200, found.text
+        cards = {c["department"]: by_kpi(c) for c in found.json()["scorecards"]}
+        assert {"ops", "field", "marketing"} <= set(cards)
+        assert all(len(kpis) == 6 for kpis in cards.values())
+        assert cards["marketing"]["connection_time"]["value"] == 1.5
+
+    async def test_a_closed_month_is_frozen_and_late_events_are_adjustments(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await march(session)
+        params = {"department": "ops", "period": PERIOD}
+        first = await client.get("/v1/scorecards", params=params)
+        assert first.json()["frozen_at"] is not None
+        assert by_kpi(first.json())["on_time_rate"]["adjustment"] is None
+        # a work order of March arrives late, done within its commitment: 2 of 3 now
+        await projection.handle_tracking(
+            session, [ticket("t3", opened=at("2026-03-10 10:00"), closed=at("2026-03-10 11:00"))]
+        )
+        later = by_kpi((await client.get("/v1/scorecards", params=params)).json())["on_time_rate"]
+        assert (later["value"], later["adjustment"]) == (0.5, 0.1667)
+        assert later["trend"][-1]["value"] == 0.5
+        # April's scorecard (April was never computed: frozen now, with no work order) shows March as frozen
+        april = by_kpi((await client.get("/v1/scorecards", params={**params, "period": "2026-04"})).json())
+        on_time = april["on_time_rate"]
+        assert [p["value"] for p in on_time["trend"][-2:]] == [0.5, None]
+        assert (on_time["value"], on_time["change"], on_time["adjustment"]) == (None, None, None)
+
+    async def test_the_current_month_is_not_frozen(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
+        await march(session)
+        found = await client.get("/v1/scorecards/utility", params={"period": "2099-01"})
+        assert found.status_code == 200
+        assert (found.json()["closed"], found.json()["frozen_at"]) == (False, None)
+
+    async def test_bad_queries_are_422_or_404(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
+        await march(session)
+        for params, field in (
+            ({"department": "ops", "period": "2026-3"}, "query.period"),
+            ({"department": "ops", "period": "2026-03", "segment": "vip"}, "query.segment"),
+            ({"period": "2026-03"}, "query.department"),
+        ):
+            refused = await client.get("/v1/scorecards", params=params)
+            assert refused.status_code == 422, refused.text
+            assert [e["field"] for e in refused.json()["errors"]] == [field]
+        missing = await client.get("/v1/scorecards", params={"department": "nobody", "period": "2026-03"})
+        assert missing.status_code == 404
+
+    async def test_a_key_bound_to_source_systems_is_refused(self, client: httpx.AsyncClient, settings: Any) -> None:
+        partner = Caller(sub="key-1", kind="key", scopes=frozenset({"reports:read"}), sources=frozenset({"crm"}))
+        headers = identity_headers(partner, settings.service_token)
+        refused = await client.get("/v1/scorecards/utility", params={"period": PERIOD}, headers=headers)
+        assert refused.status_code == 403
