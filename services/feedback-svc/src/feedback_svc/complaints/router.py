@@ -13,15 +13,17 @@ from pledge_common.pagination import Page, PageParams, paged
 from pledge_common.scopes import Scope, scoped
 
 from feedback_svc.common import Bucket, check_period, one_dimension, timezone_named
-from feedback_svc.complaints import metrics, service
+from feedback_svc.complaints import analysis, metrics, service
 from feedback_svc.complaints.repository import ComplaintFilter
 from feedback_svc.complaints.schemas import (
     ComplaintCreate,
     ComplaintMetrics,
+    ComplaintPareto,
     ComplaintPublic,
     ComplaintSummary,
     ComplaintTransferCreate,
     ComplaintTransitionCreate,
+    ParetoDimension,
 )
 from feedback_svc.complaints.workflow import Severity, Status
 from feedback_svc.config import Settings
@@ -113,19 +115,29 @@ async def complaint_metrics(
     start: Start = None,
     end: End = None,
     group_by: Annotated[
-        list[Literal["period", "process", "severity", "none"]] | None,
+        list[Literal["period", "process", "severity", "category", "root_cause", "department", "none"]] | None,
         Query(description="the dimension (one; default period)"),
     ] = None,
     bucket: Bucket = "month",
     tz: str | None = None,
     process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
     severity: Severity | None = None,
+    category: str | None = None,
+    owner_department: Annotated[str | None, Query(alias="department", description="owning department")] = None,
 ) -> ComplaintMetrics | Response:
     """Closure, first-contact resolution, reopen and on-time rates, and complaints per 1 000 tickets (CSV and
     XLSX too: one row per group, the totals, then the rate per process)."""
     check_period(start, end)
     zone = timezone_named(tz or _settings(request).report_timezone)
-    where = ComplaintFilter(severity=severity, process_key=process_key, start=start, end=end, sources=caller.sources)
+    where = ComplaintFilter(
+        severity=severity,
+        process_key=process_key,
+        category=category,
+        owner_department=owner_department,
+        start=start,
+        end=end,
+        sources=caller.sources,
+    )
     dimension = one_dimension(group_by, "period")
     found = await metrics.complaint_metrics(session, tracking, evaluation, where, dimension, bucket, zone)
     if media == JSON:
@@ -136,6 +148,36 @@ async def complaint_metrics(
         *(model_row(p, part="per_1000_tickets") for p in found.per_1000_tickets),
     ]
     return await tabular_response(media, rows, "complaint-metrics")
+
+
+@router.get("/pareto", response_model=ComplaintPareto, response_model_by_alias=True)
+async def complaint_pareto(
+    session: SessionDep,
+    caller: CallerDep,
+    by: Annotated[ParetoDimension, Query(description="the dimension counted")],
+    start: Start = None,
+    end: End = None,
+    threshold: Annotated[
+        float, Query(gt=0, le=1, description="the cumulative share the vital few reach (default 0.8)")
+    ] = analysis.VITAL_SHARE,
+    process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
+    severity: Severity | None = None,
+    category: str | None = None,
+    owner_department: Annotated[str | None, Query(alias="department", description="owning department")] = None,
+) -> ComplaintPareto:
+    """Complaints per category, root cause, process, department or severity, sorted by count with each row's
+    share and cumulative share; the vital few are marked."""
+    check_period(start, end)
+    where = ComplaintFilter(
+        severity=severity,
+        process_key=process_key,
+        category=category,
+        owner_department=owner_department,
+        start=start,
+        end=end,
+        sources=caller.sources,
+    )
+    return await metrics.complaint_pareto(session, where, by, threshold)
 
 
 @router.get("/{complaint_id}", response_model=ComplaintPublic)

@@ -135,6 +135,9 @@ class MetricsRow(BaseModel):
     period: Instant | None = None
     process_key: str | None = Field(default=None, serialization_alias="process")
     severity: str | None = None
+    category: str | None = None
+    root_cause: str | None = None
+    department: str | None = Field(default=None, description="the owning department")
     received: int
     closed: int
     closure_rate: float | None = Field(description="closed / received")
@@ -146,6 +149,9 @@ class MetricsRow(BaseModel):
     reopened: int = Field(description="reopened at least once")
     reopen_rate: float | None = Field(description="reopened / resolved")
     repeats: int
+    repeat_rate: float | None = Field(
+        default=None, description="repeats / received (same customer and category within the repeat window)"
+    )
     judged: int = Field(description="resolved complaints whose handling evaluation-svc has judged")
     on_time: int = Field(description="judged complaints whose every node run ended within its commitment")
     on_time_rate: float | None
@@ -161,9 +167,31 @@ class ProcessRate(BaseModel):
 class ComplaintMetrics(BaseModel):
     start: Instant | None = Field(serialization_alias="from")
     end: Instant | None = Field(serialization_alias="to")
-    group_by: Literal["period", "process", "severity", "none"]
+    group_by: Literal["period", "process", "severity", "category", "root_cause", "department", "none"]
     bucket: str
     timezone: str
     totals: MetricsRow
     groups: list[MetricsRow]
     per_1000_tickets: list[ProcessRate]
+
+
+ParetoDimension = Literal["category", "root_cause", "process", "department", "severity"]
+
+
+class ParetoRow(BaseModel):
+    key: str | None = Field(description="the value on the dimension (null: none yet, e.g. no root cause)")
+    count: int
+    share: float = Field(description="count / total")
+    cumulative_share: float = Field(description="share of this row and every row above it")
+    vital: bool = Field(
+        description="among the vital few: the rows up to the first whose cumulative share reaches the threshold"
+    )
+
+
+class ComplaintPareto(BaseModel):
+    by: ParetoDimension
+    start: Instant | None = Field(serialization_alias="from")
+    end: Instant | None = Field(serialization_alias="to")
+    threshold: float
+    total: int
+    rows: list[ParetoRow]
