@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from feedback_svc.common import AwareDatetime, Input, Key, LongText, Text200
 from feedback_svc.complaints.workflow import Severity, Status, TransitionTarget
+from feedback_svc.practices.schemas import PracticeSummary
 
 Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 
@@ -114,6 +115,9 @@ class ComplaintPublic(BaseModel):
     history: list[TransitionPublic]
     ownership: list[OwnerPublic]
     tracking: TrackingPublic
+    suggested_practices: list[PracticeSummary] = Field(
+        default=[], description="practices about the same root cause, newest first (at most 5)"
+    )
     created_at: Instant
     updated_at: Instant
 
