@@ -4,7 +4,7 @@ from typing import Any
 
 import httpx
 import pytest
-from feedback_svc.complaints.analysis import ParetoItem, pareto, repeat_rate
+from feedback_svc.complaints.analysis import Adjustment, ParetoItem, adjustments, pareto, repeat_rate
 from test_complaints import RESOLVE, file, move
 
 PROBLEM = "application/problem+json"
@@ -133,3 +133,54 @@ class TestBreakdowns:
         }
         by_dept = (await client.get("/v1/complaints/metrics", params={"group_by": "department"})).json()
         assert [(g["department"], g["received"]) for g in by_dept["groups"]] == [("call-centre", 4)]
+
+
+class TestAdjustmentsWorkedExamples:
+    def test_a_late_complaint_shows_as_one_adjustment(self) -> None:
+        closed = {"(total)": {"received": 3}, "billing": {"received": 3}}
+        now = {"(total)": {"received": 4}, "billing": {"received": 4}}
+        assert adjustments(closed, now) == [
+            Adjustment("(total)", "received", 3, 4, 1),
+            Adjustment("billing", "received", 3, 4, 1),
+        ]
+
+    def test_a_group_that_appeared_counts_from_zero(self) -> None:
+        assert adjustments({}, {"outage": {"received": 1, "closed": 0}}) == [Adjustment("outage", "received", 0, 1, 1)]
+
+
+class TestClosedPeriod:
+    MARCH = {"from": "2026-03-01T00:00:00+08:00", "to": "2026-04-01T00:00:00+08:00", "group_by": "category"}
+
+    async def test_figures_freeze_at_the_first_read_and_later_changes_are_adjustments(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        await seed(client)
+        first = await client.get("/v1/complaints/metrics/closed", params=self.MARCH)
+        assert first.status_code == 200, first.text
+        assert first.json()["adjustments"] == []
+        assert first.json()["as_closed"]["totals"]["received"] == 4
+        # a complaint filed late, dated in March
+        await file(client, customer="C-9", category="billing", received_at="2026-03-20T10:00:00+08:00")
+        second = (await client.get("/v1/complaints/metrics/closed", params=self.MARCH)).json()
+        assert second["taken_at"] == first.json()["taken_at"]
+        assert second["as_closed"]["totals"]["received"] == 4
+        assert second["current"]["totals"]["received"] == 5
+        assert second["adjustments"] == [
+            {"group": "(total)", "measure": "received", "as_closed": 4, "current": 5, "delta": 1},
+            {"group": "billing", "measure": "received", "as_closed": 3, "current": 4, "delta": 1},
+        ]
+        # another grouping of the same period is its own snapshot, taken now
+        other = (await client.get("/v1/complaints/metrics/closed", params={**self.MARCH, "group_by": "none"})).json()
+        assert other["as_closed"]["totals"]["received"] == 5
+
+    async def test_an_open_period_is_refused(self, client: httpx.AsyncClient) -> None:
+        response = await client.get(
+            "/v1/complaints/metrics/closed", params={"from": "2026-03-01T00:00:00Z", "to": "2999-01-01T00:00:00Z"}
+        )
+        assert response.status_code == 422
+        assert "query.to" in response.text
+
+    async def test_from_and_to_are_required(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/v1/complaints/metrics/closed", params={"from": "2026-03-01T00:00:00Z"})
+        assert response.status_code == 422
+        assert "to" in response.text

@@ -1,6 +1,6 @@
 """Complaint analysis as pure functions: the Pareto of a breakdown and the repeat rate."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from feedback_svc.common import rate
@@ -51,3 +51,35 @@ def repeat_rate(received: int, repeats: int) -> float | None:
     repeat window after an earlier one (linked by `repeat_of` when it is filed). Worked example: 40 received,
     6 of them repeats → 0.15."""
     return rate(repeats, received)
+
+
+TOTAL = "(total)"  # no key can be spelled so: keys start with a letter or digit
+NO_VALUE = "(none)"
+COUNTED = ("received", "closed", "resolved", "first_contact_resolved", "reopened", "repeats", "judged", "on_time")
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    group: str  # TOTAL, NO_VALUE or the group's value
+    measure: str
+    as_closed: int
+    current: int
+    delta: int
+
+
+def adjustments(
+    as_closed: Mapping[str, Mapping[str, int]], current: Mapping[str, Mapping[str, int]]
+) -> list[Adjustment]:
+    """What changed since the close: each count of each group (TOTAL for the totals) that differs now, a group
+    missing on one side counting as zeros. Sorted by group then measure.
+
+    Worked example: billing received 3 at the close and 4 now (a complaint filed late with an earlier
+    received_at) → one adjustment billing/received 3 → 4, delta +1."""
+    found: list[Adjustment] = []
+    for group in sorted(set(as_closed) | set(current)):
+        before, now = as_closed.get(group, {}), current.get(group, {})
+        for measure in COUNTED:
+            a, b = before.get(measure, 0), now.get(measure, 0)
+            if a != b:
+                found.append(Adjustment(group, measure, a, b, b - a))
+    return found

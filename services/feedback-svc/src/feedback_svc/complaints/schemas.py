@@ -199,3 +199,18 @@ class ComplaintPareto(BaseModel):
     threshold: float
     total: int
     rows: list[ParetoRow]
+
+
+class AdjustmentRow(BaseModel):
+    group: str = Field(description="the group's value, `(none)` for no value, `(total)` for the totals")
+    measure: str
+    as_closed: int
+    current: int
+    delta: int
+
+
+class ClosedComplaintMetrics(BaseModel):
+    taken_at: Instant = Field(description="when the figures were frozen: the first read after the period closed")
+    as_closed: ComplaintMetrics = Field(description="the figures as they stood then, never changed afterwards")
+    current: ComplaintMetrics = Field(description="the same figures computed now")
+    adjustments: list[AdjustmentRow] = Field(description="every count that changed since, per group")
