@@ -1,5 +1,6 @@
 """feedback-svc: The customer's side: feedback, SERVQUAL surveys, complaints, corrective actions."""
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from pledge_common.internal import make_http_client
 
 from feedback_svc.actions.router import router as actions_router
 from feedback_svc.clients import EvaluationClient, TrackingClient
+from feedback_svc.complaints import intake
 from feedback_svc.complaints.router import router as complaints_router
 from feedback_svc.complaints.sender import TrackingCommandSender
 from feedback_svc.config import Settings
@@ -44,6 +46,8 @@ def create_app(settings: Settings | None = None, upstream_transport: httpx.Async
         app.state.evaluation = evaluation
         sender = TrackingCommandSender(app.state.sessionmaker, tracking, settings)
         app.state.tracking_sender = sender
+        consumer = intake.ticket_consumer(app, settings) if settings.run_ticket_consumer else None
+        task = asyncio.create_task(consumer.run(), name="consumer-tickets") if consumer is not None else None
         try:
             if settings.run_sender:
                 async with sender.running():
@@ -51,6 +55,11 @@ def create_app(settings: Settings | None = None, upstream_transport: httpx.Async
             else:
                 yield
         finally:
+            if task is not None and consumer is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+                await consumer.client.aclose()
             await tracking.aclose()
             await evaluation.aclose()
 

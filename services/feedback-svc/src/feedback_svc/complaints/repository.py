@@ -257,3 +257,10 @@ class ComplaintRepository:
             text(f"SELECT {column}, count(*) FROM complaints c WHERE {clause} GROUP BY 1"), params
         )
         return [(r[0], r[1]) for r in rows]
+
+    async def of_intake_ticket(self, tracking_ticket_id: str) -> uuid.UUID | None:
+        return (
+            await self.session.execute(
+                select(col(Complaint.id)).where(col(Complaint.intake_ticket_id) == tracking_ticket_id)
+            )
+        ).scalar_one_or_none()
