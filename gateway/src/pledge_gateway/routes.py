@@ -113,6 +113,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = (
     PublicRoute("/v1/complaints", "feedback", S.complaints_read, S.complaints_manage),
     PublicRoute("/v1/corrective-actions", "feedback", S.complaints_read, S.complaints_manage),
     PublicRoute("/v1/practices", "feedback", S.complaints_read, S.complaints_manage),
+    PublicRoute("/v1/risk-points", "feedback", S.complaints_read, S.complaints_manage),
 )
 
 

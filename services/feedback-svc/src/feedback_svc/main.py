@@ -19,6 +19,7 @@ from feedback_svc.config import Settings
 from feedback_svc.examples import EXAMPLES
 from feedback_svc.feedback.router import router as feedback_router
 from feedback_svc.practices.router import router as practices_router
+from feedback_svc.risks.router import router as risks_router
 from feedback_svc.surveys.router import router as surveys_router
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
@@ -69,7 +70,14 @@ def create_app(settings: Settings | None = None, upstream_transport: httpx.Async
         description="The customer's side: feedback, SERVQUAL surveys, complaints, corrective actions.",
         settings=settings,
         alembic_ini=ALEMBIC_INI,
-        public_routers=[feedback_router, surveys_router, complaints_router, actions_router, practices_router],
+        public_routers=[
+            feedback_router,
+            surveys_router,
+            complaints_router,
+            actions_router,
+            practices_router,
+            risks_router,
+        ],
         extra_lifespan=lifespan,
         examples=EXAMPLES,
     )
