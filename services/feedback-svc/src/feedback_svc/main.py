@@ -16,6 +16,8 @@ from feedback_svc.complaints import intake
 from feedback_svc.complaints.router import router as complaints_router
 from feedback_svc.complaints.sender import TrackingCommandSender
 from feedback_svc.config import Settings
+from feedback_svc.customers.router import events_router as customer_events_router
+from feedback_svc.customers.router import router as customers_router
 from feedback_svc.examples import EXAMPLES
 from feedback_svc.feedback.router import router as feedback_router
 from feedback_svc.practices.router import router as practices_router
@@ -77,6 +79,8 @@ def create_app(settings: Settings | None = None, upstream_transport: httpx.Async
             actions_router,
             practices_router,
             risks_router,
+            customer_events_router,
+            customers_router,
         ],
         extra_lifespan=lifespan,
         examples=EXAMPLES,
