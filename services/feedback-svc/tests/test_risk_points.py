@@ -79,3 +79,18 @@ class TestRiskPoints:
         response = await client.post("/v1/risk-points", json=risk_body(**overrides))
         assert response.status_code == 422, response.text
         assert field in response.text
+
+
+async def test_the_demos_practices_and_risk_points_are_accepted(
+    client: httpx.AsyncClient, upstreams: Upstreams
+) -> None:
+    from pledge_dev.demo_voice import PRACTICES, RISK_POINTS
+
+    upstreams.tracking.processes.update({"fault-repair", "new-connection", "call-centre-order"})
+    for body in PRACTICES:
+        assert (await client.post("/v1/practices", json=body)).status_code == 201
+    for body in RISK_POINTS:
+        response = await client.post("/v1/risk-points", json=body)
+        assert response.status_code == 201, response.text
+    found = (await client.get("/v1/practices", params={"q": "复电", "node": "restore"})).json()["items"]
+    assert [p["root_causes"] for p in found] == [["crew-capacity"]]
