@@ -40,6 +40,11 @@ class TestCustomerEvents:
         assert changed.status_code == 409
         assert "external_id" in changed.text
 
+    async def test_a_future_instant_names_the_field(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/v1/customer-events", json=event("E-2", "C-1", "left", "2199-01-01T00:00:00Z"))
+        assert response.status_code == 422
+        assert "body.at" in response.text
+
     async def test_an_unknown_type_names_the_field(self, client: httpx.AsyncClient) -> None:
         response = await client.post("/v1/customer-events", json=event("E-1", "C-1", "moved", "2026-01-05T00:00:00Z"))
         assert response.status_code == 422

@@ -1,7 +1,7 @@
 """Customer facts: events accepted once each, churn per period, pain points per customer."""
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pledge_common.identity import Caller
 from pledge_common.pagination import Page, decode_cursor, encode_cursor
@@ -22,6 +22,7 @@ from feedback_svc.customers.schemas import (
 )
 
 MAX_PERIODS = 120
+CLOCK_SKEW = timedelta(minutes=2)
 
 
 def _public(e: CustomerEvent) -> CustomerEventPublic:
@@ -39,6 +40,8 @@ def _public(e: CustomerEvent) -> CustomerEventPublic:
 async def record(session: AsyncSession, caller: Caller, data: CustomerEventCreate) -> tuple[bool, CustomerEventPublic]:
     """(created, the event): the same (source, external_id) again answers the stored event; with other
     content it is a conflict."""
+    if data.at > utcnow() + CLOCK_SKEW:
+        raise invalid("body.at", "is in the future")
     if caller.sources is not None and data.source not in caller.sources:
         raise invalid("body.source", "a caller bound to source systems reports events of its own sources only")
     event = CustomerEvent(
