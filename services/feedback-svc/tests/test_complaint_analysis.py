@@ -1,10 +1,19 @@
 """Complaint analysis: the Pareto and the repeat rate (worked examples), breakdowns by the new dimensions."""
 
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from feedback_svc.complaints.analysis import Adjustment, ParetoItem, adjustments, pareto, repeat_rate
+from feedback_svc.complaints.analysis import (
+    Adjustment,
+    ParetoItem,
+    adjustments,
+    pareto,
+    repeat_rate,
+    starts_period,
+)
 from test_complaints import RESOLVE, file, move
 
 PROBLEM = "application/problem+json"
@@ -148,8 +157,23 @@ class TestAdjustmentsWorkedExamples:
         assert adjustments({}, {"outage": {"received": 1, "closed": 0}}) == [Adjustment("outage", "received", 0, 1, 1)]
 
 
+class TestPeriodStarts:
+    def test_month_week_and_day_starts_in_the_timezone(self) -> None:
+        shanghai = datetime(2026, 3, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+        assert starts_period(shanghai, "month", "Asia/Shanghai")
+        assert not starts_period(datetime(2026, 3, 1, tzinfo=UTC), "month", "Asia/Shanghai")
+        assert starts_period(datetime(2026, 3, 2, tzinfo=UTC), "week", "UTC")  # a Monday
+        assert not starts_period(datetime(2026, 3, 3, tzinfo=UTC), "week", "UTC")
+        assert not starts_period(datetime(2026, 3, 3, 0, 0, 1, tzinfo=UTC), "day", "UTC")
+
+
 class TestClosedPeriod:
-    MARCH = {"from": "2026-03-01T00:00:00+08:00", "to": "2026-04-01T00:00:00+08:00", "group_by": "category"}
+    MARCH = {
+        "from": "2026-03-01T00:00:00+08:00",
+        "to": "2026-04-01T00:00:00+08:00",
+        "group_by": "category",
+        "tz": "Asia/Shanghai",
+    }
 
     async def test_figures_freeze_at_the_first_read_and_later_changes_are_adjustments(
         self, client: httpx.AsyncClient
@@ -179,6 +203,12 @@ class TestClosedPeriod:
         )
         assert response.status_code == 422
         assert "query.to" in response.text
+
+    async def test_a_period_that_is_not_whole_is_refused(self, client: httpx.AsyncClient) -> None:
+        params = {**self.MARCH, "from": "2026-03-01T00:00:01+08:00"}
+        response = await client.get("/v1/complaints/metrics/closed", params=params)
+        assert response.status_code == 422
+        assert "query.from" in response.text
 
     async def test_from_and_to_are_required(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/v1/complaints/metrics/closed", params={"from": "2026-03-01T00:00:00Z"})

@@ -2,6 +2,8 @@
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from feedback_svc.common import rate
 
@@ -83,3 +85,16 @@ def adjustments(
             if a != b:
                 found.append(Adjustment(group, measure, a, b, b - a))
     return found
+
+
+def starts_period(instant: datetime, bucket: str, tz: str) -> bool:
+    """Whether the instant is the first instant of a day, an ISO week (Monday) or a month in the timezone.
+    Worked example: 2026-03-01T00:00+08:00 starts a month in Asia/Shanghai; 2026-03-01T00:00Z does not."""
+    local = instant.astimezone(ZoneInfo(tz))
+    if (local.hour, local.minute, local.second, local.microsecond) != (0, 0, 0, 0):
+        return False
+    if bucket == "week":
+        return local.weekday() == 0
+    if bucket == "month":
+        return local.day == 1
+    return True

@@ -124,8 +124,10 @@ async def complaint_metrics(
     tz: str | None = None,
     process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
     severity: Severity | None = None,
-    category: str | None = None,
-    owner_department: Annotated[str | None, Query(alias="department", description="owning department")] = None,
+    category: Annotated[str | None, Query(max_length=200)] = None,
+    owner_department: Annotated[
+        str | None, Query(alias="department", max_length=200, description="owning department")
+    ] = None,
 ) -> ComplaintMetrics | Response:
     """Closure, first-contact resolution, reopen and on-time rates, and complaints per 1 000 tickets (CSV and
     XLSX too: one row per group, the totals, then the rate per process)."""
@@ -169,8 +171,10 @@ async def closed_complaint_metrics(
     tz: str | None = None,
     process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
     severity: Severity | None = None,
-    category: str | None = None,
-    owner_department: Annotated[str | None, Query(alias="department", description="owning department")] = None,
+    category: Annotated[str | None, Query(max_length=200)] = None,
+    owner_department: Annotated[
+        str | None, Query(alias="department", max_length=200, description="owning department")
+    ] = None,
 ) -> ClosedComplaintMetrics:
     """The metrics of a closed period as they stood at its close (frozen at the first read after it), the same
     figures now, and every count that changed since as an adjustment."""
@@ -179,6 +183,9 @@ async def closed_complaint_metrics(
     if end > now:
         raise invalid("query.to", "the period has not closed yet; the live figures are at /v1/complaints/metrics")
     zone = timezone_named(tz or _settings(request).report_timezone)
+    for field, instant in (("query.from", start), ("query.to", end)):
+        if not analysis.starts_period(instant, bucket, zone):
+            raise invalid(field, f"must start a {bucket} in {zone} (closed periods are whole periods)")
     where = ComplaintFilter(
         severity=severity,
         process_key=process_key,
@@ -225,8 +232,10 @@ async def complaint_pareto(
     ] = analysis.VITAL_SHARE,
     process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
     severity: Severity | None = None,
-    category: str | None = None,
-    owner_department: Annotated[str | None, Query(alias="department", description="owning department")] = None,
+    category: Annotated[str | None, Query(max_length=200)] = None,
+    owner_department: Annotated[
+        str | None, Query(alias="department", max_length=200, description="owning department")
+    ] = None,
 ) -> ComplaintPareto:
     """Complaints per category, root cause, process, department or severity, sorted by count with each row's
     share and cumulative share; the vital few are marked."""
