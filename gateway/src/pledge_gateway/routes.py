@@ -121,6 +121,10 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = (
     PublicRoute("/v1/surveys", "feedback", S.feedback_read, S.feedback_write),
     PublicRoute("/v1/complaints", "feedback", S.complaints_read, S.complaints_manage),
     PublicRoute("/v1/corrective-actions", "feedback", S.complaints_read, S.complaints_manage),
+    PublicRoute("/v1/practices", "feedback", S.complaints_read, S.complaints_manage),
+    PublicRoute("/v1/risk-points", "feedback", S.complaints_read, S.complaints_manage),
+    PublicRoute("/v1/customer-events", "feedback", S.feedback_read, S.feedback_write),
+    PublicRoute("/v1/customers", "feedback", S.feedback_read, S.feedback_write),
 )
 
 

@@ -21,7 +21,7 @@ def service_spec() -> ServiceSpec:
         alembic_ini=ALEMBIC_INI,
         create_app=_create_app,
         settings_factory=Settings,
-        env={"run_sender": "false"},
+        env={"run_sender": "false", "run_ticket_consumer": "false"},
     )
 
 

@@ -386,6 +386,7 @@ async def run(gateway: str, api_key: str | None, days: int, seed: int, export: P
         period = {"from": start.isoformat(), "to": (now + timedelta(seconds=1)).isoformat()}
         # the customer's side is built from this month's story (demo_voice imports this module)
         from pledge_dev.demo_voice import (
+            add_knowledge,
             answer_surveys,
             file_complaints,
             generate_voice,
@@ -409,6 +410,8 @@ async def run(gateway: str, api_key: str | None, days: int, seed: int, export: P
         print(f"\r  evaluation has judged {judged} node runs.{' ' * 20}")
         actions = await take_actions(client, voice, now, tag)
         print(f"  corrective actions opened: {actions or 'already there'}")
+        practices, risks = await add_knowledge(client)
+        print(f"  practices added {practices}, risk points added {risks} (0: already there)")
         await print_reports(client, period)
         await print_voice(client, period, table)
         facts = demo_services.generate_facts(now, days)

@@ -354,6 +354,52 @@ async def take_actions(client: httpx.AsyncClient, voice: Voice, now: datetime, t
     return created
 
 
+PRACTICES: list[dict[str, Any]] = [
+    {"title": "夜间抢修双班 Second night crew for outages", "tags": ["抢修", "复电"],
+     "body": "抢修一次性复电率低的时段集中在夜间: 22:00-06:00 安排第二个抢修班待命, 故障定位后带齐备件出车。"
+             " Outage complaints pile up at night: a second crew on call, spare parts checked before leaving.",
+     "processes": ["fault-repair"], "nodes": ["restore", "arrive"], "root_causes": ["crew-capacity"]},
+    {"title": "出账前比对扣款流水 Compare debit runs before billing", "tags": ["电费", "账单"],
+     "body": "重复扣款投诉源于账单系统重跑: 出账前比对最近两次扣款流水, 差异由营销部复核。",
+     "processes": ["call-centre-order"], "nodes": ["handle"], "root_causes": ["billing-system"]},
+    {"title": "首问负责回访话术 First-receiver call-back script", "tags": ["服务态度", "首问负责"],
+     "body": "坐席在受理时约定回电时间并按时回电; 班长每周抽听十通录音。",
+     "processes": ["call-centre-order", "complaint-handling"], "nodes": ["reply", "acknowledge"],
+     "root_causes": ["agent-training"]},
+]  # fmt: skip
+RISK_POINTS: list[dict[str, Any]] = [
+    {"title": "抢修工单派单延误 Repair orders dispatched late", "level": "high", "process": "fault-repair",
+     "node": "dispatch", "owner": {"department": "dispatch-control", "person": "duty-dispatcher"},
+     "controls": [{"description": "调度员每15分钟检查未派工单", "frequency": "every 15 minutes"},
+                  {"description": "超时工单自动升级至值班长", "frequency": "every order"}],
+     "kpis": ["first_time_fix_rate", "on_time_rate"]},
+    {"title": "业扩设计审查积压 Design approvals pile up", "level": "medium", "process": "new-connection",
+     "node": "design-approval", "owner": {"department": "development-planning"},
+     "controls": [{"description": "周例会通报积压清单与责任人", "frequency": "weekly"}],
+     "kpis": ["connection_time"]},
+    {"title": "投诉转办信息不全 Complaints handed on without the facts", "level": "medium",
+     "department": "customer-service", "owner": {"department": "customer-service", "person": "team-lead"},
+     "controls": [{"description": "转办单必填诉求、时限、联系方式", "frequency": "every transfer"}],
+     "kpis": ["complaint_first_time_resolution_rate", "csat"]},
+]  # fmt: skip
+
+
+async def add_knowledge(client: httpx.AsyncClient) -> tuple[int, int]:
+    """The demo's practices and risk points (each once: skipped when one of the same title exists)."""
+    practices = {p["title"] for p in _ok(await client.get("/v1/practices", params={"limit": 200}), 200)["items"]}
+    risks = {r["title"] for r in _ok(await client.get("/v1/risk-points", params={"limit": 200}), 200)["items"]}
+    added = (0, 0)
+    for body in PRACTICES:
+        if body["title"] not in practices:
+            _ok(await client.post("/v1/practices", json=body), 201)
+            added = (added[0] + 1, added[1])
+    for body in RISK_POINTS:
+        if body["title"] not in risks:
+            _ok(await client.post("/v1/risk-points", json=body), 201)
+            added = (added[0], added[1] + 1)
+    return added
+
+
 # --- printing -------------------------------------------------------------------------------------------
 
 

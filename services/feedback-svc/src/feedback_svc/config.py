@@ -21,3 +21,9 @@ class Settings(ServiceSettings):
     report_timezone: str = "UTC"
     complaint_process_key: str = "complaint-handling"
     repeat_window_days: int = 30
+    # complaint tickets that source systems send to tracking-svc become complaints (read from tracking's feed)
+    run_ticket_consumer: bool = True
+    complaint_ticket_processes: list[str] = ["complaint-handling"]
+    complaint_ticket_department: str = "customer-service"
+    feed_batch_size: int = 500
+    feed_wait_seconds: float = 5.0

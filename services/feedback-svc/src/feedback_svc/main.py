@@ -1,5 +1,6 @@
 """feedback-svc: The customer's side: feedback, SERVQUAL surveys, complaints, corrective actions."""
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,12 +12,17 @@ from pledge_common.internal import make_http_client
 
 from feedback_svc.actions.router import router as actions_router
 from feedback_svc.clients import EvaluationClient, TrackingClient
+from feedback_svc.complaints import intake
 from feedback_svc.complaints.internal import internal as complaints_internal
 from feedback_svc.complaints.router import router as complaints_router
 from feedback_svc.complaints.sender import TrackingCommandSender
 from feedback_svc.config import Settings
+from feedback_svc.customers.router import events_router as customer_events_router
+from feedback_svc.customers.router import router as customers_router
 from feedback_svc.examples import EXAMPLES
 from feedback_svc.feedback.router import router as feedback_router
+from feedback_svc.practices.router import router as practices_router
+from feedback_svc.risks.router import router as risks_router
 from feedback_svc.surveys.router import router as surveys_router
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
@@ -44,6 +50,8 @@ def create_app(settings: Settings | None = None, upstream_transport: httpx.Async
         app.state.evaluation = evaluation
         sender = TrackingCommandSender(app.state.sessionmaker, tracking, settings)
         app.state.tracking_sender = sender
+        consumer = intake.ticket_consumer(app, settings) if settings.run_ticket_consumer else None
+        task = asyncio.create_task(consumer.run(), name="consumer-tickets") if consumer is not None else None
         try:
             if settings.run_sender:
                 async with sender.running():
@@ -51,6 +59,11 @@ def create_app(settings: Settings | None = None, upstream_transport: httpx.Async
             else:
                 yield
         finally:
+            if task is not None and consumer is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+                await consumer.client.aclose()
             await tracking.aclose()
             await evaluation.aclose()
 
@@ -60,7 +73,16 @@ def create_app(settings: Settings | None = None, upstream_transport: httpx.Async
         description="The customer's side: feedback, SERVQUAL surveys, complaints, corrective actions.",
         settings=settings,
         alembic_ini=ALEMBIC_INI,
-        public_routers=[feedback_router, surveys_router, complaints_router, actions_router],
+        public_routers=[
+            feedback_router,
+            surveys_router,
+            complaints_router,
+            actions_router,
+            practices_router,
+            risks_router,
+            customer_events_router,
+            customers_router,
+        ],
         internal_routers=[complaints_internal],
         extra_lifespan=lifespan,
         examples=EXAMPLES,

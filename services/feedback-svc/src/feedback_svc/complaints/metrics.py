@@ -7,8 +7,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from feedback_svc import judgments
 from feedback_svc.clients import EvaluationClient, TrackingClient
 from feedback_svc.common import rate
+from feedback_svc.complaints import analysis
 from feedback_svc.complaints.repository import ComplaintFilter, ComplaintRepository
-from feedback_svc.complaints.schemas import ComplaintMetrics, MetricsRow, ProcessRate
+from feedback_svc.complaints.schemas import (
+    ComplaintMetrics,
+    ComplaintPareto,
+    MetricsRow,
+    ParetoRow,
+    ProcessRate,
+)
 
 
 def metrics_row(counts: dict[str, Any], group_by: str) -> MetricsRow:
@@ -17,6 +24,9 @@ def metrics_row(counts: dict[str, Any], group_by: str) -> MetricsRow:
         period=group if group_by == "period" else None,
         process_key=group if group_by == "process" else None,
         severity=group if group_by == "severity" else None,
+        category=group if group_by == "category" else None,
+        root_cause=group if group_by == "root_cause" else None,
+        department=group if group_by == "department" else None,
         received=counts["received"],
         closed=counts["closed"],
         closure_rate=rate(counts["closed"], counts["received"]),
@@ -26,6 +36,7 @@ def metrics_row(counts: dict[str, Any], group_by: str) -> MetricsRow:
         reopened=counts["reopened"],
         reopen_rate=rate(counts["reopened"], counts["resolved"]),
         repeats=counts["repeats"],
+        repeat_rate=analysis.repeat_rate(counts["received"], counts["repeats"]),
         judged=counts["judged"],
         on_time=counts["on_time"],
         on_time_rate=rate(counts["on_time"], counts["judged"]),
@@ -82,4 +93,20 @@ async def complaint_metrics(
         totals=metrics_row(totals[0] if totals else empty, "none"),
         groups=[metrics_row(g, group_by) for g in groups],
         per_1000_tickets=rates,
+    )
+
+
+async def complaint_pareto(session: AsyncSession, where: ComplaintFilter, by: str, threshold: float) -> ComplaintPareto:
+    counts = await ComplaintRepository(session).counts_by(where, by)
+    items = analysis.pareto(counts, threshold)
+    return ComplaintPareto(
+        by=by,  # type: ignore[arg-type]
+        start=where.start,
+        end=where.end,
+        threshold=threshold,
+        total=sum(i.count for i in items),
+        rows=[
+            ParetoRow(key=i.key, count=i.count, share=i.share, cumulative_share=i.cumulative_share, vital=i.vital)
+            for i in items
+        ],
     )

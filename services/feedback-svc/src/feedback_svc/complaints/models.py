@@ -40,6 +40,7 @@ class Complaint(SQLModel, table=True):
     customer_confirmation_note: str | None = None
     repeat_of: uuid.UUID | None = None
     tracking_ticket_id: str | None = None
+    intake_ticket_id: str | None = None  # made from this source system's complaint ticket (tracking's id)
     transfers: int = 0
     reopens: int = 0
     investigated: bool = False

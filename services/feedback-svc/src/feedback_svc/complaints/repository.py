@@ -14,6 +14,14 @@ from sqlmodel import col
 from feedback_svc.common import source_clause
 from feedback_svc.complaints.models import Complaint, ComplaintOwner, ComplaintTransition, TrackingCommand
 
+# the columns of the analysis dimensions (fixed text, never from input)
+DIMENSIONS = {
+    "category": "c.category",
+    "root_cause": "c.root_cause",
+    "department": "c.owner_department",
+}
+PARETO_DIMENSIONS = {**DIMENSIONS, "process": "c.process_key", "severity": "c.severity"}
+
 
 @dataclass(frozen=True, slots=True)
 class ComplaintFilter:
@@ -184,6 +192,7 @@ class ComplaintRepository:
             "period": "date_trunc(:bucket, c.received_at AT TIME ZONE :tz) AT TIME ZONE :tz",
             "process": "c.process_key",
             "severity": "c.severity",
+            **DIMENSIONS,
             "none": "NULL::text",
         }[group_by]
         statement = text(
@@ -239,3 +248,19 @@ class ComplaintRepository:
             params,
         )
         return [(r[0], r[1]) for r in rows]
+
+    async def counts_by(self, where: ComplaintFilter, dimension: str) -> list[tuple[str | None, int]]:
+        """Complaints per value of one analysis dimension (null: no value)."""
+        clause, params = where.where()
+        column = PARETO_DIMENSIONS[dimension]
+        rows = await self.session.execute(
+            text(f"SELECT {column}, count(*) FROM complaints c WHERE {clause} GROUP BY 1"), params
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    async def of_intake_ticket(self, tracking_ticket_id: str) -> uuid.UUID | None:
+        return (
+            await self.session.execute(
+                select(col(Complaint.id)).where(col(Complaint.intake_ticket_id) == tracking_ticket_id)
+            )
+        ).scalar_one_or_none()

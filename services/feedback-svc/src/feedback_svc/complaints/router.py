@@ -10,18 +10,22 @@ from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
 from pledge_common.instants import Instant
 from pledge_common.pagination import Page, PageParams, paged
+from pledge_common.problems import invalid
 from pledge_common.scopes import Scope, scoped
 
-from feedback_svc.common import Bucket, check_period, one_dimension, timezone_named
-from feedback_svc.complaints import metrics, service
+from feedback_svc.common import Bucket, check_period, one_dimension, timezone_named, utcnow
+from feedback_svc.complaints import analysis, metrics, service, snapshots
 from feedback_svc.complaints.repository import ComplaintFilter
 from feedback_svc.complaints.schemas import (
+    ClosedComplaintMetrics,
     ComplaintCreate,
     ComplaintMetrics,
+    ComplaintPareto,
     ComplaintPublic,
     ComplaintSummary,
     ComplaintTransferCreate,
     ComplaintTransitionCreate,
+    ParetoDimension,
 )
 from feedback_svc.complaints.workflow import Severity, Status
 from feedback_svc.config import Settings
@@ -113,19 +117,31 @@ async def complaint_metrics(
     start: Start = None,
     end: End = None,
     group_by: Annotated[
-        list[Literal["period", "process", "severity", "none"]] | None,
+        list[Literal["period", "process", "severity", "category", "root_cause", "department", "none"]] | None,
         Query(description="the dimension (one; default period)"),
     ] = None,
     bucket: Bucket = "month",
     tz: str | None = None,
     process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
     severity: Severity | None = None,
+    category: Annotated[str | None, Query(max_length=200)] = None,
+    owner_department: Annotated[
+        str | None, Query(alias="department", max_length=200, description="owning department")
+    ] = None,
 ) -> ComplaintMetrics | Response:
     """Closure, first-contact resolution, reopen and on-time rates, and complaints per 1 000 tickets (CSV and
     XLSX too: one row per group, the totals, then the rate per process)."""
     check_period(start, end)
     zone = timezone_named(tz or _settings(request).report_timezone)
-    where = ComplaintFilter(severity=severity, process_key=process_key, start=start, end=end, sources=caller.sources)
+    where = ComplaintFilter(
+        severity=severity,
+        process_key=process_key,
+        category=category,
+        owner_department=owner_department,
+        start=start,
+        end=end,
+        sources=caller.sources,
+    )
     dimension = one_dimension(group_by, "period")
     found = await metrics.complaint_metrics(session, tracking, evaluation, where, dimension, bucket, zone)
     if media == JSON:
@@ -136,6 +152,104 @@ async def complaint_metrics(
         *(model_row(p, part="per_1000_tickets") for p in found.per_1000_tickets),
     ]
     return await tabular_response(media, rows, "complaint-metrics")
+
+
+@router.get("/metrics/closed", response_model=ClosedComplaintMetrics, response_model_by_alias=True)
+async def closed_complaint_metrics(
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    tracking: TrackingDep,
+    evaluation: EvaluationDep,
+    start: Annotated[Instant, Query(alias="from", description="received at or after (ISO 8601 with offset)")],
+    end: Annotated[Instant, Query(alias="to", description="received before; the period must have closed")],
+    group_by: Annotated[
+        list[Literal["period", "process", "severity", "category", "root_cause", "department", "none"]] | None,
+        Query(description="the dimension (one; default period)"),
+    ] = None,
+    bucket: Bucket = "month",
+    tz: str | None = None,
+    process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
+    severity: Severity | None = None,
+    category: Annotated[str | None, Query(max_length=200)] = None,
+    owner_department: Annotated[
+        str | None, Query(alias="department", max_length=200, description="owning department")
+    ] = None,
+) -> ClosedComplaintMetrics:
+    """The metrics of a closed period as they stood at its close (frozen at the first read after it), the same
+    figures now, and every count that changed since as an adjustment."""
+    check_period(start, end)
+    now = utcnow()
+    if end > now:
+        raise invalid("query.to", "the period has not closed yet; the live figures are at /v1/complaints/metrics")
+    zone = timezone_named(tz or _settings(request).report_timezone)
+    for field, instant in (("query.from", start), ("query.to", end)):
+        if not analysis.starts_period(instant, bucket, zone):
+            raise invalid(field, f"must start a {bucket} in {zone} (closed periods are whole periods)")
+    where = ComplaintFilter(
+        severity=severity,
+        process_key=process_key,
+        category=category,
+        owner_department=owner_department,
+        start=start,
+        end=end,
+        sources=caller.sources,
+    )
+    dimension = one_dimension(group_by, "period")
+    current = await metrics.complaint_metrics(session, tracking, evaluation, where, dimension, bucket, zone)
+    params = {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "group_by": dimension,
+        "bucket": bucket,
+        "tz": zone,
+        "process": process_key,
+        "severity": severity,
+        "category": category,
+        "department": owner_department,
+        "sources": None if caller.sources is None else sorted(caller.sources),
+    }
+    taken_at, as_closed = await snapshots.SnapshotRepository(session).keep_first(
+        snapshots.snapshot_key(params), params, now, current
+    )
+    return ClosedComplaintMetrics(
+        taken_at=taken_at,
+        as_closed=as_closed,
+        current=current,
+        adjustments=snapshots.adjustment_rows(as_closed, current),
+    )
+
+
+@router.get("/pareto", response_model=ComplaintPareto, response_model_by_alias=True)
+async def complaint_pareto(
+    session: SessionDep,
+    caller: CallerDep,
+    by: Annotated[ParetoDimension, Query(description="the dimension counted")],
+    start: Start = None,
+    end: End = None,
+    threshold: Annotated[
+        float, Query(gt=0, le=1, description="the cumulative share the vital few reach (default 0.8)")
+    ] = analysis.VITAL_SHARE,
+    process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
+    severity: Severity | None = None,
+    category: Annotated[str | None, Query(max_length=200)] = None,
+    owner_department: Annotated[
+        str | None, Query(alias="department", max_length=200, description="owning department")
+    ] = None,
+) -> ComplaintPareto:
+    """Complaints per category, root cause, process, department or severity, sorted by count with each row's
+    share and cumulative share; the vital few are marked."""
+    check_period(start, end)
+    where = ComplaintFilter(
+        severity=severity,
+        process_key=process_key,
+        category=category,
+        owner_department=owner_department,
+        start=start,
+        end=end,
+        sources=caller.sources,
+    )
+    return await metrics.complaint_pareto(session, where, by, threshold)
 
 
 @router.get("/{complaint_id}", response_model=ComplaintPublic)

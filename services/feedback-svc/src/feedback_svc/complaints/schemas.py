@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from feedback_svc.common import AwareDatetime, Input, Key, LongText, Text200
 from feedback_svc.complaints.workflow import Severity, Status, TransitionTarget
+from feedback_svc.practices.schemas import PracticeSummary
 
 Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 
@@ -114,6 +115,9 @@ class ComplaintPublic(BaseModel):
     history: list[TransitionPublic]
     ownership: list[OwnerPublic]
     tracking: TrackingPublic
+    suggested_practices: list[PracticeSummary] = Field(
+        default=[], description="practices about the same root cause, newest first (at most 5)"
+    )
     created_at: Instant
     updated_at: Instant
 
@@ -135,6 +139,9 @@ class MetricsRow(BaseModel):
     period: Instant | None = None
     process_key: str | None = Field(default=None, serialization_alias="process")
     severity: str | None = None
+    category: str | None = None
+    root_cause: str | None = None
+    department: str | None = Field(default=None, description="the owning department")
     received: int
     closed: int
     closure_rate: float | None = Field(description="closed / received")
@@ -146,6 +153,9 @@ class MetricsRow(BaseModel):
     reopened: int = Field(description="reopened at least once")
     reopen_rate: float | None = Field(description="reopened / resolved")
     repeats: int
+    repeat_rate: float | None = Field(
+        default=None, description="repeats / received (same customer and category within the repeat window)"
+    )
     judged: int = Field(description="resolved complaints whose handling evaluation-svc has judged")
     on_time: int = Field(description="judged complaints whose every node run ended within its commitment")
     on_time_rate: float | None
@@ -161,9 +171,46 @@ class ProcessRate(BaseModel):
 class ComplaintMetrics(BaseModel):
     start: Instant | None = Field(serialization_alias="from")
     end: Instant | None = Field(serialization_alias="to")
-    group_by: Literal["period", "process", "severity", "none"]
+    group_by: Literal["period", "process", "severity", "category", "root_cause", "department", "none"]
     bucket: str
     timezone: str
     totals: MetricsRow
     groups: list[MetricsRow]
     per_1000_tickets: list[ProcessRate]
+
+
+ParetoDimension = Literal["category", "root_cause", "process", "department", "severity"]
+
+
+class ParetoRow(BaseModel):
+    key: str | None = Field(description="the value on the dimension (null: none yet, e.g. no root cause)")
+    count: int
+    share: float = Field(description="count / total")
+    cumulative_share: float = Field(description="share of this row and every row above it")
+    vital: bool = Field(
+        description="among the vital few: the rows up to the first whose cumulative share reaches the threshold"
+    )
+
+
+class ComplaintPareto(BaseModel):
+    by: ParetoDimension
+    start: Instant | None = Field(serialization_alias="from")
+    end: Instant | None = Field(serialization_alias="to")
+    threshold: float
+    total: int
+    rows: list[ParetoRow]
+
+
+class AdjustmentRow(BaseModel):
+    group: str = Field(description="the group's value, `(none)` for no value, `(total)` for the totals")
+    measure: str
+    as_closed: int
+    current: int
+    delta: int
+
+
+class ClosedComplaintMetrics(BaseModel):
+    taken_at: Instant = Field(description="when the figures were frozen: the first read after the period closed")
+    as_closed: ComplaintMetrics = Field(description="the figures as they stood then, never changed afterwards")
+    current: ComplaintMetrics = Field(description="the same figures computed now")
+    adjustments: list[AdjustmentRow] = Field(description="every count that changed since, per group")

@@ -26,6 +26,7 @@ from feedback_svc.complaints.schemas import (
     TransitionPublic,
 )
 from feedback_svc.config import Settings
+from feedback_svc.practices import service as practices
 from feedback_svc.upstream import require_known_process
 
 CLOCK_SKEW = timedelta(minutes=2)
@@ -259,7 +260,10 @@ async def transfer(
 
 async def get(session: AsyncSession, settings: Settings, caller: Caller, complaint_id: uuid.UUID) -> ComplaintPublic:
     repository = ComplaintRepository(session)
-    return await _public(repository, settings, await _visible(repository, caller, complaint_id))
+    complaint = await _visible(repository, caller, complaint_id)
+    found = await _public(repository, settings, complaint)
+    found.suggested_practices = await practices.suggested(session, caller, complaint.root_cause)
+    return found
 
 
 async def _public(repository: ComplaintRepository, settings: Settings, complaint: Complaint) -> ComplaintPublic:
