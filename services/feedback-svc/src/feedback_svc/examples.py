@@ -70,7 +70,7 @@ EXAMPLES: dict[str, Any] = {
         "node": "dispatch",
         "controls": [{"description": "The dispatcher checks unassigned orders", "frequency": "every 15 minutes"}],
         "owner": {"department": "dispatch-control", "person": "duty-dispatcher"},
-        "kpis": ["work_order_on_time_rate"],
+        "kpis": ["on_time_rate"],
         "alerts": [],
     },
     "replaceRiskPoint": {
@@ -80,7 +80,7 @@ EXAMPLES: dict[str, Any] = {
         "node": "dispatch",
         "controls": [{"description": "Late orders are escalated to the shift lead", "frequency": "every order"}],
         "owner": {"department": "dispatch-control"},
-        "kpis": ["work_order_on_time_rate"],
+        "kpis": ["on_time_rate"],
     },
     "recordCustomerEvent": {
         "source": "crm",
