@@ -16,20 +16,16 @@ each outage's state, MTTR/MTBF, budget, burn rates) and the JSON of N rows.
 
 import argparse
 import asyncio
-import os
 import statistics
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 
 import asyncpg
-import httpx
+from kit import start_evaluation, time_get
 from pledge_common.settings import to_plain_url
 from pledge_dev import migrate
-from pledge_dev.paths import DATA_DIR, REPO_ROOT
+from pledge_dev.paths import DATA_DIR
 from pledge_dev.pg import fresh_database
-from pledge_dev.suite import free_port
 
 YEAR = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
 
@@ -126,46 +122,7 @@ async def time_direct(url: str, repeat: int) -> tuple[list[float], list[float]]:
 
 async def time_api(base: str, repeat: int) -> tuple[list[float], dict[str, object]]:
     params = {"from": YEAR[0].isoformat(), "to": YEAR[1].isoformat()}
-    times = []
-    body: dict[str, object] = {}
-    async with httpx.AsyncClient(base_url=base, timeout=1200) as client:
-        for _ in range(repeat + 1):
-            t = time.perf_counter()
-            response = await client.get("/v1/reports/availability", params=params)
-            times.append(time.perf_counter() - t)
-            response.raise_for_status()
-            body = response.json()
-    return times[1:], body
-
-
-def start_service(url: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "EVALUATION_DATABASE_URL": url,
-        "EVALUATION_CONSUME_FEEDS": "false",
-        "EVALUATION_RUN_SCANNER": "false",
-        "EVALUATION_RUN_WEBHOOKS": "false",
-        "EVALUATION_LOG_LEVEL": "WARNING",
-        "PLEDGE_ENVIRONMENT": "local",
-    }
-    log = open(DATA_DIR / "logs" / "bench-availability-evaluation.log", "ab")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "evaluation_svc.main:create_app", "--port", str(port),
-         "--host", "127.0.0.1", "--no-access-log", "--log-level", "warning"],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=log,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    process.terminate()
-    raise SystemExit("evaluation-svc did not become ready; see .data/logs/bench-availability-evaluation.log")
+    return await time_get(base, "/v1/reports/availability", params, repeat, client_timeout=1200)
 
 
 def summary(times: list[float]) -> str:
@@ -185,7 +142,7 @@ def main() -> None:
         migrate.upgrade(migrate.COMPONENTS["evaluation"], url)
         took = asyncio.run(generate(url, args.services, args.outages))
         print(f"generated {args.services:,} services and {args.services * args.outages:,} outages in {took:.1f} s")
-        process, base = start_service(url)
+        process, base = start_evaluation(url, "availability")
         try:
             direct, each = asyncio.run(time_direct(url, args.repeat))
             api, body = asyncio.run(time_api(base, args.repeat))

@@ -16,22 +16,18 @@ Each is timed best-of and median of --repeat runs. Goals: API ÷ SQL ≤ 1.5; ti
 
 import argparse
 import asyncio
-import os
 import statistics
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 
 import asyncpg
-import httpx
 from evaluation_svc.reports.query import build_query
 from evaluation_svc.reports.repository import ReportFilter, ReportRepository
+from kit import start_evaluation, time_get
 from pledge_common.settings import to_plain_url
 from pledge_dev import migrate
-from pledge_dev.paths import DATA_DIR, REPO_ROOT
+from pledge_dev.paths import DATA_DIR
 from pledge_dev.pg import fresh_database
-from pledge_dev.suite import free_port
 
 CST = timezone(timedelta(hours=8))
 MONTH = (datetime(2026, 10, 1, tzinfo=CST), datetime(2026, 11, 1, tzinfo=CST))
@@ -159,47 +155,7 @@ async def time_direct(url: str, repeat: int) -> list[float]:
 
 async def time_api(base: str, repeat: int) -> tuple[list[float], dict[str, object]]:
     params = {"from": MONTH[0].isoformat(), "to": MONTH[1].isoformat(), "group_by": "process,node"}
-    times = []
-    body: dict[str, object] = {}
-    async with httpx.AsyncClient(base_url=base, timeout=600) as client:
-        for _ in range(repeat + 1):
-            t = time.perf_counter()
-            response = await client.get("/v1/reports/achievement", params=params)
-            times.append(time.perf_counter() - t)
-            response.raise_for_status()
-            body = response.json()
-    return times[1:], body
-
-
-def start_service(url: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "EVALUATION_DATABASE_URL": url,
-        "EVALUATION_CONSUME_FEEDS": "false",
-        "EVALUATION_RUN_SCANNER": "false",
-        "EVALUATION_RUN_WEBHOOKS": "false",
-        "EVALUATION_LOG_LEVEL": "WARNING",
-        "EVALUATION_ROLLUP_TIMEZONE": "Asia/Shanghai",
-        "PLEDGE_ENVIRONMENT": "local",
-    }
-    log = open(DATA_DIR / "logs" / "bench-reports-evaluation.log", "ab")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "evaluation_svc.main:create_app", "--port", str(port),
-         "--host", "127.0.0.1", "--no-access-log", "--log-level", "warning"],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=log,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    process.terminate()
-    raise SystemExit("evaluation-svc did not become ready; see .data/logs/bench-reports-evaluation.log")
+    return await time_get(base, "/v1/reports/achievement", params, repeat, client_timeout=600)
 
 
 def summary(times: list[float]) -> str:
@@ -230,7 +186,7 @@ def main() -> None:
         migrate.upgrade(migrate.COMPONENTS["evaluation"], url)
         took = asyncio.run(generate(url, 1, args.rows))
         print(f"generated {args.rows:,} node runs and their rollups in {took:.0f} s")
-        process, base = start_service(url)
+        process, base = start_evaluation(url, "reports", {"EVALUATION_ROLLUP_TIMEZONE": "Asia/Shanghai"})
         try:
             api_small, sql_small = asyncio.run(measure(url, base, args.rows, args.repeat))
             took = asyncio.run(generate(url, args.rows + 1, args.rows * args.factor))
