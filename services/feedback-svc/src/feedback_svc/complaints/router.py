@@ -36,6 +36,14 @@ router = APIRouter(
 )
 Start = Annotated[Instant | None, Query(alias="from", description="received at or after (ISO 8601 with offset)")]
 End = Annotated[Instant | None, Query(alias="to", description="received before (ISO 8601 with offset)")]
+# the filters and the dimension of the complaint metrics, live and as closed
+MetricsGroupBy = Annotated[
+    list[Literal["period", "process", "severity", "category", "root_cause", "department", "none"]] | None,
+    Query(description="the dimension (one; default period)"),
+]
+ProcessKey = Annotated[str | None, Query(alias="process", description="process key")]
+Category = Annotated[str | None, Query(max_length=200)]
+OwnerDepartment = Annotated[str | None, Query(alias="department", max_length=200, description="owning department")]
 
 
 def _settings(request: Request) -> Settings:
@@ -116,18 +124,13 @@ async def complaint_metrics(
     media: Annotated[str, Depends(accepting(CSV, XLSX))],
     start: Start = None,
     end: End = None,
-    group_by: Annotated[
-        list[Literal["period", "process", "severity", "category", "root_cause", "department", "none"]] | None,
-        Query(description="the dimension (one; default period)"),
-    ] = None,
+    group_by: MetricsGroupBy = None,
     bucket: Bucket = "month",
     tz: str | None = None,
-    process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
+    process_key: ProcessKey = None,
     severity: Severity | None = None,
-    category: Annotated[str | None, Query(max_length=200)] = None,
-    owner_department: Annotated[
-        str | None, Query(alias="department", max_length=200, description="owning department")
-    ] = None,
+    category: Category = None,
+    owner_department: OwnerDepartment = None,
 ) -> ComplaintMetrics | Response:
     """Closure, first-contact resolution, reopen and on-time rates, and complaints per 1 000 tickets (CSV and
     XLSX too: one row per group, the totals, then the rate per process)."""
@@ -163,18 +166,13 @@ async def closed_complaint_metrics(
     evaluation: EvaluationDep,
     start: Annotated[Instant, Query(alias="from", description="received at or after (ISO 8601 with offset)")],
     end: Annotated[Instant, Query(alias="to", description="received before; the period must have closed")],
-    group_by: Annotated[
-        list[Literal["period", "process", "severity", "category", "root_cause", "department", "none"]] | None,
-        Query(description="the dimension (one; default period)"),
-    ] = None,
+    group_by: MetricsGroupBy = None,
     bucket: Bucket = "month",
     tz: str | None = None,
-    process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
+    process_key: ProcessKey = None,
     severity: Severity | None = None,
-    category: Annotated[str | None, Query(max_length=200)] = None,
-    owner_department: Annotated[
-        str | None, Query(alias="department", max_length=200, description="owning department")
-    ] = None,
+    category: Category = None,
+    owner_department: OwnerDepartment = None,
 ) -> ClosedComplaintMetrics:
     """The metrics of a closed period as they stood at its close (frozen at the first read after it), the same
     figures now, and every count that changed since as an adjustment."""
