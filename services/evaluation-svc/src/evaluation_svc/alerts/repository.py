@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_svc.readmodel.repository import NEXT_ALERT_SQL
@@ -226,27 +226,35 @@ class AlertRepository:
 
 # Runs are locked by their writer (the projection) before this runs; the deliveries are locked in id order, as
 # the sender's outcomes are written, so that the two never wait on each other crosswise.
-_RESOLVE_ENDED = text(
-    f"""
-    WITH resolved AS (
-        UPDATE alerts a SET state = 'resolved', resolved_at = r.ended_at, final_state = r.final_state
-        FROM node_runs r
-        WHERE a.node_run_id = ANY(CAST(:ids AS text[])) AND a.state <> 'resolved'
-          AND r.id = a.node_run_id AND r.ended_at IS NOT NULL
-        RETURNING a.*
-    ),
-    skipped AS (
-        UPDATE webhook_deliveries d SET status = 'skipped', lease_until = NULL
-        WHERE d.id IN (SELECT q.id FROM webhook_deliveries q
-                       WHERE q.alert_id IN (SELECT id FROM resolved) AND q.status = 'pending'
-                       ORDER BY q.id FOR UPDATE)
-    ),
-    emitted AS (
-        INSERT INTO outbox (type, key, payload)
-        SELECT 'alert.resolved', r.id::text, {alert_payload_sql("r")}
-        FROM resolved r ORDER BY r.raised_at, r.id
+def _resolving(update: str) -> TextClause:
+    """`update` (alerts to resolve, `RETURNING a.*`), their pending deliveries skipped, `alert.resolved` on the
+    feed for each; answers how many."""
+    return text(
+        f"""
+        WITH resolved AS ({update}),
+        skipped AS (
+            UPDATE webhook_deliveries d SET status = 'skipped', lease_until = NULL
+            WHERE d.id IN (SELECT q.id FROM webhook_deliveries q
+                           WHERE q.alert_id IN (SELECT id FROM resolved) AND q.status = 'pending'
+                           ORDER BY q.id FOR UPDATE)
+        ),
+        emitted AS (
+            INSERT INTO outbox (type, key, payload)
+            SELECT 'alert.resolved', r.id::text, {alert_payload_sql("r")}
+            FROM resolved r ORDER BY r.raised_at, r.id
+        )
+        SELECT count(*) FROM resolved
+        """
     )
-    SELECT count(*) FROM resolved
+
+
+_RESOLVE_ENDED = _resolving(
+    """
+    UPDATE alerts a SET state = 'resolved', resolved_at = r.ended_at, final_state = r.final_state
+    FROM node_runs r
+    WHERE a.node_run_id = ANY(CAST(:ids AS text[])) AND a.state <> 'resolved'
+      AND r.id = a.node_run_id AND r.ended_at IS NOT NULL
+    RETURNING a.*
     """
 )
 
@@ -280,26 +288,12 @@ _RAISE_SERVICE = text(
     """
 )
 # Service alerts no longer firing (the occurrence arrived, the burn slowed) resolve at :now.
-_RESOLVE_SERVICE = text(
-    f"""
-    WITH resolved AS (
-        UPDATE alerts a SET state = 'resolved', resolved_at = :now
-        WHERE a.kind IN ('availability', 'frequency') AND a.state <> 'resolved'
-          AND NOT (a.node_run_id || '/' || a.level = ANY(CAST(:active AS text[])))
-        RETURNING a.*
-    ),
-    skipped AS (
-        UPDATE webhook_deliveries d SET status = 'skipped', lease_until = NULL
-        WHERE d.id IN (SELECT q.id FROM webhook_deliveries q
-                       WHERE q.alert_id IN (SELECT id FROM resolved) AND q.status = 'pending'
-                       ORDER BY q.id FOR UPDATE)
-    ),
-    emitted AS (
-        INSERT INTO outbox (type, key, payload)
-        SELECT 'alert.resolved', r.id::text, {alert_payload_sql("r")}
-        FROM resolved r ORDER BY r.raised_at, r.id
-    )
-    SELECT count(*) FROM resolved
+_RESOLVE_SERVICE = _resolving(
+    """
+    UPDATE alerts a SET state = 'resolved', resolved_at = :now
+    WHERE a.kind IN ('availability', 'frequency') AND a.state <> 'resolved'
+      AND NOT (a.node_run_id || '/' || a.level = ANY(CAST(:active AS text[])))
+    RETURNING a.*
     """
 )
 
