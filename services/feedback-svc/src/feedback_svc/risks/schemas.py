@@ -36,7 +36,7 @@ class RiskPointWrite(Input):
     )
 
 
-class OwnerPublic(BaseModel):
+class RiskOwnerPublic(BaseModel):
     department: str
     person: str | None
 
@@ -55,7 +55,7 @@ class RiskPointPublic(BaseModel):
     node_key: str | None = Field(serialization_alias="node")
     department: str | None
     controls: list[ControlPublic]
-    owner: OwnerPublic
+    owner: RiskOwnerPublic
     kpi_keys: list[str] = Field(serialization_alias="kpis")
     alert_refs: list[str] = Field(serialization_alias="alerts")
     version: int

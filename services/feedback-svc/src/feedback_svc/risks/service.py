@@ -12,7 +12,7 @@ from feedback_svc.clients import TrackingClient
 from feedback_svc.common import owned_by, utcnow, written_by
 from feedback_svc.risks.models import RiskPoint
 from feedback_svc.risks.repository import RiskFilter, RiskRepository
-from feedback_svc.risks.schemas import ControlPublic, OwnerPublic, RiskPointPublic, RiskPointWrite
+from feedback_svc.risks.schemas import ControlPublic, RiskOwnerPublic, RiskPointPublic, RiskPointWrite
 from feedback_svc.upstream import require_known_process
 
 
@@ -51,7 +51,7 @@ def public(r: RiskPoint) -> RiskPointPublic:
         node_key=r.node_key,
         department=r.department,
         controls=[ControlPublic.model_validate(c) for c in r.controls],
-        owner=OwnerPublic(department=r.owner_department, person=r.owner_person),
+        owner=RiskOwnerPublic(department=r.owner_department, person=r.owner_person),
         kpi_keys=r.kpi_keys,
         alert_refs=r.alert_refs,
         version=r.version,
