@@ -115,6 +115,8 @@ class TestVersions:
         made = await client.post("/v1/kpis/repair_on_time_rate/versions", json=v2, headers={"Idempotency-Key": "v2"})
         assert made.status_code == 201, made.text
         assert made.json()["version"] == 2
+        again = await client.post("/v1/kpis/repair_on_time_rate/versions", json=v2, headers={"Idempotency-Key": "v2"})
+        assert again.content == made.content  # a retry is answered, not a third version
         versions = (await client.get("/v1/kpis/repair_on_time_rate")).json()["versions"]
         assert [v["version"] for v in versions] == [1, 2]
         assert (await scorecard(client, "ops"))["repair_on_time_rate"]["value"] == 0.5  # version 1
