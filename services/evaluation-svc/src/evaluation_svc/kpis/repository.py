@@ -117,20 +117,33 @@ class KpiRepository:
         )
         return [dict(r) for r in rows.mappings()]
 
-    async def custom_counts(self, d: Definition, start: datetime, end: datetime, tz: str) -> list[dict[str, Any]]:
-        """Per (department, month) of a custom ratio: the population (`whole`) and its numerator (`part`); of a
-        custom average in hours: the mean counted hours (`hours`)."""
-        params: dict[str, Any] = {"start": start, "end": end, "tz": tz, "kind": _RUN_KIND[d.population]}
-        population = where(d.filters, "f", params)
-        part = where(d.numerator, "n", params)
+    async def custom_counts(
+        self, items: Sequence[tuple[Definition, datetime, datetime]], tz: str
+    ) -> list[dict[str, Any]]:
+        """Per (department, month), for each (definition, start, end) `i` of custom ratios and averages in hours:
+        the population (`whole_i`), its numerator (`part_i`) and its mean counted hours (`hours_i`), in one pass
+        over the runs ended in the union of the windows."""
+        if not items:
+            return []
+        params: dict[str, Any] = {"tz": tz, "start": min(s for _, s, _ in items), "end": max(e for _, _, e in items)}
+        columns, anyone = [], []
+        for i, (d, start, end) in enumerate(items):
+            params.update({f"k{i}": _RUN_KIND[d.population], f"s{i}": start, f"e{i}": end})
+            filters = where(d.filters, f"f{i}_", params)
+            population = f"(r.kind = :k{i} AND r.ended_at >= :s{i} AND r.ended_at < :e{i} AND {filters})"
+            part = where(d.numerator, f"n{i}_", params)
+            anyone.append(population)
+            columns.append(
+                f"count(*) FILTER (WHERE {population}) AS whole_{i}, "
+                f"count(*) FILTER (WHERE {population} AND {part}) AS part_{i}, "
+                f"avg(r.counted_seconds) FILTER (WHERE {population}) / 3600.0 AS hours_{i}"
+            )
         rows = await self.session.execute(
             text(
                 f"""
-                SELECT {_DEPARTMENT} AS department, {_MONTH} AS period, count(*) AS whole,
-                       count(*) FILTER (WHERE {part}) AS part,
-                       avg(r.counted_seconds) / 3600.0 AS hours
+                SELECT {_DEPARTMENT} AS department, {_MONTH} AS period, {", ".join(columns)}
                 FROM node_runs r LEFT JOIN ref_processes p ON p.key = r.process_key
-                WHERE {_COUNTED} AND r.kind = :kind AND {population} AND {_DEPARTMENT} IS NOT NULL
+                WHERE {_COUNTED} AND ({" OR ".join(anyone)}) AND {_DEPARTMENT} IS NOT NULL
                 GROUP BY 1, 2
                 """
             ),

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_svc.insights.replay import calendars_by_key
 from evaluation_svc.kpis import feedback as fb
-from evaluation_svc.kpis.custom import from_json, in_force
+from evaluation_svc.kpis.custom import Definition, from_json, in_force
 from evaluation_svc.kpis.repository import KpiRepository
 from evaluation_svc.kpis.rules import (
     CATALOGUE,
@@ -110,11 +110,13 @@ def customs_of(rows: list[dict[str, Any]]) -> list[Kpi]:
 async def _custom(
     session: AsyncSession, repo: KpiRepository, values: Values, periods: list[str], zone: ZoneInfo
 ) -> None:
-    """Every custom KPI's value per department and month, each month with the version in force at its start (one
-    query per version over the consecutive months it governs)."""
+    """Every custom KPI's value per department and month, each month with the version in force at its start:
+    the ratios and averages in hours of every version in one pass over the runs; each average in working days
+    over its own runs (their calendars)."""
     by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in await repo.custom_versions():
         by_key[r["key"]].append(r)
+    counted: list[tuple[str, Definition, list[str]]] = []
     for key, rows in by_key.items():
         values[key] = defaultdict(dict)
         versions = {r["version"]: r for r in rows}
@@ -124,16 +126,10 @@ async def _custom(
         for number, months in governed.items():
             row = versions[number]
             d = from_json(row["kind"], row["unit"], row["definition"])
-            start = bounds(parse_period(months[0]), zone)[0]
-            end = bounds(parse_period(months[-1]), zone)[1]
             if d.kind == "ratio" or d.unit == "hours":
-                for c in await repo.custom_counts(d, start, end, zone.key):
-                    if c["period"] in months:
-                        figure = rate(c["part"], c["whole"]) if d.kind == "ratio" else c["hours"]
-                        values[key][c["department"]][c["period"]] = (
-                            figure if d.kind == "ratio" or figure is None else round(float(figure), 2)
-                        )
+                counted.append((key, d, months))
                 continue
+            start, end = bounds(parse_period(months[0]), zone)[0], bounds(parse_period(months[-1]), zone)[1]
             runs = await repo.custom_runs(d, start, end, zone.key)
             calendars = await calendars_by_key(session, {r["calendar_key"] for r in runs})
             days: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -145,6 +141,19 @@ async def _custom(
             for (department, period), found in days.items():
                 if period in months:
                     values[key][department][period] = mean(found)
+    items = [
+        (d, bounds(parse_period(months[0]), zone)[0], bounds(parse_period(months[-1]), zone)[1])
+        for _, d, months in counted
+    ]
+    for c in await repo.custom_counts(items, zone.key):
+        for i, (key, d, months) in enumerate(counted):
+            if c["period"] not in months or not c[f"whole_{i}"]:
+                continue
+            hours = c[f"hours_{i}"]
+            figure = rate(c[f"part_{i}"], c[f"whole_{i}"]) if d.kind == "ratio" else None
+            if d.kind == "average" and hours is not None:
+                figure = round(float(hours), 2)
+            values[key][c["department"]][c["period"]] = figure
 
 
 def _of(values: Values, kpi: str, department: str, period: str) -> float | None:
