@@ -193,3 +193,20 @@ class TestRefusals:
         refused = await client.post("/v1/kpis/x/versions", json=version, headers=headers)
         assert refused.json()["required_scope"] == "definitions:write"
         assert (await client.get("/v1/kpis", headers=headers)).status_code == 200
+
+    async def test_the_ceilings_of_custom_kpis(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
+        for n in range(10):
+            made = await client.post("/v1/kpis", json={**CONNECTION_DAYS, "key": f"days_{n}"})
+            assert made.status_code == 201, made.text
+        refused = await client.post("/v1/kpis", json={**CONNECTION_DAYS, "key": "days_10"})
+        assert refused.status_code == 409
+        assert "working days" in refused.json()["detail"]
+        repo = KpiRepository(session)
+        stored = {"population": ON_TIME_REPAIRS["population"], "numerator": ON_TIME_REPAIRS["numerator"]}
+        base = {"name": "n", "unit": "rate", "direction": "higher", "kind": "ratio", "created_by": None}
+        for n in range(40):
+            row = {**base, "key": f"ratio_{n}", "definition": stored, "effective_from": "2026-01"}
+            assert await repo.insert_custom(row, True)
+        refused = await client.post("/v1/kpis", json=ON_TIME_REPAIRS)
+        assert refused.status_code == 409
+        assert "50 custom KPIs" in refused.json()["detail"]

@@ -15,7 +15,8 @@ OPS: tuple[str, ...] = ("in", "not_in", "eq")
 MAX_FILTERS = 10
 MAX_VALUES = 50
 MAX_TEXT = 100
-MAX_CUSTOM_KPIS = 50  # each is one query per scorecard: a ceiling keeps a scorecard's cost bounded
+MAX_CUSTOM_KPIS = 50  # ratios and averages in hours: one pass over the runs for all of them
+MAX_WORKING_DAY_KPIS = 10  # an average in working days reads its runs and counts each on its calendar
 COMPLETED_STATES = ("completed_normal", "completed_acceptable", "completed_warning")
 
 

@@ -14,7 +14,7 @@ from pledge_common.problems import Conflict, Forbidden, NotFound, invalid
 from pledge_common.scopes import Scope, scoped
 
 from evaluation_svc.kpis import service
-from evaluation_svc.kpis.custom import MAX_CUSTOM_KPIS, FieldError, as_json, check_definition
+from evaluation_svc.kpis.custom import MAX_CUSTOM_KPIS, MAX_WORKING_DAY_KPIS, FieldError, as_json, check_definition
 from evaluation_svc.kpis.repository import KpiRepository
 from evaluation_svc.kpis.rules import CATALOGUE, KPIS, Kpi, parse_period, period_key
 from evaluation_svc.kpis.schemas import (
@@ -141,6 +141,10 @@ async def _write_version(
         if existing:
             raise Conflict(f"custom KPI `{key}` exists already: add a version (`POST /v1/kpis/{key}/versions`)")
         effective_from = body.effective_from or current
+        if body.unit == "working_days":
+            units = {r["key"]: r["unit"] for r in await repo.custom_versions()}
+            if sum(u == "working_days" for u in units.values()) >= MAX_WORKING_DAY_KPIS:
+                raise Conflict(f"at most {MAX_WORKING_DAY_KPIS} custom averages in working days exist")
     else:
         if not existing:
             raise NotFound(f"no custom KPI `{key}`")
