@@ -5,6 +5,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from evalfactories import at, ticket
 from evaluation_svc.kpis import service
 from evaluation_svc.kpis.repository import KpiRepository
 from evaluation_svc.kpis.rules import parse_period
@@ -97,6 +98,18 @@ class TestWorkedExamples:
         # the node runs r1, r2a (cycle 1) and r2b (cycle 2) of repairs: 2 of 3, by their node's department
         assert 0.6667 in values.values()
         assert sorted(v for v in values.values() if v is not None) == [0.6667]
+
+    async def test_a_closed_month_of_a_custom_kpi_is_frozen_like_the_built_ins(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await march(session)
+        assert (await client.post("/v1/kpis", json=ON_TIME_REPAIRS)).status_code == 201
+        assert (await scorecard(client, "ops"))["repair_on_time_rate"]["adjustment"] is None
+        # a repair of March arrives late, within its commitment: 2 of 3 now, March stays as frozen
+        late = ticket("t3", opened=at("2026-03-10 10:00"), closed=at("2026-03-10 11:00"))
+        await projection.handle_tracking(session, [late])
+        later = (await scorecard(client, "ops"))["repair_on_time_rate"]
+        assert (later["value"], later["adjustment"]) == (0.5, 0.1667)
 
 
 class TestVersions:
