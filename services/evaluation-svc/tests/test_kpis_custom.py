@@ -223,3 +223,18 @@ class TestRefusals:
         refused = await client.post("/v1/kpis", json=ON_TIME_REPAIRS)
         assert refused.status_code == 409
         assert "50 custom KPIs" in refused.json()["detail"]
+
+    async def test_the_catalogue_pages_built_in_and_custom_kpis_by_key(self, client: httpx.AsyncClient) -> None:
+        for key in ("aaa_first", "zzz_last", "d_between"):
+            assert (await client.post("/v1/kpis", json={**ON_TIME_REPAIRS, "key": key})).status_code == 201
+        keys: list[str] = []
+        params: dict[str, Any] = {"limit": 2}
+        while True:
+            page = (await client.get("/v1/kpis", params=params)).json()
+            keys += [k["key"] for k in page["items"]]
+            if page["next_cursor"] is None:
+                break
+            params["cursor"] = page["next_cursor"]
+        assert keys == sorted(keys)
+        assert len(keys) == len(set(keys)) == 9
+        assert {"aaa_first", "zzz_last", "d_between", "csat"} <= set(keys)
