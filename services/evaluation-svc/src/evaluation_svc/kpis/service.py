@@ -42,6 +42,7 @@ class Computed:
     values: Values
     departments: list[str]
     unavailable: dict[str, str] = field(default_factory=dict)  # kpi → why it has no value
+    customs: list[Kpi] = field(default_factory=list)  # the custom KPIs computed (read once with their values)
 
 
 async def compute(
@@ -88,11 +89,12 @@ async def compute(
             for (department, period), (part, whole) in counts.items():
                 if period in periods:
                     values[key][department][period] = rate(part, whole)
-    await _custom(session, repo, values, periods, zone)
+    custom_rows = await repo.custom_versions()
+    await _custom(session, repo, custom_rows, values, periods, zone)
     known = set(await repo.departments())
     for per_department in values.values():
         known.update(per_department)
-    return Computed({k: dict(v) for k, v in values.items()}, sorted(known), unavailable)
+    return Computed({k: dict(v) for k, v in values.items()}, sorted(known), unavailable, customs_of(custom_rows))
 
 
 def customs_of(rows: list[dict[str, Any]]) -> list[Kpi]:
@@ -108,13 +110,18 @@ def customs_of(rows: list[dict[str, Any]]) -> list[Kpi]:
 
 
 async def _custom(
-    session: AsyncSession, repo: KpiRepository, values: Values, periods: list[str], zone: ZoneInfo
+    session: AsyncSession,
+    repo: KpiRepository,
+    custom_rows: list[dict[str, Any]],
+    values: Values,
+    periods: list[str],
+    zone: ZoneInfo,
 ) -> None:
     """Every custom KPI's value per department and month, each month with the version in force at its start:
     the ratios and averages in hours of every version in one pass over the runs; each average in working days
     over its own runs (their calendars)."""
     by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in await repo.custom_versions():
+    for r in custom_rows:
         by_key[r["key"]].append(r)
     counted: list[tuple[str, Definition, list[str]]] = []
     for key, rows in by_key.items():
@@ -174,7 +181,7 @@ async def utility(
     repo = KpiRepository(session)
     fresh = await compute(session, feedback, periods, first, zone, reopen_window)
     stored = await repo.frozen_many(periods)
-    catalogue = [*CATALOGUE, *customs_of(await repo.custom_versions())]
+    catalogue = [*CATALOGUE, *fresh.customs]  # the customs as read with their values: none frozen unseen
     keys = [k.key for k in catalogue]
     answered = [k for k in keys if k not in fresh.unavailable]
     for p in periods:
