@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from evaluation_svc.kpis.custom import MAX_CUSTOM_KPIS, Definition, Filter
 from evaluation_svc.kpis.rules import FAULT_REPAIR, NEW_CONNECTION
 
 # the run's department, else its process owner's (ticket runs carry no department of their own)
@@ -21,6 +22,33 @@ _COUNTED = """
     AND r.commitment_id IS NOT NULL AND NOT r.exempted
 """
 MAX_CONNECTION_RUNS = 200_000
+
+# the dimensions of custom KPIs (custom.DIMENSIONS) → a fixed column expression and the bound array's type
+_COLUMNS: dict[str, tuple[str, str]] = {
+    "process": ("r.process_key", "text[]"),
+    "node": ("r.node_key", "text[]"),
+    "department": (_DEPARTMENT, "text[]"),
+    "segment": ("r.segment", "text[]"),
+    "commitment": ("r.commitment_key", "text[]"),
+    "source": ("r.source", "text[]"),
+    "state": ("r.final_state", "text[]"),
+    "ended_by_ticket": ("r.ended_by_ticket", "boolean[]"),
+    "cycle": ("r.cycle", "integer[]"),
+}
+_RUN_KIND = {"node": "node", "end_to_end": "ticket"}
+
+
+def where(filters: tuple[Filter, ...], prefix: str, params: dict[str, Any]) -> str:
+    """The conjunction of filters: allow-listed column expressions compared with bound arrays (a NULL column is
+    not in any list, hence in every `not_in`)."""
+    parts = ["TRUE"]
+    for i, f in enumerate(filters):
+        column, array = _COLUMNS[f.dimension]
+        name = f"{prefix}{i}"
+        params[name] = list(f.values)
+        found = f"coalesce({column} = ANY(CAST(:{name} AS {array})), false)"
+        parts.append(f"NOT {found}" if f.op == "not_in" else found)
+    return " AND ".join(parts)
 
 
 class KpiRepository:
@@ -88,6 +116,116 @@ class KpiRepository:
             {"start": start, "end": end, "tz": tz, "process": NEW_CONNECTION, "limit": MAX_CONNECTION_RUNS},
         )
         return [dict(r) for r in rows.mappings()]
+
+    async def custom_counts(
+        self, items: Sequence[tuple[Definition, datetime, datetime]], tz: str
+    ) -> list[dict[str, Any]]:
+        """Per (department, month), for each (definition, start, end) `i` of custom ratios and averages in hours:
+        the population (`whole_i`), its numerator (`part_i`) and its mean counted hours (`hours_i`), in one pass
+        over the runs ended in the union of the windows."""
+        if not items:
+            return []
+        params: dict[str, Any] = {"tz": tz, "start": min(s for _, s, _ in items), "end": max(e for _, _, e in items)}
+        columns, anyone = [], []
+        for i, (d, start, end) in enumerate(items):
+            params.update({f"k{i}": _RUN_KIND[d.population], f"s{i}": start, f"e{i}": end})
+            filters = where(d.filters, f"f{i}_", params)
+            population = f"(r.kind = :k{i} AND r.ended_at >= :s{i} AND r.ended_at < :e{i} AND {filters})"
+            part = where(d.numerator, f"n{i}_", params)
+            anyone.append(population)
+            columns.append(
+                f"count(*) FILTER (WHERE {population}) AS whole_{i}, "
+                f"count(*) FILTER (WHERE {population} AND {part}) AS part_{i}, "
+                f"avg(r.counted_seconds) FILTER (WHERE {population}) / 3600.0 AS hours_{i}"
+            )
+        rows = await self.session.execute(
+            text(
+                f"""
+                SELECT {_DEPARTMENT} AS department, {_MONTH} AS period, {", ".join(columns)}
+                FROM node_runs r LEFT JOIN ref_processes p ON p.key = r.process_key
+                WHERE {_COUNTED} AND ({" OR ".join(anyone)}) AND {_DEPARTMENT} IS NOT NULL
+                GROUP BY 1, 2
+                """
+            ),
+            params,
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def custom_runs(self, d: Definition, start: datetime, end: datetime, tz: str) -> list[dict[str, Any]]:
+        """(department, month, start, counted seconds, calendar key) of a custom average's population."""
+        params: dict[str, Any] = {
+            "start": start, "end": end, "tz": tz, "kind": _RUN_KIND[d.population], "limit": MAX_CONNECTION_RUNS,
+        }  # fmt: skip
+        population = where(d.filters, "f", params)
+        rows = await self.session.execute(
+            text(
+                f"""
+                SELECT {_DEPARTMENT} AS department, {_MONTH} AS period, r.started_at, r.counted_seconds,
+                       v.calendar_key
+                FROM node_runs r LEFT JOIN ref_processes p ON p.key = r.process_key
+                     JOIN ref_commitments v ON v.id = r.commitment_id
+                WHERE {_COUNTED} AND r.kind = :kind AND {population}
+                  AND r.counted_seconds IS NOT NULL AND {_DEPARTMENT} IS NOT NULL
+                LIMIT :limit
+                """
+            ),
+            params,
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    # custom KPI definitions
+
+    async def custom_versions(self, keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Every version of the custom KPIs (of `keys`, when given), by key and version."""
+        rows = await self.session.execute(
+            text(
+                """
+                SELECT * FROM custom_kpis WHERE (CAST(:k AS text[]) IS NULL OR key = ANY(:k))
+                ORDER BY key, version
+                """
+            ),
+            {"k": None if keys is None else list(keys)},
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def custom_latest_page(self, after: str | None, limit: int) -> list[dict[str, Any]]:
+        """The latest version of each custom KPI, by key after `after`."""
+        rows = await self.session.execute(
+            text(
+                """
+                SELECT DISTINCT ON (key) * FROM custom_kpis
+                WHERE (CAST(:a AS text) IS NULL OR key > :a)
+                ORDER BY key, version DESC LIMIT :limit
+                """
+            ),
+            {"a": after, "limit": limit},
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def insert_custom(self, values: dict[str, Any], first: bool) -> dict[str, Any] | None:
+        """Version 1 of a new key (`first`; None when the key exists or the ceiling of custom KPIs is reached),
+        or the next version of an existing key (None when another version was inserted meanwhile)."""
+        await self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('custom_kpis'))"))
+        if first:
+            count = await self.session.execute(text("SELECT count(DISTINCT key) FROM custom_kpis"))
+            if count.scalar_one() >= MAX_CUSTOM_KPIS:
+                return None
+        row = await self.session.execute(
+            text(
+                """
+                INSERT INTO custom_kpis (key, version, name, unit, direction, kind, definition, effective_from,
+                                         created_by)
+                SELECT :key, coalesce(max(version), 0) + 1, :name, :unit, :direction, :kind, CAST(:definition AS jsonb),
+                       :effective_from, :created_by
+                FROM custom_kpis WHERE key = :key
+                HAVING (count(*) = 0) = :first
+                ON CONFLICT DO NOTHING RETURNING *
+                """
+            ),
+            {**values, "definition": json.dumps(values["definition"]), "first": first},
+        )
+        found = row.mappings().first()
+        return None if found is None else dict(found)
 
     async def departments(self) -> list[str]:
         """Every department the read model knows: of runs and of process owners."""

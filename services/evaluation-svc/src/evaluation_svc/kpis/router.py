@@ -2,10 +2,10 @@
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pledge_common.db import SessionDep
 from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
@@ -14,9 +14,14 @@ from pledge_common.problems import Conflict, Forbidden, NotFound, invalid
 from pledge_common.scopes import Scope, scoped
 
 from evaluation_svc.kpis import service
+from evaluation_svc.kpis.custom import MAX_CUSTOM_KPIS, MAX_WORKING_DAY_KPIS, FieldError, as_json, check_definition
 from evaluation_svc.kpis.repository import KpiRepository
-from evaluation_svc.kpis.rules import CATALOGUE, KPIS, parse_period
+from evaluation_svc.kpis.rules import CATALOGUE, KPIS, Kpi, parse_period, period_key
 from evaluation_svc.kpis.schemas import (
+    CustomKpiCreate,
+    CustomKpiPublic,
+    CustomKpiVersion,
+    CustomKpiVersionCreate,
     DepartmentScorecard,
     KpiPage,
     KpiPublic,
@@ -28,10 +33,11 @@ from evaluation_svc.kpis.schemas import (
 from evaluation_svc.pages import check_page_max
 
 catalogue = APIRouter(prefix="/v1/kpis", tags=["kpis"], dependencies=scoped(Scope.reports_read))
+definitions = APIRouter(prefix="/v1/kpis", tags=["kpis"], dependencies=scoped(Scope.definitions_write))
 targets_read = APIRouter(prefix="/v1/kpi-targets", tags=["kpis"], dependencies=scoped(Scope.reports_read))
 targets_write = APIRouter(prefix="/v1/kpi-targets", tags=["kpis"], dependencies=scoped(Scope.definitions_write))
 scorecards = APIRouter(prefix="/v1/scorecards", tags=["kpis"], dependencies=scoped(Scope.reports_read))
-routers = (catalogue, scorecards, targets_read, targets_write)
+routers = (catalogue, definitions, scorecards, targets_read, targets_write)
 
 Key = Annotated[str | None, Query(max_length=100)]
 
@@ -59,17 +65,163 @@ def _every_source(caller: CallerDep) -> None:
         raise Forbidden("KPIs and scorecards cover every source system; this key is bound to some of them")
 
 
+def _custom_public(row: dict[str, Any]) -> KpiPublic:
+    kpi = service.customs_of([row])[0]
+    return KpiPublic(
+        key=kpi.key,
+        name=kpi.name,
+        unit=kpi.unit,
+        direction=kpi.direction,
+        source=kpi.source,
+        definition=kpi.definition,
+        custom=True,
+        version=row["version"],
+        kind=row["kind"],
+        effective_from=row["effective_from"],
+        filters=row["definition"],
+    )
+
+
 @catalogue.get("", response_model=KpiPage)
-async def list_kpis(request: Request, response: Response, page: PageParams) -> KpiPage:
-    """The built-in KPIs: key, unit, which way is better, where the figures come from, and the definition."""
+async def list_kpis(request: Request, response: Response, session: SessionDep, page: PageParams) -> KpiPage:
+    """The KPIs, built-in and custom (their latest version): key, unit, which way is better, where the figures
+    come from, and the definition."""
     _only(request, {"cursor", "limit"})
     check_page_max(request, page)
     after = decode_cursor(page.cursor, str)
-    rest = [k for k in sorted(CATALOGUE, key=lambda k: k.key) if after is None or k.key > after[0]]
+    start = None if after is None else after[0]
+    builtin = [(k.key, KpiPublic.model_validate(k, from_attributes=True)) for k in CATALOGUE]
+    rows = await KpiRepository(session).custom_latest_page(start, page.limit + 1)
+    custom = [(r["key"], _custom_public(r)) for r in rows]
+    rest = sorted([(k, v) for k, v in builtin + custom if start is None or k > start], key=lambda kv: kv[0])
     chosen = rest[: page.limit]
-    next_cursor = encode_cursor(chosen[-1].key) if len(rest) > page.limit else None
-    items = [KpiPublic.model_validate(k, from_attributes=True) for k in chosen]
-    return paged(request, response, KpiPage(items=items, next_cursor=next_cursor))
+    next_cursor = encode_cursor(chosen[-1][0]) if len(rest) > page.limit else None
+    return paged(request, response, KpiPage(items=[v for _, v in chosen], next_cursor=next_cursor))
+
+
+@catalogue.get("/{key}", response_model=CustomKpiPublic)
+async def get_custom_kpi(session: SessionDep, key: Annotated[str, Path(max_length=100)]) -> CustomKpiPublic:
+    """A custom KPI with every version."""
+    rows = await KpiRepository(session).custom_versions([key])
+    if not rows:
+        raise NotFound(f"no custom KPI `{key}`" + (" (a built-in KPI has no versions)" if key in KPIS else ""))
+    return CustomKpiPublic(key=key, versions=[CustomKpiVersion.model_validate(r) for r in rows])
+
+
+def _definition(body: CustomKpiVersionCreate) -> dict[str, Any]:
+    """The checked definition as stored, or a 422 naming the field that can't be computed."""
+    try:
+        d = check_definition(
+            body.kind,
+            body.unit,
+            body.population.model_dump(),
+            None if body.numerator is None else body.numerator.model_dump(),
+        )
+    except FieldError as err:
+        raise invalid(err.field, err.message) from None
+    if body.kind == "ratio" and body.measure is not None:
+        raise invalid("measure", "a ratio has no measure (it counts runs)")
+    return as_json(d)
+
+
+def _current_month(request: Request) -> str:
+    zone = ZoneInfo(request.app.state.settings.rollup_timezone)
+    now = datetime.now(zone)
+    return period_key(now.date().replace(day=1))
+
+
+async def _write_version(
+    request: Request, session: SessionDep, caller: CallerDep, key: str, body: CustomKpiVersionCreate, first: bool
+) -> Answer:
+    definition = _definition(body)
+    repo = KpiRepository(session)
+    existing = await repo.custom_versions([key])
+    current = _current_month(request)
+    if first:
+        if existing:
+            raise Conflict(f"custom KPI `{key}` exists already: add a version (`POST /v1/kpis/{key}/versions`)")
+        effective_from = body.effective_from or current
+        if body.unit == "working_days":
+            units = {r["key"]: r["unit"] for r in await repo.custom_versions()}
+            if sum(u == "working_days" for u in units.values()) >= MAX_WORKING_DAY_KPIS:
+                raise Conflict(f"at most {MAX_WORKING_DAY_KPIS} custom averages in working days exist")
+    else:
+        if not existing:
+            raise NotFound(f"no custom KPI `{key}`")
+        latest = existing[-1]
+        if body.unit != latest["unit"]:
+            raise invalid("unit", f"a version keeps the KPI's unit (`{latest['unit']}`): define a new KPI instead")
+        effective_from = body.effective_from or current
+        floor = max(current, latest["effective_from"])
+        if effective_from < floor:
+            raise invalid(
+                "effective_from",
+                f"a new version governs from {floor} on (not a closed month, nor before the latest version)",
+            )
+    values = {
+        "key": key,
+        "name": body.name,
+        "unit": body.unit,
+        "direction": body.direction,
+        "kind": body.kind,
+        "definition": definition,
+        "effective_from": effective_from,
+        "created_by": caller.sub,
+    }
+    row = await repo.insert_custom(values, first)
+    if row is None:
+        raise Conflict(
+            f"custom KPI `{key}` was defined meanwhile, or the {MAX_CUSTOM_KPIS} custom KPIs allowed exist already"
+            if first
+            else f"another version of `{key}` was added meanwhile: read it and retry"
+        )
+    return Answer(201, CustomKpiVersion.model_validate(row))
+
+
+@definitions.post("", response_model=CustomKpiVersion, status_code=201)
+async def create_custom_kpi(
+    request: Request, session: SessionDep, caller: CallerDep, body: CustomKpiCreate, idem: IdempotencyDep
+) -> Response:
+    """Define a custom KPI (version 1): a ratio or an average of a filtered population of runs."""
+    _every_source(caller)
+    if body.key in KPIS:
+        raise Conflict(f"`{body.key}` is a built-in KPI: built-ins are not editable")
+    version = CustomKpiVersionCreate.model_validate(body.model_dump(exclude={"key"}))
+
+    async def create() -> Answer:
+        return await _write_version(request, session, caller, body.key, version, first=True)
+
+    return await idem.answer(create, body)
+
+
+@definitions.post("/{key}/versions", response_model=CustomKpiVersion, status_code=201)
+async def create_custom_kpi_version(
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    key: Annotated[str, Path(max_length=100)],
+    body: CustomKpiVersionCreate,
+    idem: IdempotencyDep,
+) -> Response:
+    """A new version of a custom KPI, in force from its `effective_from` month (the current one by default)."""
+    _every_source(caller)
+    if key in KPIS:
+        raise Conflict(f"`{key}` is a built-in KPI: built-ins are not editable")
+
+    async def create() -> Answer:
+        return await _write_version(request, session, caller, key, body, first=False)
+
+    return await idem.answer(create, body)
+
+
+async def _known_kpi(session: SessionDep, key: str) -> Kpi:
+    """A built-in KPI, or a custom one (its latest version)."""
+    if key in KPIS:
+        return KPIS[key]
+    rows = await KpiRepository(session).custom_versions([key])
+    if not rows:
+        raise invalid("kpi", f"not a KPI (a key of GET /v1/kpis: one of {', '.join(KPIS)} or a custom one)")
+    return service.customs_of(rows)[0]
 
 
 @targets_write.post("", response_model=KpiTargetPublic, status_code=201)
@@ -79,7 +231,7 @@ async def create_kpi_target(
     """Set a KPI's target for a department (and segment) and month; one per KPI, department, segment, month
     (409 for a second: delete the first to change it)."""
     _every_source(caller)
-    if KPIS[body.kpi].unit == "rate" and body.target > 1:
+    if (await _known_kpi(session, body.kpi)).unit == "rate" and body.target > 1:
         raise invalid("target", "a rate is a share between 0 and 1")
 
     async def create() -> Answer:
@@ -104,8 +256,8 @@ async def list_kpi_targets(
     """Targets by month, department and KPI."""
     _only(request, {"kpi", "department", "period", "cursor", "limit"})
     check_page_max(request, page)
-    if kpi is not None and kpi not in KPIS:
-        raise invalid("query.kpi", f"not a KPI (one of: {', '.join(KPIS)})")
+    if kpi is not None and kpi not in KPIS and not await KpiRepository(session).custom_versions([kpi]):
+        raise invalid("query.kpi", f"not a KPI (one of: {', '.join(KPIS)} or a custom one)")
     after = decode_cursor(page.cursor, str, str, str, str)
     filters = {"kpi": kpi, "department": department, "period": _month(period, "query.period")}
     rows = await KpiRepository(session).targets_page(

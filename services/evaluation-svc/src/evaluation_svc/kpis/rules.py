@@ -26,7 +26,7 @@ TREND_PERIODS = 12
 class Kpi:
     key: str
     name: str
-    unit: Literal["working_days", "rate"]
+    unit: Literal["working_days", "rate", "hours"]
     direction: Direction  # which way is better
     source: Source
     definition: str

@@ -2,13 +2,13 @@
 
 import math
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from pledge_common.instants import Instant
 from pledge_common.pagination import Page
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from evaluation_svc.kpis.rules import KPIS, parse_period
+from evaluation_svc.kpis.rules import parse_period
 
 KEY = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
@@ -16,26 +16,99 @@ KEY = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 class KpiPublic(BaseModel):
     key: str
     name: str
-    unit: Literal["working_days", "rate"] = Field(description="`rate`: 0-1; `working_days`: mean working days")
+    unit: Literal["working_days", "rate", "hours"] = Field(
+        description="`rate`: 0-1; `working_days`: mean working days; `hours`: mean counted hours"
+    )
     direction: Literal["higher", "lower"] = Field(description="which way is better (a target is met at or beyond)")
     source: Literal["runs", "feedback"] = Field(description="evaluation's read model, or feedback-svc's API")
     definition: str
+    custom: bool = Field(default=False, description="defined by API (`POST /v1/kpis`); the built-ins are not")
+    version: int | None = Field(default=None, description="a custom KPI: its latest version")
+    kind: Literal["ratio", "average"] | None = None
+    effective_from: str | None = Field(default=None, description="a custom KPI: the first month of this version")
+    filters: dict[str, Any] | None = Field(default=None, description="a custom KPI: its population and numerator")
+
+
+class FilterIn(BaseModel):
+    """Checked against the dimensions by `custom.check_filters` (a 422 names `….filters[i].…`)."""
+
+    model_config = ConfigDict(extra="allow")
+    dimension: Any = None
+    op: Any = None
+    values: Any = None
+
+
+class PopulationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    runs: Literal["node", "end_to_end"] = Field(description="node runs or end-to-end runs (never mixed)")
+    filters: list[FilterIn] = Field(default_factory=list, max_length=10)
+
+
+class NumeratorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    filters: list[FilterIn] = Field(max_length=10)
+
+
+class CustomKpiVersionCreate(BaseModel):
+    """A (new version of a) custom KPI: a ratio of two filtered populations or an average of one."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    unit: Literal["rate", "hours", "working_days"]
+    direction: Literal["higher", "lower"]
+    kind: Literal["ratio", "average"]
+    population: PopulationIn
+    numerator: NumeratorIn | None = Field(default=None, description="a ratio: the part of the population counted")
+    measure: Literal["counted_seconds"] | None = Field(
+        default=None, description="an average: the measure averaged (the only one: the run's counted time)"
+    )
+    effective_from: str | None = Field(
+        default=None, description="the first month (YYYY-MM) it governs; default: the current month"
+    )
+
+    @field_validator("effective_from")
+    @classmethod
+    def _month(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            first = parse_period(value)
+        except ValueError:
+            raise ValueError("a month as YYYY-MM") from None
+        if not 2000 <= first.year <= 2100:
+            raise ValueError("a month of the years 2000 to 2100")
+        return value
+
+
+class CustomKpiCreate(CustomKpiVersionCreate):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="lower case, digits and `_`")
+
+
+class CustomKpiVersion(BaseModel):
+    key: str
+    version: int
+    name: str
+    unit: str
+    direction: str
+    kind: str
+    definition: dict[str, Any]
+    effective_from: str
+    created_by: str | None
+    created_at: Instant
+
+
+class CustomKpiPublic(BaseModel):
+    key: str
+    versions: list[CustomKpiVersion] = Field(description="every version, oldest first")
 
 
 class KpiTargetCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kpi: str = Field(description="a key of `GET /v1/kpis`")
+    kpi: str = Field(max_length=100, description="a key of `GET /v1/kpis`")
     department: str = Field(pattern=KEY)
     segment: str | None = Field(default=None, pattern=KEY, description="none: the department as a whole")
     period: str = Field(description="the month, YYYY-MM", examples=["2026-11"])
     target: float = Field(description="a rate in 0-1, or working days ≥ 0")
-
-    @field_validator("kpi")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        if value not in KPIS:
-            raise ValueError(f"not a KPI (one of: {', '.join(KPIS)})")
-        return value
 
     @field_validator("period")
     @classmethod

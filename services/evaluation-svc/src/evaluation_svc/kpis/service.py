@@ -4,6 +4,7 @@ targets, ranks and trend; a closed month's values frozen at their first computat
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pledge_deadlines import Calendar
@@ -11,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_svc.insights.replay import calendars_by_key
 from evaluation_svc.kpis import feedback as fb
+from evaluation_svc.kpis.custom import Definition, from_json, in_force
 from evaluation_svc.kpis.repository import KpiRepository
 from evaluation_svc.kpis.rules import (
     CATALOGUE,
-    KPIS,
+    Kpi,
     adjustment,
     bounds,
     change,
@@ -40,6 +42,7 @@ class Computed:
     values: Values
     departments: list[str]
     unavailable: dict[str, str] = field(default_factory=dict)  # kpi → why it has no value
+    customs: list[Kpi] = field(default_factory=list)  # the custom KPIs computed (read once with their values)
 
 
 async def compute(
@@ -86,10 +89,78 @@ async def compute(
             for (department, period), (part, whole) in counts.items():
                 if period in periods:
                     values[key][department][period] = rate(part, whole)
+    custom_rows = await repo.custom_versions()
+    await _custom(session, repo, custom_rows, values, periods, zone)
     known = set(await repo.departments())
     for per_department in values.values():
         known.update(per_department)
-    return Computed({k: dict(v) for k, v in values.items()}, sorted(known), unavailable)
+    return Computed({k: dict(v) for k, v in values.items()}, sorted(known), unavailable, customs_of(custom_rows))
+
+
+def customs_of(rows: list[dict[str, Any]]) -> list[Kpi]:
+    """The custom KPIs as catalogue entries (their latest version's name, unit, direction), by key."""
+    latest: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["key"] not in latest or r["version"] > latest[r["key"]]["version"]:
+            latest[r["key"]] = r
+    return [
+        Kpi(r["key"], r["name"], r["unit"], r["direction"], "runs", f"custom {r['kind']}, version {r['version']}")
+        for r in sorted(latest.values(), key=lambda r: r["key"])
+    ]
+
+
+async def _custom(
+    session: AsyncSession,
+    repo: KpiRepository,
+    custom_rows: list[dict[str, Any]],
+    values: Values,
+    periods: list[str],
+    zone: ZoneInfo,
+) -> None:
+    """Every custom KPI's value per department and month, each month with the version in force at its start:
+    the ratios and averages in hours of every version in one pass over the runs; each average in working days
+    over its own runs (their calendars)."""
+    by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in custom_rows:
+        by_key[r["key"]].append(r)
+    counted: list[tuple[str, Definition, list[str]]] = []
+    for key, rows in by_key.items():
+        values[key] = defaultdict(dict)
+        versions = {r["version"]: r for r in rows}
+        governed: dict[int, list[str]] = defaultdict(list)
+        for p in periods:
+            governed[in_force([(r["version"], r["effective_from"]) for r in rows], p)].append(p)
+        for number, months in governed.items():
+            row = versions[number]
+            d = from_json(row["kind"], row["unit"], row["definition"])
+            if d.kind == "ratio" or d.unit == "hours":
+                counted.append((key, d, months))
+                continue
+            start, end = bounds(parse_period(months[0]), zone)[0], bounds(parse_period(months[-1]), zone)[1]
+            runs = await repo.custom_runs(d, start, end, zone.key)
+            calendars = await calendars_by_key(session, {r["calendar_key"] for r in runs})
+            days: dict[tuple[str, str], list[float]] = defaultdict(list)
+            for r in runs:
+                calendar = calendars.get(r["calendar_key"] or "") or Calendar.always()
+                days[(r["department"], r["period"])].append(
+                    working_days(calendar, r["started_at"], r["counted_seconds"])
+                )
+            for (department, period), found in days.items():
+                if period in months:
+                    values[key][department][period] = mean(found)
+    items = [
+        (d, bounds(parse_period(months[0]), zone)[0], bounds(parse_period(months[-1]), zone)[1])
+        for _, d, months in counted
+    ]
+    for c in await repo.custom_counts(items, zone.key):
+        for i, (key, d, months) in enumerate(counted):
+            if c["period"] not in months or not c[f"whole_{i}"]:
+                continue
+            hours = c[f"hours_{i}"]
+            figure = rate(c[f"part_{i}"], c[f"whole_{i}"]) if d.kind == "ratio" else None
+            if d.kind == "average" and hours is not None:
+                figure = round(float(hours), 2)
+            values[key][c["department"]][c["period"]] = figure
 
 
 def _of(values: Values, kpi: str, department: str, period: str) -> float | None:
@@ -110,7 +181,9 @@ async def utility(
     repo = KpiRepository(session)
     fresh = await compute(session, feedback, periods, first, zone, reopen_window)
     stored = await repo.frozen_many(periods)
-    answered = [k for k in KPIS if k not in fresh.unavailable]
+    catalogue = [*CATALOGUE, *fresh.customs]  # the customs as read with their values: none frozen unseen
+    keys = [k.key for k in catalogue]
+    answered = [k for k in keys if k not in fresh.unavailable]
     for p in periods:
         if not closed(parse_period(p), zone, now):
             continue
@@ -120,19 +193,19 @@ async def utility(
             stored[p] = await repo.freeze(p, current, now)
     targets = await repo.targets_for(periods)
     departments = sorted(set(fresh.departments) | {d for (_, d, _) in targets})
-    shown: Values = {k: {d: dict(fresh.values[k].get(d, {})) for d in departments} for k in KPIS}
-    for key in KPIS:
+    shown: Values = {k: {d: dict(fresh.values.get(k, {}).get(d, {})) for d in departments} for k in keys}
+    for key in keys:
         for d in departments:
             for p in periods:
                 frozen = stored.get(p, {}).get("values", {}).get(key)
                 # a closed month reads as frozen (a department it did not know: no value then)
                 shown[key][d][p] = frozen.get(d) if frozen is not None else shown[key][d].get(p)
     frozen_now = stored.get(period, {}).get("values", {})
-    rank_of = {k.key: ranks({d: shown[k.key][d][period] for d in departments}, k.direction) for k in CATALOGUE}
+    rank_of = {k.key: ranks({d: shown[k.key][d][period] for d in departments}, k.direction) for k in catalogue}
     cards = []
     for department in departments:
         items = []
-        for k in CATALOGUE:
+        for k in catalogue:
             series = shown[k.key][department]
             value = series[period]
             target = targets.get((k.key, department, period))
