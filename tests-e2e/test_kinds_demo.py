@@ -10,7 +10,7 @@ import pytest
 from pledge_dev import demo_services
 from pledge_dev.demo_org import SHANGHAI, load_demo_org
 from pledge_dev.suite import Suite
-from support import eventually, ok
+from support import FEED_WAIT, eventually, ok
 from test_console import admin, sign_in
 
 DAYS = 30
@@ -29,11 +29,19 @@ async def test_the_cloud_customer_s_month_breaks_the_longest_outage_and_credits_
 
     period = {"from": (now - timedelta(days=DAYS + 1)).isoformat(), "to": now.isoformat(), "customer": "yunhai-tech"}
 
+    counted: list[int] = []
+
     async def availability() -> Any:
         rows = ok(await gateway.get("/v1/reports/availability", params=period))["rows"]
-        return rows if rows and rows[0]["outages"] + rows[0]["exempted"] == 5 else None
+        counted.append(rows[0]["outages"] + rows[0]["exempted"] if rows else -1)
+        return rows if counted[-1] == 5 else None
 
-    [uptime] = await eventually(availability, "evaluation to judge the cloud platform's five outages")
+    # the session's earlier tests (the fuzz pass above all) may leave evaluation a backlog of tracking's feed to
+    # read first: a wider ceiling than one event's, as for a month of work orders (still no timing assertion)
+    seen = lambda: counted[-1:]  # noqa: E731
+    [uptime] = await eventually(
+        availability, "evaluation to judge the cloud platform's five outages", seen, within=3 * FEED_WAIT
+    )
     assert uptime["commitment"] == "cloud-uptime"
     assert uptime["target"] == 0.999
     assert (uptime["outages"], uptime["exempted"]) == (4, 1)  # the announced maintenance is exempt

@@ -23,7 +23,11 @@ router = APIRouter(
 
 
 @events_router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=CustomerEventPublic, response_model_by_alias=True
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CustomerEventPublic,
+    response_model_by_alias=True,
+    responses={200: {"model": CustomerEventPublic, "description": "the same event again: the stored one"}},
 )
 async def record_customer_event(
     data: CustomerEventCreate, session: SessionDep, caller: CallerDep, idem: IdempotencyDep
