@@ -834,6 +834,7 @@ def smtp_config(settings: Settings) -> SmtpConfig | None:
         password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
         sender=settings.smtp_from,
         timeout=settings.notify_timeout_seconds,
+        ca_file=settings.smtp_ca_file,
     )
 
 
