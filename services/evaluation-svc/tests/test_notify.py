@@ -816,7 +816,11 @@ class TestDigests:
 
 class TestReviewsAndRankings:
     async def test_an_agreements_review_arrives_as_pdf_for_its_last_billing_period(
-        self, committed: async_sessionmaker[AsyncSession], settings: Settings, smtp: tuple[Sink, int]
+        self,
+        committed: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        smtp: tuple[Sink, int],
+        client: httpx.AsyncClient,
     ) -> None:
         sink, port = smtp
         s = notifier_settings(settings, port)
@@ -847,6 +851,18 @@ class TestReviewsAndRankings:
         assert "Agreement sla-1" in pdf  # its title
         assert "Period: 2026-02-28 16:00 UTC to 2026-03-31 16:00 UTC" in pdf
         assert "repair-residential" in pdf  # the commitment it covers, judged over March
+        # the document the API answers for that period, built by the same code (only the issuing instant differs)
+        period = {"from": "2026-02-28T16:00:00Z", "to": "2026-03-31T16:00:00Z"}
+        answered = await client.get(
+            "/v1/reports/agreements/sla-1", params=period, headers={"Accept": "application/pdf"}
+        )
+        assert answered.status_code == 200, answered.text
+        api = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(answered.content)).pages)
+
+        def issued_left_out(text_: str) -> list[str]:
+            return [line for line in text_.splitlines() if not line.startswith("Issued ")]
+
+        assert issued_left_out(pdf) == issued_left_out(api)
         assert len([m for m in sink.messages if m["To"] == "li@example.cn"]) == 1  # the department's contacts
 
     async def test_the_rankings_of_the_departments_positions_arrive_as_xlsx(
