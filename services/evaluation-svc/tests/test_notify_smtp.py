@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from evaluation_svc.config import Settings
-from evaluation_svc.notify.email import SmtpConfig, build_email, send_email
+from evaluation_svc.notify.email import Security, SmtpConfig, build_email, send_email
 from evaluation_svc.notify.service import smtp_config
 from pydantic import SecretStr
 
@@ -70,17 +70,22 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def over_tls(smtp: Any, session: Any) -> bool:
+    """The session runs inside TLS: upgraded by STARTTLS (`session.ssl`) or TLS from the first byte."""
+    return session.ssl is not None or smtp.transport.get_extra_info("ssl_object") is not None
+
+
 def start(server: Server, **smtp: Any) -> Controller:
     class Handler:
-        async def handle_DATA(self, _: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        async def handle_DATA(self, smtp: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
             message = message_from_bytes(envelope.content, policy=policy.default)
-            server.received.append((message, session.ssl is not None))  # type: ignore[arg-type]
+            server.received.append((message, over_tls(smtp, session)))  # type: ignore[arg-type]
             return "250 Message accepted for delivery"
 
-    def authenticator(_: Any, session: Any, __: Any, mechanism: str, data: Any) -> AuthResult:
+    def authenticator(smtp: Any, session: Any, _: Any, mechanism: str, data: Any) -> AuthResult:
         assert isinstance(data, LoginPassword), mechanism
         accepted = (data.login.decode(), data.password.decode()) == (USER, PASSWORD)
-        server.logins.append((data.login.decode(), session.ssl is not None, accepted))
+        server.logins.append((data.login.decode(), over_tls(smtp, session), accepted))
         return AuthResult(success=accepted, handled=False)  # not handled: the server answers 535
 
     controller = Controller(Handler(), hostname="127.0.0.1", port=server.port, authenticator=authenticator, **smtp)
@@ -103,6 +108,21 @@ def starttls_server(tmp_path: Path) -> Iterator[Server]:
 
 
 @pytest.fixture
+def implicit_tls_server(tmp_path: Path) -> Iterator[Server]:
+    """TLS from the first byte (port 465 style), AUTH offered (aiosmtpd's own "AUTH only inside TLS" knows only
+    STARTTLS, so it is off here: the test checks the login came over TLS)."""
+    cert_file, key_file = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    server = Server(free_port(), cert_file)
+    controller = start(server, ssl_context=context, auth_require_tls=False)
+    try:
+        yield server
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
 def plain_server(tmp_path: Path) -> Iterator[Server]:
     """Offers no STARTTLS at all (and would take AUTH in clear): a downgrade the sender must refuse."""
     server = Server(free_port(), tmp_path / "none.pem")
@@ -113,9 +133,11 @@ def plain_server(tmp_path: Path) -> Iterator[Server]:
         controller.stop()
 
 
-def config(server: Server, *, ca_file: Path | None, password: str = PASSWORD) -> SmtpConfig:
+def config(
+    server: Server, *, ca_file: Path | None, password: str = PASSWORD, security: Security = "starttls"
+) -> SmtpConfig:
     return SmtpConfig(
-        host="127.0.0.1", port=server.port, security="starttls", username=USER, password=password,
+        host="127.0.0.1", port=server.port, security=security, username=USER, password=password,
         sender="pledge@example.cn", timeout=5, ca_file=None if ca_file is None else str(ca_file),
     )  # fmt: skip
 
@@ -167,3 +189,14 @@ async def test_a_server_without_starttls_is_refused_and_the_password_never_sent(
         await send_email(config(plain_server, ca_file=None), email)
     assert plain_server.logins == []
     assert plain_server.received == []
+
+
+async def test_implicit_tls_too_with_its_certificate_verified(implicit_tls_server: Server) -> None:
+    email = build_email("pledge@example.cn", "head@example.cn", CONTENT)
+    with pytest.raises(aiosmtplib.SMTPConnectError, match="certificate verify failed"):
+        await send_email(config(implicit_tls_server, ca_file=None, security="tls"), email)
+    assert implicit_tls_server.logins == []
+    trusted = config(implicit_tls_server, ca_file=implicit_tls_server.cert_file, security="tls")
+    assert (await send_email(trusted, email)).startswith("Message accepted")
+    assert implicit_tls_server.logins == [(USER, True, True)]
+    assert [over_tls for _, over_tls in implicit_tls_server.received] == [True]
