@@ -21,10 +21,11 @@ from email.message import EmailMessage
 from typing import Any
 
 import httpx
+import openpyxl
 import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
-from evalfactories import at, calendar_w, commitment, node_run, process
+from evalfactories import agreement, at, calendar_w, commitment, node_run, process
 from evaluation_svc.alerts import service as alerts
 from evaluation_svc.alerts.service import scan_once
 from evaluation_svc.config import Settings
@@ -33,6 +34,7 @@ from evaluation_svc.notify.schemas import ChannelCreate, ContactCreate, RuleCrea
 from evaluation_svc.notify.service import Notifier
 from evaluation_svc.readmodel.service import Projection
 from pledge_common.identity import SYSTEM
+from pypdf import PdfReader
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -320,6 +322,29 @@ class TestApi:
         assert (await client.post(f"/v1/report-subscriptions/{uuid.uuid4()}/send")).status_code == 404
         assert (await client.delete(f"/v1/report-subscriptions/{body['id']}")).status_code == 204
         assert (await client.get(f"/v1/report-subscriptions/{body['id']}")).status_code == 404
+
+    async def test_a_review_subscription_names_an_existing_agreement(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        await Projection().handle_commitment(session, [agreement()])
+        channel = (await client.post("/v1/channels", json={"kind": "email", "name": "mail"})).json()
+        base = {"name": "m", "department": "field", "channel_ids": [channel["id"]]}
+        refused = [
+            ({"report": "review"}, "body.agreement"),  # a review names its agreement
+            ({"report": "review", "agreement": "no-such-sla"}, "body.agreement"),
+            ({"report": "status", "agreement": "sla-1"}, "body.agreement"),  # not applied: refused
+            ({"report": "rankings", "format": "pdf"}, "body.format"),
+        ]
+        for extra, field_name in refused:
+            response = await client.post("/v1/report-subscriptions", json=base | extra)
+            assert response.status_code == 422, extra
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.json()["errors"][0]["field"] == field_name, extra
+        review = await client.post("/v1/report-subscriptions", json=base | {"report": "review", "agreement": "sla-1"})
+        assert review.status_code == 201, review.text
+        assert (review.json()["format"], review.json()["agreement"]) == ("pdf", "sla-1")
+        ranked = await client.post("/v1/report-subscriptions", json=base | {"report": "rankings"})
+        assert (ranked.json()["format"], ranked.json()["agreement"]) == ("xlsx", None)
 
     async def test_a_rule_names_a_known_calendar(self, client: httpx.AsyncClient) -> None:
         channel = (await client.post("/v1/channels", json={"kind": "email", "name": "mail"})).json()
@@ -787,3 +812,102 @@ class TestDigests:
         [attachment] = list(head.iter_attachments())
         assert attachment.get_filename() == "achievement-field-2026-03.xlsx"
         assert attachment.get_content()[:2] == b"PK"
+
+
+class TestReviewsAndRankings:
+    async def test_an_agreements_review_arrives_as_pdf_for_its_last_billing_period(
+        self,
+        committed: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        smtp: tuple[Sink, int],
+        client: httpx.AsyncClient,
+    ) -> None:
+        sink, port = smtp
+        s = notifier_settings(settings, port)
+        await setup_routing(committed, s, [{"kind": "email", "name": "mail"}], levels=["warning"])
+        await raise_prewarning(committed)  # a run of March at the field department
+        async with committed() as session, session.begin():
+            billing = {"period": "month", "timezone": "Asia/Shanghai", "currency": "CNY"}
+            await Projection().handle_commitment(session, [agreement(billing=billing)])
+            channel_id = await session.scalar(text("SELECT id FROM notify_channels"))
+            body = ScheduleCreate(
+                name="review", department="field", report="review", agreement="sla-1", channel_ids=[channel_id]
+            )
+            created = await service.create_schedule(session, body, datetime(2026, 3, 20, tzinfo=UTC))
+            # run on 1 April 09:00 in Shanghai: the last billing period is March (Shanghai's)
+            await service.send_schedule_now(session, created.id, datetime(2026, 4, 1, 1, 0, tzinfo=UTC))
+        notifier = Notifier(committed, s)
+        try:
+            await run_rounds(notifier, 2)
+        finally:
+            await notifier.aclose()
+        [head] = [m for m in sink.messages if m["To"] == "head@example.cn"]
+        assert head["Subject"] == "服务协议评审: sla-1 (2026-02-28 - 2026-03-31)"
+        [attachment] = list(head.iter_attachments())
+        assert attachment.get_filename() == "review-sla-1-2026-03.pdf"
+        assert attachment.get_content_type() == "application/pdf"
+        reader = PdfReader(io.BytesIO(attachment.get_content()))
+        pdf = "\n".join(page.extract_text() for page in reader.pages)
+        assert "Agreement sla-1" in pdf  # its title
+        assert "Period: 2026-02-28 16:00 UTC to 2026-03-31 16:00 UTC" in pdf
+        assert "repair-residential" in pdf  # the commitment it covers, judged over March
+        # the document the API answers for that period, built by the same code (only the issuing instant differs)
+        period = {"from": "2026-02-28T16:00:00Z", "to": "2026-03-31T16:00:00Z"}
+        answered = await client.get(
+            "/v1/reports/agreements/sla-1", params=period, headers={"Accept": "application/pdf"}
+        )
+        assert answered.status_code == 200, answered.text
+        api = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(answered.content)).pages)
+
+        def issued_left_out(text_: str) -> list[str]:
+            return [line for line in text_.splitlines() if not line.startswith("Issued ")]
+
+        assert issued_left_out(pdf) == issued_left_out(api)
+        assert len([m for m in sink.messages if m["To"] == "li@example.cn"]) == 1  # the department's contacts
+
+    async def test_the_rankings_of_the_departments_positions_arrive_as_xlsx(
+        self, committed: async_sessionmaker[AsyncSession], settings: Settings, smtp: tuple[Sink, int]
+    ) -> None:
+        sink, port = smtp
+        s = notifier_settings(settings, port)
+        await setup_routing(committed, s, [{"kind": "email", "name": "mail"}], levels=["warning"])
+        await raise_prewarning(committed)
+        async with committed() as session, session.begin():
+            channel_id = await session.scalar(text("SELECT id FROM notify_channels"))
+            body = ScheduleCreate(name="ranks", department="field", report="rankings", channel_ids=[channel_id])
+            created = await service.create_schedule(session, body, datetime(2026, 3, 20, tzinfo=UTC))
+            await service.send_schedule_now(session, created.id, datetime(2026, 4, 1, 1, 0, tzinfo=UTC))
+        notifier = Notifier(committed, s)
+        try:
+            await run_rounds(notifier, 2)
+        finally:
+            await notifier.aclose()
+        [head] = [m for m in sink.messages if m["To"] == "head@example.cn"]
+        assert head["Subject"] == "岗位达成率排名: field (2026-02-28 - 2026-03-31)"
+        [attachment] = list(head.iter_attachments())
+        assert attachment.get_filename() == "rankings-field-2026-03.xlsx"
+        book = openpyxl.load_workbook(io.BytesIO(attachment.get_content()), read_only=True)
+        header, *rows = book.worksheets[0].iter_rows(values_only=True)
+        ranked = [dict(zip(header, row, strict=True)) for row in rows]
+        # one run of March: under the minimum sample, listed apart
+        assert [(r["part"], r["key"], r["runs"]) for r in ranked] == [("insufficient", "engineer", 1)]
+
+    async def test_a_review_whose_agreement_is_gone_is_skipped_until_next_month(
+        self, committed: async_sessionmaker[AsyncSession], settings: Settings
+    ) -> None:
+        s = notifier_settings(settings)
+        await setup_routing(committed, s, [{"kind": "email", "name": "mail"}])
+        async with committed() as session, session.begin():
+            await Projection().handle_commitment(session, [agreement()])
+            channel_id = await session.scalar(text("SELECT id FROM notify_channels"))
+            body = ScheduleCreate(
+                name="review", department="field", report="review", agreement="sla-1", channel_ids=[channel_id]
+            )
+            created = await service.create_schedule(session, body, datetime(2026, 3, 20, tzinfo=UTC))
+            await service.send_schedule_now(session, created.id, datetime(2026, 4, 1, 1, 0, tzinfo=UTC))
+            await session.execute(text("DELETE FROM ref_agreements"))
+        async with committed() as session, session.begin():
+            assert await service.report_once(session, s, datetime.now(UTC)) == 1
+            row = (await session.execute(text("SELECT next_run_at, last_run_at FROM notify_schedules"))).one()
+        assert row.next_run_at > datetime.now(UTC)
+        assert await log_rows(committed) == []

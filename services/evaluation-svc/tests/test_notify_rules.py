@@ -13,13 +13,16 @@ from evaluation_svc.notify.rules import (
     escalation_target,
     next_escalation_at,
     next_monthly_run,
+    previous_billing_period,
     previous_month,
     render_alert,
     render_digest,
+    report_link,
     responsible_contacts,
     route_matches,
     send_not_before,
 )
+from evaluation_svc.settlement.rules import Billing
 from pledge_deadlines import Calendar, Window
 
 SHANGHAI_OFFICE = Calendar("Asia/Shanghai", {d: [Window(time(9), time(18))] for d in range(5)})  # Mon-Fri 09:00-18:00
@@ -232,3 +235,22 @@ class TestSchedules:
         start, end = previous_month(datetime(2027, 1, 1, 1, 0, tzinfo=UTC), "Asia/Shanghai")
         assert start == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
         assert end == datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
+
+    def test_a_review_covers_the_agreements_last_billing_period(self) -> None:
+        monthly = Billing(period="month", timezone="Asia/Shanghai")
+        march = previous_billing_period(monthly, datetime(2026, 4, 1, 1, 0, tzinfo=UTC))  # 1 April 09:00 local
+        assert (march.label, march.start, march.end) == (
+            "2026-03",
+            datetime(2026, 2, 28, 16, 0, tzinfo=UTC),
+            datetime(2026, 3, 31, 16, 0, tzinfo=UTC),
+        )
+        # 31 March 23:00 UTC is already 1 April in Shanghai: March is over there
+        assert previous_billing_period(monthly, datetime(2026, 3, 31, 23, 0, tzinfo=UTC)).label == "2026-03"
+        quarterly = Billing(period="quarter", timezone="UTC")
+        assert previous_billing_period(quarterly, datetime(2026, 5, 1, tzinfo=UTC)).label == "2026-Q1"
+        assert previous_billing_period(quarterly, datetime(2026, 1, 1, tzinfo=UTC)).label == "2025-Q4"
+
+    def test_a_review_and_the_rankings_link_their_console_pages(self) -> None:
+        assert report_link("review", "field", "sla/1") == "/reports/agreements/sla%2F1"
+        assert report_link("rankings", "o&m", None) == "/reports/rankings?department=o%26m&by=position"
+        assert report_link("status", "field", None) == "/reports/status?department=field"

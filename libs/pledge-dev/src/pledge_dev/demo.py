@@ -32,7 +32,8 @@ import httpx
 from pledge_common.durations import parse_duration
 
 from pledge_dev import demo_services
-from pledge_dev.demo_org import SHANGHAI, load_demo_org
+from pledge_dev.demo_notify import CONTACTS, load_demo_notify
+from pledge_dev.demo_org import OM, SHANGHAI, load_demo_org
 from pledge_dev.paths import DATA_DIR
 
 CHUNK = 1000
@@ -369,6 +370,10 @@ async def run(gateway: str, api_key: str | None, days: int, seed: int, export: P
             raise SystemExit(f"{gateway}/readyz answered {ready.status_code}: {ready.text[:300]}")
         print("Loading the demo organisation (departments, calendar, processes, commitments, SLA/OLA)…")
         await load_demo_org(client)
+        await load_demo_notify(client)
+        print(f"  notifications: prewarnings and warnings of {OM} by email to {CONTACTS[0]['email']} (escalated to"
+              f" {CONTACTS[1]['email']} after 30 min), its status table monthly; see docs/notifications.md to read"
+              " them locally")  # fmt: skip
         now = datetime.now(UTC).replace(microsecond=0)
         story = generate(now, days, seed)
         if export is not None:

@@ -33,6 +33,8 @@ CALENDAR = "cn-business"
 PAUSES_FIELD = ["awaiting-customer", "awaiting-third-party", "force-majeure"]
 
 DEPARTMENTS: list[tuple[str, dict[str, Any]]] = [
+    # the company's management: where an unanswered alert of operations & maintenance escalates (demo_notify)
+    ("company", {"name": "公司本部 Company management", "positions": []}),
     (
         "marketing",
         {
@@ -62,6 +64,7 @@ DEPARTMENTS: list[tuple[str, dict[str, Any]]] = [
         "operations-maintenance",
         {
             "name": "运维检修部 Operations & maintenance",
+            "parent_key": "company",
             "positions": [
                 {"key": "surveyor", "name": "勘查员 Surveyor"},
                 {"key": "repair-crew", "name": "抢修班 Repair crew"},

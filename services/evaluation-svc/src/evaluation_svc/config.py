@@ -94,6 +94,11 @@ class Settings(ServiceSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = Field(default=None, description="never answered nor logged")
     smtp_from: str = Field(default="pledge@localhost", description="the From address of emails")
+    smtp_ca_file: str | None = Field(
+        default=None,
+        description="a PEM file of the certificate authorities trusted for the SMTP server's certificate (a private "
+        "CA); by default the system's. The certificate and its host name are always verified",
+    )
 
     # reports
     rollup_timezone: str = Field(

@@ -91,13 +91,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.alert_late_after,
         )
         sender = WebhookSender(app.state.sessionmaker, settings)
-        notifier = Notifier(app.state.sessionmaker, settings)
-        app.state.notifier = notifier
         feedback = None
         if settings.feedback_url:
             http = make_http_client(settings.feedback_url, timeout=settings.feedback_timeout_seconds)
             feedback = FeedbackClient(http, settings.service_token)
         app.state.feedback = feedback
+        notifier = Notifier(app.state.sessionmaker, settings, feedback)
+        app.state.notifier = notifier
         app.state.scanner, app.state.sender = scanner, sender
         tasks: list[asyncio.Task[None]] = []
         if settings.consume_feeds:

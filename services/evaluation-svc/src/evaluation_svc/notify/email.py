@@ -27,6 +27,7 @@ class SmtpConfig:
     password: str | None  # never logged, never answered
     sender: str
     timeout: float
+    ca_file: str | None = None  # the CAs trusted for the server's certificate; None: the system's
 
     def __repr__(self) -> str:  # the password stays out of logs and tracebacks
         return f"SmtpConfig(host={self.host!r}, port={self.port}, security={self.security!r})"
@@ -60,6 +61,8 @@ async def send_email(config: SmtpConfig, message: EmailMessage) -> str:
         password=config.password,
         use_tls=config.security == "tls",
         start_tls=config.security == "starttls",
+        validate_certs=True,  # never sent in clear: STARTTLS is required when asked, the certificate verified
+        cert_bundle=config.ca_file,
         timeout=config.timeout,
     )
     return answer

@@ -26,8 +26,8 @@ TABLES = {
     ),
     "schedules": (
         "notify_schedules",
-        "id, name, department, report, format, day_of_month, at_time, timezone, channel_ids, enabled, next_run_at, "
-        "last_run_at, created_at, updated_at",
+        "id, name, department, report, agreement, format, day_of_month, at_time, timezone, channel_ids, enabled, "
+        "next_run_at, last_run_at, created_at, updated_at",
     ),
 }
 MESSAGE_COLUMNS = (

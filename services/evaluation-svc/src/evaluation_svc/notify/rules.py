@@ -6,9 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from pledge_deadlines import Calendar, due_at
+
+from evaluation_svc.settlement.rules import Billing, BillingPeriod, period_containing
 
 Language = Literal["zh", "en"]
 LEVELS: tuple[str, ...] = ("prewarning", "acceptable", "warning")
@@ -265,6 +268,16 @@ def next_monthly_run(after: datetime, day: int, at: time, timezone: str) -> date
     raise AssertionError("unreachable: a month ahead is always after")
 
 
+def previous_billing_period(billing: Billing, run_at: datetime) -> BillingPeriod:
+    """The last billing period of an agreement that has ended by `run_at`: the one before the period `run_at`
+    falls in.
+
+    Worked example: a monthly agreement billed in Asia/Shanghai, run 2026-04-01 09:00 local, covers 2026-03
+    (2026-02-28 16:00 UTC to 2026-03-31 16:00 UTC); a quarterly one run 2026-04-01 covers 2026-Q1."""
+    current = period_containing(billing, run_at)
+    return period_containing(billing, current.start - timedelta(microseconds=1))
+
+
 def previous_month(run_at: datetime, timezone: str) -> tuple[datetime, datetime]:
     """The period a report run at `run_at` covers: the whole month before the run's local month, in UTC.
 
@@ -284,19 +297,36 @@ def previous_month(run_at: datetime, timezone: str) -> tuple[datetime, datetime]
 _REPORT_WORDS: dict[str, dict[str, str]] = {
     "status": {"zh": "服务承诺执行状态表", "en": "Service commitment status table"},
     "achievement": {"zh": "服务承诺达成率", "en": "Service commitment achievement"},
+    "rankings": {"zh": "岗位达成率排名", "en": "Positions ranked by achievement"},
+    "review": {"zh": "服务协议评审", "en": "Service agreement review"},
     "attached": {"zh": "附件为本部门上一期的报表.", "en": "The report for the last period is attached."},
     "console": {"zh": "在控制台查看", "en": "Open in the console"},
 }
 
 
+def report_link(report: str, department: str, agreement: str | None) -> str:
+    """The console page of a scheduled report (path and query)."""
+    if report == "review":
+        return f"/reports/agreements/{quote(agreement or '', safe='')}"
+    by = "&by=position" if report == "rankings" else ""
+    return f"/reports/{report}?department={quote(department, safe='')}{by}"
+
+
 def render_report(
-    report: str, department: str, start: datetime, end: datetime, language: Language, console_url: str | None
+    report: str,
+    department: str,
+    start: datetime,
+    end: datetime,
+    language: Language,
+    console_url: str | None,
+    agreement: str | None = None,
 ) -> Content:
-    """The message carrying a scheduled report (the file is attached to it)."""
+    """The message carrying a scheduled report (the file is attached to it): a department's, or for a review
+    the agreement's."""
     title = _REPORT_WORDS[report][language]
     period = f"{start.date().isoformat()} - {end.date().isoformat()}"
-    subject = one_line(f"{title}: {department} ({period})")
-    link = f"{console_url.rstrip('/')}/reports/{report}?department={department}" if console_url else None
+    subject = one_line(f"{title}: {agreement if report == 'review' else department} ({period})")
+    link = f"{console_url.rstrip('/')}{report_link(report, department, agreement)}" if console_url else None
     lines = [subject, "", _REPORT_WORDS["attached"][language]]
     if link:
         lines.append(f"{_REPORT_WORDS['console'][language]}: {link}")

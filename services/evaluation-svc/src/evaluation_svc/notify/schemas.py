@@ -14,6 +14,8 @@ from evaluation_svc.alerts.schemas import AlertLevel
 Language = Literal["zh", "en"]
 ChannelKind = Literal["email", "wecom", "dingtalk", "feishu", "slack", "teams", "webhook"]
 MessageStatus = Literal["queued", "retrying", "sent", "failed", "skipped"]
+ReportKind = Literal["status", "achievement", "rankings", "review"]
+ReportFormat = Literal["xlsx", "pdf"]
 MessageReason = Literal["alert", "escalation", "digest", "report", "failure"]
 
 
@@ -215,10 +217,21 @@ class ScheduleCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     department: str = Field(min_length=1, max_length=200, description="whose report, sent to its contacts")
-    report: Literal["status", "achievement"] = Field(
-        default="status", description="`status`: the seven-state status table; `achievement`: the achievement rates"
+    report: ReportKind = Field(
+        default="status",
+        description="`status`: the seven-state status table; `achievement`: the achievement rates; `rankings`: the "
+        "department's positions ranked by achievement; `review`: the review of `agreement` for its last billing "
+        "period (the last month's for the others)",
     )
-    format: Literal["xlsx"] = Field(default="xlsx", description="the attached file")
+    agreement: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="the agreement reviewed (its key or id): required for `review`, refused for the others",
+    )
+    format: ReportFormat | None = Field(
+        default=None, description="the attached file: `pdf` (a review only, its default) or `xlsx` (the others')"
+    )
     day_of_month: int = Field(default=1, ge=1, le=28)
     at_time: time = Field(default=time(9, 0), description="local time of the department's time zone")
     timezone: str = Field(default="Asia/Shanghai", max_length=64, description="an IANA time zone")
@@ -230,8 +243,9 @@ class SchedulePublic(BaseModel):
     id: uuid.UUID
     name: str
     department: str
-    report: str
-    format: str
+    report: ReportKind
+    agreement: str | None
+    format: ReportFormat
     day_of_month: int
     at_time: time
     timezone: str

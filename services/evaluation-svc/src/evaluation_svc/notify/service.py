@@ -9,7 +9,9 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiosmtplib
 import httpx
-from pledge_common.exports import XLSX, columns_of, xlsx_file
+from pledge_common.exports import PDF, XLSX, columns_of, xlsx_file
 from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import Conflict, NotFound, invalid
 from pledge_deadlines import Calendar
@@ -26,7 +28,11 @@ from standardwebhooks.webhooks import Webhook
 
 from evaluation_svc.alerts.schemas import AlertPublic
 from evaluation_svc.config import Settings
-from evaluation_svc.exports.rows import achievement_rows, status_rows
+from evaluation_svc.exports.pdf import review_pdf
+from evaluation_svc.exports.repository import governing_versions
+from evaluation_svc.exports.respond import basename
+from evaluation_svc.exports.rows import achievement_rows, rankings_rows, review_rows, status_rows
+from evaluation_svc.insights import service as insights
 from evaluation_svc.notify.email import Attachment, SmtpConfig, build_email, send_email
 from evaluation_svc.notify.providers import chat_request, provider_error
 from evaluation_svc.notify.repository import NotifyRepository
@@ -39,6 +45,7 @@ from evaluation_svc.notify.rules import (
     escalation_target,
     next_escalation_at,
     next_monthly_run,
+    previous_billing_period,
     previous_month,
     render_alert,
     render_digest,
@@ -67,10 +74,13 @@ from evaluation_svc.notify.schemas import (
     SchedulePage,
     SchedulePublic,
 )
-from evaluation_svc.reports.query import build_query
-from evaluation_svc.reports.repository import ReportFilter
+from evaluation_svc.reports.query import ReportQuery, build_query
+from evaluation_svc.reports.repository import ReportFilter, ReportRepository
 from evaluation_svc.reports.service import achievement_report, status_report
 from evaluation_svc.rules.payloads import calendar_from_payload
+from evaluation_svc.settlement.rules import Billing
+from evaluation_svc.settlement.satisfaction import FeedbackClient
+from evaluation_svc.settlement.service import Settling, agreement_named
 from evaluation_svc.webhooks.service import retry_delay
 from evaluation_svc.webhooks.targets import (
     Network,
@@ -83,6 +93,7 @@ from evaluation_svc.webhooks.targets import (
 
 log = logging.getLogger("evaluation.notify")
 EXCERPT = 500  # characters of a provider's answer kept in the log
+RANKINGS_N, RANKINGS_MIN_SAMPLE = 5, 30  # a subscription's rankings: the route's defaults
 # set while the notifier sends: chat webhook URLs carry their credential (a key, an access token, a hook id)
 _SENDING: ContextVar[bool] = ContextVar("notify_sending", default=False)
 
@@ -313,7 +324,17 @@ async def create_schedule(session: AsyncSession, body: ScheduleCreate, now: date
     missing = set(body.channel_ids) - await repo.existing_ids("channels", body.channel_ids)
     if missing:
         raise invalid("body.channel_ids", f"no such channel: {', '.join(sorted(map(str, missing)))}")
-    values = body.model_dump() | {"channel_ids": list(dict.fromkeys(body.channel_ids))}
+    if body.report == "review":
+        if body.agreement is None:
+            raise invalid("body.agreement", "a review names the agreement it reviews (its key or id)")
+        if await ReportRepository(session).agreement(body.agreement) is None:
+            raise invalid("body.agreement", f"no agreement {body.agreement}")
+    elif body.agreement is not None:
+        raise invalid("body.agreement", f"only a review names an agreement; the {body.report} report is a department's")
+    fmt = body.format or ("pdf" if body.report == "review" else "xlsx")
+    if fmt == "pdf" and body.report != "review":
+        raise invalid("body.format", f"the {body.report} report is sent as xlsx; pdf is for an agreement's review")
+    values = body.model_dump() | {"format": fmt, "channel_ids": list(dict.fromkeys(body.channel_ids))}
     values["next_run_at"] = next_monthly_run(now, body.day_of_month, body.at_time, body.timezone)
     return SchedulePublic(**await repo.insert("schedules", {"id": uuid.uuid4(), **values}))
 
@@ -343,28 +364,99 @@ async def delete_schedule(session: AsyncSession, schedule_id: uuid.UUID) -> None
     await repo.delete("schedules", schedule_id)
 
 
-async def report_xlsx(session: AsyncSession, settings: Settings, report: str, department: str, start: datetime,
-                      end: datetime, timezone: str, now: datetime) -> bytes:  # fmt: skip
-    """A department's report over a period, as the XLSX export of `/v1/reports/status` or `/achievement` writes it."""
-    q = build_query(
-        now=now, as_of=None, start=start, end=end, bucket=None, timezone=timezone, group_by=None,
-        default_group=("process", "node"), flt=ReportFilter(department=[department]), agreement=None,
-        max_days=settings.report_max_days, rollup_timezone=settings.rollup_timezone,
-    )  # fmt: skip
-    if report == "achievement":
-        rows = achievement_rows(await achievement_report(session, q))
-    else:
-        rows = status_rows(await status_report(session, q))
-    path = await xlsx_file(columns_of(rows), rows, sheet=report)
+@dataclass(frozen=True, slots=True)
+class ReportFile:
+    """A scheduled report built: the file attached, and the period it covers."""
+
+    data: bytes
+    filename: str
+    media_type: str
+    start: datetime
+    end: datetime
+
+
+async def _file_bytes(rows: list[Any], sheet: str) -> bytes:
+    path = await xlsx_file(columns_of(rows), rows, sheet=sheet)
     try:
         return await asyncio.to_thread(Path(path).read_bytes)
     finally:
         os.unlink(path)
 
 
-async def report_once(session: AsyncSession, settings: Settings, now: datetime, limit: int = 5) -> int:
-    """Run the due report schedules: the last month's report of the department, to its contacts (email, with the
-    file attached) and to chat channels (a line with the console link); the next run is set a month on."""
+def _department_query(settings: Settings, department: str, start: datetime, end: datetime, timezone: str,
+                      now: datetime, scope: str = "all") -> ReportQuery:  # fmt: skip
+    return build_query(
+        now=now, as_of=None, start=start, end=end, bucket=None, timezone=timezone, group_by=None,
+        default_group=("process", "node"), flt=ReportFilter(department=[department], scope=scope), agreement=None,
+        max_days=settings.report_max_days, rollup_timezone=settings.rollup_timezone,
+    )  # fmt: skip
+
+
+async def report_xlsx(session: AsyncSession, settings: Settings, report: str, department: str, start: datetime,
+                      end: datetime, timezone: str, now: datetime) -> bytes:  # fmt: skip
+    """A department's report over a period, as the XLSX export of `/v1/reports/status`, `/achievement` or
+    `/rankings` (its positions, node runs: the route's default population) writes it."""
+    if report == "rankings":
+        q = _department_query(settings, department, start, end, timezone, now, scope="node")
+        ranked = await insights.rankings(session, q, "position", RANKINGS_N, RANKINGS_MIN_SAMPLE)
+        return await _file_bytes(rankings_rows(ranked), report)
+    q = _department_query(settings, department, start, end, timezone, now)
+    if report == "achievement":
+        rows = achievement_rows(await achievement_report(session, q))
+    else:
+        rows = status_rows(await status_report(session, q))
+    return await _file_bytes(rows, report)
+
+
+async def review_file(session: AsyncSession, settings: Settings, agreement_ref: str, run_at: datetime, fmt: str,
+                      now: datetime, feedback: FeedbackClient | None) -> ReportFile:  # fmt: skip
+    """The review of an agreement for its last billing period ended by `run_at`, as `/v1/reports/agreements/{id}`
+    answers it in PDF (`Accept: application/pdf`) or XLSX. NotFound when the agreement is gone."""
+    billing = Billing.of_agreement(await agreement_named(session, agreement_ref))
+    period = previous_billing_period(billing, run_at)
+    q = build_query(
+        now=now, as_of=None, start=period.start, end=period.end, bucket=None, timezone=billing.timezone,
+        group_by=None, default_group=(), flt=ReportFilter(), agreement=None, max_days=settings.report_max_days,
+        require_period=True, rollup_timezone=settings.rollup_timezone,
+    )  # fmt: skip
+    ctx = Settling(now=now, max_runs=settings.replay_max_runs, feedback=feedback)
+    review = await insights.agreement_review(session, agreement_ref, q.windows[0], ReportFilter(), ctx)
+    key = str(review.agreement.get("key") or agreement_ref)
+    name = f"review-{basename(key)}-{period.label}.{fmt}"
+    if fmt == "pdf":
+        keys = [c.commitment_key for c in review.commitments]
+        versions = await governing_versions(session, keys, review.from_, review.to)
+        data = await asyncio.to_thread(review_pdf, review, versions, settings.organisation_name, now)
+        return ReportFile(data, name, PDF, period.start, period.end)
+    return ReportFile(await _file_bytes(review_rows(review), "review"), name, XLSX, period.start, period.end)
+
+
+async def report_file(session: AsyncSession, settings: Settings, schedule: Mapping[str, Any], now: datetime,
+                      feedback: FeedbackClient | None) -> ReportFile:  # fmt: skip
+    """The file a subscription sends at its run: a department's report for the last month, or an agreement's
+    review for its last billing period."""
+    if schedule["report"] == "review":
+        return await review_file(session, settings, schedule["agreement"], schedule["next_run_at"],
+                                 schedule["format"], now, feedback)  # fmt: skip
+    start, end = previous_month(schedule["next_run_at"], schedule["timezone"])
+    data = await report_xlsx(session, settings, schedule["report"], schedule["department"], start, end,
+                             schedule["timezone"], now)  # fmt: skip
+    month = start.astimezone(ZoneInfo(schedule["timezone"]))
+    name = f"{schedule['report']}-{schedule['department']}-{month:%Y-%m}.xlsx"
+    return ReportFile(data, name, XLSX, start, end)
+
+
+def _report_content(settings: Settings, schedule: Mapping[str, Any], built: ReportFile, language: Language
+                    ) -> dict[str, Any]:  # fmt: skip
+    return render_report(schedule["report"], schedule["department"], built.start, built.end, language,
+                         settings.console_url, schedule["agreement"]).as_json()  # fmt: skip
+
+
+async def report_once(session: AsyncSession, settings: Settings, now: datetime, limit: int = 5,
+                      feedback: FeedbackClient | None = None) -> int:  # fmt: skip
+    """Run the due report schedules: the report to the department's contacts (email, with the file attached) and
+    to chat channels (a line with the console link); the next run is set a month on. A review whose agreement
+    is gone is logged and skipped until the next month."""
     repo = NotifyRepository(session)
     due = await repo.claim_schedules(limit)
     if not due:
@@ -375,13 +467,18 @@ async def report_once(session: AsyncSession, settings: Settings, now: datetime, 
     messages: list[dict[str, Any]] = []
     updates = []
     for schedule in due:
-        start, end = previous_month(schedule["next_run_at"], schedule["timezone"])
-        data = await report_xlsx(session, settings, schedule["report"], schedule["department"], start, end,
-                                 schedule["timezone"], now)  # fmt: skip
-        month = start.astimezone(ZoneInfo(schedule["timezone"]))
-        name = f"{schedule['report']}-{schedule['department']}-{month:%Y-%m}.xlsx"
-        attachment = {"filename": name, "media_type": XLSX, "data": base64.b64encode(data).decode()}
+        after = max(now, schedule["next_run_at"])
+        following = next_monthly_run(after, schedule["day_of_month"], schedule["at_time"], schedule["timezone"])
+        updates.append((schedule["id"], following))
+        try:
+            built = await report_file(session, settings, schedule, now, feedback)
+        except NotFound as gone:
+            log.warning("report subscription %s skipped: %s", schedule["id"], gone)
+            continue
+        attachment = {"filename": built.filename, "media_type": built.media_type,
+                      "data": base64.b64encode(built.data).decode()}  # fmt: skip
         recipients = [c for c in contacts if c.department == schedule["department"]]
+
         for channel_id in schedule["channel_ids"]:
             channel = channel_map.get(channel_id)
             if channel is None:
@@ -391,20 +488,15 @@ async def report_once(session: AsyncSession, settings: Settings, now: datetime, 
             if channel["kind"] == "email":
                 for contact in recipients:
                     if contact.email:
-                        content = render_report(schedule["report"], schedule["department"], start, end,
-                                                contact.language, settings.console_url).as_json()  # fmt: skip
+                        content = _report_content(settings, schedule, built, contact.language)
                         content["attachments"] = [attachment]
                         messages.append(base | {"id": str(uuid.uuid4()), "contact_id": contact.id,
                                                 "recipient": contact.email, "language": contact.language,
                                                 "content": content})  # fmt: skip
             else:
-                content = render_report(schedule["report"], schedule["department"], start, end, channel["language"],
-                                        settings.console_url).as_json()  # fmt: skip
+                content = _report_content(settings, schedule, built, channel["language"])
                 messages.append(base | {"id": str(uuid.uuid4()), "contact_id": None, "recipient": channel["name"],
                                         "language": channel["language"], "content": content})  # fmt: skip
-        after = max(now, schedule["next_run_at"])
-        following = next_monthly_run(after, schedule["day_of_month"], schedule["at_time"], schedule["timezone"])
-        updates.append((schedule["id"], following))
     await repo.queue(messages)
     for schedule_id, following in updates:
         await repo.update("schedules", schedule_id, {"next_run_at": following, "last_run_at": now})
@@ -742,6 +834,7 @@ def smtp_config(settings: Settings) -> SmtpConfig | None:
         password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
         sender=settings.smtp_from,
         timeout=settings.notify_timeout_seconds,
+        ca_file=settings.smtp_ca_file,
     )
 
 
@@ -750,9 +843,15 @@ class Notifier:
     taken once (a mark row), escalations and messages are leased with SKIP LOCKED; a sender that dies mid-flight
     leaves leases that expire and are retried."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        feedback: FeedbackClient | None = None,
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
+        self.feedback = feedback  # a review's satisfaction figures, as the API's review has them
         self.allowed = _networks(settings)
         self.smtp = smtp_config(settings)
         self.client = delivery_client(settings.notify_timeout_seconds)  # never the service client
@@ -865,7 +964,7 @@ class Notifier:
         now = datetime.now(UTC)
         busy = await self._phase("planning", plan_once, now)
         busy += await self._phase("escalation", escalate_once, now)
-        busy += await self._phase("report", report_once, now)
+        busy += await self._phase("report", partial(report_once, feedback=self.feedback), now)
         busy += await self._phase("digest", digest_once, now)
         return busy + await self.send_once()
 
