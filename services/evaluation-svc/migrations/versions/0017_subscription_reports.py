@@ -1,7 +1,7 @@
 """Report subscriptions deliver an agreement's review (PDF or XLSX) and the rankings too
 
-Revision ID: evaluation_0016_subs
-Revises: evaluation_0015
+Revision ID: evaluation_0017
+Revises: evaluation_0016
 Create Date: 2026-12-03
 
 docs/notifications.md.
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "evaluation_0016_subs"
-down_revision: str | None = "evaluation_0015"
+revision: str = "evaluation_0017"
+down_revision: str | None = "evaluation_0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
