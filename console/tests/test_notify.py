@@ -155,13 +155,23 @@ class TestFieldMessages:
             "channel_ids": "Input should be a valid UUID",
         }
 
+    def test_the_apis_bare_body_field_names_are_read_too(self) -> None:
+        errors = [
+            {"field": "escalate_after", "message": "not an ISO 8601 duration"},
+            {"field": "channel_ids.1", "message": "Input should be a valid UUID"},
+        ]
+        assert field_messages(errors, RULE_FIELDS) == {
+            "escalate_after": "not an ISO 8601 duration",
+            "channel_ids": "Input should be a valid UUID",
+        }
+
     def test_what_names_no_field_of_the_form_goes_above_it_with_its_name(self) -> None:
         errors = [
             {"field": "body.url", "message": "a private address"},
             {"field": "header.Idempotency-Key", "message": "reused"},
         ]
         assert field_messages(errors, CONTACT_FIELDS) == {
-            FORM_WIDE: "url: a private address; header.Idempotency-Key: reused"
+            FORM_WIDE: "body.url: a private address; header.Idempotency-Key: reused"
         }
 
     def test_two_messages_of_one_field_are_joined(self) -> None:
@@ -256,7 +266,12 @@ def channel(**over: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_the_channels_page_escapes_and_never_draws_a_url_or_secret_back(lang: str) -> None:
-    values = {"kind": "slack", "name": HOSTILE, "url": "https://hooks.slack.com/services/T/B/HOOKTOKEN", "secret": "s3cr3t"}
+    values = {
+        "kind": "slack",
+        "name": HOSTILE,
+        "url": "https://hooks.slack.com/services/T/B/HOOKTOKEN",
+        "secret": "s3cr3t",
+    }
     html = draw(
         "notify_channels.html",
         lang,

@@ -195,19 +195,18 @@ def rule_body(form: Mapping[str, str]) -> Built:
 
 
 def field_messages(errors: Iterable[Mapping[str, str]], fields: Iterable[str], detail: str = "") -> dict[str, str]:
-    """A problem's `errors` → a message per form field: `body.email` → `email`, `body.channel_ids.0` →
-    `channel_ids`; what names no field of the form (`body`, `header.Idempotency-Key`…) goes to `_form`."""
+    """A problem's `errors` → a message per form field: `email` (the API names a body's fields bare) or
+    `body.email` → `email`, `channel_ids.0` → `channel_ids`; what names no field of the form (`body`,
+    `header.Idempotency-Key`, `query.…`…) goes to `_form`, with the name it gave."""
     known = set(fields)
     found: dict[str, str] = {}
     for error in errors:
-        parts = str(error.get("field", "")).split(".")
-        name = parts[1] if len(parts) > 1 and parts[0] == "body" else ""
-        key = name if name in known else FORM_WIDE
+        named = str(error.get("field", ""))
+        parts = named.removeprefix("body.").split(".")
+        key = parts[0] if parts[0] in known else FORM_WIDE
         message = str(error.get("message", "")) or detail
-        if key == FORM_WIDE and not name:
-            message = f"{error.get('field', '')}: {message}".lstrip(": ")
-        elif key == FORM_WIDE:
-            message = f"{name}: {message}"
+        if key == FORM_WIDE and named:
+            message = f"{named}: {message}"
         found[key] = f"{found[key]}; {message}" if key in found else message
     if not found and detail:
         found[FORM_WIDE] = detail
