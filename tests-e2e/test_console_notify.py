@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from pledge_dev.suite import Suite
-from support import MailSink, bearer, ok
+from support import MailSink, bearer, eventually, ok
 from test_console import (  # noqa: F401  (the fixtures of the console's browser tests, reused)
     WIDTHS,
     admin,
@@ -99,16 +99,34 @@ async def test_an_admin_creates_a_contact_an_email_channel_and_a_rule_from_the_p
     [rule] = [r for r in await api_items(suite, "/v1/notification-rules") if r["id"] == rule["id"]]
     assert rule["enabled"] is False
 
-    # the delivery log and the report subscriptions are drawn, filtered by a channel
+    # the delivery log, filtered by the channel: nothing failed
     await p.page.click("#notify-tabs >> text=Delivery log")
     await p.page.select_option("#log-filters select[name=channel]", channel["id"])
     await p.page.select_option("#log-filters select[name=status]", "failed")
     await p.page.click("#log-filters button[type=submit]")
     await p.page.wait_for_url(re.compile(rf".*/console/notifications/log\?status=failed&channel={channel['id']}$"))
-    assert await p.page.locator("#no-messages").count() == 1  # nothing routed to it failed
+    assert await p.page.locator("#no-messages").count() == 1
     await p.fits()
+
+    # a report subscription of the department (made with the API) sent now from its row: the contact's email
+    address = f"li.wei.{tag}@example.cn"
+    async with httpx.AsyncClient(base_url=suite.gateway_url, headers=bearer(suite.admin_key or ""), timeout=30) as c:
+        body = {"name": f"monthly {tag}", "department": department, "channel_ids": [channel["id"]]}
+        subscription = ok(await c.post("/v1/report-subscriptions", json=body), 201)
     await p.page.click("#notify-tabs >> text=Report subscriptions")
     await p.page.wait_for_url(re.compile(r".*/console/notifications/reports$"))
+    await p.fits()
+    await p.page.locator(f"tr[data-subscription='{subscription['id']}'] button.send-now").click()
+    await p.page.wait_for_url(re.compile(r".*/console/notifications/reports\?done=send_queued$"))
+
+    async def mailed() -> bool:
+        return bool(mail_sink.to(address))
+
+    await eventually(mailed, "the report's email to the contact")
+    await p.page.goto(f"{p.base}/console/notifications/log?status=sent&channel={channel['id']}")
+    sent = p.page.locator("#message-list tbody tr", has_text=address)
+    assert await sent.count() == 1
+    assert "report" in await sent.inner_text()
     await p.fits()
     assert p.errors == []
 
