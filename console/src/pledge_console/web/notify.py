@@ -7,6 +7,7 @@ never shows them back, and the list shows what the API answers (the URL's origin
 API is shown next to the field its problem names; what names no field of the form is shown above it.
 """
 
+import asyncio
 import re
 import uuid
 from collections.abc import Iterable, Mapping
@@ -405,10 +406,13 @@ async def switch_channel(request: Request, me: SignedIn, channel_id: uuid.UUID) 
 
 async def rules_data(request: Request, me: SessionRow) -> dict[str, Any]:
     _may_manage(request, me)
-    channels = await _listed(request, me, "/v1/channels")
-    contacts = await _listed(request, me, "/v1/contacts")
+    rules, channels, contacts = await asyncio.gather(
+        _listed(request, me, "/v1/notification-rules"),
+        _listed(request, me, "/v1/channels"),
+        _listed(request, me, "/v1/contacts"),
+    )
     return {
-        "rules": await _listed(request, me, "/v1/notification-rules"),
+        "rules": rules,
         "channels": channels,
         "contacts": contacts,
         "channel_names": {c["id"]: c["name"] for c in channels},
