@@ -19,6 +19,7 @@ from pledge_console.accounts.limiter import SignInLimiter
 from pledge_console.clients.gateway import GatewayClient
 from pledge_console.config import Settings
 from pledge_console.web.analysis import router as analysis_router
+from pledge_console.web.notify import router as notify_router
 from pledge_console.web.pages import PageError, SignInRequired, render
 from pledge_console.web.pages import router as pages_router
 from pledge_console.web.review import router as review_router
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_router)
     app.include_router(analysis_router)
     app.include_router(review_router)
+    app.include_router(notify_router)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="static")
     app.user_middleware.append(Middleware(ConsoleHeadersMiddleware))
 
