@@ -312,7 +312,7 @@ class TestApi:
         )
         assert created.status_code == 201, created.text
         body = created.json()
-        assert (body["day_of_month"], body["at_time"], body["timezone"]) == (1, "09:00:00", "Asia/Shanghai")
+        assert (body["day_of_month"], body["at_time"], body["timezone"]) == (1, "09:00", "Asia/Shanghai")
         assert body["next_run_at"].endswith("T01:00:00Z")  # 09:00 in Shanghai
         listed = await client.get("/v1/report-subscriptions", params={"department": "field"})
         assert [x["id"] for x in listed.json()["items"]] == [body["id"]]

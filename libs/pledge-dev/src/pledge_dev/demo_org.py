@@ -533,8 +533,13 @@ def _months_around(now: datetime) -> list[str]:
 async def _load_kpi_targets(client: httpx.AsyncClient, now: datetime) -> None:
     """Each department's targets of the six KPIs for the demo's months (a target already set is kept)."""
     for period in _months_around(now):
+        # one read first: a reload posts nothing (and stays well within the gateway's rate limit)
+        listed = _check(await client.get("/v1/kpi-targets", params={"period": period, "limit": 500}), 200)
+        have = {(t["kpi"], t["department"]) for t in listed["items"] if t.get("segment") is None}
         for department, _ in DEPARTMENTS:
             for kpi, target in KPI_TARGETS.items():
+                if (kpi, department) in have:
+                    continue
                 body = {"kpi": kpi, "department": department, "period": period, "target": target}
                 key = {"Idempotency-Key": f"demo-kpi-target-{kpi}-{department}-{period}"}
                 _check(await client.post("/v1/kpi-targets", json=body, headers=key), 201, 409)

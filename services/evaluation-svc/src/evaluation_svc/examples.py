@@ -57,6 +57,33 @@ EXAMPLES: dict[str, Any] = {
         "timezone": "Asia/Shanghai",
         "channel_ids": ["0b6d3f4e-8a39-4d6e-9a51-1c1b1b1b1b1b"],
     },
+    "createCustomKpi": {
+        "key": "repair_on_time_rate",
+        "name": "Repairs within their commitment",
+        "unit": "rate",
+        "direction": "higher",
+        "kind": "ratio",
+        "population": {
+            "runs": "end_to_end",
+            "filters": [{"dimension": "process", "op": "eq", "values": ["fault-repair"]}],
+        },
+        "numerator": {"filters": [{"dimension": "state", "op": "in", "values": ["completed_normal"]}]},
+    },
+    "createCustomKpiVersion": {
+        "name": "Repairs within their commitment (residential)",
+        "unit": "rate",
+        "direction": "higher",
+        "kind": "ratio",
+        "population": {
+            "runs": "end_to_end",
+            "filters": [
+                {"dimension": "process", "op": "eq", "values": ["fault-repair"]},
+                {"dimension": "segment", "op": "in", "values": ["residential"]},
+            ],
+        },
+        "numerator": {"filters": [{"dimension": "state", "op": "in", "values": ["completed_normal"]}]},
+        "effective_from": "2027-01",
+    },
     "createKpiTarget": {
         "kpi": "on_time_rate",
         "department": "operations-maintenance",

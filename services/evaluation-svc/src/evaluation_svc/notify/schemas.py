@@ -2,14 +2,21 @@
 
 import uuid
 from datetime import time
-from typing import Literal
+from typing import Annotated, Literal
 
 from pledge_common.durations import Duration
 from pledge_common.instants import Instant
 from pledge_common.pagination import Page
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from evaluation_svc.alerts.schemas import AlertLevel
+
+# a wall-clock time of a time zone named beside it: `HH:MM`, no offset (JSON Schema's `time` format needs one)
+LocalTime = Annotated[
+    time,
+    PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "examples": ["09:00"]}),
+]
 
 Language = Literal["zh", "en"]
 ChannelKind = Literal["email", "wecom", "dingtalk", "feishu", "slack", "teams", "webhook"]
@@ -247,7 +254,7 @@ class SchedulePublic(BaseModel):
     agreement: str | None
     format: ReportFormat
     day_of_month: int
-    at_time: time
+    at_time: LocalTime
     timezone: str
     channel_ids: list[uuid.UUID]
     enabled: bool
