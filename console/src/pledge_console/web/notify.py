@@ -256,6 +256,23 @@ async def _call(request: Request, me: SessionRow, method: str, path: str, body: 
         raise
 
 
+async def _created(
+    request: Request, me: SessionRow, path: str, built: Built, form: Mapping[str, str], fields: Iterable[str]
+) -> bool:
+    """POSTs a form's body when the console found nothing wrong with it; True once created. The API's refusal
+    (400, 409, 422) lands in `built.errors`, next to the fields it names; anything else is the page's error."""
+    if built.errors:
+        return False
+    try:
+        await _call(request, me, "POST", path, built.body, idempotency_key(form))
+    except GatewayError as err:
+        if err.status not in (400, 409, 422):
+            raise PageError(err.status, err.detail) from None
+        built.errors = field_messages(err.errors, fields, err.detail)
+        return False
+    return True
+
+
 def _back(tab: str, done: str) -> Response:
     return RedirectResponse(f"/console/notifications/{tab}?{urlencode({'done': done})}", status_code=303)
 
@@ -322,14 +339,8 @@ async def contacts_json(
 async def create_contact(request: Request, me: SignedIn) -> Response:
     form = await _form_of(request, me)
     built = contact_body(form)
-    if not built.errors:
-        try:
-            await _call(request, me, "POST", "/v1/contacts", built.body, idempotency_key(form))
-            return _back("contacts", "created")
-        except GatewayError as err:
-            if err.status not in (400, 409, 422):
-                raise PageError(err.status, err.detail) from None
-            built.errors = field_messages(err.errors, CONTACT_FIELDS, err.detail)
+    if await _created(request, me, "/v1/contacts", built, form, CONTACT_FIELDS):
+        return _back("contacts", "created")
     data = await contacts_data(request, me, None)
     context = {**_context(request, me, "contacts", None), **data, "errors": built.errors, "values": form}
     return render(request, "notify_contacts.html", context, 422)
@@ -370,14 +381,8 @@ async def channels_json(request: Request, me: SignedIn) -> Response:
 async def create_channel(request: Request, me: SignedIn) -> Response:
     form = await _form_of(request, me)
     built = channel_body(form)
-    if not built.errors:
-        try:
-            await _call(request, me, "POST", "/v1/channels", built.body, idempotency_key(form))
-            return _back("channels", "created")
-        except GatewayError as err:
-            if err.status not in (400, 409, 422):
-                raise PageError(err.status, err.detail) from None
-            built.errors = field_messages(err.errors, CHANNEL_FIELDS, err.detail)
+    if await _created(request, me, "/v1/channels", built, form, CHANNEL_FIELDS):
+        return _back("channels", "created")
     data = await channels_data(request, me)
     shown = {k: v for k, v in form.items() if k not in ("url", "secret")}  # write-only: never drawn back
     context = {**_context(request, me, "channels", None), **data, "errors": built.errors, "values": shown}
@@ -439,14 +444,8 @@ async def rules_json(request: Request, me: SignedIn) -> Response:
 async def create_rule(request: Request, me: SignedIn) -> Response:
     form = await _form_of(request, me)
     built = rule_body(form)
-    if not built.errors:
-        try:
-            await _call(request, me, "POST", "/v1/notification-rules", built.body, idempotency_key(form))
-            return _back("rules", "created")
-        except GatewayError as err:
-            if err.status not in (400, 409, 422):
-                raise PageError(err.status, err.detail) from None
-            built.errors = field_messages(err.errors, RULE_FIELDS, err.detail)
+    if await _created(request, me, "/v1/notification-rules", built, form, RULE_FIELDS):
+        return _back("rules", "created")
     data = await rules_data(request, me)
     context = {**_context(request, me, "rules", None), **data, "errors": built.errors, "values": form}
     return render(request, "notify_rules.html", context, 422)
