@@ -28,16 +28,20 @@ async def demo(suite: Suite) -> dict[str, Any]:
 
 async def test_each_department_has_its_six_kpi_scorecard_with_targets(suite: Suite, demo: dict[str, Any]) -> None:
     async with httpx.AsyncClient(base_url=suite.gateway_url, headers=bearer(suite.admin_key or ""), timeout=60) as c:
-        targets = ok(await c.get("/v1/kpi-targets", params={"period": demo["month"], "limit": 500}))["items"]
-        # the demo's own departments (the session's fuzz pass may have made others), department-wide targets
-        ours = [t for t in targets if t["department"] in dict(DEPARTMENTS) and t["segment"] is None]
-        assert len(ours) == len(DEPARTMENTS) * len(KPI_TARGETS)  # loaded twice, set once
+        # the demo's own departments, read one by one: the session's fuzz pass may have made other departments,
+        # targets and custom KPIs (a custom KPI is on every department's card)
+        for department, _ in DEPARTMENTS:
+            params = {"period": demo["month"], "department": department, "limit": 100}
+            targets = ok(await c.get("/v1/kpi-targets", params=params))["items"]
+            wide = sorted(t["kpi"] for t in targets if t["segment"] is None and t["kpi"] in KPI_TARGETS)
+            assert wide == sorted(KPI_TARGETS), department  # loaded twice, set once
         view = ok(await c.get("/v1/scorecards/utility", params={"period": demo["month"]}))
         cards = {card["department"]: {k["kpi"]: k for k in card["kpis"]} for card in view["scorecards"]}
         for department, _ in DEPARTMENTS:
-            assert set(cards[department]) == set(KPI_TARGETS), department
-            for kpi, item in cards[department].items():
-                assert item["target"] == KPI_TARGETS[kpi]
+            assert set(KPI_TARGETS) <= set(cards[department]), department
+            for kpi, target in KPI_TARGETS.items():
+                item = cards[department][kpi]
+                assert item["target"] == target
                 assert len(item["trend"]) == 12
                 if item["value"] is not None:
                     higher = item["direction"] == "higher"
@@ -48,7 +52,7 @@ async def test_each_department_has_its_six_kpi_scorecard_with_targets(suite: Sui
         # (unless the month began within the two days of the demo)
         om = ok(await c.get("/v1/scorecards", params={"department": "operations-maintenance", "period": demo["month"]}))
         kpis = {k["kpi"]: k for k in om["kpis"]}
-        assert len(kpis) == 6
+        assert set(KPI_TARGETS) <= set(kpis)  # and any custom KPI
         if demo["day"] > 2:
             assert kpis["commitment_fulfilment_rate"]["value"] is not None
             assert kpis["commitment_fulfilment_rate"]["rank"] is not None
