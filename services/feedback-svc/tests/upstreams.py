@@ -18,6 +18,7 @@ EVALUATION_PORT = 8003
 @dataclass
 class FakeTracking:
     processes: set[str] = field(default_factory=set)
+    nodes: dict[str, list[str]] = field(default_factory=dict)  # process key -> its node keys, in order
     tickets: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     seen_event_ids: set[str] = field(default_factory=set)
@@ -90,7 +91,11 @@ class FakeTracking:
             key = path.removeprefix("/v1/known-processes/")
             if key not in self.processes:
                 return _problem(404, f"tracking-svc knows no process {key}")
-            return httpx.Response(200, json={"key": key, "name": key, "nodes": []})
+            nodes = [
+                {"key": n, "name": n, "position": i + 1, "department": None, "position_key": None}
+                for i, n in enumerate(self.nodes.get(key, ()))
+            ]
+            return httpx.Response(200, json={"key": key, "name": key, "nodes": nodes})
         if request.method == "GET" and path.startswith("/v1/tickets/"):
             ticket = self.tickets.get(path.removeprefix("/v1/tickets/"))
             return httpx.Response(200, json=ticket) if ticket else _problem(404, "no such ticket")

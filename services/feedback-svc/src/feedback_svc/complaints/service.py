@@ -27,7 +27,7 @@ from feedback_svc.complaints.schemas import (
 )
 from feedback_svc.config import Settings
 from feedback_svc.practices import service as practices
-from feedback_svc.upstream import require_known_process
+from feedback_svc.upstream import require_known_node, require_known_process
 
 CLOCK_SKEW = timedelta(minutes=2)
 
@@ -71,8 +71,12 @@ async def create(
         process_key = ticket.process_key
         source = ticket.source
         ticket_id = ticket.id
-    elif process_key is not None:
+    elif process_key is not None and data.node_key is None:
         await require_known_process(tracking, process_key)
+    if data.node_key is not None:
+        if process_key is None:
+            raise invalid("node", "a node needs its process: give `process` or a ticket")
+        await require_known_node(tracking, process_key, data.node_key)
 
     repository = ComplaintRepository(session)
     await repository.lock_customer_category(data.customer_ref, data.category)
@@ -87,6 +91,7 @@ async def create(
         ticket_id=ticket_id,
         source=source,
         process_key=process_key,
+        node_key=data.node_key,
         category=data.category,
         severity=data.severity,
         description=data.description,
@@ -284,6 +289,7 @@ async def _public(repository: ComplaintRepository, settings: Settings, complaint
         ticket_id=complaint.ticket_id,
         source=complaint.source,
         process_key=complaint.process_key,
+        node_key=complaint.node_key,
         category=complaint.category,
         severity=complaint.severity,  # type: ignore[arg-type]
         description=complaint.description,
@@ -331,6 +337,7 @@ async def list_page(
             customer_ref=c.customer_ref,
             source=c.source,
             process_key=c.process_key,
+            node_key=c.node_key,
             owner=PartyPublic(department=c.owner_department, person=c.owner_person),
             received_at=c.received_at,
             repeat_of=c.repeat_of,
