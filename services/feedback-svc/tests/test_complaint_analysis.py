@@ -252,6 +252,20 @@ class TestByNode:
         only = (await client.get("/v1/complaints/metrics", params={"group_by": "none", "node": "repair"})).json()
         assert only["totals"]["received"] == 3
 
+    async def test_the_node_found_when_resolving_is_kept(self, client: httpx.AsyncClient) -> None:
+        complaint = await file(client, process="fault-repair")
+        early = await move(client, complaint["id"], "acknowledged", node="repair")
+        assert early.status_code == 422, early.text
+        assert "node" in early.text
+        assert (await move(client, complaint["id"], "acknowledged")).status_code == 200
+        unknown = await move(client, complaint["id"], "resolved", **RESOLVE, node="paint")
+        assert unknown.status_code == 422, unknown.text
+        resolved = await move(client, complaint["id"], "resolved", **RESOLVE, node="restore")
+        assert resolved.status_code == 200, resolved.text
+        assert resolved.json()["node"] == "restore"
+        body = (await client.get("/v1/complaints/pareto", params={"by": "node"})).json()
+        assert [(r["key"], r["count"]) for r in body["rows"]] == [("restore", 1)]
+
     @pytest.mark.parametrize(
         ("overrides", "field"),
         [

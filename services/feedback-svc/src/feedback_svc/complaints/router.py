@@ -277,13 +277,14 @@ async def transition_complaint(
     request: Request,
     background: BackgroundTasks,
     session: SessionDep,
+    tracking: TrackingDep,
     caller: CallerDep,
     idem: IdempotencyDep,
 ) -> Response:
     """Move a complaint along its workflow (who, when, why are recorded)."""
 
     async def transition() -> Answer:
-        complaint = await service.transition(session, _settings(request), caller, complaint_id, data)
+        complaint = await service.transition(session, tracking, _settings(request), caller, complaint_id, data)
         _wake_sender(request, background)
         return Answer(status.HTTP_200_OK, complaint)
 

@@ -42,6 +42,11 @@ class ComplaintTransitionCreate(Input):
     reason: Reason | None = Field(default=None, description="why; required to reopen")
     resolution: LongText | None = Field(default=None, description="required to resolve")
     root_cause: Key | None = Field(default=None, description="root-cause category; required to resolve")
+    node_key: Key | None = Field(
+        alias="node",
+        default=None,
+        description="when resolving: the node of its process the complaint is attributed to (default: as filed)",
+    )
     customer_confirmed: bool | None = Field(default=None, description="required to close")
     confirmation_note: Reason | None = None
 

@@ -148,6 +148,7 @@ async def _last_change(repository: ComplaintRepository, complaint: Complaint) ->
 
 async def transition(
     session: AsyncSession,
+    tracking: TrackingClient,
     settings: Settings,
     caller: Caller,
     complaint_id: uuid.UUID,
@@ -175,6 +176,12 @@ async def transition(
             raise invalid("resolution", "required to resolve a complaint")
         if not data.root_cause:
             raise invalid("root_cause", "a root-cause category is required to resolve a complaint")
+    if data.node_key is not None:
+        if target != "resolved":
+            raise invalid("node", "a complaint is attributed to a node when it is filed or resolved")
+        if complaint.process_key is None:
+            raise invalid("node", "a complaint about no process has no node")
+        await require_known_node(tracking, complaint.process_key, data.node_key)
     if target == "closed" and data.customer_confirmed is None:
         raise invalid("customer_confirmed", "record whether the customer confirmed the resolution (true/false)")
     if target == "reopened" and not data.reason:
@@ -190,6 +197,7 @@ async def transition(
     elif target == "resolved":
         complaint.resolution = data.resolution
         complaint.root_cause = data.root_cause
+        complaint.node_key = data.node_key or complaint.node_key
         complaint.resolved_at = at
     elif target == "closed":
         complaint.closed_at = at
