@@ -22,6 +22,7 @@ from feedback_svc.customers.router import router as customers_router
 from feedback_svc.examples import EXAMPLES
 from feedback_svc.feedback.router import router as feedback_router
 from feedback_svc.practices.router import router as practices_router
+from feedback_svc.replies.router import router as replies_router
 from feedback_svc.risks.router import router as risks_router
 from feedback_svc.surveys.router import router as surveys_router
 
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, upstream_transport: httpx.Async
             risks_router,
             customer_events_router,
             customers_router,
+            replies_router,
         ],
         internal_routers=[complaints_internal],
         extra_lifespan=lifespan,
