@@ -76,7 +76,8 @@ async def test_readyz_is_503_problem_naming_a_worker_that_keeps_crashing(
     assert response.status_code == 503
     assert response.headers["content-type"] == PROBLEM
     named = [line for line in response.json()["workers"] if "conformance-broken" in line]
-    assert named and "RuntimeError: a handler bug" in named[0]
+    assert named
+    assert "RuntimeError: a handler bug" in named[0]
     assert alive.status_code == 200
     service = service_spec.name
     assert f'pledge_worker_stalled{{kind="scanner",service="{service}",worker="conformance-broken"}} 1.0' in metrics
