@@ -203,6 +203,7 @@ class FeedConsumer:
         """Fetch one batch after the stored cursor and apply it; returns how many events were applied."""
         cursor = await self.read_cursor()
         events = await self.fetch(cursor, wait)
+        self.progress.page_read(events)
         if events:
             await self.apply(cursor, events)
         return len(events)

@@ -146,22 +146,28 @@ _FEED_WINDOW = text(
 )
 
 
+# The sequence number of the newest event the feed serves: the last in the feed's order (one step down its index).
+FEED_HEAD_SQL = """
+    SELECT seq FROM outbox WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid DESC, seq DESC LIMIT 1
+"""
+
+
 async def feed_head(engine: AsyncEngine) -> int:
-    """The newest sequence number of the outbox (0 when empty): one step down the primary key."""
+    """The sequence number of the newest event the feed serves (0 when none)."""
     async with engine.connect() as conn:
-        return int(await conn.scalar(text("SELECT coalesce(max(seq), 0) FROM outbox")) or 0)
+        return int(await conn.scalar(text(FEED_HEAD_SQL)) or 0)
 
 
-def note_reader(state: Any, reader: str | None, after: str | None) -> None:
-    """Remember where each named reader of the feed asked to continue from (its cursor's sequence number), for
-    the outbox backlog metric; bounded, and only for names a consumer would use."""
+def note_reader(state: Any, reader: str | None, served_through: str) -> None:
+    """Remember how far each named reader of the feed has been served (the sequence number of the cursor it was
+    answered), for the outbox backlog metric; bounded, and only for names a consumer would use."""
     if not reader or len(reader) > 100 or not reader.isascii() or not reader.isprintable():
         return
     readers: dict[str, int] | None = getattr(state, "feed_readers", None)
     if readers is None:
         readers = state.feed_readers = {}
     if reader in readers or len(readers) < MAX_TRACKED_READERS:
-        readers[reader] = parse_cursor(after)[1]
+        readers[reader] = parse_cursor(served_through)[1]
 
 
 async def read_feed(
@@ -207,7 +213,6 @@ def feed_router(max_limit: int = 5000, max_wait: float = 30.0) -> APIRouter:
         if partition >= partitions:
             raise invalid("partition", f"must be below partitions ({partitions})")
         engine: AsyncEngine = request.app.state.engine
-        note_reader(request.app.state, request.headers.get(CONSUMER_HEADER), after)
         deadline = time.monotonic() + wait
         pause = 0.02
         while True:
@@ -218,6 +223,7 @@ def feed_router(max_limit: int = 5000, max_wait: float = 30.0) -> APIRouter:
             pause = min(pause * 2, 0.2)
         payload = '{"events":[' + ",".join(bodies) + '],"next":' + json.dumps(next_cursor) + "}"
         head = await feed_head(engine)
+        note_reader(request.app.state, request.headers.get(CONSUMER_HEADER), next_cursor)
         return Response(payload, media_type="application/json", headers={FEED_HEAD_HEADER: str(head)})
 
     return router

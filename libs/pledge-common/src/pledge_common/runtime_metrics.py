@@ -14,13 +14,13 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 
 from pledge_common.observability import Metrics
+from pledge_common.outbox import FEED_HEAD_SQL
 from pledge_common.workers import Workers
 
 log = logging.getLogger("pledge.metrics")
 _OUTBOX = text(
-    "SELECT coalesce(max(seq), 0) AS head,"
+    f"SELECT coalesce(({FEED_HEAD_SQL}), 0) AS head,"
     " (SELECT count(*) FROM outbox WHERE xid >= pg_snapshot_xmin(pg_current_snapshot())) AS unpublished"
-    " FROM outbox"
 )
 
 
@@ -94,11 +94,13 @@ def _outbox_metrics(service: str, stats: dict[str, int], readers: dict[str, int]
         labels=["service"],
     )
     unpublished.add_metric([service], stats["unpublished"])
-    head = GaugeMetricFamily("pledge_outbox_head_seq", "The newest sequence number of the outbox", labels=["service"])
+    head = GaugeMetricFamily(
+        "pledge_outbox_head_seq", "The sequence number of the newest event the feed serves", labels=["service"]
+    )
     head.add_metric([service], stats["head"])
     backlog = GaugeMetricFamily(
         "pledge_outbox_backlog_events",
-        "Outbox positions after the cursor each named reader last asked the feed for",
+        "Feed positions not yet served to each named reader (its consumer and partition)",
         labels=["service", "consumer"],
     )
     for reader, seq in sorted(readers.items()):

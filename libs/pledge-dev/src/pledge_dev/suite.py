@@ -155,6 +155,25 @@ class Suite:
                 if pending:
                     time.sleep(0.1)
 
+    def stop_component(self, component: str, grace: float = 10.0) -> None:
+        """Stop one process (SIGTERM, then SIGKILL after `grace`), leaving the others running."""
+        process = self.processes.pop(component)
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(grace)
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    def start_component(self, component: str, timeout: float = 60.0) -> None:
+        """Start one process again (after `stop_component`) and wait until it is ready."""
+        if component in self.processes:
+            raise RuntimeError(f"{component} is running already")
+        self._launch([component])
+        self.wait_ready(timeout)
+
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM every process, wait, then SIGKILL whatever is left: nothing stays behind."""
         for process in self.processes.values():
