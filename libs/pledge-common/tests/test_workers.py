@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from pledge_common.workers import Heartbeat, Wakeup, Workers, polling
+from sqlalchemy.exc import DBAPIError
 
 
 async def until(condition: Callable[[], bool], rounds: int = 2000) -> None:
@@ -181,3 +182,26 @@ def test_two_workers_cannot_share_a_name() -> None:
     workers.add("one", polling(_idle_step, interval=1))
     with pytest.raises(ValueError, match="registered already"):
         workers.add("one", polling(_idle_step, interval=1))
+
+
+async def test_a_database_outage_is_retried_at_the_first_pause_and_not_counted_as_crashes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pauses: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recorded_sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        await real_sleep(0)
+
+    async def database_down(heartbeat: Heartbeat) -> None:
+        raise DBAPIError("SELECT 1", {}, ConnectionResetError("gone"), connection_invalidated=True)
+
+    workers = Workers("svc", backoff=1.0, max_failures=2)
+    status = workers.add("consumer", database_down)
+    monkeypatch.setattr("pledge_common.workers.asyncio.sleep", recorded_sleep)
+    async with workers.running():
+        await until(lambda: status.restarts >= 4)
+        assert status.failures == 0
+        assert workers.problems() == []  # readiness reports the database itself
+    assert [p for p in pauses if p != 0.001][:4] == [1.0, 1.0, 1.0, 1.0]

@@ -6,9 +6,12 @@ torn down. A worker is a coroutine function `run(heartbeat)` that loops until ca
 `heartbeat.beat()` on every round, idle rounds included: a worker whose last beat is older than its limit has
 stalled (stuck in a statement, a lock, a handler). A worker that raises (or returns) has crashed: it is logged
 and started again after a backoff that doubles with each crash in a row (`backoff` to `backoff_max`); a beat
-resets the count. Readiness fails while any worker has stalled or crashed `max_failures` times in a row
-(`Workers.problems`); liveness does not look at workers, so a stalled worker takes the replica out of the
-Service, it does not restart the process.
+resets the count. A worker that fails because the database is unavailable is retried after `backoff` and not
+counted: readiness reports the database itself, and the work resumes as soon as it is back.
+
+Readiness fails while any worker has stalled or crashed `max_failures` times in a row (`Workers.problems`);
+liveness does not look at workers, so a stalled worker takes the replica out of the Service, it does not
+restart the process.
 
 Most workers are a step repeated: `Workers.polling` turns "do one round, say whether more work is waiting"
 into such a loop (at once again while busy, else after `interval` or a `wake()`).
@@ -21,6 +24,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
+
+from pledge_common.db import database_unavailable
 
 if TYPE_CHECKING:
     from pledge_common.consumer import FeedConsumer
@@ -195,10 +200,18 @@ class Workers:
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # the supervisor's purpose: log the crash, back off, start it again
+                status.restarts += 1
+                if database_unavailable(err):
+                    # not the worker's fault, and readiness says so already: retry at the first pause, so that
+                    # the work resumes as soon as the database is back, and do not count it as a crash in a row
+                    log.warning("worker %s: the database is unavailable (%s)", status.name, type(err).__name__)
+                    await asyncio.sleep(self.backoff)
+                    continue
                 status.last_error = f"{type(err).__name__}: {err}"[:300]
                 log.exception("worker %s crashed", status.name)
+            else:
+                status.restarts += 1
             status.failures += 1
-            status.restarts += 1
             delay = min(self.backoff * 2 ** (status.failures - 1), self.backoff_max)
             log.warning("worker %s restarts in %.1f s (crash %d in a row)", status.name, delay, status.failures)
             await asyncio.sleep(delay)
