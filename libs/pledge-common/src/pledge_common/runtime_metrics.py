@@ -109,12 +109,13 @@ def _outbox_metrics(service: str, stats: dict[str, int], readers: dict[str, int]
 
 
 async def refresh_outbox_stats(app: FastAPI) -> None:
-    """Read the outbox figures for the scrape that follows; skipped (last figures kept) if the database fails."""
+    """Read the outbox figures for the scrape that follows; skipped (last figures kept) if the database fails
+    or takes more than 5 s."""
     engine: Any = getattr(app.state, "engine", None)
     if engine is None:
         return
     try:
-        async with asyncio.timeout(2), engine.connect() as conn:
+        async with asyncio.timeout(5), engine.connect() as conn:
             row = (await conn.execute(_OUTBOX)).one()
     except Exception as err:  # metrics never fail for a database that does not answer: readiness says so
         log.debug("outbox figures not read: %s", type(err).__name__)

@@ -40,6 +40,8 @@ UPSTREAMS: dict[str, tuple[str, ...]] = {
     "gateway": ("commitment", "tracking", "evaluation", "feedback", "console"),
     "console": ("gateway",),
 }
+# how long to wait for processes to be ready (a busy shared machine may need more)
+START_TIMEOUT = float(os.environ.get("PLEDGE_SUITE_START_TIMEOUT", "60"))
 # the console starts last: its API key is created through the gateway once the gateway is ready
 START_ORDER = ("commitment", "tracking", "evaluation", "feedback", "gateway", "console")
 
@@ -99,7 +101,7 @@ class Suite:
     def migrate(self) -> None:
         migrate.upgrade_all(self.database_url)
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float = START_TIMEOUT) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._launch([c for c in START_ORDER if c != "console"])
         self.wait_ready(timeout)
@@ -167,7 +169,7 @@ class Suite:
                 process.kill()
                 process.wait()
 
-    def start_component(self, component: str, timeout: float = 60.0) -> None:
+    def start_component(self, component: str, timeout: float = START_TIMEOUT) -> None:
         """Start one process again (after `stop_component`) and wait until it is ready."""
         if component in self.processes:
             raise RuntimeError(f"{component} is running already")
