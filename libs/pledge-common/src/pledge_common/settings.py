@@ -33,6 +33,19 @@ class ServiceSettings(BaseSettings):
     )
     log_level: str = "INFO"
     log_json: bool = True
+    worker_stall_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="a background worker with no heartbeat for this long (or three poll intervals, if longer)"
+        " makes the service not ready",
+    )
+    worker_max_failures: int = Field(
+        default=3, ge=1, description="crashes in a row after which a background worker makes the service not ready"
+    )
+    worker_backoff_seconds: float = Field(
+        default=1.0, ge=0, description="first pause before restarting a crashed worker"
+    )
+    worker_backoff_max_seconds: float = Field(default=30.0, ge=0, description="longest pause before a restart")
     idempotency_key_ttl_seconds: int = Field(
         default=24 * 3600,
         ge=60,

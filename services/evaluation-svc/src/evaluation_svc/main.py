@@ -1,7 +1,5 @@
 """evaluation-svc: How far the real service is from the promise: seven states, reports, alerts."""
 
-import asyncio
-import contextlib
 import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -12,6 +10,7 @@ from pledge_common.app import create_service_app
 from pledge_common.consumer import FeedConsumer
 from pledge_common.internal import make_http_client
 from pledge_common.outbox import FeedEvent
+from pledge_common.workers import Workers
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_svc.alerts.router import router as alerts_router
@@ -99,25 +98,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         notifier = Notifier(app.state.sessionmaker, settings, feedback)
         app.state.notifier = notifier
         app.state.scanner, app.state.sender = scanner, sender
-        tasks: list[asyncio.Task[None]] = []
+        workers: Workers = app.state.workers
         if settings.consume_feeds:
-            tasks += [asyncio.create_task(c.run(), name=f"consumer-{c.name}") for c in consumers]
-        if settings.run_scanner:
-            tasks.append(asyncio.create_task(scanner.run(), name="alert-scanner"))
-        if settings.run_webhooks:
-            tasks.append(asyncio.create_task(sender.run(), name="webhook-sender"))
-        if settings.run_notifications:
-            tasks.append(asyncio.create_task(notifier.run(), name="notifier"))
-        try:
-            yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
             for consumer in consumers:
-                await consumer.client.aclose()
+                consumer.register(workers)
+        if settings.run_scanner:
+            workers.add_polling("alert-scanner", scanner.round, interval=settings.scanner_interval, kind="scanner")
+        if settings.run_webhooks:
+            workers.add_polling("webhook-sender", sender.round, interval=settings.webhook_poll_seconds, kind="sender")
+        if settings.run_notifications:
+            workers.add_polling("notifier", notifier.round, interval=settings.notify_poll_seconds, kind="sender")
+        try:
+            yield  # the app starts the workers now, and stops them before what follows
+        finally:
+            if not settings.consume_feeds:  # else closed with the workers
+                for consumer in consumers:
+                    await consumer.client.aclose()
             await sender.aclose()
             await notifier.aclose()
             if feedback is not None:

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from pledge_common.app import create_service_app
 from pledge_common.db import unit_of_work
 
-from tracking_svc.catalogue.consumer import consume_commitment_feed
+from tracking_svc.catalogue.consumer import register_commitment_consumer
 from tracking_svc.catalogue.router import router as catalogue_router
 from tracking_svc.config import Settings
 from tracking_svc.examples import EXAMPLES
@@ -36,8 +36,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     gc.set_threshold(*GC_THRESHOLDS)
     gc.freeze()  # everything built at startup (modules, app, engine) is never garbage
     app.state.single_events = SingleEvents(lambda: unit_of_work(app), app.state.settings)
-    async with consume_commitment_feed(app):
-        yield
+    register_commitment_consumer(app)
+    yield
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
