@@ -16,8 +16,9 @@ def obj(required: tuple[str, ...] = (), **properties: Schema) -> Schema:
     return {"type": "object", "additionalProperties": False, "required": list(required), "properties": properties}
 
 
-def array(items: Schema, min_items: int = 0) -> Schema:
-    return {"type": "array", "items": items, "minItems": min_items}
+def array(items: Schema, min_items: int = 0, max_items: int | None = None) -> Schema:
+    bounds = {"minItems": min_items} | ({"maxItems": max_items} if max_items is not None else {})
+    return {"type": "array", "items": items, **bounds}
 
 
 STRING: Schema = {"type": "string", "minLength": 1}
@@ -74,17 +75,18 @@ HTTP_ROUTE = resource(
     "HTTPRoute",
     obj(
         ("parentRefs", "rules"),
-        parentRefs=array(PARENT_REF, 1),
+        parentRefs=array(PARENT_REF, 1, 32),
         hostnames=array(
             {"type": "string", "pattern": r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}
         ),
         rules=array(
             obj(
-                matches=array(obj(path=PATH_MATCH), 1),
-                backendRefs=array(BACKEND_REF),
+                matches=array(obj(path=PATH_MATCH), 1, 64),
+                backendRefs=array(BACKEND_REF, 0, 16),
                 timeouts=obj(request=DURATION, backendRequest=DURATION),
             ),
             1,
+            16,
         ),
     ),
 )

@@ -108,6 +108,12 @@ def named(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]
     return matches[0]
 
 
+def migration_job(objects: list[dict[str, Any]], component: Component) -> dict[str, Any]:
+    """The component's migration Job, named after its image tag (overlays' migration-job-names.yaml)."""
+    image = named(objects, "Deployment", component.name)["spec"]["template"]["spec"]["containers"][0]["image"]
+    return named(objects, "Job", f"{component.name}-migrate-{image.rsplit(':', 1)[1]}")
+
+
 def pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
     if obj["kind"] in {"Deployment", "StatefulSet", "Job", "DaemonSet", "ReplicaSet"}:
         return dict(obj["spec"]["template"]["spec"])

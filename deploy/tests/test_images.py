@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from deploy_support import COMPONENTS, DOCKERFILE, K8S, REPO, Component, named
+from deploy_support import COMPONENTS, DOCKERFILE, K8S, REPO, Component, migration_job, named
 from image_sim import Image, Replayer
 from pledge_dev.pg import start_embedded, stop_embedded, with_database
 
@@ -174,7 +174,7 @@ def migrations(
     results = {}
     for component in COMPONENTS:
         image = images[component.name]
-        job = named(rendered["prod"], "Job", f"{component.name}-migrate")["spec"]["template"]["spec"]["containers"][0]
+        job = migration_job(rendered["prod"], component)["spec"]["template"]["spec"]["containers"][0]
         env = image_env(image, component, rendered, ports, bootstrapped)
         results[component.name] = subprocess.run(
             job["command"], cwd=image.workdir, env=env, capture_output=True, text=True, check=False

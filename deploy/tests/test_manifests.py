@@ -20,6 +20,7 @@ from deploy_support import (
     KUBERNETES_VERSIONS,
     OVERLAYS,
     REPO,
+    migration_job,
     named,
     of_kind,
     pod_labels,
@@ -291,12 +292,10 @@ def test_every_service_runs_its_image_with_its_config_and_secrets(rendered: dict
 
 def test_every_service_has_a_migration_job_running_alembic_as_its_own_role(rendered: dict[str, list[Obj]]) -> None:
     for objects in rendered.values():
-        jobs = {j["metadata"]["name"]: j for j in of_kind(objects, "Job")}
         for component in COMPONENTS:
-            deployment = named(objects, "Deployment", component.name)
-            image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+            image = named(objects, "Deployment", component.name)["spec"]["template"]["spec"]["containers"][0]["image"]
             # named after the release, so a new release is a new Job: nothing to delete by hand
-            job = jobs[f"{component.name}-migrate-{image.rsplit(':', 1)[1]}"]
+            job = migration_job(objects, component)
             assert job["spec"]["ttlSecondsAfterFinished"] > 0
             container = job["spec"]["template"]["spec"]["containers"][0]
             assert container["image"] == image
