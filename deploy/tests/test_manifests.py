@@ -109,7 +109,7 @@ def test_every_custom_resource_validates_against_the_schema_of_its_crd(
 
 
 def test_the_crd_schemas_refuse_a_misspelt_field_and_a_bad_duration() -> None:
-    route = {
+    route: Obj = {
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "HTTPRoute",
         "metadata": {"name": "r"},
@@ -462,7 +462,10 @@ def test_the_public_listener_routes_the_api_and_console_but_not_admin_docs_or_me
     from pledge_gateway.routes import ROUTE_TABLE, BodyLimit, Scope
 
     public = listener_routes(rendered["prod"], "public")
-    forwarded = lambda path: bool((route_for(public, path) or {}).get("backendRefs"))  # noqa: E731
+
+    def forwarded(path: str) -> bool:
+        return bool((route_for(public, path) or {}).get("backendRefs"))
+
     for path in ("/docs", "/docs/static/x.js", "/redoc", "/openapi.json", "/metrics", "/readyz", "/healthz", "/"):
         assert not forwarded(path), path
     assert not forwarded("/internal/v1/events")
