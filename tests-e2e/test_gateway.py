@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import psutil
+from pledge_common.internal import internal_headers
 from pledge_common.openapi import operations, schema_refs
 from pledge_dev.paths import REPO_ROOT
 from pledge_dev.suite import Suite
@@ -76,7 +77,7 @@ async def test_no_public_route_of_any_service_is_left_without_a_scope(suite: Sui
 async def test_internal_routes_are_404_through_the_gateway_even_with_the_token(suite: Suite) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         response = await client.get(
-            f"{suite.gateway_url}/internal/v1/events", headers={"Authorization": f"Bearer {suite.service_token}"}
+            f"{suite.gateway_url}/internal/v1/events", headers=internal_headers(suite.service_token)
         )
     assert response.status_code == 404
     assert response.headers["content-type"] == PROBLEM

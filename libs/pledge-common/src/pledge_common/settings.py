@@ -24,7 +24,12 @@ class ServiceSettings(BaseSettings):
     service_token: str = Field(
         default=DEV_SERVICE_TOKEN,
         validation_alias=AliasChoices("PLEDGE_SERVICE_TOKEN"),
-        description="bearer token that service-to-service (/internal) calls must carry",
+        description="shared secret of the suite: /internal calls and identity signatures use keys derived from it",
+    )
+    service_token_previous: str = Field(
+        default="",
+        validation_alias=AliasChoices("PLEDGE_SERVICE_TOKEN_PREVIOUS"),
+        description="a second service token, also accepted (never sent) while the token rotates; empty: none",
     )
     require_identity: bool = Field(
         default=False,
@@ -61,6 +66,12 @@ class ServiceSettings(BaseSettings):
         if self.environment not in {"local", "test"} and self.service_token == DEV_SERVICE_TOKEN:
             raise ValueError("PLEDGE_SERVICE_TOKEN must be set outside local/test environments")
         return self
+
+    @property
+    def accepted_service_tokens(self) -> tuple[str, ...]:
+        """The tokens whose bearer and signatures are accepted: the current one first, then the previous."""
+        previous = self.service_token_previous
+        return (self.service_token,) + ((previous,) if previous and previous != self.service_token else ())
 
     @property
     def async_database_url(self) -> str:

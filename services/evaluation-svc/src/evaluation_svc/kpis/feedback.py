@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from pledge_common.identity import service_headers
+from pledge_common.internal import internal_headers
 
 from evaluation_svc.kpis.rules import period_key
 from evaluation_svc.settlement.satisfaction import SERVICE_NAME, FeedbackClient
@@ -24,7 +25,7 @@ class FeedbackUnavailable(Exception):
 async def _get(client: FeedbackClient, path: str, params: httpx.QueryParams) -> dict[str, Any]:
     headers = service_headers(SERVICE_NAME, client._token)
     if path.startswith("/internal/"):
-        headers["Authorization"] = f"Bearer {client._token}"
+        headers.update(internal_headers(client._token))
     try:
         response = await client.http.get(path, params=params, headers=headers)
     except httpx.HTTPError as err:
