@@ -192,7 +192,8 @@ class TestScorecards:
         await march(session)
         for params, field in (
             ({"department": "ops", "period": "2026-3"}, "query.period"),
-            ({"department": "ops", "period": "2026-03", "segment": "vip"}, "query.segment"),
+            ({"department": "ops", "period": "2026-03", "process": "fault-repair"}, "query.process"),
+            ({"department": "ops", "period": "2026-03", "segment": "-vip"}, "query.segment"),
             ({"period": "2026-03"}, "query.department"),
         ):
             refused = await client.get("/v1/scorecards", params=params)
@@ -206,3 +207,77 @@ class TestScorecards:
         headers = identity_headers(partner, settings.service_token)
         refused = await client.get("/v1/scorecards/utility", params={"period": PERIOD}, headers=headers)
         assert refused.status_code == 403
+
+
+class TestSegmentScorecards:
+    """docs/kpis.md, "A segment's scorecard": the worked example."""
+
+    async def test_a_segments_scorecard_has_its_population_and_its_own_targets(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await march(session)
+        # a repair of a VIP customer, opened Tue 03-10 10:00 and closed 11:00: within its commitment
+        await projection.handle_tracking(
+            session, [ticket("t4", segment="vip", opened=at("2026-03-10 10:00"), closed=at("2026-03-10 11:00"))]
+        )
+        for segment, target in ((None, 0.6), ("vip", 0.95)):
+            body = {"kpi": "on_time_rate", "department": "ops", "segment": segment, "period": PERIOD, "target": target}
+            assert (await client.post("/v1/kpi-targets", json=body)).status_code == 201
+        whole = by_kpi((await client.get("/v1/scorecards", params={"department": "ops", "period": PERIOD})).json())
+        # every segment: t1 and t4 within, t2 not: 2 of 3, target 0.6 met
+        assert (whole["on_time_rate"]["value"], whole["on_time_rate"]["target"]) == (0.6667, 0.6)
+        assert whole["on_time_rate"]["met"] is True
+        found = await client.get("/v1/scorecards", params={"department": "ops", "period": PERIOD, "segment": "vip"})
+        assert found.status_code == 200, found.text
+        assert (found.json()["segment"], found.json()["closed"]) == ("vip", True)
+        vip = by_kpi(found.json())
+        # VIP only: t4, 1 of 1, against the VIP target 0.95; no other department has VIP work orders
+        on_time = vip["on_time_rate"]
+        assert (on_time["value"], on_time["target"], on_time["met"]) == (1.0, 0.95, True)
+        assert (on_time["rank"], on_time["ranked"]) == (1, 1)
+        assert on_time["trend"][-1]["value"] == 1.0
+        assert vip["first_time_fix_rate"]["value"] == 1.0
+        # complaints carry no segment: no value rather than the department's; no target borrowed either
+        assert vip["complaint_first_time_resolution_rate"]["value"] is None
+        assert vip["complaint_first_time_resolution_rate"]["unavailable"]
+        residential = by_kpi(
+            (
+                await client.get(
+                    "/v1/scorecards", params={"department": "ops", "period": PERIOD, "segment": "residential"}
+                )
+            ).json()
+        )
+        # t1 and t2: 1 of 2; no residential target is set, and the department-wide 0.6 is not borrowed
+        assert (residential["on_time_rate"]["value"], residential["on_time_rate"]["target"]) == (0.5, None)
+        assert residential["on_time_rate"]["met"] is None
+        # marketing's connections n1, n2 are residential: it ranks with ops in that segment only
+        assert (residential["on_time_rate"]["rank"], residential["on_time_rate"]["ranked"]) == (2, 2)
+
+    async def test_a_segments_closed_month_is_frozen_apart(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await march(session)
+        await projection.handle_tracking(
+            session, [ticket("t4", segment="vip", opened=at("2026-03-10 10:00"), closed=at("2026-03-10 11:00"))]
+        )
+        params = {"department": "ops", "period": PERIOD}
+        whole = by_kpi((await client.get("/v1/scorecards", params=params)).json())["on_time_rate"]
+        assert whole["value"] == 0.6667  # March frozen for the department as a whole
+        vip = by_kpi((await client.get("/v1/scorecards", params={**params, "segment": "vip"})).json())
+        assert (vip["on_time_rate"]["value"], vip["on_time_rate"]["adjustment"]) == (1.0, None)
+        # a late VIP work order of March, past its commitment: each scorecard keeps its frozen value
+        await projection.handle_tracking(
+            session, [ticket("t5", segment="vip", opened=at("2026-03-10 10:00"), closed=at("2026-03-12 10:00"))]
+        )
+        vip = by_kpi((await client.get("/v1/scorecards", params={**params, "segment": "vip"})).json())
+        assert (vip["on_time_rate"]["value"], vip["on_time_rate"]["adjustment"]) == (1.0, -0.5)
+        whole = by_kpi((await client.get("/v1/scorecards", params=params)).json())["on_time_rate"]
+        assert (whole["value"], whole["adjustment"]) == (0.6667, -0.1667)
+
+    async def test_an_unknown_segment_is_a_404(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
+        await march(session)
+        refused = await client.get("/v1/scorecards", params={"department": "ops", "period": PERIOD, "segment": "gold"})
+        assert refused.status_code == 404, refused.text
+        utility = await client.get("/v1/scorecards/utility", params={"period": PERIOD, "segment": "residential"})
+        assert utility.status_code == 200, utility.text
+        assert {c["segment"] for c in utility.json()["scorecards"]} == {"residential"}

@@ -47,11 +47,18 @@ def _month_of(value: Any, zone: ZoneInfo) -> str | None:
         return None
 
 
-async def csat(client: FeedbackClient, start: datetime, end: datetime, zone: ZoneInfo) -> Counts:
-    params = httpx.QueryParams(
-        [("from", start.isoformat()), ("to", end.isoformat()), ("group_by", "department"), ("group_by", "period"),
-         ("bucket", "month"), ("tz", zone.key)]
-    )  # fmt: skip
+async def csat(
+    client: FeedbackClient, start: datetime, end: datetime, zone: ZoneInfo, segment: str | None = None
+) -> Counts:
+    """Satisfied answers and answers per (department, month); of one customer segment when asked (feedback-svc
+    filters its feedback by the segment it names)."""
+    pairs: list[tuple[str, str | int | float | bool | None]] = [
+        ("from", start.isoformat()), ("to", end.isoformat()), ("group_by", "department"), ("group_by", "period"),
+        ("bucket", "month"), ("tz", zone.key),
+    ]  # fmt: skip
+    if segment is not None:
+        pairs.append(("segment", segment))
+    params = httpx.QueryParams(pairs)
     body = await _get(client, "/v1/feedback/summary", params)
     out: Counts = {}
     for g in body["groups"]:

@@ -155,7 +155,9 @@ class ScorecardKpi(BaseModel):
     unit: str
     direction: str
     value: float | None = Field(description="the period's value (a closed period: as frozen at its close)")
-    target: float | None = Field(description="the department-wide target of the period, if one is set")
+    target: float | None = Field(
+        description="the target of the period set for the department (and the asked segment, if any), if one is set"
+    )
     met: bool | None = Field(description="value reaches the target (at or beyond, in the KPI's direction)")
     change: float | None = Field(description="value minus the previous period's value")
     rank: int | None = Field(description="the department's rank among departments with a value (1 = best)")
@@ -170,6 +172,7 @@ class ScorecardKpi(BaseModel):
 class Scorecard(BaseModel):
     department: str
     period: str
+    segment: str | None = Field(default=None, description="the customer segment whose population it covers (none: all)")
     kpis: list[ScorecardKpi]
 
 
@@ -181,6 +184,7 @@ class DepartmentScorecard(Scorecard):
 
 class UtilityScorecards(BaseModel):
     period: str
+    segment: str | None = Field(default=None, description="the customer segment whose population it covers (none: all)")
     timezone: str = Field(description="the time zone of the months (the organisation's)")
     closed: bool = Field(description="the month has ended")
     frozen_at: Instant | None = Field(description="when its values were frozen (a closed month)")
