@@ -48,7 +48,7 @@ async def test_each_department_has_its_six_kpi_scorecard_with_targets(suite: Sui
         # (unless the month began within the two days of the demo)
         om = ok(await c.get("/v1/scorecards", params={"department": "operations-maintenance", "period": demo["month"]}))
         kpis = {k["kpi"]: k for k in om["kpis"]}
-        assert len(kpis) == 6
+        assert len(kpis) == 12  # the six of document 003 and document 002's six measures
         if demo["day"] > 2:
             assert kpis["commitment_fulfilment_rate"]["value"] is not None
             assert kpis["commitment_fulfilment_rate"]["rank"] is not None
@@ -56,3 +56,19 @@ async def test_each_department_has_its_six_kpi_scorecard_with_targets(suite: Sui
         # in this demo: no value, and no failure)
         assert kpis["csat"]["unavailable"] is None
         assert kpis["complaint_first_time_resolution_rate"]["unavailable"] is None
+        # complaint volume is read from feedback-svc's pareto, month by month: a count, 0 when none came
+        assert kpis["complaint_volume"]["unavailable"] is None
+        assert kpis["complaint_volume"]["value"] is not None
+        assert kpis["handling_time"]["unit"] == "hours"
+        # a segment's scorecard: its own population; complaints carry no segment
+        segment = ok(
+            await c.get(
+                "/v1/scorecards",
+                params={"department": "operations-maintenance", "period": demo["month"], "segment": "residential"},
+            )
+        )
+        seg = {k["kpi"]: k for k in segment["kpis"]}
+        assert segment["segment"] == "residential"
+        assert seg["complaint_volume"]["value"] is None
+        assert seg["complaint_volume"]["unavailable"]
+        assert seg["csat"]["unavailable"] is None

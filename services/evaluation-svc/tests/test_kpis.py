@@ -54,11 +54,18 @@ def by_kpi(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 class TestCatalogue:
-    async def test_the_catalogue_lists_the_six_kpis_with_unit_and_direction(self, client: httpx.AsyncClient) -> None:
+    async def test_the_catalogue_lists_the_built_in_kpis_with_unit_and_direction(
+        self, client: httpx.AsyncClient
+    ) -> None:
         found = await client.get("/v1/kpis")
         assert found.status_code == 200, found.text
         kpis = {k["key"]: k for k in found.json()["items"]}
-        assert len(kpis) == 6
+        assert len(kpis) == 12  # the six of document 003 and six measures of document 002
+        assert [k for k, v in kpis.items() if v["document"] == "003"] == sorted(
+            ["connection_time", "first_time_fix_rate", "on_time_rate", "complaint_first_time_resolution_rate",
+             "csat", "commitment_fulfilment_rate"]
+        )  # fmt: skip
+        assert kpis["complaint_volume"]["unit"] == "count"
         assert kpis["connection_time"]["unit"] == "working_days"
         assert kpis["connection_time"]["direction"] == "lower"
         assert kpis["csat"]["source"] == "feedback"
@@ -124,7 +131,7 @@ class TestScorecards:
         card = found.json()
         assert (card["department"], card["period"], card["closed"]) == ("ops", PERIOD, True)
         kpis = by_kpi(card)
-        assert len(kpis) == 6
+        assert len(kpis) == 12
         on_time = kpis["on_time_rate"]
         # t1 within its commitment, t2 not: 1 of 2; target 0.9 not met; of 2 departments with work orders
         # (marketing: 2 of 2) ops is second
@@ -281,3 +288,48 @@ class TestSegmentScorecards:
         utility = await client.get("/v1/scorecards/utility", params={"period": PERIOD, "segment": "residential"})
         assert utility.status_code == 200, utility.text
         assert {c["segment"] for c in utility.json()["scorecards"]} == {"residential"}
+
+
+class TestServiceMeasures:
+    """Document 002's measures on the March data (docs/kpis.md, "Document 002's measures")."""
+
+    async def test_the_work_order_measures_of_march(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
+        projection = await march(session)
+        await projection.handle_tracking(
+            session,
+            [
+                # opened Tue 03-31 10:00, closed Wed 04-01 10:00: closed after March's end
+                ticket("t6", opened=at("2026-03-31 10:00"), closed=at("2026-04-01 10:00")),
+                # cancelled: apart from the closure rate
+                ticket("t7", opened=at("2026-03-20 10:00"), cancelled=at("2026-03-20 11:00")),
+                # opened Wed 03-25 and still open
+                ticket("t8", opened=at("2026-03-25 10:00")),
+            ],
+        )
+        found = await client.get("/v1/scorecards", params={"department": "ops", "period": PERIOD})
+        assert found.status_code == 200, found.text
+        ops = by_kpi(found.json())
+        # t1 answered when r1 ended (10:00-12:00: 2 h), t2 when r2a ended (10:00-11:00: 1 h)
+        assert (ops["response_time"]["value"], ops["response_time"]["unit"]) == (1.5, "hours")
+        # t1 2 counted hours, t2 18
+        assert ops["handling_time"]["value"] == 10.0
+        # t2 reopened (cycle 2 started the day after its first cycle ended): 1 of 2 resolved
+        assert ops["resolution_rate"]["value"] == 0.5
+        # opened in March, not cancelled: t1, t2 (closed in March), t6 (closed in April), t8 (open): 2 of 4
+        assert ops["closure_rate"]["value"] == 0.5
+        # t2 past its tolerance (PT10H): 1 of 2
+        assert ops["problem_rate"]["value"] == 0.5
+        assert ops["problem_rate"]["direction"] == "lower"
+        # feedback-svc does not run here
+        assert ops["complaint_volume"]["value"] is None
+        assert ops["complaint_volume"]["unavailable"]
+        marketing = by_kpi(
+            (await client.get("/v1/scorecards", params={"department": "marketing", "period": PERIOD})).json()
+        )
+        # n1, n2 have no node runs: no response to measure (no value, never 0 h); never reopened: resolved
+        assert marketing["response_time"]["value"] is None
+        assert marketing["resolution_rate"]["value"] == 1.0
+        assert (marketing["resolution_rate"]["rank"], ops["resolution_rate"]["rank"]) == (1, 2)
+        # the utility view keeps to the six of document 003
+        utility = await client.get("/v1/scorecards/utility", params={"period": PERIOD})
+        assert {len(c["kpis"]) for c in utility.json()["scorecards"]} == {6}

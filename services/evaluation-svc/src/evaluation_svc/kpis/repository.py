@@ -126,6 +126,90 @@ class KpiRepository:
         )
         return [dict(r) for r in rows.mappings()]
 
+    async def work_orders(
+        self, start: datetime, end: datetime, tz: str, window: timedelta, segment: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Per (department, month) of the work orders (end-to-end runs, every process) completed: how many, their
+        mean counted seconds, how many past their tolerance, and how many resolved (no node run of a later
+        cycle started within `window` after the end of the ticket's first cycle)."""
+        rows = await self.session.execute(
+            text(
+                f"""
+                WITH t AS (
+                    SELECT r.ticket_id, r.counted_seconds, r.final_state,
+                           {_DEPARTMENT} AS department, {_MONTH} AS period,
+                           (SELECT max(f.ended_at) FROM node_runs f
+                            WHERE f.ticket_id = r.ticket_id AND f.kind = 'node' AND f.cycle = 1) AS first_end
+                    FROM node_runs r LEFT JOIN ref_processes p ON p.key = r.process_key
+                    WHERE {_COUNTED} AND r.kind = 'ticket'
+                )
+                SELECT department, period, count(*) AS orders,
+                       avg(counted_seconds) AS mean_seconds,
+                       count(*) FILTER (WHERE final_state = 'completed_warning') AS problems,
+                       count(*) FILTER (WHERE NOT EXISTS (
+                           SELECT 1 FROM node_runs c
+                           WHERE c.ticket_id = t.ticket_id AND c.kind = 'node' AND c.cycle > 1
+                             AND (t.first_end IS NULL OR c.started_at <= t.first_end + :window))) AS resolved
+                FROM t WHERE department IS NOT NULL GROUP BY 1, 2
+                """
+            ),
+            {"start": start, "end": end, "tz": tz, "window": window, "segment": segment},
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def responses(
+        self, start: datetime, end: datetime, tz: str, segment: str | None = None
+    ) -> list[dict[str, Any]]:
+        """(department, month, opened, first node's end, calendar key) of the work orders completed whose first
+        node run (cycle 1, the earliest started) has ended."""
+        rows = await self.session.execute(
+            text(
+                f"""
+                SELECT {_DEPARTMENT} AS department, {_MONTH} AS period, r.started_at AS opened_at,
+                       f.ended_at AS responded_at, v.calendar_key
+                FROM node_runs r LEFT JOIN ref_processes p ON p.key = r.process_key
+                     JOIN ref_commitments v ON v.id = r.commitment_id
+                     JOIN LATERAL (
+                         SELECT n.ended_at FROM node_runs n
+                         WHERE n.ticket_id = r.ticket_id AND n.kind = 'node' AND n.cycle = 1
+                           AND n.started_at IS NOT NULL
+                         ORDER BY n.started_at, n.id LIMIT 1
+                     ) f ON f.ended_at IS NOT NULL
+                WHERE {_COUNTED} AND r.kind = 'ticket' AND {_DEPARTMENT} IS NOT NULL
+                LIMIT :limit
+                """
+            ),
+            {"start": start, "end": end, "tz": tz, "limit": MAX_CONNECTION_RUNS, "segment": segment},
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def closures(
+        self, start: datetime, end: datetime, tz: str, segment: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Per (department, month of opening): work orders opened in the month (judged, not exempted, not
+        cancelled) and those of them completed before the month's end."""
+        rows = await self.session.execute(
+            text(
+                f"""
+                SELECT {_DEPARTMENT} AS department, to_char(r.started_at AT TIME ZONE :tz, 'YYYY-MM') AS period,
+                       count(*) AS opened,
+                       count(*) FILTER (
+                           WHERE r.final_state LIKE 'completed%'
+                             AND r.ended_at < ((date_trunc('month', r.started_at AT TIME ZONE :tz)
+                                                + interval '1 month') AT TIME ZONE :tz)) AS closed
+                FROM node_runs r LEFT JOIN ref_processes p ON p.key = r.process_key
+                WHERE r.kind = 'ticket' AND r.started_at >= :start AND r.started_at < :end
+                  AND r.commitment_id IS NOT NULL AND NOT r.exempted
+                  AND r.final_state IS DISTINCT FROM 'cancelled' AND r.cancelled_at IS NULL
+                  AND (CAST(:segment AS text) IS NULL OR r.segment = :segment)
+                  AND {_DEPARTMENT} IS NOT NULL
+                GROUP BY 1, 2
+                """
+            ),
+            {"start": start, "end": end, "tz": tz, "segment": segment},
+        )
+        return [dict(r) for r in rows.mappings()]
+
     async def custom_counts(
         self, items: Sequence[tuple[Definition, datetime, datetime]], tz: str, segment: str | None = None
     ) -> list[dict[str, Any]]:

@@ -313,9 +313,9 @@ async def get_scorecard(
     period: Annotated[str, Query(max_length=7, description="the month, YYYY-MM")],
     segment: SegmentQuery = None,
 ) -> DepartmentScorecard:
-    """A department's KPIs for a month: value, target, met, trend over 12 months, change, rank; of one customer
-    segment's population (with that segment's targets, ranked among the departments in that segment) when
-    `segment` is given."""
+    """A department's KPIs for a month (the six of document 003, document 002's measures, the custom ones):
+    value, target, met, trend over 12 months, change, rank; of one customer segment's population (with that
+    segment's targets, ranked among the departments in that segment) when `segment` is given."""
     _only(request, {"department", "period", "segment"})
     _every_source(caller)
     found = await _utility(request, session, period, segment)
@@ -335,8 +335,12 @@ async def get_utility_scorecards(
     period: Annotated[str, Query(max_length=7, description="the month, YYYY-MM")],
     segment: SegmentQuery = None,
 ) -> UtilityScorecards:
-    """The six utility KPIs (document 003) of every department for a month, in one view (of one customer
-    segment when asked)."""
+    """The six utility KPIs (document 003) and the custom KPIs of every department for a month, in one view (of
+    one customer segment when asked); document 002's measures are on each department's scorecard."""
     _only(request, {"period", "segment"})
     _every_source(caller)
-    return await _utility(request, session, period, segment)
+    found = await _utility(request, session, period, segment)
+    service_measures = {k.key for k in CATALOGUE if k.document != "003"}  # on each department's own scorecard
+    for card in found.scorecards:
+        card.kpis = [k for k in card.kpis if k.kpi not in service_measures]
+    return found

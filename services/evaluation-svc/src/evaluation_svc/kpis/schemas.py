@@ -16,12 +16,17 @@ KEY = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 class KpiPublic(BaseModel):
     key: str
     name: str
-    unit: Literal["working_days", "rate", "hours"] = Field(
-        description="`rate`: 0-1; `working_days`: mean working days; `hours`: mean counted hours"
+    unit: Literal["working_days", "rate", "hours", "count"] = Field(
+        description="`rate`: 0-1; `working_days`: mean working days; `hours`: mean working hours; `count`: a number"
     )
     direction: Literal["higher", "lower"] = Field(description="which way is better (a target is met at or beyond)")
     source: Literal["runs", "feedback"] = Field(description="evaluation's read model, or feedback-svc's API")
     definition: str
+    document: Literal["003", "002"] | None = Field(
+        default=None,
+        description="a built-in: the source document naming it (003: the utility's six, in the utility view; 002: "
+        "the service-quality measures, on each department's scorecard)",
+    )
     custom: bool = Field(default=False, description="defined by API (`POST /v1/kpis`); the built-ins are not")
     version: int | None = Field(default=None, description="a custom KPI: its latest version")
     kind: Literal["ratio", "average"] | None = None

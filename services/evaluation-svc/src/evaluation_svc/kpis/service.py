@@ -22,6 +22,7 @@ from evaluation_svc.kpis.rules import (
     change,
     closed,
     mean,
+    mean_hours,
     met,
     parse_period,
     period_key,
@@ -29,6 +30,7 @@ from evaluation_svc.kpis.rules import (
     rate,
     trend_periods,
     working_days,
+    working_seconds,
 )
 from evaluation_svc.kpis.schemas import Scorecard, ScorecardKpi, TrendPoint, UtilityScorecards
 from evaluation_svc.settlement.satisfaction import FeedbackClient
@@ -38,7 +40,10 @@ from evaluation_svc.settlement.satisfaction import FeedbackClient
 NOT_BY_SEGMENT = {
     "complaint_first_time_resolution_rate": "complaints are not recorded by customer segment (feedback-svc): "
     "no value for a segment's population",
+    "complaint_volume": "complaints are not recorded by customer segment (feedback-svc): "
+    "no value for a segment's population",
 }
+FEEDBACK_KPIS = ("csat", "complaint_first_time_resolution_rate", "complaint_volume")
 
 # kpi → department → period → value
 Values = dict[str, dict[str, dict[str, float | None]]]
@@ -81,16 +86,22 @@ async def compute(
         days[(r["department"], r["period"])].append(working_days(calendar, r["started_at"], r["counted_seconds"]))
     for (department, period), found in days.items():
         values["connection_time"][department][period] = mean(found)
+    await _service_measures(session, repo, values, start, end, tz, reopen_window, segment)
     unavailable: dict[str, str] = {}
     if feedback is None:
-        for key in ("csat", "complaint_first_time_resolution_rate"):
+        for key in FEEDBACK_KPIS:
             unavailable[key] = "feedback-svc is not configured (`feedback_url`)"
     else:
-        for key in ("csat", "complaint_first_time_resolution_rate"):
+        for key in FEEDBACK_KPIS:
             if key in NOT_BY_SEGMENT and segment is not None:
                 unavailable[key] = NOT_BY_SEGMENT[key]
                 continue
             try:
+                if key == "complaint_volume":
+                    months = [(p, *bounds(parse_period(p), zone)) for p in periods]
+                    for (department, period), count in (await fb.complaint_volume(feedback, months)).items():
+                        values[key][department][period] = float(count)
+                    continue
                 if key == "csat":
                     counts = await fb.csat(feedback, start, end, zone, segment)
                 else:
@@ -106,7 +117,42 @@ async def compute(
     known = set(await repo.departments())
     for per_department in values.values():
         known.update(per_department)
+    if "complaint_volume" not in unavailable:  # a count: no complaint of a known department is 0, not unknown
+        for department in known:
+            for p in periods:
+                values["complaint_volume"][department].setdefault(p, 0.0)
     return Computed({k: dict(v) for k, v in values.items()}, sorted(known), unavailable, customs_of(custom_rows))
+
+
+async def _service_measures(
+    session: AsyncSession,
+    repo: KpiRepository,
+    values: Values,
+    start: datetime,
+    end: datetime,
+    tz: str,
+    reopen_window: timedelta,
+    segment: str | None,
+) -> None:
+    """Document 002's measures on the work orders (end-to-end runs): handling time, problem and resolution
+    rates (one query), response time (each on its commitment's calendar), closure rate (by opening month)."""
+    for r in await repo.work_orders(start, end, tz, reopen_window, segment):
+        seconds = r["mean_seconds"]
+        values["handling_time"][r["department"]][r["period"]] = (
+            None if seconds is None else mean_hours([float(seconds)])
+        )
+        values["problem_rate"][r["department"]][r["period"]] = rate(r["problems"], r["orders"])
+        values["resolution_rate"][r["department"]][r["period"]] = rate(r["resolved"], r["orders"])
+    responses = await repo.responses(start, end, tz, segment)
+    calendars = await calendars_by_key(session, {r["calendar_key"] for r in responses})
+    waits: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for r in responses:
+        calendar = calendars.get(r["calendar_key"] or "") or Calendar.always()
+        waits[(r["department"], r["period"])].append(working_seconds(calendar, r["opened_at"], r["responded_at"]))
+    for (department, period), found in waits.items():
+        values["response_time"][department][period] = mean_hours(found)
+    for r in await repo.closures(start, end, tz, segment):
+        values["closure_rate"][r["department"]][r["period"]] = rate(r["closed"], r["opened"])
 
 
 def customs_of(rows: list[dict[str, Any]]) -> list[Kpi]:
