@@ -1,6 +1,8 @@
 """The demo month's six-KPI scorecards through the gateway (docs/kpis.md): the demo organisation with its
 KPI targets, two days of its work orders judged, then each department's scorecard of the month."""
 
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,7 +11,7 @@ import pytest
 from pledge_dev.demo import generate, push, wait_for_evaluation
 from pledge_dev.demo_org import DEPARTMENTS, KPI_TARGETS, load_demo_org
 from pledge_dev.suite import Suite
-from support import bearer, ok
+from support import FEED_WAIT, bearer, ok
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +21,14 @@ async def demo(suite: Suite) -> dict[str, Any]:
         await load_demo_org(c)  # twice: the loader is idempotent, targets included
         now = datetime.now(UTC).replace(microsecond=0)
         story = generate(now, 2, 5)
-        await push(c, story.events)
+        # tracking-svc learns the demo's processes from commitment-svc's feed: push again (idempotent) until
+        # none is rejected for that
+        deadline = time.monotonic() + FEED_WAIT
+        while True:
+            rejected = (await push(c, story.events))[2]
+            if not rejected or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1)
         period = {"from": (now - timedelta(days=7)).isoformat(), "to": now.isoformat()}
         await wait_for_evaluation(c, period, story.node_runs)
     # the suite's evaluation-svc counts months in UTC (`EVALUATION_ROLLUP_TIMEZONE`)
