@@ -60,15 +60,16 @@ class KpiRepository:
     async def run_counts(
         self, start: datetime, end: datetime, tz: str, segment: str | None = None
     ) -> list[dict[str, Any]]:
-        """Per (department, month): work orders completed and on time, runs completed and within commitment."""
+        """Per (department, month): work orders completed and on time; node runs completed and within commitment
+        (the two populations apart: no count sums node runs and end-to-end runs)."""
         rows = await self.session.execute(
             text(
                 f"""
                 SELECT {_DEPARTMENT} AS department, {_MONTH} AS period,
                        count(*) FILTER (WHERE r.kind = 'ticket') AS orders,
                        count(*) FILTER (WHERE r.kind = 'ticket' AND r.final_state = 'completed_normal') AS on_time,
-                       count(*) AS runs,
-                       count(*) FILTER (WHERE r.final_state = 'completed_normal') AS fulfilled
+                       count(*) FILTER (WHERE r.kind = 'node') AS runs,
+                       count(*) FILTER (WHERE r.kind = 'node' AND r.final_state = 'completed_normal') AS fulfilled
                 FROM node_runs r LEFT JOIN ref_processes p ON p.key = r.process_key
                 WHERE {_COUNTED} AND {_DEPARTMENT} IS NOT NULL
                 GROUP BY 1, 2

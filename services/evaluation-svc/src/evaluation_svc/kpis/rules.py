@@ -63,8 +63,8 @@ CATALOGUE: tuple[Kpi, ...] = (
     Kpi(
         "commitment_fulfilment_rate", "供电服务承诺兑现率 Service-commitment fulfilment rate", "rate", "higher",
         "runs",
-        "judged, non-exempted runs (every node and end-to-end) ended in the period within their commitment limit, "
-        "over the judged, non-exempted runs ended (completed) in the period",
+        "judged, non-exempted node runs completed in the period within their commitment limit, over the judged, "
+        "non-exempted node runs completed in the period (end-to-end runs are `on_time_rate`'s, never summed in)",
     ),
     # document 002's measures (服务效率指标, 服务质量指标) that evaluation-svc has the data of
     Kpi(
