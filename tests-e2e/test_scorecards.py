@@ -68,8 +68,9 @@ async def test_each_department_has_its_six_kpi_scorecard_with_targets(suite: Sui
             "closure_rate",
             "problem_rate",
             "complaint_volume",
+            "reply_accuracy",
         }
-        # the six of document 003 and document 002's six measures (and any custom KPI the fuzz pass made)
+        # the six of document 003 and document 002's seven measures (and any custom KPI the fuzz pass made)
         assert set(KPI_TARGETS) | measures <= set(kpis)
         if demo["day"] > 2:
             assert kpis["commitment_fulfilment_rate"]["value"] is not None
@@ -81,6 +82,8 @@ async def test_each_department_has_its_six_kpi_scorecard_with_targets(suite: Sui
         # complaint volume is read from feedback-svc's pareto, month by month: a count, 0 when none came
         assert kpis["complaint_volume"]["unavailable"] is None
         assert kpis["complaint_volume"]["value"] is not None
+        # reply accuracy is read from feedback-svc's reply reviews, month by month (none reviewed: no value)
+        assert kpis["reply_accuracy"]["unavailable"] is None
         assert kpis["handling_time"]["unit"] == "hours"
         # a segment's scorecard: its own population; complaints carry no segment
         segment = ok(
@@ -93,4 +96,6 @@ async def test_each_department_has_its_six_kpi_scorecard_with_targets(suite: Sui
         assert segment["segment"] == "residential"
         assert seg["complaint_volume"]["value"] is None
         assert seg["complaint_volume"]["unavailable"]
+        assert seg["reply_accuracy"]["value"] is None
+        assert seg["reply_accuracy"]["unavailable"]
         assert seg["csat"]["unavailable"] is None

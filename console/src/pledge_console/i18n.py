@@ -690,6 +690,7 @@ SCORECARD_MESSAGES: dict[str, dict[str, str]] = {
         "kpi_closure_rate": "Closure rate",
         "kpi_problem_rate": "Problem rate",
         "kpi_complaint_volume": "Complaint volume",
+        "kpi_reply_accuracy": "Reply accuracy",
     },
     "zh": {
         "scorecards": "指标看板",
@@ -726,6 +727,7 @@ SCORECARD_MESSAGES: dict[str, dict[str, str]] = {
         "kpi_closure_rate": "问题关闭率",
         "kpi_problem_rate": "问题率",
         "kpi_complaint_volume": "客诉量",
+        "kpi_reply_accuracy": "答复准确率",
     },
 }
 for _lang, _extra in SCORECARD_MESSAGES.items():

@@ -5,6 +5,8 @@ from typing import Any
 import httpx
 from evalfactories import at, calendar_w, commitment, node_run, process, ticket
 from evaluation_svc.readmodel.service import Projection
+from evaluation_svc.settlement.satisfaction import FeedbackClient
+from fastapi import FastAPI
 from pledge_common.identity import Caller, identity_headers
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,7 +62,7 @@ class TestCatalogue:
         found = await client.get("/v1/kpis")
         assert found.status_code == 200, found.text
         kpis = {k["key"]: k for k in found.json()["items"]}
-        assert len(kpis) == 12  # the six of document 003 and six measures of document 002
+        assert len(kpis) == 13  # the six of document 003 and seven measures of document 002
         assert [k for k, v in kpis.items() if v["document"] == "003"] == sorted(
             ["connection_time", "first_time_fix_rate", "on_time_rate", "complaint_first_time_resolution_rate",
              "csat", "commitment_fulfilment_rate"]
@@ -131,7 +133,7 @@ class TestScorecards:
         card = found.json()
         assert (card["department"], card["period"], card["closed"]) == ("ops", PERIOD, True)
         kpis = by_kpi(card)
-        assert len(kpis) == 12
+        assert len(kpis) == 13
         on_time = kpis["on_time_rate"]
         # t1 within its commitment, t2 not: 1 of 2; target 0.9 not met; of 2 departments with work orders
         # (marketing: 2 of 2) ops is second
@@ -147,6 +149,8 @@ class TestScorecards:
         # feedback-svc does not run here: said, not a 500
         assert kpis["csat"]["value"] is None
         assert kpis["csat"]["unavailable"]
+        assert kpis["reply_accuracy"]["value"] is None
+        assert kpis["reply_accuracy"]["unavailable"]
         field = by_kpi((await client.get("/v1/scorecards", params={"department": "field", "period": PERIOD})).json())
         # node runs r1, r2a within PT6H, r2b past it: 2 of 3
         assert field["commitment_fulfilment_rate"]["value"] == 0.6667
@@ -333,3 +337,94 @@ class TestServiceMeasures:
         # the utility view keeps to the six of document 003
         utility = await client.get("/v1/scorecards/utility", params={"period": PERIOD})
         assert {len(c["kpis"]) for c in utility.json()["scorecards"]} == {6}
+
+
+def reply_accuracy_row(department: str | None, reviewed: int, accurate: int) -> dict[str, Any]:
+    """A row of feedback-svc's `GET /v1/reply-reviews/metrics?group_by=department` (its `AccuracyRow`)."""
+    return {
+        "period": None,
+        "department": department,
+        "process": None,
+        "category": None,
+        "reviewed": reviewed,
+        "accurate": accurate,
+        "inaccurate": reviewed - accurate,
+        "accuracy": round(accurate / reviewed, 4) if reviewed else None,
+    }
+
+
+def reply_accuracy_body(request: httpx.Request, groups: list[dict[str, Any]]) -> dict[str, Any]:
+    """feedback-svc's `ReplyAccuracy` answer of the asked [from, to), by department."""
+    reviewed, accurate = sum(g["reviewed"] for g in groups), sum(g["accurate"] for g in groups)
+    return {
+        "from": request.url.params["from"],
+        "to": request.url.params["to"],
+        "group_by": "department",
+        "bucket": "month",
+        "timezone": "UTC",
+        "totals": reply_accuracy_row(None, reviewed, accurate),
+        "groups": groups,
+    }
+
+
+class TestReplyAccuracy:
+    """docs/kpis.md, "Reply accuracy": the worked example, read month by month from feedback-svc."""
+
+    async def test_reply_accuracy_is_read_per_department_and_month_and_none_without_reviews(
+        self, session: AsyncSession, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        seen: list[httpx.Request] = []
+        # reviewed replies given by customer-service: 20 in March (18 accurate), 4 in February (3 accurate)
+        months = {
+            "2026-03-01T00:00:00+00:00": [reply_accuracy_row("customer-service", 20, 18)],
+            "2026-02-01T00:00:00+00:00": [reply_accuracy_row("customer-service", 4, 3)],
+        }
+
+        def feedback_svc(request: httpx.Request) -> httpx.Response:
+            if request.url.path != "/v1/reply-reviews/metrics":
+                return httpx.Response(503, json={})  # the other feedback KPIs: unavailable, not this one
+            seen.append(request)
+            return httpx.Response(200, json=reply_accuracy_body(request, months.get(request.url.params["from"], [])))
+
+        http = httpx.AsyncClient(base_url="http://feedback", transport=httpx.MockTransport(feedback_svc))
+        app.state.feedback = FeedbackClient(http, app.state.settings.service_token)
+        await march(session)
+        found = await client.get("/v1/scorecards", params={"department": "customer-service", "period": PERIOD})
+        assert found.status_code == 200, found.text
+        accuracy = by_kpi(found.json())["reply_accuracy"]
+        # 18 / 20 = 0.9 in March; 3 / 4 = 0.75 in February: +0.15; a rate, higher is better
+        assert (accuracy["value"], accuracy["change"], accuracy["unavailable"]) == (0.9, 0.15, None)
+        assert (accuracy["unit"], accuracy["direction"]) == ("rate", "higher")
+        assert [p["value"] for p in accuracy["trend"][-3:]] == [None, 0.75, 0.9]
+        assert (accuracy["rank"], accuracy["ranked"]) == (1, 1)
+        # ops has work orders but no reviewed reply: no value, never 0 %
+        ops = by_kpi((await client.get("/v1/scorecards", params={"department": "ops", "period": PERIOD})).json())
+        assert (ops["reply_accuracy"]["value"], ops["reply_accuracy"]["unavailable"]) == (None, None)
+        assert ops["csat"]["unavailable"]  # feedback-svc refused those: said beside them
+        # one request per month of the 12, by the department that replied, over the month's [from, to)
+        march_request = next(r for r in seen if r.url.params["from"] == "2026-03-01T00:00:00+00:00")
+        assert march_request.url.params.get_list("group_by") == ["department"]
+        assert march_request.url.params["to"] == "2026-04-01T00:00:00+00:00"
+        assert len({r.url.params["from"] for r in seen}) == 12
+        # not in the utility view (document 003's six and the custom KPIs only)
+        view = (await client.get("/v1/scorecards/utility", params={"period": PERIOD})).json()
+        assert all("reply_accuracy" not in by_kpi(card) for card in view["scorecards"])
+
+    async def test_a_segments_scorecard_has_no_reply_accuracy_and_says_why(
+        self, session: AsyncSession, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        def feedback_svc(request: httpx.Request) -> httpx.Response:
+            if request.url.path != "/v1/reply-reviews/metrics":
+                return httpx.Response(503, json={})
+            return httpx.Response(200, json=reply_accuracy_body(request, [reply_accuracy_row("ops", 20, 18)]))
+
+        http = httpx.AsyncClient(base_url="http://feedback", transport=httpx.MockTransport(feedback_svc))
+        app.state.feedback = FeedbackClient(http, app.state.settings.service_token)
+        await march(session)
+        params = {"department": "ops", "period": PERIOD}
+        whole = by_kpi((await client.get("/v1/scorecards", params=params)).json())
+        assert whole["reply_accuracy"]["value"] == 0.9
+        residential = by_kpi((await client.get("/v1/scorecards", params={**params, "segment": "residential"})).json())
+        # reply reviews carry no segment: no value rather than the department's, and why
+        assert residential["reply_accuracy"]["value"] is None
+        assert "segment" in residential["reply_accuracy"]["unavailable"]

@@ -50,12 +50,15 @@ def test_document_002s_measures_follow_the_six() -> None:
         "closure_rate",
         "problem_rate",
         "complaint_volume",
+        "reply_accuracy",
     ]
     assert {k.document for k in KPIS.values() if k not in UTILITY} == {"002"}
     assert [KPIS[k].direction for k in ("response_time", "handling_time", "problem_rate", "complaint_volume")] == [
         "lower"
     ] * 4
     assert (KPIS["complaint_volume"].unit, KPIS["complaint_volume"].source) == ("count", "feedback")
+    assert (KPIS["reply_accuracy"].unit, KPIS["reply_accuracy"].direction) == ("rate", "higher")
+    assert KPIS["reply_accuracy"].source == "feedback"
 
 
 def test_response_time_is_the_mean_working_hours_to_the_first_nodes_end() -> None:

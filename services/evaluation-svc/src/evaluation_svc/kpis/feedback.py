@@ -1,8 +1,8 @@
 """The KPIs that are feedback-svc's figures, read over its public HTTP API with the internal credentials:
 CSAT from `GET /v1/feedback/summary` (by department and month), complaint first-time resolution from
 the read-only `GET /internal/v1/complaints/resolution` (by owning department and month, the counts of
-`GET /v1/complaints/metrics`), and complaint volume from `GET /v1/complaints/pareto?by=department`. No
-cross-schema read."""
+`GET /v1/complaints/metrics`), complaint volume from `GET /v1/complaints/pareto?by=department`, and reply
+accuracy from `GET /v1/reply-reviews/metrics?group_by=department`. No cross-schema read."""
 
 import asyncio
 from collections.abc import Sequence
@@ -98,6 +98,24 @@ async def complaint_volume(
             ((str(r["key"]), period), int(r.get("count") or 0))
             for r in body["rows"]
             if isinstance(r, dict) and r.get("key")
+        ]
+
+    found = await asyncio.gather(*(one(p, s, e) for p, s, e in months))
+    return dict(pair for rows in found for pair in rows)
+
+
+async def reply_accuracy(client: FeedbackClient, months: Sequence[tuple[str, datetime, datetime]]) -> Counts:
+    """Accurate reviewed replies and reviewed replies per (department that replied, month of the reply):
+    `GET /v1/reply-reviews/metrics?group_by=department` of each month's [from, to), read concurrently. A
+    department without a reviewed reply in a month has no row (no value, never 0 %)."""
+
+    async def one(period: str, start: datetime, end: datetime) -> list[tuple[tuple[str, str], tuple[int, int]]]:
+        params = httpx.QueryParams([("group_by", "department"), ("from", start.isoformat()), ("to", end.isoformat())])
+        body = await _get(client, "/v1/reply-reviews/metrics", params)
+        return [
+            ((str(g["department"]), period), (int(g.get("accurate") or 0), int(g.get("reviewed") or 0)))
+            for g in body["groups"]
+            if isinstance(g, dict) and g.get("department")
         ]
 
     found = await asyncio.gather(*(one(p, s, e) for p, s, e in months))

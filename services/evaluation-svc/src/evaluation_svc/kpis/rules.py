@@ -104,6 +104,12 @@ CATALOGUE: tuple[Kpi, ...] = (
         "complaints received in the period by their owning department (feedback-svc)",
         "002",
     ),
+    Kpi(
+        "reply_accuracy", "答复准确率 Reply accuracy", "rate", "higher", "feedback",
+        "replies given in the period by the department and judged accurate by a quality reviewer, over its "
+        "replies given in the period and reviewed (feedback-svc reply reviews; unreviewed replies are not counted)",
+        "002",
+    ),
 )  # fmt: skip
 KPIS: Mapping[str, Kpi] = {k.key: k for k in CATALOGUE}
 UTILITY: tuple[Kpi, ...] = tuple(k for k in CATALOGUE if k.document == "003")  # the six of document 003

@@ -42,8 +42,10 @@ NOT_BY_SEGMENT = {
     "no value for a segment's population",
     "complaint_volume": "complaints are not recorded by customer segment (feedback-svc): "
     "no value for a segment's population",
+    "reply_accuracy": "reply reviews are not recorded by customer segment (feedback-svc): "
+    "no value for a segment's population",
 }
-FEEDBACK_KPIS = ("csat", "complaint_first_time_resolution_rate", "complaint_volume")
+FEEDBACK_KPIS = ("csat", "complaint_first_time_resolution_rate", "complaint_volume", "reply_accuracy")
 
 # kpi → department → period → value
 Values = dict[str, dict[str, dict[str, float | None]]]
@@ -92,17 +94,19 @@ async def compute(
         for key in FEEDBACK_KPIS:
             unavailable[key] = "feedback-svc is not configured (`feedback_url`)"
     else:
+        months = [(p, *bounds(parse_period(p), zone)) for p in periods]
         for key in FEEDBACK_KPIS:
             if key in NOT_BY_SEGMENT and segment is not None:
                 unavailable[key] = NOT_BY_SEGMENT[key]
                 continue
             try:
                 if key == "complaint_volume":
-                    months = [(p, *bounds(parse_period(p), zone)) for p in periods]
                     for (department, period), count in (await fb.complaint_volume(feedback, months)).items():
                         values[key][department][period] = float(count)
                     continue
-                if key == "csat":
+                if key == "reply_accuracy":
+                    counts = await fb.reply_accuracy(feedback, months)
+                elif key == "csat":
                     counts = await fb.csat(feedback, start, end, zone, segment)
                 else:
                     counts = await fb.complaint_resolution(feedback, start, end, zone)
