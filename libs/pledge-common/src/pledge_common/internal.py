@@ -7,6 +7,7 @@ import httpx
 from fastapi import APIRouter, Depends, Request
 from httpx_aiohttp import AiohttpTransport
 
+from pledge_common import tracing
 from pledge_common.observability import REQUEST_ID_HEADER, current_request_id
 from pledge_common.problems import Unauthorized
 
@@ -27,9 +28,12 @@ def internal_router() -> APIRouter:
 
 
 async def _add_request_id(request: httpx.Request) -> None:
+    """The request id and the trace context of the current request go on with every call it makes."""
     request_id = current_request_id()
     if request_id and REQUEST_ID_HEADER not in request.headers:
         request.headers[REQUEST_ID_HEADER] = request_id
+    # the current span's context replaces any `traceparent` passed along (the gateway forwards the client's)
+    tracing.inject(request.headers)
 
 
 # An idle pooled connection is dropped this long after its last use: well before the servers of the suite

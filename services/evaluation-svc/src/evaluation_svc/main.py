@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_svc.alerts.router import router as alerts_router
 from evaluation_svc.alerts.service import AlertScanner
+from evaluation_svc.backlog import refresh_backlogs
 from evaluation_svc.config import Settings
 from evaluation_svc.examples import EXAMPLES
 from evaluation_svc.insights.router import router as insights_router
@@ -123,7 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if feedback is not None:
                 await feedback.aclose()
 
-    return create_service_app(
+    app = create_service_app(
         service="evaluation",
         title="Pledge evaluation-svc",
         description="How far the real service is from the promise: seven states, reports, alerts.",
@@ -145,3 +146,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         examples=EXAMPLES,
         webhooks=outbound,
     )
+    app.state.metrics.on_scrape(lambda: refresh_backlogs(app.state.engine))
+    return app

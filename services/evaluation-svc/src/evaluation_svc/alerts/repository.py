@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from pledge_common.domain_metrics import count_alerts, on_commit
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -114,7 +115,10 @@ _RAISE_DUE = text(
         FROM ordered a
         WHERE NOT a.late AND EXISTS (SELECT 1 FROM webhook_subscriptions WHERE enabled)
     )
-    SELECT n.claimed, w.* FROM (SELECT count(*) AS claimed FROM judged) n
+    SELECT n.claimed, n.raised_levels, w.*
+    FROM (SELECT (SELECT count(*) FROM judged) AS claimed,
+                 (SELECT coalesce(json_agg(json_build_object('level', level, 'late', late)), '[]')::text
+                  FROM ordered) AS raised_levels) n
     LEFT JOIN wanted w ON true
     ORDER BY w.ord, w.lvl
     """
@@ -139,6 +143,8 @@ class AlertRepository:
         params = {"now": now, "limit": limit, "settle": settle, "late_after": late_after}
         rows = (await self.session.execute(_RAISE_DUE, params)).mappings().all()
         claimed = int(rows[0]["claimed"]) if rows else 0
+        if rows:
+            on_commit(self.session, count_alerts(json.loads(rows[0]["raised_levels"])))
         return claimed, [{c: r[c] for c in _ALERT_NAMES} for r in rows if r["id"] is not None]
 
     async def page(
@@ -305,7 +311,9 @@ async def raise_service_alerts(
     if not rows:
         return []
     params = {"rows": json.dumps(list(rows)), "now": now, "late_after": late_after}
-    return [dict(r) for r in (await session.execute(_RAISE_SERVICE, params)).mappings()]
+    raised = [dict(r) for r in (await session.execute(_RAISE_SERVICE, params)).mappings()]
+    on_commit(session, count_alerts(raised))
+    return raised
 
 
 async def resolve_service_alerts(session: AsyncSession, active: Sequence[str], now: datetime) -> int:
