@@ -27,7 +27,7 @@ def internal_router() -> APIRouter:
     return APIRouter(prefix="/internal", dependencies=[Depends(require_service_token)])
 
 
-async def _add_request_id(request: httpx.Request) -> None:
+async def add_context_headers(request: httpx.Request) -> None:
     """The request id and the trace context of the current request go on with every call it makes."""
     request_id = current_request_id()
     if request_id and REQUEST_ID_HEADER not in request.headers:
@@ -62,6 +62,6 @@ def make_http_client(
         timeout=timeout,
         headers=headers,
         transport=AiohttpTransport(limits=limits, trust_env=False),
-        event_hooks={"request": [_add_request_id]},
+        event_hooks={"request": [add_context_headers]},
         **kwargs,
     )

@@ -18,6 +18,9 @@ from typing import Any, Protocol, TypeVar
 from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, SessionTransaction
 
 PROPAGATOR = TraceContextTextMapPropagator()
 TRACEPARENT = "traceparent"
@@ -111,6 +114,30 @@ def server_span(headers: Mapping[str, str], name: str) -> Iterator[Span | None]:
         yield span
 
 
+@contextmanager
+def internal_span(name: str) -> Iterator[Span | None]:
+    """A span of background work (an alert scan); nothing at all when spans are not recorded."""
+    if not recording():
+        yield None
+        return
+    with tracer().start_as_current_span(name) as span:
+        yield span
+
+
+_SET_TRACEPARENT = text("SELECT set_config('pledge.traceparent', :tp, true)")
+
+
+@event.listens_for(Session, "after_begin")
+def _transaction_trace_context(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+    """While spans are recorded, a transaction begun inside one carries its context in `pledge.traceparent`: the
+    events it writes to the outbox with set-based SQL (the column's default) name the span that wrote them."""
+    if not recording():
+        return
+    value = current_traceparent()
+    if value is not None:
+        connection.execute(_SET_TRACEPARENT, {"tp": value})
+
+
 def links_of(traceparents: Iterable[str | None]) -> list[Link]:
     """Span links to the producers whose `traceparent`s are given (distinct, at most MAX_LINKS)."""
     links: list[Link] = []
@@ -128,7 +155,8 @@ def links_of(traceparents: Iterable[str | None]) -> list[Link]:
 
 
 class _Traced(Protocol):
-    traceparent: str | None
+    @property
+    def traceparent(self) -> str | None: ...
 
 
 S = TypeVar("S")

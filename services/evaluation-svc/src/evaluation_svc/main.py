@@ -12,6 +12,7 @@ from pledge_common.app import create_service_app
 from pledge_common.consumer import FeedConsumer
 from pledge_common.internal import make_http_client
 from pledge_common.outbox import FeedEvent
+from pledge_common.tracing import traced_batch
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_svc.alerts.router import router as alerts_router
@@ -63,7 +64,7 @@ def make_consumers(app: FastAPI, settings: Settings, projection: Projection) -> 
             feed_path="/internal/v1/events",
             engine=app.state.engine,
             sessionmaker=app.state.sessionmaker,
-            handler=handler,
+            handler=traced_batch(name, handler),
             batch_size=settings.feed_batch_size,
             wait=settings.feed_wait_seconds,
             partition=partition,
