@@ -14,6 +14,9 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
 OVERLAYS = ("dev", "prod")
+# components an overlay adds when its cluster has what they need (monitoring: the Prometheus Operator's CRDs);
+# rendered and checked on their own (test_monitoring.py)
+OPT_IN_COMPONENTS = ("monitoring",)
 # the oldest Kubernetes the manifests must work on, and the newest schema kubernetes-validate ships
 KUBERNETES_VERSIONS = ("1.30", "1.37")
 

@@ -14,6 +14,7 @@ from deploy_support import (
     DEPLOY,
     K8S,
     KUBERNETES_VERSIONS,
+    OPT_IN_COMPONENTS,
     OVERLAYS,
     REPO,
     named,
@@ -462,4 +463,5 @@ def test_kustomize_sources_are_wired_into_the_tree() -> None:
             referenced.add(target / "kustomization.yaml" if target.is_dir() else target)
     sources = {p.resolve() for p in K8S.rglob("*.yaml") if p.name != "secrets.example.yaml"}
     roots = {(K8S / "overlays" / o / "kustomization.yaml").resolve() for o in OVERLAYS}
+    roots |= {(K8S / "components" / c / "kustomization.yaml").resolve() for c in OPT_IN_COMPONENTS}
     assert sources - referenced - roots == set()
