@@ -84,9 +84,13 @@ def count_ingest(kind: str, accepted: int, duplicate: int, rejected: int) -> Non
             INGESTED.labels(kind, outcome).inc(n)
 
 
-def count_outcomes(kind: str, statuses: Sequence[str]) -> None:
-    """Count the outcomes of one ingest chunk, given as their statuses (accepted, duplicate, rejected)."""
-    count_ingest(kind, statuses.count("accepted"), statuses.count("duplicate"), statuses.count("rejected"))
+def count_outcomes(session: AsyncSession, kind: str, statuses: Sequence[str]) -> None:
+    """Count the outcomes of one ingest chunk, given as their statuses: the rejected items now (nothing of them is
+    written, and a refused single item rolls its transaction back), the accepted and duplicate ones on commit."""
+    count_ingest(kind, 0, 0, statuses.count("rejected"))
+    accepted, duplicate = statuses.count("accepted"), statuses.count("duplicate")
+    if accepted or duplicate:
+        on_commit(session, lambda: count_ingest(kind, accepted, duplicate, 0))
 
 
 def count_alerts(alerts: Iterable[Mapping[str, Any]]) -> Callable[[], None]:

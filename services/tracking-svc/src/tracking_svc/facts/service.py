@@ -9,13 +9,12 @@ append the facts and write the rows that changed, each change with its feed even
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from hashlib import blake2b
 from typing import Any
 from uuid import UUID
 
 import msgspec
-from pledge_common.domain_metrics import count_outcomes, on_commit
+from pledge_common.domain_metrics import count_outcomes
 from pledge_common.identity import Caller
 from pledge_common.instants import INSTANT_MESSAGE, within_bounds
 from pledge_common.jsonlimits import DEPTH_MESSAGE, nesting_exceeds
@@ -321,7 +320,7 @@ async def ingest_facts(
     await _write(session, plan, [facts[i] for i in sorted(accepted)], [hashes[i] for i in sorted(accepted)])
     result = [o for o in outcomes if o is not None]
     assert len(result) == len(items)
-    on_commit(session, partial(count_outcomes, "service_fact", [o.status for o in result]))
+    count_outcomes(session, "service_fact", [o.status for o in result])
     return result
 
 

@@ -11,13 +11,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from hashlib import blake2b
 from typing import Any
 from uuid import UUID
 
 import msgspec
-from pledge_common.domain_metrics import count_ingest, count_outcomes, on_commit
+from pledge_common.domain_metrics import count_ingest, count_outcomes
 from pledge_common.identity import Caller
 from pledge_common.jsonlimits import DEPTH_MESSAGE, MAX_BODY_DEPTH, deep_path, nesting_exceeds, value_depth_exceeds
 from pledge_common.observability import current_request_id
@@ -353,7 +352,7 @@ async def ingest_chunk(
         await repo.insert_new_runs(session, plan.new_runs, plan.run_tickets)
     except repo.ConcurrentInsert:
         raise ConcurrentTwin from None
-    on_commit(session, partial(count_outcomes, "ticket_event", [o.status for o in result.outcomes]))
+    count_outcomes(session, "ticket_event", [o.status for o in result.outcomes])
     return result
 
 
