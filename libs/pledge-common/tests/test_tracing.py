@@ -19,7 +19,6 @@ from pledge_common.db import create_sessionmaker
 from pledge_common.internal import add_context_headers
 from pledge_common.observability import JsonFormatter, Metrics, RequestContextMiddleware
 from pledge_common.outbox import FeedEvent, emit_many, read_feed
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -190,10 +189,7 @@ class TestFeedEventsCarryTheirTraceContext:
             expected = tracing.current_traceparent()
             async with create_sessionmaker(clean_feed)() as session, session.begin():
                 await emit_many(session, [("run.upserted", "k1", {"n": 1})])
-                # a service's own set-based insert names no traceparent: the transaction's setting fills it
-                await session.execute(
-                    text("INSERT INTO outbox (type, key, payload) VALUES ('run.upserted', 'k2', '{}')")
-                )
+                await emit_many(session, [("run.upserted", "k2", {"n": 2})])
         bodies, _ = await read_feed(clean_feed, None, 10)
         events = [msgspec.json.decode(body, type=FeedEvent) for body in bodies]
         assert expected is not None
@@ -203,6 +199,6 @@ class TestFeedEventsCarryTheirTraceContext:
     async def test_events_written_outside_a_trace_carry_none(self, clean_feed: AsyncEngine) -> None:
         async with create_sessionmaker(clean_feed)() as session, session.begin():
             await emit_many(session, [("run.upserted", "k1", {"n": 1})])
-            await session.execute(text("INSERT INTO outbox (type, key, payload) VALUES ('run.upserted', 'k2', '{}')"))
+            await emit_many(session, [("run.upserted", "k2", {"n": 2})])
         bodies, _ = await read_feed(clean_feed, None, 10)
         assert [msgspec.json.decode(body, type=FeedEvent).traceparent for body in bodies] == [None, None]

@@ -44,11 +44,10 @@ OUTBOX_DDL = (
     """,
     "CREATE INDEX outbox_xid_seq ON outbox (xid, seq)",
 )
-# The trace context of the transaction that wrote an event (see pledge_common.tracing): set by `emit_many`, and for
-# the services' own set-based inserts taken from the transaction's `pledge.traceparent` setting when it has one.
-OUTBOX_TRACE_DDL = (
-    "ALTER TABLE outbox ADD COLUMN traceparent text DEFAULT NULLIF(current_setting('pledge.traceparent', true), '')",
-)
+# The trace context of the request or span that wrote an event (see pledge_common.tracing), as `emit_many` and the
+# services' set-based inserts that pass `:traceparent` write it. No column default reading a session setting: a
+# default evaluated per row made every outbox insert slower, and held the feed back behind concurrent ingest.
+OUTBOX_TRACE_DDL = ("ALTER TABLE outbox ADD COLUMN traceparent text",)
 OUTBOX_TRACE_DOWN = ("ALTER TABLE outbox DROP COLUMN traceparent",)
 CONSUMER_CURSOR_DDL = (
     """

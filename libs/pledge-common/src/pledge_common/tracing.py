@@ -18,9 +18,6 @@ from typing import Any, Protocol, TypeVar
 from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session, SessionTransaction
 
 PROPAGATOR = TraceContextTextMapPropagator()
 TRACEPARENT = "traceparent"
@@ -122,20 +119,6 @@ def internal_span(name: str) -> Iterator[Span | None]:
         return
     with tracer().start_as_current_span(name) as span:
         yield span
-
-
-_SET_TRACEPARENT = text("SELECT set_config('pledge.traceparent', :tp, true)")
-
-
-@event.listens_for(Session, "after_begin")
-def _transaction_trace_context(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
-    """While spans are recorded, a transaction begun inside one carries its context in `pledge.traceparent`: the
-    events it writes to the outbox with set-based SQL (the column's default) name the span that wrote them."""
-    if not recording():
-        return
-    value = current_traceparent()
-    if value is not None:
-        connection.execute(_SET_TRACEPARENT, {"tp": value})
 
 
 def links_of(traceparents: Iterable[str | None]) -> list[Link]:

@@ -1,7 +1,7 @@
 """observability: the outbox keeps the W3C trace context of the transaction that wrote each event
 
-A consumer's span links to the producer's (pledge_common.tracing). Existing rows keep a null traceparent; the
-column's default reads the transaction's `pledge.traceparent` setting, so adding it rewrites nothing.
+A consumer's span links to the producer's (pledge_common.tracing). Existing rows keep a null traceparent; a
+nullable column without a default: adding it rewrites nothing.
 
 Revision ID: commitment_0006
 Revises: commitment_0005
