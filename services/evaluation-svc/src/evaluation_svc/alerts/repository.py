@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from pledge_common.domain_metrics import count_alerts, on_commit
+from pledge_common.tracing import current_traceparent
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,8 +106,8 @@ _RAISE_DUE = text(
         FROM raised a JOIN judged d ON d.id = a.node_run_id
     ),
     emitted AS (
-        INSERT INTO outbox (type, key, payload)
-        SELECT 'alert.raised', a.id::text, {alert_payload_sql("a")}
+        INSERT INTO outbox (type, key, payload, traceparent)
+        SELECT 'alert.raised', a.id::text, {alert_payload_sql("a")}, CAST(:traceparent AS text)
         FROM ordered a
         ORDER BY a.ord, a.lvl
     ),
@@ -140,7 +141,13 @@ class AlertRepository:
         recorded that are not late (for their deliveries). Alerts recorded before (another replica, a replay)
         are left alone.
         """
-        params = {"now": now, "limit": limit, "settle": settle, "late_after": late_after}
+        params = {
+            "now": now,
+            "limit": limit,
+            "settle": settle,
+            "late_after": late_after,
+            "traceparent": current_traceparent(),
+        }
         rows = (await self.session.execute(_RAISE_DUE, params)).mappings().all()
         claimed = int(rows[0]["claimed"]) if rows else 0
         if rows:
@@ -287,8 +294,9 @@ _RAISE_SERVICE = text(
         RETURNING {ALERT_COLUMNS}
     ),
     emitted AS (
-        INSERT INTO outbox (type, key, payload)
-        SELECT 'alert.raised', r.id::text, {alert_payload_sql("r")} FROM raised r ORDER BY r.node_run_id, r.level
+        INSERT INTO outbox (type, key, payload, traceparent)
+        SELECT 'alert.raised', r.id::text, {alert_payload_sql("r")}, CAST(:traceparent AS text)
+        FROM raised r ORDER BY r.node_run_id, r.level
     )
     SELECT * FROM raised ORDER BY node_run_id, level
     """
@@ -310,7 +318,12 @@ async def raise_service_alerts(
     """Record the service alerts not already open (emitting `alert.raised`); returns those recorded."""
     if not rows:
         return []
-    params = {"rows": json.dumps(list(rows)), "now": now, "late_after": late_after}
+    params = {
+        "rows": json.dumps(list(rows)),
+        "now": now,
+        "late_after": late_after,
+        "traceparent": current_traceparent(),
+    }
     raised = [dict(r) for r in (await session.execute(_RAISE_SERVICE, params)).mappings()]
     on_commit(session, count_alerts(raised))
     return raised
