@@ -16,6 +16,9 @@ DOCKERFILE = REPO / "Dockerfile"  # one for every component, parameterised by bu
 K8S = DEPLOY / "k8s"
 OVERLAYS = ("dev", "prod")
 DB_ADMIN = K8S / "db-admin"  # applied on its own, beside an overlay (external Postgres without operator)
+# components an overlay adds when its cluster has what they need (monitoring: the Prometheus Operator's CRDs);
+# rendered and checked on their own (test_monitoring.py)
+OPT_IN_COMPONENTS = ("monitoring",)
 # the oldest Kubernetes the manifests must work on, and the newest schema kubernetes-validate ships
 KUBERNETES_VERSIONS = ("1.30", "1.37")
 

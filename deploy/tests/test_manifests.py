@@ -18,6 +18,7 @@ from deploy_support import (
     DOCKERFILE,
     K8S,
     KUBERNETES_VERSIONS,
+    OPT_IN_COMPONENTS,
     OVERLAYS,
     REPO,
     migration_job,
@@ -689,4 +690,5 @@ def test_kustomize_sources_are_wired_into_the_tree() -> None:
     sources = {p.resolve() for p in K8S.rglob("*.yaml") if p.name != "secrets.example.yaml"}
     roots = {(K8S / "overlays" / o / "kustomization.yaml").resolve() for o in OVERLAYS}
     roots.add((DB_ADMIN / "kustomization.yaml").resolve())
+    roots |= {(K8S / "components" / c / "kustomization.yaml").resolve() for c in OPT_IN_COMPONENTS}
     assert sources - referenced - roots == set()

@@ -111,6 +111,8 @@ def make_stub(service: str) -> Starlette:
             },
             headers={"X-Upstream": service, "Server": "stub", "X-Request-ID": "upstream-overrides-nothing"},
         )
+        if request.query_params.get("route_template"):  # as a service names the template of its route
+            answer.headers["X-Pledge-Route"] = request.query_params["route_template"]
         if request.query_params.get("set_cookie"):
             answer.set_cookie("session", "belongs-to-one-caller")
         return answer

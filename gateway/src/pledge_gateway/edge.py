@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 from pledge_common.identity import Caller, identity_headers
-from pledge_common.observability import current_request_id
+from pledge_common.observability import ROUTE_KEY, current_request_id, is_long_poll
 from pledge_common.problems import (
     BadRequest,
     Forbidden,
@@ -23,15 +23,23 @@ from pledge_common.problems import (
     field_error,
     problem_response,
 )
+from pledge_common.tracing import current_trace_id
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pledge_gateway.auth import Authenticator
 from pledge_gateway.config import RateLimit, Settings
 from pledge_gateway.meta import is_meta_path
 from pledge_gateway.paths import path_fault
-from pledge_gateway.proxy import DROP_CONSOLE_REQUEST, forward
+from pledge_gateway.proxy import DROP_CONSOLE_REQUEST, UPSTREAM_ROUTE_KEY, forward
 from pledge_gateway.ratelimit import RateLimiter
-from pledge_gateway.routes import GATEWAY, PublicRoute, match_route, route_body_limit, route_timeout
+from pledge_gateway.routes import (
+    GATEWAY,
+    PublicRoute,
+    match_route,
+    route_body_limit,
+    route_template,
+    route_timeout,
+)
 from pledge_gateway.routes import Scope as ApiScope
 
 access_log = logging.getLogger("pledge.gateway.access")
@@ -113,6 +121,8 @@ class EdgeMiddleware:
         status = {"code": 500}
         # the route, and so the scope, is chosen from a path that has one form only (see paths.py)
         route = match_route(path) if fault is None else None
+        if route is not None:
+            scope[ROUTE_KEY] = route.path  # the metrics' route label: the template, never the path
         caller: Caller | None = None
 
         async def send_status(message: Message) -> None:
@@ -129,6 +139,7 @@ class EdgeMiddleware:
                     await _redirect(CONSOLE_PREFIX + "/", scope, receive, send_status)
                     return
                 if is_console_path(path):
+                    scope[ROUTE_KEY] = CONSOLE_PREFIX
                     await self._console(scope, receive, send_status)
                     return
                 if path.startswith(("/v1/", "/internal")) or path == "/v1":
@@ -177,6 +188,8 @@ class EdgeMiddleware:
             )
             await response(scope, receive, send_status)
         finally:
+            if route is not None:
+                scope[ROUTE_KEY] = route_template(route, scope.get(UPSTREAM_ROUTE_KEY))
             _log_access(scope, route, caller, status["code"], time.perf_counter() - started)
 
     async def _console(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -239,9 +252,13 @@ async def _authenticate(gateway: Gateway, scope: Scope) -> tuple[Caller, Mapping
 
 
 def _log_access(scope: Scope, route: PublicRoute | None, caller: Caller | None, status: int, elapsed: float) -> None:
-    if not access_log.isEnabledFor(logging.INFO):
+    # a long-poll waits on purpose and repeats all day: DEBUG only
+    long_poll = route is not None and is_long_poll(route.path, scope.get("query_string", b""))
+    level = logging.DEBUG if long_poll else logging.INFO
+    if not access_log.isEnabledFor(level):
         return
-    access_log.info(
+    access_log.log(
+        level,
         "%s %s %s",
         scope["method"],
         scope["path"],
@@ -249,7 +266,7 @@ def _log_access(scope: Scope, route: PublicRoute | None, caller: Caller | None, 
         extra={
             "method": scope["method"],
             "path": scope["path"],
-            "route": route.path if route is not None else None,
+            "route": scope.get(ROUTE_KEY) if route is not None else None,
             "status": status,
             "duration_ms": round(elapsed * 1000, 2),
             "principal": principal(caller),
@@ -271,6 +288,7 @@ class AccessLogFormatter(logging.Formatter):
             "service": "gateway",
             "msg": record.getMessage(),
             "request_id": current_request_id(),
+            "trace_id": current_trace_id(),
         }
         for key in self.FIELDS:
             entry[key] = getattr(record, key, None)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import aiohttp
 import httpx
+from pledge_common.observability import ROUTE_HEADER
 from pledge_common.problems import (
     BadRequest,
     GatewayTimeout,
@@ -52,7 +53,9 @@ DROP_REQUEST = HOP_BY_HOP | {
     b"x-request-id",
 }
 # uvicorn writes its own date and server headers; the request id is set by the gateway's middleware
-DROP_RESPONSE = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
+DROP_RESPONSE = HOP_BY_HOP | {b"date", b"server", b"x-request-id", ROUTE_HEADER}
+# where `forward` leaves the route template the service named (the edge checks it before labelling with it)
+UPSTREAM_ROUTE_KEY = "pledge.upstream_route"
 # the web console does its own sign-in with its own cookie (and sends no signed identity): cookies pass to it
 DROP_CONSOLE_REQUEST = DROP_REQUEST - {b"cookie"}
 
@@ -186,6 +189,9 @@ async def forward(
         if response.status_code >= 500 and not _is_problem(response):
             # never relay an upstream's internals (a proxy's HTML page, a stack trace)
             raise BadGateway(f"the {service} service failed to answer")
+        template = response.headers.get("x-pledge-route")
+        if template is not None:
+            scope[UPSTREAM_ROUTE_KEY] = template
         headers = [(k.lower(), v) for k, v in response.headers.raw if k.lower() not in DROP_RESPONSE]
         length = response.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) <= SMALL_BODY:

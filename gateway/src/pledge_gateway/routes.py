@@ -139,6 +139,14 @@ def match_route(path: str, table: tuple[PublicRoute, ...] = ROUTE_TABLE) -> Publ
     return None
 
 
+def route_template(route: PublicRoute, upstream: str | None) -> str:
+    """The template a call is labelled with in metrics and logs: the one the service named (`/v1/tickets/{ticket_id}`)
+    when it lies within `route` (so a service can never label outside its own routes), else `route`'s own."""
+    if upstream and upstream.startswith("/v1/") and len(upstream) <= 200 and route.pattern.match(upstream):
+        return upstream
+    return route.path
+
+
 def route_timeout(route: PublicRoute, settings: Settings) -> float:
     if route.timeout is Timeout.bulk:
         return settings.bulk_timeout_seconds

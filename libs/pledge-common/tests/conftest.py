@@ -4,7 +4,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pledge_common.db import create_engine, create_sessionmaker
-from pledge_common.outbox import CONSUMER_CURSOR_DDL, OUTBOX_DDL, feed_router
+from pledge_common.outbox import CONSUMER_CURSOR_DDL, OUTBOX_DDL, OUTBOX_TRACE_DDL, feed_router
 from pledge_common.problems import install_problem_handlers
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,7 +18,7 @@ async def feed_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(database_url, SCHEMA, pool_size=8)
     async with engine.begin() as conn:
         await conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-        for statement in (*OUTBOX_DDL, *CONSUMER_CURSOR_DDL):
+        for statement in (*OUTBOX_DDL, *OUTBOX_TRACE_DDL, *CONSUMER_CURSOR_DDL):
             await conn.execute(text(statement))
         await conn.execute(text("CREATE TABLE applied (seq bigint, key text, applied_at timestamptz DEFAULT now())"))
     try:

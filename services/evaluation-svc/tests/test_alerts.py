@@ -14,6 +14,11 @@ from evaluation_svc.alerts.rules import is_late, levels_passed
 from evaluation_svc.alerts.schemas import AlertPublic
 from evaluation_svc.alerts.service import scan_once
 from evaluation_svc.readmodel.service import Projection
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pledge_common import tracing
+from pledge_common.domain_metrics import ALERTS_RAISED, count_alerts
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -404,3 +409,33 @@ class TestFilters:
         assert {a["node_run_id"] for a in await listed(client, position="engineer")} == {"a1", "a3"}
         assert len(await listed(client, position=["dispatcher", "engineer"])) == 6
         assert await listed(client, position="nobody") == []
+
+
+class TestObservability:
+    async def test_raised_events_carry_the_trace_context_of_the_scan_span(self, session: AsyncSession) -> None:
+        await setup_run(session)
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+        tracing.use_tracer_provider(provider)
+        try:
+            with tracing.internal_span("alerts.scan"):
+                expected = tracing.current_traceparent()
+                await scan_once(session, at("2026-03-09 00:00"), 100)
+        finally:
+            tracing.use_tracer_provider(None)
+        events = await session.execute(text("SELECT traceparent FROM outbox WHERE type = 'alert.raised'"))
+        assert expected is not None
+        assert [r.traceparent for r in events] == [expected] * 3
+
+    async def test_raised_alerts_are_counted_by_level_when_their_transaction_commits(
+        self, session: AsyncSession
+    ) -> None:
+        def raised(level: str) -> float:
+            return ALERTS_RAISED.labels(level, "true")._value.get()  # late: the scan comes days after
+
+        await setup_run(session)
+        before = raised("warning")
+        await scan_once(session, at("2026-03-09 00:00"), 100)
+        assert raised("warning") == before  # the test's transaction is rolled back, never committed
+        count_alerts([{"level": "warning", "late": True}])()
+        assert raised("warning") == before + 1

@@ -12,7 +12,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.middleware import Middleware
 
+from pledge_common import tracing
 from pledge_common.db import create_engine, create_sessionmaker, migration_state, migration_tree
+from pledge_common.domain_metrics import PoolCollector
 from pledge_common.identity import current_caller
 from pledge_common.internal import internal_router, make_http_client
 from pledge_common.observability import Metrics, RequestContextMiddleware, configure_logging
@@ -96,6 +98,7 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(service, settings.log_level, settings.log_json)
+        tracing.configure_tracing(service)
         engine = create_engine(
             settings.database_url,
             schema,
@@ -117,6 +120,7 @@ def create_service_app(
         finally:
             await app.state.http.aclose()
             await engine.dispose()
+            tracing.shutdown_tracing()
 
     app = FastAPI(
         title=title,
@@ -133,6 +137,7 @@ def create_service_app(
     app.state.migrations = migration_tree(alembic_ini)
     app.state.workers = service_workers(service, settings)
     metrics = Metrics(service)
+    metrics.registry.register(PoolCollector(service, lambda: getattr(app.state, "engine", None)))
     app.state.metrics = metrics
     install_problem_handlers(app)
     install_document(app, examples)  # the document says what the handlers answer: problem+json, headers
@@ -140,7 +145,7 @@ def create_service_app(
     app.user_middleware.append(Middleware(TextGuardMiddleware, raw_bodies=raw_bodies))  # inside: request ids
     app.include_router(health_router())
     install_runtime_metrics(app, metrics)
-    app.add_route("/metrics", _metrics_view(metrics, produces_feed), include_in_schema=False)
+    app.add_api_route("/metrics", _metrics_view(metrics, produces_feed), include_in_schema=False)
     # Every public route knows its caller; with PLEDGE_REQUIRE_IDENTITY a request that did not come
     # through the gateway (no valid signed identity) is refused before any route code runs.
     # ... and a query parameter the route does not declare is refused, not ignored
@@ -159,6 +164,7 @@ def _metrics_view(metrics: Metrics, produces_feed: bool = False) -> Callable[[Re
     async def view(request: Request) -> Any:
         if produces_feed:
             await refresh_outbox_stats(request.app)
+        await metrics.refresh()
         return metrics.render()
 
     return view

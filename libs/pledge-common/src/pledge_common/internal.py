@@ -21,6 +21,7 @@ import httpx
 from fastapi import APIRouter, Depends, Request
 from httpx_aiohttp import AiohttpTransport
 
+from pledge_common import tracing
 from pledge_common.observability import REQUEST_ID_HEADER, current_request_id
 from pledge_common.problems import Unauthorized
 
@@ -77,10 +78,13 @@ def internal_router() -> APIRouter:
     return APIRouter(prefix="/internal", dependencies=[Depends(require_service_token)])
 
 
-async def _add_request_id(request: httpx.Request) -> None:
+async def add_context_headers(request: httpx.Request) -> None:
+    """The request id and the trace context of the current request go on with every call it makes."""
     request_id = current_request_id()
     if request_id and REQUEST_ID_HEADER not in request.headers:
         request.headers[REQUEST_ID_HEADER] = request_id
+    # the current span's context replaces any `traceparent` passed along (the gateway forwards the client's)
+    tracing.inject(request.headers)
 
 
 # An idle pooled connection is dropped this long after its last use: well before the servers of the suite
@@ -110,6 +114,6 @@ def make_http_client(
         timeout=timeout,
         headers=headers,
         transport=AiohttpTransport(limits=limits, trust_env=False),
-        event_hooks={"request": [_add_request_id]},
+        event_hooks={"request": [add_context_headers]},
         **kwargs,
     )

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from pledge_common.observability import current_request_id
 from pledge_common.problems import invalid
+from pledge_common.tracing import current_traceparent
 
 OUTBOX_DDL = (
     """
@@ -43,6 +44,11 @@ OUTBOX_DDL = (
     """,
     "CREATE INDEX outbox_xid_seq ON outbox (xid, seq)",
 )
+# The trace context of the request or span that wrote an event (see pledge_common.tracing), as `emit_many` and the
+# services' set-based inserts that pass `:traceparent` write it. No column default reading a session setting: a
+# default evaluated per row made every outbox insert slower, and held the feed back behind concurrent ingest.
+OUTBOX_TRACE_DDL = ("ALTER TABLE outbox ADD COLUMN traceparent text",)
+OUTBOX_TRACE_DOWN = ("ALTER TABLE outbox DROP COLUMN traceparent",)
 CONSUMER_CURSOR_DDL = (
     """
     CREATE TABLE consumer_cursors (
@@ -66,6 +72,7 @@ class FeedEvent(msgspec.Struct, frozen=True):
     key: str
     payload: dict[str, Any]
     occurred_at: str  # as the producer wrote it (ISO 8601)
+    traceparent: str | None = None  # the W3C trace context of the producing transaction, when it had one
 
 
 class FeedPage(msgspec.Struct):
@@ -105,11 +112,17 @@ async def emit_many(session: AsyncSession | AsyncConnection, events: Iterable[tu
         return 0
     await session.execute(
         text(
-            "INSERT INTO outbox (type, key, payload, request_id) "
-            "SELECT t, k, p::jsonb, :rid FROM unnest(CAST(:types AS text[]), CAST(:keys AS text[]),"
+            "INSERT INTO outbox (type, key, payload, request_id, traceparent) "
+            "SELECT t, k, p::jsonb, :rid, :tp FROM unnest(CAST(:types AS text[]), CAST(:keys AS text[]),"
             " CAST(:payloads AS text[])) AS u(t, k, p)"
         ),
-        {"types": types, "keys": keys, "payloads": payloads, "rid": current_request_id()},
+        {
+            "types": types,
+            "keys": keys,
+            "payloads": payloads,
+            "rid": current_request_id(),
+            "tp": current_traceparent(),
+        },
     )
     return len(types)
 
@@ -125,7 +138,7 @@ def partition_of(key: str, partitions: int) -> int:
 
 
 _EVENT_JSON = """json_build_object('cursor', xid::text || ':' || seq, 'seq', seq, 'type', type, 'key', key,
-                               'payload', payload, 'occurred_at', occurred_at)::text"""
+                               'payload', payload, 'occurred_at', occurred_at, 'traceparent', traceparent)::text"""
 _FEED_ORDER = """
     FROM outbox
     WHERE (xid, seq) > (CAST(:xid AS text)::xid8, :seq)
@@ -140,7 +153,7 @@ _FEED_WINDOW = text(
     SELECT xid::text || ':' || seq AS cursor,
            CASE WHEN {PARTITION_SQL.format(key="key", partitions=":partitions")} = :partition
                 THEN {_EVENT_JSON} END AS body
-    FROM (SELECT xid, seq, type, key, payload, occurred_at {_FEED_ORDER} LIMIT :window) AS w
+    FROM (SELECT xid, seq, type, key, payload, occurred_at, traceparent {_FEED_ORDER} LIMIT :window) AS w
     ORDER BY xid, seq
     """
 )

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pledge_dev import migrate
+from pledge_dev.metrics import delta, label_values, samples, value
 from pledge_dev.testing import ServiceSpec
 
 PROBLEM = "application/problem+json"
@@ -182,6 +183,31 @@ async def test_metrics_count_requests_by_route(client: httpx.AsyncClient) -> Non
     assert 'route="/healthz"' in response.text
     assert "http_request_duration_seconds_bucket" in response.text
     assert "http_requests_in_flight" in response.text
+
+
+async def test_feed_polls_are_counted_apart_from_request_latency(
+    client: httpx.AsyncClient, internal_headers: dict[str, str], service_spec: ServiceSpec
+) -> None:
+    if not service_spec.produces_feed:
+        pytest.skip(f"{service_spec.name} serves no feed")
+    before = samples((await client.get("/metrics")).text)
+    polled = await client.get("/internal/v1/events", params={"wait": "0.05"}, headers=internal_headers)
+    assert polled.status_code == 200
+    after = samples((await client.get("/metrics")).text)
+    feed = {"route": "/internal/v1/events", "method": "GET", "status": "200"}
+    assert delta(before, after, "http_long_poll_requests_total", **feed) == 1
+    assert delta(before, after, "http_long_poll_duration_seconds_count", route="/internal/v1/events") == 1
+    assert "/internal/v1/events" not in label_values(after, "http_request_duration_seconds_count", "route")
+    assert "/internal/v1/events" not in label_values(after, "http_requests_total", "route")
+
+
+async def test_metrics_show_the_database_pool(client: httpx.AsyncClient, service_spec: ServiceSpec) -> None:
+    await client.get("/readyz")  # the pool has opened a connection
+    found = samples((await client.get("/metrics")).text)
+    size = value(found, "pledge_db_pool_size", service=service_spec.name)
+    assert size > 0
+    assert value(found, "pledge_db_pool_max", service=service_spec.name) >= size
+    assert ("pledge_db_pool_checked_out", frozenset({("service", service_spec.name)})) in found
 
 
 def test_migrations_go_up_from_empty_and_down_again(service_spec: ServiceSpec, fresh_db_url: str) -> None:

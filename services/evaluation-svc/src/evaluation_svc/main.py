@@ -10,11 +10,13 @@ from pledge_common.app import create_service_app
 from pledge_common.consumer import FeedConsumer
 from pledge_common.internal import make_http_client
 from pledge_common.outbox import FeedEvent
+from pledge_common.tracing import traced_batch
 from pledge_common.workers import Workers
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_svc.alerts.router import router as alerts_router
 from evaluation_svc.alerts.service import AlertScanner
+from evaluation_svc.backlog import refresh_backlogs
 from evaluation_svc.config import Settings
 from evaluation_svc.examples import EXAMPLES
 from evaluation_svc.insights.router import router as insights_router
@@ -61,7 +63,7 @@ def make_consumers(app: FastAPI, settings: Settings, projection: Projection) -> 
             feed_path="/internal/v1/events",
             engine=app.state.engine,
             sessionmaker=app.state.sessionmaker,
-            handler=handler,
+            handler=traced_batch(name, handler),
             batch_size=settings.feed_batch_size,
             wait=settings.feed_wait_seconds,
             partition=partition,
@@ -119,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if feedback is not None:
                 await feedback.aclose()
 
-    return create_service_app(
+    app = create_service_app(
         service="evaluation",
         title="Pledge evaluation-svc",
         description="How far the real service is from the promise: seven states, reports, alerts.",
@@ -141,3 +143,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         examples=EXAMPLES,
         webhooks=outbound,
     )
+    app.state.metrics.on_scrape(lambda: refresh_backlogs(app.state.engine))
+    return app

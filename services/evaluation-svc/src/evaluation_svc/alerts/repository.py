@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from pledge_common.domain_metrics import count_alerts, on_commit
+from pledge_common.tracing import current_traceparent
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -104,8 +106,8 @@ _RAISE_DUE = text(
         FROM raised a JOIN judged d ON d.id = a.node_run_id
     ),
     emitted AS (
-        INSERT INTO outbox (type, key, payload)
-        SELECT 'alert.raised', a.id::text, {alert_payload_sql("a")}
+        INSERT INTO outbox (type, key, payload, traceparent)
+        SELECT 'alert.raised', a.id::text, {alert_payload_sql("a")}, CAST(:traceparent AS text)
         FROM ordered a
         ORDER BY a.ord, a.lvl
     ),
@@ -114,7 +116,10 @@ _RAISE_DUE = text(
         FROM ordered a
         WHERE NOT a.late AND EXISTS (SELECT 1 FROM webhook_subscriptions WHERE enabled)
     )
-    SELECT n.claimed, w.* FROM (SELECT count(*) AS claimed FROM judged) n
+    SELECT n.claimed, n.raised_levels, w.*
+    FROM (SELECT (SELECT count(*) FROM judged) AS claimed,
+                 (SELECT coalesce(json_agg(json_build_object('level', level, 'late', late)), '[]')::text
+                  FROM ordered) AS raised_levels) n
     LEFT JOIN wanted w ON true
     ORDER BY w.ord, w.lvl
     """
@@ -136,9 +141,17 @@ class AlertRepository:
         recorded that are not late (for their deliveries). Alerts recorded before (another replica, a replay)
         are left alone.
         """
-        params = {"now": now, "limit": limit, "settle": settle, "late_after": late_after}
+        params = {
+            "now": now,
+            "limit": limit,
+            "settle": settle,
+            "late_after": late_after,
+            "traceparent": current_traceparent(),
+        }
         rows = (await self.session.execute(_RAISE_DUE, params)).mappings().all()
         claimed = int(rows[0]["claimed"]) if rows else 0
+        if rows:
+            on_commit(self.session, count_alerts(json.loads(rows[0]["raised_levels"])))
         return claimed, [{c: r[c] for c in _ALERT_NAMES} for r in rows if r["id"] is not None]
 
     async def page(
@@ -281,8 +294,9 @@ _RAISE_SERVICE = text(
         RETURNING {ALERT_COLUMNS}
     ),
     emitted AS (
-        INSERT INTO outbox (type, key, payload)
-        SELECT 'alert.raised', r.id::text, {alert_payload_sql("r")} FROM raised r ORDER BY r.node_run_id, r.level
+        INSERT INTO outbox (type, key, payload, traceparent)
+        SELECT 'alert.raised', r.id::text, {alert_payload_sql("r")}, CAST(:traceparent AS text)
+        FROM raised r ORDER BY r.node_run_id, r.level
     )
     SELECT * FROM raised ORDER BY node_run_id, level
     """
@@ -304,8 +318,15 @@ async def raise_service_alerts(
     """Record the service alerts not already open (emitting `alert.raised`); returns those recorded."""
     if not rows:
         return []
-    params = {"rows": json.dumps(list(rows)), "now": now, "late_after": late_after}
-    return [dict(r) for r in (await session.execute(_RAISE_SERVICE, params)).mappings()]
+    params = {
+        "rows": json.dumps(list(rows)),
+        "now": now,
+        "late_after": late_after,
+        "traceparent": current_traceparent(),
+    }
+    raised = [dict(r) for r in (await session.execute(_RAISE_SERVICE, params)).mappings()]
+    on_commit(session, count_alerts(raised))
+    return raised
 
 
 async def resolve_service_alerts(session: AsyncSession, active: Sequence[str], now: datetime) -> int:

@@ -9,6 +9,7 @@ from pledge_common.identity import Caller
 from pledge_common.outbox import emit_many
 from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import Conflict, NotFound
+from pledge_common.tracing import internal_span
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from evaluation_svc.alerts.repository import AlertRepository
@@ -66,6 +67,11 @@ class AlertScanner:
         self.late_after = late_after
 
     async def tick(self) -> int:
+        # a span only while tracing: the `alert.raised` events of the scan carry its context to their consumers
+        with internal_span("alerts.scan"):
+            return await self._scan()
+
+    async def _scan(self) -> int:
         async with self.sessionmaker() as session, session.begin():
             now = datetime.now(UTC)
             claimed = await scan_once(session, now, self.batch_size, self.settle, self.late_after)

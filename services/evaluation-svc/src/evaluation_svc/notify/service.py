@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiosmtplib
 import httpx
+from pledge_common.domain_metrics import NOTIFICATIONS, on_commit
 from pledge_common.exports import PDF, XLSX, columns_of, xlsx_file
 from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import Conflict, NotFound, invalid
@@ -838,6 +839,13 @@ def smtp_config(settings: Settings) -> SmtpConfig | None:
     )
 
 
+def count_notifications(claimed: Sequence[Mapping[str, Any]], outcomes: Sequence[Mapping[str, Any]]) -> None:
+    """Count each attempt by channel kind: delivered, failed (to be retried or for good) or skipped."""
+    for message, outcome in zip(claimed, outcomes, strict=True):
+        result = "skipped" if outcome["skipped"] else "delivered" if outcome["ok"] else "failed"
+        NOTIFICATIONS.labels(message["channel_kind"], result).inc()
+
+
 class Notifier:
     """Background loop: plan new alerts, escalate, send due messages. Several replicas share the work: alerts are
     taken once (a mark row), escalations and messages are leased with SKIP LOCKED; a sender that dies mid-flight
@@ -943,6 +951,7 @@ class Notifier:
                 log.warning("notification %s failed: %s", outcome["id"], outcome["error"])
         async with self.sessionmaker() as session, session.begin():
             repo = NotifyRepository(session)
+            on_commit(session, partial(count_notifications, claimed, outcomes))
             failed = await repo.record(outcomes, s.notify_max_attempts)
             await repo.queue(failure_messages(failed, s.notify_admin_emails, s.notify_admin_language))
         return len(claimed)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from pledge_common.domain_metrics import WEBHOOK_DELIVERIES
 from pledge_common.identity import Caller
 from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import NotFound, invalid
@@ -211,6 +212,8 @@ class WebhookSender:
         outcomes = await asyncio.gather(*(self._send(d) for d in claimed))
         async with self.sessionmaker() as session, session.begin():
             await WebhookRepository(session).record(outcomes, s.webhook_max_attempts, s.webhook_disable_after_failures)
+        for outcome in outcomes:
+            WEBHOOK_DELIVERIES.labels("delivered" if outcome["ok"] else "failed").inc()
         return len(claimed)
 
     async def round(self) -> bool:

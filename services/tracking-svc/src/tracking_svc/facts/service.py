@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+from pledge_common.domain_metrics import count_outcomes
 from pledge_common.identity import Caller
 from pledge_common.instants import INSTANT_MESSAGE, within_bounds
 from pledge_common.jsonlimits import DEPTH_MESSAGE, nesting_exceeds
@@ -319,6 +320,7 @@ async def ingest_facts(
     await _write(session, plan, [facts[i] for i in sorted(accepted)], [hashes[i] for i in sorted(accepted)])
     result = [o for o in outcomes if o is not None]
     assert len(result) == len(items)
+    count_outcomes(session, "service_fact", [o.status for o in result])
     return result
 
 

@@ -13,6 +13,7 @@ import asyncpg
 import msgspec
 from asyncpg.pgproto import pgproto
 from pledge_common.observability import current_request_id
+from pledge_common.tracing import current_traceparent
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -268,8 +269,8 @@ _UPDATE_TICKETS = text(
         RETURNING t.id, t.source, t.external_id, t.process_key, t.customer_ref, t.segment, t.status, t.opened_at,
                   t.closed_at, t.cancelled_at, t.attributes, t.pauses
     )
-    INSERT INTO outbox (type, key, payload, request_id)
-    SELECT 'ticket.upserted', t.id::text, to_json(t), :request_id FROM changed t ORDER BY t.id
+    INSERT INTO outbox (type, key, payload, request_id, traceparent)
+    SELECT 'ticket.upserted', t.id::text, to_json(t), :request_id, :traceparent FROM changed t ORDER BY t.id
     """
 )
 
@@ -302,7 +303,14 @@ async def update_tickets(session: AsyncSession, updates: Sequence[TicketUpdate])
     """
     if not updates:
         return
-    await session.execute(_UPDATE_TICKETS, {**_state_parameters(updates), "request_id": current_request_id()})
+    await session.execute(
+        _UPDATE_TICKETS,
+        {
+            **_state_parameters(updates),
+            "request_id": current_request_id(),
+            "traceparent": current_traceparent(),
+        },
+    )
 
 
 @dataclass(slots=True)
@@ -337,8 +345,8 @@ _INSERT_TICKETS = text(
         RETURNING t.id, t.source, t.external_id, t.process_key, t.customer_ref, t.segment, t.status, t.opened_at,
                   t.closed_at, t.cancelled_at, t.attributes, t.pauses
     ), feed AS (
-        INSERT INTO outbox (type, key, payload, request_id)
-        SELECT 'ticket.upserted', t.id::text, to_json(t), :request_id FROM inserted t ORDER BY t.id
+        INSERT INTO outbox (type, key, payload, request_id, traceparent)
+        SELECT 'ticket.upserted', t.id::text, to_json(t), :request_id, :traceparent FROM inserted t ORDER BY t.id
     )
     SELECT id FROM inserted
     """
@@ -359,6 +367,7 @@ async def insert_tickets(session: AsyncSession, tickets: Sequence[NewTicket]) ->
             "external_ids": [t.external_id for t in tickets],
             "processes": [t.process_key for t in tickets],
             "request_id": current_request_id(),
+            "traceparent": current_traceparent(),
         },
     )
     return {r[0] for r in rows}
@@ -422,8 +431,8 @@ _UPSERT_RUNS = text(
         FROM node_runs r JOIN tickets t ON t.id = r.ticket_id
         WHERE r.ticket_id = ANY(CAST(:refresh AS uuid[])) AND r.id NOT IN (SELECT id FROM changed)
     )
-    INSERT INTO outbox (type, key, payload, request_id)
-    SELECT 'node_run.upserted', r.id::text, to_json(r), :request_id
+    INSERT INTO outbox (type, key, payload, request_id, traceparent)
+    SELECT 'node_run.upserted', r.id::text, to_json(r), :request_id, :traceparent
     FROM emitted r
     ORDER BY r.ticket_id, r.node_key, r.cycle
     """
@@ -471,6 +480,7 @@ async def upsert_runs(
             "t_customer_refs": [t.customer_ref for t in tickets],
             "refresh": list(refresh),
             "request_id": current_request_id(),
+            "traceparent": current_traceparent(),
         },
     )
 
@@ -489,7 +499,7 @@ NODE_RUN_COLUMNS = (
     "position",
     "ended_by_ticket",
 )
-OUTBOX_COLUMNS = ("type", "key", "payload", "request_id")
+OUTBOX_COLUMNS = ("type", "key", "payload", "request_id", "traceparent")
 _PAYLOAD = msgspec.json.Encoder()
 
 
@@ -528,6 +538,7 @@ async def insert_new_runs(
     rows = []
     feed = []
     request_id = current_request_id()
+    traceparent = current_traceparent()
     encode = _PAYLOAD.encode
     for run_id, r in zip(ids, runs, strict=True):
         rows.append(
@@ -566,7 +577,7 @@ async def insert_new_runs(
             msgspec.Raw(r.pauses),
             r.ended_by_ticket,
         )
-        feed.append(("node_run.upserted", str(run_id), encode(payload).decode(), request_id))
+        feed.append(("node_run.upserted", str(run_id), encode(payload).decode(), request_id, traceparent))
     driver = await driver_connection(session)
     try:
         await driver.copy_records_to_table("node_runs", columns=NODE_RUN_COLUMNS, records=rows)

@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+from pledge_common.domain_metrics import count_ingest, count_outcomes
 from pledge_common.identity import Caller
 from pledge_common.jsonlimits import DEPTH_MESSAGE, MAX_BODY_DEPTH, deep_path, nesting_exceeds, value_depth_exceeds
 from pledge_common.observability import current_request_id
@@ -306,6 +307,7 @@ async def ingest_chunk(
         result = ChunkResult([o for o in outcomes if o is not None])
         assert len(result.outcomes) == len(raw_items)
         if atomic and result.any_rejected:
+            count_ingest("ticket_event", 0, 0, len(result.outcomes))  # nothing of the chunk is written
             return result
         created = await repo.insert_tickets(session, plan.new_tickets)
         inserted_here.update(created)
@@ -350,6 +352,7 @@ async def ingest_chunk(
         await repo.insert_new_runs(session, plan.new_runs, plan.run_tickets)
     except repo.ConcurrentInsert:
         raise ConcurrentTwin from None
+    count_outcomes(session, "ticket_event", [o.status for o in result.outcomes])
     return result
 
 
