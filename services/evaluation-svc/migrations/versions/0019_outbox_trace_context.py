@@ -3,8 +3,8 @@
 A consumer's span links to the producer's (pledge_common.tracing). Existing rows keep a null traceparent; a
 nullable column without a default: adding it rewrites nothing.
 
-Revision ID: evaluation_0018
-Revises: evaluation_0017
+Revision ID: evaluation_0019
+Revises: evaluation_0018
 Create Date: 2026-12-03
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from alembic import op
 from pledge_common.outbox import OUTBOX_TRACE_DDL, OUTBOX_TRACE_DOWN
 
-revision: str = "evaluation_0018"
-down_revision: str | None = "evaluation_0017"
+revision: str = "evaluation_0019"
+down_revision: str | None = "evaluation_0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
