@@ -9,12 +9,15 @@ import os
 import re
 import subprocess
 import sys
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from pledge_dev.demo import push
 from pledge_dev.suite import REPO_ROOT, Suite
-from support import bearer, ok
+from support import bearer, eventually, ok
 from test_console import (  # noqa: F401  (the fixtures of the console's browser tests, reused)
     SCREENSHOTS,
     WIDTHS,
@@ -128,6 +131,59 @@ async def test_a_refused_what_if_says_why_on_the_page(suite: Suite, demo: dict[s
     assert await p.page.locator("#what-if-form input[name=commitment]").input_value() == "no-such-commitment"
     await p.fits()
     assert [e for e in p.errors if "422" not in e] == []  # the page itself answers 422: Chromium logs that
+
+
+@needs_browser
+async def test_a_practice_of_an_improve_recommendations_node_shows_on_rankings(
+    suite: Suite, demo: dict[str, Any], page_factory: Any
+) -> None:
+    target = {"process": "complaint-handling", "node": "acknowledge"}  # no run in the demo's work orders
+    async with (
+        httpx.AsyncClient(base_url=suite.gateway_url, timeout=60) as client,
+        httpx.AsyncClient(base_url=suite.gateway_url, headers=bearer(suite.admin_key or ""), timeout=60) as api,
+    ):
+        assert (await sign_in(client, *admin(suite))).status_code == 303
+        # 32 simple complaints acknowledged after 3 hours (limit PT15M, tolerance PT30M): an improve recommendation
+        opened = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+        events: list[dict[str, Any]] = []
+        for i in range(32):
+            ticket = {"external_id": f"slow-ack-{i}", "process": target["process"], "segment": "simple",
+                      "customer": f"cust-{i:04d}"}  # fmt: skip
+            for n, (kind, at) in enumerate(
+                (("ticket.opened", opened), ("node.started", opened), ("node.completed", opened + timedelta(hours=3)))
+            ):
+                event = {"event_id": f"slow-ack-{i}-{n}", "type": kind, "occurred_at": at.isoformat(),
+                         "source": "feedback", "ticket": ticket}  # fmt: skip
+                events.append(event if kind == "ticket.opened" else {**event, "node": target["node"]})
+        await push(api, events)
+
+        async def recommended() -> bool:
+            improve = ok(await client.get("/console/rankings.json"))["recommendations"]["improve"]
+            return any((r["process"], r["node"]) == (target["process"], target["node"]) for r in improve)
+
+        await eventually(recommended, "an improve recommendation on complaint-handling acknowledge")
+        tag = uuid.uuid4().hex[:6]
+        title = f"投诉受理后先电话回访 <{tag}>"
+        practice = {"title": title, "body": "Call the customer back before writing up.", "tags": ["投诉"],
+                    "processes": [target["process"]], "nodes": [target["node"]]}  # fmt: skip
+        ok(await api.post("/v1/practices", json=practice, headers={"Idempotency-Key": f"rankings-{tag}"}), 201)
+        twin = ok(await client.get("/console/rankings.json"))
+        assert twin["practices_unavailable"] is False
+        suggested = {
+            (g["process"], g["node"]): [p["title"] for p in g["practices"]] for g in twin["suggested_practices"]
+        }
+        assert title in suggested[(target["process"], target["node"])]
+
+    p = await page_factory("wide")
+    await p.sign_in(*admin(suite))
+    await p.page.goto(f"{suite.gateway_url}/console/rankings")
+    row = p.page.locator(
+        f'#to-improve tr.practices[data-process="{target["process"]}"][data-node="{target["node"]}"]'
+    ).first
+    await row.wait_for()
+    assert title in await row.inner_text()  # shown as text: the angle brackets escaped, not markup
+    assert await p.page.locator("#practices-unavailable").count() == 0
+    assert p.errors == []
 
 
 # ---- over plain HTTP ---------------------------------------------------------------------------------------

@@ -7,14 +7,19 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pledge_console
 import pytest
 from jinja2 import Environment, FileSystemLoader
 from pledge_console import charts
+from pledge_console.clients.gateway import GatewayClient
 from pledge_console.i18n import ANALYSIS_MESSAGES, MESSAGES, Translator
 from pledge_console.web.analysis import (
+    MAX_PRACTICE_NODES,
     day_period,
     draw,
+    node_practices,
+    practice_nodes,
     trend_points,
     trend_series,
     trend_window,
@@ -328,9 +333,12 @@ class TestPagesRender:
             "recommendations": {
                 "thresholds": thresholds,
                 "raise": [recommendation],
-                **{verdict: [] for verdict in ("improve", "keep", "insufficient_data")},
+                "improve": [{**recommendation, "recommendation": "improve", "reason": "low"}],
+                **{verdict: [] for verdict in ("keep", "insufficient_data")},
                 "next": None,
             },
+            "practices_of": lambda r: [{"id": "p1", "title": self.HOSTILE, "tags": ["dispatch"]}],
+            "practices_unavailable": True,
             "forest": charts.intervals([(self.HOSTILE, 0.9, (0.45, 0.95))]),
             "group_name": lambda g: g["name"],
             "try_link": lambda r: "/console/rankings?wi_commitment=" + r["commitment"],
@@ -352,7 +360,58 @@ class TestPagesRender:
         html = self.env().get_template("rankings.html").render(**context)
         assert self.HOSTILE not in html
         escaped = "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;"
-        assert html.count(escaped) == 6  # the forest's label and title, the table, the reason, the form, the error
+        # the forest's label and title, the table, the reason, the form, the error, the improve row's practice
+        assert html.count(escaped) == 7
+        assert html.count('class="practice"') == 1  # under the improve recommendation only
+        assert 'id="practices-unavailable"' in html
         assert 'id="what-if-form"' in html
         assert 'name="csrf" value="token"' in html
         assert not re.search(r"<script(?![^>]*\ssrc=)", html)
+
+
+class TestSuggestedPractices:
+    """The practices next to improve recommendations, read from a fake gateway at its HTTP edge (the practices
+    list as feedback-svc answers it)."""
+
+    def improve(self, process: str, node: str | None) -> dict[str, Any]:
+        return {"process": process, "node": node, "recommendation": "improve"}
+
+    def test_one_question_per_distinct_node_at_most_ten_none_end_to_end(self) -> None:
+        rows = [self.improve("p", "a"), self.improve("p", "a"), self.improve("p", None), self.improve("q", "a")]
+        rows += [self.improve("r", f"n{i}") for i in range(12)]
+        nodes = practice_nodes(rows)
+        assert nodes[:2] == [("p", "a"), ("q", "a")]
+        assert len(nodes) == MAX_PRACTICE_NODES
+
+    def gateway(self, handler: Any) -> GatewayClient:
+        return GatewayClient(httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://gw"), "admin")
+
+    async def test_each_node_gets_its_newest_practices_asked_with_the_users_key(self) -> None:
+        asked: list[tuple[str, str | None, str | None, str | None]] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            q = request.url.params
+            asked.append((request.headers["Authorization"], q.get("process"), q.get("node"), q.get("limit")))
+            item = {"id": "0d6f2f4e-0000-4000-8000-000000000001", "title": f"fix {q['node']}", "tags": ["t"],
+                    "processes": [q["process"]], "nodes": [q["node"]], "root_causes": [], "from_action": None,
+                    "created_at": "2026-12-01T00:00:00Z"}  # fmt: skip
+            return httpx.Response(200, json={"items": [item], "next_cursor": None})
+
+        found, unavailable = await node_practices(self.gateway(handler), "user-key", [("p", "a"), ("p", "b")])
+        assert sorted(asked) == [("Bearer user-key", "p", "a", "3"), ("Bearer user-key", "p", "b", "3")]
+        assert [(g["node"], [x["title"] for x in g["practices"]]) for g in found] == [
+            ("a", ["fix a"]),
+            ("b", ["fix b"]),
+        ]
+        assert found[0]["practices"][0]["tags"] == ["t"]
+        assert unavailable is False
+
+    async def test_feedback_down_is_a_note_and_a_refusal_is_nothing(self) -> None:
+        def down(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(503, json={"type": "about:blank", "title": "down", "status": 503, "detail": "down"})
+
+        def refused(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(403, json={"type": "about:blank", "title": "no", "status": 403, "detail": "scope"})
+
+        assert await node_practices(self.gateway(down), "k", [("p", "a")]) == ([], True)
+        assert await node_practices(self.gateway(refused), "k", [("p", "a")]) == ([], False)

@@ -2,8 +2,10 @@
 
 Every figure comes from the gateway's public API (`/v1/reports/achievement` with buckets,
 `/v1/reports/rankings`, `/v1/recommendations`, `POST /v1/what-if`), Wilson intervals included: the console
-only arranges and draws them. The what-if replay changes nothing (the gateway asks `reports:read` for it), so
-every role that reads reports may run it, through a form carrying the CSRF token like the console's other POSTs.
+only arranges and draws them. Next to each `improve` recommendation, the practices of the knowledge base linked
+to its process and node (`/v1/practices`), for a user who may read them. The what-if replay changes nothing (the
+gateway asks `reports:read` for it), so every role that reads reports may run it, through a form carrying the
+CSRF token like the console's other POSTs.
 """
 
 import asyncio
@@ -21,7 +23,7 @@ from pledge_common.scopes import Scope
 from pledge_console import charts
 from pledge_console.accounts.repository import SessionRow
 from pledge_console.accounts.rules import Role, can
-from pledge_console.clients.gateway import GatewayError
+from pledge_console.clients.gateway import GatewayClient, GatewayError
 from pledge_console.i18n import Translator
 from pledge_console.web.pages import (
     PageError,
@@ -356,6 +358,47 @@ def _rate_row(rate: dict[str, Any]) -> tuple[float, tuple[float, float]] | None:
     return float(rate["share"]), interval
 
 
+MAX_PRACTICES = 3  # practices shown per improve recommendation
+MAX_PRACTICE_NODES = 10  # distinct (process, node) asked about per page; the others show none
+
+
+def practice_nodes(improve: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The distinct (process, node) of the improve recommendations, in their order, at most MAX_PRACTICE_NODES
+    (an end-to-end recommendation has no node: no practice is asked for it)."""
+    nodes: list[tuple[str, str]] = []
+    for r in improve:
+        key = (str(r["process"]), str(r["node"]))
+        if r.get("node") is not None and key not in nodes:
+            nodes.append(key)
+    return nodes[:MAX_PRACTICE_NODES]
+
+
+async def node_practices(
+    gateway: GatewayClient, api_key: str, nodes: list[tuple[str, str]]
+) -> tuple[list[dict[str, Any]], bool]:
+    """The newest practices linked to each node (one request per node, all at once), and whether any request
+    failed (feedback-svc down: the page says so and shows the rest)."""
+
+    async def one(process: str, node: str) -> dict[str, Any]:
+        params = [("process", process), ("node", node), ("limit", str(MAX_PRACTICES))]
+        page = await gateway.get("/v1/practices", api_key, params)
+        practices = [{"id": p["id"], "title": p["title"], "tags": p["tags"]} for p in page["items"][:MAX_PRACTICES]]
+        return {"process": process, "node": node, "practices": practices}
+
+    answers = await asyncio.gather(*(one(p, n) for p, n in nodes), return_exceptions=True)
+    found = [a for a in answers if isinstance(a, dict)]
+    failed = [a for a in answers if isinstance(a, BaseException)]
+    for err in failed:
+        if not isinstance(err, GatewayError):
+            raise err
+    # a key without the complaints scope is refused (403): nothing to show, nothing went wrong
+    return found, any(isinstance(e, GatewayError) and e.status != 403 for e in failed)
+
+
+def may_read_practices(me: SessionRow) -> bool:
+    return me.may(Scope.complaints_read) or me.may(Scope.complaints_manage)
+
+
 async def rankings_data(request: Request, me: SessionRow, q: RankingsQuery) -> dict[str, Any]:
     period = [("from", q.start.isoformat()), ("to", q.end.isoformat())]
     ranked = [*period, ("by", q.by), ("scope", q.population), ("n", "5"), ("min_sample", str(q.min_sample))]
@@ -364,6 +407,11 @@ async def rankings_data(request: Request, me: SessionRow, q: RankingsQuery) -> d
         upstream(request, me, "/v1/reports/rankings", ranked), upstream(request, me, "/v1/recommendations", page)
     )
     items = recommendations["items"]
+    practices: list[dict[str, Any]] = []
+    unavailable = False
+    if may_read_practices(me):
+        improve = [r for r in items if r["recommendation"] == "improve"]
+        practices, unavailable = await node_practices(gateway_of(request), me.api_key, practice_nodes(improve))
     return {
         "by": q.by,
         "population": q.population,
@@ -379,6 +427,8 @@ async def rankings_data(request: Request, me: SessionRow, q: RankingsQuery) -> d
             **{verdict: [r for r in items if r["recommendation"] == verdict] for verdict in VERDICTS},
             "next": q.link(cursor=recommendations["next_cursor"]) if recommendations.get("next_cursor") else None,
         },
+        "suggested_practices": practices,
+        "practices_unavailable": unavailable,
     }
 
 
@@ -444,6 +494,7 @@ async def render_rankings(
 
     recommendations = data["recommendations"]
     keys = sorted({str(r["commitment"]) for v in VERDICTS for r in recommendations[v]})
+    by_node = {(g["process"], g["node"]): g["practices"] for g in data["suggested_practices"]}
     context = {
         **user_context(me),
         **data,
@@ -452,6 +503,7 @@ async def render_rankings(
         "forest": forest(data["rankings"], name),
         "group_name": name,
         "try_link": lambda r: try_link(q, r),
+        "practices_of": lambda r: by_node.get((str(r["process"]), str(r["node"])), []),
         "verdicts": VERDICTS,
         "rank_by": RANK_BY,
         "populations": POPULATIONS,
