@@ -51,7 +51,7 @@ async def test_two_replicas_never_send_one_complaints_commands_twice_or_out_of_o
             )
             complaint = await service.create(session, tracking, settings, SYSTEM, data)
             await service.transition(
-                session, settings, SYSTEM, complaint.id, ComplaintTransitionCreate(to="acknowledged")
+                session, tracking, settings, SYSTEM, complaint.id, ComplaintTransitionCreate(to="acknowledged")
             )
             complaint_ids.append(str(complaint.id))
 
