@@ -12,12 +12,14 @@ from pledge_common.app import create_service_app
 from pledge_common.consumer import FeedConsumer
 from pledge_common.internal import make_http_client
 from pledge_common.outbox import FeedEvent
+from pledge_common.partitions import maintained
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_svc.alerts.router import router as alerts_router
 from evaluation_svc.alerts.service import AlertScanner
 from evaluation_svc.config import Settings
 from evaluation_svc.examples import EXAMPLES
+from evaluation_svc.history import maintenance
 from evaluation_svc.insights.router import router as insights_router
 from evaluation_svc.kinds.router import router as kinds_router
 from evaluation_svc.kpis.router import routers as kpi_routers
@@ -108,8 +110,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tasks.append(asyncio.create_task(sender.run(), name="webhook-sender"))
         if settings.run_notifications:
             tasks.append(asyncio.create_task(notifier.run(), name="notifier"))
+        history = maintained(
+            app.state.engine, maintenance(settings), settings.maintenance_interval_seconds, settings.run_maintenance
+        )
         try:
-            yield
+            async with history:
+                yield
         finally:
             for task in tasks:
                 task.cancel()
