@@ -99,8 +99,8 @@ async def violations(conn: AsyncConnection, schema: str, placement: Placement) -
     found += [f"co-location {g}: distribution columns of types {sorted(t)}" for g, t in types.items() if len(t) > 1]
     breaking: set[str] = set()
     for table, name, cols in await conn.execute(_UNIQUES, {"schema": schema}):
-        d = placement.distributed.get(table)
-        if d is not None and d.column not in cols:
+        unique_of = placement.distributed.get(table)
+        if unique_of is not None and unique_of.column not in cols:
             breaking.add(f"{table}.{name}")
     for table, name, target, cols, target_cols in await conn.execute(_FOREIGN_KEYS, {"schema": schema}):
         source_d, target_d = placement.distributed.get(table), placement.distributed.get(target)
