@@ -12,6 +12,8 @@ from evaluation_svc.main import ALEMBIC_INI
 from evaluation_svc.readmodel.service import Projection
 from evaluation_svc.reports.query import build_query
 from evaluation_svc.reports.repository import ReportFilter, ReportRepository
+from fastapi import FastAPI
+from httpx import AsyncClient
 from pledge_common.db import create_engine, create_sessionmaker
 from pledge_common.partitions import maintain, retention_horizon
 from pledge_common.problems import Unprocessable
@@ -102,3 +104,14 @@ async def test_a_report_reaching_before_the_retention_horizon_is_refused_naming_
                        timezone="UTC", group_by=None, default_group=(), flt=ReportFilter(), agreement=None,
                        max_days=366, retained_from=horizon)  # fmt: skip
     assert kept.start is not None
+
+
+async def test_a_report_of_a_period_beyond_retention_is_a_422_naming_from(app: FastAPI, client: AsyncClient) -> None:
+    app.state.settings = app.state.settings.model_copy(update={"retention_months": 6})
+    old = {"from": "2024-01-01T00:00:00+08:00", "to": "2024-02-01T00:00:00+08:00"}
+    response = await client.get("/v1/reports/status", params=old)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["query.from"]
+    recent = {"from": datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0).isoformat(),
+              "to": datetime.now(UTC).isoformat()}  # fmt: skip
+    assert (await client.get("/v1/reports/status", params=recent)).status_code == 200
