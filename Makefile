@@ -7,7 +7,7 @@ SERVICES := services/commitment-svc services/tracking-svc services/evaluation-sv
 PACKAGES := pledge_common pledge_deadlines pledge_dev commitment_svc tracking_svc evaluation_svc feedback_svc pledge_gateway pledge_client pledge_console
 
 .DEFAULT_GOAL := help
-.PHONY: help env run demo test lint typecheck test-libs test-services test-e2e check-deploy feed-schemas bench clean
+.PHONY: help env run demo test lint typecheck docs test-libs test-services test-e2e check-deploy images feed-schemas bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ run: env ## start the whole suite (embedded Postgres unless DATABASE_URL is set)
 demo: env ## after `make run`: (re)load the demo organisation, push a month of work orders, print the reports
 	@$(RUN) python -m pledge_dev.demo
 
-test: env lint typecheck test-libs test-services check-deploy test-e2e ## every check and test
+test: env lint typecheck docs test-libs test-services check-deploy test-e2e ## every check and test
 	@echo "make test: all green"
 
 lint: env ## ruff lint and format check
@@ -43,6 +43,9 @@ lint: env ## ruff lint and format check
 
 typecheck: env ## mypy --strict over every package
 	$(RUN) mypy $(addprefix -p ,$(PACKAGES))
+
+docs: env ## build the documentation site from docs/ into site/ (strict: a broken link or anchor fails)
+	NO_MKDOCS_2_WARNING=1 $(RUN) mkdocs build --strict --quiet
 
 test-libs: env ## the shared libraries' tests (real Postgres for the feed)
 	$(RUN) pytest -q libs/pledge-common/tests libs/pledge-deadlines/tests libs/pledge-dev/tests libs/pledge-client/tests
@@ -55,6 +58,19 @@ test-e2e: env ## end-to-end tests: the whole suite as real processes on free por
 
 check-deploy: env ## render every kustomize overlay and validate it
 	@if [ -d deploy/tests ]; then $(RUN) pytest -q deploy/tests; else echo "no deploy checks yet"; fi
+
+# the root Dockerfile with each component's build arguments (SERVICE, PACKAGE, APP); TAG=dev by default
+TAG ?= dev
+IMAGES := commitment-svc:services/commitment-svc:commitment-svc:commitment_svc \
+	tracking-svc:services/tracking-svc:tracking-svc:tracking_svc \
+	evaluation-svc:services/evaluation-svc:evaluation-svc:evaluation_svc \
+	feedback-svc:services/feedback-svc:feedback-svc:feedback_svc \
+	gateway:gateway:pledge-gateway:pledge_gateway console:console:pledge-console:pledge_console
+
+images: ## build the six images pledge/<name>:$(TAG) with docker, from the one Dockerfile
+	@set -e; for spec in $(IMAGES); do IFS=: read -r name dir project package <<< "$$spec"; \
+		docker build --build-arg SERVICE=$$dir --build-arg PACKAGE=$$project \
+			--build-arg APP=$$package.main:create_app -t pledge/$$name:$(TAG) .; done
 
 feed-schemas: env ## regenerate docs/feeds/<service>.schema.json from each producer's feed module
 	$(RUN) python -m commitment_svc.feed

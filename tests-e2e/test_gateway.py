@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import psutil
+from pledge_common.internal import internal_headers
 from pledge_common.openapi import operations, schema_refs
 from pledge_dev.paths import REPO_ROOT
 from pledge_dev.suite import Suite
@@ -76,7 +77,7 @@ async def test_no_public_route_of_any_service_is_left_without_a_scope(suite: Sui
 async def test_internal_routes_are_404_through_the_gateway_even_with_the_token(suite: Suite) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         response = await client.get(
-            f"{suite.gateway_url}/internal/v1/events", headers={"Authorization": f"Bearer {suite.service_token}"}
+            f"{suite.gateway_url}/internal/v1/events", headers=internal_headers(suite.service_token)
         )
     assert response.status_code == 404
     assert response.headers["content-type"] == PROBLEM
@@ -208,9 +209,12 @@ def test_a_fuzz_pass_over_the_merged_openapi_finds_no_server_error(suite: Suite,
     ).json()["key"]
     # schemathesis's generator recurses as deep as the schemas nest, and hypothesis, describing a strategy there,
     # parses source text: near the default limit of 1 000 frames CPython 3.11 then fails with "AST constructor
-    # recursion depth mismatch" (a tool error, not an answer of ours). A higher limit for the tool's process.
+    # recursion depth mismatch" (a tool error, not an answer of ours). The same error comes when one worker thread
+    # parses while hypothesis, in the other, moves the process-wide limit (it sets and restores it around each
+    # test). So the tool's process gets a high limit once, and the limit then stays where it is.
     launcher = (
-        "import runpy, sys; sys.setrecursionlimit(5000); runpy.run_module('schemathesis.cli', run_name='__main__')"
+        "import runpy, sys; sys.setrecursionlimit(5000); sys.setrecursionlimit = lambda limit: None; "
+        "runpy.run_module('schemathesis.cli', run_name='__main__')"
     )
     command = [
         sys.executable, "-c", launcher, "run", f"{suite.gateway_url}/openapi.json",

@@ -6,6 +6,7 @@ import uuid
 
 import httpx
 import psutil
+from pledge_common.internal import internal_headers
 from pledge_dev.suite import COMPONENTS, Suite
 
 
@@ -42,7 +43,7 @@ async def test_request_id_travels_through_the_gateway(suite: Suite, gateway: htt
 async def test_internal_feed_is_not_reachable_through_the_gateway(suite: Suite) -> None:
     async with httpx.AsyncClient(timeout=5) as client:
         response = await client.get(
-            f"{suite.gateway_url}/internal/v1/events", headers={"Authorization": f"Bearer {suite.service_token}"}
+            f"{suite.gateway_url}/internal/v1/events", headers=internal_headers(suite.service_token)
         )
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
@@ -53,7 +54,7 @@ async def test_internal_feed_needs_the_service_token_on_the_service(suite: Suite
         anonymous = await client.get(f"{suite.url('commitment')}/internal/v1/events")
         with_token = await client.get(
             f"{suite.url('commitment')}/internal/v1/events",
-            headers={"Authorization": f"Bearer {suite.service_token}"},
+            headers=internal_headers(suite.service_token),
         )
     assert anonymous.status_code == 401
     assert with_token.status_code == 200

@@ -92,3 +92,54 @@ async def test_a_source_systems_complaint_ticket_becomes_a_complaint(gateway: ht
 
     [made] = await eventually(linked, "the complaint ticket to become a complaint")
     assert (made["source"], made["category"], made["owner"]["department"]) == ("crm", "billing", "county-a")
+
+
+async def test_reply_reviews_give_the_reply_accuracy_of_a_department(gateway: httpx.AsyncClient) -> None:
+    department = f"replies-{uuid.uuid4().hex[:8]}"
+    at = datetime.now(UTC) - timedelta(hours=3)
+    filed = ok(await gateway.post("/v1/complaints", json=complaint(department, "billing", "V-R-1", at)), 201)
+    reviews = [
+        {"reply": "R-1", "complaint": filed["id"], "accurate": True},
+        {"reply": "R-2", "complaint": filed["id"], "accurate": False, "reason": "quoted the old tariff"},
+        {"reply": "R-3", "inquiry": "INQ-3", "department": department, "category": "meter", "accurate": True},
+    ]
+    for r in reviews:
+        body = {"source": "crm", "replied_at": (at + timedelta(hours=1)).isoformat(), "reviewer": "zhao", **r}
+        body["reply"] = f"{department}-{r['reply']}"
+        ok(await gateway.post("/v1/reply-reviews", json=body), 201)
+    params = {"department": department, "group_by": "category"}
+    accuracy = ok(await gateway.get("/v1/reply-reviews/metrics", params=params))
+    assert (accuracy["totals"]["reviewed"], accuracy["totals"]["accuracy"]) == (3, 0.6667)
+    assert [(g["category"], g["accuracy"]) for g in accuracy["groups"]] == [("billing", 0.5), ("meter", 1.0)]
+
+
+async def test_a_customers_warning_runs_count_in_the_pain_point_index(gateway: httpx.AsyncClient) -> None:
+    await load_demo_org(gateway)
+    customer = f"V-PAIN-{uuid.uuid4().hex[:6]}"
+    external_id = f"FR-{uuid.uuid4().hex[:10]}"
+    opened = datetime.now(UTC) - timedelta(hours=2)  # dispatch: commitment 10 min, tolerance 20 min (24x7)
+    ticket = {"external_id": external_id, "process": "fault-repair", "segment": "residential", "customer": customer}
+    for event_id, kind, extra in (
+        (f"{external_id}:opened", "ticket.opened", {}),
+        (f"{external_id}:dispatch", "node.started", {"node": "dispatch"}),
+    ):
+        event = {"event_id": event_id, "type": kind, "occurred_at": opened.isoformat(), "source": "e2e"}
+        await post_event(gateway, {**event, "ticket": ticket, **extra})
+    # filed just now: its own handling ticket (acknowledge within 1 working hour) is not in warning
+    just_now = datetime.now(UTC) - timedelta(minutes=1)
+    ok(await gateway.post("/v1/complaints", json=complaint("voice-pain", "outage", customer, just_now)), 201)
+    window = {
+        "from": (opened - timedelta(hours=1)).isoformat(),
+        "to": (datetime.now(UTC) + timedelta(minutes=5)).isoformat(),
+        "customer": customer,
+    }
+
+    async def counted() -> Any:
+        page = ok(await gateway.get("/v1/customers/pain-points", params=window))
+        return page if page["items"] and page["items"][0]["warning_runs"] else None
+
+    page = await eventually(counted, "evaluation-svc to judge the dispatch run in warning")
+    assert page["unavailable"] == {}
+    [pain] = page["items"]
+    # one complaint (2) and the dispatch run past its tolerance (1)
+    assert (pain["customer"], pain["complaints"], pain["warning_runs"], pain["index"]) == (customer, 1, 1, 3)

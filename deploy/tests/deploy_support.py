@@ -12,8 +12,10 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
+DOCKERFILE = REPO / "Dockerfile"  # one for every component, parameterised by build arguments
 K8S = DEPLOY / "k8s"
 OVERLAYS = ("dev", "prod")
+DB_ADMIN = K8S / "db-admin"  # applied on its own, beside an overlay (external Postgres without operator)
 # the oldest Kubernetes the manifests must work on, and the newest schema kubernetes-validate ships
 KUBERNETES_VERSIONS = ("1.30", "1.37")
 
@@ -21,7 +23,7 @@ KUBERNETES_VERSIONS = ("1.30", "1.37")
 @dataclass(frozen=True)
 class Component:
     name: str  # Deployment / Service / ServiceAccount / ConfigMap name
-    directory: str  # workspace member directory (also the Docker build file's directory)
+    directory: str  # workspace member directory (the Dockerfile's SERVICE build argument)
     package: str  # python import package
     prefix: str  # env prefix without the underscore
     schema: str  # Postgres schema, role pledge_<schema>, Secret pledge-db-<schema>
@@ -30,6 +32,11 @@ class Component:
     @property
     def project(self) -> str:
         return str(tomllib.loads((REPO / self.directory / "pyproject.toml").read_text())["project"]["name"])
+
+    @property
+    def build_args(self) -> dict[str, str]:
+        """The root Dockerfile's build arguments that make this component's image."""
+        return {"SERVICE": self.directory, "PACKAGE": self.project, "APP": f"{self.package}.main:create_app"}
 
     @property
     def image(self) -> str:
@@ -99,6 +106,12 @@ def named(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]
     matches = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
     assert len(matches) == 1, f"expected one {kind}/{name}, found {len(matches)}"
     return matches[0]
+
+
+def migration_job(objects: list[dict[str, Any]], component: Component) -> dict[str, Any]:
+    """The component's migration Job, named after its image tag (overlays' migration-job-names.yaml)."""
+    image = named(objects, "Deployment", component.name)["spec"]["template"]["spec"]["containers"][0]["image"]
+    return named(objects, "Job", f"{component.name}-migrate-{image.rsplit(':', 1)[1]}")
 
 
 def pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:

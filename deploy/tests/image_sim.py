@@ -1,8 +1,9 @@
-"""Replay a Pledge Dockerfile without a Docker engine, to check what the image will hold and run.
+"""Replay the Pledge Dockerfile without a Docker engine, to check what the image will hold and run.
 
 The builder stage's COPY and RUN steps run on this machine (same uv, same lock, the local Python 3.11)
 in a scratch directory that stands for `/app`; the runtime stage then keeps exactly what it copies from
-the builder, at the same path (the venv's .pth files and shebangs point there, as in the image). What this
+the builder, at the same path. Build arguments follow Docker's scoping: a global ARG is visible in a stage
+only where the stage declares it again (the venv's .pth files and shebangs point there, as in the image). What this
 cannot show: the base image itself (Debian slim, its Python build), BuildKit cache mounts, file ownership.
 """
 
@@ -126,8 +127,9 @@ class Replayer:
     def map_value(self, value: str) -> str:
         return ":".join(self.map_path(part) for part in value.split(":"))
 
-    def replay(self, dockerfile: Path) -> Image:
+    def replay(self, dockerfile: Path, build_args: dict[str, str] | None = None) -> Image:
         args, stages = parse(dockerfile)
+        self.build_args = dict(build_args or {})
         built: dict[str, Path] = {}
         image: Image | None = None
         for index, stage in enumerate(stages):
@@ -147,12 +149,17 @@ class Replayer:
         """Replay one stage into /app. The runtime stage's RUN steps (creating the user) are not replayed."""
         self.root.mkdir(parents=True, exist_ok=True)
         env: dict[str, str] = {}
+        scope: dict[str, str] = {}  # the ARGs this stage declares (what RUN sees and ${} expands)
         workdir = "/"
         cmd: list[str] = []
         user = "0"
         for instruction in stage.instructions:
-            keyword, rest = instruction.keyword, _expand(instruction.args, args)
-            if keyword == "ENV":
+            keyword, rest = instruction.keyword, _expand(instruction.args, {**scope, **env})
+            if keyword == "ARG":
+                key, has_default, default = instruction.args.partition("=")
+                given = self.build_args.get(key)
+                scope[key] = given if given is not None else default if has_default else args.get(key, "")
+            elif keyword == "ENV":
                 for key, value in parse_env(rest).items():
                     env[key] = _expand(value, {**env, "PATH": os.environ["PATH"]})
             elif keyword == "WORKDIR":
@@ -161,7 +168,7 @@ class Replayer:
             elif keyword == "COPY":
                 self._copy(shlex.split(rest), workdir, built)
             elif keyword == "RUN" and replay_runs:
-                self._run(rest, env, workdir)
+                self._run(rest, {**scope, **env}, workdir)
             elif keyword == "USER":
                 user = rest
             elif keyword == "CMD":

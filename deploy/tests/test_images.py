@@ -1,9 +1,9 @@
 """The images and the database bootstrap, end to end on this machine (no Docker engine needed):
 
-a private Postgres gets the roles and schemas from bootstrap.sql; each Dockerfile is replayed
-(image_sim) into a scratch /app; the image's migration command runs as the service's own role; the
-image's CMD starts with the settings of the rendered prod manifests and becomes ready; SIGTERM stops it
-cleanly; nothing was written inside /app (the root filesystem is read-only in Kubernetes).
+a private Postgres gets the roles and schemas from bootstrap.sql; the Dockerfile is replayed (image_sim)
+with each component's build arguments into a scratch /app; the image's migration command runs as the
+service's own role; the image's CMD starts with the settings of the rendered prod manifests and becomes
+ready; SIGTERM stops it cleanly; nothing was written inside /app (the root filesystem is read-only in Kubernetes).
 """
 
 import asyncio
@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from deploy_support import COMPONENTS, K8S, REPO, Component, named
+from deploy_support import COMPONENTS, DOCKERFILE, K8S, REPO, Component, migration_job, named
 from image_sim import Image, Replayer
 from pledge_dev.pg import start_embedded, stop_embedded, with_database
 
@@ -128,12 +128,12 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Image]:
-    """Every Dockerfile replayed into its own scratch /app (in parallel: each is mostly uv and compileall)."""
+    """The Dockerfile replayed for every component into its own scratch /app (in parallel: mostly uv and
+    compileall)."""
     scratch = {c.name: tmp_path_factory.mktemp(c.name) for c in COMPONENTS}
     with ThreadPoolExecutor(max_workers=len(COMPONENTS)) as pool:
         futures = {
-            c.name: pool.submit(Replayer(REPO, scratch[c.name]).replay, REPO / c.directory / "Dockerfile")
-            for c in COMPONENTS
+            c.name: pool.submit(Replayer(REPO, scratch[c.name]).replay, DOCKERFILE, c.build_args) for c in COMPONENTS
         }
         return {name: future.result() for name, future in futures.items()}
 
@@ -174,7 +174,7 @@ def migrations(
     results = {}
     for component in COMPONENTS:
         image = images[component.name]
-        job = named(rendered["prod"], "Job", f"{component.name}-migrate")["spec"]["template"]["spec"]["containers"][0]
+        job = migration_job(rendered["prod"], component)["spec"]["template"]["spec"]["containers"][0]
         env = image_env(image, component, rendered, ports, bootstrapped)
         results[component.name] = subprocess.run(
             job["command"], cwd=image.workdir, env=env, capture_output=True, text=True, check=False
@@ -189,7 +189,8 @@ def test_each_image_holds_only_its_venv_and_sources_and_runs_as_10001(images: di
         assert not (image.root / "libs" / "pledge-dev" / "src").exists()  # the dev library stays out
         assert not [p for p in image.root.rglob("tests") if ".venv" not in p.parts]  # .dockerignore
         assert image.user == "10001:10001"
-        assert image.cmd[:3] == ["uvicorn", "--factory", f"{component.package}.main:create_app"]
+        assert image.cmd[:2] == ["uvicorn", "--factory"]
+        assert image.env["UVICORN_APP"] == f"{component.package}.main:create_app"  # uvicorn's APP argument
         assert (image.root / ".venv" / "bin" / "uvicorn").exists()
         assert not (image.root / ".venv" / "bin" / "pytest").exists()  # no dev dependencies
 

@@ -295,3 +295,42 @@ def intervals(rows: Sequence[tuple[str, float, tuple[float, float]]]) -> Interva
     ticks = tuple(Tick(x_of(share), f"{round(share * 100)}%") for share in (0.0, 0.25, 0.5, 0.75, 1.0))
     height = FOREST_TOP + len(rows) * FOREST_ROW + FOREST_BOTTOM
     return IntervalChart(FOREST_WIDTH, height, left, right, drawn, ticks)
+
+
+# ---- scorecards: a KPI's 12 periods as a small line (any unit) ----------------------------------------------
+
+SPARK_WIDTH = 120
+SPARK_HEIGHT = 28
+SPARK_PAD = 3
+
+
+@dataclass(frozen=True)
+class Sparkline:
+    width: int
+    height: int
+    path: str  # one subpath per run of periods with a value; "" without any
+    dots: tuple[Dot, ...]
+
+
+def sparkline(values: Sequence[float | None]) -> Sparkline:
+    """A KPI's periods as a small line scaled to their own range (a flat series sits in the middle), a gap where
+    a period has no value; each value a dot."""
+    known = [v for v in values if v is not None]
+    low, high = (min(known), max(known)) if known else (0.0, 0.0)
+    left, right = SPARK_PAD, SPARK_WIDTH - SPARK_PAD
+    top, bottom = SPARK_PAD, SPARK_HEIGHT - SPARK_PAD
+    column = (right - left) / max(len(values), 1)
+
+    def x_of(index: int) -> float:
+        return round(left + (index + 0.5) * column, 1)
+
+    def y_of(value: float) -> float:
+        if high == low:
+            return round((top + bottom) / 2, 1)
+        return round(top + (high - value) / (high - low) * (bottom - top), 1)
+
+    parts = []
+    for run in _runs_of(values):
+        parts.append("M " + " L ".join(f"{_n(x_of(i))} {_n(y_of(float(values[i] or 0)))}" for i in run))
+    dots = tuple(Dot(x_of(i), y_of(v), i, v) for i, v in enumerate(values) if v is not None)
+    return Sparkline(SPARK_WIDTH, SPARK_HEIGHT, " ".join(parts), dots)

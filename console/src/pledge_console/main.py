@@ -23,6 +23,7 @@ from pledge_console.web.notify import router as notify_router
 from pledge_console.web.pages import PageError, SignInRequired, render
 from pledge_console.web.pages import router as pages_router
 from pledge_console.web.review import router as review_router
+from pledge_console.web.scorecards import router as scorecards_router
 from pledge_console.web.security import SESSION_COOKIE, ConsoleHeadersMiddleware, safe_next
 
 HERE = Path(__file__).resolve().parent
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_router)
     app.include_router(analysis_router)
     app.include_router(review_router)
+    app.include_router(scorecards_router)
     app.include_router(notify_router)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="static")
     app.user_middleware.append(Middleware(ConsoleHeadersMiddleware))

@@ -213,11 +213,20 @@ def _is_problem(response: httpx.Response) -> bool:
     return content_type.startswith("application/problem+json")
 
 
+# What a client is told to wait when a service is down: a restarted process or a rescheduled pod takes seconds.
+UPSTREAM_RETRY_AFTER_SECONDS = 5
+
+
 def _upstream_problem(service: str, err: BaseException) -> Problem:
     if isinstance(err, httpx.ReadTimeout | httpx.WriteTimeout):
         return GatewayTimeout(f"the {service} service did not answer in time", service=service)
     if isinstance(err, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | ConnectionError):
-        return ServiceUnavailable(f"the {service} service is unavailable", service=service)
+        # only the routes of this service fail: the gateway stays ready and serves the others
+        return ServiceUnavailable(
+            f"the {service} service is unavailable",
+            service=service,
+            headers={"Retry-After": str(UPSTREAM_RETRY_AFTER_SECONDS)},
+        )
     if isinstance(err, httpx.TimeoutException):
         return GatewayTimeout(f"the {service} service did not answer in time", service=service)
     return BadGateway(f"the {service} service failed to answer", service=service)

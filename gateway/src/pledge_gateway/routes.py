@@ -125,6 +125,7 @@ ROUTE_TABLE: tuple[PublicRoute, ...] = (
     PublicRoute("/v1/risk-points", "feedback", S.complaints_read, S.complaints_manage),
     PublicRoute("/v1/customer-events", "feedback", S.feedback_read, S.feedback_write),
     PublicRoute("/v1/customers", "feedback", S.feedback_read, S.feedback_write),
+    PublicRoute("/v1/reply-reviews", "feedback", S.feedback_read, S.feedback_write),
 )
 
 

@@ -54,11 +54,18 @@ def by_kpi(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 class TestCatalogue:
-    async def test_the_catalogue_lists_the_six_kpis_with_unit_and_direction(self, client: httpx.AsyncClient) -> None:
+    async def test_the_catalogue_lists_the_built_in_kpis_with_unit_and_direction(
+        self, client: httpx.AsyncClient
+    ) -> None:
         found = await client.get("/v1/kpis")
         assert found.status_code == 200, found.text
         kpis = {k["key"]: k for k in found.json()["items"]}
-        assert len(kpis) == 6
+        assert len(kpis) == 12  # the six of document 003 and six measures of document 002
+        assert [k for k, v in kpis.items() if v["document"] == "003"] == sorted(
+            ["connection_time", "first_time_fix_rate", "on_time_rate", "complaint_first_time_resolution_rate",
+             "csat", "commitment_fulfilment_rate"]
+        )  # fmt: skip
+        assert kpis["complaint_volume"]["unit"] == "count"
         assert kpis["connection_time"]["unit"] == "working_days"
         assert kpis["connection_time"]["direction"] == "lower"
         assert kpis["csat"]["source"] == "feedback"
@@ -124,7 +131,7 @@ class TestScorecards:
         card = found.json()
         assert (card["department"], card["period"], card["closed"]) == ("ops", PERIOD, True)
         kpis = by_kpi(card)
-        assert len(kpis) == 6
+        assert len(kpis) == 12
         on_time = kpis["on_time_rate"]
         # t1 within its commitment, t2 not: 1 of 2; target 0.9 not met; of 2 departments with work orders
         # (marketing: 2 of 2) ops is second
@@ -135,8 +142,8 @@ class TestScorecards:
         assert on_time["change"] is None  # no February
         # t2 reopened within 7 days: 1 of 2 repairs fixed the first time
         assert kpis["first_time_fix_rate"]["value"] == 0.5
-        # the tickets of ops (its end-to-end runs): 1 of 2 within the commitment
-        assert kpis["commitment_fulfilment_rate"]["value"] == 0.5
+        # ops has work orders (end-to-end runs) but no node run: no fulfilment rate, its tickets never summed in
+        assert kpis["commitment_fulfilment_rate"]["value"] is None
         # feedback-svc does not run here: said, not a 500
         assert kpis["csat"]["value"] is None
         assert kpis["csat"]["unavailable"]
@@ -192,7 +199,8 @@ class TestScorecards:
         await march(session)
         for params, field in (
             ({"department": "ops", "period": "2026-3"}, "query.period"),
-            ({"department": "ops", "period": "2026-03", "segment": "vip"}, "query.segment"),
+            ({"department": "ops", "period": "2026-03", "process": "fault-repair"}, "query.process"),
+            ({"department": "ops", "period": "2026-03", "segment": "-vip"}, "query.segment"),
             ({"period": "2026-03"}, "query.department"),
         ):
             refused = await client.get("/v1/scorecards", params=params)
@@ -206,3 +214,122 @@ class TestScorecards:
         headers = identity_headers(partner, settings.service_token)
         refused = await client.get("/v1/scorecards/utility", params={"period": PERIOD}, headers=headers)
         assert refused.status_code == 403
+
+
+class TestSegmentScorecards:
+    """docs/kpis.md, "A segment's scorecard": the worked example."""
+
+    async def test_a_segments_scorecard_has_its_population_and_its_own_targets(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await march(session)
+        # a repair of a VIP customer, opened Tue 03-10 10:00 and closed 11:00: within its commitment
+        await projection.handle_tracking(
+            session, [ticket("t4", segment="vip", opened=at("2026-03-10 10:00"), closed=at("2026-03-10 11:00"))]
+        )
+        for segment, target in ((None, 0.6), ("vip", 0.95)):
+            body = {"kpi": "on_time_rate", "department": "ops", "segment": segment, "period": PERIOD, "target": target}
+            assert (await client.post("/v1/kpi-targets", json=body)).status_code == 201
+        whole = by_kpi((await client.get("/v1/scorecards", params={"department": "ops", "period": PERIOD})).json())
+        # every segment: t1 and t4 within, t2 not: 2 of 3, target 0.6 met
+        assert (whole["on_time_rate"]["value"], whole["on_time_rate"]["target"]) == (0.6667, 0.6)
+        assert whole["on_time_rate"]["met"] is True
+        found = await client.get("/v1/scorecards", params={"department": "ops", "period": PERIOD, "segment": "vip"})
+        assert found.status_code == 200, found.text
+        assert (found.json()["segment"], found.json()["closed"]) == ("vip", True)
+        vip = by_kpi(found.json())
+        # VIP only: t4, 1 of 1, against the VIP target 0.95; no other department has VIP work orders
+        on_time = vip["on_time_rate"]
+        assert (on_time["value"], on_time["target"], on_time["met"]) == (1.0, 0.95, True)
+        assert (on_time["rank"], on_time["ranked"]) == (1, 1)
+        assert on_time["trend"][-1]["value"] == 1.0
+        assert vip["first_time_fix_rate"]["value"] == 1.0
+        # complaints carry no segment: no value rather than the department's; no target borrowed either
+        assert vip["complaint_first_time_resolution_rate"]["value"] is None
+        assert vip["complaint_first_time_resolution_rate"]["unavailable"]
+        residential = by_kpi(
+            (
+                await client.get(
+                    "/v1/scorecards", params={"department": "ops", "period": PERIOD, "segment": "residential"}
+                )
+            ).json()
+        )
+        # t1 and t2: 1 of 2; no residential target is set, and the department-wide 0.6 is not borrowed
+        assert (residential["on_time_rate"]["value"], residential["on_time_rate"]["target"]) == (0.5, None)
+        assert residential["on_time_rate"]["met"] is None
+        # marketing's connections n1, n2 are residential: it ranks with ops in that segment only
+        assert (residential["on_time_rate"]["rank"], residential["on_time_rate"]["ranked"]) == (2, 2)
+
+    async def test_a_segments_closed_month_is_frozen_apart(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        projection = await march(session)
+        await projection.handle_tracking(
+            session, [ticket("t4", segment="vip", opened=at("2026-03-10 10:00"), closed=at("2026-03-10 11:00"))]
+        )
+        params = {"department": "ops", "period": PERIOD}
+        whole = by_kpi((await client.get("/v1/scorecards", params=params)).json())["on_time_rate"]
+        assert whole["value"] == 0.6667  # March frozen for the department as a whole
+        vip = by_kpi((await client.get("/v1/scorecards", params={**params, "segment": "vip"})).json())
+        assert (vip["on_time_rate"]["value"], vip["on_time_rate"]["adjustment"]) == (1.0, None)
+        # a late VIP work order of March, past its commitment: each scorecard keeps its frozen value
+        await projection.handle_tracking(
+            session, [ticket("t5", segment="vip", opened=at("2026-03-10 10:00"), closed=at("2026-03-12 10:00"))]
+        )
+        vip = by_kpi((await client.get("/v1/scorecards", params={**params, "segment": "vip"})).json())
+        assert (vip["on_time_rate"]["value"], vip["on_time_rate"]["adjustment"]) == (1.0, -0.5)
+        whole = by_kpi((await client.get("/v1/scorecards", params=params)).json())["on_time_rate"]
+        assert (whole["value"], whole["adjustment"]) == (0.6667, -0.1667)
+
+    async def test_an_unknown_segment_is_a_404(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
+        await march(session)
+        refused = await client.get("/v1/scorecards", params={"department": "ops", "period": PERIOD, "segment": "gold"})
+        assert refused.status_code == 404, refused.text
+        utility = await client.get("/v1/scorecards/utility", params={"period": PERIOD, "segment": "residential"})
+        assert utility.status_code == 200, utility.text
+        assert {c["segment"] for c in utility.json()["scorecards"]} == {"residential"}
+
+
+class TestServiceMeasures:
+    """Document 002's measures on the March data (docs/kpis.md, "Document 002's measures")."""
+
+    async def test_the_work_order_measures_of_march(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
+        projection = await march(session)
+        await projection.handle_tracking(
+            session,
+            [
+                # opened Tue 03-31 10:00, closed Wed 04-01 10:00: closed after March's end
+                ticket("t6", opened=at("2026-03-31 10:00"), closed=at("2026-04-01 10:00")),
+                # cancelled: apart from the closure rate
+                ticket("t7", opened=at("2026-03-20 10:00"), cancelled=at("2026-03-20 11:00")),
+                # opened Wed 03-25 and still open
+                ticket("t8", opened=at("2026-03-25 10:00")),
+            ],
+        )
+        found = await client.get("/v1/scorecards", params={"department": "ops", "period": PERIOD})
+        assert found.status_code == 200, found.text
+        ops = by_kpi(found.json())
+        # t1 answered when r1 ended (10:00-12:00: 2 h), t2 when r2a ended (10:00-11:00: 1 h)
+        assert (ops["response_time"]["value"], ops["response_time"]["unit"]) == (1.5, "hours")
+        # t1 2 counted hours, t2 18
+        assert ops["handling_time"]["value"] == 10.0
+        # t2 reopened (cycle 2 started the day after its first cycle ended): 1 of 2 resolved
+        assert ops["resolution_rate"]["value"] == 0.5
+        # opened in March, not cancelled: t1, t2 (closed in March), t6 (closed in April), t8 (open): 2 of 4
+        assert ops["closure_rate"]["value"] == 0.5
+        # t2 past its tolerance (PT10H): 1 of 2
+        assert ops["problem_rate"]["value"] == 0.5
+        assert ops["problem_rate"]["direction"] == "lower"
+        # feedback-svc does not run here
+        assert ops["complaint_volume"]["value"] is None
+        assert ops["complaint_volume"]["unavailable"]
+        marketing = by_kpi(
+            (await client.get("/v1/scorecards", params={"department": "marketing", "period": PERIOD})).json()
+        )
+        # n1, n2 have no node runs: no response to measure (no value, never 0 h); never reopened: resolved
+        assert marketing["response_time"]["value"] is None
+        assert marketing["resolution_rate"]["value"] == 1.0
+        assert (marketing["resolution_rate"]["rank"], ops["resolution_rate"]["rank"]) == (1, 2)
+        # the utility view keeps to the six of document 003
+        utility = await client.get("/v1/scorecards/utility", params={"period": PERIOD})
+        assert {len(c["kpis"]) for c in utility.json()["scorecards"]} == {6}

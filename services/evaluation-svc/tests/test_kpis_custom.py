@@ -61,7 +61,7 @@ class TestWorkedExamples:
         target = {"kpi": "repair_on_time_rate", "department": "ops", "period": PERIOD, "target": 0.4}
         assert (await client.post("/v1/kpi-targets", json=target)).status_code == 201
         kpis = await scorecard(client, "ops")
-        assert len(kpis) == 9
+        assert len(kpis) == 15  # 12 built-in, 3 custom
         ratio = kpis["repair_on_time_rate"]
         # repairs t1 (within its commitment) and t2 (not): 1 of 2, the built-in on-time rate of ops alike
         assert ratio["value"] == kpis["on_time_rate"]["value"] == 0.5
@@ -74,7 +74,7 @@ class TestWorkedExamples:
         assert marketing["connection_days"]["value"] == marketing["connection_time"]["value"] == 1.5
         assert marketing["repair_on_time_rate"]["value"] is None  # no repairs: no value, never 0 %
         listed = {k["key"]: k for k in (await client.get("/v1/kpis")).json()["items"]}
-        assert len(listed) == 9
+        assert len(listed) == 15
         assert listed["repair_hours"]["custom"]
         assert listed["repair_hours"]["unit"] == "hours"
         assert not listed["csat"]["custom"]
@@ -178,7 +178,7 @@ class TestRefusals:
             assert refused.status_code == 422, (change, refused.text)
             assert refused.headers["content-type"] == "application/problem+json"
             assert [e["field"] for e in refused.json()["errors"]] == [field], change
-        assert (await client.get("/v1/kpis")).json()["items"].__len__() == 6  # nothing half-written
+        assert (await client.get("/v1/kpis")).json()["items"].__len__() == 12  # nothing half-written
 
     async def test_built_ins_are_not_editable_and_a_key_is_defined_once(self, client: httpx.AsyncClient) -> None:
         assert (await client.post("/v1/kpis", json={**ON_TIME_REPAIRS, "key": "csat"})).status_code == 409
@@ -236,5 +236,5 @@ class TestRefusals:
                 break
             params["cursor"] = page["next_cursor"]
         assert keys == sorted(keys)
-        assert len(keys) == len(set(keys)) == 9
+        assert len(keys) == len(set(keys)) == 15
         assert {"aaa_first", "zzz_last", "d_between", "csat"} <= set(keys)

@@ -7,18 +7,21 @@ from evalfactories import at, calendar_w
 from evaluation_svc.kpis.rules import (
     KPIS,
     REOPEN_WINDOW,
+    UTILITY,
     adjustment,
     bounds,
     change,
     closed,
     first_time_fixed,
     mean,
+    mean_hours,
     met,
     parse_period,
     ranks,
     rate,
     trend_periods,
     working_days,
+    working_seconds,
 )
 from evaluation_svc.rules import calendar_from_payload
 
@@ -27,7 +30,7 @@ HOUR = 3600.0
 
 
 def test_the_six_utility_kpis_are_in_the_catalogue() -> None:
-    assert list(KPIS) == [
+    assert [k.key for k in UTILITY] == [
         "connection_time",
         "first_time_fix_rate",
         "on_time_rate",
@@ -36,7 +39,58 @@ def test_the_six_utility_kpis_are_in_the_catalogue() -> None:
         "commitment_fulfilment_rate",
     ]
     assert KPIS["connection_time"].direction == "lower"
-    assert {k.unit for k in KPIS.values()} == {"working_days", "rate"}
+    assert {k.unit for k in UTILITY} == {"working_days", "rate"}
+
+
+def test_document_002s_measures_follow_the_six() -> None:
+    assert list(KPIS)[6:] == [
+        "response_time",
+        "handling_time",
+        "resolution_rate",
+        "closure_rate",
+        "problem_rate",
+        "complaint_volume",
+    ]
+    assert {k.document for k in KPIS.values() if k not in UTILITY} == {"002"}
+    assert [KPIS[k].direction for k in ("response_time", "handling_time", "problem_rate", "complaint_volume")] == [
+        "lower"
+    ] * 4
+    assert (KPIS["complaint_volume"].unit, KPIS["complaint_volume"].source) == ("count", "feedback")
+
+
+def test_response_time_is_the_mean_working_hours_to_the_first_nodes_end() -> None:
+    """On the office calendar: a work order opened Tue 16:00 whose first node ended Wed 10:00 waited 2 h (Tue
+    16:00-18:00) + 1 h (Wed 09:00-10:00) = 3 h, the evening and night not counted; one opened Tue 10:00 and
+    answered 11:00 waited 1 h: the KPI is 2.0 hours."""
+    waits = [
+        working_seconds(OFFICE, at("2026-03-03 16:00"), at("2026-03-04 10:00")),
+        working_seconds(OFFICE, at("2026-03-03 10:00"), at("2026-03-03 11:00")),
+    ]
+    assert waits == [3 * HOUR, 1 * HOUR]
+    assert mean_hours(waits) == 2.0
+    # lunch is not working time: 11:00 to 14:00 is 2 h
+    assert working_seconds(OFFICE, at("2026-03-03 11:00"), at("2026-03-03 14:00")) == 2 * HOUR
+    assert mean_hours([]) is None
+
+
+def test_handling_time_is_the_mean_counted_hours_of_the_work_orders() -> None:
+    """Two repairs of 2 and 18 counted hours (their commitment's calendar, allowed pauses stopped): 10.0 h."""
+    assert mean_hours([2 * HOUR, 18 * HOUR]) == 10.0
+    assert mean_hours([20 * 60.0, 40 * 60.0, 60 * 60.0]) == 0.67  # 20, 40, 60 minutes: 40 min
+
+
+def test_resolution_closure_and_problem_rates() -> None:
+    """Resolution: three work orders completed, one reopened 3 days after its first cycle ended: 2 of 3.
+    Closure: of four work orders opened in March (a cancelled one is apart), two closed in March, one on
+    April 1st, one still open: 2 of 4. Problem: 1 of 2 work orders completed past its tolerance."""
+    done = at("2026-03-03 12:00")
+    resolved = [first_time_fixed(done, r, REOPEN_WINDOW) for r in (done + timedelta(days=3), None, None)]
+    assert rate(sum(resolved), len(resolved)) == 0.6667
+    march_end = bounds(parse_period("2026-03"), ZoneInfo("Asia/Shanghai"))[1]
+    closings = [at("2026-03-03 12:00"), at("2026-03-05 12:00"), at("2026-04-01 10:00"), None]
+    closed_in_march = [c is not None and c < march_end for c in closings]
+    assert rate(sum(closed_in_march), len(closed_in_march)) == 0.5
+    assert rate(1, 2) == 0.5
 
 
 def test_connection_time_is_the_mean_of_working_days_on_the_calendar() -> None:

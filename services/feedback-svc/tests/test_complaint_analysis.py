@@ -14,7 +14,8 @@ from feedback_svc.complaints.analysis import (
     repeat_rate,
     starts_period,
 )
-from test_complaints import RESOLVE, file, move
+from test_complaints import RESOLVE, complaint_body, file, move
+from upstreams import Upstreams
 
 PROBLEM = "application/problem+json"
 
@@ -214,3 +215,69 @@ class TestClosedPeriod:
         response = await client.get("/v1/complaints/metrics/closed", params={"from": "2026-03-01T00:00:00Z"})
         assert response.status_code == 422
         assert "to" in response.text
+
+
+class TestByNode:
+    """A complaint may be attributed to a node of its process; breakdowns and the Pareto count by it."""
+
+    @pytest.fixture(autouse=True)
+    def repair_process(self, upstreams: Upstreams) -> None:
+        upstreams.tracking.processes.add("fault-repair")
+        upstreams.tracking.nodes["fault-repair"] = ["dispatch", "repair", "restore"]
+
+    async def seed_nodes(self, client: httpx.AsyncClient) -> None:
+        for i, node in enumerate(("repair", "repair", "repair", "dispatch")):
+            await file(client, customer=f"N-{i}", process="fault-repair", node=node)
+        await file(client, customer="N-9", process="fault-repair")  # not attributed to a node
+
+    async def test_a_complaint_carries_its_node(self, client: httpx.AsyncClient) -> None:
+        complaint = await file(client, process="fault-repair", node="restore")
+        assert (complaint["process"], complaint["node"]) == ("fault-repair", "restore")
+        listed = (await client.get("/v1/complaints", params={"node": "restore"})).json()["items"]
+        assert [(c["id"], c["node"]) for c in listed] == [(complaint["id"], "restore")]
+
+    async def test_pareto_by_node_puts_complaints_without_a_node_last(self, client: httpx.AsyncClient) -> None:
+        await self.seed_nodes(client)
+        body = (await client.get("/v1/complaints/pareto", params={"by": "node"})).json()
+        assert [(r["key"], r["count"], r["cumulative_share"], r["vital"]) for r in body["rows"]] == [
+            ("repair", 3, 0.6, True),
+            ("dispatch", 1, 0.8, True),
+            (None, 1, 1.0, False),
+        ]
+
+    async def test_metrics_by_node_and_filtered_by_node(self, client: httpx.AsyncClient) -> None:
+        await self.seed_nodes(client)
+        body = (await client.get("/v1/complaints/metrics", params={"group_by": "node"})).json()
+        assert [(g["node"], g["received"]) for g in body["groups"]] == [(None, 1), ("dispatch", 1), ("repair", 3)]
+        only = (await client.get("/v1/complaints/metrics", params={"group_by": "none", "node": "repair"})).json()
+        assert only["totals"]["received"] == 3
+
+    async def test_the_node_found_when_resolving_is_kept(self, client: httpx.AsyncClient) -> None:
+        complaint = await file(client, process="fault-repair")
+        early = await move(client, complaint["id"], "acknowledged", node="repair")
+        assert early.status_code == 422, early.text
+        assert "node" in early.text
+        assert (await move(client, complaint["id"], "acknowledged")).status_code == 200
+        unknown = await move(client, complaint["id"], "resolved", **RESOLVE, node="paint")
+        assert unknown.status_code == 422, unknown.text
+        resolved = await move(client, complaint["id"], "resolved", **RESOLVE, node="restore")
+        assert resolved.status_code == 200, resolved.text
+        assert resolved.json()["node"] == "restore"
+        body = (await client.get("/v1/complaints/pareto", params={"by": "node"})).json()
+        assert [(r["key"], r["count"]) for r in body["rows"]] == [("restore", 1)]
+
+    @pytest.mark.parametrize(
+        ("overrides", "field"),
+        [
+            ({"node": "repair"}, "node"),  # a node without its process
+            ({"process": "fault-repair", "node": "paint"}, "node"),  # not a node of the process
+            ({"process": "fault-repair", "node": "not a key!"}, "node"),
+            ({"process": "no-such-process", "node": "repair"}, "process"),
+        ],
+    )
+    async def test_a_node_that_is_not_of_the_process_names_the_field(
+        self, client: httpx.AsyncClient, overrides: dict[str, str], field: str
+    ) -> None:
+        response = await client.post("/v1/complaints", json=complaint_body(**overrides))
+        assert response.status_code == 422, response.text
+        assert field in response.text

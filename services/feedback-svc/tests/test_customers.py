@@ -3,7 +3,7 @@
 from typing import Any
 
 import httpx
-from feedback_svc.customers.rules import churn_rate, pain_index
+from feedback_svc.customers.rules import churn_rate, pain_index, warning_runs_per_customer
 from test_complaints import file
 from upstreams import Upstreams
 
@@ -15,6 +15,14 @@ class TestWorkedExamples:
 
     def test_pain_index(self) -> None:
         assert pain_index(complaints=3, repeats=1, low_csat=2) == 9
+
+    def test_pain_index_with_warning_runs(self) -> None:
+        assert pain_index(complaints=3, repeats=1, low_csat=2, warning_runs=2) == 11
+        # not known (evaluation-svc did not answer): the index of the other components
+        assert pain_index(complaints=3, repeats=1, low_csat=2, warning_runs=None) == 9
+
+    def test_warning_runs_per_customer(self) -> None:
+        assert warning_runs_per_customer(["C-1", "C-2", "C-1", None]) == {"C-1": 2, "C-2": 1}
 
 
 def event(external_id: str, customer: str, kind: str, at: str, **extra: Any) -> dict[str, Any]:
@@ -106,3 +114,62 @@ class TestPainPoints:
             "/v1/customers/pain-points", params={"limit": 1, "cursor": first.json()["next_cursor"]}
         )
         assert [p["customer"] for p in second.json()["items"]] == ["C-2"]
+
+
+MARCH = {"from": "2026-03-01T00:00:00+08:00", "to": "2026-04-01T00:00:00+08:00"}
+
+
+class TestPainPointsWithWarningRuns:
+    async def test_warning_runs_of_evaluation_count_per_customer(
+        self, client: httpx.AsyncClient, upstreams: Upstreams
+    ) -> None:
+        await file(client, customer="C-1", category="billing", received_at="2026-03-03T10:00:00+08:00")
+        await file(client, customer="C-1", category="billing", received_at="2026-03-04T10:00:00+08:00")
+        for customer, state in (
+            ("C-1", "completed_warning"),
+            ("C-1", "in_progress_warning"),
+            ("C-4", "completed_warning"),  # a customer with warning runs only
+            ("C-4", "completed_warning"),
+            ("C-4", "in_progress_warning"),
+            (None, "completed_warning"),  # a ticket without customer: nobody's
+        ):
+            upstreams.evaluation.run_in(customer, state)
+        upstreams.evaluation.run_in("C-1", "completed_warning", kind="ticket")  # end to end: another population
+        upstreams.evaluation.run_in("C-1", "completed_acceptable")
+        response = await client.get("/v1/customers/pain-points", params=MARCH)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["unavailable"] == {}
+        # C-1: 2 x 2 complaints + 1 repeat + 2 warning runs = 7; C-4: 3 warning runs
+        assert [(p["customer"], p["index"], p["complaints"], p["warning_runs"]) for p in body["items"]] == [
+            ("C-1", 7, 2, 2),
+            ("C-4", 3, 0, 3),
+        ]
+        asked = [dict(r.url.params) for r in upstreams.evaluation.requests if r.url.path == "/v1/reports/status/runs"]
+        assert {(a["state"], a["scope"], a["from"], a["to"]) for a in asked} == {
+            (state, "node", "2026-02-28T16:00:00+00:00", "2026-03-31T16:00:00+00:00")
+            for state in ("completed_warning", "in_progress_warning")
+        }
+        one = await client.get("/v1/customers/pain-points", params={**MARCH, "customer": "C-4"})
+        assert [(p["customer"], p["index"]) for p in one.json()["items"]] == [("C-4", 3)]
+
+    async def test_evaluation_down_leaves_warning_runs_out_and_says_so(
+        self, client: httpx.AsyncClient, upstreams: Upstreams
+    ) -> None:
+        await file(client, customer="C-1", category="billing", received_at="2026-03-03T10:00:00+08:00")
+        upstreams.evaluation.run_in("C-1", "completed_warning")
+        upstreams.evaluation.down = True
+        response = await client.get("/v1/customers/pain-points", params=MARCH)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert "evaluation-svc is unavailable" in body["unavailable"]["warning_runs"]
+        assert [(p["customer"], p["index"], p["warning_runs"]) for p in body["items"]] == [("C-1", 2, None)]
+
+    async def test_without_a_period_warning_runs_are_not_read(
+        self, client: httpx.AsyncClient, upstreams: Upstreams
+    ) -> None:
+        await file(client, customer="C-1", category="billing", received_at="2026-03-03T10:00:00+08:00")
+        body = (await client.get("/v1/customers/pain-points")).json()
+        assert "from" in body["unavailable"]["warning_runs"]
+        assert body["items"][0]["warning_runs"] is None
+        assert not upstreams.evaluation.requests

@@ -18,6 +18,7 @@ EVALUATION_PORT = 8003
 @dataclass
 class FakeTracking:
     processes: set[str] = field(default_factory=set)
+    nodes: dict[str, list[str]] = field(default_factory=dict)  # process key -> its node keys, in order
     tickets: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     seen_event_ids: set[str] = field(default_factory=set)
@@ -90,7 +91,11 @@ class FakeTracking:
             key = path.removeprefix("/v1/known-processes/")
             if key not in self.processes:
                 return _problem(404, f"tracking-svc knows no process {key}")
-            return httpx.Response(200, json={"key": key, "name": key, "nodes": []})
+            nodes = [
+                {"key": n, "name": n, "position": i + 1, "department": None, "position_key": None}
+                for i, n in enumerate(self.nodes.get(key, ()))
+            ]
+            return httpx.Response(200, json={"key": key, "name": key, "nodes": nodes})
         if request.method == "GET" and path.startswith("/v1/tickets/"):
             ticket = self.tickets.get(path.removeprefix("/v1/tickets/"))
             return httpx.Response(200, json=ticket) if ticket else _problem(404, "no such ticket")
@@ -103,6 +108,13 @@ class FakeEvaluation:
     achievements: list[tuple[Callable[[dict[str, str]], bool], dict[str, Any]]] = field(default_factory=list)
     requests: list[httpx.Request] = field(default_factory=list)
     down: bool = False
+    runs: list[dict[str, Any]] = field(default_factory=list)  # the status table's runs, read by state
+    page_size: int = 2  # small, so that readers follow the cursor
+
+    def run_in(self, customer: str | None, state: str, kind: str = "node") -> None:
+        """A run of `/v1/reports/status/runs` in `state` (every period asked contains it)."""
+        n = len(self.runs)
+        self.runs.append({"id": f"run-{n}", "kind": kind, "ticket_id": f"t-{n}", "customer": customer, "state": state})
 
     def judge(self, ticket_id: str, node_key: str, state: str, counted: str, cycle: int = 1) -> None:
         """A node run of the ticket in evaluation-svc's `/v1/reports/status/runs` shape (the fields read)."""
@@ -144,6 +156,14 @@ class FakeEvaluation:
         path, params = request.url.path, dict(request.url.params)
         if path == "/v1/reports/status/runs" and "ticket_id" in params:
             return httpx.Response(200, json={"items": self.judgments.get(params["ticket_id"], []), "next_cursor": None})
+        if path == "/v1/reports/status/runs" and "state" in params:
+            found = [r for r in self.runs if r["state"] == params["state"]]
+            if params.get("scope") == "node":
+                found = [r for r in found if r["kind"] == "node"]
+            start = int(params.get("cursor", "0"))
+            end = start + min(int(params.get("limit", "50")), self.page_size)
+            more = end < len(found)
+            return httpx.Response(200, json={"items": found[start:end], "next_cursor": str(end) if more else None})
         if path == "/v1/reports/achievement":
             for match, body in self.achievements:
                 if match(params):

@@ -56,5 +56,5 @@ admin="$(rand)"
 create pledge-db-admin "password=$admin" "url=postgresql://postgres:${admin}@${host}/pledge"
 for s in commitment tracking evaluation feedback gateway console; do
   pw="$(rand)"
-  create "pledge-db-$s" "password=$pw" "url=postgresql://pledge_${s}:${pw}@${host}/pledge"
+  create "pledge-db-$s" "username=pledge_${s}" "password=$pw" "url=postgresql://pledge_${s}:${pw}@${host}/pledge"
 done

@@ -20,14 +20,17 @@ from pledge_common.openapi import install_document, operation_id
 from pledge_common.outbox import feed_router
 from pledge_common.problems import install_problem_handlers, problem_response
 from pledge_common.queryparams import refuse_undeclared_query
+from pledge_common.runtime_metrics import install_runtime_metrics, refresh_outbox_stats
 from pledge_common.settings import ServiceSettings
 from pledge_common.textguard import TextGuardMiddleware
+from pledge_common.workers import Workers
 
 Extra = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 async def own_readiness(state: Any) -> JSONResponse | None:
-    """None when this process's database answers and its migrations are ready; else a 503 problem."""
+    """None when this process's database answers, its migrations are ready and its background workers are
+    alive (none stalled, none crashing again and again); else a 503 problem."""
     try:
         async with asyncio.timeout(3):
             async with state.engine.connect() as conn:
@@ -39,6 +42,10 @@ async def own_readiness(state: Any) -> JSONResponse | None:
         return problem_response(
             503, "Service Unavailable", f"migrations not at head (database {current}, code {state.migrations.head})"
         )
+    workers: Workers | None = getattr(state, "workers", None)
+    stalled = workers.problems() if workers is not None else []
+    if stalled:
+        return problem_response(503, "Service Unavailable", "; ".join(stalled), workers=stalled)
     return None
 
 
@@ -52,7 +59,7 @@ def health_router() -> APIRouter:
 
     @router.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> Any:
-        """The database answers and this service's migrations are at head."""
+        """The database answers, this service's migrations are at head and its background workers are alive."""
         state = request.app.state
         problem = await own_readiness(state)
         if problem is not None:
@@ -99,10 +106,13 @@ def create_service_app(
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.http = make_http_client(token=settings.service_token)
+        app.state.workers = service_workers(service, settings)
         try:
             async with contextlib.AsyncExitStack() as stack:
-                if extra_lifespan is not None:
+                if extra_lifespan is not None:  # registers the service's workers in app.state.workers
                     await stack.enter_async_context(extra_lifespan(app))
+                # started once everything they use is set up; stopped before any of it is torn down
+                await stack.enter_async_context(app.state.workers.running())
                 yield
         finally:
             await app.state.http.aclose()
@@ -121,6 +131,7 @@ def create_service_app(
     app.state.service = service
     app.state.schema = schema
     app.state.migrations = migration_tree(alembic_ini)
+    app.state.workers = service_workers(service, settings)
     metrics = Metrics(service)
     app.state.metrics = metrics
     install_problem_handlers(app)
@@ -128,7 +139,8 @@ def create_service_app(
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.user_middleware.append(Middleware(TextGuardMiddleware, raw_bodies=raw_bodies))  # inside: request ids
     app.include_router(health_router())
-    app.add_route("/metrics", _metrics_view(metrics), include_in_schema=False)
+    install_runtime_metrics(app, metrics)
+    app.add_route("/metrics", _metrics_view(metrics, produces_feed), include_in_schema=False)
     # Every public route knows its caller; with PLEDGE_REQUIRE_IDENTITY a request that did not come
     # through the gateway (no valid signed identity) is refused before any route code runs.
     # ... and a query parameter the route does not declare is refused, not ignored
@@ -143,11 +155,23 @@ def create_service_app(
     return app
 
 
-def _metrics_view(metrics: Metrics) -> Callable[[Request], Any]:
-    async def view(_: Request) -> Any:
+def _metrics_view(metrics: Metrics, produces_feed: bool = False) -> Callable[[Request], Any]:
+    async def view(request: Request) -> Any:
+        if produces_feed:
+            await refresh_outbox_stats(request.app)
         return metrics.render()
 
     return view
+
+
+def service_workers(service: str, settings: ServiceSettings) -> Workers:
+    return Workers(
+        service,
+        stall_after=settings.worker_stall_seconds,
+        max_failures=settings.worker_max_failures,
+        backoff=settings.worker_backoff_seconds,
+        backoff_max=settings.worker_backoff_max_seconds,
+    )
 
 
 def not_ready(detail: str) -> JSONResponse:

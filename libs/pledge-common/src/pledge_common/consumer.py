@@ -13,12 +13,22 @@ exist yet starts at the lowest cursor stored under the same base name for anothe
 read whole, or in another number of partitions), else at the start: when the number of partitions
 changes, some events are applied again, none is skipped (harmless for a handler that sets state from
 the event).
+
+Supervision. `run` is a worker of `pledge_common.workers`: it beats on every page read (an empty long-poll
+included) and while it waits for the lease, and an unexpected error ends it so that the supervisor logs it and
+starts it again after a backoff. A feed that cannot be read (the producer is down) is not a crash of the
+consumer: it keeps retrying and beating, so that one service down never makes the others unready.
+
+Progress. `progress` tells how far behind the producer the consumer is: the producer's newest sequence number
+comes with every page (`Pledge-Feed-Head`), and the time of the oldest event not yet applied with each batch.
 """
 
 import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -27,10 +37,54 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from pledge_common.jsonlimits import MAX_READ_DEPTH, bounded_loads
-from pledge_common.outbox import START_CURSOR, FeedEvent, FeedPage, parse_cursor
+from pledge_common.outbox import CONSUMER_HEADER, FEED_HEAD_HEADER, START_CURSOR, FeedEvent, FeedPage, parse_cursor
+from pledge_common.workers import Heartbeat, NoHeartbeat, Workers
 
 log = logging.getLogger("pledge.consumer")
 Handler = Callable[[AsyncSession, Sequence[FeedEvent]], Awaitable[None]]
+
+
+@dataclass
+class FeedProgress:
+    """How far one consumer (of one partition) has come, for its lag metrics."""
+
+    applied: int = 0  # events applied by this process
+    applied_seq: int | None = None  # the sequence number of the last event applied
+    head_seq: int | None = None  # the producer's newest sequence number, as of the last page read
+    pending_since: datetime | None = None  # when the oldest event not yet applied was written
+    caught_up: bool = False  # the last page read was empty: nothing is waiting
+
+    def lag_events(self) -> int | None:
+        """Feed positions between the last event applied and the producer's newest one (0 when caught up).
+        For a partition it counts the positions of the whole feed, an upper bound on the partition's own."""
+        if self.caught_up:
+            return 0
+        if self.head_seq is None or self.applied_seq is None:
+            return None
+        return max(0, self.head_seq - self.applied_seq)
+
+    def lag_seconds(self, now: datetime) -> float | None:
+        """How long the oldest event not yet applied has waited (0 when caught up)."""
+        if self.caught_up:
+            return 0.0
+        if self.pending_since is None:
+            return None
+        return max(0.0, (now - self.pending_since).total_seconds())
+
+    def page_read(self, events: Sequence[FeedEvent]) -> None:
+        if not events:
+            self.caught_up, self.pending_since = True, None
+            return
+        self.caught_up = False
+        if self.applied_seq is None:
+            self.applied_seq = events[0].seq - 1
+        with contextlib.suppress(ValueError):
+            written = datetime.fromisoformat(events[0].occurred_at)
+            self.pending_since = written if written.tzinfo else written.replace(tzinfo=UTC)
+
+    def batch_applied(self, events: Sequence[FeedEvent]) -> None:
+        self.applied += len(events)
+        self.applied_seq = events[-1].seq
 
 
 class CursorMoved(Exception):
@@ -85,8 +139,19 @@ class FeedConsumer:
         self.wait = wait
         self.lease_retry = lease_retry
         self.error_backoff = error_backoff
-        self.applied = 0
+        self.progress = FeedProgress()
         self.holding_lease = False
+
+    @property
+    def applied(self) -> int:
+        return self.progress.applied
+
+    def register(self, workers: Workers) -> None:
+        """Run this consumer as one of the app's workers (its HTTP client is closed when they stop)."""
+        # quiet for a whole long-poll (and its timeout) when the feed is idle, or between two lease attempts
+        workers.add(self.name, self.run, kind="consumer", idle_gap=max(self.wait + 10, self.lease_retry))
+        workers.consumers[self.name] = self
+        workers.on_stop(self.client.aclose)
 
     async def read_cursor(self) -> str:
         """The stored cursor; for a partition never consumed, the lowest of its base name's cursors."""
@@ -107,8 +172,13 @@ class FeedConsumer:
         params: dict[str, Any] = {"after": after, "limit": self.batch_size, "wait": self.wait if wait is None else wait}
         if self.partitions > 1:
             params |= {"partition": self.partition, "partitions": self.partitions}
-        response = await self.client.get(self.feed_path, params=params, timeout=params["wait"] + 10)
+        response = await self.client.get(
+            self.feed_path, params=params, headers={CONSUMER_HEADER: self.name}, timeout=params["wait"] + 10
+        )
         response.raise_for_status()
+        head = response.headers.get(FEED_HEAD_HEADER, "")
+        if head.isdigit():
+            self.progress.head_seq = int(head)
         return decode_page(response.content)
 
     async def apply(self, expected_cursor: str, events: Sequence[FeedEvent]) -> None:
@@ -127,12 +197,13 @@ class FeedConsumer:
                 text("UPDATE consumer_cursors SET cursor = :c, updated_at = now() WHERE name = :n"),
                 {"c": events[-1].cursor, "n": self.name},
             )
-        self.applied += len(events)
+        self.progress.batch_applied(events)
 
     async def step(self, wait: float | None = None) -> int:
         """Fetch one batch after the stored cursor and apply it; returns how many events were applied."""
         cursor = await self.read_cursor()
         events = await self.fetch(cursor, wait)
+        self.progress.page_read(events)
         if events:
             await self.apply(cursor, events)
         return len(events)
@@ -154,30 +225,27 @@ class FeedConsumer:
         await conn.commit()
         return bool(got)
 
-    async def run(self) -> None:
-        """Run forever: wait for the lease, then consume until cancelled or the lease connection fails."""
+    async def run(self, heartbeat: Heartbeat | None = None) -> None:
+        """Wait for the lease, then consume until cancelled; an error (the database, the lease connection, a
+        handler) ends the run, for the worker supervisor to log and start again."""
+        heartbeat = heartbeat or NoHeartbeat()
         while True:
-            try:
-                async with self.engine.connect() as lease_conn:
-                    if not await self._hold_lease(lease_conn):
-                        await asyncio.sleep(self.lease_retry)
-                        continue
-                    self.holding_lease = True
-                    log.info("consumer %s holds the lease", self.name)
-                    try:
-                        await self._consume(lease_conn)
-                    finally:
-                        self.holding_lease = False
-                        with contextlib.suppress(Exception):
-                            await lease_conn.execute(text(f"SELECT {self._UNLOCK}"), {"n": self.name})
-                            await lease_conn.commit()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("consumer %s failed; retrying", self.name)
-                await asyncio.sleep(self.error_backoff)
+            async with self.engine.connect() as lease_conn:
+                if not await self._hold_lease(lease_conn):
+                    heartbeat.beat()  # standing by while another replica consumes is healthy
+                    await asyncio.sleep(self.lease_retry)
+                    continue
+                self.holding_lease = True
+                log.info("consumer %s holds the lease", self.name)
+                try:
+                    await self._consume(lease_conn, heartbeat)
+                finally:
+                    self.holding_lease = False
+                    with contextlib.suppress(Exception):
+                        await lease_conn.execute(text(f"SELECT {self._UNLOCK}"), {"n": self.name})
+                        await lease_conn.commit()
 
-    async def _consume(self, lease_conn: AsyncConnection) -> None:
+    async def _consume(self, lease_conn: AsyncConnection, heartbeat: Heartbeat) -> None:
         """Apply pages in order while the next one is already being read.
 
         The page after a batch is requested (and decoded) while that batch's transaction runs, so the
@@ -195,6 +263,7 @@ class FeedConsumer:
                         cursor = await self.read_cursor()
                     pending, ahead = ahead, None
                     events = await (pending if pending is not None else self.fetch(cursor))
+                    self.progress.page_read(events)
                     if events:
                         ahead = asyncio.create_task(self.fetch(events[-1].cursor), name=f"feed-{self.name}")
                         await self.apply(cursor, events)
@@ -210,6 +279,7 @@ class FeedConsumer:
                     cursor = ahead = None
                     await asyncio.sleep(self.error_backoff)
                     events = []
+                heartbeat.beat()
                 if not events:
                     idle_checks += 1
                     if idle_checks % 5 == 0:  # the lease connection must still be alive to keep the lock

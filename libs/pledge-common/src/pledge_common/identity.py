@@ -5,11 +5,13 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from pledge_common.internal import signing_key
 from pledge_common.problems import Forbidden, Unauthorized
 
 IDENTITY_HEADER = "X-Pledge-Identity"
@@ -53,7 +55,8 @@ SYSTEM = Caller(sub="system", kind="service", scopes=frozenset({"admin"}), sourc
 
 
 def _sign(secret: str, identity: str, timestamp: str) -> str:
-    return hmac.new(secret.encode(), f"{identity}.{timestamp}".encode(), hashlib.sha256).hexdigest()
+    """HMAC-SHA256 under the key derived from the service token (internal.py), never the token itself."""
+    return hmac.new(signing_key(secret), f"{identity}.{timestamp}".encode(), hashlib.sha256).hexdigest()
 
 
 def identity_headers(caller: Caller, secret: str, now: float | None = None) -> dict[str, str]:
@@ -71,14 +74,17 @@ def service_headers(service: str, secret: str) -> dict[str, str]:
     return identity_headers(Caller(sub=service, kind="service", scopes=frozenset({"admin"}), sources=None), secret)
 
 
-def verify_identity(headers: Any, secret: str, now: float | None = None) -> Caller | None:
-    """The caller named by valid signed headers; None when absent; Unauthorized when forged or stale."""
+def verify_identity(headers: Any, secret: str | Sequence[str], now: float | None = None) -> Caller | None:
+    """The caller named by valid signed headers; None when absent; Unauthorized when forged or stale.
+    `secret`: the service token, or every accepted one while it rotates."""
     identity = headers.get(IDENTITY_HEADER)
     if identity is None:
         return None
     timestamp = headers.get(TIMESTAMP_HEADER, "")
     signature = headers.get(SIGNATURE_HEADER, "")
-    if not hmac.compare_digest(signature.encode(), _sign(secret, identity, timestamp).encode()):
+    secrets = (secret,) if isinstance(secret, str) else tuple(secret)
+    valid = [hmac.compare_digest(signature.encode(), _sign(s, identity, timestamp).encode()) for s in secrets]
+    if not any(valid):
         raise Unauthorized("the caller identity headers are not signed by the gateway")
     try:
         age = abs((now if now is not None else time.time()) - int(timestamp))
@@ -102,7 +108,7 @@ def verify_identity(headers: Any, secret: str, now: float | None = None) -> Call
 async def current_caller(request: Request) -> Caller:
     """The verified caller. Without identity headers: SYSTEM unless the service requires identity."""
     settings = request.app.state.settings
-    caller = verify_identity(request.headers, settings.service_token)
+    caller = verify_identity(request.headers, settings.accepted_service_tokens)
     if caller is None:
         if getattr(settings, "require_identity", False):
             raise Unauthorized(

@@ -53,6 +53,10 @@ CONSUMER_CURSOR_DDL = (
     """,
 )
 START_CURSOR = "0:0"
+# A consumer names itself on its feed requests; the feed answers with its newest sequence number.
+CONSUMER_HEADER = "Pledge-Consumer"
+FEED_HEAD_HEADER = "Pledge-Feed-Head"
+MAX_TRACKED_READERS = 256
 
 
 class FeedEvent(msgspec.Struct, frozen=True):
@@ -142,6 +146,30 @@ _FEED_WINDOW = text(
 )
 
 
+# The sequence number of the newest event the feed serves: the last in the feed's order (one step down its index).
+FEED_HEAD_SQL = """
+    SELECT seq FROM outbox WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid DESC, seq DESC LIMIT 1
+"""
+
+
+async def feed_head(engine: AsyncEngine) -> int:
+    """The sequence number of the newest event the feed serves (0 when none)."""
+    async with engine.connect() as conn:
+        return int(await conn.scalar(text(FEED_HEAD_SQL)) or 0)
+
+
+def note_reader(state: Any, reader: str | None, served_through: str) -> None:
+    """Remember how far each named reader of the feed has been served (the sequence number of the cursor it was
+    answered), for the outbox backlog metric; bounded, and only for names a consumer would use."""
+    if not reader or len(reader) > 100 or not reader.isascii() or not reader.isprintable():
+        return
+    readers: dict[str, int] | None = getattr(state, "feed_readers", None)
+    if readers is None:
+        readers = state.feed_readers = {}
+    if reader in readers or len(readers) < MAX_TRACKED_READERS:
+        readers[reader] = parse_cursor(served_through)[1]
+
+
 async def read_feed(
     engine: AsyncEngine, after: str | None, limit: int, partition: int = 0, partitions: int = 1
 ) -> tuple[list[str], str]:
@@ -194,6 +222,8 @@ def feed_router(max_limit: int = 5000, max_wait: float = 30.0) -> APIRouter:
             await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * 2, 0.2)
         payload = '{"events":[' + ",".join(bodies) + '],"next":' + json.dumps(next_cursor) + "}"
-        return Response(payload, media_type="application/json")
+        head = await feed_head(engine)
+        note_reader(request.app.state, request.headers.get(CONSUMER_HEADER), next_cursor)
+        return Response(payload, media_type="application/json", headers={FEED_HEAD_HEADER: str(head)})
 
     return router

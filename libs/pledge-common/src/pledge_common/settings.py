@@ -24,7 +24,12 @@ class ServiceSettings(BaseSettings):
     service_token: str = Field(
         default=DEV_SERVICE_TOKEN,
         validation_alias=AliasChoices("PLEDGE_SERVICE_TOKEN"),
-        description="bearer token that service-to-service (/internal) calls must carry",
+        description="shared secret of the suite: /internal calls and identity signatures use keys derived from it",
+    )
+    service_token_previous: str = Field(
+        default="",
+        validation_alias=AliasChoices("PLEDGE_SERVICE_TOKEN_PREVIOUS"),
+        description="a second service token, also accepted (never sent) while the token rotates; empty: none",
     )
     require_identity: bool = Field(
         default=False,
@@ -33,6 +38,19 @@ class ServiceSettings(BaseSettings):
     )
     log_level: str = "INFO"
     log_json: bool = True
+    worker_stall_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="a background worker with no heartbeat for this long (or three poll intervals, if longer)"
+        " makes the service not ready",
+    )
+    worker_max_failures: int = Field(
+        default=3, ge=1, description="crashes in a row after which a background worker makes the service not ready"
+    )
+    worker_backoff_seconds: float = Field(
+        default=1.0, ge=0, description="first pause before restarting a crashed worker"
+    )
+    worker_backoff_max_seconds: float = Field(default=30.0, ge=0, description="longest pause before a restart")
     idempotency_key_ttl_seconds: int = Field(
         default=24 * 3600,
         ge=60,
@@ -48,6 +66,12 @@ class ServiceSettings(BaseSettings):
         if self.environment not in {"local", "test"} and self.service_token == DEV_SERVICE_TOKEN:
             raise ValueError("PLEDGE_SERVICE_TOKEN must be set outside local/test environments")
         return self
+
+    @property
+    def accepted_service_tokens(self) -> tuple[str, ...]:
+        """The tokens whose bearer and signatures are accepted: the current one first, then the previous."""
+        previous = self.service_token_previous
+        return (self.service_token,) + ((previous,) if previous and previous != self.service_token else ())
 
     @property
     def async_database_url(self) -> str:

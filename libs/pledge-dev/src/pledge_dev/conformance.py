@@ -1,5 +1,6 @@
 """Tests every service must pass (imported into each service's test suite with a star import)."""
 
+import asyncio
 import uuid
 
 import httpx
@@ -8,6 +9,7 @@ from asgi_lifespan import LifespanManager
 from pledge_common.db import create_engine
 from pledge_common.openapi import operations, schema_refs
 from pledge_common.outbox import emit_many
+from pledge_common.workers import Heartbeat
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -41,6 +43,45 @@ async def test_readyz_is_503_problem_when_migrations_are_missing(service_spec: S
     assert response.status_code == 503
     assert response.headers["content-type"] == PROBLEM
     assert "migrations not at head" in response.json()["detail"]
+
+
+async def test_readyz_is_503_problem_naming_a_worker_that_keeps_crashing(
+    service_spec: ServiceSpec, migrated_url: str
+) -> None:
+    """Readiness includes the background workers; liveness does not (the process is not restarted for it)."""
+    settings = service_spec.settings_factory(
+        database_url=migrated_url,
+        environment="test",
+        worker_backoff_seconds=0,
+        worker_max_failures=2,
+        **service_spec.env,
+    )
+    application = service_spec.create_app(settings)
+
+    async def broken(heartbeat: Heartbeat) -> None:
+        raise RuntimeError("a handler bug")
+
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            assert (await c.get("/readyz")).status_code == 200
+            status = application.state.workers.add("conformance-broken", broken, kind="scanner")
+            for _ in range(2000):
+                if status.failures >= 2:
+                    break
+                await asyncio.sleep(0.001)
+            response = await c.get("/readyz")
+            alive = await c.get("/healthz")
+            metrics = (await c.get("/metrics")).text
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM
+    named = [line for line in response.json()["workers"] if "conformance-broken" in line]
+    assert named
+    assert "RuntimeError: a handler bug" in named[0]
+    assert alive.status_code == 200
+    service = service_spec.name
+    assert f'pledge_worker_stalled{{kind="scanner",service="{service}",worker="conformance-broken"}} 1.0' in metrics
+    assert f'pledge_worker_restarts_total{{kind="scanner",service="{service}",worker="conformance-broken"}}' in metrics
 
 
 async def test_unknown_route_is_404_problem(client: httpx.AsyncClient) -> None:

@@ -5,7 +5,7 @@ when run by `make run`/`make demo`), and last the KPI targets of evaluation-svc 
 them out, for a client of commitment-svc alone). It is idempotent: what exists is left as it is, a half-finished
 earlier run is completed, and running it twice changes nothing and never fails.
 
-Choices the issue left open (also in the README):
+Choices the issue left open (also in docs/commitments.md, "Demo organisation"):
 - Business calendar `cn-business`: Asia/Shanghai, Mon-Fri 08:30-12:00 and 13:30-17:30 (7 h 30 min a
   day), China's public holidays and official make-up working days (调休) of this year and next year as far
   as the `holidays` package knows them.

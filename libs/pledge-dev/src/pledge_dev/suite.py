@@ -40,6 +40,8 @@ UPSTREAMS: dict[str, tuple[str, ...]] = {
     "gateway": ("commitment", "tracking", "evaluation", "feedback", "console"),
     "console": ("gateway",),
 }
+# how long to wait for processes to be ready (a busy shared machine may need more)
+START_TIMEOUT = float(os.environ.get("PLEDGE_SUITE_START_TIMEOUT", "60"))
 # the console starts last: its API key is created through the gateway once the gateway is ready
 START_ORDER = ("commitment", "tracking", "evaluation", "feedback", "gateway", "console")
 
@@ -99,7 +101,7 @@ class Suite:
     def migrate(self) -> None:
         migrate.upgrade_all(self.database_url)
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float = START_TIMEOUT) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._launch([c for c in START_ORDER if c != "console"])
         self.wait_ready(timeout)
@@ -154,6 +156,25 @@ class Suite:
                     raise TimeoutError(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))}")
                 if pending:
                     time.sleep(0.1)
+
+    def stop_component(self, component: str, grace: float = 10.0) -> None:
+        """Stop one process (SIGTERM, then SIGKILL after `grace`), leaving the others running."""
+        process = self.processes.pop(component)
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(grace)
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    def start_component(self, component: str, timeout: float = START_TIMEOUT) -> None:
+        """Start one process again (after `stop_component`) and wait until it is ready."""
+        if component in self.processes:
+            raise RuntimeError(f"{component} is running already")
+        self._launch([component])
+        self.wait_ready(timeout)
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM every process, wait, then SIGKILL whatever is left: nothing stays behind."""

@@ -15,6 +15,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pledge_common.db import _request_session, create_engine
+from pledge_common.internal import internal_headers as internal_auth
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -120,7 +121,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def internal_headers(settings: Any) -> dict[str, str]:
-    return {"Authorization": f"Bearer {settings.service_token}"}
+    return internal_auth(settings.service_token)
 
 
 async def table_count(conn: AsyncConnection | AsyncSession, table: str) -> int:

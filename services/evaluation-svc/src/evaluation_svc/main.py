@@ -1,7 +1,5 @@
 """evaluation-svc: How far the real service is from the promise: seven states, reports, alerts."""
 
-import asyncio
-import contextlib
 import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -13,6 +11,7 @@ from pledge_common.consumer import FeedConsumer
 from pledge_common.internal import make_http_client
 from pledge_common.outbox import FeedEvent
 from pledge_common.partitions import maintained
+from pledge_common.workers import Workers
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_svc.alerts.router import router as alerts_router
@@ -101,29 +100,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         notifier = Notifier(app.state.sessionmaker, settings, feedback)
         app.state.notifier = notifier
         app.state.scanner, app.state.sender = scanner, sender
-        tasks: list[asyncio.Task[None]] = []
+        workers: Workers = app.state.workers
         if settings.consume_feeds:
-            tasks += [asyncio.create_task(c.run(), name=f"consumer-{c.name}") for c in consumers]
+            for consumer in consumers:
+                consumer.register(workers)
         if settings.run_scanner:
-            tasks.append(asyncio.create_task(scanner.run(), name="alert-scanner"))
+            workers.add_polling("alert-scanner", scanner.round, interval=settings.scanner_interval, kind="scanner")
         if settings.run_webhooks:
-            tasks.append(asyncio.create_task(sender.run(), name="webhook-sender"))
+            workers.add_polling("webhook-sender", sender.round, interval=settings.webhook_poll_seconds, kind="sender")
         if settings.run_notifications:
-            tasks.append(asyncio.create_task(notifier.run(), name="notifier"))
+            workers.add_polling("notifier", notifier.round, interval=settings.notify_poll_seconds, kind="sender")
         history = maintained(
             app.state.engine, maintenance(settings), settings.maintenance_interval_seconds, settings.run_maintenance
         )
         try:
             async with history:
-                yield
+                yield  # the app starts the workers now, and stops them before what follows
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            for consumer in consumers:
-                await consumer.client.aclose()
+            if not settings.consume_feeds:  # else closed with the workers
+                for consumer in consumers:
+                    await consumer.client.aclose()
             await sender.aclose()
             await notifier.aclose()
             if feedback is not None:

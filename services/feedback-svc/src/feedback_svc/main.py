@@ -1,6 +1,5 @@
 """feedback-svc: The customer's side: feedback, SERVQUAL surveys, complaints, corrective actions."""
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -9,6 +8,7 @@ import httpx
 from fastapi import FastAPI
 from pledge_common.app import create_service_app
 from pledge_common.internal import make_http_client
+from pledge_common.workers import Workers
 
 from feedback_svc.actions.router import router as actions_router
 from feedback_svc.clients import EvaluationClient, TrackingClient
@@ -22,6 +22,7 @@ from feedback_svc.customers.router import router as customers_router
 from feedback_svc.examples import EXAMPLES
 from feedback_svc.feedback.router import router as feedback_router
 from feedback_svc.practices.router import router as practices_router
+from feedback_svc.replies.router import router as replies_router
 from feedback_svc.risks.router import router as risks_router
 from feedback_svc.surveys.router import router as surveys_router
 
@@ -50,20 +51,16 @@ def create_app(settings: Settings | None = None, upstream_transport: httpx.Async
         app.state.evaluation = evaluation
         sender = TrackingCommandSender(app.state.sessionmaker, tracking, settings)
         app.state.tracking_sender = sender
-        consumer = intake.ticket_consumer(app, settings) if settings.run_ticket_consumer else None
-        task = asyncio.create_task(consumer.run(), name="consumer-tickets") if consumer is not None else None
+        workers: Workers = app.state.workers
+        if settings.run_ticket_consumer:
+            intake.ticket_consumer(app, settings).register(workers)
+        if settings.run_sender:
+            workers.add_polling(
+                "tracking-sender", sender.round, interval=settings.sender_interval, kind="sender", wakeup=sender.wakeup
+            )
         try:
-            if settings.run_sender:
-                async with sender.running():
-                    yield
-            else:
-                yield
+            yield  # the app starts the workers now, and stops them before what follows
         finally:
-            if task is not None and consumer is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-                await consumer.client.aclose()
             await tracking.aclose()
             await evaluation.aclose()
 
@@ -82,6 +79,7 @@ def create_app(settings: Settings | None = None, upstream_transport: httpx.Async
             risks_router,
             customer_events_router,
             customers_router,
+            replies_router,
         ],
         internal_routers=[complaints_internal],
         extra_lifespan=lifespan,

@@ -34,3 +34,12 @@ async def require_known_process(tracking: TrackingClient, process_key: str, fiel
     if not await tracking.process_exists(process_key):
         raise invalid(field, f"unknown process {process_key!r}")
     _known_processes[process_key] = now + _KNOWN_PROCESS_TTL
+
+
+async def require_known_node(tracking: TrackingClient, process_key: str, node_key: str, field: str = "node") -> None:
+    """422 naming `process` when tracking does not know the process, `field` when the process has no such node."""
+    nodes = await tracking.process_nodes(process_key)
+    if nodes is None:
+        raise invalid("process", f"unknown process {process_key!r}")
+    if node_key not in nodes:
+        raise invalid(field, f"process {process_key!r} has no node {node_key!r}")

@@ -12,7 +12,7 @@ from pledge_common.app import create_service_app
 from pledge_common.db import unit_of_work
 from pledge_common.partitions import maintained
 
-from tracking_svc.catalogue.consumer import consume_commitment_feed
+from tracking_svc.catalogue.consumer import register_commitment_consumer
 from tracking_svc.catalogue.router import router as catalogue_router
 from tracking_svc.config import Settings
 from tracking_svc.examples import EXAMPLES
@@ -39,10 +39,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     gc.freeze()  # everything built at startup (modules, app, engine) is never garbage
     app.state.single_events = SingleEvents(lambda: unit_of_work(app), app.state.settings)
     settings: Settings = app.state.settings
+    register_commitment_consumer(app)
     history = maintained(
         app.state.engine, maintenance(settings), settings.maintenance_interval_seconds, settings.run_maintenance
     )
-    async with consume_commitment_feed(app), history:
+    async with history:
         yield
 
 

@@ -1,6 +1,5 @@
 """Raising alerts (the scanner) and handling them (list, acknowledge)."""
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
@@ -50,7 +49,7 @@ async def scan_once(
 
 
 class AlertScanner:
-    """Background loop; several replicas share the work through row locks taken with SKIP LOCKED."""
+    """A background worker; several replicas share the work through row locks taken with SKIP LOCKED."""
 
     def __init__(
         self,
@@ -77,17 +76,10 @@ class AlertScanner:
             log.exception("service alert scan failed")
         return claimed
 
-    async def run(self) -> None:
-        while True:
-            try:
-                claimed = await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a failed tick is retried at the next one; nothing was committed
-                log.exception("alert scan failed")
-                claimed = 0
-            if claimed < self.batch_size:
-                await asyncio.sleep(self.interval)
+    async def round(self) -> bool:
+        """One scan (a worker step: a failed one is retried by the worker supervisor; nothing was committed);
+        True while runs are still waiting."""
+        return await self.tick() >= self.batch_size
 
 
 async def list_alerts(

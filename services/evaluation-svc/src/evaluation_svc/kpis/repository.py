@@ -16,10 +16,12 @@ from evaluation_svc.kpis.rules import FAULT_REPAIR, NEW_CONNECTION
 # the run's department, else its process owner's (ticket runs carry no department of their own)
 _DEPARTMENT = "coalesce(r.department, p.owner_department)"
 _MONTH = "to_char(r.ended_at AT TIME ZONE :tz, 'YYYY-MM')"
-# completed in [start, end), judged, not exempted (docs/reports.md: cancelled, exempted, unjudged apart)
+# completed in [start, end), judged, not exempted (docs/reports.md: cancelled, exempted, unjudged apart); of the
+# segment `:segment` when one is asked (a segment's scorecard: that segment's runs only)
 _COUNTED = """
     r.ended_at >= :start AND r.ended_at < :end AND r.final_state LIKE 'completed%'
     AND r.commitment_id IS NOT NULL AND NOT r.exempted
+    AND (CAST(:segment AS text) IS NULL OR r.segment = :segment)
 """
 MAX_CONNECTION_RUNS = 200_000
 
@@ -55,26 +57,31 @@ class KpiRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def run_counts(self, start: datetime, end: datetime, tz: str) -> list[dict[str, Any]]:
-        """Per (department, month): work orders completed and on time, runs completed and within commitment."""
+    async def run_counts(
+        self, start: datetime, end: datetime, tz: str, segment: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Per (department, month): work orders completed and on time; node runs completed and within commitment
+        (the two populations apart: no count sums node runs and end-to-end runs)."""
         rows = await self.session.execute(
             text(
                 f"""
                 SELECT {_DEPARTMENT} AS department, {_MONTH} AS period,
                        count(*) FILTER (WHERE r.kind = 'ticket') AS orders,
                        count(*) FILTER (WHERE r.kind = 'ticket' AND r.final_state = 'completed_normal') AS on_time,
-                       count(*) AS runs,
-                       count(*) FILTER (WHERE r.final_state = 'completed_normal') AS fulfilled
+                       count(*) FILTER (WHERE r.kind = 'node') AS runs,
+                       count(*) FILTER (WHERE r.kind = 'node' AND r.final_state = 'completed_normal') AS fulfilled
                 FROM node_runs r LEFT JOIN ref_processes p ON p.key = r.process_key
                 WHERE {_COUNTED} AND {_DEPARTMENT} IS NOT NULL
                 GROUP BY 1, 2
                 """
             ),
-            {"start": start, "end": end, "tz": tz},
+            {"start": start, "end": end, "tz": tz, "segment": segment},
         )
         return [dict(r) for r in rows.mappings()]
 
-    async def repairs(self, start: datetime, end: datetime, tz: str, window: timedelta) -> list[dict[str, Any]]:
+    async def repairs(
+        self, start: datetime, end: datetime, tz: str, window: timedelta, segment: str | None = None
+    ) -> list[dict[str, Any]]:
         """Per (department, month): repairs (`fault-repair` tickets) completed, and those fixed the first time:
         no node run of a later cycle started within `window` after the end of the ticket's first cycle."""
         rows = await self.session.execute(
@@ -95,11 +102,13 @@ class KpiRepository:
                 FROM t WHERE department IS NOT NULL GROUP BY 1, 2
                 """
             ),
-            {"start": start, "end": end, "tz": tz, "process": FAULT_REPAIR, "window": window},
+            {"start": start, "end": end, "tz": tz, "process": FAULT_REPAIR, "window": window, "segment": segment},
         )
         return [dict(r) for r in rows.mappings()]
 
-    async def connections(self, start: datetime, end: datetime, tz: str) -> list[dict[str, Any]]:
+    async def connections(
+        self, start: datetime, end: datetime, tz: str, segment: str | None = None
+    ) -> list[dict[str, Any]]:
         """(department, month, start, counted seconds, calendar key) of the completed new connections."""
         rows = await self.session.execute(
             text(
@@ -113,19 +122,106 @@ class KpiRepository:
                 LIMIT :limit
                 """
             ),
-            {"start": start, "end": end, "tz": tz, "process": NEW_CONNECTION, "limit": MAX_CONNECTION_RUNS},
+            {"start": start, "end": end, "tz": tz, "process": NEW_CONNECTION, "limit": MAX_CONNECTION_RUNS}
+            | {"segment": segment},
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def work_orders(
+        self, start: datetime, end: datetime, tz: str, window: timedelta, segment: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Per (department, month) of the work orders (end-to-end runs, every process) completed: how many, their
+        mean counted seconds, how many past their tolerance, and how many resolved (no node run of a later
+        cycle started within `window` after the end of the ticket's first cycle)."""
+        rows = await self.session.execute(
+            text(
+                f"""
+                WITH t AS (
+                    SELECT r.ticket_id, r.counted_seconds, r.final_state,
+                           {_DEPARTMENT} AS department, {_MONTH} AS period,
+                           (SELECT max(f.ended_at) FROM node_runs f
+                            WHERE f.ticket_id = r.ticket_id AND f.kind = 'node' AND f.cycle = 1) AS first_end
+                    FROM node_runs r LEFT JOIN ref_processes p ON p.key = r.process_key
+                    WHERE {_COUNTED} AND r.kind = 'ticket'
+                )
+                SELECT department, period, count(*) AS orders,
+                       avg(counted_seconds) AS mean_seconds,
+                       count(*) FILTER (WHERE final_state = 'completed_warning') AS problems,
+                       count(*) FILTER (WHERE NOT EXISTS (
+                           SELECT 1 FROM node_runs c
+                           WHERE c.ticket_id = t.ticket_id AND c.kind = 'node' AND c.cycle > 1
+                             AND (t.first_end IS NULL OR c.started_at <= t.first_end + :window))) AS resolved
+                FROM t WHERE department IS NOT NULL GROUP BY 1, 2
+                """
+            ),
+            {"start": start, "end": end, "tz": tz, "window": window, "segment": segment},
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def responses(
+        self, start: datetime, end: datetime, tz: str, segment: str | None = None
+    ) -> list[dict[str, Any]]:
+        """(department, month, opened, first node's end, calendar key) of the work orders completed whose first
+        node run (cycle 1, the earliest started) has ended."""
+        rows = await self.session.execute(
+            text(
+                f"""
+                SELECT {_DEPARTMENT} AS department, {_MONTH} AS period, r.started_at AS opened_at,
+                       f.ended_at AS responded_at, v.calendar_key
+                FROM node_runs r LEFT JOIN ref_processes p ON p.key = r.process_key
+                     JOIN ref_commitments v ON v.id = r.commitment_id
+                     JOIN LATERAL (
+                         SELECT n.ended_at FROM node_runs n
+                         WHERE n.ticket_id = r.ticket_id AND n.kind = 'node' AND n.cycle = 1
+                           AND n.started_at IS NOT NULL
+                         ORDER BY n.started_at, n.id LIMIT 1
+                     ) f ON f.ended_at IS NOT NULL
+                WHERE {_COUNTED} AND r.kind = 'ticket' AND {_DEPARTMENT} IS NOT NULL
+                LIMIT :limit
+                """
+            ),
+            {"start": start, "end": end, "tz": tz, "limit": MAX_CONNECTION_RUNS, "segment": segment},
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def closures(
+        self, start: datetime, end: datetime, tz: str, segment: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Per (department, month of opening): work orders opened in the month (judged, not exempted, not
+        cancelled) and those of them completed before the month's end."""
+        rows = await self.session.execute(
+            text(
+                f"""
+                SELECT {_DEPARTMENT} AS department, to_char(r.started_at AT TIME ZONE :tz, 'YYYY-MM') AS period,
+                       count(*) AS opened,
+                       count(*) FILTER (
+                           WHERE r.final_state LIKE 'completed%'
+                             AND r.ended_at < ((date_trunc('month', r.started_at AT TIME ZONE :tz)
+                                                + interval '1 month') AT TIME ZONE :tz)) AS closed
+                FROM node_runs r LEFT JOIN ref_processes p ON p.key = r.process_key
+                WHERE r.kind = 'ticket' AND r.started_at >= :start AND r.started_at < :end
+                  AND r.commitment_id IS NOT NULL AND NOT r.exempted
+                  AND r.final_state IS DISTINCT FROM 'cancelled' AND r.cancelled_at IS NULL
+                  AND (CAST(:segment AS text) IS NULL OR r.segment = :segment)
+                  AND {_DEPARTMENT} IS NOT NULL
+                GROUP BY 1, 2
+                """
+            ),
+            {"start": start, "end": end, "tz": tz, "segment": segment},
         )
         return [dict(r) for r in rows.mappings()]
 
     async def custom_counts(
-        self, items: Sequence[tuple[Definition, datetime, datetime]], tz: str
+        self, items: Sequence[tuple[Definition, datetime, datetime]], tz: str, segment: str | None = None
     ) -> list[dict[str, Any]]:
         """Per (department, month), for each (definition, start, end) `i` of custom ratios and averages in hours:
         the population (`whole_i`), its numerator (`part_i`) and its mean counted hours (`hours_i`), in one pass
         over the runs ended in the union of the windows."""
         if not items:
             return []
-        params: dict[str, Any] = {"tz": tz, "start": min(s for _, s, _ in items), "end": max(e for _, _, e in items)}
+        params: dict[str, Any] = {
+            "tz": tz, "segment": segment, "start": min(s for _, s, _ in items), "end": max(e for _, _, e in items),
+        }  # fmt: skip
         columns, anyone = [], []
         for i, (d, start, end) in enumerate(items):
             params.update({f"k{i}": _RUN_KIND[d.population], f"s{i}": start, f"e{i}": end})
@@ -151,10 +247,13 @@ class KpiRepository:
         )
         return [dict(r) for r in rows.mappings()]
 
-    async def custom_runs(self, d: Definition, start: datetime, end: datetime, tz: str) -> list[dict[str, Any]]:
+    async def custom_runs(
+        self, d: Definition, start: datetime, end: datetime, tz: str, segment: str | None = None
+    ) -> list[dict[str, Any]]:
         """(department, month, start, counted seconds, calendar key) of a custom average's population."""
         params: dict[str, Any] = {
             "start": start, "end": end, "tz": tz, "kind": _RUN_KIND[d.population], "limit": MAX_CONNECTION_RUNS,
+            "segment": segment,
         }  # fmt: skip
         population = where(d.filters, "f", params)
         rows = await self.session.execute(
@@ -240,6 +339,20 @@ class KpiRepository:
         )
         return [r.d for r in rows]
 
+    async def segment_known(self, segment: str) -> bool:
+        """Whether the read model knows the segment: a reference, a run of it, or a target set for it."""
+        row = await self.session.execute(
+            text(
+                """
+                SELECT EXISTS (SELECT 1 FROM ref_segments WHERE key = :s)
+                    OR EXISTS (SELECT 1 FROM node_runs WHERE segment = :s)
+                    OR EXISTS (SELECT 1 FROM kpi_targets WHERE segment = :s)
+                """
+            ),
+            {"s": segment},
+        )
+        return bool(row.scalar_one())
+
     # targets
 
     async def insert_target(self, values: dict[str, Any]) -> dict[str, Any] | None:
@@ -287,44 +400,55 @@ class KpiRepository:
         row = await self.session.execute(text("DELETE FROM kpi_targets WHERE id = :i RETURNING id"), {"i": id_})
         return row.first() is not None
 
-    async def targets_for(self, periods: Sequence[str]) -> dict[tuple[str, str, str], float]:
-        """Department-wide targets (no segment) of these periods: (kpi, department, period) → target."""
+    async def targets_for(
+        self, periods: Sequence[str], segment: str | None = None
+    ) -> dict[tuple[str, str, str], float]:
+        """The targets of these periods set for `segment` (None: the department-wide ones, set with no segment):
+        (kpi, department, period) → target. A segment's scorecard never borrows a department-wide target."""
         rows = await self.session.execute(
-            text("SELECT kpi, department, period, target FROM kpi_targets WHERE period = ANY(:p) AND segment IS NULL"),
-            {"p": list(periods)},
+            text(
+                """
+                SELECT kpi, department, period, target FROM kpi_targets
+                WHERE period = ANY(:p) AND segment IS NOT DISTINCT FROM CAST(:s AS text)
+                """
+            ),
+            {"p": list(periods), "s": segment},
         )
         return {(r.kpi, r.department, r.period): r.target for r in rows}
 
     # frozen scorecards
 
-    async def frozen_many(self, periods: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """period → {values, frozen_at} of the frozen ones among `periods`."""
+    async def frozen_many(self, periods: Sequence[str], segment: str | None = None) -> dict[str, dict[str, Any]]:
+        """period → {values, frozen_at} of the frozen ones among `periods` (of `segment`; None: department-wide)."""
         rows = await self.session.execute(
-            text("SELECT period, values, frozen_at FROM scorecard_snapshots WHERE period = ANY(:p)"),
-            {"p": list(periods)},
+            text("SELECT period, values, frozen_at FROM scorecard_snapshots WHERE period = ANY(:p) AND segment = :s"),
+            {"p": list(periods), "s": segment or ""},
         )
         return {r.period: {"values": r.values, "frozen_at": r.frozen_at} for r in rows}
 
-    async def frozen(self, period: str) -> dict[str, Any] | None:
+    async def frozen(self, period: str, segment: str | None = None) -> dict[str, Any] | None:
         row = await self.session.execute(
-            text("SELECT values, frozen_at FROM scorecard_snapshots WHERE period = :p"), {"p": period}
+            text("SELECT values, frozen_at FROM scorecard_snapshots WHERE period = :p AND segment = :s"),
+            {"p": period, "s": segment or ""},
         )
         found = row.mappings().first()
         return None if found is None else dict(found)
 
-    async def freeze(self, period: str, values: dict[str, dict[str, float | None]], at: datetime) -> dict[str, Any]:
-        """Store a closed period's values of these KPIs; a KPI's first stored values win (a concurrent freeze
-        reads them back)."""
+    async def freeze(
+        self, period: str, values: dict[str, dict[str, float | None]], at: datetime, segment: str | None = None
+    ) -> dict[str, Any]:
+        """Store a closed period's values of these KPIs (of `segment`; None: department-wide); a KPI's first
+        stored values win (a concurrent freeze reads them back)."""
         await self.session.execute(
             text(
                 """
-                INSERT INTO scorecard_snapshots (period, values, frozen_at)
-                VALUES (:p, CAST(:v AS jsonb), :at)
-                ON CONFLICT (period) DO UPDATE SET values = EXCLUDED.values || scorecard_snapshots.values
+                INSERT INTO scorecard_snapshots (period, segment, values, frozen_at)
+                VALUES (:p, :s, CAST(:v AS jsonb), :at)
+                ON CONFLICT (period, segment) DO UPDATE SET values = EXCLUDED.values || scorecard_snapshots.values
                 """
             ),
-            {"p": period, "v": json.dumps(values), "at": at},
+            {"p": period, "s": segment or "", "v": json.dumps(values), "at": at},
         )
-        stored = await self.frozen(period)
+        stored = await self.frozen(period, segment)
         assert stored is not None
         return stored

@@ -281,14 +281,26 @@ async def delete_kpi_target(session: SessionDep, caller: CallerDep, target_id: u
     return Response(status_code=204)
 
 
-async def _utility(request: Request, session: SessionDep, period: str) -> UtilityScorecards:
+SegmentQuery = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+        description="a customer segment: the KPIs over that segment's population, with the segment's targets",
+    ),
+]
+
+
+async def _utility(request: Request, session: SessionDep, period: str, segment: str | None = None) -> UtilityScorecards:
     month = _month(period, "query.period")
     assert month is not None
+    if segment is not None and not await KpiRepository(session).segment_known(segment):
+        raise NotFound(f"no customer segment `{segment}` (no reference, run or target names it)")
     settings = request.app.state.settings
     zone = ZoneInfo(settings.rollup_timezone)
     window = timedelta(days=settings.kpi_reopen_days)
     return await service.utility(
-        session, request.app.state.feedback, parse_period(month), zone, datetime.now(UTC), window
+        session, request.app.state.feedback, parse_period(month), zone, datetime.now(UTC), window, segment
     )
 
 
@@ -299,11 +311,14 @@ async def get_scorecard(
     caller: CallerDep,
     department: Annotated[str, Query(min_length=1, max_length=100)],
     period: Annotated[str, Query(max_length=7, description="the month, YYYY-MM")],
+    segment: SegmentQuery = None,
 ) -> DepartmentScorecard:
-    """A department's built-in KPIs for a month: value, target, met, trend over 12 months, change, rank."""
-    _only(request, {"department", "period"})
+    """A department's KPIs for a month (the six of document 003, document 002's measures, the custom ones):
+    value, target, met, trend over 12 months, change, rank; of one customer segment's population (with that
+    segment's targets, ranked among the departments in that segment) when `segment` is given."""
+    _only(request, {"department", "period", "segment"})
     _every_source(caller)
-    found = await _utility(request, session, period)
+    found = await _utility(request, session, period, segment)
     for card in found.scorecards:
         if card.department == department:
             return DepartmentScorecard(
@@ -318,8 +333,14 @@ async def get_utility_scorecards(
     session: SessionDep,
     caller: CallerDep,
     period: Annotated[str, Query(max_length=7, description="the month, YYYY-MM")],
+    segment: SegmentQuery = None,
 ) -> UtilityScorecards:
-    """The six utility KPIs (document 003) of every department for a month, in one view."""
-    _only(request, {"period"})
+    """The six utility KPIs (document 003) and the custom KPIs of every department for a month, in one view (of
+    one customer segment when asked); document 002's measures are on each department's scorecard."""
+    _only(request, {"period", "segment"})
     _every_source(caller)
-    return await _utility(request, session, period)
+    found = await _utility(request, session, period, segment)
+    service_measures = {k.key for k in CATALOGUE if k.document != "003"}  # on each department's own scorecard
+    for card in found.scorecards:
+        card.kpis = [k for k in card.kpis if k.kpi not in service_measures]
+    return found

@@ -9,12 +9,13 @@ from functools import partial
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pledge_deadlines import Calendar, business_days_limit
+from pledge_deadlines import Calendar, business_days_limit, counted_time
 
 from evaluation_svc.insights.rules import business_days_needed
 
 Direction = Literal["higher", "lower"]
 Source = Literal["runs", "feedback"]
+Document = Literal["003", "002"]  # 003: the utility's six (the utility view); 002: the service-quality measures
 
 NEW_CONNECTION = "new-connection"
 FAULT_REPAIR = "fault-repair"
@@ -26,10 +27,11 @@ TREND_PERIODS = 12
 class Kpi:
     key: str
     name: str
-    unit: Literal["working_days", "rate", "hours"]
+    unit: Literal["working_days", "rate", "hours", "count"]
     direction: Direction  # which way is better
     source: Source
     definition: str
+    document: Document = "003"
 
 
 CATALOGUE: tuple[Kpi, ...] = (
@@ -61,11 +63,50 @@ CATALOGUE: tuple[Kpi, ...] = (
     Kpi(
         "commitment_fulfilment_rate", "供电服务承诺兑现率 Service-commitment fulfilment rate", "rate", "higher",
         "runs",
-        "judged, non-exempted runs (every node and end-to-end) ended in the period within their commitment limit, "
-        "over the judged, non-exempted runs ended (completed) in the period",
+        "judged, non-exempted node runs completed in the period within their commitment limit, over the judged, "
+        "non-exempted node runs completed in the period (end-to-end runs are `on_time_rate`'s, never summed in)",
+    ),
+    # document 002's measures (服务效率指标, 服务质量指标) that evaluation-svc has the data of
+    Kpi(
+        "response_time", "服务响应时间 Service response time", "hours", "lower", "runs",
+        "mean working hours, on the calendar of the commitment governing the work order, from a work order's "
+        "opening to the end of its first node run (cycle 1, the earliest started), over the judged, non-exempted "
+        "end-to-end runs completed in the period that have one",
+        "002",
+    ),
+    Kpi(
+        "handling_time", "服务处理时间 Service handling time", "hours", "lower", "runs",
+        "mean counted working hours (the governing commitment's calendar; pauses it allows stop the clock) of the "
+        "judged, non-exempted end-to-end runs completed in the period",
+        "002",
+    ),
+    Kpi(
+        "resolution_rate", "问题解决率 Resolution rate", "rate", "higher", "runs",
+        "end-to-end runs completed in the period with no later cycle of their ticket started within "
+        "`kpi_reopen_days` (7) of the end of its first cycle, over the judged, non-exempted end-to-end runs "
+        "completed in the period (every process)",
+        "002",
+    ),
+    Kpi(
+        "closure_rate", "问题关闭率 Closure rate", "rate", "higher", "runs",
+        "judged, non-exempted, non-cancelled end-to-end runs opened in the period and completed before its end, "
+        "over those opened in the period",
+        "002",
+    ),
+    Kpi(
+        "problem_rate", "问题率 Problem rate", "rate", "lower", "runs",
+        "end-to-end runs completed past their tolerance limit (`completed_warning`) over the judged, "
+        "non-exempted end-to-end runs completed in the period",
+        "002",
+    ),
+    Kpi(
+        "complaint_volume", "客诉量 Complaint volume", "count", "lower", "feedback",
+        "complaints received in the period by their owning department (feedback-svc)",
+        "002",
     ),
 )  # fmt: skip
 KPIS: Mapping[str, Kpi] = {k.key: k for k in CATALOGUE}
+UTILITY: tuple[Kpi, ...] = tuple(k for k in CATALOGUE if k.document == "003")  # the six of document 003
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -75,6 +116,16 @@ def rate(part: int, whole: int) -> float | None:
 
 def mean(values: Sequence[float]) -> float | None:
     return None if not values else round(sum(values) / len(values), 2)
+
+
+def mean_hours(seconds: Sequence[float]) -> float | None:
+    """The mean of durations in seconds, in hours (2 decimals); none: no value."""
+    return None if not seconds else round(sum(seconds) / len(seconds) / 3600, 2)
+
+
+def working_seconds(calendar: Calendar, start: datetime, end: datetime) -> float:
+    """Working time on the calendar from `start` to `end` (no pause stops it), in seconds."""
+    return counted_time(calendar, start, end).total_seconds()
 
 
 def working_days(calendar: Calendar, start: datetime, counted_seconds: float) -> int:

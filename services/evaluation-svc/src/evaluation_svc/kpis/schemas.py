@@ -16,12 +16,17 @@ KEY = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 class KpiPublic(BaseModel):
     key: str
     name: str
-    unit: Literal["working_days", "rate", "hours"] = Field(
-        description="`rate`: 0-1; `working_days`: mean working days; `hours`: mean counted hours"
+    unit: Literal["working_days", "rate", "hours", "count"] = Field(
+        description="`rate`: 0-1; `working_days`: mean working days; `hours`: mean working hours; `count`: a number"
     )
     direction: Literal["higher", "lower"] = Field(description="which way is better (a target is met at or beyond)")
     source: Literal["runs", "feedback"] = Field(description="evaluation's read model, or feedback-svc's API")
     definition: str
+    document: Literal["003", "002"] | None = Field(
+        default=None,
+        description="a built-in: the source document naming it (003: the utility's six, in the utility view; 002: "
+        "the service-quality measures, on each department's scorecard)",
+    )
     custom: bool = Field(default=False, description="defined by API (`POST /v1/kpis`); the built-ins are not")
     version: int | None = Field(default=None, description="a custom KPI: its latest version")
     kind: Literal["ratio", "average"] | None = None
@@ -155,7 +160,9 @@ class ScorecardKpi(BaseModel):
     unit: str
     direction: str
     value: float | None = Field(description="the period's value (a closed period: as frozen at its close)")
-    target: float | None = Field(description="the department-wide target of the period, if one is set")
+    target: float | None = Field(
+        description="the target of the period set for the department (and the asked segment, if any), if one is set"
+    )
     met: bool | None = Field(description="value reaches the target (at or beyond, in the KPI's direction)")
     change: float | None = Field(description="value minus the previous period's value")
     rank: int | None = Field(description="the department's rank among departments with a value (1 = best)")
@@ -170,6 +177,7 @@ class ScorecardKpi(BaseModel):
 class Scorecard(BaseModel):
     department: str
     period: str
+    segment: str | None = Field(default=None, description="the customer segment whose population it covers (none: all)")
     kpis: list[ScorecardKpi]
 
 
@@ -181,6 +189,7 @@ class DepartmentScorecard(Scorecard):
 
 class UtilityScorecards(BaseModel):
     period: str
+    segment: str | None = Field(default=None, description="the customer segment whose population it covers (none: all)")
     timezone: str = Field(description="the time zone of the months (the organisation's)")
     closed: bool = Field(description="the month has ended")
     frozen_at: Instant | None = Field(description="when its values were frozen (a closed month)")

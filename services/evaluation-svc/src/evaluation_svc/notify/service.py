@@ -971,14 +971,7 @@ class Notifier:
         busy += await self._phase("digest", digest_once, now)
         return busy + await self.send_once()
 
-    async def run(self) -> None:
-        while True:
-            try:
-                busy = await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # nothing half-done was committed; the next round takes it up again
-                log.exception("notification round failed")
-                busy = 0
-            if busy < self.batch_size:
-                await asyncio.sleep(self.settings.notify_poll_seconds)
+    async def round(self) -> bool:
+        """One notification round (a worker step: nothing half-done of a failed one was committed, the next
+        takes it up again); True while work is still waiting."""
+        return await self.tick() >= self.batch_size

@@ -213,14 +213,7 @@ class WebhookSender:
             await WebhookRepository(session).record(outcomes, s.webhook_max_attempts, s.webhook_disable_after_failures)
         return len(claimed)
 
-    async def run(self) -> None:
-        while True:
-            try:
-                sent = await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the leases expire and the deliveries are retried
-                log.exception("webhook delivery round failed")
-                sent = 0
-            if sent < self.batch_size:
-                await asyncio.sleep(self.settings.webhook_poll_seconds)
+    async def round(self) -> bool:
+        """One delivery round (a worker step: after a failed one the leases expire and the deliveries are
+        retried); True while deliveries are still waiting."""
+        return await self.tick() >= self.batch_size

@@ -10,6 +10,8 @@ from feedback_svc.clients.base import UpstreamClient
 
 PAGE = 500
 MAX_PAGES = 20
+WARNING_STATES = ("completed_warning", "in_progress_warning")
+WARNING_MAX_PAGES = 200  # per state: at most 100 000 warning runs are read for one answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,14 @@ class Achievement:
     rate: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class WarningRuns:
+    """The customer of each node run in warning over a period (None: a run without customer)."""
+
+    customers: list[str | None]
+    complete: bool  # False: more runs than WARNING_MAX_PAGES pages were in warning; the list is cut
+
+
 class EvaluationClient(UpstreamClient):
     upstream = "evaluation-svc"
 
@@ -59,6 +69,36 @@ class EvaluationClient(UpstreamClient):
                 break
             params["cursor"] = body["next_cursor"]
         return judgments
+
+    async def warning_runs(
+        self, start: datetime, end: datetime, *, sources: frozenset[str] | None = None
+    ) -> WarningRuns:
+        """Node runs active in [start, end) and in warning as of its end (completed or still in progress), read
+        from the status table's runs (`GET /v1/reports/status/runs`, one state at a time); of the runs of
+        `sources` only when given."""
+        customers: list[str | None] = []
+        for state in WARNING_STATES:
+            params: dict[str, str | int] = {
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "scope": "node",
+                "state": state,
+                "limit": PAGE,
+            }
+            for _ in range(WARNING_MAX_PAGES):
+                response = await self._request("GET", "/v1/reports/status/runs", params=params, sources=sources)
+                body = self._json_or_reject(response)
+                for row in body.get("items") or []:
+                    # asked for, and checked here too: node runs in this state only
+                    if row.get("kind") == "node" and row.get("state") == state:
+                        customer = row.get("customer")
+                        customers.append(None if customer is None else str(customer))
+                if not body.get("next_cursor"):
+                    break
+                params["cursor"] = body["next_cursor"]
+            else:
+                return WarningRuns(customers, complete=False)
+        return WarningRuns(customers, complete=True)
 
     async def achievement(
         self,

@@ -83,6 +83,15 @@ class TrackingClient(UpstreamClient):
         self._json_or_reject(response)
         return True
 
+    async def process_nodes(self, process_key: str) -> list[str] | None:
+        """The node keys of a process tracking knows (its catalogue copy), in order; None for an unknown one."""
+        response = await self._request("GET", f"/v1/known-processes/{quote(process_key, safe='')}")
+        if response.status_code in (404, 422):
+            return None
+        body = self._json_or_reject(response)
+        nodes = body.get("nodes") if isinstance(body, dict) else None
+        return [str(n["key"]) for n in nodes or () if isinstance(n, dict) and n.get("key")]
+
 
 def _ticket_view(body: Any) -> TicketView:
     ticket = body.get("ticket", body) if isinstance(body, dict) else {}

@@ -23,6 +23,7 @@ def metrics_row(counts: dict[str, Any], group_by: str) -> MetricsRow:
     return MetricsRow(
         period=group if group_by == "period" else None,
         process_key=group if group_by == "process" else None,
+        node_key=group if group_by == "node" else None,
         severity=group if group_by == "severity" else None,
         category=group if group_by == "category" else None,
         root_cause=group if group_by == "root_cause" else None,

@@ -22,6 +22,7 @@ class Complaint(SQLModel, table=True):
     ticket_id: str | None = None
     source: str | None = None  # the source system of that ticket (None without a ticket)
     process_key: str | None = None
+    node_key: str | None = None  # the process node it is attributed to
     category: str
     severity: str
     description: str

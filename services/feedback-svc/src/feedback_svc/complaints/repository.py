@@ -19,6 +19,7 @@ DIMENSIONS = {
     "category": "c.category",
     "root_cause": "c.root_cause",
     "department": "c.owner_department",
+    "node": "c.node_key",
 }
 PARETO_DIMENSIONS = {**DIMENSIONS, "process": "c.process_key", "severity": "c.severity"}
 
@@ -31,6 +32,7 @@ class ComplaintFilter:
     customer_ref: str | None = None
     owner_department: str | None = None
     process_key: str | None = None
+    node_key: str | None = None
     start: datetime | None = None
     ticket_id: str | None = None
     end: datetime | None = None
@@ -49,6 +51,7 @@ class ComplaintFilter:
             "customer_ref",
             "owner_department",
             "process_key",
+            "node_key",
             "ticket_id",
         ):
             value = getattr(self, column)

@@ -38,10 +38,13 @@ Start = Annotated[Instant | None, Query(alias="from", description="received at o
 End = Annotated[Instant | None, Query(alias="to", description="received before (ISO 8601 with offset)")]
 # the filters and the dimension of the complaint metrics, live and as closed
 MetricsGroupBy = Annotated[
-    list[Literal["period", "process", "severity", "category", "root_cause", "department", "none"]] | None,
+    list[Literal["period", "process", "node", "severity", "category", "root_cause", "department", "none"]] | None,
     Query(description="the dimension (one; default period)"),
 ]
 ProcessKey = Annotated[str | None, Query(alias="process", description="process key")]
+NodeKey = Annotated[
+    str | None, Query(alias="node", max_length=200, description="the node complaints are attributed to")
+]
 Category = Annotated[str | None, Query(max_length=200)]
 OwnerDepartment = Annotated[str | None, Query(alias="department", max_length=200, description="owning department")]
 
@@ -93,6 +96,7 @@ async def list_complaints(
     customer_ref: Annotated[str | None, Query(alias="customer", description="customer reference")] = None,
     owner_department: str | None = None,
     process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
+    node_key: NodeKey = None,
     ticket_id: Annotated[uuid.UUID | None, Query(description="complaints about this ticket (tracking's id)")] = None,
 ) -> Page[ComplaintSummary]:
     """Complaints, newest first (a caller bound to source systems sees complaints about their tickets only)."""
@@ -104,6 +108,7 @@ async def list_complaints(
         customer_ref=customer_ref,
         owner_department=owner_department,
         process_key=process_key,
+        node_key=node_key,
         start=start,
         end=end,
         ticket_id=None if ticket_id is None else str(ticket_id),
@@ -128,6 +133,7 @@ async def complaint_metrics(
     bucket: Bucket = "month",
     tz: str | None = None,
     process_key: ProcessKey = None,
+    node_key: NodeKey = None,
     severity: Severity | None = None,
     category: Category = None,
     owner_department: OwnerDepartment = None,
@@ -139,6 +145,7 @@ async def complaint_metrics(
     where = ComplaintFilter(
         severity=severity,
         process_key=process_key,
+        node_key=node_key,
         category=category,
         owner_department=owner_department,
         start=start,
@@ -170,6 +177,7 @@ async def closed_complaint_metrics(
     bucket: Bucket = "month",
     tz: str | None = None,
     process_key: ProcessKey = None,
+    node_key: NodeKey = None,
     severity: Severity | None = None,
     category: Category = None,
     owner_department: OwnerDepartment = None,
@@ -187,6 +195,7 @@ async def closed_complaint_metrics(
     where = ComplaintFilter(
         severity=severity,
         process_key=process_key,
+        node_key=node_key,
         category=category,
         owner_department=owner_department,
         start=start,
@@ -202,6 +211,7 @@ async def closed_complaint_metrics(
         "bucket": bucket,
         "tz": zone,
         "process": process_key,
+        **({"node": node_key} if node_key is not None else {}),  # keeps the keys of earlier snapshots
         "severity": severity,
         "category": category,
         "department": owner_department,
@@ -228,19 +238,21 @@ async def complaint_pareto(
     threshold: Annotated[
         float, Query(gt=0, le=1, description="the cumulative share the vital few reach (default 0.8)")
     ] = analysis.VITAL_SHARE,
-    process_key: Annotated[str | None, Query(alias="process", description="process key")] = None,
+    process_key: ProcessKey = None,
+    node_key: NodeKey = None,
     severity: Severity | None = None,
     category: Annotated[str | None, Query(max_length=200)] = None,
     owner_department: Annotated[
         str | None, Query(alias="department", max_length=200, description="owning department")
     ] = None,
 ) -> ComplaintPareto:
-    """Complaints per category, root cause, process, department or severity, sorted by count with each row's
+    """Complaints per category, root cause, process, node, department or severity, sorted by count with each row's
     share and cumulative share; the vital few are marked."""
     check_period(start, end)
     where = ComplaintFilter(
         severity=severity,
         process_key=process_key,
+        node_key=node_key,
         category=category,
         owner_department=owner_department,
         start=start,
@@ -265,13 +277,14 @@ async def transition_complaint(
     request: Request,
     background: BackgroundTasks,
     session: SessionDep,
+    tracking: TrackingDep,
     caller: CallerDep,
     idem: IdempotencyDep,
 ) -> Response:
     """Move a complaint along its workflow (who, when, why are recorded)."""
 
     async def transition() -> Answer:
-        complaint = await service.transition(session, _settings(request), caller, complaint_id, data)
+        complaint = await service.transition(session, tracking, _settings(request), caller, complaint_id, data)
         _wake_sender(request, background)
         return Answer(status.HTTP_200_OK, complaint)
 

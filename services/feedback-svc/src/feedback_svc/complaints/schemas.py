@@ -25,6 +25,9 @@ class ComplaintCreate(Input):
     process_key: Key | None = Field(
         alias="process", default=None, description="the process it is about (default: the ticket's)"
     )
+    node_key: Key | None = Field(
+        alias="node", default=None, description="the node of that process it is attributed to (needs the process)"
+    )
     category: Key
     severity: Severity
     description: LongText
@@ -39,6 +42,11 @@ class ComplaintTransitionCreate(Input):
     reason: Reason | None = Field(default=None, description="why; required to reopen")
     resolution: LongText | None = Field(default=None, description="required to resolve")
     root_cause: Key | None = Field(default=None, description="root-cause category; required to resolve")
+    node_key: Key | None = Field(
+        alias="node",
+        default=None,
+        description="when resolving: the node of its process the complaint is attributed to (default: as filed)",
+    )
     customer_confirmed: bool | None = Field(default=None, description="required to close")
     confirmation_note: Reason | None = None
 
@@ -95,6 +103,7 @@ class ComplaintPublic(BaseModel):
     ticket_id: str | None
     source: str | None = Field(description="the source system of that ticket (null without a ticket)")
     process_key: str | None = Field(serialization_alias="process")
+    node_key: str | None = Field(serialization_alias="node", description="the process node it is attributed to")
     category: str
     severity: Severity
     description: str
@@ -130,6 +139,7 @@ class ComplaintSummary(BaseModel):
     customer_ref: str = Field(serialization_alias="customer")
     source: str | None
     process_key: str | None = Field(serialization_alias="process")
+    node_key: str | None = Field(serialization_alias="node")
     owner: PartyPublic
     received_at: Instant
     repeat_of: uuid.UUID | None
@@ -138,6 +148,7 @@ class ComplaintSummary(BaseModel):
 class MetricsRow(BaseModel):
     period: Instant | None = None
     process_key: str | None = Field(default=None, serialization_alias="process")
+    node_key: str | None = Field(default=None, serialization_alias="node")
     severity: str | None = None
     category: str | None = None
     root_cause: str | None = None
@@ -171,7 +182,7 @@ class ProcessRate(BaseModel):
 class ComplaintMetrics(BaseModel):
     start: Instant | None = Field(serialization_alias="from")
     end: Instant | None = Field(serialization_alias="to")
-    group_by: Literal["period", "process", "severity", "category", "root_cause", "department", "none"]
+    group_by: Literal["period", "process", "node", "severity", "category", "root_cause", "department", "none"]
     bucket: str
     timezone: str
     totals: MetricsRow
@@ -179,7 +190,7 @@ class ComplaintMetrics(BaseModel):
     per_1000_tickets: list[ProcessRate]
 
 
-ParetoDimension = Literal["category", "root_cause", "process", "department", "severity"]
+ParetoDimension = Literal["category", "root_cause", "process", "node", "department", "severity"]
 
 
 class ParetoRow(BaseModel):

@@ -7,14 +7,12 @@ succeed. A failure backs the command off and ends that complaint's chain; an unr
 ends the whole pass (the rest would fail the same way).
 """
 
-import asyncio
-import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from pledge_common.workers import Wakeup
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -104,7 +102,7 @@ async def deliver_pass(session: AsyncSession, tracking: TrackingClient, settings
 
 
 class TrackingCommandSender:
-    """The background loop around `deliver_pass`; `wake()` after writing commands to send them at once."""
+    """The background worker around `deliver_pass`; `wake()` after writing commands to send them at once."""
 
     def __init__(
         self, sessionmaker: async_sessionmaker[AsyncSession], tracking: TrackingClient, settings: Settings
@@ -112,36 +110,17 @@ class TrackingCommandSender:
         self.sessionmaker = sessionmaker
         self.tracking = tracking
         self.settings = settings
-        self._wakeup = asyncio.Event()
+        self.wakeup = Wakeup()
 
     def wake(self) -> None:
-        self._wakeup.set()
+        self.wakeup.wake()
 
     async def run_once(self) -> PassReport:
         async with self.sessionmaker() as session, session.begin():
             return await deliver_pass(session, self.tracking, self.settings)
 
-    async def run(self) -> None:
-        while True:
-            try:
-                report = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the loop must outlive a failed pass (database restart, bug in one command)
-                log.exception("tracking command pass failed")
-                report = PassReport(0, 1)
-            if report.delivered and not report.failed:
-                continue
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self.settings.sender_interval)
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        task = asyncio.create_task(self.run(), name="feedback-tracking-sender")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def round(self) -> bool:
+        """One delivery pass (a worker step: a failed pass, a database restart say, is retried by the worker
+        supervisor); True when it delivered everything it tried, so that the next pass runs at once."""
+        report = await self.run_once()
+        return bool(report.delivered and not report.failed)

@@ -27,7 +27,7 @@ from feedback_svc.complaints.schemas import (
 )
 from feedback_svc.config import Settings
 from feedback_svc.practices import service as practices
-from feedback_svc.upstream import require_known_process
+from feedback_svc.upstream import require_known_node, require_known_process
 
 CLOCK_SKEW = timedelta(minutes=2)
 
@@ -71,8 +71,12 @@ async def create(
         process_key = ticket.process_key
         source = ticket.source
         ticket_id = ticket.id
-    elif process_key is not None:
+    elif process_key is not None and data.node_key is None:
         await require_known_process(tracking, process_key)
+    if data.node_key is not None:
+        if process_key is None:
+            raise invalid("node", "a node needs its process: give `process` or a ticket")
+        await require_known_node(tracking, process_key, data.node_key)
 
     repository = ComplaintRepository(session)
     await repository.lock_customer_category(data.customer_ref, data.category)
@@ -87,6 +91,7 @@ async def create(
         ticket_id=ticket_id,
         source=source,
         process_key=process_key,
+        node_key=data.node_key,
         category=data.category,
         severity=data.severity,
         description=data.description,
@@ -143,6 +148,7 @@ async def _last_change(repository: ComplaintRepository, complaint: Complaint) ->
 
 async def transition(
     session: AsyncSession,
+    tracking: TrackingClient,
     settings: Settings,
     caller: Caller,
     complaint_id: uuid.UUID,
@@ -170,6 +176,12 @@ async def transition(
             raise invalid("resolution", "required to resolve a complaint")
         if not data.root_cause:
             raise invalid("root_cause", "a root-cause category is required to resolve a complaint")
+    if data.node_key is not None:
+        if target != "resolved":
+            raise invalid("node", "a complaint is attributed to a node when it is filed or resolved")
+        if complaint.process_key is None:
+            raise invalid("node", "a complaint about no process has no node")
+        await require_known_node(tracking, complaint.process_key, data.node_key)
     if target == "closed" and data.customer_confirmed is None:
         raise invalid("customer_confirmed", "record whether the customer confirmed the resolution (true/false)")
     if target == "reopened" and not data.reason:
@@ -185,6 +197,7 @@ async def transition(
     elif target == "resolved":
         complaint.resolution = data.resolution
         complaint.root_cause = data.root_cause
+        complaint.node_key = data.node_key or complaint.node_key
         complaint.resolved_at = at
     elif target == "closed":
         complaint.closed_at = at
@@ -284,6 +297,7 @@ async def _public(repository: ComplaintRepository, settings: Settings, complaint
         ticket_id=complaint.ticket_id,
         source=complaint.source,
         process_key=complaint.process_key,
+        node_key=complaint.node_key,
         category=complaint.category,
         severity=complaint.severity,  # type: ignore[arg-type]
         description=complaint.description,
@@ -331,6 +345,7 @@ async def list_page(
             customer_ref=c.customer_ref,
             source=c.source,
             process_key=c.process_key,
+            node_key=c.node_key,
             owner=PartyPublic(department=c.owner_department, person=c.owner_person),
             received_at=c.received_at,
             repeat_of=c.repeat_of,

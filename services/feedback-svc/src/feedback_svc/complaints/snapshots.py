@@ -15,6 +15,7 @@ from feedback_svc.complaints.schemas import AdjustmentRow, ComplaintMetrics, Met
 GROUP_FIELD = {
     "period": "period",
     "process": "process_key",
+    "node": "node_key",
     "severity": "severity",
     "category": "category",
     "root_cause": "root_cause",

@@ -78,8 +78,15 @@ class CustomerRepository:
         sources: frozenset[str] | None,
         after: tuple[int, str] | None,
         limit: int,
+        warning_runs: dict[str, int] | None = None,
     ) -> list[dict[str, Any]]:
+        """Per customer: complaints, repeats, low-CSAT responses and `warning_runs` (counted by evaluation-svc,
+        given here; None: not known, counted as 0 in the order), highest index first."""
+        warnings = warning_runs or {}
         params: dict[str, Any] = {
+            "warn_customers": list(warnings),
+            "warn_counts": list(warnings.values()),
+            "ww": rules.WARNING_RUN_WEIGHT,
             "start": start,
             "end": end,
             "customer": customer_ref,
@@ -120,14 +127,24 @@ class CustomerRepository:
                 WHERE {feedback_visible} AND {window_f} AND f.customer_ref IS NOT NULL AND f.csat <= :low
                 GROUP BY 1
             ),
+            warned AS (
+                SELECT w.customer_ref, w.warning_runs
+                FROM unnest(CAST(:warn_customers AS text[]), CAST(:warn_counts AS int[]))
+                     AS w(customer_ref, warning_runs)
+                WHERE (CAST(:customer AS text) IS NULL OR w.customer_ref = :customer)
+            ),
             joined AS (
-                SELECT coalesce(pc.customer_ref, l.customer_ref) AS customer_ref,
+                SELECT coalesce(pc.customer_ref, l.customer_ref, w.customer_ref) AS customer_ref,
                        coalesce(pc.complaints, 0) AS complaints, coalesce(pc.repeats, 0) AS repeats,
-                       coalesce(l.low_csat, 0) AS low_csat, coalesce(pc.by_category, '[]') AS by_category
-                FROM per_customer pc FULL JOIN low l ON l.customer_ref = pc.customer_ref
+                       coalesce(l.low_csat, 0) AS low_csat, coalesce(w.warning_runs, 0) AS warning_runs,
+                       coalesce(pc.by_category, '[]') AS by_category
+                FROM per_customer pc
+                FULL JOIN low l ON l.customer_ref = pc.customer_ref
+                FULL JOIN warned w ON w.customer_ref = coalesce(pc.customer_ref, l.customer_ref)
             )
             SELECT * FROM (
-                SELECT joined.*, :cw * complaints + :rw * repeats + :lw * low_csat AS idx FROM joined
+                SELECT joined.*, :cw * complaints + :rw * repeats + :lw * low_csat + :ww * warning_runs AS idx
+                FROM joined
             ) j
             WHERE {page}
             ORDER BY j.idx DESC, j.customer_ref

@@ -7,12 +7,13 @@ from pledge_common.db import SessionDep
 from pledge_common.idempotency import Answer, IdempotencyDep
 from pledge_common.identity import CallerDep
 from pledge_common.instants import Instant
-from pledge_common.pagination import Page, PageParams, paged
+from pledge_common.pagination import PageParams, paged
 from pledge_common.scopes import Scope, scoped
 
 from feedback_svc.common import Bucket, check_period, timezone_named
 from feedback_svc.customers import service
-from feedback_svc.customers.schemas import ChurnReport, CustomerEventCreate, CustomerEventPublic, PainPoint
+from feedback_svc.customers.schemas import ChurnReport, CustomerEventCreate, CustomerEventPublic, PainPointsPage
+from feedback_svc.upstream import EvaluationDep
 
 events_router = APIRouter(
     prefix="/v1/customer-events", tags=["customers"], dependencies=scoped(Scope.feedback_read, Scope.feedback_write)
@@ -58,18 +59,20 @@ async def churn(
     return await service.churn(session, caller, start, end, bucket, zone)
 
 
-@router.get("/pain-points", response_model=Page[PainPoint], response_model_by_alias=True)
+@router.get("/pain-points", response_model=PainPointsPage, response_model_by_alias=True)
 async def pain_points(
     request: Request,
     response: Response,
     session: SessionDep,
+    evaluation: EvaluationDep,
     caller: CallerDep,
     page: PageParams,
     start: Annotated[Instant | None, Query(alias="from")] = None,
     end: Annotated[Instant | None, Query(alias="to")] = None,
     customer_ref: Annotated[str | None, Query(alias="customer", max_length=200)] = None,
-) -> Page[PainPoint]:
-    """Customers by pain-point index (highest first): complaints by category, repeats and low CSAT."""
+) -> PainPointsPage:
+    """Customers by pain-point index (highest first): complaints by category, repeats, low CSAT and warning runs
+    (these over a period only; `unavailable` says when they could not be counted)."""
     check_period(start, end)
-    found = await service.pain_points(session, caller, start, end, customer_ref, page.cursor, page.limit)
+    found = await service.pain_points(session, evaluation, caller, start, end, customer_ref, page.cursor, page.limit)
     return paged(request, response, found)

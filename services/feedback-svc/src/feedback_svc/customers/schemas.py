@@ -4,6 +4,7 @@ import uuid
 from typing import Literal
 
 from pledge_common.instants import Instant
+from pledge_common.pagination import Page
 from pydantic import BaseModel, Field
 
 from feedback_svc.common import AwareDatetime, Input, Key, Text200
@@ -54,8 +55,23 @@ class PainCategory(BaseModel):
 
 class PainPoint(BaseModel):
     customer_ref: str = Field(serialization_alias="customer")
-    index: int = Field(description="2 x complaints + repeats + low-CSAT responses (docs/voice.md)")
+    index: int = Field(
+        description="2 x complaints + repeats + low-CSAT responses + warning runs (docs/voice.md); without the"
+        " warning runs when they are `unavailable`"
+    )
     complaints: int
     repeats: int
     low_csat: int = Field(description="feedback with CSAT at or below 2 (1-5)")
+    warning_runs: int | None = Field(
+        description="node runs of the customer's tickets in warning over the period (evaluation-svc); null when"
+        " not known (see `unavailable`)"
+    )
     by_category: list[PainCategory]
+
+
+class PainPointsPage(Page[PainPoint]):
+    """The page, with the components of the index that could not be counted and why."""
+
+    unavailable: dict[str, str] = Field(
+        default={}, description="component -> why it is not in the index (e.g. `warning_runs`: evaluation-svc down)"
+    )

@@ -4,10 +4,11 @@ import uuid
 from datetime import datetime, timedelta
 
 from pledge_common.identity import Caller
-from pledge_common.pagination import Page, decode_cursor, encode_cursor
+from pledge_common.pagination import decode_cursor, encode_cursor
 from pledge_common.problems import Conflict, invalid
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from feedback_svc.clients import EvaluationClient, UpstreamRejected, UpstreamUnavailable
 from feedback_svc.common import utcnow
 from feedback_svc.customers import rules
 from feedback_svc.customers.models import CustomerEvent
@@ -19,6 +20,7 @@ from feedback_svc.customers.schemas import (
     CustomerEventPublic,
     PainCategory,
     PainPoint,
+    PainPointsPage,
 )
 
 MAX_PERIODS = 120
@@ -97,37 +99,60 @@ async def churn(
     )
 
 
+async def warning_runs(
+    evaluation: EvaluationClient, caller: Caller, start: datetime | None, end: datetime | None
+) -> tuple[dict[str, int] | None, str | None]:
+    """Warning runs per customer over [start, end), or None and why they are not known."""
+    if start is None or end is None:
+        return None, "read over a period only: give `from` and `to`"
+    try:
+        found = await evaluation.warning_runs(start, end, sources=caller.sources)
+    except (UpstreamUnavailable, UpstreamRejected) as err:
+        return None, str(err)
+    if not found.complete:
+        return None, f"more than {len(found.customers)} warning runs in the period: narrow it"
+    return rules.warning_runs_per_customer(found.customers), None
+
+
 async def pain_points(
     session: AsyncSession,
+    evaluation: EvaluationClient,
     caller: Caller,
     start: datetime | None,
     end: datetime | None,
     customer_ref: str | None,
     cursor: str | None,
     limit: int,
-) -> Page[PainPoint]:
+) -> PainPointsPage:
     after = decode_cursor(cursor, int, str, field="query.cursor")
+    warnings, why_not = await warning_runs(evaluation, caller, start, end)
     rows = await CustomerRepository(session).pain_points(
         start,
         end,
         customer_ref,
         caller.sources,
-        after,
-        limit + 1,  # type: ignore[arg-type]
+        after,  # type: ignore[arg-type]
+        limit + 1,
+        warnings,
     )
     more = len(rows) > limit
     rows = rows[:limit]
     items = [
         PainPoint(
             customer_ref=r["customer_ref"],
-            index=rules.pain_index(r["complaints"], r["repeats"], r["low_csat"]),
+            index=rules.pain_index(
+                r["complaints"], r["repeats"], r["low_csat"], None if warnings is None else r["warning_runs"]
+            ),
             complaints=r["complaints"],
             repeats=r["repeats"],
             low_csat=r["low_csat"],
+            warning_runs=None if warnings is None else r["warning_runs"],
             by_category=[PainCategory.model_validate(c) for c in r["by_category"]],
         )
         for r in rows
     ]
-    return Page[PainPoint](
-        items=items, next_cursor=encode_cursor(rows[-1]["idx"], rows[-1]["customer_ref"]) if more else None
+    return PainPointsPage(
+        items=items,
+        next_cursor=encode_cursor(rows[-1]["idx"], rows[-1]["customer_ref"]) if more else None,
+        unavailable={} if why_not is None else {"warning_runs": why_not},
     )

@@ -1,11 +1,8 @@
 """Keep the catalogue copy current from commitment-svc's feed (`process.*`, `segment.upserted`,
 `service.upserted`)."""
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 
 import msgspec
 from fastapi import FastAPI
@@ -64,20 +61,11 @@ def commitment_consumer(app: FastAPI) -> FeedConsumer:
     )
 
 
-@asynccontextmanager
-async def consume_commitment_feed(app: FastAPI) -> AsyncIterator[None]:
-    """Run the consumer as a background task for the app's lifetime (unless disabled by settings)."""
+def register_commitment_consumer(app: FastAPI) -> None:
+    """Run the consumer as one of the app's workers (unless disabled by settings)."""
     settings: Settings = app.state.settings
     if not settings.consume_feeds:
-        yield
         return
     consumer = commitment_consumer(app)
     app.state.commitment_consumer = consumer
-    task = asyncio.create_task(consumer.run(), name="commitment-feed-consumer")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await consumer.client.aclose()
+    consumer.register(app.state.workers)

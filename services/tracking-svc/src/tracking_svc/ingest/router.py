@@ -115,7 +115,7 @@ _BULK_BODY: dict[str, Any] = {
     "/bulk",
     response_model=BulkResult,
     responses={
-        408: {"description": "the body did not arrive in time (see the limits in the README)"},
+        408: {"description": "the body did not arrive in time (see the limits in docs/tracking.md)"},
         413: {"description": "JSON array (or atomic NDJSON stream) longer than the configured maximum"},
         **_PROBLEMS,
     },

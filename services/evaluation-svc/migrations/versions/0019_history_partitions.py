@@ -11,8 +11,8 @@ aggregates when old months are dropped.
 
 Reversible: the downgrade copies every row back into one plain table keyed by id.
 
-Revision ID: evaluation_0018
-Revises: evaluation_0017
+Revision ID: evaluation_0019
+Revises: evaluation_0018
 Create Date: 2026-12-03
 """
 
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from alembic import op
 from pledge_common.partitions import convert_sync, unconvert_sync
 
-revision: str = "evaluation_0018"
-down_revision: str | None = "evaluation_0017"
+revision: str = "evaluation_0019"
+down_revision: str | None = "evaluation_0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
