@@ -4,11 +4,12 @@
     uv run python bench/partitions.py --rows 5000000                                           # a smaller run
 
 One fresh database on the same server, two schemas side by side: `flat` migrated to evaluation_0018 (node_runs
-one table; the schema then renamed), `partitioned` migrated to head (node_runs partitioned by month,
-evaluation_0019). Both hold the same node runs, generated in Postgres with generate_series (bench/reports.py's
-shape: 4 processes, 13 nodes, 3 segments, 2 sources, durations log-uniform 5 min to 3.5 days, 3 % cancelled,
-1 % never finished), spread evenly over 36 months (2023-12 to 2026-11: three years of a province-size utility
-at 50 M), each run recorded in the month it started, with the rollups the projection keeps. Secondary indexes
+one table; the schema then renamed), `partitioned` migrated to head, its node_runs then converted to month
+partitions by pledge_common.partitions.convert_sync (what the withdrawn evaluation_0019 did). Both hold the
+same node runs, generated in Postgres with generate_series (bench/reports.py's shape: 4 processes, 13 nodes,
+3 segments, 2 sources, durations log-uniform 5 min to 3.5 days, 3 % cancelled, 1 % never finished), spread
+evenly over 36 months (2023-12 to 2026-11: three years of a province-size utility at 50 M), each run recorded
+in the month it started, with the rollups the projection keeps. Secondary indexes
 are built after the load on both.
 
 Measured on each, best and median of --repeat:
@@ -30,7 +31,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import asyncpg
 from evaluation_svc.reports.query import build_query
 from evaluation_svc.reports.repository import ReportFilter, ReportRepository
-from pledge_common.partitions import PartitionedTable, create_partition_sql
+from pledge_common.db import create_engine
+from pledge_common.partitions import PartitionedTable, convert_sync, create_partition_sql
 from pledge_common.settings import to_plain_url
 from pledge_dev import migrate
 from pledge_dev.pg import fresh_database
@@ -47,6 +49,41 @@ REPORT_MONTHS = {
 FLAT_REVISION = "evaluation_0018"
 FLAT = "flat_history"  # the flat build: evaluation_0018's schema, renamed
 PARTITIONED = "evaluation"
+
+# node_runs' indexes, built on the partitioned parent (and so on every partition)
+NODE_RUNS_INDEXES = (
+    "CREATE INDEX node_runs_ended_at ON node_runs (ended_at) WHERE ended_at IS NOT NULL",
+    "CREATE INDEX node_runs_open ON node_runs (process_key) WHERE ended_at IS NULL AND started_at IS NOT NULL",
+    """CREATE INDEX node_runs_active ON node_runs USING gist (tstzrange(started_at, ended_at, '[)'))
+       INCLUDE (started_at, ended_at, process_key, node_key, segment, department, position, source, commitment_id,
+                commitment_key, commitment_due_at, tolerance_due_at, exempted)
+       WHERE started_at IS NOT NULL""",
+    "CREATE INDEX node_runs_next_alert ON node_runs (next_alert_at) WHERE next_alert_at IS NOT NULL",
+    "CREATE INDEX node_runs_commitment ON node_runs (commitment_key, ended_at)",
+    "CREATE INDEX node_runs_unjudged ON node_runs (process_key) WHERE commitment_id IS NULL",
+    "CREATE INDEX node_runs_ticket ON node_runs (ticket_id)",
+    "CREATE INDEX node_runs_ended_by_ticket ON node_runs (process_key, ended_at) WHERE ended_by_ticket",
+    "CREATE STATISTICS node_runs_cells (dependencies, mcv)"
+    " ON process_key, coalesce(node_key, ''), coalesce(department, '') FROM node_runs",
+)
+
+
+async def partition_node_runs(url: str) -> None:
+    """The migrated evaluation schema's node_runs converted to month partitions on `recorded_at` (the service's
+    migrations keep it one table: docs/operations.md, "Years of history")."""
+    engine = create_engine(url, PARTITIONED, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(
+                lambda c: convert_sync(
+                    c, "node_runs", "recorded_at", primary_key=("id", "recorded_at"), indexes=NODE_RUNS_INDEXES,
+                    new_column="recorded_at timestamptz NOT NULL DEFAULT date_trunc('month', now(), 'UTC')",
+                    existing_value="date_trunc('month', coalesce(started_at, updated_at), 'UTC')",
+                )
+            )  # fmt: skip
+    finally:
+        await engine.dispose()
+
 
 # the partitioned table needs each run's month of record: the month it started in
 _COLUMNS_END = "final_state, exempted, alert_level_done, next_alert_at)"
@@ -250,6 +287,7 @@ def main() -> None:
         migrate.upgrade(migrate.COMPONENTS["evaluation"], url, FLAT_REVISION)
         asyncio.run(rename_schema(url, PARTITIONED, FLAT))
         migrate.upgrade(migrate.COMPONENTS["evaluation"], url)
+        asyncio.run(partition_node_runs(url))
         took = asyncio.run(load_flat(url, args.rows))
         print(
             f"flat         {args.rows:,} node runs over {MONTHS} months, indexes and rollups in {took:.0f} s",

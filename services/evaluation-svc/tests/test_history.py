@@ -1,5 +1,5 @@
-"""Years of history: node runs in month partitions, an expired month dropped whole while the rollups keep
-its counts, and a report reaching before the retention horizon refused (docs/operations.md)."""
+"""Years of history: evaluation's node runs stay one table (maintenance leaves it alone, docs/operations.md
+says why), and a report reaching before the retention horizon is refused."""
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -27,11 +27,10 @@ MARCH = (at("2026-03-01 00:00"), at("2026-04-01 00:00"))
 
 @pytest.fixture
 async def history(fresh_db_url: str) -> AsyncIterator[AsyncEngine]:
-    """A database of its own (partitions are dropped), migrated, with runs of March 2026 recorded in March."""
+    """A database of its own, migrated, with runs of March 2026."""
     await migrate.upgrade_async(ALEMBIC_INI, fresh_db_url)
     engine = create_engine(fresh_db_url, "evaluation", pool_size=2)
     try:
-        await maintain(engine, maintenance(Settings()), now=at("2026-03-02 00:00"))
         projection = Projection()
         async with create_sessionmaker(engine)() as session, session.begin():
             await projection.handle_commitment(session, [calendar_w(), process(), commitment()])
@@ -43,19 +42,9 @@ async def history(fresh_db_url: str) -> AsyncIterator[AsyncEngine]:
                     node_run("warning", started=at("2026-03-03 10:00"), completed=at("2026-03-04 13:30")),
                 ],
             )
-            # as if projected in March (the projection records a run in the month it first writes it)
-            await session.execute(text("UPDATE node_runs SET recorded_at = '2026-03-01 00:00+00'"))
         yield engine
     finally:
         await engine.dispose()
-
-
-async def partitions_of_node_runs(engine: AsyncEngine) -> set[str]:
-    async with engine.connect() as conn:
-        rows = await conn.execute(
-            text("SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'node_runs'::regclass")
-        )
-        return {r[0] for r in rows}
 
 
 async def march_states(engine: AsyncEngine) -> dict[str, int]:
@@ -66,29 +55,18 @@ async def march_states(engine: AsyncEngine) -> dict[str, int]:
     return {state: n for _, _, state, _, n in counts if n}
 
 
-async def test_a_run_lands_in_the_partition_of_the_month_it_was_recorded_in(history: AsyncEngine) -> None:
-    async with history.connect() as conn:
-        where = await conn.execute(text("SELECT DISTINCT tableoid::regclass::text FROM node_runs"))
-        assert [r[0] for r in where] == ["node_runs_p202603"]
-
-
-async def test_partitions_are_created_ahead_of_the_current_month(history: AsyncEngine) -> None:
-    await maintain(history, maintenance(Settings()), now=NOW)
-    names = await partitions_of_node_runs(history)
-    assert {"node_runs_p202612", "node_runs_p202701", "node_runs_p202702", "node_runs_p202703"} <= names
-    assert "node_runs_default" in names
-
-
-async def test_an_expired_month_is_dropped_and_the_rollups_still_answer(history: AsyncEngine) -> None:
+async def test_node_runs_stay_one_table_and_maintenance_with_retention_leaves_them_whole(
+    history: AsyncEngine,
+) -> None:
     before = await march_states(history)
     assert before == {"completed_normal": 1, "completed_acceptable": 1, "completed_warning": 1}
-    settings = Settings(retention_months=6)
-    done = await maintain(history, maintenance(settings), now=NOW)
-    assert "-node_runs_p202603" in done["node_runs"]
-    assert "node_runs_p202603" not in await partitions_of_node_runs(history)
+    done = await maintain(history, maintenance(Settings(retention_months=6)), now=NOW)
+    assert done["node_runs"] == []
     async with history.connect() as conn:
-        assert (await conn.execute(text("SELECT count(*) FROM node_runs"))).scalar_one() == 0
-    assert await march_states(history) == before  # whole hours of March come from the rollups
+        kind = await conn.execute(text("SELECT relkind::text FROM pg_class WHERE oid = 'node_runs'::regclass"))
+        assert kind.scalar_one() == "r"
+        assert (await conn.execute(text("SELECT count(*) FROM node_runs"))).scalar_one() == 3
+    assert await march_states(history) == before
 
 
 async def test_a_report_reaching_before_the_retention_horizon_is_refused_naming_from() -> None:

@@ -192,6 +192,14 @@ async def managed_by_partman(conn: AsyncConnection, table: PartitionedTable) -> 
     return bool(found.scalar())
 
 
+async def is_partitioned(conn: AsyncConnection, table: PartitionedTable) -> bool:
+    """Whether `table` is a partitioned table (else maintenance and retention leave it alone)."""
+    found = await conn.execute(
+        text("SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass(:t)"), {"t": table.qualified}
+    )
+    return bool(found.scalar())
+
+
 async def partitions(conn: AsyncConnection, table: PartitionedTable) -> list[str]:
     return [r[0] for r in await conn.execute(_PARTITIONS, {"schema": table.schema, "name": table.name})]
 
@@ -247,12 +255,13 @@ class Maintenance:
 
 async def maintain(engine: AsyncEngine, plan: Maintenance, now: datetime | None = None) -> dict[str, list[str]]:
     """One pass: partitions created ahead and expired ones dropped, each table in its own transaction.
-    Tables pg_partman manages are skipped. Answers {table: names created or dropped (prefixed '-')}."""
+    Tables pg_partman manages, and tables not partitioned, are skipped. Answers {table: names created or
+    dropped (prefixed '-')}."""
     now = now or datetime.now(UTC)
     done: dict[str, list[str]] = {}
     for table in plan.tables:
         async with engine.begin() as conn:
-            if await managed_by_partman(conn, table):
+            if not await is_partitioned(conn, table) or await managed_by_partman(conn, table):
                 done[table.name] = []
                 continue
             changed = await ensure(conn, table, now, plan.ahead)

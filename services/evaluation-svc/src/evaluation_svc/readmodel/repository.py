@@ -103,17 +103,15 @@ _DIMS_SQL = ", ".join(ROLLUP_DIMS)
 # Writes the staged rows (and empties the staging table) and moves their rollup contributions from what
 # they were (`old`: the statement sees the rows as before its own writes) to what they are (`new`). The
 # cells are updated in the order of their keys: writers sharing cells (the partitions of tracking's feed,
-# the rejudging of definitions) then wait for one another instead of deadlocking. A run keeps the month
-# partition it was first recorded in (`recorded_at`, read from its stored row), so its changes update it there.
+# the rejudging of definitions) then wait for one another instead of deadlocking.
 _WRITE_STAGED = text(
     f"""
-    WITH old AS (SELECT {_CONTRIBUTING}, recorded_at FROM node_runs WHERE id IN (SELECT id FROM pg_temp.{STAGING})),
+    WITH old AS (SELECT {_CONTRIBUTING} FROM node_runs WHERE id IN (SELECT id FROM pg_temp.{STAGING})),
     new AS (
-        INSERT INTO node_runs AS r ({", ".join(_NAMES)}, next_alert_at, updated_at, recorded_at)
-        SELECT {", ".join("x." + n for n in _NAMES)}, {NEXT_ALERT_SQL.format(e="x", d="0")}, now(),
-               coalesce(o.recorded_at, date_trunc('month', now(), 'UTC'))
-        FROM pg_temp.{STAGING} AS x LEFT JOIN old o ON o.id = x.id
-        ON CONFLICT (id, recorded_at) DO UPDATE SET
+        INSERT INTO node_runs AS r ({", ".join(_NAMES)}, next_alert_at, updated_at)
+        SELECT {", ".join("x." + n for n in _NAMES)}, {NEXT_ALERT_SQL.format(e="x", d="0")}, now()
+        FROM pg_temp.{STAGING} AS x
+        ON CONFLICT (id) DO UPDATE SET
             {", ".join(f"{n} = EXCLUDED.{n}" for n in _NAMES if n != "id")},
             next_alert_at = {NEXT_ALERT_SQL.format(e="EXCLUDED", d="r.alert_level_done")},
             updated_at = now()
