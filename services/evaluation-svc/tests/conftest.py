@@ -15,6 +15,7 @@ TEST_ENV: dict[str, Any] = {
     "run_scanner": False,
     "run_webhooks": False,
     "run_notifications": False,
+    "run_maintenance": False,
     "webhook_allowed_networks": ["127.0.0.0/8"],
 }
 

@@ -269,6 +269,13 @@ class TestUnknownTimeZone:
         assert await command([], settings) == 2
         assert "Europe/Atlantis" in capsys.readouterr().err
 
+    async def test_command_refuses_to_rebuild_when_retention_dropped_runs(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        settings = Settings(database_url="postgresql://nowhere.invalid/x", retention_months=24)
+        assert await command([], settings) == 2
+        assert "EVALUATION_RETENTION_MONTHS" in capsys.readouterr().err
+
 
 class TestCommand:
     async def test_check_fails_on_drift_rebuild_repairs_it_then_check_passes(

@@ -25,7 +25,7 @@ def service_spec() -> ServiceSpec:
         alembic_ini=ALEMBIC_INI,
         create_app=create_app,
         settings_factory=Settings,
-        env={"consume_feeds": False},
+        env={"consume_feeds": False, "run_maintenance": False},
     )
 
 

@@ -22,7 +22,7 @@ from tracking_svc.ingest.schemas import EventIn
 from tracking_svc.ingest.service import Outcome
 
 CALLER = Caller(sub="partner", kind="key", scopes=frozenset(), sources=None)
-TABLES = "events, tickets, node_runs, outbox, known_processes, known_nodes"
+TABLES = "events, event_keys, tickets, node_runs, outbox, known_processes, known_nodes"
 
 
 class Transactions:

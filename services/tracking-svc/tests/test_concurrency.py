@@ -15,7 +15,7 @@ from tracking_svc.ingest.schemas import EventIn
 from tracking_svc.ingest.service import ConcurrentTwin, ingest_chunk
 
 CALLER = Caller(sub="partner", kind="key", scopes=frozenset(), sources=None)
-TABLES = "events, tickets, node_runs, outbox, known_processes, known_nodes"
+TABLES = "events, event_keys, tickets, node_runs, outbox, known_processes, known_nodes"
 
 
 async def test_a_concurrent_twin_committed_first_makes_the_other_chunk_fail(

@@ -241,7 +241,7 @@ class TestBodyBounds:
         assert response.status_code == 408
 
 
-TABLES = "events, tickets, node_runs, outbox, known_processes, known_nodes, idempotency_keys"
+TABLES = "events, event_keys, tickets, node_runs, outbox, known_processes, known_nodes, idempotency_keys"
 
 
 @pytest.fixture

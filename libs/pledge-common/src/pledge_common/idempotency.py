@@ -13,7 +13,9 @@ exist or neither does; a failed request stores nothing and its retry is processe
   across replicas.
 - Keys expire after the service's `idempotency_key_ttl_seconds` (24 h by default). Every stored key deletes up to
   `PURGE_BATCH` expired ones (`FOR UPDATE SKIP LOCKED`: replicas purging at once skip each other's rows), and an
-  expired key is never replayed even before it is purged.
+  expired key is never replayed even before it is purged. `purge_expired_keys` deletes all expired keys in
+  batches; each service runs it on a schedule with its partition maintenance (`pledge_common.partitions`), so
+  keys of callers that stopped writing do not stay for ever.
 
 Each service owns an `idempotency_keys` table in its own schema, created by its own migration from
 `IDEMPOTENCY_DDL`. A route takes `IdempotencyDep` (which declares the header in its OpenAPI) and returns
@@ -29,7 +31,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from pledge_common.db import SessionDep
 from pledge_common.identity import Caller, CallerDep
@@ -189,6 +191,25 @@ class IdempotencyStore:
             {"n": limit},
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+SCHEDULED_PURGE_BATCH = 5000
+_PURGE = text(
+    "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys"
+    " WHERE expires_at <= now() ORDER BY expires_at LIMIT :n FOR UPDATE SKIP LOCKED)"
+)
+
+
+async def purge_expired_keys(engine: AsyncEngine, batch: int = SCHEDULED_PURGE_BATCH) -> int:
+    """The scheduled purge: delete every expired key (expires_at <= now), `batch` rows per transaction (short
+    locks, replicas skip each other's rows); the number deleted. Keys not expired are never touched."""
+    deleted = 0
+    while True:
+        async with engine.begin() as conn:
+            n = int((await conn.execute(_PURGE, {"n": batch})).rowcount or 0)
+        deleted += n
+        if n < batch:
+            return deleted
 
 
 def json_response(status_code: int, content: str, headers: dict[str, str]) -> Response:

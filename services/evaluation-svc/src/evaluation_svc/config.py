@@ -39,6 +39,19 @@ class Settings(ServiceSettings):
         "replicas share them out)",
     )
 
+    # years of history (docs/operations.md): month partitions created ahead, expired ones dropped whole
+    partitions_ahead: int = Field(default=3, ge=1, le=24, description="month partitions created beyond the current one")
+    retention_months: int | None = Field(
+        default=None,
+        ge=1,
+        description="node runs are kept this many whole months before the current one, older month partitions"
+        " dropped; the rollups keep their counts and durations (unset: kept for ever)",
+    )
+    maintenance_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="seconds between passes of partition maintenance and the idempotency purge"
+    )
+    run_maintenance: bool = Field(default=True, description="run partition maintenance and the idempotency purge")
+
     # alert scanner
     scanner_interval: float = Field(default=0.5, gt=0, description="seconds between scans when idle")
     scanner_batch_size: int = Field(default=250, ge=1)

@@ -10,6 +10,7 @@ from pledge_common.app import create_service_app
 from pledge_common.consumer import FeedConsumer
 from pledge_common.internal import make_http_client
 from pledge_common.outbox import FeedEvent
+from pledge_common.partitions import maintained
 from pledge_common.tracing import traced_batch
 from pledge_common.workers import Workers
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +20,7 @@ from evaluation_svc.alerts.service import AlertScanner
 from evaluation_svc.backlog import refresh_backlogs
 from evaluation_svc.config import Settings
 from evaluation_svc.examples import EXAMPLES
+from evaluation_svc.history import maintenance
 from evaluation_svc.insights.router import router as insights_router
 from evaluation_svc.kinds.router import router as kinds_router
 from evaluation_svc.kpis.router import routers as kpi_routers
@@ -110,8 +112,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             workers.add_polling("webhook-sender", sender.round, interval=settings.webhook_poll_seconds, kind="sender")
         if settings.run_notifications:
             workers.add_polling("notifier", notifier.round, interval=settings.notify_poll_seconds, kind="sender")
+        history = maintained(
+            app.state.engine, maintenance(settings), settings.maintenance_interval_seconds, settings.run_maintenance
+        )
         try:
-            yield  # the app starts the workers now, and stops them before what follows
+            async with history:
+                yield  # the app starts the workers now, and stops them before what follows
         finally:
             if not settings.consume_feeds:  # else closed with the workers
                 for consumer in consumers:

@@ -46,6 +46,19 @@ class Settings(ServiceSettings):
     )
     ndjson_max_line_bytes: int = Field(default=1_048_576, ge=1024, description="longest NDJSON line accepted")
 
+    # years of history (docs/operations.md): month partitions created ahead, expired ones dropped whole
+    partitions_ahead: int = Field(default=3, ge=1, le=24, description="month partitions created beyond the current one")
+    retention_months: int | None = Field(
+        default=None,
+        ge=1,
+        description="the event log and node runs are kept this many whole months before the current one, older"
+        " month partitions dropped (unset: kept for ever)",
+    )
+    maintenance_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="seconds between passes of partition maintenance and the idempotency purge"
+    )
+    run_maintenance: bool = Field(default=True, description="run partition maintenance and the idempotency purge")
+
     @property
     def bulk_max_bytes(self) -> int:
         """The largest JSON array (or atomic NDJSON stream) accepted, in bytes: refused before decoding."""

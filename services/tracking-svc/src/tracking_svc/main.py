@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from pledge_common.app import create_service_app
 from pledge_common.db import unit_of_work
+from pledge_common.partitions import maintained
 
 from tracking_svc.catalogue.consumer import register_commitment_consumer
 from tracking_svc.catalogue.router import router as catalogue_router
@@ -18,6 +19,7 @@ from tracking_svc.examples import EXAMPLES
 from tracking_svc.facts.integrations import mappings_router, webhook_router
 from tracking_svc.facts.router import router as facts_router
 from tracking_svc.facts.schemas import openapi_components as fact_components
+from tracking_svc.history import maintenance
 from tracking_svc.ingest.coalesce import SingleEvents
 from tracking_svc.ingest.router import router as events_router
 from tracking_svc.ingest.schemas import openapi_components
@@ -36,8 +38,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     gc.set_threshold(*GC_THRESHOLDS)
     gc.freeze()  # everything built at startup (modules, app, engine) is never garbage
     app.state.single_events = SingleEvents(lambda: unit_of_work(app), app.state.settings)
+    settings: Settings = app.state.settings
     register_commitment_consumer(app)
-    yield
+    history = maintained(
+        app.state.engine, maintenance(settings), settings.maintenance_interval_seconds, settings.run_maintenance
+    )
+    async with history:
+        yield
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -18,6 +18,7 @@ from pledge_common.exports import (
     tabular_response,
 )
 from pledge_common.pagination import PageParams, paged
+from pledge_common.partitions import retention_horizon
 from pledge_common.problems import invalid
 from pledge_common.scopes import Scope, scoped
 
@@ -146,6 +147,7 @@ async def what_if(request: Request, session: SessionDep, flt: FilterDep, body: W
         max_days=settings.report_max_days,
         require_period=True,
         rollup_timezone=settings.rollup_timezone,
+        retained_from=retention_horizon(datetime.now(UTC), settings.retention_months),
         field_prefix="",  # a body field is named by its path
     )
     return await service.what_if(session, body, _window(q, ""), flt, settings.replay_max_runs)
@@ -188,6 +190,7 @@ async def agreement_review(
         max_days=settings.report_max_days,
         require_period=True,
         rollup_timezone=settings.rollup_timezone,
+        retained_from=retention_horizon(datetime.now(UTC), settings.retention_months),
     )
     window = _window(q)
     review = await service.agreement_review(session, agreement_id, window, flt, settling(request))

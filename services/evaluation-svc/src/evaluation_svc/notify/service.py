@@ -22,6 +22,7 @@ import httpx
 from pledge_common.domain_metrics import NOTIFICATIONS, on_commit
 from pledge_common.exports import PDF, XLSX, columns_of, xlsx_file
 from pledge_common.pagination import decode_cursor, encode_cursor
+from pledge_common.partitions import retention_horizon
 from pledge_common.problems import Conflict, NotFound, invalid
 from pledge_deadlines import Calendar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -390,6 +391,7 @@ def _department_query(settings: Settings, department: str, start: datetime, end:
         now=now, as_of=None, start=start, end=end, bucket=None, timezone=timezone, group_by=None,
         default_group=("process", "node"), flt=ReportFilter(department=[department], scope=scope), agreement=None,
         max_days=settings.report_max_days, rollup_timezone=settings.rollup_timezone,
+        retained_from=retention_horizon(now, settings.retention_months),
     )  # fmt: skip
 
 
@@ -419,6 +421,7 @@ async def review_file(session: AsyncSession, settings: Settings, agreement_ref: 
         now=now, as_of=None, start=period.start, end=period.end, bucket=None, timezone=billing.timezone,
         group_by=None, default_group=(), flt=ReportFilter(), agreement=None, max_days=settings.report_max_days,
         require_period=True, rollup_timezone=settings.rollup_timezone,
+        retained_from=retention_horizon(now, settings.retention_months),
     )  # fmt: skip
     ctx = Settling(now=now, max_runs=settings.replay_max_runs, feedback=feedback)
     review = await insights.agreement_review(session, agreement_ref, q.windows[0], ReportFilter(), ctx)

@@ -228,6 +228,14 @@ async def command(argv: Sequence[str] | None = None, settings: Settings | None =
     if not settings.database_url:
         print("error: no database: set EVALUATION_DATABASE_URL or DATABASE_URL", file=sys.stderr)
         return 2
+    if settings.retention_months is not None and not args.check:
+        # the rollups hold the only counts of the months retention dropped: a rebuild from node_runs loses them
+        print(
+            "error: EVALUATION_RETENTION_MONTHS is set: node runs of dropped months are gone and a rebuild would"
+            " lose their counts (--check still compares)",
+            file=sys.stderr,
+        )
+        return 2
     engine = create_engine(settings.database_url, settings.db_schema, pool_size=1, app_name="evaluation-rebuild")
     try:
         try:

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from fastapi import Request
 from pledge_common.db import SessionDep
+from pledge_common.partitions import retention_horizon
 
 from evaluation_svc.config import Settings
 from evaluation_svc.reports import service
@@ -34,5 +35,6 @@ async def make_query(
         max_days=settings.report_max_days,
         require_period=require_period,
         rollup_timezone=settings.rollup_timezone,
+        retained_from=retention_horizon(datetime.now(UTC), settings.retention_months),
     )
     return q.with_filter(await service.with_agreement(session, q.filter, period.agreement))

@@ -158,7 +158,12 @@ def build_query(
     require_period: bool = False,
     rollup_timezone: str = "UTC",
     field_prefix: Literal["query.", ""] = "query.",
+    retained_from: datetime | None = None,
 ) -> ReportQuery:
+    """The windows of a report. `retained_from`: the first instant whose node runs are still kept
+    (EVALUATION_RETENTION_MONTHS); a window reaching before it is refused, since its runs in progress and its
+    partial hours are read from runs that were dropped (the rollups alone would give a wrong figure)."""
+
     def at(name: str) -> str:  # the field at fault as the guide names it: `query.from`, or `from` in a body
         return f"{field_prefix}{name}"
 
@@ -203,6 +208,14 @@ def build_query(
             if lo >= hi or lo > now:
                 continue
             windows.append(Window(len(windows), lo, hi, min(hi, now), rollup_timezone))
+    if retained_from is not None:
+        for w in windows:
+            if (w.start if w.start is not None else w.as_of) < retained_from:
+                raise invalid(
+                    at("from" if start is not None else "as_of"),
+                    f"beyond retention: node runs before {retained_from.isoformat()} are dropped (retention of"
+                    " whole months); ask for a period starting on or after it",
+                )
     return ReportQuery(
         start=start,
         end=end,

@@ -57,7 +57,7 @@ class TicketRow:
 _STORED = text(
     """
     SELECT e.source, e.event_id, e.payload_hash, e.ticket_id, e.received_at
-    FROM events e
+    FROM event_keys e
     JOIN unnest(CAST(:sources AS text[]), CAST(:event_ids AS text[])) AS k(source, event_id)
       ON e.source = k.source AND e.event_id = k.event_id
     """
@@ -67,13 +67,14 @@ _STORED = text(
 _STORED_OF_ONE_SOURCE = text(
     """
     SELECT e.source, e.event_id, e.payload_hash, e.ticket_id, e.received_at
-    FROM events e WHERE e.source = :source AND e.event_id = ANY(CAST(:event_ids AS text[]))
+    FROM event_keys e WHERE e.source = :source AND e.event_id = ANY(CAST(:event_ids AS text[]))
     """
 )
 
 
 async def stored_events(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]:
-    """Events already in the log, by (source, event_id)."""
+    """Events already in the log, by (source, event_id): from `event_keys`, the one table that holds each
+    event id once whatever the month partition of the log its event is in."""
     if not keys:
         return {}
     source = keys[0][0]
@@ -198,6 +199,8 @@ EVENT_COLUMNS = (
     "received_at",
     "request_id",
 )
+# `event_keys`: an event's id once, with what a duplicate of it is answered with (from the same tuple)
+EVENT_KEY_COLUMNS = ("source", "event_id", "ticket_id", "payload_hash", "received_at")
 EventRow = tuple[
     str, str, UUID, str, datetime, str | None, str | None, str | None, str | None, bytes, str, datetime, str | None
 ]
@@ -225,10 +228,13 @@ async def insert_events(session: AsyncSession, events: Sequence[EventRow]) -> No
     if not events:
         return
     driver = await driver_connection(session)
-    try:
-        await driver.copy_records_to_table("events", columns=EVENT_COLUMNS, records=events)
+    try:  # the keys first: their primary key is what refuses an event id stored twice (any month)
+        await driver.copy_records_to_table(
+            "event_keys", columns=EVENT_KEY_COLUMNS, records=[(e[0], e[1], e[2], e[9], e[11]) for e in events]
+        )
     except asyncpg.UniqueViolationError:
         raise ConcurrentInsert from None
+    await driver.copy_records_to_table("events", columns=EVENT_COLUMNS, records=events)
 
 
 @dataclass(slots=True)
@@ -398,13 +404,18 @@ _UPSERT_RUNS = text(
                              CAST(:ended_by_ticket AS boolean[]))
              AS i(ticket_id, node_key, cycle, status, started_at, completed_at, cancelled_at, pauses, department,
                   position, ended_by_ticket)
+    ), recorded AS (
+        SELECT r.ticket_id, r.node_key, r.cycle, r.recorded_at
+        FROM node_runs r JOIN input i ON r.ticket_id = i.ticket_id AND r.node_key = i.node_key AND r.cycle = i.cycle
     ), changed AS (
         INSERT INTO node_runs AS r (ticket_id, node_key, cycle, status, started_at, completed_at, cancelled_at,
-                                    pauses, department, position, ended_by_ticket)
-        SELECT ticket_id, node_key, cycle, status, started_at, completed_at, cancelled_at, pauses::jsonb,
-               department, position, ended_by_ticket
-        FROM input ORDER BY ticket_id, node_key, cycle
-        ON CONFLICT (ticket_id, node_key, cycle) DO UPDATE
+                                    pauses, department, position, ended_by_ticket, recorded_at)
+        SELECT i.ticket_id, i.node_key, i.cycle, i.status, i.started_at, i.completed_at, i.cancelled_at,
+               i.pauses::jsonb, i.department, i.position, i.ended_by_ticket,
+               coalesce(k.recorded_at, date_trunc('month', now(), 'UTC'))
+        FROM input i LEFT JOIN recorded k ON k.ticket_id = i.ticket_id AND k.node_key = i.node_key AND k.cycle = i.cycle
+        ORDER BY i.ticket_id, i.node_key, i.cycle
+        ON CONFLICT (ticket_id, node_key, cycle, recorded_at) DO UPDATE
         SET status = EXCLUDED.status, started_at = EXCLUDED.started_at, completed_at = EXCLUDED.completed_at,
             cancelled_at = EXCLUDED.cancelled_at, pauses = EXCLUDED.pauses, department = EXCLUDED.department,
             position = EXCLUDED.position, ended_by_ticket = EXCLUDED.ended_by_ticket, updated_at = now()
@@ -455,7 +466,9 @@ async def upsert_runs(
     session: AsyncSession, runs: Sequence[RunUpsert], tickets: Sequence[TicketFields], refresh: Sequence[UUID]
 ) -> None:
     """Write derived node runs; every run that changed, and every run of a `refresh` ticket (its segment or
-    customer changed), goes on the feed in full — one statement. `tickets` holds the ticket of every run."""
+    customer changed), goes on the feed in full — one statement. `tickets` holds the ticket of every run.
+    A stored run stays in the month partition it was first recorded in (its `recorded_at`, read here; the
+    caller holds its ticket's lock)."""
     if not runs and not refresh:
         return
     await session.execute(
