@@ -12,6 +12,7 @@ from pledge_common.partitions import (
     PartitionedTable,
     expired,
     maintain,
+    maintenance_step,
     months_wanted,
     partitions,
     retention_horizon,
@@ -152,3 +153,19 @@ async def test_maintenance_runs_the_purge_in_the_same_pass(engine: AsyncEngine) 
     await maintain(engine, Maintenance(tables=[LOG], also=[purge_expired_keys]), now=NOW)
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM idempotency_keys"))).scalar_one() == 0
+
+
+async def test_the_worker_round_makes_the_partitions_and_a_failed_pass_waits_for_the_next(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    step = maintenance_step(engine, Maintenance(tables=[LOG], ahead=1))
+    assert await step() is False  # a round, then the kit waits its interval
+    this_month = datetime.now(UTC).strftime("log_p%Y%m")  # the step runs at the real now
+    assert {"log_default", this_month} <= await names(engine)
+    away = create_engine("postgresql://postgres@127.0.0.1:1/nowhere", SCHEMA, pool_size=1)  # nothing listens
+    try:
+        failing = maintenance_step(away, Maintenance(tables=[LOG], ahead=1))
+        assert await failing() is False  # logged, not raised: the worker is not restarted nor the service unready
+    finally:
+        await away.dispose()
+    assert "partition maintenance failed" in caplog.text

@@ -3,8 +3,8 @@
 A partitioned table `t` (PARTITION BY RANGE on one timestamptz column) has one partition per UTC month,
 `t_pYYYYMM` holding [first instant of the month, first instant of the next), and `t_default` for any row
 outside them (a backfill older than the oldest month, a clock far ahead). The service creates the months
-from the current one to `ahead` months later at startup and then periodically (`maintain_forever`), so a
-row of the current month never lands in the default partition in normal running.
+from the current one to `ahead` months later at startup and then periodically (`maintenance_step`, a round of
+the worker kit), so a row of the current month never lands in the default partition in normal running.
 
 Retention (`retention_months`, off when None) drops every month partition that ended before the first
 instant of the month `retention_months` before the current one: a `DROP TABLE` of whole partitions, never a
@@ -18,12 +18,9 @@ The SQL is plain text built by pure functions, run through any SQLAlchemy connec
 async in the service).
 """
 
-import asyncio
-import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
@@ -280,15 +277,20 @@ async def maintain(engine: AsyncEngine, plan: Maintenance, now: datetime | None 
     return done
 
 
-async def maintain_forever(engine: AsyncEngine, plan: Maintenance, interval_seconds: float) -> None:
-    """The periodic job: `maintain` now and then every `interval_seconds` (a plain asyncio loop, cancelled
-    with the task that runs it). A failed pass is logged and retried at the next interval."""
-    while True:
+def maintenance_step(engine: AsyncEngine, plan: Maintenance) -> Callable[[], Awaitable[bool]]:
+    """One pass of `maintain`, as a round of the service's worker kit (`Workers.add_polling`, every
+    `*_MAINTENANCE_INTERVAL_SECONDS`; its first round at startup). A pass that fails (a lock not granted, the
+    database away) is logged and retried at the next round: it never makes the service unready, since the
+    partitions are made months ahead."""
+
+    async def step() -> bool:
         try:
             await maintain(engine, plan)
-        except Exception:  # a pass that fails (database away) must not end the loop
+        except Exception:
             log.exception("partition maintenance failed")
-        await asyncio.sleep(interval_seconds)
+        return False  # nothing more to do before the next interval
+
+    return step
 
 
 # Converting an existing table (migrations) ------------------------------------------------------------------
@@ -378,21 +380,3 @@ def unconvert_sync(
     for statement in indexes:
         conn.execute(text(statement))
     conn.execute(text(f'ANALYZE "{table}"'))
-
-
-@asynccontextmanager
-async def maintained(
-    engine: AsyncEngine, plan: Maintenance, interval_seconds: float, enabled: bool = True
-) -> AsyncIterator[None]:
-    """For a service's lifespan: `maintain_forever` as a background task (its first pass at startup) until the
-    block ends. A plain asyncio task, so that a worker kit can take it over as it is."""
-    if not enabled:
-        yield
-        return
-    task = asyncio.create_task(maintain_forever(engine, plan, interval_seconds), name="partition-maintenance")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -10,7 +10,7 @@ from pledge_common.app import create_service_app
 from pledge_common.consumer import FeedConsumer
 from pledge_common.internal import make_http_client
 from pledge_common.outbox import FeedEvent
-from pledge_common.partitions import maintained
+from pledge_common.partitions import maintenance_step
 from pledge_common.tracing import traced_batch
 from pledge_common.workers import Workers
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -112,12 +112,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             workers.add_polling("webhook-sender", sender.round, interval=settings.webhook_poll_seconds, kind="sender")
         if settings.run_notifications:
             workers.add_polling("notifier", notifier.round, interval=settings.notify_poll_seconds, kind="sender")
-        history = maintained(
-            app.state.engine, maintenance(settings), settings.maintenance_interval_seconds, settings.run_maintenance
-        )
+        if settings.run_maintenance:
+            step = maintenance_step(app.state.engine, maintenance(settings))
+            workers.add_polling(
+                "partition-maintenance", step, interval=settings.maintenance_interval_seconds, kind="maintenance"
+            )
         try:
-            async with history:
-                yield  # the app starts the workers now, and stops them before what follows
+            yield  # the app starts the workers now, and stops them before what follows
         finally:
             if not settings.consume_feeds:  # else closed with the workers
                 for consumer in consumers:

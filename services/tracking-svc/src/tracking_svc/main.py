@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from pledge_common.app import create_service_app
 from pledge_common.db import unit_of_work
-from pledge_common.partitions import maintained
+from pledge_common.partitions import maintenance_step
 
 from tracking_svc.catalogue.consumer import register_commitment_consumer
 from tracking_svc.catalogue.router import router as catalogue_router
@@ -40,11 +40,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.single_events = SingleEvents(lambda: unit_of_work(app), app.state.settings)
     settings: Settings = app.state.settings
     register_commitment_consumer(app)
-    history = maintained(
-        app.state.engine, maintenance(settings), settings.maintenance_interval_seconds, settings.run_maintenance
-    )
-    async with history:
-        yield
+    if settings.run_maintenance:
+        step = maintenance_step(app.state.engine, maintenance(settings))
+        app.state.workers.add_polling(
+            "partition-maintenance", step, interval=settings.maintenance_interval_seconds, kind="maintenance"
+        )
+    yield
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
