@@ -90,4 +90,13 @@ EXAMPLES: dict[str, Any] = {
         "at": "2026-11-01T00:00:00+08:00",
         "plan": "two-part-tariff",
     },
+    "recordReplyReview": {
+        "source": "call-centre",
+        "reply": "R-2026-11-04417",
+        "complaint": "4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+        "replied_at": "2026-11-12T15:20:00+08:00",
+        "accurate": False,
+        "reviewer": "quality-reviewer-li",
+        "reason": "quoted the old reconnection fee",
+    },
 }
